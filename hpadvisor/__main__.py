@@ -1,0 +1,5 @@
+"""python -m hpadvisor"""
+
+from hpadvisor.cli.app import main
+
+main()

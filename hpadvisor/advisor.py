@@ -1,0 +1,554 @@
+"""Spec -> advice: every recommended value with the law that gave it and what the others say.
+
+For each quantity the advisor asks every law that offers it (and whose inputs the run supplies),
+takes the primary law's value, and keeps the others as alternatives, each with its own
+extrapolation factor.  It never averages.  A value computed from another one (min lr from peak lr,
+warmup steps from batch) inherits that one's extrapolation, so a flag is never lost on the way.
+
+Order of work (each step may use the values before it):
+loss -> lr and batch -> batch in use -> critical batch and its trade-off -> schedule ->
+optimizer -> compute and time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpadvisor import units
+from hpadvisor.errors import InvalidInputError, UnknownLawError, did_you_mean
+from hpadvisor.laws import REGISTRY, Law
+from hpadvisor.spec import RunSpec
+
+#: Groups in display order, and which quantities belong to each.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "learning rate": ("peak_lr", "min_lr"),
+    "batch": (
+        "batch_tokens",
+        "batch_sequences",
+        "critical_batch_tokens",
+        "batch_data_overhead",
+        "batch_step_overhead",
+    ),
+    "schedule": ("total_steps", "warmup_steps", "decay_fraction"),
+    "optimizer": ("weight_decay", "adam_beta2"),
+    "loss": ("final_loss",),
+    "compute": (
+        "compute_flops",
+        "tokens_per_param",
+        "compute_optimal_params",
+        "compute_optimal_tokens",
+        "compute_optimal_loss_gap",
+        "accelerator_hours",
+        "wall_clock_hours",
+    ),
+}
+
+#: Default primary law per quantity, in order of preference.
+PREFERENCE: dict[str, tuple[str, ...]] = {
+    "peak_lr": ("steplaw", "deepseek", "porian", "kaplan"),
+    "batch_tokens": ("steplaw", "deepseek", "porian"),
+    "final_loss": ("chinchilla-epoch", "chinchilla", "chinchilla-unrounded", "kaplan"),
+    "compute_optimal_params": ("chinchilla-epoch", "chinchilla", "chinchilla-unrounded", "deepseek"),
+    "compute_optimal_tokens": ("chinchilla-epoch", "chinchilla", "chinchilla-unrounded", "deepseek"),
+    "critical_batch_tokens": ("zhang-cbs", "kaplan"),
+    "warmup_steps": ("olmo-warmup", "deepseek-warmup"),
+    "weight_decay": ("adamw-timescale",),
+    "adam_beta2": ("beta2-halflife", "olmo-beta2"),
+    "compute_flops": ("deepseek-flops", "6nd", "6nd-total"),
+    "decay_fraction": ("hagele-wsd",),
+    "accelerator_hours": ("mfu-time",),
+    "wall_clock_hours": ("mfu-time",),
+    "batch_data_overhead": ("mccandlish",),
+    "batch_step_overhead": ("mccandlish",),
+}
+
+#: The final-lr rule that fits each schedule shape first; the others are shown as alternatives.
+MIN_LR_RULE = {
+    "cosine": "cosine-10x",
+    "linear": "d2z",
+    "wsd": "d2z",
+    "constant": "constant",
+    "multistep": "deepseek-multistep",
+}
+MIN_LR_RULES = ("cosine-10x", "d2z", "steplaw-floor", "deepseek-multistep")
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """One row of the advice.  ``value`` is None where no applicable law gives a number."""
+
+    name: str
+    group: str
+    value: float | None
+    unit: str
+    law: str
+    description: str = ""
+    formula: str = ""
+    source: str = ""
+    alternatives: Mapping[str, float | None] = field(default_factory=dict)
+    alternatives_extrapolation: Mapping[str, float] = field(default_factory=dict)
+    extrapolation_factor: float = 1.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def extrapolated(self) -> bool:
+        return self.extrapolation_factor > 1.0 + 1e-9
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "group": self.group,
+            "value": _json_number(self.value),
+            "unit": self.unit,
+            "law": self.law,
+            "alternatives": {k: _json_number(v) for k, v in self.alternatives.items()},
+            "extrapolated": self.extrapolated,
+            "extrapolation_factor": _round(self.extrapolation_factor),
+            "alternatives_extrapolation_factor": {
+                k: _round(v) for k, v in self.alternatives_extrapolation.items()
+            },
+            "description": self.description,
+            "formula": self.formula,
+            "source": self.source,
+            "notes": list(self.notes),
+        }
+
+    def spread(self) -> float | None:
+        """max/min over the primary and the alternatives (positive values only), or None."""
+        vals = [v for v in [self.value, *self.alternatives.values()] if v is not None and v > 0]
+        if len(vals) < 2:
+            return None
+        return max(vals) / min(vals)
+
+
+@dataclass(frozen=True)
+class Advice:
+    spec: RunSpec
+    recommendations: tuple[Recommendation, ...]
+    laws: Mapping[str, Law]
+
+    def __getitem__(self, name: str) -> Recommendation:
+        for rec in self.recommendations:
+            if rec.name == name:
+                return rec
+        raise KeyError(name)
+
+    def get(self, name: str) -> Recommendation | None:
+        try:
+            return self[name]
+        except KeyError:
+            return None
+
+    def value(self, name: str) -> float | None:
+        rec = self.get(name)
+        return None if rec is None else rec.value
+
+    def to_dict(self) -> dict[str, Any]:
+        from hpadvisor import __version__
+
+        return {
+            "hpadvisor_version": __version__,
+            "spec": spec_dict(self.spec),
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "assumptions": list(self.spec.assumptions),
+        }
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.6g}")
+
+
+def _json_number(x: float | None) -> float | None:
+    if x is None or not math.isfinite(x):
+        return None
+    return float(x)
+
+
+def spec_dict(spec: RunSpec) -> dict[str, Any]:
+    """The normalised inputs, in base units, as plain data (the ``spec`` object of the JSON)."""
+    m = spec.model
+    out: dict[str, Any] = {
+        "name": spec.name,
+        "params": m.params,
+        "non_embedding_params": m.non_embedding_params,
+        "active_params": m.active_params,
+        "active_non_embedding_params": m.active_non_embedding_params,
+        "tokens": spec.tokens,
+        "tokens_per_param": spec.tokens / m.params,
+        "seq_len": spec.seq_len,
+        "flops_per_token": spec.flops_per_token,
+        "compute_flops": spec.compute_flops,
+        "compute_budget": spec.compute_budget,
+        "planned_batch_tokens": spec.batch_tokens,
+        "optimizer": {k: v for k, v in vars(spec.optimizer).items()},
+        "schedule": {k: v for k, v in vars(spec.schedule).items()},
+    }
+    if m.architecture is not None:
+        out["architecture"] = dict(vars(m.architecture))
+    if spec.hardware is not None:
+        out["hardware"] = dict(vars(spec.hardware))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def resolve_law(key: str, laws: Mapping[str, Law]) -> Law:
+    if key not in laws:
+        raise UnknownLawError(f"unknown law '{key}'.{did_you_mean(key, laws)} See `hpadvisor laws`.")
+    return laws[key]
+
+
+def allocator(laws: Mapping[str, Law] | None = None, loss_law: str | None = None):
+    """A function C -> (N_opt, D_opt, law key) for a budget-only run spec."""
+    laws = dict(REGISTRY if laws is None else laws)
+    key = loss_law or _first_available("compute_optimal_params", laws)
+    law = resolve_law(key, laws)
+    if "compute_optimal_params" not in law.outputs:
+        raise InvalidInputError(f"law '{key}' gives no compute-optimal allocation; choose a Chinchilla law.")
+
+    def allocate(C: float) -> tuple[float, float, str]:
+        # Chinchilla's C = 6 N D; DeepSeek's C = M D: each law reads the budget in its own terms.
+        variables = {"chinchilla_compute": C, "deepseek_compute": C}
+        return (
+            law.evaluate("compute_optimal_params", variables),
+            law.evaluate("compute_optimal_tokens", variables),
+            law.registry_key,
+        )
+
+    return allocate
+
+
+def _first_available(quantity: str, laws: Mapping[str, Law]) -> str:
+    for key in PREFERENCE.get(quantity, ()):
+        if key in laws:
+            return key
+    for key, law in laws.items():
+        if quantity in law.outputs:
+            return key
+    raise InvalidInputError(f"no law gives {quantity}.")
+
+
+class _Builder:
+    """Accumulates recommendations and the run variables they feed."""
+
+    def __init__(self, spec: RunSpec, laws: Mapping[str, Law], choices: Mapping[str, str],
+                 preferred: Sequence[str]):
+        self.spec = spec
+        self.laws = laws
+        self.choices = choices
+        self.preferred = tuple(preferred)
+        self.vars: dict[str, float | None] = dict(spec.variables())
+        hw = spec.hardware
+        if hw is not None:
+            self.vars.update(peak_flops=hw.peak_flops, mfu=hw.mfu,
+                             accelerator_count=float(hw.count) if hw.count else None)
+        self.recs: dict[str, Recommendation] = {}
+
+    # -- generic ---------------------------------------------------------------------------------
+    def candidates(self, quantity: str, keys: Sequence[str] | None = None) -> list[str]:
+        """Laws that give ``quantity`` and whose inputs the run supplies, primary first."""
+        pool = [k for k in (keys or self.laws) if k in self.laws and quantity in self.laws[k].outputs]
+        usable = [k for k in pool if all(self.vars.get(v) is not None for v in self.laws[k].needs(quantity))]
+        chosen = self.choices.get(quantity)
+        if chosen is not None:
+            law = resolve_law(chosen, self.laws)
+            if quantity not in law.outputs:
+                givers = sorted(k for k, lw in self.laws.items() if quantity in lw.outputs)
+                raise InvalidInputError(
+                    f"law '{chosen}' does not give {quantity}. Laws that do: {', '.join(givers)}."
+                )
+            if chosen not in usable:
+                missing = [v for v in law.needs(quantity) if self.vars.get(v) is None]
+                raise InvalidInputError(
+                    f"law '{chosen}' needs {', '.join(missing)} for {quantity}; the run does not give it."
+                )
+        order = [chosen] if chosen else []
+        order += [k for k in self.preferred if k in usable]  # fitted laws lead
+        order += [k for k in PREFERENCE.get(quantity, ()) if k in usable]
+        order += usable
+        seen: list[str] = []
+        for k in order:
+            if k and k not in seen and k in usable:
+                seen.append(k)
+        return seen
+
+    def factor(self, key: str) -> tuple[float, list[str]]:
+        law = self.laws[key]
+        return law.extrapolation(law.symbols(self.vars))
+
+    def add(
+        self,
+        name: str,
+        value: float | None,
+        unit: str,
+        law: str,
+        *,
+        description: str = "",
+        formula: str = "",
+        source: str = "",
+        alternatives: Mapping[str, float | None] | None = None,
+        alt_factors: Mapping[str, float] | None = None,
+        factor: float = 1.0,
+        notes: Sequence[str] = (),
+        inherit: Sequence[str] = (),
+    ) -> Recommendation:
+        for parent in inherit:
+            rec = self.recs.get(parent)
+            if rec is not None and rec.extrapolated:
+                factor = max(factor, rec.extrapolation_factor)
+                notes = [*notes, f"inherits the extrapolation of {parent} ({rec.law})."]
+        group = next(g for g, names in GROUPS.items() if name in names)
+        rec = Recommendation(
+            name=name, group=group, value=value, unit=unit, law=law, description=description,
+            formula=formula, source=source, alternatives=dict(alternatives or {}),
+            alternatives_extrapolation=dict(alt_factors or {}), extrapolation_factor=factor,
+            notes=tuple(notes),
+        )
+        self.recs[name] = rec
+        return rec
+
+    def from_laws(
+        self,
+        quantity: str,
+        *,
+        keys: Sequence[str] | None = None,
+        primary: str | None = None,
+        transform=None,
+        inherit: Sequence[str] = (),
+        notes: Sequence[str] = (),
+    ) -> Recommendation | None:
+        """Evaluate every candidate law for ``quantity``; record the primary and alternatives."""
+        cands = self.candidates(quantity, keys)
+        if primary and primary in cands:
+            cands.remove(primary)
+            cands.insert(0, primary)
+        if not cands:
+            return None
+        values: dict[str, float | None] = {}
+        factors: dict[str, float] = {}
+        reasons: dict[str, list[str]] = {}
+        extra_notes: list[str] = list(notes)
+        for key in cands:
+            raw = self.laws[key].evaluate(quantity, self.vars)
+            if transform is not None:
+                raw, note = transform(key, raw)
+                if note and key == cands[0]:
+                    extra_notes.append(note)
+            values[key] = raw if math.isfinite(raw) else None
+            factors[key], reasons[key] = self.factor(key)
+            if values[key] is None:
+                extra_notes.append(f"{key}: undefined here (outside the law's domain).")
+        head = cands[0]
+        law = self.laws[head]
+        out = law.outputs[quantity]
+        note_list = [f"{head}: {r}" for r in reasons[head]] + extra_notes
+        return self.add(
+            quantity,
+            values[head],
+            out.unit,
+            head,
+            description=out.description,
+            formula=law.formula,
+            source=law.provenance.citation,
+            alternatives={k: values[k] for k in cands[1:]},
+            alt_factors={k: factors[k] for k in cands[1:]},
+            factor=factors[head],
+            notes=note_list,
+            inherit=inherit,
+        )
+
+
+def recommend(
+    spec: RunSpec,
+    *,
+    laws: Mapping[str, Law] | None = None,
+    lr_law: str | None = None,
+    batch_law: str | None = None,
+    loss_law: str | None = None,
+    preferred: Sequence[str] = (),
+) -> Advice:
+    """The full recommendation for a planned run.
+
+    ``laws`` replaces the registry (pass ``{**REGISTRY, **fitted}`` to add fitted laws);
+    ``preferred`` names laws that lead the table where they apply (fitted laws);
+    ``lr_law``, ``batch_law``, ``loss_law`` choose the primary law of those quantities.
+    """
+    laws = dict(REGISTRY if laws is None else laws)
+    choices = {
+        k: v
+        for k, v in {
+            "peak_lr": lr_law,
+            "batch_tokens": batch_law,
+            "final_loss": loss_law,
+        }.items()
+        if v
+    }
+    for key in choices.values():
+        resolve_law(key, laws)
+    b = _Builder(spec, laws, choices, preferred)
+    if loss_law and "compute_optimal_params" in laws[loss_law].outputs:
+        b.choices = {**choices, "compute_optimal_params": loss_law, "compute_optimal_tokens": loss_law}
+
+    # -- loss ------------------------------------------------------------------------------------
+    loss = b.from_laws("final_loss")
+    if loss is not None and loss.value is not None:
+        b.vars["final_loss"] = loss.value
+
+    # -- lr and batch at each law's own optimum -----------------------------------------------
+    batch = b.from_laws("batch_tokens")
+    own_batch: dict[str, float] = {}
+    if batch is not None:
+        own_batch = {batch.law: batch.value, **{k: v for k, v in batch.alternatives.items() if v}}
+    planned = spec.batch_tokens
+    b_use = planned if planned is not None else (batch.value if batch else None)
+    if b_use is None:
+        raise InvalidInputError("no batch law applies and no batch is planned: give --batch.")
+    b.vars["batch_tokens"] = b_use
+    if batch is not None and planned is not None:
+        b.recs["batch_tokens"] = _with_note(
+            batch, f"planned batch {units.format_si(planned)} tokens is "
+            f"{planned / batch.value:.2f}x this; peak_lr is rescaled to it (sqrt-batch)."
+        )
+
+    sqrt = laws.get("sqrt-batch")
+    ref_b = batch.value if batch is not None else b_use
+
+    def at_planned_batch(key: str, lr: float) -> tuple[float, str | None]:
+        if not math.isfinite(lr):
+            return lr, None
+        if key == "bjorck":
+            src = spec.optimizer.reference_batch_tokens
+            if src is None or sqrt is None or src == b_use:
+                return lr, None
+            return float(sqrt.lr(lr, src, b_use)), (
+                f"bjorck lr rescaled from the reference batch {units.format_si(src)} by sqrt-batch."
+            )
+        if planned is None or sqrt is None:
+            return lr, None
+        base = own_batch.get(key, ref_b)
+        scaled = float(sqrt.lr(lr, base, planned))
+        return scaled, (
+            f"x{scaled / lr:.3f} for the planned batch {units.format_si(planned)} tokens vs "
+            f"{units.format_si(base)} (sqrt-batch, Malladi et al. 2022)."
+        )
+
+    lr = b.from_laws("peak_lr", transform=at_planned_batch)
+    if lr is not None and lr.value is not None:
+        b.vars["peak_lr"] = lr.value
+
+    if batch is not None:
+        seqs = {k: (max(1, round(v / spec.seq_len)) if v else None) for k, v in batch.alternatives.items()}
+        b.add(
+            "batch_sequences",
+            float(max(1, round(batch.value / spec.seq_len))),
+            "sequences",
+            batch.law,
+            description=f"batch_tokens in sequences of {spec.seq_len}, rounded",
+            formula="round(batch_tokens / seq_len)",
+            source=batch.source,
+            alternatives={k: (float(v) if v else None) for k, v in seqs.items()},
+            alt_factors=batch.alternatives_extrapolation,
+            inherit=("batch_tokens",),
+        )
+
+    # -- critical batch and the cost of the batch in use ----------------------------------------
+    cbs = b.from_laws("critical_batch_tokens")
+    if cbs is not None and cbs.value is not None:
+        b.vars["critical_batch_tokens"] = cbs.value
+        for q in ("batch_data_overhead", "batch_step_overhead"):
+            b.from_laws(q, inherit=("critical_batch_tokens", "batch_tokens"))
+
+    # -- schedule ------------------------------------------------------------------------------
+    steps = math.ceil(spec.tokens / b_use)
+    b.add(
+        "total_steps", float(steps), "steps", "definition",
+        description="optimizer steps for the token budget at the batch in use",
+        formula="ceil(tokens / batch_tokens)", inherit=("batch_tokens",),
+    )
+    warm_notes = []
+    sch = spec.schedule
+    planned_warm = _planned_warmup_steps(spec, b_use, steps)
+    if planned_warm is not None:
+        warm_notes.append(f"planned warmup: {planned_warm:.0f} steps.")
+    warm = b.from_laws("warmup_steps", inherit=("batch_tokens",), notes=warm_notes)
+    if warm is not None and warm.value is not None and warm.value > 0.1 * steps:
+        b.recs["warmup_steps"] = _with_note(
+            warm, f"this is {warm.value / steps:.0%} of the run's {steps} steps: consider a shorter warmup."
+        )
+    if sch.shape in MIN_LR_RULE and "peak_lr" in b.vars:
+        primary = MIN_LR_RULE[sch.shape]
+        keys = [primary] + [k for k in MIN_LR_RULES if k != primary]
+        notes = []
+        if sch.min_lr is not None or sch.min_lr_ratio is not None:
+            planned_min = sch.min_lr if sch.min_lr is not None else sch.min_lr_ratio * b.vars["peak_lr"]
+            notes.append(f"planned min lr: {units.format_sci(planned_min)}.")
+        b.from_laws("min_lr", keys=keys, primary=primary, inherit=("peak_lr",), notes=notes)
+    if sch.shape == "wsd":
+        b.from_laws("decay_fraction")
+
+    # -- optimizer -----------------------------------------------------------------------------
+    if spec.optimizer.name in ("adamw", "adam"):
+        b.from_laws("weight_decay", inherit=("peak_lr", "batch_tokens"))
+        b.from_laws("adam_beta2", inherit=("batch_tokens",))
+
+    # -- compute -------------------------------------------------------------------------------
+    comp = b.from_laws("compute_flops")
+    b.add(
+        "tokens_per_param", spec.tokens / spec.model.params, "tokens/param", "definition",
+        description="training tokens per total parameter", formula="tokens / params",
+    )
+    opt_n = b.from_laws("compute_optimal_params")
+    b.from_laws("compute_optimal_tokens")
+    if opt_n is not None and opt_n.value is not None:
+        _loss_gap(b, opt_n)
+    if comp is not None and comp.value is not None:
+        b.vars["compute_flops"] = comp.value
+        b.from_laws("accelerator_hours")
+        b.from_laws("wall_clock_hours")
+
+    order = [name for names in GROUPS.values() for name in names]
+    recs = tuple(sorted(b.recs.values(), key=lambda r: order.index(r.name)))
+    return Advice(spec=spec, recommendations=recs, laws=laws)
+
+
+def _with_note(rec: Recommendation, note: str) -> Recommendation:
+    from dataclasses import replace
+
+    return replace(rec, notes=rec.notes + (note,))
+
+
+def _planned_warmup_steps(spec: RunSpec, b_use: float, steps: int) -> float | None:
+    s = spec.schedule
+    if s.warmup_steps is not None:
+        return s.warmup_steps
+    if s.warmup_tokens is not None:
+        return s.warmup_tokens / b_use
+    if s.warmup_fraction is not None:
+        return s.warmup_fraction * steps
+    return None
+
+
+def _loss_gap(b: _Builder, opt_n: Recommendation) -> None:
+    """How much loss the planned (N, D) gives up against the compute-optimal split (same law)."""
+    law = b.laws[opt_n.law]
+    if "final_loss" not in law.outputs:
+        return
+    spec = b.spec
+    n_opt = opt_n.value
+    c = b.vars["chinchilla_compute"]
+    d_opt = c / (6.0 * n_opt)
+    here = law.evaluate("final_loss", b.vars)
+    best = law.evaluate("final_loss", {**b.vars, "params": n_opt, "tokens": d_opt})
+    b.add(
+        "compute_optimal_loss_gap", here - best, "nats/token", opt_n.law,
+        description="predicted loss above the compute-optimal split at the same compute",
+        formula="L(N, D) - L(N_opt, D_opt) at 6 N D = const",
+        source=law.provenance.citation, factor=opt_n.extrapolation_factor,
+        notes=(f"planned N is {spec.model.params / n_opt:.2f}x the compute-optimal N "
+               f"({units.format_si(n_opt)}); D/N = {spec.tokens / spec.model.params:.1f} vs "
+               f"{d_opt / n_opt:.1f} at the optimum.",),
+    )

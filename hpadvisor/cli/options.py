@@ -1,0 +1,53 @@
+"""Options shared by commands, and the one place output is written (stdout or an atomic file)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+class OutputFormat(str, enum.Enum):
+    table = "table"
+    json = "json"
+    yaml = "yaml"
+    markdown = "markdown"
+
+
+FORMAT_HELP = "table (default), json, yaml or markdown."
+
+
+def to_text(obj: Any, fmt: OutputFormat, kind: str, *, width: int | None = None) -> str:
+    """Render ``obj`` (an Advice, a law listing...) in ``fmt``."""
+    from hpadvisor.cli import render
+
+    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    if fmt is OutputFormat.json:
+        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+    if fmt is OutputFormat.yaml:
+        from hpadvisor import yamlio
+
+        return yamlio.dumps(data)
+    if fmt is OutputFormat.markdown:
+        return render.markdown(kind, obj)
+    return render.table_text(kind, obj, width=width)
+
+
+def emit(obj: Any, fmt: OutputFormat, *, out: Path | None = None, force: bool = False,
+         kind: str = "advice") -> None:
+    """Write to ``out`` atomically (refusing to overwrite without ``force``) or print."""
+    if out is not None:
+        from hpadvisor import yamlio
+
+        text = to_text(obj, fmt, kind, width=120)
+        yamlio.write_atomic(out, text, force=force)
+        sys.stderr.write(f"wrote {out}\n")
+        return
+    if fmt is OutputFormat.table:
+        from hpadvisor.cli import render
+
+        render.print_table(kind, obj)
+        return
+    sys.stdout.write(to_text(obj, fmt, kind))

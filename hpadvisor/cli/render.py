@@ -1,0 +1,251 @@
+"""All terminal rendering.  The only module that imports rich (and only inside functions, so the
+JSON path never pays for it).
+
+Kinds rendered: ``advice`` (an :class:`hpadvisor.advisor.Advice`), ``laws`` (a list of law
+summaries), ``law`` (one law in detail).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+from hpadvisor import units
+
+# -- value formatting (shared by table and markdown) -------------------------------------------
+
+
+def fmt_value(name: str, value: float | None, unit: str) -> str:
+    """A value with its unit, rounded for reading (the JSON keeps full precision)."""
+    if value is None:
+        return "n/a"
+    if unit == "" and name in ("peak_lr", "min_lr", "lr"):
+        return "0" if value == 0 else units.format_sci(value)
+    if name == "adam_beta2":
+        return f"{value:.4f}"
+    if unit == "":
+        return f"{value:.3g}"
+    if unit in ("tokens", "params"):
+        return f"{units.format_si(value)} {unit}"
+    if unit == "FLOPs":
+        return f"{units.format_sci(value)} FLOPs"
+    if unit in ("steps", "sequences"):
+        return f"{value:,.0f} {'seqs' if unit == 'sequences' else unit}"
+    if unit == "fraction":
+        return f"{value:.3g} ({value:.0%})"
+    if unit == "nats/token":
+        return f"{value:.4f} nats"
+    if unit in ("device-hours", "hours"):
+        return f"{units.format_si(value)} {unit}"
+    if unit == "tokens/param":
+        return f"{value:.3g} tok/param"
+    return f"{value:.4g} {unit}"
+
+
+def _short(name: str, value: float | None, unit: str) -> str:
+    text = fmt_value(name, value, unit)
+    return text.split(" (")[0]
+
+
+def _range_text(rec: Any) -> str:
+    return f"{rec.extrapolation_factor:.3g}x out" if rec.extrapolated else "in range"
+
+
+def _alternatives(rec: Any) -> str:
+    return ", ".join(f"{k} {_short(rec.name, v, rec.unit)}" for k, v in rec.alternatives.items())
+
+
+def _spread(rec: Any) -> str:
+    s = rec.spread()
+    return "" if s is None else f"{s:.3g}x"
+
+
+def _headline(advice: Any) -> str:
+    s = advice.spec
+    m = s.model
+    parts = [f"{units.format_si(m.params)} params"]
+    if m.non_embedding_params != m.params:
+        parts[0] += f" ({units.format_si(m.non_embedding_params)} non-embedding)"
+    if m.is_moe:
+        parts.append(f"{units.format_si(m.active_params)} active")
+    parts += [
+        f"{units.format_si(s.tokens)} tokens ({s.tokens / m.params:.3g} per param)",
+        f"seq {s.seq_len}",
+        f"C = {units.format_sci(s.compute_flops)} FLOPs",
+    ]
+    title = f"{s.name}: " if s.name else ""
+    return title + ", ".join(parts)
+
+
+def _row_notes(advice: Any) -> list[str]:
+    notes = []
+    for rec in advice.recommendations:
+        for note in rec.notes:
+            if note.startswith("inherits the extrapolation"):
+                continue  # shown as the range column of that row
+            notes.append(f"{rec.name}: {note}")
+    return notes
+
+
+# -- rich ------------------------------------------------------------------------------------------
+
+
+def _console(file: Any = None, width: int | None = None):
+    from rich.console import Console
+
+    if width is None and file is None:
+        try:
+            cols = int(os.environ.get("COLUMNS", "0"))
+        except ValueError:
+            cols = 0
+        width = cols or None
+    return Console(file=file, width=width, highlight=False, soft_wrap=False)
+
+
+def _advice_renderables(advice: Any) -> list[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=_headline(advice), title_justify="left", show_lines=False, expand=False)
+    table.add_column("quantity", style="bold", no_wrap=True)
+    table.add_column("value", no_wrap=True)
+    table.add_column("law", no_wrap=True)
+    table.add_column("other laws")
+    table.add_column("spread", no_wrap=True, justify="right")
+    table.add_column("fitted range", no_wrap=True)
+    group = None
+    for rec in advice.recommendations:
+        if rec.group != group:
+            group = rec.group
+            table.add_row(Text(group.upper(), style="cyan"), "", "", "", "", "")
+        style = "green" if not rec.extrapolated else ("yellow" if rec.extrapolation_factor < 10 else "red")
+        table.add_row(
+            "  " + rec.name,
+            fmt_value(rec.name, rec.value, rec.unit),
+            rec.law,
+            _alternatives(rec),
+            _spread(rec),
+            Text(_range_text(rec), style=style),
+        )
+    out: list[Any] = [table]
+    if advice.spec.assumptions:
+        out.append(Text("Assumptions:", style="bold"))
+        out.extend(Text(f"  - {a}") for a in advice.spec.assumptions)
+    notes = _row_notes(advice)
+    if notes:
+        out.append(Text("Notes:", style="bold"))
+        out.extend(Text(f"  - {n}") for n in notes)
+    out.append(Text("Every law, its formula and source: `hpadvisor laws show KEY`.", style="dim"))
+    return out
+
+
+def _laws_renderables(rows: list[dict[str, Any]]) -> list[Any]:
+    from rich.table import Table
+
+    table = Table(title="hpadvisor laws", title_justify="left")
+    for col in ("key", "gives", "fitted range", "source"):
+        table.add_column(col, no_wrap=col in ("key",))
+    for row in rows:
+        table.add_row(row["key"], ", ".join(row["gives"]), _ranges(row["fitted_range"]), row["citation"])
+    return [table]
+
+
+def _ranges(ranges: dict[str, list[float]]) -> str:
+    return "; ".join(f"{k} {lo:.3g}-{hi:.3g}" for k, (lo, hi) in ranges.items()) or "-"
+
+
+def _law_renderables(info: dict[str, Any]) -> list[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list[Any] = [Text(f"{info['key']}: {info['title']}", style="bold"), Text(f"  {info['formula']}")]
+    consts = Table(title="constants", title_justify="left")
+    consts.add_column("name")
+    consts.add_column("value", justify="right")
+    for k, v in info["constants"].items():
+        consts.add_row(k, f"{v:.6g}")
+    ins = Table(title="inputs", title_justify="left")
+    for col in ("symbol", "meaning", "unit", "run variable", "fitted range"):
+        ins.add_column(col)
+    for sym, d in info["inputs"].items():
+        rng = info["fitted_range"].get(sym)
+        ins.add_row(sym, d["meaning"], d["unit"] or "-", d["variable"],
+                    f"{rng[0]:.3g}-{rng[1]:.3g}" if rng else "-")
+    outs = Table(title="outputs", title_justify="left")
+    for col in ("quantity", "unit", "description"):
+        outs.add_column(col)
+    for q, d in info["outputs"].items():
+        outs.add_row(q, d["unit"] or "-", d["description"])
+    out += [consts, ins, outs]
+    extra = {k: v for k, v in info["fitted_range"].items() if k not in info["inputs"]}
+    if extra:
+        out.append(Text("derived fitted range: " + _ranges(extra)))
+    out.append(Text(f"citation: {info['citation']}"))
+    if info["source"]:
+        out.append(Text(f"source: {info['source']}"))
+    if info["notes"]:
+        out.append(Text(f"notes: {info['notes']}"))
+    if info["secondary"]:
+        out.append(Text("constants are [secondary]: read from another account of the paper.", style="yellow"))
+    return out
+
+
+_RENDERERS = {"advice": _advice_renderables, "laws": _laws_renderables, "law": _law_renderables}
+
+
+def print_table(kind: str, obj: Any) -> None:
+    console = _console()
+    for item in _RENDERERS[kind](obj):
+        console.print(item)
+
+
+def table_text(kind: str, obj: Any, *, width: int | None = None) -> str:
+    buf = io.StringIO()
+    console = _console(file=buf, width=width or 120)
+    for item in _RENDERERS[kind](obj):
+        console.print(item)
+    return buf.getvalue()
+
+
+# -- markdown --------------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def markdown(kind: str, obj: Any) -> str:
+    if kind == "advice":
+        lines = [f"### {_md_escape(_headline(obj))}", "",
+                 "| group | quantity | value | law | other laws | spread | fitted range |",
+                 "|---|---|---|---|---|---|---|"]
+        for rec in obj.recommendations:
+            lines.append(
+                "| " + " | ".join(_md_escape(x) for x in (
+                    rec.group, rec.name, fmt_value(rec.name, rec.value, rec.unit), rec.law,
+                    _alternatives(rec), _spread(rec), _range_text(rec))) + " |"
+            )
+        if obj.spec.assumptions:
+            lines += ["", "**Assumptions**", ""] + [f"- {_md_escape(a)}" for a in obj.spec.assumptions]
+        notes = _row_notes(obj)
+        if notes:
+            lines += ["", "**Notes**", ""] + [f"- {_md_escape(n)}" for n in notes]
+        return "\n".join(lines) + "\n"
+    if kind == "laws":
+        lines = ["| key | gives | fitted range | source |", "|---|---|---|---|"]
+        for row in obj:
+            lines.append(f"| {row['key']} | {', '.join(row['gives'])} | {_md_escape(_ranges(row['fitted_range']))} "
+                         f"| {_md_escape(row['citation'])} |")
+        return "\n".join(lines) + "\n"
+    info = obj
+    lines = [f"### {info['key']}: {_md_escape(info['title'])}", "", f"`{info['formula']}`", "",
+             "| constant | value |", "|---|---|"]
+    lines += [f"| {k} | {v:.6g} |" for k, v in info["constants"].items()]
+    lines += ["", "| input | meaning | unit | fitted range |", "|---|---|---|---|"]
+    for sym, d in info["inputs"].items():
+        rng = info["fitted_range"].get(sym)
+        lines.append(f"| {sym} | {_md_escape(d['meaning'])} | {d['unit'] or '-'} | "
+                     f"{f'{rng[0]:.3g}-{rng[1]:.3g}' if rng else '-'} |")
+    lines += ["", f"Source: {_md_escape(info['citation'])}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,193 @@
+"""Law files: one versioned YAML format for published, edited and fitted laws.
+
+    hpadvisor_law_file: 1          # format version; a newer one is refused with a clear message
+    law: chinchilla                # the law's form (a class key from `hpadvisor laws`)
+    name: chinchilla@my-ladder     # the key it is registered under (default: form@file stem)
+    constants: {E: 1.8, A: 480.0, B: 2000.0, alpha: 0.35, beta: 0.37}
+    provenance:
+      citation: fitted by hpadvisor on ladder.csv
+      source: ...
+      fitted_range: {N: [5.0e7, 1.6e10], D: [2.5e8, 3.2e11]}
+      notes: ...
+    fit: {...}                     # optional: data files and hashes, intervals, fit quality
+
+A loaded law is an instance of the same class as the published one (``dataclasses.replace``), so
+every command uses it the same way.  ``recommend --laws FILE`` puts it first where it applies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from hpadvisor.errors import DataError, UnknownLawError, did_you_mean
+from hpadvisor.laws import REGISTRY
+from hpadvisor.laws.base import Law, Provenance
+
+FORMAT_VERSION = 1
+
+#: Law forms by class key (several registry entries may share one form, e.g. the Chinchillas).
+FORMS: dict[str, type[Law]] = {}
+for _law in REGISTRY.values():
+    FORMS.setdefault(type(_law).key, type(_law))
+_EXTRA_FORMS: dict[str, type[Law]] = {}
+
+
+def register_form(cls: type[Law]) -> type[Law]:
+    """Make a law class loadable from law files (curve laws, fitted forms defined elsewhere)."""
+    _EXTRA_FORMS[cls.key] = cls
+    return cls
+
+
+def _forms() -> dict[str, type[Law]]:
+    return {**FORMS, **_EXTRA_FORMS}
+
+
+def to_dict(law: Law, fit: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    prov = law.provenance
+    data: dict[str, Any] = {
+        "hpadvisor_law_file": FORMAT_VERSION,
+        "law": type(law).key,
+        "name": law.registry_key,
+        "constants": {k: float(v) for k, v in law.constants().items()},
+        "provenance": {
+            "citation": prov.citation,
+            "source": prov.source,
+            "fitted_range": {n: [float(lo), float(hi)] for n, lo, hi in prov.fitted_range},
+            "notes": prov.notes,
+            "secondary": prov.secondary,
+        },
+    }
+    if fit:
+        data["fit"] = dict(fit)
+    return data
+
+
+def dumps(law: Law, fit: Mapping[str, Any] | None = None) -> str:
+    from hpadvisor import yamlio
+
+    return yamlio.dumps(to_dict(law, fit))
+
+
+def from_dict(data: Any, *, source: str = "law file") -> Law:
+    """Build a law from parsed law-file data, validating every field."""
+    if not isinstance(data, Mapping) or "hpadvisor_law_file" not in data:
+        raise DataError(f"{source}: not an hpadvisor law file (no 'hpadvisor_law_file' key).")
+    version = data["hpadvisor_law_file"]
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DataError(f"{source}: hpadvisor_law_file must be a positive whole number, not {version!r}.")
+    if version > FORMAT_VERSION:
+        raise DataError(
+            f"{source}: law file format {version} is newer than this hpadvisor reads "
+            f"({FORMAT_VERSION}). Upgrade hpadvisor."
+        )
+    unknown = set(data) - {"hpadvisor_law_file", "law", "name", "constants", "provenance", "fit"}
+    if unknown:
+        key = sorted(unknown)[0]
+        raise DataError(f"{source}: unknown key '{key}'.{did_you_mean(key, ['law', 'name', 'constants', 'provenance', 'fit'])}")
+    form = data.get("law")
+    forms = _forms()
+    if not isinstance(form, str) or form not in forms:
+        raise DataError(f"{source}: unknown law form {form!r}.{did_you_mean(str(form), forms)}")
+    cls = forms[form]
+    consts = data.get("constants") or {}
+    if not isinstance(consts, Mapping):
+        raise DataError(f"{source}: 'constants' must be a mapping of name: number.")
+    fields = {f.name for f in dataclasses.fields(cls)} - {"provenance", "name"}
+    kwargs: dict[str, float] = {}
+    for k, v in consts.items():
+        if k not in fields:
+            raise DataError(f"{source}: '{k}' is not a constant of {form}.{did_you_mean(str(k), fields)}")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            raise DataError(f"{source}: constant '{k}' must be a finite number, not {v!r}.")
+        kwargs[k] = float(v)
+    prov_data = data.get("provenance") or {}
+    if not isinstance(prov_data, Mapping):
+        raise DataError(f"{source}: 'provenance' must be a mapping.")
+    ranges = prov_data.get("fitted_range") or {}
+    if not isinstance(ranges, Mapping):
+        raise DataError(f"{source}: provenance.fitted_range must map an input to [low, high].")
+    fitted_range = []
+    for k, pair in ranges.items():
+        ok = (isinstance(pair, (list, tuple)) and len(pair) == 2
+              and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in pair))
+        if not ok or not (0 <= pair[0] <= pair[1]):
+            raise DataError(f"{source}: fitted_range.{k} must be [low, high] with 0 <= low <= high.")
+        fitted_range.append((str(k), float(pair[0]), float(pair[1])))
+    name = data.get("name") or f"{form}@{Path(source).stem}"
+    if not isinstance(name, str):
+        raise DataError(f"{source}: 'name' must be a string.")
+    provenance = Provenance(
+        citation=str(prov_data.get("citation") or f"law file {source}"),
+        source=str(prov_data.get("source") or source),
+        fitted_range=tuple(fitted_range),
+        notes=str(prov_data.get("notes") or ""),
+        secondary=bool(prov_data.get("secondary", False)),
+    )
+    try:
+        return cls(**kwargs, name=name, provenance=provenance)
+    except TypeError as exc:  # pragma: no cover - fields were checked above
+        raise DataError(f"{source}: {exc}") from None
+
+
+def load(path: str | os.PathLike[str]) -> Law:
+    from hpadvisor import yamlio
+
+    data, _ = yamlio.load(path, what="law file")
+    return from_dict(data, source=str(path))
+
+
+def merge(base: Mapping[str, Law], paths: Sequence[str]) -> tuple[dict[str, Law], list[str]]:
+    """The registry plus the laws in ``paths``; returns (laws, keys of the loaded ones)."""
+    laws = dict(base)
+    loaded: list[str] = []
+    for path in paths:
+        law = load(path)
+        key = law.registry_key
+        if key in REGISTRY:
+            raise DataError(
+                f"{path}: name '{key}' is a published law's key; give the law file another 'name'."
+            )
+        laws[key] = law
+        loaded.append(key)
+    return laws, loaded
+
+
+def find(key: str) -> Law:
+    """A registry law by key, or the law in a law file if ``key`` is a path."""
+    if key in REGISTRY:
+        return REGISTRY[key]
+    if os.path.exists(key):
+        return load(key)
+    raise UnknownLawError(f"unknown law '{key}'.{did_you_mean(key, REGISTRY)} See `hpadvisor laws`.")
+
+
+def describe(law: Law, *, brief: bool = False) -> dict[str, Any]:
+    """Plain-data description of a law (what `laws` and `laws show` print)."""
+    prov = law.provenance
+    info: dict[str, Any] = {
+        "key": law.registry_key,
+        "form": type(law).key,
+        "title": type(law).title,
+        "gives": list(type(law).outputs),
+        "fitted_range": {n: [lo, hi] for n, lo, hi in prov.fitted_range},
+        "citation": prov.citation,
+    }
+    if brief:
+        return info
+    info.update(
+        formula=type(law).formula,
+        constants={k: float(v) for k, v in law.constants().items()},
+        inputs={s: {"meaning": i.meaning, "unit": i.unit, "variable": i.variable}
+                for s, i in type(law).inputs.items()},
+        outputs={q: {"method": o.method, "unit": o.unit, "description": o.description}
+                 for q, o in type(law).outputs.items()},
+        source=prov.source,
+        notes=prov.notes,
+        secondary=prov.secondary,
+    )
+    return info

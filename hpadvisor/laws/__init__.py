@@ -1,0 +1,64 @@
+"""The law registry: every published law hpadvisor knows, by its short key.
+
+``REGISTRY`` is a literal dict so that ``hpadvisor laws`` and the docs list exactly what is here.
+A fitted law (``hpadvisor fit``) is the same kind of object and is added next to these at run time.
+"""
+
+from __future__ import annotations
+
+from hpadvisor.laws.base import Input, Law, Output, Provenance
+from hpadvisor.laws.batch import MCCANDLISH, SQRT_BATCH, ZHANG_CBS
+from hpadvisor.laws.compute import CHINCHILLA_6ND, DEEPSEEK_FLOPS, KAPLAN_6ND, MFU_TIME
+from hpadvisor.laws.loss import CHINCHILLA, CHINCHILLA_EPOCH, CHINCHILLA_UNROUNDED, KAPLAN
+from hpadvisor.laws.lr_batch import BJORCK, DEEPSEEK, PORIAN, STEPLAW
+from hpadvisor.laws.optimizer import ADAMW_TIMESCALE, BETA2_HALFLIFE, OLMO_BETA2
+from hpadvisor.laws.schedule import (
+    CONSTANT_LR,
+    COSINE_10X,
+    D2Z,
+    DEEPSEEK_STEPS,
+    DEEPSEEK_WARMUP,
+    HAGELE_WSD,
+    OLMO_WARMUP,
+    STEPLAW_FLOOR,
+)
+
+REGISTRY: dict[str, Law] = {
+    law.registry_key: law
+    for law in (
+        # optimal lr and batch
+        STEPLAW,
+        DEEPSEEK,
+        PORIAN,
+        KAPLAN,
+        BJORCK,
+        SQRT_BATCH,
+        # final loss and allocation
+        CHINCHILLA,
+        CHINCHILLA_UNROUNDED,
+        CHINCHILLA_EPOCH,
+        # critical batch
+        ZHANG_CBS,
+        MCCANDLISH,
+        # schedule
+        OLMO_WARMUP,
+        DEEPSEEK_WARMUP,
+        COSINE_10X,
+        D2Z,
+        STEPLAW_FLOOR,
+        DEEPSEEK_STEPS,
+        CONSTANT_LR,
+        HAGELE_WSD,
+        # optimizer
+        ADAMW_TIMESCALE,
+        BETA2_HALFLIFE,
+        OLMO_BETA2,
+        # compute and time
+        DEEPSEEK_FLOPS,
+        KAPLAN_6ND,
+        CHINCHILLA_6ND,
+        MFU_TIME,
+    )
+}
+
+__all__ = ["REGISTRY", "Law", "Input", "Output", "Provenance"]

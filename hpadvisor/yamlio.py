@@ -1,0 +1,136 @@
+"""Safe YAML in, with the line of every key; atomic file writes out.
+
+YAML is always loaded with PyYAML's SafeLoader: a tag that would construct a Python object
+(``!!python/object/apply:os.system``) is refused before anything is built.  The loader also
+records the line of every mapping key, so messages (and ``hpadvisor check`` findings) can point
+at the line, and refuses duplicate keys, which PyYAML would otherwise silently let the last win.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hpadvisor.errors import DataError
+
+#: A path into a loaded document: ("schedule", "warmup") for schedule.warmup.
+KeyPath = tuple[str, ...]
+
+
+def read_text(path: str | os.PathLike[str], *, what: str = "file") -> str:
+    """The text of ``path``, or a one-line :class:`DataError` saying why it cannot be read."""
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"{what} '{p}' not found. Check the path.")
+    if p.is_dir():
+        raise DataError(f"{what} '{p}' is a directory, not a file.")
+    try:
+        return p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{what} '{p}' is not UTF-8 text (byte {exc.start}). Is it a binary file?") from None
+    except OSError as exc:
+        raise DataError(f"{what} '{p}' cannot be read: {exc.strerror}.") from None
+
+
+def loads(text: str, *, source: str = "<string>") -> tuple[Any, dict[KeyPath, int]]:
+    """Parse one YAML document safely; return (data, {key path: 1-based line})."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return None, {}
+            lines: dict[KeyPath, int] = {}
+            _walk(node, (), lines, source, set())
+            data = loader.construct_document(node)
+        finally:
+            loader.dispose()
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        tag = ""
+        if exc.problem and "tag" in exc.problem:
+            tag = exc.problem.split("tag", 1)[1].strip().strip("'")
+            tag = tag.replace("tag:yaml.org,2002:", "!!")
+        raise DataError(
+            f"{source}: refused YAML tag {tag or '(unknown)'}{where}: it would construct an object. "
+            "Run files hold plain values only; remove the tag."
+        ) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = exc.problem or exc.context or "syntax error"
+        raise DataError(f"{source}: invalid YAML{where}: {problem}.") from None
+    except yaml.YAMLError as exc:
+        raise DataError(f"{source}: invalid YAML: {exc}.") from None
+    except RecursionError:
+        raise DataError(f"{source}: invalid YAML: nested too deeply.") from None
+    return data, lines
+
+
+def _walk(
+    node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str, seen_nodes: set[int]
+) -> None:
+    # Aliases make the node tree a graph: visit each node once, or a "billion laughs" document
+    # (and a self-referencing one) would take forever.
+    if id(node) in seen_nodes:
+        return
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        seen: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else "<complex key>"
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise DataError(
+                    f"{source}: key '{'.'.join(path + (key,))}' appears twice (lines {seen[key]} "
+                    f"and {line}). Keep one."
+                )
+            seen[key] = line
+            lines[path + (key,)] = line
+            _walk(value_node, path + (key,), lines, source, seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (str(i),)] = item.start_mark.line + 1
+            _walk(item, path + (str(i),), lines, source, seen_nodes)
+
+
+def load(path: str | os.PathLike[str], *, what: str = "file") -> tuple[Any, dict[KeyPath, int]]:
+    """Read and safely parse a YAML file; see :func:`loads`."""
+    return loads(read_text(path, what=what), source=str(path))
+
+
+def dumps(data: Any) -> str:
+    """YAML text for plain data (dicts keep their order)."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def write_atomic(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
+    """Write ``text`` to ``path`` atomically (temp file + rename).
+
+    An existing file is not overwritten unless ``force``; the message says to pass --force.
+    """
+    p = Path(path)
+    if p.exists() and not force:
+        raise DataError(f"'{p}' already exists. Pass --force to overwrite it.")
+    if p.exists() and p.is_dir():
+        raise DataError(f"'{p}' is a directory. Give a file name.")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise DataError(f"cannot write '{p}': folder '{parent}' does not exist.")
+    fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    return p
