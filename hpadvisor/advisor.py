@@ -436,9 +436,13 @@ def recommend(
             f"{units.format_si(base)} (sqrt-batch, Malladi et al. 2022)."
         )
 
-    lr = b.from_laws("peak_lr", transform=at_planned_batch)
+    lr = b.from_laws("peak_lr", transform=at_planned_batch,
+                     notes=_planned_note("planned peak lr", spec.optimizer.lr, "peak_lr", b))
     if lr is not None and lr.value is not None:
         b.vars["peak_lr"] = lr.value
+    # Quantities computed from the batch in use inherit the batch law's extrapolation only when
+    # that batch came from the law, not from the user's plan.
+    from_batch = () if planned is not None else ("batch_tokens",)
 
     if batch is not None:
         seqs = {k: (max(1, round(v / spec.seq_len)) if v else None) for k, v in batch.alternatives.items()}
@@ -460,21 +464,21 @@ def recommend(
     if cbs is not None and cbs.value is not None:
         b.vars["critical_batch_tokens"] = cbs.value
         for q in ("batch_data_overhead", "batch_step_overhead"):
-            b.from_laws(q, inherit=("critical_batch_tokens", "batch_tokens"))
+            b.from_laws(q, inherit=("critical_batch_tokens", *from_batch))
 
     # -- schedule ------------------------------------------------------------------------------
     steps = math.ceil(spec.tokens / b_use)
     b.add(
         "total_steps", float(steps), "steps", "definition",
         description="optimizer steps for the token budget at the batch in use",
-        formula="ceil(tokens / batch_tokens)", inherit=("batch_tokens",),
+        formula="ceil(tokens / batch_tokens)", inherit=from_batch,
     )
     warm_notes = []
     sch = spec.schedule
     planned_warm = _planned_warmup_steps(spec, b_use, steps)
     if planned_warm is not None:
         warm_notes.append(f"planned warmup: {planned_warm:.0f} steps.")
-    warm = b.from_laws("warmup_steps", inherit=("batch_tokens",), notes=warm_notes)
+    warm = b.from_laws("warmup_steps", inherit=from_batch, notes=warm_notes)
     if warm is not None and warm.value is not None and warm.value > 0.1 * steps:
         b.recs["warmup_steps"] = _with_note(
             warm, f"this is {warm.value / steps:.0%} of the run's {steps} steps: consider a shorter warmup."
@@ -483,17 +487,23 @@ def recommend(
         primary = MIN_LR_RULE[sch.shape]
         keys = [primary] + [k for k in MIN_LR_RULES if k != primary]
         notes = []
-        if sch.min_lr is not None or sch.min_lr_ratio is not None:
-            planned_min = sch.min_lr if sch.min_lr is not None else sch.min_lr_ratio * b.vars["peak_lr"]
-            notes.append(f"planned min lr: {units.format_sci(planned_min)}.")
+        if sch.min_lr is not None:
+            notes.append(f"planned min lr: {units.format_sci(sch.min_lr)}.")
+        elif sch.min_lr_ratio is not None:
+            peak = spec.optimizer.lr if spec.optimizer.lr is not None else b.vars["peak_lr"]
+            which = "planned" if spec.optimizer.lr is not None else "recommended"
+            notes.append(f"planned min lr: {sch.min_lr_ratio:g} x the {which} peak = "
+                         f"{units.format_sci(sch.min_lr_ratio * peak)}.")
         b.from_laws("min_lr", keys=keys, primary=primary, inherit=("peak_lr",), notes=notes)
     if sch.shape == "wsd":
         b.from_laws("decay_fraction")
 
     # -- optimizer -----------------------------------------------------------------------------
     if spec.optimizer.name in ("adamw", "adam"):
-        b.from_laws("weight_decay", inherit=("peak_lr", "batch_tokens"))
-        b.from_laws("adam_beta2", inherit=("batch_tokens",))
+        b.from_laws("weight_decay", inherit=("peak_lr", *from_batch),
+                    notes=_planned_note("planned weight decay", spec.optimizer.weight_decay, "", b))
+        b.from_laws("adam_beta2", inherit=from_batch,
+                    notes=_planned_note("planned beta2", spec.optimizer.beta2, "adam_beta2", b))
 
     # -- compute -------------------------------------------------------------------------------
     comp = b.from_laws("compute_flops")
@@ -513,6 +523,13 @@ def recommend(
     order = [name for names in GROUPS.values() for name in names]
     recs = tuple(sorted(b.recs.values(), key=lambda r: order.index(r.name)))
     return Advice(spec=spec, recommendations=recs, laws=laws)
+
+
+def _planned_note(what: str, planned: float | None, name: str, b: _Builder) -> list[str]:
+    if planned is None:
+        return []
+    shown = units.format_sci(planned) if name == "peak_lr" else f"{planned:g}"
+    return [f"{what}: {shown}."]
 
 
 def _with_note(rec: Recommendation, note: str) -> Recommendation:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hpadvisor import units
-from hpadvisor.errors import DataError, InvalidInputError, did_you_mean
+from hpadvisor.errors import DataError, InvalidInputError, closest, did_you_mean
 
 # ------------------------------------------------------------------------------------------------
 # The run file, described as data.
@@ -413,9 +413,10 @@ def parse_raw(
             where = _where(kpath, lines, source)
             if not isinstance(key, str) or key not in tree:
                 here = [".".join(path + (k,)) for k in tree]
-                everywhere = field_paths()
-                hint = did_you_mean(dotted, here + everywhere)
-                raise InvalidInputError(f"{where}unknown key '{dotted}'.{hint}")
+                best = closest(dotted, here + field_paths())
+                hint = (f" Did you mean '{best}'?" if best else
+                        f" Valid here: {', '.join(here)} (see `hpadvisor schema`).")
+                raise InvalidInputError(f"{where}unknown key {dotted!r}.{hint}")
             sub = tree[key]
             if isinstance(sub, Field):
                 if value is None:

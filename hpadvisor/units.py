@@ -95,6 +95,12 @@ def parse_quantity(
                 dec = dec.scaleb(_SI[key])
         if word:
             canonical = UNIT_WORDS.get(word.lower())
+            attached = not mult and value.lstrip()[len(num):][:1].isalpha()
+            if canonical is None and attached:
+                raise InvalidInputError(
+                    f"'{name}' = {_describe(value)}: unknown unit suffix '{word}'. "
+                    "Use k, M, B, T (e.g. 7B, 1.4T, 2e21), and a space before a unit word (4M tokens)."
+                )
             if canonical is None or canonical not in units:
                 accepted = ", ".join(units) if units else "none (a bare number)"
                 raise InvalidInputError(

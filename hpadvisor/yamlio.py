@@ -63,10 +63,16 @@ def loads(text: str, *, source: str = "<string>") -> tuple[Any, dict[KeyPath, in
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = exc.problem or exc.context or "syntax error"
-        raise DataError(f"{source}: invalid YAML{where}: {problem}.") from None
-    except yaml.YAMLError as exc:
-        raise DataError(f"{source}: invalid YAML: {exc}.") from None
+        problem = " ".join(str(exc.problem or exc.context or "syntax error").split())
+        started = ""
+        if exc.problem and exc.context and exc.context_mark is not None:
+            ctx = " ".join(str(exc.context).split()).removeprefix("while parsing ")
+            cm = exc.context_mark
+            started = f" ({ctx} started at line {cm.line + 1}, column {cm.column + 1})"
+        raise DataError(f"{source}: invalid YAML{where}: {problem}{started}.") from None
+    except yaml.YAMLError as exc:  # e.g. a control character the YAML reader refuses
+        first = " ".join(str(exc).split())
+        raise DataError(f"{source}: invalid YAML: {first}.") from None
     except RecursionError:
         raise DataError(f"{source}: invalid YAML: nested too deeply.") from None
     return data, lines

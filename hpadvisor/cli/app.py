@@ -37,7 +37,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     """Print ``Error: message`` on stderr; return the Exit to raise."""
-    sys.stderr.write(f"Error: {message}\n")
+    # One line, always: a value quoted from the user's file may carry a newline.
+    sys.stderr.write(f"Error: {' '.join(message.split())}\n")
     return typer.Exit(code)
 
 

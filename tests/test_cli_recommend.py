@@ -1,0 +1,190 @@
+"""`hpadvisor recommend`, `laws`, `schema` as a user runs them: stdout, stderr and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from tests.conftest import CONFIGS
+
+EXAMPLES = sorted(CONFIGS.glob("*.yaml"))
+REQUIRED = {
+    "peak_lr", "batch_tokens", "batch_sequences", "warmup_steps", "min_lr", "weight_decay",
+    "adam_beta2", "critical_batch_tokens", "final_loss", "compute_optimal_params",
+    "compute_optimal_tokens", "compute_flops", "accelerator_hours",
+}
+ENTRY_KEYS = {"name", "value", "unit", "law", "alternatives", "extrapolated", "extrapolation_factor"}
+
+
+def _json(result):
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_gives_the_full_documented_shape(cli, path):
+    data = _json(cli("recommend", str(path), "--format", "json"))
+    names = {r["name"] for r in data["recommendations"]}
+    assert REQUIRED <= names, REQUIRED - names
+    for rec in data["recommendations"]:
+        assert ENTRY_KEYS <= set(rec)
+        assert isinstance(rec["extrapolated"], bool)
+        assert rec["extrapolated"] == (rec["extrapolation_factor"] > 1)
+    for key in ("params", "non_embedding_params", "tokens", "seq_len", "compute_flops"):
+        assert data["spec"][key] > 0
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_renders_as_table_markdown_and_yaml(cli, path):
+    table = cli("recommend", str(path))
+    assert table.exit_code == 0 and "peak_lr" in table.stdout and "steplaw" in table.stdout
+    md = cli("recommend", str(path), "--format", "markdown")
+    assert md.exit_code == 0 and "| learning rate | peak_lr |" in md.stdout
+    ym = cli("recommend", str(path), "--format", "yaml")
+    assert yaml.safe_load(ym.stdout)["recommendations"][0]["name"] == "peak_lr"
+
+
+def test_acceptance_7b_2t_steplaw_lr_and_batch_flagged_beyond_fitted_n(cli):
+    data = _json(cli("recommend", "--params", "7B", "--tokens", "2T", "--seq-len", "4096", "--format", "json"))
+    recs = {r["name"]: r for r in data["recommendations"]}
+    # N = 7e9 taken as non-embedding (no architecture given; said in the assumptions).
+    assert data["spec"]["non_embedding_params"] == 7e9 and data["spec"]["tokens"] == 2e12
+    assert recs["peak_lr"]["law"] == "steplaw" and recs["batch_tokens"]["law"] == "steplaw"
+    assert recs["peak_lr"]["value"] == pytest.approx(1.02e-3, rel=5e-3)
+    assert recs["batch_tokens"]["value"] == pytest.approx(6.13e6, rel=5e-3)
+    for name in ("peak_lr", "batch_tokens"):
+        assert recs[name]["extrapolated"] is True
+        assert any("N = 7e+09 is 6.54x above" in n for n in recs[name]["notes"])
+    assert set(recs["peak_lr"]["alternatives"]) >= {"deepseek", "porian", "kaplan"}
+    assert any("non-embedding" in a for a in data["assumptions"])
+
+
+def test_issue_example_1_3b(cli):
+    data = _json(cli("recommend", "--params", "1.3B", "--tokens", "26B", "--seq-len", "2048", "--format", "json"))
+    recs = {r["name"]: r for r in data["recommendations"]}
+    assert recs["batch_sequences"]["value"] == round(recs["batch_tokens"]["value"] / 2048)
+    assert recs["total_steps"]["value"] >= 26e9 / recs["batch_tokens"]["value"]
+
+
+def test_planned_batch_rescales_lr_by_the_square_root_rule(cli):
+    base = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--format", "json"))
+    b_star = next(r for r in base["recommendations"] if r["name"] == "batch_tokens")["value"]
+    lr_star = next(r for r in base["recommendations"] if r["name"] == "peak_lr")["value"]
+    planned = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--batch", f"{4 * b_star} tokens",
+                        "--format", "json"))
+    lr = next(r for r in planned["recommendations"] if r["name"] == "peak_lr")
+    assert lr["value"] == pytest.approx(2 * lr_star, rel=1e-9)
+    assert any("sqrt-batch" in n for n in lr["notes"])
+
+
+def test_law_choice_flags(cli):
+    data = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--lr-law", "porian",
+                     "--batch-law", "deepseek", "--loss-law", "chinchilla", "--format", "json"))
+    recs = {r["name"]: r for r in data["recommendations"]}
+    assert recs["peak_lr"]["law"] == "porian" and "steplaw" in recs["peak_lr"]["alternatives"]
+    assert recs["batch_tokens"]["law"] == "deepseek"
+    assert recs["final_loss"]["law"] == "chinchilla" and recs["compute_optimal_params"]["law"] == "chinchilla"
+
+
+def test_absurd_but_valid_request_is_answered_and_flagged(cli):
+    data = _json(cli("recommend", "--params", "1e15", "--tokens", "1e17", "--format", "json"))
+    recs = {r["name"]: r for r in data["recommendations"]}
+    assert recs["peak_lr"]["extrapolated"] and recs["peak_lr"]["extrapolation_factor"] > 1e5
+    assert recs["peak_lr"]["alternatives"]["kaplan"] is None  # Kaplan's lr is undefined there
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["recommend", "missing.yaml"], "run file 'missing.yaml' not found"),
+        (["recommend", "--params", "0", "--tokens", "1T"], "must be > 0"),
+        (["recommend", "--params", "-7B", "--tokens", "1T"], "must be > 0"),
+        (["recommend", "--params", "nan", "--tokens", "1T"], "is not a number"),
+        (["recommend", "--params", "seven", "--tokens", "1T"], "is not a number"),
+        (["recommend", "--params", "7Q", "--tokens", "1T"], "unknown unit suffix 'Q'"),
+        (["recommend", "--params", "7B", "--tokens", "1k", "--seq-len", "4k"], "fewer than one sequence"),
+        (["recommend", "--params", "7B", "--tokens", "1T", "--lr-law", "stepla"], "Did you mean 'steplaw'"),
+        (["recommend", "--params", "7B", "--tokens", "1T", "--lr-law", "chinchilla"], "does not give peak_lr"),
+        (["recommend", "--params", "7B"], "no data size"),
+        (["laws", "show", "chinchila"], "Did you mean 'chinchilla'"),
+    ],
+)
+def test_bad_input_is_one_line_on_stderr_with_exit_2(cli, args, fragment):
+    result = cli(*args)
+    assert result.exit_code == 2, result.stdout
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: ") and fragment in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "fragment"),
+    [
+        ("model:\n  params: 7B\n  tokens: [1, 2\n", "invalid YAML at line 4, column 1: expected ',' or ']', "
+         "but got '<stream end>' (a flow sequence started at line 3, column 11)"),
+        ("model:\n  parms: 7B\ndata:\n  tokens: 2T\n", "unknown key 'model.parms'. Did you mean 'model.params'?"),
+        ("model:\n  params: 7B\ndata:\n  tokens: 2T\n  tokens: 3T\n", "appears twice"),
+        ("- 1\n- 2\n", "must be a mapping"),
+        ("", "is empty"),
+        ("model:\n  params: .nan\ndata:\n  tokens: 2T\n", "not a finite number"),
+        ("model:\n  params: 7B\ndata:\n  tokens: 2T\nbatch: 512\n", "has no unit"),
+        ("model:\n  params: 7B\ndata:\n  tokens: 2T\nschedule:\n  warmup: -5\n", "must be >= 0"),
+        ("model:\n  architecture:\n    d_model: 4096.5\n", "whole number"),
+        ("name: !!python/object/apply:os.system ['echo pwned']\n", "refused YAML tag !!python/object/apply:os.system"),
+    ],
+)
+def test_bad_run_files(cli, tmp_path, content, fragment):
+    run = tmp_path / "run.yaml"
+    run.write_text(content)
+    result = cli("recommend", str(run))
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and fragment in lines[0], result.stderr
+
+
+def test_out_is_atomic_and_never_overwrites_without_force(cli, tmp_path):
+    out = tmp_path / "advice.json"
+    first = cli("recommend", "--params", "1B", "--tokens", "20B", "--format", "json", "--out", str(out))
+    assert first.exit_code == 0 and json.loads(out.read_text())["recommendations"]
+    out.write_text("mine")
+    again = cli("recommend", "--params", "1B", "--tokens", "20B", "--format", "json", "--out", str(out))
+    assert again.exit_code == 2 and "--force" in again.stderr and out.read_text() == "mine"
+    forced = cli("recommend", "--params", "1B", "--tokens", "20B", "--format", "json", "--out", str(out), "--force")
+    assert forced.exit_code == 0 and out.read_text().startswith("{")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["advice.json"]  # no temp files left
+
+
+def test_laws_listing_show_and_export_round_trip(cli, tmp_path):
+    listing = json.loads(cli("laws", "--format", "json").stdout)
+    keys = {row["key"] for row in listing}
+    assert {"steplaw", "deepseek", "porian", "kaplan", "chinchilla", "chinchilla-epoch"} <= keys
+    shown = json.loads(cli("laws", "show", "steplaw", "--format", "json").stdout)
+    assert shown["constants"]["lr_coef"] == 1.79 and shown["inputs"]["N"]["unit"] == "params"
+    assert cli("laws", "show", "steplaw").exit_code == 0
+    law_file = tmp_path / "mine.yaml"
+    exported = cli("laws", "export", "chinchilla-epoch", "--out", str(law_file))
+    assert exported.exit_code == 0
+    data = yaml.safe_load(law_file.read_text())
+    data["name"] = "chinchilla@mine"
+    data["constants"]["E"] = 1.5
+    law_file.write_text(yaml.safe_dump(data))
+    advice = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--laws", str(law_file), "--format", "json"))
+    loss = next(r for r in advice["recommendations"] if r["name"] == "final_loss")
+    assert loss["law"] == "chinchilla@mine"
+    assert loss["value"] == pytest.approx(loss["alternatives"]["chinchilla-epoch"] - (1.8172 - 1.5))
+
+
+def test_schema_command_prints_valid_json_schema(cli):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(cli("schema").stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    assert "model" in schema["properties"]
+
+
+def test_help_and_version(cli):
+    assert cli("--help").exit_code == 0
+    assert "recommend" in cli("--help").stdout
+    assert cli("--version").stdout.startswith("hpadvisor ")

@@ -1,0 +1,99 @@
+"""Law files: round trip, version guard, validation, and arbitrary input."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hpadvisor import lawfile
+from hpadvisor.errors import DataError, HpAdvisorError
+from hpadvisor.laws import REGISTRY
+
+
+@pytest.mark.parametrize("key", sorted(REGISTRY))
+def test_every_registry_law_round_trips_through_a_law_file(key, tmp_path):
+    law = REGISTRY[key]
+    path = tmp_path / "law.yaml"
+    path.write_text(lawfile.dumps(law))
+    back = lawfile.load(path)
+    assert type(back) is type(law)
+    assert back.constants() == pytest.approx(law.constants())
+    assert back.provenance.fitted_range == law.provenance.fitted_range
+    assert back.registry_key == law.registry_key
+
+
+def test_a_newer_format_is_refused_with_a_clear_message(tmp_path):
+    data = lawfile.to_dict(REGISTRY["steplaw"])
+    data["hpadvisor_law_file"] = lawfile.FORMAT_VERSION + 1
+    with pytest.raises(DataError, match="newer than this hpadvisor reads"):
+        lawfile.from_dict(data, source="x.yaml")
+
+
+@pytest.mark.parametrize(
+    ("edit", "fragment"),
+    [
+        (lambda d: d.pop("hpadvisor_law_file"), "not an hpadvisor law file"),
+        (lambda d: d.update(law="stepla"), "Did you mean 'steplaw'"),
+        (lambda d: d["constants"].update(lr_coeff=1.0), "not a constant of steplaw"),
+        (lambda d: d["constants"].update(lr_coef="big"), "must be a finite number"),
+        (lambda d: d["constants"].update(lr_coef=float("nan")), "must be a finite number"),
+        (lambda d: d["provenance"]["fitted_range"].update(N=[5, 1]), "must be [low, high]"),
+        (lambda d: d.update(extra=1), "unknown key 'extra'"),
+    ],
+)
+def test_bad_law_files(edit, fragment):
+    data = lawfile.to_dict(REGISTRY["steplaw"])
+    data["name"] = "steplaw@mine"
+    edit(data)
+    with pytest.raises(DataError) as err:
+        lawfile.from_dict(data, source="law.yaml")
+    assert fragment in str(err.value)
+
+
+def test_a_law_file_may_not_shadow_a_published_law(tmp_path):
+    path = tmp_path / "law.yaml"
+    path.write_text(lawfile.dumps(REGISTRY["steplaw"]))  # name: steplaw
+    with pytest.raises(DataError, match="published law's key"):
+        lawfile.merge(REGISTRY, [str(path)])
+
+
+def test_a_plain_yaml_file_is_not_a_law_file(tmp_path):
+    path = tmp_path / "run.yaml"
+    path.write_text("model:\n  params: 7B\n")
+    with pytest.raises(DataError, match="not an hpadvisor law file"):
+        lawfile.load(path)
+
+
+values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=10)),
+    lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(st.text(max_size=8), c, max_size=3)),
+    max_leaves=10,
+)
+law_like = st.fixed_dictionaries(
+    {"hpadvisor_law_file": st.one_of(st.just(1), values), "law": st.one_of(st.sampled_from(sorted(lawfile.FORMS)), values)},
+    optional={"constants": st.one_of(st.dictionaries(st.sampled_from(["E", "A", "lr_coef", "x"]), values), values),
+              "provenance": values, "name": values},
+)
+
+
+@given(st.one_of(law_like, values))
+@settings(max_examples=300)
+def test_arbitrary_law_file_data_raises_our_error_or_loads(data):
+    try:
+        law = lawfile.from_dict(data, source="fuzz.yaml")
+    except HpAdvisorError as exc:
+        assert str(exc)
+    else:
+        assert law.registry_key
+
+
+@given(st.text(max_size=300))
+@settings(max_examples=200)
+def test_arbitrary_text_as_a_law_file(tmp_path_factory, text):
+    path = tmp_path_factory.mktemp("lf") / "law.yaml"
+    path.write_text(text)
+    try:
+        lawfile.load(path)
+    except HpAdvisorError:
+        pass
