@@ -17,6 +17,10 @@ import yaml
 
 from hpadvisor.errors import DataError
 
+# libyaml's safe loader when present (several times faster), the pure-Python one otherwise;
+# both refuse tags that construct objects.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 #: A path into a loaded document: ("schedule", "warmup") for schedule.warmup.
 KeyPath = tuple[str, ...]
 
@@ -39,7 +43,7 @@ def read_text(path: str | os.PathLike[str], *, what: str = "file") -> str:
 def loads(text: str, *, source: str = "<string>") -> tuple[Any, dict[KeyPath, int]]:
     """Parse one YAML document safely; return (data, {key path: 1-based line})."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _LOADER(text)
         try:
             node = loader.get_single_node()
             if node is None:

@@ -1,0 +1,48 @@
+"""Start-up speed of the CLI against `python -c "import numpy"` (issue 2's budget: at most 3x).
+
+Runs each command N times in fresh processes, interleaved, and prints the median wall times and
+ratios.  Usage: python benchmarks/speed_cli.py [--repeat 15] [--only recommend]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = shutil.which("hpadvisor") or "hpadvisor"
+
+COMMANDS = {
+    "import numpy": [sys.executable, "-c", "import numpy"],
+    "hpadvisor --help": [EXE, "--help"],
+    "recommend (table)": [EXE, "recommend", str(ROOT / "configs" / "llama-7b-2t.yaml")],
+    "recommend (json)": [EXE, "recommend", str(ROOT / "configs" / "llama-7b-2t.yaml"), "--format", "json"],
+    "recommend --params": [EXE, "recommend", "--params", "7B", "--tokens", "2T", "--seq-len", "4096"],
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--repeat", type=int, default=15)
+    args = parser.parse_args()
+    times: dict[str, list[float]] = {k: [] for k in COMMANDS}
+    for _ in range(args.repeat):
+        for name, cmd in COMMANDS.items():
+            t0 = time.perf_counter()
+            subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            times[name].append(time.perf_counter() - t0)
+    base = statistics.median(times["import numpy"])
+    print(f"{'command':<22} {'median s':>9} {'x numpy':>8}   budget 3.0x")
+    for name, ts in times.items():
+        med = statistics.median(ts)
+        verdict = "" if name == "import numpy" else ("ok" if med <= 3 * base else "OVER")
+        print(f"{name:<22} {med:9.3f} {med / base:8.2f}   {verdict}")
+
+
+if __name__ == "__main__":
+    main()
