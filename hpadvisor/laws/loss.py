@@ -105,7 +105,7 @@ CHINCHILLA_EPOCH = Chinchilla(
         citation="Besiroglu et al. 2024, Chinchilla Scaling: A replication attempt (arXiv:2404.10102)",
         source="epoch-research/analyzing-chinchilla; standard errors E 0.026, A 124.5, B 1293, "
         "alpha 0.015, beta 0.021",
-        fitted_range=(("N", 5.7e7, 1.62e10), ("D", 2.5e8, 3.2e11), ("C", 1.4e18, 1.3e22)),
+        fitted_range=(("N", 5.73e7, 1.62e10), ("D", 2.45e8, 3.18e11), ("C", 1.4e18, 1.3e22)),
         notes="Huber (delta 1e-3) on log loss, 245 runs; 0.81% mean relative error on them.",
     ),
 )
