@@ -55,8 +55,10 @@ PREFERENCE: dict[str, tuple[str, ...]] = {
     "compute_optimal_tokens": ("chinchilla-epoch", "chinchilla", "chinchilla-unrounded", "deepseek"),
     "critical_batch_tokens": ("zhang-cbs", "kaplan"),
     "warmup_steps": ("olmo-warmup", "deepseek-warmup"),
-    "weight_decay": ("adamw-timescale",),
-    "adam_beta2": ("beta2-halflife", "olmo-beta2"),
+    "weight_decay": ("adamw-timescale", "powerlines-wd", "default-wd"),
+    # OLMo-core's threshold leads: the half-life rule's only published anchor (Marin, 0.98 at
+    # 524,288 tokens) comes from small sweeps and gives beta2 ~0.86 at a 4M-token batch.
+    "adam_beta2": ("olmo-beta2", "beta2-halflife"),
     "compute_flops": ("deepseek-flops", "6nd", "6nd-total"),
     "decay_fraction": ("hagele-wsd",),
     "accelerator_hours": ("mfu-time",),

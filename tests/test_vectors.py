@@ -49,3 +49,29 @@ def test_steplaw_bootstrap_mean_constants_give_the_source_predictions():
     # SOURCE.md gives two or three digits: 1% tolerance.
     assert float(boot.lr(n, 2e10)) == pytest.approx(0.96e-3, rel=1e-2)
     assert float(boot.lr(n, 5.69e10)) == pytest.approx(1.32e-3, rel=1e-2)
+
+
+def test_beta2_half_life_rule_vectors():
+    from hpadvisor.laws import REGISTRY
+    from hpadvisor.laws.optimizer import Beta2HalfLife
+
+    # LAWS.md section 3 (Marek et al. 2025): 0.95 at B 512 -> 0.99361 at B 64.
+    assert float(Beta2HalfLife(beta2_ref=0.95, batch_ref=512).beta2(64)) == pytest.approx(0.99361, abs=5e-6)
+    # Marin's anchor: 0.98 ** (B / 128) with B in sequences of 4096 tokens.
+    marin = REGISTRY["beta2-halflife"]
+    assert float(marin.beta2(128 * 4096)) == pytest.approx(0.98, rel=1e-12)
+    assert float(marin.beta2(1024 * 4096)) == pytest.approx(0.98**8, rel=1e-12)
+
+
+def test_timescale_anchor_reproduces_llama2_weight_decay():
+    # Both timescale rules are anchored at Llama 2 7B: at its own settings they give its 0.1.
+    from hpadvisor.laws import REGISTRY
+
+    assert REGISTRY["adamw-timescale"].tau == pytest.approx(0.0667, rel=1e-3)
+    assert float(REGISTRY["adamw-timescale"].weight_decay(4e6, 3e-4, 2e12)) == pytest.approx(0.1)
+    assert float(REGISTRY["powerlines-wd"].weight_decay(4e6, 3e-4, 2e12, 6.74e9)) == pytest.approx(0.1)
+    # Power Lines: tau_opt ~ (D/N)^-0.527, so at 20 tokens per parameter the optimal lambda is
+    # (297 / 20)^-0.527 = 0.241 of the constant-tau rule's.
+    ratio = float(REGISTRY["powerlines-wd"].weight_decay(1e6, 1e-3, 2e10, 1e9)) / float(
+        REGISTRY["adamw-timescale"].weight_decay(1e6, 1e-3, 2e10))
+    assert ratio == pytest.approx((2e12 / 6.74e9 / 20) ** -0.527, rel=1e-9)

@@ -11,7 +11,13 @@ from hpadvisor.laws.batch import MCCANDLISH, SQRT_BATCH, ZHANG_CBS
 from hpadvisor.laws.compute import CHINCHILLA_6ND, DEEPSEEK_FLOPS, KAPLAN_6ND, MFU_TIME
 from hpadvisor.laws.loss import CHINCHILLA, CHINCHILLA_EPOCH, CHINCHILLA_UNROUNDED, KAPLAN
 from hpadvisor.laws.lr_batch import BJORCK, DEEPSEEK, PORIAN, STEPLAW
-from hpadvisor.laws.optimizer import ADAMW_TIMESCALE, BETA2_HALFLIFE, OLMO_BETA2
+from hpadvisor.laws.optimizer import (
+    ADAMW_TIMESCALE,
+    BETA2_HALFLIFE,
+    DEFAULT_WD,
+    OLMO_BETA2,
+    POWERLINES_WD,
+)
 from hpadvisor.laws.schedule import (
     CONSTANT_LR,
     COSINE_10X,
@@ -51,6 +57,8 @@ REGISTRY: dict[str, Law] = {
         HAGELE_WSD,
         # optimizer
         ADAMW_TIMESCALE,
+        POWERLINES_WD,
+        DEFAULT_WD,
         BETA2_HALFLIFE,
         OLMO_BETA2,
         # compute and time
