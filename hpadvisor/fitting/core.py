@@ -61,12 +61,14 @@ def huber_log_fit(
     delta: float = 1e-3,
     weights: np.ndarray | None = None,
     max_nfev: int | None = None,
+    jac: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> FitResult:
     """Minimise sum Huber_delta(log predict(p) - log observed) from each start; keep the best.
 
     ``predict(p)`` returns predictions aligned with ``observed`` (all > 0).  A start where the
     prediction is not positive and finite is skipped.  Raises :class:`FitError` when no start
-    gives a finite fit.
+    gives a finite fit.  ``jac(p)``, if given, is the Jacobian of log(predict(p)) by the parameters
+    (rows = observations); without it least_squares uses finite differences.
     """
     from scipy.optimize import least_squares
 
@@ -83,6 +85,12 @@ def huber_log_fit(
         r = np.where(np.isfinite(r), r, 50.0)
         return r if w is None else r * w
 
+    def residual_jac(p: np.ndarray) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            J = np.asarray(jac(p), dtype=float)  # type: ignore[misc]
+        J = np.where(np.isfinite(J), J, 0.0)
+        return J if w is None else J * w[:, None]
+
     lb, ub = (-np.inf, np.inf) if bounds is None else (np.asarray(bounds[0], float), np.asarray(bounds[1], float))
     best = None
     n_ok = 0
@@ -96,7 +104,8 @@ def huber_log_fit(
                 continue
             try:
                 sol = least_squares(
-                    residual, x0, bounds=(lb, ub), loss="huber", f_scale=delta, method="trf",
+                    residual, x0, jac="2-point" if jac is None else residual_jac,
+                    bounds=(lb, ub), loss="huber", f_scale=delta, method="trf",
                     x_scale="jac", max_nfev=max_nfev, xtol=1e-12, ftol=1e-12, gtol=1e-12,
                 )
             except (ValueError, np.linalg.LinAlgError):
