@@ -1,0 +1,332 @@
+"""Loss curves under any learning-rate schedule: the multi-power law and the LR-annealing law.
+
+Both laws map a per-step learning-rate sequence ``eta[0..T]`` (index = optimizer step, as
+:meth:`hpadvisor.schedules.Schedule.sequence` gives it) to the loss at any steps ``t <= T``.
+
+Multi-power law (Luo et al. 2025, arXiv:2503.12811; LAWS.md section 6)::
+
+    L(t) = L0 + A * S1(t)^-alpha - LD(t),     S1(t) = sum_{i<=t} eta_i
+    LD(t) = B * sum_{k=1..t} (eta_{k-1} - eta_k) * G(eta_k^-gamma * S_k(t)),  S_k(t) = sum_{k<=tau<=t} eta_tau
+    G(x) = 1 - (C x + 1)^-beta
+
+Warmup conventions (an option of the law, recorded in its form):
+``as-run`` (their code, and the default): the sequence starts at step 0 with the linear warmup
+from 0, so S1 holds the warmup area and the warmup increments enter LD with the opposite sign;
+``peak``: warmup steps are counted at the peak lr (no warmup increments);
+``skip`` (the paper's text): S1 holds the warmup area, LD starts after warmup.  The published
+parameters are only valid with ``as-run`` (SOURCE.md: the others are 3-6% off).
+
+LR-annealing law (Tissue et al. 2024, arXiv:2408.11029)::
+
+    L(s) = L0 + A * S1(s)^-alpha - C * S2(s),   S2(s) = sum_{i<=s} m_i,
+    m_i = lam * m_{i-1} + (eta_{i-1} - eta_i)
+
+``m`` is a first-order recursive filter, so S2 costs O(T).  Its published convention counts warmup
+steps at the peak lr [secondary]; ``as-run`` is the alternative.
+
+Fast LD: the naive sum is O(t) per point.  :class:`DropPlan` sums the steps near each point
+exactly and replaces farther steps by dyadic blocks (one pseudo-term per block and sign of the
+lr change: total change, change-weighted mean log lr and mean area offset).  The block error is
+second order in block width / distance; blocks grow with distance, so a point costs
+O(near + K log T) terms.  The plan depends on the schedule only, so a fit builds it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from hpadvisor.errors import InvalidInputError
+from hpadvisor.laws.base import Law, Output, Provenance
+
+WARMUP_MODES = ("as-run", "peak", "skip")
+_TINY = 1e-30
+
+
+# -- the lr sequence -------------------------------------------------------------------------------
+
+def check_sequence(eta: np.ndarray | list[float], where: str = "lr sequence") -> np.ndarray:
+    """The per-step lr as a float array, or one clear error (empty, not finite, negative)."""
+    arr = np.asarray(eta, dtype=float)
+    if arr.ndim != 1 or arr.size < 2:
+        raise InvalidInputError(f"{where}: needs the lr of at least two steps.")
+    if not np.all(np.isfinite(arr)):
+        raise InvalidInputError(f"{where}: has an lr that is not a finite number.")
+    if np.any(arr < 0):
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise InvalidInputError(f"{where}: lr at step {i} is {arr[i]:g}; a learning rate must be >= 0.")
+    if not np.any(arr > 0):
+        raise InvalidInputError(f"{where}: every lr is 0.")
+    return arr
+
+
+def warmup_end(eta: np.ndarray) -> int:
+    """The warmup length: the first step where the lr reaches its maximum (0 if it starts there)."""
+    return int(np.argmax(eta >= eta.max() * (1 - 1e-12)))
+
+
+def apply_warmup(eta: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
+    """(sequence for S1, lr changes eta_{k-1} - eta_k for the drop sums) under a warmup mode."""
+    if mode not in WARMUP_MODES:
+        raise InvalidInputError(f"warmup mode must be one of {', '.join(WARMUP_MODES)}, not '{mode}'.")
+    eta = np.asarray(eta, dtype=float)
+    if mode == "peak":
+        w = warmup_end(eta)
+        eta = eta.copy()
+        eta[:w] = eta.max()
+    delta = np.zeros_like(eta)
+    delta[1:] = eta[:-1] - eta[1:]
+    if mode == "skip":
+        delta[: warmup_end(eta) + 1] = 0.0
+    return eta, delta
+
+
+def check_steps(steps, T: int, where: str) -> np.ndarray:
+    s = np.asarray(steps, dtype=float).reshape(-1)
+    if s.size == 0:
+        raise InvalidInputError(f"{where}: no steps to evaluate.")
+    if np.any(~np.isfinite(s)) or np.any(s < 1) or np.any(s > T) or np.any(s != np.round(s)):
+        bad = s[~np.isfinite(s) | (s < 1) | (s > T) | (s != np.round(s))][0]
+        raise InvalidInputError(
+            f"{where}: step {bad:g} is outside the schedule (whole steps 1..{T}); give a longer schedule."
+        )
+    return s.astype(np.int64)
+
+
+# -- fast loss-drop sum ----------------------------------------------------------------------------
+
+def _ranges(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(owner, index) for the concatenated integer ranges [lo_i, hi_i)."""
+    n = np.maximum(hi - lo, 0)
+    owner = np.repeat(np.arange(lo.size), n)
+    offset = np.cumsum(n) - n
+    idx = np.arange(int(n.sum())) - np.repeat(offset - lo, n)
+    return owner, idx
+
+
+@dataclass(frozen=True)
+class DropPlan:
+    """Terms of LD at each query step: LD_q = B * sum_{owner == q} delta * G(exp(-gamma*logeta) * D)."""
+
+    owner: np.ndarray
+    D: np.ndarray
+    logeta: np.ndarray
+    delta: np.ndarray
+    n: int
+
+    @classmethod
+    def build(cls, eta: np.ndarray, delta: np.ndarray, steps: np.ndarray, *, exact: bool = False,
+              near: int = 512, blocks: int = 32, base: int = 16) -> DropPlan:
+        """Terms for ``steps`` (ints in 1..T).  ``exact`` keeps every term (O(T) per step)."""
+        S = np.cumsum(eta)
+        P = np.concatenate([[0.0], S[:-1]])  # P[k] = S[k-1]: area before step k
+        logeta = np.log(np.maximum(eta, _TINY))
+        nz = np.flatnonzero(delta)
+        nz = nz[nz >= 1]
+        t = np.asarray(steps, dtype=np.int64)
+        St = S[t]
+        if exact:
+            b0 = np.zeros_like(t)
+        else:
+            b0 = np.maximum(0, (t - near) // base * base)
+        # steps b0 < k <= t exactly
+        lo = np.searchsorted(nz, b0, side="right")
+        hi = np.searchsorted(nz, t, side="right")
+        q, i = _ranges(lo, hi)
+        k = nz[i]
+        parts = [(q, St[q] - P[k], logeta[k], delta[k])]
+        if not exact and nz.size:
+            w = np.abs(delta[nz])
+            b = b0.copy()
+            size = base
+            while np.any(b > 0):
+                chunk = (nz - 1) // size
+                key = 2 * chunk + (delta[nz] < 0)
+                nkeys = 2 * (int(chunk.max()) + 1)
+                W = np.bincount(key, w, nkeys)
+                used = np.flatnonzero(W > 0)
+                Wd = np.bincount(key, delta[nz], nkeys)[used]
+                Lb = np.bincount(key, w * logeta[nz], nkeys)[used] / W[used]
+                Pb = np.bincount(key, w * P[nz], nkeys)[used] / W[used]
+                c_hi = b // size
+                b_next = np.maximum(0, (b - blocks * size) // (2 * size) * (2 * size))
+                c_lo = b_next // size
+                lo = np.searchsorted(used, 2 * c_lo)
+                hi = np.searchsorted(used, 2 * c_hi)
+                q, j = _ranges(lo, hi)
+                parts.append((q, St[q] - Pb[j], Lb[j], Wd[j]))
+                b = b_next
+                size *= 2
+        owner, D, L, d = (np.concatenate(x) for x in zip(*parts, strict=True))
+        return cls(owner=owner, D=np.maximum(D, 0.0), logeta=L, delta=d, n=int(t.size))
+
+    def drop(self, B: float, C: float, beta: float, gamma: float) -> np.ndarray:
+        a = np.exp(-gamma * self.logeta)
+        u = 1.0 + C * a * self.D
+        return B * np.bincount(self.owner, self.delta * (1.0 - u ** -beta), self.n)
+
+    def drop_and_grad(self, B: float, C: float, beta: float, gamma: float) -> tuple[np.ndarray, np.ndarray]:
+        """LD and its derivatives by (B, C, beta, gamma), shape (n,) and (n, 4)."""
+        a = np.exp(-gamma * self.logeta)
+        aD = a * self.D
+        u = 1.0 + C * aD
+        ub = u ** -beta
+        g = self.delta * (1.0 - ub)
+        common = self.delta * beta * ub / u  # d/dx of -(1+x)^-beta, times delta
+        cols = [g, common * aD, self.delta * ub * np.log(u), -common * C * aD * self.logeta]
+        sums = np.stack([np.bincount(self.owner, c, self.n) for c in cols], axis=1)
+        ld = B * sums[:, 0]
+        grad = np.column_stack([sums[:, 0], B * sums[:, 1], B * sums[:, 2], B * sums[:, 3]])
+        return ld, grad
+
+
+# -- the laws --------------------------------------------------------------------------------------
+
+_CURVE_OUTPUT = {"loss_floor": Output("loss_floor", "nats/token", "L0: the loss as the lr area grows without bound")}
+
+
+@dataclass(frozen=True)
+class MultiPowerLaw(Law):
+    """Luo et al. 2025: power law in the lr area minus a multi-power loss drop from each lr decrease."""
+
+    key: ClassVar[str] = "multipower"
+    title: ClassVar[str] = "Multi-power law: loss curve under any lr schedule (Luo et al. 2025)"
+    formula: ClassVar[str] = (
+        "L(t) = L0 + A*S1(t)^-alpha - B*sum_k (eta_{k-1}-eta_k)*(1-(C*eta_k^-gamma*S_k(t)+1)^-beta); warmup as run"
+    )
+    inputs: ClassVar[dict] = {}
+    outputs: ClassVar[dict] = _CURVE_OUTPUT
+    warmup: ClassVar[str] = "as-run"
+    params: ClassVar[tuple[str, ...]] = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
+
+    L0: float = 2.3747
+    A: float = 0.6542
+    alpha: float = 0.4288
+    B: float = 523.42
+    C: float = 2.0246
+    beta: float = 0.5935
+    gamma: float = 0.6347
+
+    def loss_floor(self):
+        return np.float64(self.L0)
+
+    def prepare(self, eta) -> tuple[np.ndarray, np.ndarray]:
+        return apply_warmup(check_sequence(eta), self.warmup)
+
+    def curve(self, eta, steps, *, exact: bool = False) -> np.ndarray:
+        """Predicted loss at ``steps`` (whole steps 1..T) of the per-step lr sequence ``eta``."""
+        seq, delta = self.prepare(eta)
+        t = check_steps(steps, seq.size - 1, self.registry_key)
+        plan = DropPlan.build(seq, delta, t, exact=exact)
+        return self.from_plan(np.cumsum(seq)[t], plan)
+
+    def from_plan(self, S1: np.ndarray, plan: DropPlan) -> np.ndarray:
+        return self.L0 + self.A * S1 ** -self.alpha - plan.drop(self.B, self.C, self.beta, self.gamma)
+
+
+@dataclass(frozen=True)
+class MultiPowerPeakWarmup(MultiPowerLaw):
+    """The multi-power law with warmup steps counted at the peak lr."""
+
+    key: ClassVar[str] = "multipower-peak-warmup"
+    title: ClassVar[str] = "Multi-power law, warmup counted at peak lr"
+    formula: ClassVar[str] = MultiPowerLaw.formula.replace("warmup as run", "warmup steps at peak lr")
+    warmup: ClassVar[str] = "peak"
+
+
+@dataclass(frozen=True)
+class MultiPowerSkipWarmup(MultiPowerLaw):
+    """The multi-power law as the paper's text writes it: warmup area in S1, no warmup terms in LD."""
+
+    key: ClassVar[str] = "multipower-paper-warmup"
+    title: ClassVar[str] = "Multi-power law, paper-text warmup convention"
+    formula: ClassVar[str] = MultiPowerLaw.formula.replace("warmup as run", "LD from the end of warmup")
+    warmup: ClassVar[str] = "skip"
+
+
+@dataclass(frozen=True)
+class AnnealingLaw(Law):
+    """Tissue et al. 2024: power law in the forward area minus C times the annealing area S2."""
+
+    key: ClassVar[str] = "annealing"
+    title: ClassVar[str] = "LR-annealing law: loss curve under any lr schedule (Tissue et al. 2024)"
+    formula: ClassVar[str] = (
+        "L(s) = L0 + A*S1(s)^-alpha - C*S2(s), S2 = sum m_i, m_i = lam*m_{i-1} + (eta_{i-1}-eta_i); warmup at peak lr"
+    )
+    inputs: ClassVar[dict] = {}
+    outputs: ClassVar[dict] = _CURVE_OUTPUT
+    warmup: ClassVar[str] = "peak"
+    params: ClassVar[tuple[str, ...]] = ("L0", "A", "alpha", "C", "lam")
+
+    L0: float = 2.5
+    A: float = 0.5
+    alpha: float = 0.5
+    C: float = 300.0
+    lam: float = 0.999
+
+    def loss_floor(self):
+        return np.float64(self.L0)
+
+    def prepare(self, eta) -> tuple[np.ndarray, np.ndarray]:
+        return apply_warmup(check_sequence(eta), self.warmup)
+
+    def curve(self, eta, steps, *, exact: bool = False) -> np.ndarray:
+        """Predicted loss at ``steps`` (whole steps 1..T) of the per-step lr sequence ``eta``."""
+        seq, delta = self.prepare(eta)
+        t = check_steps(steps, seq.size - 1, self.registry_key)
+        S2 = annealing_area(delta, self.lam)
+        return self.L0 + self.A * np.cumsum(seq)[t] ** -self.alpha - self.C * S2[t]
+
+
+@dataclass(frozen=True)
+class AnnealingAsRunWarmup(AnnealingLaw):
+    key: ClassVar[str] = "annealing-as-run-warmup"
+    title: ClassVar[str] = "LR-annealing law, warmup as run"
+    formula: ClassVar[str] = AnnealingLaw.formula.replace("warmup at peak lr", "warmup as run")
+    warmup: ClassVar[str] = "as-run"
+
+
+def annealing_area(delta: np.ndarray, lam: float, *, grad: bool = False):
+    """S2 = cumsum(m), m_i = lam m_{i-1} + delta_i: a first-order filter, O(T).  With ``grad``, also dS2/dlam."""
+    from scipy.signal import lfilter
+
+    if not 0 <= lam < 1:
+        raise InvalidInputError(f"the annealing law's lambda must be in [0, 1), not {lam:g}.")
+    m = lfilter([1.0], [1.0, -lam], delta)
+    S2 = np.cumsum(m)
+    if not grad:
+        return S2
+    # dm_i/dlam = lam dm_{i-1}/dlam + m_{i-1}
+    shifted = np.concatenate([[0.0], m[:-1]])
+    return S2, np.cumsum(lfilter([1.0], [1.0, -lam], shifted))
+
+
+FORMS = (MultiPowerLaw, MultiPowerPeakWarmup, MultiPowerSkipWarmup, AnnealingLaw, AnnealingAsRunWarmup)
+BY_NAME = {"multipower": MultiPowerLaw, "annealing": AnnealingLaw}
+WARMUP_FORMS = {
+    ("multipower", "as-run"): MultiPowerLaw, ("multipower", "peak"): MultiPowerPeakWarmup,
+    ("multipower", "skip"): MultiPowerSkipWarmup, ("annealing", "peak"): AnnealingLaw,
+    ("annealing", "as-run"): AnnealingAsRunWarmup,
+}
+
+
+def _luo(size: str, values: tuple[float, ...]) -> MultiPowerLaw:
+    return MultiPowerLaw(
+        **dict(zip(MultiPowerLaw.params, values, strict=True)),
+        name=f"mpl-{size.lower()}",
+        provenance=Provenance(
+            citation="Luo et al. 2025, A Multi-Power Law for Loss Curve Prediction Across Learning Rate "
+            f"Schedules (arXiv:2503.12811): fitted parameters for the {size} model",
+            source="thu-yao-01-luo/MultiPowerLaw @8da9f19 (README and src/); LAWS.md section 6",
+            fitted_range=(("steps", 2160.0, 24000.0), ("peak_lr", 3e-4, 3e-4)),
+            notes="Fitted on cosine_24000, constant_24000, wsdcon_9 with warmup 2160 steps from 0 to 3e-4, "
+            "lr sequence as run (warmup increments in the drop sum). Valid for that lr scale only.",
+        ),
+    )
+
+
+MPL_25M = _luo("25M", (3.04045, 0.52469, 0.50787, 363.788, 2.06561, 0.58279, 0.64142))
+MPL_100M = _luo("100M", (2.65145, 0.60115, 0.45296, 437.946, 2.13246, 0.59785, 0.65524))
+MPL_400M = _luo("400M", (2.37474, 0.65421, 0.42879, 523.425, 2.02463, 0.59350, 0.63472))

@@ -1,0 +1,279 @@
+"""Learning-rate schedules, per optimizer step, exactly as the trainers compute them.
+
+A :class:`Schedule` gives ``lr(steps)`` for any array of optimizer-step indices ``s`` (0-based:
+``lr(s)`` is the learning rate of the ``s``-th update) and ``sequence()`` = ``lr(0..total_steps)``,
+the per-step sequence the curve laws sum over.  Shapes (LAWS.md section 5, names as trainers use
+them, CONVENTIONS.md): ``constant``, ``cosine``, ``linear`` (``min_lr = 0`` is linear decay to zero,
+D2Z), ``wsd`` with ``decay_shape`` ``linear`` / ``1-sqrt`` / ``cosine`` / ``exponential`` (Megatron's
+``2 * 0.5**r - 1``) / ``geometric`` (peak**(1-r) * min**r, the Multi-Power-Law runs), ``multistep``
+(DeepSeek: 31.6% of peak after 80%, 10% after 90%), ``inverse_sqrt``, ``wsd_restarts`` (WSD-S:
+a cooldown at the end of every cycle, back to peak afterwards), and ``trace`` (a logged
+``(step, lr)`` list, interpolated to every step).
+
+Warmup and end-of-decay conventions differ by trainer; ``convention`` picks one:
+
+``megatron`` (Megatron-LM ``OptimizerParamScheduler.get_lr``; also GPT-NeoX and the
+    Multi-Power-Law code): ``init + (peak - init) * s / W`` for ``s <= W`` (so ``lr(W) = peak``);
+    decay ratio ``(s - W) / (T - W)``; ``min_lr`` for ``s > T``.  WSD's cooldown starts at
+    ``T - decay_steps`` and ``lr(T) = min_lr``.
+``hf`` (transformers ``get_*_schedule_with_warmup``, a LambdaLR whose factor at step ``s`` is used by
+    update ``s``): ``s / W`` for ``s < W``; progress ``(s - W) / (T - W)``; ``min_lr`` from ``T`` on.
+``nanogpt`` (nanoGPT ``get_lr``): ``peak * (s + 1) / (W + 1)`` for ``s < W``; decay ratio
+    ``(s - W) / (T - W)``; ``min_lr`` for ``s > T``.
+
+``warmup_init`` is where warmup starts as a fraction of the peak (0 for all three trainers by
+default; Hägele et al. 2024 start at peak/100).  Everything is vectorised numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpadvisor.errors import InvalidInputError, bad_value, did_you_mean
+
+SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "wsd_restarts", "trace")
+DECAY_SHAPES = ("linear", "1-sqrt", "cosine", "exponential", "geometric")
+CONVENTIONS = ("megatron", "hf", "nanogpt")
+#: Trainer spellings of the cooldown shapes (Megatron lr_wsd_decay_style, torchtitan decay_type).
+DECAY_ALIASES = {"minus_sqrt": "1-sqrt", "sqrt": "1-sqrt", "one_minus_sqrt": "1-sqrt", "exp": "exponential"}
+#: DeepSeek LLM's multi-step schedule (LAWS.md section 5): (fraction of the run, factor of peak).
+DEEPSEEK_MILESTONES = ((0.8, 0.316), (0.9, 0.1))
+
+
+def decay_coefficient(shape: str, r: np.ndarray, floor_ratio: float = 0.0) -> np.ndarray:
+    """Coefficient in [0, 1] of (peak - min) at decay progress ``r`` in [0, 1] (1 at r=0, 0 at r=1).
+
+    Megatron's styles: linear ``1 - r``, cosine ``(1 + cos(pi r)) / 2``, exponential
+    ``2 * 0.5**r - 1``, minus_sqrt ``1 - sqrt(r)``.  ``geometric`` interpolates in log lr
+    (peak**(1-r) * min**r, Luo et al. 2025's WSD runs) and needs ``floor_ratio`` = min/peak > 0.
+    """
+    r = np.clip(r, 0.0, 1.0)
+    if shape == "linear":
+        return 1.0 - r
+    if shape == "cosine":
+        return 0.5 * (1.0 + np.cos(np.pi * r))
+    if shape == "1-sqrt":
+        return 1.0 - np.sqrt(r)
+    if shape == "exponential":
+        return 2.0 * np.power(0.5, r) - 1.0
+    if shape == "geometric":
+        if not floor_ratio > 0:
+            raise InvalidInputError("a geometric cooldown needs min_lr > 0 (it decays in log lr).")
+        lr = np.power(floor_ratio, r)  # in units of peak
+        return (lr - floor_ratio) / (1.0 - floor_ratio) if floor_ratio < 1 else np.ones_like(r)
+    raise InvalidInputError(f"unknown cooldown shape '{shape}'.{did_you_mean(shape, DECAY_SHAPES)}")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """One learning-rate schedule.  Steps are optimizer updates, 0-based; ``total_steps`` = T."""
+
+    shape: str
+    peak: float
+    total_steps: int
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    warmup_init: float = 0.0  # fraction of peak at step 0
+    decay_steps: int | None = None  # wsd: cooldown length (default 20% of T, Hägele et al. 2024)
+    decay_shape: str = "linear"
+    milestones: tuple[tuple[float, float], ...] = DEEPSEEK_MILESTONES  # multistep
+    cycles: tuple[int, ...] = ()  # wsd_restarts: end step of each cycle (the last is T)
+    convention: str = "megatron"
+    trace_steps: tuple[float, ...] = field(default=(), repr=False)
+    trace_lr: tuple[float, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        where = "Schedule"
+        if self.shape not in SHAPES:
+            raise InvalidInputError(f"unknown schedule shape '{self.shape}'.{did_you_mean(self.shape, SHAPES)}")
+        if self.convention not in CONVENTIONS:
+            raise InvalidInputError(
+                f"unknown schedule convention '{self.convention}'.{did_you_mean(self.convention, CONVENTIONS)}"
+            )
+        shape = DECAY_ALIASES.get(self.decay_shape, self.decay_shape)
+        if shape not in DECAY_SHAPES:
+            raise InvalidInputError(f"unknown cooldown shape '{self.decay_shape}'.{did_you_mean(self.decay_shape, DECAY_SHAPES)}")
+        object.__setattr__(self, "decay_shape", shape)
+        _check(self.peak, "peak", where, "a finite number > 0", lambda x: x > 0)
+        _check(self.total_steps, "total_steps", where, "a whole number >= 1", lambda x: x >= 1 and x == int(x))
+        _check(self.warmup_steps, "warmup_steps", where, "a whole number in [0, total_steps]",
+               lambda x: 0 <= x <= self.total_steps and x == int(x))
+        _check(self.min_lr, "min_lr", where, "in [0, peak]", lambda x: 0 <= x <= self.peak)
+        _check(self.warmup_init, "warmup_init", where, "a fraction of the peak in [0, 1]", lambda x: 0 <= x <= 1)
+        object.__setattr__(self, "total_steps", int(self.total_steps))
+        object.__setattr__(self, "warmup_steps", int(self.warmup_steps))
+        if self.shape == "wsd":
+            d = self.decay_steps if self.decay_steps is not None else round(0.2 * self.total_steps)
+            _check(d, "decay_steps", where, f"a whole number in [1, total_steps - warmup_steps = "
+                   f"{self.total_steps - self.warmup_steps}]",
+                   lambda x: 1 <= x <= self.total_steps - self.warmup_steps and x == int(x))
+            object.__setattr__(self, "decay_steps", int(d))
+        if self.decay_shape == "geometric" and self.min_lr <= 0:
+            raise InvalidInputError("a geometric cooldown needs min_lr > 0 (it decays in log lr).")
+        if self.shape == "multistep":
+            for frac, factor in self.milestones:
+                if not (0 < frac <= 1 and 0 <= factor <= 1):
+                    raise InvalidInputError(
+                        f"multistep milestone ({frac}, {factor}) must be (fraction of the run in (0, 1], factor in [0, 1])."
+                    )
+        if self.shape == "wsd_restarts":
+            ends = tuple(int(c) for c in self.cycles) or (self.total_steps,)
+            if list(ends) != sorted(set(ends)) or ends[0] <= self.warmup_steps or ends[-1] > self.total_steps:
+                raise InvalidInputError(
+                    "wsd_restarts cycles must be increasing step numbers after warmup and <= total_steps."
+                )
+            object.__setattr__(self, "cycles", ends)
+        if self.shape == "trace":
+            s = np.asarray(self.trace_steps, float)
+            lr = np.asarray(self.trace_lr, float)
+            if s.size == 0 or s.size != lr.size:
+                raise InvalidInputError("a trace needs matching, non-empty step and lr lists.")
+
+    # -- evaluation -----------------------------------------------------------------------------
+    def lr(self, steps: Sequence[float] | np.ndarray | float) -> np.ndarray:
+        """Learning rate of update ``steps`` (0-based); vectorised."""
+        s = np.asarray(steps, dtype=float)
+        if np.any(~np.isfinite(s)) or np.any(s < 0):
+            bad = s[~np.isfinite(s) | (s < 0)].flat[0]
+            raise bad_value("steps", "Schedule.lr", "finite and >= 0", float(bad))
+        if self.shape == "trace":
+            return np.interp(s, np.asarray(self.trace_steps, float), np.asarray(self.trace_lr, float))
+        peak, lo, T, W = self.peak, self.min_lr, self.total_steps, self.warmup_steps
+        out = self._after_warmup(s)
+        if W > 0:
+            init = self.warmup_init * peak
+            if self.convention == "megatron":
+                warm = s <= W
+                ramp = init + (peak - init) * s / W
+            elif self.convention == "hf":
+                warm = s < W
+                ramp = init + (peak - init) * s / W
+            else:  # nanogpt
+                warm = s < W
+                ramp = init + (peak - init) * (s + 1) / (W + 1)
+            out = np.where(warm, ramp, out)
+        return out
+
+    def _after_warmup(self, s: np.ndarray) -> np.ndarray:
+        peak, lo, T, W = self.peak, self.min_lr, self.total_steps, self.warmup_steps
+        span = max(T - W, 1)
+        r = np.clip((s - W) / span, 0.0, 1.0)
+        delta = peak - lo
+        ratio = lo / peak
+        if self.shape == "constant":
+            return np.full_like(s, peak)
+        if self.shape in ("cosine", "linear"):
+            out = lo + delta * decay_coefficient(self.shape, r)
+        elif self.shape == "wsd":
+            start = T - int(self.decay_steps or 1)
+            rr = (s - start) / max(int(self.decay_steps or 1), 1)
+            out = np.where(s <= start, peak, lo + delta * decay_coefficient(self.decay_shape, rr, ratio))
+        elif self.shape == "wsd_restarts":
+            out = np.full_like(s, peak)
+            d_frac = (self.decay_steps or round(0.2 * T)) / T
+            prev = W
+            for end in self.cycles:
+                d = max(1, round(d_frac * (end - prev)))
+                rr = (s - (end - d)) / d
+                inside = (s > end - d) & (s <= end)
+                out = np.where(inside, lo + delta * decay_coefficient(self.decay_shape, rr, ratio), out)
+                prev = end
+        elif self.shape == "multistep":
+            out = np.full_like(s, peak)
+            for frac, factor in sorted(self.milestones):
+                out = np.where(s >= math.ceil(frac * T), factor * peak, out)
+        elif self.shape == "inverse_sqrt":
+            # Megatron: max(min_lr, peak * sqrt(max(W, 1)) / sqrt(max(s, 1))), no end of decay.
+            return np.maximum(lo, peak * math.sqrt(max(W, 1)) / np.sqrt(np.maximum(s, 1.0)))
+        else:  # pragma: no cover - shapes checked in __post_init__
+            raise InvalidInputError(self.shape)
+        # End of decay: Megatron and nanoGPT give min_lr for s > T, HF from s >= T (same value).
+        return np.where(s > T, lo, out) if self.shape not in ("multistep", "wsd_restarts") else out
+
+    def sequence(self) -> np.ndarray:
+        """``lr(0), lr(1), ..., lr(total_steps)``: the per-step sequence (length T + 1)."""
+        if self.shape == "trace":
+            return interpolate_trace(self.trace_steps, self.trace_lr, self.total_steps)
+        return self.lr(np.arange(self.total_steps + 1, dtype=float))
+
+    def describe(self) -> str:
+        parts = [self.shape if self.shape != "wsd" else f"wsd ({self.decay_shape} cooldown, "
+                 f"{self.decay_steps / self.total_steps:.0%})", f"peak {self.peak:.3g}",
+                 f"{self.total_steps} steps"]
+        if self.warmup_steps:
+            parts.append(f"warmup {self.warmup_steps}")
+        if self.min_lr:
+            parts.append(f"min {self.min_lr:.3g}")
+        return ", ".join(parts) + f" [{self.convention}]"
+
+
+def _check(x, name, where, requirement, ok) -> None:
+    try:
+        good = x is not None and math.isfinite(float(x)) and ok(float(x))
+    except (TypeError, ValueError):
+        good = False
+    if not good:
+        raise bad_value(name, where, requirement, float(x) if isinstance(x, (int, float)) else x)
+
+
+def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: int | None = None,
+                      *, warmup_from_zero: bool = True) -> np.ndarray:
+    """Per-step lr (index = step, 0..T) from a sparse ``(step, lr)`` trace, linearly interpolated.
+
+    A trace that starts after step 0 is assumed to warm up linearly from 0 at step 0 (the usual
+    case: warmup rows are often not logged; the Multi-Power-Law runs log from step 2160 on), unless
+    ``warmup_from_zero`` is False (then the first value is held back to step 0).  Past the last
+    logged step the last value is held.
+    """
+    s = np.asarray(steps, float)
+    v = np.asarray(lr, float)
+    if s.size == 0 or s.size != v.size:
+        raise InvalidInputError("a trace needs matching, non-empty step and lr lists.")
+    if np.any(~np.isfinite(s)) or np.any(~np.isfinite(v)):
+        raise InvalidInputError("the lr trace has a value that is not a finite number.")
+    if np.any(v < 0):
+        i = int(np.flatnonzero(v < 0)[0])
+        raise InvalidInputError(f"the lr trace has a negative lr ({v[i]:g} at step {s[i]:g}); lr must be >= 0.")
+    if np.any(s < 0):
+        raise InvalidInputError("the lr trace has a negative step number.")
+    if np.any(np.diff(s) <= 0):
+        raise InvalidInputError("the lr trace's steps must be strictly increasing (sort it; drop duplicates).")
+    if warmup_from_zero and s[0] > 0:
+        s = np.concatenate([[0.0], s])
+        v = np.concatenate([[0.0], v])
+    T = int(math.ceil(s[-1])) if total_steps is None else int(total_steps)
+    return np.interp(np.arange(T + 1, dtype=float), s, v)
+
+
+def from_trace(steps: Sequence[float], lr: Sequence[float], *, total_steps: int | None = None) -> Schedule:
+    """A ``trace`` schedule (sorted, validated, warmup from 0 assumed before the first step)."""
+    seq = interpolate_trace(steps, lr, total_steps)
+    idx = np.arange(seq.size, dtype=float)
+    peak = float(seq.max()) if seq.max() > 0 else 1.0
+    return Schedule("trace", peak=peak, total_steps=seq.size - 1, trace_steps=tuple(idx), trace_lr=tuple(seq))
+
+
+def luo_schedule(name: str, peak: float = 3e-4, floor: float = 3e-5, warmup: int = 2160) -> Schedule:
+    """The schedules of the Multi-Power-Law runs (Luo et al. 2025; shared/data/mpl_schedules/SOURCE.md).
+
+    ``constant_24000``, ``cosine_72000``, ``wsd_20000_24000`` (geometric cooldown from 20000),
+    ``wsdld_20000_24000`` (linear cooldown), ``wsdcon_3`` / ``_9`` / ``_18`` (peak until step 8000,
+    then constant 3e-5 / 9e-5 / 1.8e-4 to step 16000).  Warmup: 2160 steps linear from 0.
+    """
+    kind, _, rest = name.partition("_")
+    if kind in ("constant", "cosine"):
+        T = int(rest)
+        return Schedule(kind, peak=peak, total_steps=T, warmup_steps=warmup, min_lr=floor if kind == "cosine" else 0.0)
+    if kind in ("wsd", "wsdld"):
+        start, T = (int(x) for x in rest.split("_"))
+        return Schedule("wsd", peak=peak, total_steps=T, warmup_steps=warmup, min_lr=floor,
+                        decay_steps=T - start, decay_shape="geometric" if kind == "wsd" else "linear")
+    if kind == "wsdcon":
+        level = int(rest) * 1e-5
+        return Schedule("multistep", peak=peak, total_steps=16000, warmup_steps=warmup,
+                        milestones=((0.5, level / peak),))
+    raise InvalidInputError(f"unknown Multi-Power-Law run '{name}'.")
