@@ -131,6 +131,8 @@ class Advice:
     spec: RunSpec
     recommendations: tuple[Recommendation, ...]
     laws: Mapping[str, Law]
+    #: per-group settings carried from the run file's `proxy` (hpadvisor.transfer.TransferPlan)
+    transfer: Any = None
 
     def __getitem__(self, name: str) -> Recommendation:
         for rec in self.recommendations:
@@ -151,12 +153,15 @@ class Advice:
     def to_dict(self) -> dict[str, Any]:
         from hpadvisor import __version__
 
-        return {
+        out = {
             "hpadvisor_version": __version__,
             "spec": spec_dict(self.spec),
             "recommendations": [r.to_dict() for r in self.recommendations],
             "assumptions": list(self.spec.assumptions),
         }
+        if self.transfer is not None:
+            out["transfer"] = self.transfer.to_dict()
+        return out
 
 
 def _round(x: float) -> float:
@@ -524,7 +529,12 @@ def recommend(
 
     order = [name for names in GROUPS.values() for name in names]
     recs = tuple(sorted(b.recs.values(), key=lambda r: order.index(r.name)))
-    return Advice(spec=spec, recommendations=recs, laws=laws)
+    transfer = None
+    if spec.proxy:
+        from hpadvisor.transfer import plan_from_spec
+
+        transfer = plan_from_spec(spec)
+    return Advice(spec=spec, recommendations=recs, laws=laws, transfer=transfer)
 
 
 def _planned_note(what: str, planned: float | None, name: str, b: _Builder) -> list[str]:

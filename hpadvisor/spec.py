@@ -66,6 +66,7 @@ FIELDS: dict[str, Any] = {
             "top_k": Field("int", "MoE: routed experts per token."),
             "n_shared_experts": Field("int", "MoE: always-active shared experts (default 0)."),
             "moe_ffn_hidden": Field("int", "MoE: hidden size of one expert; default ffn_hidden."),
+            "init_std": Field("lr", "Std of the weights' initialisation (e.g. 0.02), for transfer."),
         },
     },
     "data": {
@@ -102,6 +103,22 @@ FIELDS: dict[str, Any] = {
         "decay_fraction": Field("fraction", "WSD: fraction of the run spent in the cooldown."),
         "min_lr": Field("nonneg", "Final learning rate, absolute."),
         "min_lr_ratio": Field("fraction", "Final learning rate as a fraction of the peak."),
+    },
+    "proxy": {
+        "d_model": Field("int", "Width of the small proxy the hyperparameters were tuned on."),
+        "n_layers": Field("int", "Depth of the proxy."),
+        "n_heads": Field("int", "Attention heads of the proxy (default: head size 64)."),
+        "head_dim": Field("int", "Head size of the proxy."),
+        "ffn_hidden": Field("int", "MLP hidden size of the proxy (default 4 d_model)."),
+        "lr": Field("lr", "Learning rate tuned on the proxy."),
+        "init_std": Field("lr", "Initialisation std tuned on the proxy (default 0.02)."),
+        "weight_decay": Field("nonneg", "Weight decay used on the proxy (default 0.1)."),
+        "eps": Field("lr", "Adam epsilon used on the proxy (default 1e-8)."),
+        "batch": Field("batch", "Batch of the proxy run, with unit."),
+        "tokens": Field("count", "Tokens of the proxy run."),
+        "parameterization": Field(
+            "str", "sp, mup, mup-sgd, u-mup, completep, depth-mup, width-wd (default mup)."
+        ),
     },
     "hardware": {
         "accelerator": Field("str", "Accelerator name (H100, A100, B200, MI300X, TPU-v5p...)."),
@@ -267,6 +284,9 @@ class RunSpec:
     compute_budget: float | None = None
     name: str = ""
     assumptions: tuple[str, ...] = ()
+    #: the run file's `proxy` section (keys without the prefix, base units), for transfer
+    proxy: dict[str, Any] | None = None
+    init_std: float | None = None
 
     @property
     def flops_per_token(self) -> float:
@@ -389,6 +409,11 @@ def _convert(fld: Field, value: Any, dotted: str) -> Any:
     raise AssertionError(f"unhandled field kind {kind}")  # pragma: no cover - table is fixed
 
 
+def convert(kind: str, value: Any, name: str) -> Any:
+    """Validate and convert one value of a field kind (count, int, lr, batch...), as the run file does."""
+    return _convert(Field(kind, name), value, name)
+
+
 def parse_raw(
     raw: Any, *, lines: Lines | None = None, source: str = ""
 ) -> dict[str, Any]:
@@ -466,7 +491,8 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
 
     # -- model ---------------------------------------------------------------------------------
     arch = None
-    arch_keys = {k.split(".")[-1]: val for k, val in v.items() if k.startswith("model.architecture.")}
+    arch_keys = {k.split(".")[-1]: val for k, val in v.items()
+                 if k.startswith("model.architecture.") and k != "model.architecture.init_std"}
     if arch_keys:
         missing = [k for k in ("d_model", "n_layers", "n_heads", "vocab_size") if k not in arch_keys]
         if missing:
@@ -644,7 +670,18 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
         compute_budget=budget,
         name=v.get("name", ""),
         assumptions=tuple(notes),
+        proxy=_proxy_values(v, seq_len),
+        init_std=v.get("model.architecture.init_std"),
     )
+
+
+def _proxy_values(v: Mapping[str, Any], seq_len: int) -> dict[str, Any] | None:
+    proxy = {k.split(".", 1)[1]: val for k, val in v.items() if k.startswith("proxy.")}
+    if not proxy:
+        return None
+    if "batch" in proxy:
+        proxy["batch"] = _batch_tokens(proxy["batch"], seq_len)
+    return proxy
 
 
 def _batch_tokens(batch: tuple[float, str] | None, seq_len: int) -> float | None:

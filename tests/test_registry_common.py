@@ -23,7 +23,7 @@ TYPICAL = {
     "compute_flops": 2e20, "chinchilla_compute": 2e20, "batch_tokens": 1e6, "peak_lr": 3e-4,
     "critical_batch_tokens": 2e6, "reference_lr": 3e-4, "reference_tokens": 1e10,
     "reference_batch_tokens": 5e5, "peak_flops": 989e12, "mfu": 0.4, "accelerator_count": 64.0,
-    "final_loss": 2.5,
+    "final_loss": 2.5, "width_multiplier": 4.0, "depth_multiplier": 2.0, "head_dim_multiplier": 1.0,
 }
 
 

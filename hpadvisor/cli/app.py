@@ -96,6 +96,7 @@ def _register() -> None:
     import hpadvisor.cli.recommend_cmd  # noqa: F401
     import hpadvisor.cli.laws_cmd  # noqa: F401
     import hpadvisor.cli.schema_cmd  # noqa: F401
+    import hpadvisor.cli.transfer_cmd  # noqa: F401
 
 
 _register()

@@ -191,7 +191,67 @@ def _law_renderables(info: dict[str, Any]) -> list[Any]:
     return out
 
 
-_RENDERERS = {"advice": _advice_renderables, "laws": _laws_renderables, "law": _law_renderables}
+def _transfer_rows(plan: Any) -> list[list[str]]:
+    def num(x: Any, sci: bool = False) -> str:
+        if x is None:
+            return "-"
+        return units.format_sci(x) if sci else f"{x:.4g}"
+
+    return [[g.group, num(g.lr, True), f"x{g.lr_multiplier:.4g}", num(g.init_std),
+             num(g.multiplier), num(g.weight_decay), num(g.adam_eps, True)] for g in plan.groups]
+
+
+_TRANSFER_COLS = ("group", "lr", "lr mult", "init std", "fwd mult", "weight decay", "adam eps")
+
+
+def _transfer_title(plan: Any) -> str:
+    b, t = plan.base, plan.target
+    return (f"{plan.parameterization} ({plan.optimizer}): width {b.width} -> {t.width} "
+            f"(x{plan.width_multiplier:.4g}), depth {b.depth} -> {t.depth} (x{plan.depth_multiplier:.4g}); "
+            f"residual x{plan.residual_multiplier:.4g}, attention scale {plan.attention_scale:.4g}")
+
+
+def _transfer_renderables(plan: Any) -> list[Any]:
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=_transfer_title(plan), title_justify="left")
+    for col in _TRANSFER_COLS:
+        table.add_column(col, justify="left" if col == "group" else "right")
+    for row in _transfer_rows(plan):
+        table.add_row(*row)
+    out: list[Any] = [table, Text("Not transferred:", style="bold")]
+    out += [Text(f"  - {item['setting']}: {item['advice']}") for item in plan.not_transferred]
+    if plan.notes:
+        out.append(Text("Notes:", style="bold"))
+        out += [Text(f"  - {n}") for n in plan.notes]
+    out.append(Text(f"Source: {plan.citation}", style="dim"))
+    return out
+
+
+def _advice_with_transfer(advice: Any) -> list[Any]:
+    out = _advice_renderables(advice)
+    if advice.transfer is not None:
+        from rich.text import Text
+
+        out.append(Text("TRANSFER FROM THE PROXY", style="cyan"))
+        out += _transfer_renderables(advice.transfer)
+    return out
+
+
+_RENDERERS = {"advice": _advice_with_transfer, "laws": _laws_renderables, "law": _law_renderables,
+              "transfer": _transfer_renderables}
+
+
+def _transfer_markdown(plan: Any) -> list[str]:
+    lines = [f"### {_md_escape(_transfer_title(plan))}", "",
+             "| " + " | ".join(_TRANSFER_COLS) + " |", "|" + "---|" * len(_TRANSFER_COLS)]
+    lines += ["| " + " | ".join(row) + " |" for row in _transfer_rows(plan)]
+    lines += ["", "**Not transferred**", ""]
+    lines += [f"- {item['setting']}: {_md_escape(item['advice'])}" for item in plan.not_transferred]
+    if plan.notes:
+        lines += ["", "**Notes**", ""] + [f"- {_md_escape(n)}" for n in plan.notes]
+    return lines
 
 
 def print_table(kind: str, obj: Any) -> None:
@@ -231,7 +291,11 @@ def markdown(kind: str, obj: Any) -> str:
         notes = _row_notes(obj)
         if notes:
             lines += ["", "**Notes**", ""] + [f"- {_md_escape(n)}" for n in notes]
+        if obj.transfer is not None:
+            lines += [""] + _transfer_markdown(obj.transfer)
         return "\n".join(lines) + "\n"
+    if kind == "transfer":
+        return "\n".join(_transfer_markdown(obj)) + "\n"
     if kind == "laws":
         lines = ["| key | gives | fitted range | source |", "|---|---|---|---|"]
         for row in obj:

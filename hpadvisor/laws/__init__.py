@@ -18,6 +18,7 @@ from hpadvisor.laws.optimizer import (
     OLMO_BETA2,
     POWERLINES_WD,
 )
+from hpadvisor.laws.transfer import COMPLETEP, DEPTH_MUP, MUP, MUP_SGD, SP, UMUP, WIDTH_WD
 from hpadvisor.laws.schedule import (
     CONSTANT_LR,
     COSINE_10X,
@@ -66,6 +67,14 @@ REGISTRY: dict[str, Law] = {
         KAPLAN_6ND,
         CHINCHILLA_6ND,
         MFU_TIME,
+        # width and depth transfer (hpadvisor transfer)
+        SP,
+        MUP,
+        MUP_SGD,
+        UMUP,
+        COMPLETEP,
+        DEPTH_MUP,
+        WIDTH_WD,
     )
 }
 

@@ -1,0 +1,123 @@
+"""``hpadvisor transfer``: carry hyperparameters tuned on a small proxy to the target model."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, emit
+
+_BASE = "Proxy (base) model"
+_TARGET = "Target model"
+_OUT = "Output"
+
+
+def _values_from_file(path: Path | None) -> dict:
+    from hpadvisor import spec
+
+    return spec.load_values(None if path is None else str(path)) if path is not None else {}
+
+
+def _shape_and_run(values: dict, seq_len_default: int = 2048) -> dict:
+    """width/depth/... and lr/batch/tokens from a run file's dotted values."""
+    seq = values.get("seq_len", seq_len_default)
+    batch = values.get("batch")
+    batch_tokens = None if batch is None else (batch[0] * seq if batch[1] == "sequences" else batch[0])
+    a = "model.architecture."
+    return {
+        "width": values.get(a + "d_model"), "depth": values.get(a + "n_layers"),
+        "n_heads": values.get(a + "n_heads"), "head_dim": values.get(a + "head_dim"),
+        "ffn": values.get(a + "ffn_hidden"), "init_std": values.get(a + "init_std"),
+        "lr": values.get("optimizer.lr"), "weight_decay": values.get("optimizer.weight_decay"),
+        "eps": values.get("optimizer.eps"), "batch_tokens": batch_tokens, "tokens": values.get("data.tokens"),
+    }
+
+
+@app.command()
+@guarded
+def transfer(
+    proxy_file: Annotated[Optional[Path], typer.Argument(
+        help="Run file of the proxy (its architecture and tuned optimizer values), or a run file with a "
+             "`proxy:` section (then the target is that file's architecture).", show_default=False)] = None,
+    to: Annotated[Optional[Path], typer.Option("--to", help="Run file of the target model.", rich_help_panel=_TARGET)] = None,
+    param: Annotated[str, typer.Option("--param", help="sp, mup, mup-sgd, u-mup, completep, depth-mup, width-wd.")] = "",
+    optimizer: Annotated[str, typer.Option(help="adamw, adam or sgd.")] = "adamw",
+    base_width: Annotated[Optional[str], typer.Option(help="Proxy d_model.", rich_help_panel=_BASE)] = None,
+    base_depth: Annotated[Optional[str], typer.Option(help="Proxy layers.", rich_help_panel=_BASE)] = None,
+    base_heads: Annotated[Optional[str], typer.Option(help="Proxy attention heads.", rich_help_panel=_BASE)] = None,
+    base_head_dim: Annotated[Optional[str], typer.Option(help="Proxy head size.", rich_help_panel=_BASE)] = None,
+    base_ffn: Annotated[Optional[str], typer.Option(help="Proxy MLP size (default 4 d_model).", rich_help_panel=_BASE)] = None,
+    lr: Annotated[Optional[str], typer.Option(help="Learning rate tuned on the proxy.", rich_help_panel=_BASE)] = None,
+    init_std: Annotated[Optional[str], typer.Option(help="Init std tuned on the proxy (default 0.02).", rich_help_panel=_BASE)] = None,
+    weight_decay: Annotated[Optional[str], typer.Option(help="Proxy weight decay (default 0.1).", rich_help_panel=_BASE)] = None,
+    eps: Annotated[Optional[str], typer.Option(help="Proxy Adam epsilon (default 1e-8).", rich_help_panel=_BASE)] = None,
+    base_batch: Annotated[Optional[str], typer.Option(help="Proxy batch with unit ('256 seqs').", rich_help_panel=_BASE)] = None,
+    base_tokens: Annotated[Optional[str], typer.Option(help="Proxy tokens.", rich_help_panel=_BASE)] = None,
+    width: Annotated[Optional[str], typer.Option(help="Target d_model.", rich_help_panel=_TARGET)] = None,
+    depth: Annotated[Optional[str], typer.Option(help="Target layers.", rich_help_panel=_TARGET)] = None,
+    heads: Annotated[Optional[str], typer.Option(help="Target attention heads.", rich_help_panel=_TARGET)] = None,
+    head_dim: Annotated[Optional[str], typer.Option(help="Target head size.", rich_help_panel=_TARGET)] = None,
+    ffn: Annotated[Optional[str], typer.Option(help="Target MLP size.", rich_help_panel=_TARGET)] = None,
+    batch: Annotated[Optional[str], typer.Option(help="Target batch with unit.", rich_help_panel=_TARGET)] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Target tokens.", rich_help_panel=_TARGET)] = None,
+    seq_len: Annotated[Optional[str], typer.Option(help="Sequence length for batches in seqs (default 2048).")] = None,
+    emit_as: Annotated[Optional[str], typer.Option(
+        "--emit", help="yaml, json, recipe, megatron, neox, cerebras, nanogpt-mup: a config snippet.",
+        rich_help_panel=_OUT)] = None,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP, rich_help_panel=_OUT)] = OutputFormat.table,
+    out: Annotated[Optional[Path], typer.Option(help="Write to this file (atomically).", rich_help_panel=_OUT)] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.", rich_help_panel=_OUT)] = False,
+) -> None:
+    """Per-group lr, init std, multipliers, weight decay and eps for the target, from a tuned proxy."""
+    from hpadvisor import spec, transfer as tr, units, yamlio
+    from hpadvisor.transfer_emit import emit as emit_snippet
+
+    seq = units.parse_seq_len(seq_len) if seq_len is not None else 2048
+    first = _values_from_file(proxy_file)
+    target_vals = _values_from_file(to)
+    proxy_section = {k.split(".", 1)[1]: v for k, v in first.items() if k.startswith("proxy.")}
+    if proxy_section and to is None:
+        # One run file: its `proxy:` section is the base, its architecture the target.
+        base = _shape_and_run({f"model.architecture.{k}" if k in ("d_model", "n_layers", "n_heads", "head_dim",
+                               "ffn_hidden", "init_std") else k: v for k, v in proxy_section.items()})
+        base.update(lr=proxy_section.get("lr"), weight_decay=proxy_section.get("weight_decay"),
+                    eps=proxy_section.get("eps"), tokens=proxy_section.get("tokens"))
+        pb = proxy_section.get("batch")
+        base["batch_tokens"] = None if pb is None else (pb[0] * first.get("seq_len", seq) if pb[1] == "sequences" else pb[0])
+        target = _shape_and_run(first, seq)
+        param = param or proxy_section.get("parameterization", "mup")
+    else:
+        base = _shape_and_run(first, seq)
+        target = _shape_and_run(target_vals, seq)
+    param = param or "mup"
+
+    flag_base = {"width": (base_width, "int"), "depth": (base_depth, "int"), "n_heads": (base_heads, "int"),
+                 "head_dim": (base_head_dim, "int"), "ffn": (base_ffn, "int"), "lr": (lr, "lr"),
+                 "init_std": (init_std, "lr"), "weight_decay": (weight_decay, "nonneg"), "eps": (eps, "lr"),
+                 "batch_tokens": (base_batch, "batch"), "tokens": (base_tokens, "count")}
+    flag_target = {"width": (width, "int"), "depth": (depth, "int"), "n_heads": (heads, "int"),
+                   "head_dim": (head_dim, "int"), "ffn": (ffn, "int"), "batch_tokens": (batch, "batch"),
+                   "tokens": (tokens, "count")}
+    for vals, flags, prefix in ((base, flag_base, "--base-"), (target, flag_target, "--")):
+        for key, (value, kind) in flags.items():
+            if value is None:
+                continue
+            converted = spec.convert(kind, value, prefix + key.replace("_", "-"))
+            if kind == "batch":
+                converted = converted[0] * seq if converted[1] == "sequences" else converted[0]
+            vals[key] = converted
+
+    plan = tr.plan_from_values(base, target, param=param, optimizer=optimizer)
+    if emit_as is not None:
+        text = emit_snippet(plan, emit_as)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            yamlio.write_atomic(out, text, force=force)
+            sys.stderr.write(f"wrote {out}\n")
+        return
+    emit(plan, format, out=out, force=force, kind="transfer")

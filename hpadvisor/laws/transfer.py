@@ -1,0 +1,311 @@
+"""Parameterizations for carrying tuned hyperparameters from a small proxy to the target model.
+
+m = fan-in width multiplier of a parameter group (d / d_base for most; ffn / ffn_base for the MLP
+output), m_L = depth multiplier (n_layers / n_layers_base).  Every function returns a
+multiplier relative to the proxy run under the same parameterization, so at the base shape every
+multiplier is 1 (microsoft/mup's invariant: the muP model equals the standard one at the base).
+
+Group kinds (Yang et al. 2022, Tensor Programs V, table 3): *matrix-like* weights have both
+dimensions growing with width (attention q/k/v/o, MLP in/out); *vector-like* have one (token
+embedding, norm gains, biases, and the readout, whose fan-out is the fixed vocabulary).
+
+Weight-decay convention: the multipliers are for PyTorch's AdamW ``weight_decay``, which decays
+by lr x weight_decay per step.  microsoft/mup's MuAdam (decoupled_wd=False, its default) scales
+it by the width multiplier wherever it divides the lr, so lr x weight_decay is unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hpadvisor.laws.base import Input, Law, Output, Provenance, positive
+
+_M = Input("fan-in width multiplier of the group, d / d_base", "ratio", "width_multiplier")
+_ML = Input("depth multiplier, n_layers / n_layers_base", "ratio", "depth_multiplier")
+_H = Input("head-dimension multiplier, d_head / d_head_base", "ratio", "head_dim_multiplier")
+
+_OUTPUTS = {
+    "hidden_lr_multiplier": Output("matrix_lr", "ratio", "lr of matrix-like (hidden) weights"),
+    "hidden_init_multiplier": Output("matrix_init", "ratio", "init std of hidden weights"),
+    "residual_multiplier": Output("residual", "ratio", "residual-branch multiplier"),
+    "readout_multiplier": Output("readout_mult", "ratio", "forward multiplier of the output logits"),
+    "attention_scale_multiplier": Output("attention_scale", "ratio", "attention-logit scale"),
+}
+
+
+def _one(x):
+    return np.ones_like(np.asarray(x, dtype=float))
+
+
+@dataclass(frozen=True)
+class StandardParam(Law):
+    """SP: nothing is rescaled; the no-transfer baseline (attention logits / sqrt(d_head))."""
+
+    key = "sp"
+    title = "Standard parameterization (no transfer)"
+    formula = "every multiplier 1; attention scale 1/sqrt(d_head)"
+    inputs = {"m": _M, "m_L": _ML, "h": _H}
+    outputs = _OUTPUTS
+
+    # -- matrix-like (hidden) weights -----------------------------------------------------------
+    def matrix_lr(self, m, m_L):
+        return _one(positive(m, "m", f"{self.key}.matrix_lr") * positive(m_L, "m_L", f"{self.key}.matrix_lr"))
+
+    def matrix_init(self, m):
+        return _one(positive(m, "m", f"{self.key}.matrix_init"))
+
+    def matrix_wd(self, m, m_L):
+        return _one(positive(m, "m", f"{self.key}.matrix_wd") * positive(m_L, "m_L", f"{self.key}.matrix_wd"))
+
+    def matrix_eps(self, m, m_L):
+        return _one(positive(m, "m", f"{self.key}.matrix_eps") * positive(m_L, "m_L", f"{self.key}.matrix_eps"))
+
+    def matrix_lr_sgd(self, m_in, m_out):
+        return _one(positive(m_in, "m_in", f"{self.key}.matrix_lr_sgd") * positive(m_out, "m_out", f"{self.key}.matrix_lr_sgd"))
+
+    # -- vector-like ----------------------------------------------------------------------------
+    def vector_lr(self, m, m_L):
+        """lr of norm gains and biases inside the blocks."""
+        return _one(positive(m, "m", f"{self.key}.vector_lr") * positive(m_L, "m_L", f"{self.key}.vector_lr"))
+
+    def embedding_lr(self, m):
+        return _one(positive(m, "m", f"{self.key}.embedding_lr"))
+
+    def readout_lr(self, m):
+        return _one(positive(m, "m", f"{self.key}.readout_lr"))
+
+    def readout_mult(self, m):
+        return _one(positive(m, "m", f"{self.key}.readout_mult"))
+
+    def unit_init(self) -> bool:
+        """True when every weight starts at unit variance (u-muP): init is not carried over."""
+        return False
+
+    def hidden_forward(self, m):
+        """Forward multiplier of hidden linear layers (u-muP moves init scale here)."""
+        return _one(positive(m, "m", f"{self.key}.hidden_forward"))
+
+    def vector_weight_decay_is_zero(self) -> bool:
+        return False
+
+    # -- block-level -----------------------------------------------------------------------------
+    def residual(self, m_L):
+        return _one(positive(m_L, "m_L", f"{self.key}.residual"))
+
+    def attention_scale(self, h):
+        # 1/sqrt(d_head): relative to the base, (d_head / d_head_base)^-1/2.
+        return positive(h, "h", f"{self.key}.attention_scale") ** -0.5
+
+    def attention_scale_absolute(self, d_head, d_head_base):
+        return float(d_head_base) ** -0.5 * float(self.attention_scale(d_head / d_head_base))
+
+
+SP = StandardParam(
+    provenance=Provenance(
+        citation="standard parameterization (Vaswani et al. 2017 attention scale): the baseline",
+        source="definition",
+        notes="Tuned values do not transfer across width under SP: the optimal lr drifts.",
+    )
+)
+
+
+@dataclass(frozen=True)
+class MuPAdam(StandardParam):
+    """muP for Adam (Yang et al. 2022, table 3; microsoft/mup MuAdam, MuReadout).
+
+    Matrix-like: lr / m, init std / sqrt(m) (variance / m), PyTorch weight decay x m.
+    Vector-like (embedding, norms, biases, readout weight): lr and init unchanged.
+    Readout logits x 1/m (MuReadout: output_mult * x / width_mult); attention logits scaled by
+    1/d_head instead of 1/sqrt(d_head) (mup's 8/d_head matches SP at d_head 64).
+    """
+
+    key = "mup"
+    title = "muP for Adam (Yang et al. 2022)"
+    formula = "hidden lr x 1/m, hidden init std x m^-1/2, readout x 1/m, attention 1/d_head"
+
+    def matrix_lr(self, m, m_L):
+        positive(m_L, "m_L", f"{self.key}.matrix_lr")
+        return 1.0 / positive(m, "m", f"{self.key}.matrix_lr")
+
+    def matrix_init(self, m):
+        return positive(m, "m", f"{self.key}.matrix_init") ** -0.5
+
+    def matrix_wd(self, m, m_L):
+        return 1.0 / self.matrix_lr(m, m_L)  # keeps lr x weight_decay (mup's decoupled_wd=False)
+
+    def readout_mult(self, m):
+        return 1.0 / positive(m, "m", f"{self.key}.readout_mult")
+
+    def attention_scale(self, h):
+        # 1/d_head instead of 1/sqrt(d_head), matched to SP at the base head size.
+        return 1.0 / positive(h, "h", f"{self.key}.attention_scale")
+
+
+_MUP_PROVENANCE = dict(
+    citation="Yang et al. 2022, Tensor Programs V: Tuning Large Neural Networks via Zero-Shot "
+    "Hyperparameter Transfer (arXiv:2203.03466), table 3",
+    source="microsoft/mup (MuAdam, MuSGD, MuReadout, set_base_shapes)",
+)
+MUP = MuPAdam(provenance=Provenance(**_MUP_PROVENANCE,
+                                    notes="Zero-init of the readout and the query weights is recommended."))
+
+
+@dataclass(frozen=True)
+class MuPSGD(MuPAdam):
+    """muP for SGD (microsoft/mup MuSGD): vector-like lr x m; matrix-like lr x fan_out/fan_in mult."""
+
+    key = "mup-sgd"
+    title = "muP for SGD (Yang et al. 2022)"
+    formula = "vector-like lr x m; matrix-like lr x m_out/m_in; init and readout as muP"
+
+    def matrix_lr(self, m, m_L):
+        # For a square hidden matrix (fan_in and fan_out both x m) the ratio is 1.
+        positive(m_L, "m_L", f"{self.key}.matrix_lr")
+        return _one(positive(m, "m", f"{self.key}.matrix_lr"))
+
+    def matrix_lr_sgd(self, m_in, m_out):
+        return positive(m_out, "m_out", f"{self.key}.matrix_lr_sgd") / positive(
+            m_in, "m_in", f"{self.key}.matrix_lr_sgd")
+
+    def matrix_wd(self, m, m_L):
+        return _one(positive(m, "m", f"{self.key}.matrix_wd"))
+
+    def vector_lr(self, m, m_L):
+        positive(m_L, "m_L", f"{self.key}.vector_lr")
+        return positive(m, "m", f"{self.key}.vector_lr") * 1.0
+
+    def embedding_lr(self, m):
+        return positive(m, "m", f"{self.key}.embedding_lr") * 1.0
+
+    def readout_lr(self, m):
+        return positive(m, "m", f"{self.key}.readout_lr") * 1.0
+
+
+MUP_SGD = MuPSGD(provenance=Provenance(**_MUP_PROVENANCE))
+
+
+@dataclass(frozen=True)
+class UnitMuP(StandardParam):
+    """u-muP (Blake et al. 2024): unit-variance init; scales move into the forward pass.
+
+    Hidden linear forward x fan_in^-1/2, readout x fan_in^-1; hidden Adam lr x fan_in^-1/2;
+    embedding, norm, bias and readout lr x 1; residual branches x depth^-1/2; weight decay
+    independent of lr (PyTorch weight_decay x 1/lr multiplier).
+    """
+
+    key = "u-mup"
+    title = "u-muP (Blake et al. 2024)"
+    formula = "unit init; hidden forward and lr x m^-1/2; readout x 1/m; residual x m_L^-1/2"
+
+    def matrix_lr(self, m, m_L):
+        positive(m_L, "m_L", f"{self.key}.matrix_lr")
+        return positive(m, "m", f"{self.key}.matrix_lr") ** -0.5
+
+    def matrix_wd(self, m, m_L):
+        return 1.0 / self.matrix_lr(m, m_L)  # independent weight decay: lr x wd fixed
+
+    def hidden_forward(self, m):
+        return positive(m, "m", f"{self.key}.hidden_forward") ** -0.5
+
+    def readout_mult(self, m):
+        return 1.0 / positive(m, "m", f"{self.key}.readout_mult")
+
+    def unit_init(self) -> bool:
+        return True
+
+    def residual(self, m_L):
+        return positive(m_L, "m_L", f"{self.key}.residual") ** -0.5
+
+    def attention_scale(self, h):
+        return 1.0 / positive(h, "h", f"{self.key}.attention_scale")
+
+
+UMUP = UnitMuP(
+    provenance=Provenance(
+        citation="Blake et al. 2024, u-muP: The Unit-Scaled Maximal Update Parametrization "
+        "(arXiv:2407.17465)",
+        source="graphcore-research/unit-scaling",
+    )
+)
+
+
+@dataclass(frozen=True)
+class CompleteP(MuPAdam):
+    """Depth-aware muP: residual branches x m_L^-alpha (Dey et al. 2025; Bordelon et al. 2023).
+
+    alpha = 1 is CompleteP, alpha = 1/2 depth-muP.  On top of muP's width rules:
+    hidden-weight lr x m^-1 m_L^(alpha-1); hidden norm and bias lr x m_L^(alpha-1); hidden
+    weight decay x m; Adam eps x m^-1 m_L^-alpha; embedding and final norm lr x 1.
+    """
+
+    key = "completep"
+    title = "CompleteP (Dey et al. 2025), alpha = 1"
+    formula = "residual x m_L^-a; hidden lr x m^-1 m_L^(a-1); hidden eps x m^-1 m_L^-a"
+
+    alpha: float = 1.0
+
+    def matrix_lr(self, m, m_L):
+        m = positive(m, "m", f"{self.key}.matrix_lr")
+        return m**-1.0 * positive(m_L, "m_L", f"{self.key}.matrix_lr") ** (self.alpha - 1.0)
+
+    def matrix_wd(self, m, m_L):
+        positive(m_L, "m_L", f"{self.key}.matrix_wd")
+        return positive(m, "m", f"{self.key}.matrix_wd") * 1.0
+
+    def matrix_eps(self, m, m_L):
+        m = positive(m, "m", f"{self.key}.matrix_eps")
+        return m**-1.0 * positive(m_L, "m_L", f"{self.key}.matrix_eps") ** -self.alpha
+
+    def vector_lr(self, m, m_L):
+        positive(m, "m", f"{self.key}.vector_lr")
+        return positive(m_L, "m_L", f"{self.key}.vector_lr") ** (self.alpha - 1.0)
+
+    def residual(self, m_L):
+        return positive(m_L, "m_L", f"{self.key}.residual") ** -self.alpha
+
+
+COMPLETEP = CompleteP(
+    provenance=Provenance(
+        citation="Dey et al. 2025, Don't be lazy: CompleteP enables compute-efficient deep "
+        "transformers (arXiv:2505.01618)",
+        source="LAWS.md section 7; reported 12-34% compute-efficiency gain over the prior state of the art",
+    )
+)
+DEPTH_MUP = CompleteP(
+    alpha=0.5,
+    name="depth-mup",
+    provenance=Provenance(
+        citation="Bordelon et al. 2023, Depthwise Hyperparameter Transfer in Residual Networks "
+        "(arXiv:2309.16620); Yang et al. 2023, Tensor Programs VI: alpha = 1/2",
+        source="LAWS.md section 7 (the CompleteP rules with alpha = 1/2)",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class WidthWeightDecay(MuPAdam):
+    """Width weight-decay rule: matrix lr ~ 1/d and weight decay ~ d; vectors lr x 1, decay 0."""
+
+    key = "width-wd"
+    title = "Width weight-decay rule (2025)"
+    formula = "matrix lr x 1/m, weight decay x m; vector weight decay 0"
+
+    def vector_weight_decay_is_zero(self) -> bool:
+        return True
+
+
+WIDTH_WD = WidthWeightDecay(
+    provenance=Provenance(
+        citation="Robust Layerwise Scaling Rules by Proper Weight Decay Tuning (2025): matrix "
+        "parameters eta ~ d^-1 and lambda ~ d; vector parameters eta = Theta(1), lambda = 0",
+        source="LAWS.md section 7 (the abstract's statement; one reading of the body gives sqrt(d))",
+        secondary=True,
+    )
+)
+
+#: Parameterizations by key (a literal dict, like the law REGISTRY).
+PARAMETERIZATIONS: dict[str, StandardParam] = {
+    law.registry_key: law for law in (SP, MUP, MUP_SGD, UMUP, COMPLETEP, DEPTH_MUP, WIDTH_WD)
+}

@@ -1,0 +1,369 @@
+"""A transfer plan: "tuned at width 256, depth 8" -> per-group settings for the target model.
+
+Input: a proxy (base) shape with the values tuned on it, a target shape, a parameterization
+(:mod:`hpadvisor.laws.transfer`).  Output: a :class:`TransferPlan` with one row per parameter
+group (lr, init std, forward multiplier, weight decay, Adam eps), the residual-branch multiplier,
+the attention-logit scale, and what the parameterization does *not* carry over, each with the
+advice of the laws that cover it (square-root batch rule, token-horizon rule, AdamW timescale).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from hpadvisor import units
+from hpadvisor.errors import InvalidInputError, did_you_mean
+from hpadvisor.laws.transfer import PARAMETERIZATIONS, StandardParam
+
+GROUPS = ("embedding", "attn_qkv", "attn_out", "mlp_in", "mlp_out", "norm", "bias", "readout")
+MATRIX_GROUPS = ("attn_qkv", "attn_out", "mlp_in", "mlp_out")
+
+#: Regular expressions matching common parameter names to groups, tried in this order
+#: (biases first: every group has them).  Used by the framework-neutral recipe.
+NAME_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("bias", r"\.bias$"),
+    ("norm", r"(norm|ln_\d|ln_f|layernorm|\.ln\d?\.)"),
+    ("embedding", r"(embed_tokens|wte|tok_embeddings|word_embeddings|\bembedding\b)"),
+    ("readout", r"(lm_head|unembed|output\.weight$|readout)"),
+    ("attn_qkv", r"(q_proj|k_proj|v_proj|c_attn|qkv|query_key_value|\.wq\.|\.wk\.|\.wv\.)"),
+    ("attn_out", r"(o_proj|attn\.c_proj|attention\.dense|out_proj|\.wo\.)"),
+    ("mlp_in", r"(up_proj|gate_proj|c_fc|dense_h_to_4h|\.w1\.|\.w3\.|fc1)"),
+    ("mlp_out", r"(down_proj|mlp\.c_proj|dense_4h_to_h|\.w2\.|fc2)"),
+)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """Width (d_model), depth (layers), head size and MLP size of one model."""
+
+    width: int
+    depth: int
+    head_dim: int
+    ffn: int
+    n_heads: int
+
+    @classmethod
+    def of(cls, width: Any, depth: Any, *, n_heads: Any = None, head_dim: Any = None,
+           ffn: Any = None, what: str = "model") -> Shape:
+        w = _whole(width, f"{what} width")
+        d = _whole(depth, f"{what} depth")
+        if head_dim is None and n_heads is None:
+            head_dim = 64 if w % 64 == 0 else w  # a common head size; said in the notes
+        if head_dim is not None:
+            hd = _whole(head_dim, f"{what} head_dim")
+            if n_heads is None:
+                if w % hd:
+                    raise InvalidInputError(
+                        f"{what}: head dimension {hd} does not divide width {w}; give n_heads or head_dim."
+                    )
+                nh = w // hd
+            else:
+                nh = _whole(n_heads, f"{what} n_heads")
+        else:
+            nh = _whole(n_heads, f"{what} n_heads")
+            if w % nh:
+                raise InvalidInputError(
+                    f"{what}: {nh} heads do not divide width {w}: head dimension {w / nh:g} is not whole."
+                )
+            hd = w // nh
+        f = _whole(ffn, f"{what} ffn") if ffn is not None else 4 * w
+        return cls(width=w, depth=d, head_dim=hd, ffn=f, n_heads=nh)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"width": self.width, "depth": self.depth, "head_dim": self.head_dim,
+                "n_heads": self.n_heads, "ffn": self.ffn}
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """Values tuned on the proxy (base) run."""
+
+    lr: float
+    init_std: float = 0.02
+    weight_decay: float = 0.1
+    adam_eps: float = 1e-8
+    batch_tokens: float | None = None
+    tokens: float | None = None
+
+    def to_dict(self) -> dict[str, float | None]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class GroupRow:
+    group: str
+    lr: float
+    init_std: float | None
+    multiplier: float
+    weight_decay: float
+    adam_eps: float
+    lr_multiplier: float
+    init_multiplier: float | None
+    weight_decay_multiplier: float
+    adam_eps_multiplier: float
+    width_multiplier: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass(frozen=True)
+class TransferPlan:
+    parameterization: str
+    optimizer: str
+    base: Shape
+    target: Shape
+    tuned: Tuned
+    target_batch_tokens: float | None
+    target_tokens: float | None
+    width_multiplier: float
+    depth_multiplier: float
+    groups: tuple[GroupRow, ...]
+    residual_multiplier: float
+    attention_scale: float
+    not_transferred: tuple[dict[str, Any], ...]
+    notes: tuple[str, ...] = ()
+    citation: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def group(self, name: str) -> GroupRow:
+        return next(g for g in self.groups if g.group == name)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape (docs: README, `hpadvisor transfer --format json`)."""
+        return {
+            "parameterization": self.parameterization,
+            "optimizer": self.optimizer,
+            "base": {**self.base.to_dict(), **self.tuned.to_dict()},
+            "target": {**self.target.to_dict(), "batch_tokens": self.target_batch_tokens,
+                       "tokens": self.target_tokens},
+            "width_multiplier": self.width_multiplier,
+            "depth_multiplier": self.depth_multiplier,
+            "groups": [g.to_dict() for g in self.groups],
+            "residual_multiplier": self.residual_multiplier,
+            "attention_scale": self.attention_scale,
+            "not_transferred": list(self.not_transferred),
+            "notes": list(self.notes),
+            "source": self.citation,
+        }
+
+
+def _whole(x: Any, what: str) -> int:
+    value = units.parse_quantity(x, name=what, integer=True)[0]
+    return int(value)
+
+
+def parameterization(key: str, optimizer: str = "adamw") -> StandardParam:
+    """The parameterization law for ``key`` (muP for SGD when the optimizer is SGD)."""
+    norm = key.strip().lower().replace("_", "-")
+    norm = {"mup-adam": "mup", "umup": "u-mup", "depthmup": "depth-mup", "standard": "sp"}.get(norm, norm)
+    if norm not in PARAMETERIZATIONS:
+        raise InvalidInputError(
+            f"unknown parameterization '{key}'.{did_you_mean(norm, PARAMETERIZATIONS)}"
+        )
+    opt = optimizer.strip().lower()
+    if opt not in ("adamw", "adam", "sgd"):
+        raise InvalidInputError(f"unknown optimizer '{optimizer}'.{did_you_mean(opt, ['adamw', 'adam', 'sgd'])}")
+    if opt == "sgd":
+        if norm == "mup":
+            norm = "mup-sgd"
+        elif norm not in ("sp", "mup-sgd"):
+            raise InvalidInputError(f"the {norm} rules are stated for Adam; use --optimizer adamw or --param mup.")
+    elif norm == "mup-sgd":
+        raise InvalidInputError("mup-sgd is muP for SGD; with Adam use --param mup.")
+    return PARAMETERIZATIONS[norm]
+
+
+def plan(
+    param: str,
+    base: Shape,
+    target: Shape,
+    tuned: Tuned,
+    *,
+    optimizer: str = "adamw",
+    target_batch_tokens: float | None = None,
+    target_tokens: float | None = None,
+) -> TransferPlan:
+    """Per-group settings for ``target`` from values tuned at ``base``."""
+    from hpadvisor.laws.base import positive
+
+    law = parameterization(param, optimizer)
+    for name, value in (("lr", tuned.lr), ("init_std", tuned.init_std), ("adam_eps", tuned.adam_eps)):
+        positive(value, name, "transfer")
+    if not (math.isfinite(tuned.weight_decay) and tuned.weight_decay >= 0):
+        raise InvalidInputError(f"weight_decay must be >= 0. Got {tuned.weight_decay!r}.")
+
+    m_d = target.width / base.width
+    m_l = target.depth / base.depth
+    m_ffn = target.ffn / base.ffn
+    m_attn = (target.n_heads * target.head_dim) / (base.n_heads * base.head_dim)
+    h = target.head_dim / base.head_dim
+    notes: list[str] = []
+    if m_d < 1 or m_l < 1:
+        notes.append(
+            f"the target is smaller than the proxy (width x{m_d:.3g}, depth x{m_l:.3g}): the rules are "
+            "derived for growing models; transferring down is allowed but less tested."
+        )
+    if law.registry_key in ("sp",) and (m_d != 1 or m_l != 1):
+        notes.append("SP does not transfer: the proxy's lr is not optimal at another width; "
+                     "use mup, u-mup or completep to carry it.")
+
+    fan_in = {"embedding": m_d, "attn_qkv": m_d, "attn_out": m_attn, "mlp_in": m_d,
+              "mlp_out": m_ffn, "norm": m_d, "bias": m_d, "readout": m_d}
+    fan_out = {"attn_qkv": m_attn, "attn_out": m_d, "mlp_in": m_ffn, "mlp_out": m_d}
+    sgd = law.registry_key == "mup-sgd"
+    zero_vector_wd = law.vector_weight_decay_is_zero()
+    rows = []
+    for group in GROUPS:
+        m = fan_in[group]
+        if group in MATRIX_GROUPS:
+            lr_m = float(law.matrix_lr_sgd(m, fan_out[group])) if sgd else float(law.matrix_lr(m, m_l))
+            init_m = float(law.matrix_init(m))
+            fwd = float(law.hidden_forward(m))
+            wd_m = float(law.matrix_wd(m, m_l))
+            eps_m = float(law.matrix_eps(m, m_l))
+        elif group == "embedding":
+            lr_m, init_m, fwd, wd_m, eps_m = float(law.embedding_lr(m)), 1.0, 1.0, 1.0, 1.0
+        elif group == "readout":
+            lr_m, init_m, fwd, wd_m, eps_m = float(law.readout_lr(m)), 1.0, float(law.readout_mult(m)), 1.0, 1.0
+        else:  # norm gains and biases inside the blocks
+            lr_m, init_m, fwd, wd_m, eps_m = float(law.vector_lr(m, m_l)), None, 1.0, 1.0, 1.0
+        if law.unit_init() and init_m is not None:
+            init_std, init_m = 1.0, 1.0  # u-muP: unit variance everywhere; scale lives in `multiplier`
+        else:
+            init_std = None if init_m is None else tuned.init_std * init_m
+        wd = tuned.weight_decay * wd_m
+        if zero_vector_wd and group not in MATRIX_GROUPS:
+            wd = 0.0
+        rows.append(GroupRow(
+            group=group, lr=tuned.lr * lr_m, init_std=init_std, multiplier=fwd, weight_decay=wd,
+            adam_eps=tuned.adam_eps * eps_m, lr_multiplier=lr_m, init_multiplier=init_m,
+            weight_decay_multiplier=wd_m, adam_eps_multiplier=eps_m, width_multiplier=m,
+        ))
+    if law.registry_key in ("mup", "mup-sgd", "completep", "depth-mup", "width-wd"):
+        notes.append("muP recommends zero-initialising the readout and the query weights.")
+    if law.unit_init():
+        notes.append("u-muP: every weight starts at unit variance; the width scaling is in `multiplier`.")
+    if law.registry_key in ("completep", "depth-mup"):
+        notes.append("the final norm keeps lr x1 (only norms inside the blocks scale with depth).")
+    if any(r.weight_decay_multiplier != 1 for r in rows):
+        notes.append("weight_decay is PyTorch AdamW's (each step decays by lr x weight_decay): where a rule "
+                     "divides the lr it multiplies weight_decay (microsoft/mup MuAdam, decoupled_wd=False).")
+    if zero_vector_wd:
+        notes.append("width-wd: vector-like parameters (embedding, norms, biases, readout) get weight decay 0.")
+
+    return TransferPlan(
+        parameterization=law.registry_key,
+        optimizer=optimizer.lower(),
+        base=base,
+        target=target,
+        tuned=tuned,
+        target_batch_tokens=target_batch_tokens,
+        target_tokens=target_tokens,
+        width_multiplier=m_d,
+        depth_multiplier=m_l,
+        groups=tuple(rows),
+        residual_multiplier=float(law.residual(m_l)),
+        attention_scale=law.attention_scale_absolute(target.head_dim, base.head_dim),
+        not_transferred=tuple(_not_transferred(law, tuned, target_batch_tokens, target_tokens)),
+        notes=tuple(notes),
+        citation=law.provenance.citation,
+    )
+
+
+def _not_transferred(law: StandardParam, tuned: Tuned, batch: float | None,
+                     tokens: float | None) -> list[dict[str, Any]]:
+    """What the parameterization leaves alone, with the other laws' advice where it applies."""
+    from hpadvisor.laws import REGISTRY
+
+    out: list[dict[str, Any]] = []
+    lr_factor = 1.0
+    if batch is not None and tuned.batch_tokens is not None:
+        k = float(REGISTRY["sqrt-batch"].lr(1.0, tuned.batch_tokens, batch))
+        lr_factor *= k
+        advice = (f"batch {units.format_si(tuned.batch_tokens)} -> {units.format_si(batch)} tokens: "
+                  f"multiply every lr by {k:.4g} (sqrt-batch, Malladi et al. 2022)")
+    else:
+        advice = "give the proxy's and the target's batch to get the square-root lr rule's factor"
+    out.append({"setting": "batch size", "law": "sqrt-batch", "lr_factor": None if batch is None or tuned.batch_tokens is None else k,
+                "advice": advice})
+    if tokens is not None and tuned.tokens is not None:
+        k2 = float(REGISTRY["bjorck"].lr(1.0, tuned.tokens, tokens))
+        lr_factor *= k2
+        advice = (f"tokens {units.format_si(tuned.tokens)} -> {units.format_si(tokens)}: multiply every lr "
+                  f"by {k2:.4g} (token-horizon rule, Bjorck et al. 2024: (D/D_ref)^-0.32)")
+    else:
+        k2 = None
+        advice = "give the proxy's and the target's tokens to get the token-horizon rule's factor"
+    out.append({"setting": "token horizon", "law": "bjorck", "lr_factor": k2, "advice": advice})
+    wd_advice = ("does not transfer under muP (Cerebras muP docs): keep the AdamW timescale "
+                 "tau = B/(eta lambda D) (Wang & Aitchison 2024)")
+    if batch is not None and tuned.batch_tokens is not None and tokens is not None and tuned.tokens is not None:
+        # tau fixed: lambda_t = lambda_b (B_t/B_b) (eta_b/eta_t) (D_b/D_t), eta from the lr factors.
+        lam = tuned.weight_decay * (batch / tuned.batch_tokens) / lr_factor * (tuned.tokens / tokens)
+        wd_advice += f"; with the lr factors above that is weight_decay {lam:.3g} (timescale at the base's value)"
+    out.append({"setting": "weight decay", "law": "adamw-timescale",
+                "lr_factor": None, "advice": wd_advice})
+    out.append({"setting": "dropout", "law": None, "lr_factor": None,
+                "advice": "does not transfer (Cerebras muP docs); pretraining usually uses 0"})
+    out.append({"setting": "warmup and schedule length", "law": "olmo-warmup", "lr_factor": None,
+                "advice": "the schedule's shape transfers, its length does not: see `hpadvisor recommend`"})
+    return out
+
+
+def plan_from_values(base: dict[str, Any], target: dict[str, Any], *, param: str = "mup",
+                     optimizer: str = "adamw") -> TransferPlan:
+    """A plan from plain values: keys width, depth, n_heads, head_dim, ffn (both), and for the
+    base lr, init_std, weight_decay, eps, batch_tokens, tokens; for the target batch_tokens, tokens.
+    """
+    for side, vals in (("proxy", base), ("target", target)):
+        missing = [k for k in ("width", "depth") if vals.get(k) is None]
+        if missing:
+            raise InvalidInputError(
+                f"{side}: give its {' and '.join(missing)} (d_model and n_layers, or --"
+                f"{'base-' if side == 'proxy' else ''}{missing[0]})."
+            )
+    if base.get("lr") is None:
+        raise InvalidInputError("give the learning rate tuned on the proxy (--lr, or proxy.lr).")
+    # An MLP size given on one side only keeps its ratio to the width on the other (the usual
+    # proxy set-up); neither given: 4 d_model on both, so the MLP scales with the width.
+    b_ffn, t_ffn = base.get("ffn"), target.get("ffn")
+    b = Shape.of(base["width"], base["depth"], n_heads=base.get("n_heads"), head_dim=base.get("head_dim"),
+                 ffn=b_ffn, what="proxy")
+    t = Shape.of(target["width"], target["depth"], n_heads=target.get("n_heads"),
+                 head_dim=target.get("head_dim"), ffn=t_ffn, what="target")
+    if b_ffn is None and t_ffn is not None:
+        b = Shape(b.width, b.depth, b.head_dim, max(1, round(t.ffn / t.width * b.width)), b.n_heads)
+    elif t_ffn is None and b_ffn is not None:
+        t = Shape(t.width, t.depth, t.head_dim, max(1, round(b.ffn / b.width * t.width)), t.n_heads)
+    tuned = Tuned(
+        lr=float(base["lr"]),
+        init_std=float(base.get("init_std") or 0.02),
+        weight_decay=float(0.1 if base.get("weight_decay") is None else base["weight_decay"]),
+        adam_eps=float(base.get("eps") or 1e-8),
+        batch_tokens=base.get("batch_tokens"),
+        tokens=base.get("tokens"),
+    )
+    return plan(param, b, t, tuned, optimizer=optimizer, target_batch_tokens=target.get("batch_tokens"),
+                target_tokens=target.get("tokens"))
+
+
+def plan_from_spec(spec: Any) -> TransferPlan | None:
+    """The transfer section of `recommend`: the run file's `proxy` to its architecture."""
+    proxy = spec.proxy
+    if not proxy:
+        return None
+    arch = spec.model.architecture
+    if arch is None:
+        raise InvalidInputError("a `proxy` section needs the target's model.architecture (width and depth).")
+    base = {"width": proxy.get("d_model"), "depth": proxy.get("n_layers"), "n_heads": proxy.get("n_heads"),
+            "head_dim": proxy.get("head_dim"), "ffn": proxy.get("ffn_hidden"), "lr": proxy.get("lr"),
+            "init_std": proxy.get("init_std"), "weight_decay": proxy.get("weight_decay"),
+            "eps": proxy.get("eps"), "batch_tokens": proxy.get("batch"), "tokens": proxy.get("tokens")}
+    target = {"width": arch.d_model, "depth": arch.n_layers, "n_heads": arch.n_heads,
+              "head_dim": arch.d_head, "ffn": arch.ffn_hidden, "batch_tokens": spec.batch_tokens,
+              "tokens": spec.tokens}
+    return plan_from_values(base, target, param=proxy.get("parameterization", "mup"),
+                            optimizer=spec.optimizer.name)

@@ -1,0 +1,139 @@
+"""A transfer plan in trainers' own words: Megatron-LM, GPT-NeoX, Cerebras, nanoGPT-mup field
+names (CONVENTIONS.md), and a framework-neutral parameter-group recipe.
+
+Trainers with muP support compute the per-group multipliers themselves from the base shape, so
+their snippets set the base shape, the switches, and the *proxy's* (base) learning rate; the
+recipe instead lists every group's final values for code that builds its own optimizer groups.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpadvisor.errors import InvalidInputError, did_you_mean
+from hpadvisor.transfer import NAME_PATTERNS, TransferPlan
+
+EMITTERS = ("yaml", "json", "recipe", "megatron", "neox", "cerebras", "nanogpt-mup")
+
+#: Which parameterizations each trainer's muP fields can express.
+SUPPORTED = {
+    "megatron": {"mup"},
+    "neox": {"mup"},
+    "cerebras": {"mup"},
+    "nanogpt-mup": {"mup", "completep", "depth-mup"},
+}
+
+
+def _yaml(data: Any) -> str:
+    from hpadvisor import yamlio
+
+    return yamlio.dumps(data)
+
+
+def _header(plan: TransferPlan, trainer: str) -> str:
+    return (f"# hpadvisor transfer: {plan.parameterization} from width {plan.base.width} / depth "
+            f"{plan.base.depth} to width {plan.target.width} / depth {plan.target.depth} ({trainer}).\n"
+            f"# width multiplier {plan.width_multiplier:g}, depth multiplier {plan.depth_multiplier:g}. "
+            f"Source: {plan.citation}\n")
+
+
+def recipe(plan: TransferPlan) -> dict[str, Any]:
+    """Name pattern -> final lr, init std, weight decay, eps and forward multiplier per group."""
+    patterns = dict(NAME_PATTERNS)
+    return {
+        "parameterization": plan.parameterization,
+        "match": "first pattern that matches the parameter's name (re.search), in this order",
+        "groups": [
+            {"group": g.group, "pattern": patterns[g.group], "lr": g.lr, "init_std": g.init_std,
+             "weight_decay": g.weight_decay, "eps": g.adam_eps, "forward_multiplier": g.multiplier}
+            for g in sorted(plan.groups, key=lambda g: [k for k, _ in NAME_PATTERNS].index(g.group))
+        ],
+        "residual_multiplier": plan.residual_multiplier,
+        "attention_scale": plan.attention_scale,
+    }
+
+
+def emit(plan: TransferPlan, fmt: str) -> str:
+    fmt = fmt.strip().lower()
+    if fmt not in EMITTERS:
+        raise InvalidInputError(f"unknown --emit '{fmt}'.{did_you_mean(fmt, EMITTERS)}")
+    if fmt == "json":
+        import json
+
+        return json.dumps(plan.to_dict(), indent=2) + "\n"
+    if fmt == "yaml":
+        return _yaml(plan.to_dict())
+    if fmt == "recipe":
+        return _header(plan, "parameter-group recipe") + _yaml(recipe(plan))
+    if plan.parameterization not in SUPPORTED[fmt]:
+        raise InvalidInputError(
+            f"{fmt} has no fields for {plan.parameterization} (it supports "
+            f"{', '.join(sorted(SUPPORTED[fmt]))}); use --emit recipe for per-group values."
+        )
+    depth_rule = plan.parameterization in ("completep", "depth-mup")
+    alpha = {"completep": 1.0, "depth-mup": 0.5}.get(plan.parameterization)
+    if fmt == "megatron":
+        data = {
+            "use_mup": True,
+            "mup_base_hidden_size": plan.base.width,
+            "mup_base_head_dim": plan.base.head_dim,
+            "mup_embedding_mult": 1.0,
+            "mup_output_mult": 1.0,
+            "mup_attn_scale_power": 1.0,  # 1/d_head^1 instead of 1/d_head^0.5
+            "hidden_size": plan.target.width,
+            "num_layers": plan.target.depth,
+            "lr": plan.tuned.lr,  # the proxy's lr: the trainer divides hidden-weight lr by the multiplier
+            "init_method_std": plan.tuned.init_std,
+            "weight_decay": plan.tuned.weight_decay,
+            "adam_eps": plan.tuned.adam_eps,
+        }
+        return _header(plan, "Megatron-LM muP fields") + _yaml(data)
+    if fmt == "neox":
+        data = {
+            "use-mup": True,
+            "mup-init-scale": 1.0,
+            "mup-attn-temp": 1.0,
+            "mup-output-temp": 1.0,
+            "mup-embedding-mult": 1.0,
+            "hidden-size": plan.target.width,
+            "num-layers": plan.target.depth,
+            "init_method_std": plan.tuned.init_std,
+            "optimizer": {"type": "Adam", "params": {"lr": plan.tuned.lr, "eps": plan.tuned.adam_eps}},
+            "weight-decay": plan.tuned.weight_decay,
+        }
+        return (_header(plan, "GPT-NeoX") +
+                "# GPT-NeoX applies muP through the mup package: save base shapes from a model of width "
+                f"{plan.base.width} (use-mup with save-base-shapes) before training.\n" + _yaml(data))
+    if fmt == "cerebras":
+        data = {
+            "model": {
+                "hidden_size": plan.target.width,
+                "num_hidden_layers": plan.target.depth,
+                "filter_size": plan.target.ffn,
+                "mup_base_hidden_size": plan.base.width,
+                "mup_base_filter_size": plan.base.ffn,
+                "embeddings_scale": 1.0,
+                "output_logits_alpha": 1.0,
+                "scale_qk_dot_by_d": True,
+                "scale_output_logits_by_d": True,
+                "initializer_range": plan.tuned.init_std,
+            },
+            "optimizer": {"learning_rate": plan.tuned.lr, "weight_decay": plan.tuned.weight_decay},
+        }
+        return _header(plan, "Cerebras Model Zoo") + _yaml(data)
+    # nanoGPT-mup: a Python override file of `key = value` lines.
+    lines = [
+        "mup_enabled = True",
+        f"mup_width_multiplier = {plan.width_multiplier!r}",
+        "mup_input_alpha = 1.0",
+        "mup_output_alpha = 1.0",
+        f"n_embd = {plan.target.width}",
+        f"n_layer = {plan.target.depth}",
+        f"n_head = {plan.target.n_heads}",
+        f"learning_rate = {plan.tuned.lr!r}  # the proxy's lr; hidden weights get lr / mup_width_multiplier",
+        f"init_std = {plan.tuned.init_std!r}",
+        f"weight_decay = {plan.tuned.weight_decay!r}",
+    ]
+    if depth_rule:
+        lines += [f"depth_multiplier = {plan.depth_multiplier!r}", f"depth_alpha_exp = {alpha!r}"]
+    return _header(plan, "nanoGPT-mup override file") + "\n".join(lines) + "\n"
