@@ -300,12 +300,15 @@ def _not_transferred(law: StandardParam, tuned: Tuned, batch: float | None,
     out.append({"setting": "token horizon", "law": "bjorck", "lr_factor": k2, "advice": advice})
     wd_advice = ("does not transfer under muP (Cerebras muP docs): keep the AdamW timescale "
                  "tau = B/(eta lambda D) (Wang & Aitchison 2024)")
+    wd_factor = None
     if batch is not None and tuned.batch_tokens is not None and tokens is not None and tuned.tokens is not None:
-        # tau fixed: lambda_t = lambda_b (B_t/B_b) (eta_b/eta_t) (D_b/D_t), eta from the lr factors.
-        lam = tuned.weight_decay * (batch / tuned.batch_tokens) / lr_factor * (tuned.tokens / tokens)
-        wd_advice += f"; with the lr factors above that is weight_decay {lam:.3g} (timescale at the base's value)"
-    out.append({"setting": "weight decay", "law": "adamw-timescale",
-                "lr_factor": None, "advice": wd_advice})
+        # tau fixed: lambda_t / lambda_b = (B_t/B_b) (eta_b/eta_t) (D_b/D_t), eta from the lr factors
+        # above; it multiplies every group's weight_decay on top of the width rule.
+        wd_factor = (batch / tuned.batch_tokens) / lr_factor * (tuned.tokens / tokens)
+        wd_advice += (f": with the lr factors above, multiply every group's weight_decay by "
+                      f"{wd_factor:.3g}")
+    out.append({"setting": "weight decay", "law": "adamw-timescale", "lr_factor": None,
+                "weight_decay_factor": wd_factor, "advice": wd_advice})
     out.append({"setting": "dropout", "law": None, "lr_factor": None,
                 "advice": "does not transfer (Cerebras muP docs); pretraining usually uses 0"})
     out.append({"setting": "warmup and schedule length", "law": "olmo-warmup", "lr_factor": None,

@@ -281,3 +281,20 @@ def test_per_group_lrs_match_microsoft_mup():
     assert seen == set(GROUPS)
     # MuReadout divides the logits by the width multiplier.
     assert 1 / model.lm_head.width_mult() == pytest.approx(ours.group("readout").multiplier)
+
+
+def test_proxy_run_file_to_target_run_file(cli):
+    from tests.conftest import CONFIGS
+
+    result = cli("transfer", str(CONFIGS / "proxy-256x8.yaml"), "--to", str(CONFIGS / "llama-7b-2t.yaml"),
+                 "--param", "completep", "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["width_multiplier"] == 16 and data["depth_multiplier"] == 4
+    assert data["residual_multiplier"] == pytest.approx(0.25)
+    items = {i["setting"]: i for i in data["not_transferred"]}
+    # 128 seqs of 4096 -> 4M tokens: sqrt(8) ~ 2.76; 5B -> 2T tokens: 400^-0.32.
+    assert items["batch size"]["lr_factor"] == pytest.approx(math.sqrt(4e6 / (128 * 4096)))
+    assert items["token horizon"]["lr_factor"] == pytest.approx(400**-0.32)
+    expected_wd = (4e6 / (128 * 4096)) / (math.sqrt(4e6 / (128 * 4096)) * 400**-0.32) / 400
+    assert items["weight decay"]["weight_decay_factor"] == pytest.approx(expected_wd)

@@ -98,7 +98,10 @@ def huber_log_fit(
         for x0 in starts:
             x0 = np.asarray(x0, dtype=float)
             if bounds is not None:
-                x0 = np.clip(x0, lb + 1e-12 * np.abs(lb), ub - 1e-12 * np.abs(ub))
+                # nudge inside finite bounds (inf - 1e-12 * inf would be nan)
+                lo_in = np.where(np.isfinite(lb), lb + 1e-12 * np.abs(lb), lb)
+                hi_in = np.where(np.isfinite(ub), ub - 1e-12 * np.abs(ub), ub)
+                x0 = np.clip(x0, lo_in, hi_in)
             r0 = residual(x0)
             if not np.all(np.isfinite(r0)):
                 continue

@@ -1,0 +1,310 @@
+"""Fitting the curve laws (multi-power, LR-annealing) to logged loss curves.
+
+The objective is the shared one (:func:`hpadvisor.fitting.core.huber_log_fit`: Huber, delta 1e-3,
+on log loss, several starts), as both papers fit (LAWS.md section 6).  Each run brings its own
+per-step lr sequence; the loss-drop terms of the multi-power law are planned once per run
+(:class:`hpadvisor.laws.curves.DropPlan`) and the Jacobian is analytic, so one fit on three
+curves of ~24k steps takes about a second.  A parameter bootstrap resamples whole runs' points.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpadvisor.errors import FitError, InvalidInputError
+from hpadvisor.fitting.core import bootstrap, huber_log_fit, interval
+from hpadvisor.laws.base import Provenance
+from hpadvisor.laws.curves import (
+    WARMUP_FORMS,
+    AnnealingLaw,
+    DropPlan,
+    MultiPowerLaw,
+    annealing_area,
+    apply_warmup,
+    check_sequence,
+    check_steps,
+)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One training run: its per-step lr (index = step) and the logged loss at some steps."""
+
+    name: str
+    lr: np.ndarray
+    steps: np.ndarray
+    loss: np.ndarray
+    source: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        lr = check_sequence(self.lr, f"run '{self.name}'")
+        steps = check_steps(self.steps, lr.size - 1, f"run '{self.name}'")
+        loss = np.asarray(self.loss, dtype=float)
+        if loss.shape != steps.shape:
+            raise InvalidInputError(f"run '{self.name}': {steps.size} steps but {loss.size} losses.")
+        if np.any(~np.isfinite(loss)) or np.any(loss <= 0):
+            raise InvalidInputError(f"run '{self.name}': losses must be finite and > 0.")
+        object.__setattr__(self, "lr", lr)
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "loss", loss)
+
+
+@dataclass(frozen=True)
+class RunQuality:
+    name: str
+    points: int
+    r2: float
+    mean_rel_error: float
+    max_rel_error: float
+    final_rel_error: float
+
+    def to_dict(self) -> dict:
+        return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+def quality(name: str, pred: np.ndarray, loss: np.ndarray) -> RunQuality:
+    rel = pred / loss - 1.0
+    ss_res = float(np.sum((pred - loss) ** 2))
+    ss_tot = float(np.sum((loss - loss.mean()) ** 2))
+    return RunQuality(
+        name=name, points=int(loss.size), r2=1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan"),
+        mean_rel_error=float(np.mean(np.abs(rel))), max_rel_error=float(np.max(np.abs(rel))),
+        final_rel_error=float(rel[-1]),
+    )
+
+
+@dataclass(frozen=True)
+class CurveFit:
+    """A fitted curve law with its per-run fit quality and (optional) bootstrap intervals."""
+
+    law: MultiPowerLaw | AnnealingLaw
+    runs: tuple[RunQuality, ...]
+    objective: float
+    converged: bool
+    n_starts: int
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    n_boot: int = 0
+    fixed: dict[str, float] = field(default_factory=dict)
+
+    def info(self) -> dict:
+        """The ``fit`` block of the law file (data files and hashes are added by the caller)."""
+        out = {
+            "objective": "Huber(delta=1e-3) on log loss, least_squares trf, analytic Jacobian",
+            "warmup": type(self.law).warmup,
+            "starts": self.n_starts,
+            "converged": bool(self.converged),
+            "runs": {r.name: {k: v for k, v in r.to_dict().items() if k != "name"} for r in self.runs},
+        }
+        if self.fixed:
+            out["fixed"] = {k: float(v) for k, v in self.fixed.items()}
+        if self.intervals:
+            out["bootstrap"] = {"resamples": self.n_boot, "interval_95": {
+                k: [float(lo), float(hi)] for k, (lo, hi) in self.intervals.items()}}
+        return out
+
+
+# -- per-law models --------------------------------------------------------------------------------
+
+class _Model:
+    """predict(p) and the Jacobian of log predict(p) over all runs' points."""
+
+    names: tuple[str, ...]
+
+    def __init__(self, curves: Sequence[Curve], warmup: str) -> None:
+        self.curves = list(curves)
+        self.warmup = warmup
+        self.S1 = []
+        for c in curves:
+            seq, delta = apply_warmup(c.lr, warmup)
+            self.S1.append(np.cumsum(seq)[c.steps])
+            self._add(seq, delta, c.steps)
+        self.S1_all = np.concatenate(self.S1)
+        self.logS1 = np.log(self.S1_all)
+
+    def _power(self, L0, A, alpha):
+        pw = self.S1_all ** -alpha
+        return L0 + A * pw, pw
+
+
+class _MultiPower(_Model):
+    names = MultiPowerLaw.params
+
+    def _add(self, seq, delta, steps):
+        self.plans = getattr(self, "plans", [])
+        self.plans.append(DropPlan.build(seq, delta, steps))
+
+    def predict(self, p):
+        L0, A, alpha, B, C, beta, gamma = p
+        base, _ = self._power(L0, A, alpha)
+        ld = np.concatenate([pl.drop(B, C, beta, gamma) for pl in self.plans])
+        return base - ld
+
+    def jac(self, p):
+        L0, A, alpha, B, C, beta, gamma = p
+        base, pw = self._power(L0, A, alpha)
+        lds, grads = zip(*(pl.drop_and_grad(B, C, beta, gamma) for pl in self.plans), strict=True)
+        pred = base - np.concatenate(lds)
+        g = np.concatenate(grads)
+        J = np.column_stack([np.ones_like(pw), pw, -A * pw * self.logS1, -g])
+        return J / pred[:, None]
+
+    def starts(self, loss: np.ndarray, peak: float) -> list[np.ndarray]:
+        lo = float(loss.min())
+        out = []
+        for l0 in (0.75 * lo, 0.9 * lo):
+            for alpha in (0.3, 0.6):
+                gap = float(np.median(loss)) - l0
+                A = gap / float(np.median(self.S1_all)) ** -alpha
+                for b in (0.2, 1.0):
+                    C = 0.05 * peak ** -0.4
+                    out.append(np.array([l0, A, alpha, b * (loss.max() - lo) / peak, C, 0.5, 0.6]))
+        return out
+
+    def bounds(self, loss):
+        return ([0.0, 1e-9, 1e-3, 0.0, 1e-9, 1e-3, 0.0], [float(loss.min()), np.inf, 5.0, np.inf, np.inf, 10.0, 3.0])
+
+
+class _Annealing(_Model):
+    names = AnnealingLaw.params
+
+    def __init__(self, curves, warmup, lam: float | None):
+        self.lam_fixed = lam
+        self.deltas = []
+        super().__init__(curves, warmup)
+        if lam is not None:
+            self.names = ("L0", "A", "alpha", "C")
+
+    def _add(self, seq, delta, steps):
+        self.deltas.append((delta, steps))
+
+    def _s2(self, lam, grad=False):
+        outs = [annealing_area(d, lam, grad=grad) for d, _ in self.deltas]
+        if not grad:
+            return np.concatenate([o[s] for o, (_, s) in zip(outs, self.deltas, strict=True)])
+        return (np.concatenate([o[0][s] for o, (_, s) in zip(outs, self.deltas, strict=True)]),
+                np.concatenate([o[1][s] for o, (_, s) in zip(outs, self.deltas, strict=True)]))
+
+    def _unpack(self, p):
+        if self.lam_fixed is None:
+            return p
+        return (*p, self.lam_fixed)
+
+    def predict(self, p):
+        L0, A, alpha, C, lam = self._unpack(p)
+        base, _ = self._power(L0, A, alpha)
+        return base - C * self._s2(lam)
+
+    def jac(self, p):
+        L0, A, alpha, C, lam = self._unpack(p)
+        base, pw = self._power(L0, A, alpha)
+        S2, dS2 = self._s2(lam, grad=True)
+        pred = base - C * S2
+        cols = [np.ones_like(pw), pw, -A * pw * self.logS1, -S2]
+        if self.lam_fixed is None:
+            cols.append(-C * dS2)
+        return np.column_stack(cols) / pred[:, None]
+
+    def starts(self, loss, peak):
+        lo = float(loss.min())
+        out = []
+        lams = (0.999,) if self.lam_fixed is None else (self.lam_fixed,)
+        for l0 in (0.75 * lo, 0.9 * lo):
+            for alpha in (0.3, 0.6):
+                gap = float(np.median(loss)) - l0
+                A = gap / float(np.median(self.S1_all)) ** -alpha
+                for lam in lams:
+                    C = 0.5 * (loss.max() - lo) * (1 - lam) / peak
+                    p = [l0, A, alpha, C] + ([lam] if self.lam_fixed is None else [])
+                    out.append(np.array(p))
+        return out
+
+    def bounds(self, loss):
+        lb = [0.0, 1e-9, 1e-3, 0.0] + ([0.9] if self.lam_fixed is None else [])
+        ub = [float(loss.min()), np.inf, 5.0, np.inf] + ([0.99999] if self.lam_fixed is None else [])
+        return lb, ub
+
+
+# -- the fit ---------------------------------------------------------------------------------------
+
+def fit_curves(
+    curves: Sequence[Curve],
+    law: str = "multipower",
+    *,
+    warmup: str | None = None,
+    lam: float | None = 0.999,
+    n_boot: int = 0,
+    seed: int = 0,
+    name: str | None = None,
+    citation: str | None = None,
+) -> CurveFit:
+    """Fit ``law`` ('multipower' or 'annealing') to ``curves``; returns the fitted law and its quality.
+
+    ``warmup``: 'as-run' | 'peak' | 'skip' (default: the law's published convention).
+    ``lam``: the annealing law's lambda, fixed (published 0.999) or None to fit it.
+    """
+    if law not in ("multipower", "annealing"):
+        raise InvalidInputError(f"--law must be multipower or annealing, not '{law}'.")
+    if not curves:
+        raise InvalidInputError("no training curves to fit.")
+    base_cls = MultiPowerLaw if law == "multipower" else AnnealingLaw
+    warmup = warmup or base_cls.warmup
+    cls = WARMUP_FORMS.get((law, warmup))
+    if cls is None:
+        raise InvalidInputError(f"the {law} law has no '{warmup}' warmup convention here "
+                                f"(use {', '.join(w for (l, w) in WARMUP_FORMS if l == law)}).")
+    if lam is not None and not 0 < lam < 1:
+        raise InvalidInputError(f"--lambda must be in (0, 1), not {lam:g}.")
+    model = _MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
+    loss = np.concatenate([c.loss for c in curves])
+    n_par = len(model.names)
+    if loss.size <= n_par:
+        raise FitError(
+            f"{loss.size} loss points for {n_par} parameters of the {law} law: give more points "
+            "(log the loss more often) or more runs."
+        )
+    peak = max(float(c.lr.max()) for c in curves)
+    lb, ub = model.bounds(loss)
+    starts = model.starts(loss, peak)
+
+    def fit_on(idx: np.ndarray | None, starts_: list[np.ndarray]):
+        if idx is None:
+            return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac)
+        return huber_log_fit(lambda p: model.predict(p)[idx], loss[idx], starts_, bounds=(lb, ub),
+                             jac=lambda p: model.jac(p)[idx])
+
+    with np.errstate(all="ignore"):
+        res = fit_on(None, starts)
+    values = dict(zip(model.names, (float(x) for x in res.params), strict=True))
+    fixed = {}
+    if law == "annealing" and lam is not None:
+        values["lam"] = float(lam)
+        fixed["lam"] = float(lam)
+    intervals: dict[str, tuple[float, float]] = {}
+    if n_boot > 0:
+        samples, _ = bootstrap(lambda idx: fit_on(idx, [res.params]).params, loss.size, n_boot, seed=seed)
+        lo_, hi_ = interval(samples)
+        intervals = {k: (float(a), float(b)) for k, a, b in zip(model.names, lo_, hi_, strict=True)}
+    steps_all = np.concatenate([c.steps for c in curves])
+    provenance = Provenance(
+        citation=citation or f"fitted by hpadvisor on {len(curves)} runs "
+        f"({', '.join(c.name for c in curves)})",
+        source="; ".join(sorted({str(c.source.get('file', c.name)) for c in curves})),
+        fitted_range=(("steps", float(steps_all.min()), float(steps_all.max())),
+                      ("peak_lr", float(min(c.lr.max() for c in curves)), peak)),
+        notes=f"{cls.title}; Huber (delta 1e-3) on log loss; warmup {warmup}"
+        + (f"; lambda fixed at {lam:g}" if law == "annealing" and lam is not None else ""),
+    )
+    fitted = cls(**values, name=name or f"{cls.key}@fit", provenance=provenance)
+    preds = np.split(model.predict(res.params), np.cumsum([c.loss.size for c in curves])[:-1])
+    runs = tuple(quality(c.name, p, c.loss) for c, p in zip(curves, preds, strict=True))
+    return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
+                    n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed)
+
+
+def evaluate(law, curves: Sequence[Curve]) -> tuple[RunQuality, ...]:
+    """Fit quality of ``law`` on held-out ``curves`` (predicted from their lr alone)."""
+    return tuple(quality(c.name, law.curve(c.lr, c.steps), c.loss) for c in curves)
