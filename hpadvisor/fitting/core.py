@@ -99,8 +99,9 @@ def huber_log_fit(
             x0 = np.asarray(x0, dtype=float)
             if bounds is not None:
                 # nudge inside finite bounds (inf - 1e-12 * inf would be nan)
-                lo_in = np.where(np.isfinite(lb), lb + 1e-12 * np.abs(lb), lb)
-                hi_in = np.where(np.isfinite(ub), ub - 1e-12 * np.abs(ub), ub)
+                with np.errstate(invalid="ignore"):
+                    lo_in = np.where(np.isfinite(lb), lb + 1e-12 * np.abs(lb), lb)
+                    hi_in = np.where(np.isfinite(ub), ub - 1e-12 * np.abs(ub), ub)
                 x0 = np.clip(x0, lo_in, hi_in)
             r0 = residual(x0)
             if not np.all(np.isfinite(r0)):
