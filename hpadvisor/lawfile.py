@@ -191,3 +191,14 @@ def describe(law: Law, *, brief: bool = False) -> dict[str, Any]:
         secondary=prov.secondary,
     )
     return info
+
+
+def _register_curve_forms() -> None:
+    # Curve laws (issue 3) have several warmup-convention forms; only some are registry entries.
+    from hpadvisor.laws.curves import FORMS as CURVE_FORMS
+
+    for cls in CURVE_FORMS:
+        register_form(cls)
+
+
+_register_curve_forms()

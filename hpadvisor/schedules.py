@@ -277,3 +277,74 @@ def luo_schedule(name: str, peak: float = 3e-4, floor: float = 3e-5, warmup: int
         return Schedule("multistep", peak=peak, total_steps=16000, warmup_steps=warmup,
                         milestones=((0.5, level / peak),))
     raise InvalidInputError(f"unknown Multi-Power-Law run '{name}'.")
+
+
+def build(
+    shape: str,
+    *,
+    peak: float,
+    total_steps: int,
+    warmup_steps: int = 0,
+    min_lr: float | None = None,
+    min_lr_ratio: float | None = None,
+    decay_fraction: float | None = None,
+    decay_shape: str = "linear",
+    convention: str = "megatron",
+    warmup_init: float = 0.0,
+) -> Schedule:
+    """A schedule from run-file or flag values (``min_lr`` absolute or ``min_lr_ratio`` of the peak).
+
+    Defaults: cosine and WSD decay to 10% of the peak (Chinchilla, OLMo), linear to 0 (D2Z),
+    WSD cooldown over 20% of the run (Hägele et al. 2024); LAWS.md section 5.
+    """
+    if shape == "d2z":
+        shape, min_lr, min_lr_ratio = "linear", 0.0, None
+    if shape not in SHAPES or shape == "trace":
+        raise InvalidInputError(f"unknown schedule '{shape}'.{did_you_mean(shape, [s for s in SHAPES if s != 'trace'] + ['d2z'])}")
+    if min_lr is None:
+        if min_lr_ratio is None:
+            min_lr_ratio = {"linear": 0.0, "constant": 1.0}.get(shape, 0.1)
+        if not 0 <= min_lr_ratio <= 1:
+            raise bad_value("min_lr_ratio", "the schedule", "in [0, 1]", float(min_lr_ratio))
+        min_lr = min_lr_ratio * peak
+    decay_steps = None
+    if shape in ("wsd", "wsd_restarts"):
+        frac = 0.2 if decay_fraction is None else decay_fraction
+        if not 0 < frac <= 1:
+            raise bad_value("decay_fraction", "the schedule", "in (0, 1]", float(frac))
+        decay_steps = max(1, min(round(frac * total_steps), total_steps - warmup_steps))
+    return Schedule(shape, peak=peak, total_steps=total_steps, warmup_steps=warmup_steps,
+                    min_lr=0.0 if shape == "constant" else min_lr, decay_steps=decay_steps,
+                    decay_shape=decay_shape, convention=convention, warmup_init=warmup_init)
+
+
+def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, lr) of a ``(step, lr)`` trace file (CSV/TSV/JSONL/Parquet); sorted, validated."""
+    from hpadvisor.errors import DataError
+    from hpadvisor.logs import COLUMNS
+    from hpadvisor.tables import read_table
+
+    frame = read_table(path, columns={"step": COLUMNS["step"], "lr": COLUMNS["lr"]},
+                       required=["step", "lr"], mapping=mapping, what="lr trace")
+    frame = frame.dropna(subset=["step", "lr"])
+    s = frame["step"].to_numpy(float)
+    v = frame["lr"].to_numpy(float)
+    if s.size == 0:
+        raise DataError(f"lr trace '{path}' has no rows with both a step and an lr.")
+    if np.any(~np.isfinite(v)) or np.any(~np.isfinite(s)):
+        raise DataError(f"lr trace '{path}' has a value that is not a finite number.")
+    if np.any(v < 0):
+        i = int(np.flatnonzero(v < 0)[0])
+        raise DataError(f"lr trace '{path}': lr at step {s[i]:g} is {v[i]:g}; a learning rate must be >= 0.")
+    if np.any(s < 0) or np.any(s != np.round(s)):
+        raise DataError(f"lr trace '{path}': steps must be whole numbers >= 0.")
+    order = np.argsort(s, kind="stable")
+    s, v = s[order], v[order]
+    dup = np.flatnonzero(np.diff(s) == 0)
+    if dup.size:
+        if np.any(v[dup] != v[dup + 1]):
+            raise DataError(f"lr trace '{path}': step {s[dup[0]]:g} appears twice with different lr values.")
+        keep = np.ones(s.size, bool)
+        keep[dup + 1] = False
+        s, v = s[keep], v[keep]
+    return s, v

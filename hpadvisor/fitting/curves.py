@@ -27,6 +27,7 @@ from hpadvisor.laws.curves import (
     apply_warmup,
     check_sequence,
     check_steps,
+    warmup_end,
 )
 
 
@@ -294,7 +295,9 @@ def fit_curves(
         f"({', '.join(c.name for c in curves)})",
         source="; ".join(sorted({str(c.source.get('file', c.name)) for c in curves})),
         fitted_range=(("steps", float(steps_all.min()), float(steps_all.max())),
-                      ("peak_lr", float(min(c.lr.max() for c in curves)), peak)),
+                      ("peak_lr", float(min(c.lr.max() for c in curves)), peak),
+                      ("warmup_steps", float(min(warmup_end(c.lr) for c in curves)),
+                       float(max(warmup_end(c.lr) for c in curves)))),
         notes=f"{cls.title}; Huber (delta 1e-3) on log loss; warmup {warmup}"
         + (f"; lambda fixed at {lam:g}" if law == "annealing" and lam is not None else ""),
     )
@@ -308,3 +311,43 @@ def fit_curves(
 def evaluate(law, curves: Sequence[Curve]) -> tuple[RunQuality, ...]:
     """Fit quality of ``law`` on held-out ``curves`` (predicted from their lr alone)."""
     return tuple(quality(c.name, law.curve(c.lr, c.steps), c.loss) for c in curves)
+
+
+def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = None,
+                     schedule=None) -> tuple[list[Curve], list[str]]:
+    """Read log files into fit-ready curves; returns (curves, notes on what was done to the data).
+
+    The lr comes from the log's lr column (interpolated to every step, warmup from 0 before the
+    first logged step) or, for logs without one, from ``schedule`` (a Schedule).
+    """
+    from hpadvisor.errors import DataError
+    from hpadvisor.logs import read_log
+
+    curves, notes = [], []
+    for path in paths:
+        for run in read_log(path, mapping=mapping):
+            label = run.name if run.name == run.file or "/" in run.name else run.name
+            for n in run.notes:
+                notes.append(f"{path} [{run.name}]: {n}")
+            if run.has_lr:
+                eta = run.lr_sequence()
+                if run.lr_steps.min() > 0:
+                    notes.append(f"{path} [{run.name}]: lr logged from step {int(run.lr_steps.min())}: "
+                                 "assumed a linear warmup from 0 at step 0 before it.")
+            elif schedule is not None:
+                eta = schedule.sequence()
+                if eta.size - 1 < run.steps.max():
+                    raise DataError(f"{path}: the log runs to step {int(run.steps.max())}, past the "
+                                    f"schedule's {eta.size - 1} steps: give --total-steps.")
+            else:
+                raise DataError(
+                    f"'{path}' has no lr column (accepted names: lr, learning_rate, ...) and no schedule "
+                    "was given: pass --schedule/--lr/--warmup/--total-steps, or --map lr=<column>."
+                )
+            keep = run.steps >= 1
+            curves.append(Curve(label, eta[: max(int(run.steps.max()), 1) + 1], run.steps[keep], run.loss[keep],
+                                source=run.source()))
+    names = [c.name for c in curves]
+    if len(set(names)) != len(names):  # same stem in different folders: qualify by path
+        curves = [dataclasses.replace(c, name=f"{c.source.get('file')}:{c.name}") for c in curves]
+    return curves, notes

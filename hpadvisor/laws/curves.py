@@ -320,7 +320,7 @@ def _luo(size: str, values: tuple[float, ...]) -> MultiPowerLaw:
             citation="Luo et al. 2025, A Multi-Power Law for Loss Curve Prediction Across Learning Rate "
             f"Schedules (arXiv:2503.12811): fitted parameters for the {size} model",
             source="thu-yao-01-luo/MultiPowerLaw @8da9f19 (README and src/); LAWS.md section 6",
-            fitted_range=(("steps", 2160.0, 24000.0), ("peak_lr", 3e-4, 3e-4)),
+            fitted_range=(("steps", 2160.0, 24000.0), ("peak_lr", 3e-4, 3e-4), ("warmup_steps", 2160.0, 2160.0)),
             notes="Fitted on cosine_24000, constant_24000, wsdcon_9 with warmup 2160 steps from 0 to 3e-4, "
             "lr sequence as run (warmup increments in the drop sum). Valid for that lr scale only.",
         ),
@@ -330,3 +330,33 @@ def _luo(size: str, values: tuple[float, ...]) -> MultiPowerLaw:
 MPL_25M = _luo("25M", (3.04045, 0.52469, 0.50787, 363.788, 2.06561, 0.58279, 0.64142))
 MPL_100M = _luo("100M", (2.65145, 0.60115, 0.45296, 437.946, 2.13246, 0.59785, 0.65524))
 MPL_400M = _luo("400M", (2.37474, 0.65421, 0.42879, 523.425, 2.02463, 0.59350, 0.63472))
+
+
+# -- ranking schedules -----------------------------------------------------------------------------
+
+def rank_schedules(law: MultiPowerLaw | AnnealingLaw, schedules: dict) -> list[dict]:
+    """Predicted final loss of each named schedule (objects with ``sequence()``), best first,
+    with the gap to the best (absolute, nats, and relative)."""
+    rows = []
+    for label, sched in schedules.items():
+        eta = sched.sequence()
+        rows.append({"schedule": label, "final_loss": float(law.curve(eta, [eta.size - 1])[0])})
+    rows.sort(key=lambda r: r["final_loss"])
+    best = rows[0]["final_loss"]
+    for r in rows:
+        r["gap"] = r["final_loss"] - best
+        r["gap_percent"] = 100.0 * (r["final_loss"] / best - 1.0)
+    return rows
+
+
+def cooldown_search(law, make, fractions, shapes) -> list[dict]:
+    """Every (cooldown fraction, shape) WSD candidate ranked by predicted final loss.
+
+    ``make(fraction, shape)`` returns the schedule (so the caller fixes peak, steps, warmup, floor).
+    """
+    cands = {f"wsd {shape} {frac:.0%}": make(frac, shape) for shape in shapes for frac in fractions}
+    rows = rank_schedules(law, cands)
+    for r in rows:
+        _, shape, frac = r["schedule"].split(" ")
+        r["decay_shape"], r["decay_fraction"] = shape, float(frac.rstrip("%")) / 100
+    return rows

@@ -1,0 +1,96 @@
+"""``hpadvisor fit curves FILE... --law {multipower,annealing} --out LAW.yaml``.
+
+Fits a schedule-aware loss-curve law to logged training curves and writes a law file that records
+the law, its parameters, the data (file names, sha256 hashes, step ranges) and the fit quality
+(R^2, mean and max relative error per run).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hpadvisor.cli.app import guarded
+from hpadvisor.cli.fit_cmd import fit_app
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
+
+_SCHED = "Schedule (for logs without an lr column)"
+
+
+@fit_app.command("curves")
+@guarded
+def fit_curves_command(
+    files: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSONL, JSON, Parquet) with step, loss and lr.")],
+    out: Annotated[Path, typer.Option(help="Write the fitted law file here (YAML).")],
+    law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025) or annealing (Tissue et al. 2024).")] = "multipower",
+    warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak or skip (default: the law's published convention).")] = None,
+    lam: Annotated[Optional[str], typer.Option("--lambda", help="annealing: lambda, a number (default 0.999) or 'fit'.")] = None,
+    map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a column: loss=train/lm_loss (repeatable).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for parameter intervals (0 = none).")] = 0,
+    name: Annotated[Optional[str], typer.Option(help="Name of the fitted law (default: <form>@<out stem>).")] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="Schedule shape for logs without lr.", rich_help_panel=_SCHED)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak lr for --schedule.", rich_help_panel=_SCHED)] = None,
+    warmup: Annotated[int, typer.Option(help="Warmup steps for --schedule.", rich_help_panel=_SCHED)] = 0,
+    total_steps: Annotated[Optional[int], typer.Option(help="Total steps for --schedule.", rich_help_panel=_SCHED)] = None,
+    min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr / peak for --schedule.", rich_help_panel=_SCHED)] = None,
+    decay_fraction: Annotated[Optional[float], typer.Option(help="WSD cooldown fraction for --schedule.", rich_help_panel=_SCHED)] = None,
+    decay_shape: Annotated[str, typer.Option(help="WSD cooldown shape for --schedule.", rich_help_panel=_SCHED)] = "linear",
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
+) -> None:
+    """Fit the multi-power or LR-annealing law to loss curves; save it for `predict` and `compare-schedules`."""
+    from hpadvisor import lawfile, schedules, yamlio
+    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.fitting.curves import curves_from_logs, fit_curves
+    from hpadvisor.tables import parse_map
+
+    if out.exists() and not force:
+        raise InvalidInputError(f"'{out}' already exists. Pass --force to overwrite it.")
+    lam_value: float | None = 0.999
+    if lam is not None:
+        if lam.strip().lower() == "fit":
+            lam_value = None
+        else:
+            try:
+                lam_value = float(lam)
+            except ValueError:
+                raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
+    sched = None
+    if schedule is not None:
+        if lr is None or total_steps is None:
+            raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
+        sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup,
+                                min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape)
+    curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched)
+    result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
+                        name=name or f"{law}@{out.stem}")
+    fit_info = result.info()
+    fit_info["data"] = [c.source for c in curves]
+    if notes:
+        fit_info["data_notes"] = notes
+    yamlio.write_atomic(out, lawfile.dumps(result.law, fit=fit_info), force=force)
+    sys.stderr.write(f"wrote {out}\n")
+    summary = {"law": result.law.registry_key, "form": type(result.law).key, "out": str(out),
+               "constants": {k: float(v) for k, v in result.law.constants().items()},
+               "runs": [r.to_dict() for r in result.runs], "notes": notes}
+    if result.intervals:
+        summary["interval_95"] = {k: list(v) for k, v in result.intervals.items()}
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        return
+    if format is OutputFormat.yaml:
+        sys.stdout.write(yamlio.dumps(summary))
+        return
+    lines = [f"{summary['law']} ({type(result.law).title})"]
+    lines += [f"  {k:>6} = {v:.6g}" + (f"   95% [{result.intervals[k][0]:.4g}, {result.intervals[k][1]:.4g}]"
+                                        if k in result.intervals else "") for k, v in summary["constants"].items()]
+    lines.append(f"  {'run':<28} {'points':>6} {'R^2':>8} {'mean rel':>9} {'max rel':>8} {'final':>8}")
+    for r in result.runs:
+        lines.append(f"  {r.name[:28]:<28} {r.points:>6} {r.r2:>8.5f} {r.mean_rel_error:>9.3%} "
+                     f"{r.max_rel_error:>8.3%} {r.final_rel_error:>+8.3%}")
+    lines += [f"  note: {n}" for n in notes]
+    sys.stdout.write("\n".join(lines) + "\n")

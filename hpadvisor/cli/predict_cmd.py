@@ -1,0 +1,57 @@
+"""``hpadvisor predict LAW.yaml ...``: use a (fitted) law file; dispatches on the law's form.
+
+``HANDLERS`` maps a law form (``law:`` in the file) to the function that handles it, as
+"module:function"; each handler module registers its forms with one line here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
+
+HANDLERS: dict[str, str] = {}
+HANDLERS.update(dict.fromkeys(("multipower", "multipower-peak-warmup", "multipower-paper-warmup", "annealing", "annealing-as-run-warmup"), "hpadvisor.cli.predict_curves_cmd:predict_curve"))
+
+_SCHED = "Schedule (curve laws)"
+
+
+@app.command()
+@guarded
+def predict(
+    law_file: Annotated[str, typer.Argument(help="A law file (from `hpadvisor fit ...`) or a registry key.")],
+    schedule: Annotated[Optional[str], typer.Option(help="Schedule shape: cosine, wsd, linear, d2z, constant, multistep, inverse_sqrt.", rich_help_panel=_SCHED)] = None,
+    steps: Annotated[Optional[str], typer.Option(help="Total optimizer steps of the schedule (e.g. 72000 or 72k).", rich_help_panel=_SCHED)] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak lr (default: the law's fitted peak lr).", rich_help_panel=_SCHED)] = None,
+    warmup: Annotated[Optional[int], typer.Option(help="Warmup steps (default: the law's fitted warmup).", rich_help_panel=_SCHED)] = None,
+    min_lr: Annotated[Optional[float], typer.Option(help="Final lr, absolute.", rich_help_panel=_SCHED)] = None,
+    min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr as a fraction of the peak (default 0.1; 0 for linear).", rich_help_panel=_SCHED)] = None,
+    decay_fraction: Annotated[Optional[float], typer.Option(help="WSD: fraction of the run in the cooldown (default 0.2).", rich_help_panel=_SCHED)] = None,
+    decay_shape: Annotated[str, typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential, geometric.", rich_help_panel=_SCHED)] = "linear",
+    lr_trace: Annotated[Optional[Path], typer.Option(help="A (step, lr) CSV/TSV/JSONL trace of the planned lr (sparse is interpolated).", rich_help_panel=_SCHED)] = None,
+    at: Annotated[Optional[str], typer.Option(help="Steps to predict at, e.g. 1000,24000 (default: the trace's steps, or 200 points).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Also save a PNG/SVG plot (needs matplotlib).")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite --plot if it exists.")] = False,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
+) -> None:
+    """Predict with a law file: the loss curve of a schedule (curve laws), ..."""
+    import importlib
+
+    from hpadvisor import lawfile
+    from hpadvisor.errors import InvalidInputError
+
+    law = lawfile.find(law_file)
+    form = type(law).key
+    if form not in HANDLERS:
+        raise InvalidInputError(
+            f"predict does not handle '{form}' laws yet (it handles: {', '.join(sorted(set(HANDLERS)))})."
+        )
+    module, _, func = HANDLERS[form].partition(":")
+    handler = getattr(importlib.import_module(module), func)
+    handler(law, schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
+            min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+            lr_trace=lr_trace, at=at, plot=plot, force=force, format=format)

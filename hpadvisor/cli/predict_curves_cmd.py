@@ -1,0 +1,133 @@
+"""``hpadvisor predict CURVE-LAW.yaml ...``: the loss curve of any schedule under a fitted curve law.
+
+JSON output (a stable interface): ``{"points": [{"step": s, "loss": l}, ...]}`` at the trace's
+steps, at ``--at`` steps, or at 200 evenly spaced steps of a ``--schedule``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def law_defaults(law) -> dict[str, float]:
+    """The peak lr and warmup the law was fitted with (its fitted_range), used as defaults."""
+    rng = law.provenance.range_dict()
+    out = {}
+    if "peak_lr" in rng:
+        out["peak"] = rng["peak_lr"][1]
+    if "warmup_steps" in rng:
+        out["warmup"] = int(round(rng["warmup_steps"][1]))
+    return out
+
+
+def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction,
+                          decay_shape, notes: list[str]):
+    from hpadvisor import schedules, units
+    from hpadvisor.errors import InvalidInputError
+
+    if steps is None:
+        raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
+    total = int(units.parse_count(steps)) if isinstance(steps, str) else int(steps)
+    d = law_defaults(law)
+    if lr is None:
+        if "peak" not in d:
+            raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
+        lr = d["peak"]
+        notes.append(f"peak lr {lr:g} (the law's fitted peak; another lr is an extrapolation).")
+    if warmup is None:
+        warmup = min(d.get("warmup", 0), total)
+        notes.append(f"warmup {warmup} steps (the law's fitted warmup).")
+    return schedules.build(schedule, peak=lr, total_steps=total, warmup_steps=warmup, min_lr=min_lr,
+                           min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape)
+
+
+def parse_steps(text: str) -> list[int]:
+    from hpadvisor import units
+    from hpadvisor.errors import InvalidInputError
+
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            out.append(int(units.parse_count(part)))
+        except Exception:
+            raise InvalidInputError(f"--at: '{part}' is not a step number (e.g. --at 1000,24000).") from None
+    if not out:
+        raise InvalidInputError("--at gives no steps (e.g. --at 1000,24000).")
+    return out
+
+
+def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape,
+                  lr_trace, at, plot, force, format) -> None:
+    import numpy as np
+
+    from hpadvisor import schedules
+    from hpadvisor.cli.options import OutputFormat
+    from hpadvisor.errors import InvalidInputError
+
+    notes: list[str] = []
+    if (lr_trace is None) == (schedule is None):
+        raise InvalidInputError("give either --schedule (with --steps) or --lr-trace FILE.")
+    if lr_trace is not None:
+        ts, tv = schedules.read_trace(str(lr_trace))
+        eta = schedules.interpolate_trace(ts, tv)
+        if ts[0] > 0:
+            notes.append(f"trace starts at step {int(ts[0])}: assumed a linear warmup from 0 before it.")
+        query = ts[ts >= 1].astype(int)
+        label = str(lr_trace)
+    else:
+        sched = schedule_from_options(law, schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
+                                      min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
+                                      decay_shape=decay_shape, notes=notes)
+        eta = sched.sequence()
+        T = sched.total_steps
+        query = np.unique(np.linspace(max(1, min(T, sched.warmup_steps or 1)), T, 200).round().astype(int))
+        label = sched.describe()
+    if at is not None:
+        query = np.asarray(parse_steps(at))
+        if np.any(query > eta.size - 1):
+            raise InvalidInputError(f"--at step {int(query.max())} is past the schedule's last step {eta.size - 1}.")
+    if query.size == 0:
+        raise InvalidInputError("no steps >= 1 to predict at.")
+    loss = law.curve(eta, query)
+    rng = law.provenance.range_dict()
+    if "steps" in rng and query.max() > rng["steps"][1] * (1 + 1e-9):
+        notes.append(f"steps beyond {rng['steps'][1]:.0f} (the longest fitted run): extrapolation "
+                     f"x{query.max() / rng['steps'][1]:.2g}.")
+    points = [{"step": int(s), "loss": float(v)} for s, v in zip(query, loss, strict=True)]
+    if plot is not None:
+        from hpadvisor.plot import save_plot
+
+        save_plot(plot, {label: (query, loss)}, ylabel="predicted loss", title=law.registry_key, force=force)
+        sys.stderr.write(f"wrote {plot}\n")
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps({"points": points}, allow_nan=False) + "\n")
+        return
+    if format is OutputFormat.yaml:
+        from hpadvisor import yamlio
+
+        sys.stdout.write(yamlio.dumps({"points": points}))
+        return
+    _print_table(law, label, points, notes, markdown=format is OutputFormat.markdown)
+
+
+def _print_table(law, label: str, points: list[dict[str, Any]], notes: list[str], *, markdown: bool) -> None:
+    from hpadvisor.plot import text_plot
+
+    out = [f"{law.registry_key}: predicted loss for {label}"]
+    if not markdown:
+        out.append(text_plot({"predicted": ([p["step"] for p in points], [p["loss"] for p in points])},
+                             ylabel="loss"))
+    pick = points if len(points) <= 12 else [points[int(i)] for i in
+                                             sorted({round(j * (len(points) - 1) / 10) for j in range(11)})]
+    out.append("| step | loss |" if markdown else f"{'step':>10}  {'loss':>8}")
+    if markdown:
+        out.append("|---:|---:|")
+    for p in pick:
+        out.append(f"| {p['step']} | {p['loss']:.4f} |" if markdown else f"{p['step']:>10}  {p['loss']:>8.4f}")
+    out += [f"note: {n}" for n in notes]
+    sys.stdout.write("\n".join(out) + "\n")

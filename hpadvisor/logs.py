@@ -1,0 +1,178 @@
+"""Training logs in: one tidy, validated record per run (steps, loss, lr trace), with what was dropped.
+
+Any table :func:`hpadvisor.tables.read_table` reads (CSV, TSV, JSONL, JSON, Parquet).  Columns are
+found by name (W&B's ``_step`` and ``train/loss``, HF Trainer's ``trainer/global_step`` and
+``learning_rate``...) or named with ``--map loss=train/lm_loss``.  A ``run`` column splits one file
+into several runs.  Rules, each reported in :attr:`LogRun.notes` (never applied silently):
+
+* rows without a loss (the lr is often logged every step, the loss less often) are not fitted;
+* non-finite (NaN, inf) or non-positive losses and loss spikes are excluded, with their steps;
+* unsorted steps are sorted; a repeated step with the same values is dropped; a repeated step
+  with different losses (a restart that re-logged steps) is rejected: keep one segment;
+* the lr may be sparse: :meth:`LogRun.lr_sequence` interpolates it to every step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hpadvisor.errors import DataError
+
+COLUMNS = {
+    "step": ("_step", "trainer/global_step", "train/global_step", "global_step", "iteration", "iter",
+             "iters", "steps", "optimizer_step", "num_steps"),
+    "loss": ("train/loss", "train_loss", "training_loss", "loss/train", "train/loss_step", "lm_loss",
+             "train/lm_loss", "train/ce_loss", "ce_loss"),
+    "lr": ("learning_rate", "train/learning_rate", "trainer/learning_rate", "train/lr", "optim/lr",
+           "lr-adamw", "lr_0", "learning-rate", "learningrate"),
+    "run": ("run_name", "run_id", "name", "experiment", "series"),
+}
+#: A point is a spike when it lies this far above the running median (relative), and well above
+#: the curve's own noise (SPIKE_MADS robust standard deviations).
+SPIKE_REL = 0.02
+SPIKE_MADS = 8.0
+SPIKE_WINDOW = 11
+
+
+@dataclass(frozen=True)
+class LogRun:
+    """One run from a log file: fit-ready points, the lr trace, and what was done to the data."""
+
+    name: str
+    file: str
+    sha256: str
+    steps: np.ndarray  # steps with a usable loss, sorted
+    loss: np.ndarray
+    lr_steps: np.ndarray  # steps with an lr (may be empty: no lr column)
+    lr: np.ndarray
+    notes: tuple[str, ...] = ()
+    excluded: tuple[tuple[int, str], ...] = field(default=())
+
+    @property
+    def has_lr(self) -> bool:
+        return self.lr.size > 0
+
+    def lr_sequence(self, total_steps: int | None = None) -> np.ndarray:
+        """The per-step lr (index = step), interpolated from the logged lr; warmup from 0 before it."""
+        from hpadvisor.schedules import interpolate_trace
+
+        if not self.has_lr:
+            raise DataError(
+                f"'{self.file}' has no lr column: give the schedule (--schedule, --lr, --warmup, "
+                "--total-steps) or name the column with --map lr=<column>."
+            )
+        T = max(int(self.steps.max()), int(self.lr_steps.max())) if total_steps is None else total_steps
+        return interpolate_trace(self.lr_steps, self.lr, T)
+
+    def source(self) -> dict:
+        return {"file": self.file, "sha256": self.sha256, "run": self.name,
+                "steps": [int(self.steps.min()), int(self.steps.max())], "points": int(self.steps.size),
+                "excluded": len(self.excluded)}
+
+
+def file_hash(path: str | os.PathLike[str]) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = None,
+             require_lr: bool = False) -> list[LogRun]:
+    """Read a training log into one :class:`LogRun` per run (one, without a run column)."""
+    from hpadvisor.tables import read_table
+
+    required = ["step", "loss"] + (["lr"] if require_lr else [])
+    frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
+                       numeric=["step", "loss", "lr"], what="log")
+    digest = file_hash(path)
+    if "run" in frame.columns:
+        groups = [(str(k), g) for k, g in frame.groupby(frame["run"].astype(str), sort=False)]
+    else:
+        groups = [(Path(path).stem, frame)]
+    return [_one_run(name, g, str(path), digest) for name, g in groups]
+
+
+def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
+    where = f"log '{path}'" + (f", run '{name}'" if name != Path(path).stem else "")
+    notes: list[str] = []
+    step = frame["step"].to_numpy(dtype=float)
+    loss = frame["loss"].to_numpy(dtype=float)
+    lr = frame["lr"].to_numpy(dtype=float) if "lr" in frame.columns else np.full(step.size, np.nan)
+    if np.any(~np.isfinite(step)):
+        row = int(np.flatnonzero(~np.isfinite(step))[0])
+        raise DataError(f"{where}: a row ({row + 2}) has no step number; every row needs one.")
+    if np.any(step < 0) or np.any(step != np.round(step)):
+        bad = step[(step < 0) | (step != np.round(step))][0]
+        raise DataError(f"{where}: step {bad:g} is not a whole number >= 0.")
+    if np.any(np.diff(step) < 0):
+        order = np.argsort(step, kind="stable")
+        step, loss, lr = step[order], loss[order], lr[order]
+        notes.append("steps were not in order: sorted them.")
+    # repeated steps: merge rows that agree (an lr row and a loss row of the same step), reject others
+    uniq, first, counts = np.unique(step, return_index=True, return_counts=True)
+    if np.any(counts > 1):
+        keep_loss = np.full(uniq.size, np.nan)
+        keep_lr = np.full(uniq.size, np.nan)
+        idx = np.searchsorted(uniq, step)
+        for values, out, what in ((loss, keep_loss, "loss"), (lr, keep_lr, "lr")):
+            for i in np.flatnonzero(counts > 1):
+                v = values[idx == i]
+                v = v[~np.isnan(v)]
+                if v.size and np.ptp(v) > 1e-12 * max(1.0, float(np.abs(v).max())):
+                    raise DataError(
+                        f"{where}: step {uniq[i]:g} appears {counts[i]} times with different {what} values "
+                        f"({', '.join(f'{x:g}' for x in v[:3])}): a restarted run? Keep one segment "
+                        "(or give each segment its own run name)."
+                    )
+            ok = ~np.isnan(values)
+            out[idx[ok]] = values[ok]
+        notes.append(f"{int(np.sum(counts - 1))} repeated step rows with identical values merged.")
+        step, loss, lr = uniq, keep_loss, keep_lr
+    has_lr = ~np.isnan(lr)
+    lr_steps, lr_vals = step[has_lr], lr[has_lr]
+    if np.any(~np.isfinite(lr_vals)):
+        raise DataError(f"{where}: the lr column has a value that is not finite.")
+    if np.any(lr_vals < 0):
+        i = int(np.flatnonzero(lr_vals < 0)[0])
+        raise DataError(f"{where}: lr at step {lr_steps[i]:g} is {lr_vals[i]:g}; a learning rate must be >= 0.")
+    excluded: list[tuple[int, str]] = []
+    missing = np.isnan(loss)
+    if missing.any():
+        notes.append(f"{int(missing.sum())} rows without a loss (not evaluated there, or NaN) were not fitted.")
+    bad = ~missing & (~np.isfinite(loss) | (loss <= 0))
+    for s, v in zip(step[bad], loss[bad], strict=True):
+        excluded.append((int(s), f"loss {v:g} is not a finite positive number"))
+    good = ~missing & ~bad
+    s_good, l_good = step[good], loss[good]
+    spikes = find_spikes(l_good)
+    for s, v in zip(s_good[spikes], l_good[spikes], strict=True):
+        excluded.append((int(s), f"loss {v:g} is a spike above the running median"))
+    if excluded:
+        shown = ", ".join(str(s) for s, _ in excluded[:5]) + (" ..." if len(excluded) > 5 else "")
+        notes.append(f"excluded {len(excluded)} diverged points (NaN/inf/non-positive/spikes) at steps {shown}.")
+    s_fit, l_fit = s_good[~spikes], l_good[~spikes]
+    if s_fit.size == 0:
+        raise DataError(f"{where}: no usable loss values (all blank, NaN, inf or spikes).")
+    return LogRun(name=name, file=path, sha256=digest, steps=s_fit.astype(np.int64), loss=l_fit,
+                  lr_steps=lr_steps, lr=lr_vals, notes=tuple(notes), excluded=tuple(excluded))
+
+
+def find_spikes(loss: np.ndarray) -> np.ndarray:
+    """Points far above the running median (a robust window of SPIKE_WINDOW points)."""
+    n = loss.size
+    if n < 5:
+        return np.zeros(n, dtype=bool)
+    half = SPIKE_WINDOW // 2
+    padded = np.pad(loss, half, mode="edge")
+    windows = np.lib.stride_tricks.sliding_window_view(padded, SPIKE_WINDOW)
+    med = np.median(windows, axis=1)
+    resid = loss - med
+    mad = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+    return (resid > SPIKE_REL * med) & (resid > SPIKE_MADS * max(mad, 1e-12))

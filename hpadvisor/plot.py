@@ -1,0 +1,80 @@
+"""Plots of schedules and loss curves: a plain-text plot for the terminal, PNG/SVG with matplotlib.
+
+matplotlib is an optional extra, imported only when a file is asked for.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from hpadvisor.errors import DataError, InvalidInputError
+
+MARKS = "*o+x#@%&"
+
+
+def text_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, width: int = 72,
+              height: int = 18, ylabel: str = "") -> str:
+    """Several (x, y) series on one character grid, with axis ranges and a legend."""
+    pts = [(float(x), float(y)) for xs, ys in series.values() for x, y in zip(xs, ys, strict=True)
+           if math.isfinite(float(y))]
+    if not pts:
+        return "(nothing to plot)\n"
+    x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
+    y0, y1 = min(p[1] for p in pts), max(p[1] for p in pts)
+    x1 = x1 if x1 > x0 else x0 + 1
+    y1 = y1 if y1 > y0 else y0 + abs(y0) * 1e-6 + 1e-12
+    grid = [[" "] * width for _ in range(height)]
+    for i, (_name, (xs, ys)) in enumerate(series.items()):
+        mark = MARKS[i % len(MARKS)]
+        for x, y in zip(xs, ys, strict=True):
+            if not math.isfinite(float(y)):
+                continue
+            c = round((float(x) - x0) / (x1 - x0) * (width - 1))
+            r = height - 1 - round((float(y) - y0) / (y1 - y0) * (height - 1))
+            grid[r][c] = mark
+    lines = [f"{y1:>10.4g} |" + "".join(grid[0])]
+    lines += ["           |" + "".join(row) for row in grid[1:-1]]
+    lines.append(f"{y0:>10.4g} |" + "".join(grid[-1]))
+    lines.append("           +" + "-" * width)
+    lines.append(f"            {x0:<12.6g}{'step':^{max(width - 24, 4)}}{x1:>12.6g}")
+    legend = "   ".join(f"{MARKS[i % len(MARKS)]} {name}" for i, name in enumerate(series))
+    lines.append(f"  {ylabel}: {legend}" if ylabel else f"  {legend}")
+    return "\n".join(lines) + "\n"
+
+
+def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
+              ylabel: str, title: str = "", force: bool = False,
+              observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> None:
+    """Write a PNG or SVG (by suffix) with matplotlib; refuses to overwrite without ``force``."""
+    p = Path(path)
+    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise InvalidInputError(f"--plot '{p}': use a .png, .svg or .pdf file name.")
+    if p.exists() and not force:
+        raise DataError(f"'{p}' exists; use --force to overwrite it.")
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise DataError(
+            "--plot needs matplotlib (an optional extra): pip install matplotlib. "
+            "Without it the plot is printed in the terminal."
+        ) from None
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for name, (xs, ys) in series.items():
+        ax.plot(list(xs), list(ys), label=name, lw=1.4)
+    for name, (xs, ys) in (observed or {}).items():
+        ax.plot(list(xs), list(ys), ".", ms=2, label=f"{name} (observed)")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    tmp = p.with_name(f".{p.name}.tmp{p.suffix}")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(p)
