@@ -41,7 +41,7 @@ def compare_schedules(
         raise InvalidInputError(f"'{law_file}' is a {type(law).key} law, not a curve law: fit one with `hpadvisor fit curves`.")
     from hpadvisor import units
 
-    total = int(units.parse_count(steps))
+    total = int(units.parse_count(steps, name="--steps"))
     d = law_defaults(law)
     peak = lr if lr is not None else d.get("peak")
     if peak is None:

@@ -29,7 +29,7 @@ def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ra
 
     if steps is None:
         raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
-    total = int(units.parse_count(steps)) if isinstance(steps, str) else int(steps)
+    total = int(units.parse_count(steps, name="--steps")) if isinstance(steps, str) else int(steps)
     d = law_defaults(law)
     if lr is None:
         if "peak" not in d:
@@ -45,7 +45,7 @@ def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ra
 
 def parse_steps(text: str) -> list[int]:
     from hpadvisor import units
-    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.errors import HpAdvisorError, InvalidInputError
 
     out = []
     for part in text.split(","):
@@ -53,8 +53,8 @@ def parse_steps(text: str) -> list[int]:
         if not part:
             continue
         try:
-            out.append(int(units.parse_count(part)))
-        except Exception:
+            out.append(int(units.parse_count(part, name="--at")))
+        except HpAdvisorError:
             raise InvalidInputError(f"--at: '{part}' is not a step number (e.g. --at 1000,24000).") from None
     if not out:
         raise InvalidInputError("--at gives no steps (e.g. --at 1000,24000).")

@@ -160,9 +160,8 @@ class _MultiPower(_Model):
             for alpha in (0.3, 0.6):
                 gap = float(np.median(loss)) - l0
                 A = gap / float(np.median(self.S1_all)) ** -alpha
-                for b in (0.2, 1.0):
-                    C = 0.05 * peak ** -0.4
-                    out.append(np.array([l0, A, alpha, b * (loss.max() - lo) / peak, C, 0.5, 0.6]))
+                C = 0.05 * peak ** -0.4  # C * eta^-gamma * (eta * ~20 steps) ~ 1 (gamma ~ 0.6)
+                out.append(np.array([l0, A, alpha, 0.2 * (loss.max() - lo) / peak, C, 0.5, 0.6]))
         return out
 
     def bounds(self, loss):

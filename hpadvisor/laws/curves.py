@@ -43,6 +43,7 @@ from hpadvisor.laws.base import Law, Output, Provenance
 
 WARMUP_MODES = ("as-run", "peak", "skip")
 _TINY = 1e-30
+LOG_BIN = 0.02  # width of a pseudo-term's log-lr bin
 
 
 # -- the lr sequence -------------------------------------------------------------------------------
@@ -141,20 +142,23 @@ class DropPlan:
             w = np.abs(delta[nz])
             b = b0.copy()
             size = base
+            # A pseudo-term never mixes lr levels more than LOG_BIN apart in log lr (a warmup from 0
+            # spans many e-folds in one block) nor increases with decreases.
+            lbin = np.floor((logeta[nz] - logeta[nz].min()) / LOG_BIN).astype(np.int64)
+            nb = 2 * (int(lbin.max()) + 1)
+            sub = 2 * lbin + (delta[nz] < 0)
             while np.any(b > 0):
                 chunk = (nz - 1) // size
-                key = 2 * chunk + (delta[nz] < 0)
-                nkeys = 2 * (int(chunk.max()) + 1)
-                W = np.bincount(key, w, nkeys)
-                used = np.flatnonzero(W > 0)
-                Wd = np.bincount(key, delta[nz], nkeys)[used]
-                Lb = np.bincount(key, w * logeta[nz], nkeys)[used] / W[used]
-                Pb = np.bincount(key, w * P[nz], nkeys)[used] / W[used]
+                used, inv = np.unique(chunk * nb + sub, return_inverse=True)
+                W = np.bincount(inv, w)
+                Wd = np.bincount(inv, delta[nz])
+                Lb = np.bincount(inv, w * logeta[nz]) / W
+                Pb = np.bincount(inv, w * P[nz]) / W
                 c_hi = b // size
                 b_next = np.maximum(0, (b - blocks * size) // (2 * size) * (2 * size))
                 c_lo = b_next // size
-                lo = np.searchsorted(used, 2 * c_lo)
-                hi = np.searchsorted(used, 2 * c_hi)
+                lo = np.searchsorted(used, nb * c_lo)
+                hi = np.searchsorted(used, nb * c_hi)
                 q, j = _ranges(lo, hi)
                 parts.append((q, St[q] - Pb[j], Lb[j], Wd[j]))
                 b = b_next

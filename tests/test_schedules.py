@@ -1,0 +1,143 @@
+"""Schedules: golden per-step values for each trainer convention, properties, traces."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hpadvisor import schedules
+from hpadvisor.errors import HpAdvisorError, InvalidInputError
+from hpadvisor.schedules import Schedule, build, interpolate_trace, luo_schedule
+from tests.conftest import shared_data
+
+# -- golden values, worked by hand from each trainer's formula ----------------------------------
+
+
+def test_megatron_cosine_warmup_reaches_peak_at_W_and_min_at_T():
+    # Megatron get_lr: init + (peak-init)*s/W for s <= W; cosine ratio (s-W)/(T-W); min for s > T.
+    s = Schedule("cosine", peak=1.0, total_steps=10, warmup_steps=2, min_lr=0.1)
+    got = s.lr([0, 1, 2, 6, 10, 11])
+    assert got == pytest.approx([0.0, 0.5, 1.0, 0.1 + 0.9 * 0.5, 0.1, 0.1])
+
+
+def test_hf_cosine_warmup_and_linear():
+    # transformers: s / W for s < W; 0.5 (1 + cos(pi progress)); linear (T - s) / (T - W).
+    s = Schedule("cosine", peak=1.0, total_steps=10, warmup_steps=2, convention="hf")
+    assert s.lr([0, 1, 2, 6, 10]) == pytest.approx([0.0, 0.5, 1.0, 0.5, 0.0])
+    lin = Schedule("linear", peak=2.0, total_steps=10, warmup_steps=2, convention="hf")
+    assert lin.lr([1, 2, 6, 10]) == pytest.approx([1.0, 2.0, 1.0, 0.0])
+
+
+def test_nanogpt_warmup_is_it_plus_one_over_W_plus_one():
+    s = Schedule("cosine", peak=6e-4, total_steps=100, warmup_steps=4, min_lr=6e-5, convention="nanogpt")
+    assert s.lr([0, 3, 4]) == pytest.approx([6e-4 * 1 / 5, 6e-4 * 4 / 5, 6e-4])
+    assert s.lr([100, 101]) == pytest.approx([6e-5, 6e-5])
+
+
+@pytest.mark.parametrize(
+    ("shape", "r", "coeff"),
+    [("linear", 0.25, 0.75), ("cosine", 0.5, 0.5), ("1-sqrt", 0.25, 0.5), ("exponential", 0.5, 2 * 0.5**0.5 - 1)],
+)
+def test_megatron_wsd_cooldown_styles(shape, r, coeff):
+    # Megatron WSD: anneal start = T - decay_steps; coeff by lr_wsd_decay_style; lr = min + coeff (peak - min)
+    s = Schedule("wsd", peak=1.0, total_steps=100, warmup_steps=0, min_lr=0.0, decay_steps=40, decay_shape=shape)
+    assert s.lr([60])[0] == 1.0
+    assert s.lr([60 + 40 * r])[0] == pytest.approx(coeff)
+    assert s.lr([100])[0] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_megatron_minus_sqrt_alias_and_inverse_sqrt():
+    assert Schedule("wsd", peak=1, total_steps=10, decay_steps=2, decay_shape="minus_sqrt").decay_shape == "1-sqrt"
+    s = Schedule("inverse_sqrt", peak=1.0, total_steps=1000, warmup_steps=100, min_lr=0.01)
+    assert s.lr([100, 400, 10**6]) == pytest.approx([1.0, 0.5, 0.01])
+
+
+def test_multistep_deepseek_and_warmup_from_a_fraction():
+    s = Schedule("multistep", peak=1.0, total_steps=100, warmup_steps=10, warmup_init=0.01)
+    assert s.lr([0, 5, 79, 80, 90]) == pytest.approx([0.01, 0.505, 1.0, 0.316, 0.1])
+
+
+def test_wsd_restarts_cool_down_at_every_cycle_end():
+    s = Schedule("wsd_restarts", peak=1.0, total_steps=200, decay_steps=20, cycles=(100, 200), min_lr=0.0)
+    assert s.lr([80, 100, 101, 180, 200]) == pytest.approx([1.0, 0.0, 1.0, 1.0, 0.0], abs=1e-12)
+
+
+def test_mpl_runs_match_the_logged_lr_column():
+    folder = shared_data("mpl_schedules", "csv_400")
+    import pandas as pd
+
+    for f in sorted(folder.glob("*.csv")):
+        d = pd.read_csv(f)
+        seq = luo_schedule(f.stem).sequence()
+        assert np.max(np.abs(seq[d.step.to_numpy()] / d.lr.to_numpy() - 1)) < 1e-12, f.stem
+
+
+# -- properties -----------------------------------------------------------------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.sampled_from(["constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt"]),
+    conv=st.sampled_from(schedules.CONVENTIONS),
+    decay=st.sampled_from(schedules.DECAY_SHAPES),
+    T=st.integers(10, 3000),
+    wfrac=st.floats(0, 0.5),
+    ratio=st.floats(0.001, 1.0),
+    peak=st.floats(1e-5, 1e-1),
+)
+def test_bounded_monotone_warmup_and_ends_at_floor(shape, conv, decay, T, wfrac, ratio, peak):
+    W = int(wfrac * T)
+    min_lr = ratio * peak
+    s = Schedule(shape, peak=peak, total_steps=T, warmup_steps=W, min_lr=min_lr, convention=conv,
+                 decay_steps=max(1, (T - W) // 3) if shape == "wsd" else None, decay_shape=decay)
+    lr = s.sequence()
+    assert lr.size == T + 1
+    assert np.all(lr <= peak * (1 + 1e-12))
+    after = lr[W + 1:]
+    if shape != "multistep":
+        assert np.all(after >= min_lr * (1 - 1e-12))
+    assert np.all(np.diff(lr[: W + 1]) >= -1e-15)  # warmup never goes down
+    if shape in ("cosine", "linear", "wsd") and T > W:
+        assert lr[T] == pytest.approx(min_lr, rel=1e-9)  # the decay ends where the trainer's does
+        assert np.all(np.diff(lr[W:]) <= 1e-15 * peak)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10_000), st.floats(0, 1)), min_size=1, max_size=30, unique_by=lambda x: x[0]))
+def test_trace_interpolation_hits_the_logged_points(points):
+    points.sort()
+    s = np.array([p[0] for p in points], float)
+    v = np.array([p[1] for p in points])
+    seq = interpolate_trace(s, v)
+    assert seq.size == int(s[-1]) + 1
+    assert seq[s.astype(int)] == pytest.approx(v)
+    assert np.all(seq >= 0) and np.all(seq <= v.max() + 1e-15)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(st.sampled_from(["peak", "total_steps", "warmup_steps", "min_lr", "decay_steps", "warmup_init"]),
+                       st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**6), st.text(max_size=3), st.none())),
+       st.sampled_from(list(schedules.SHAPES)))
+def test_bad_parameters_raise_our_errors(kwargs, shape):
+    kw = {"peak": 1e-3, "total_steps": 100, **kwargs}
+    try:
+        Schedule(shape, **kw).lr([0, 1, 50])
+    except HpAdvisorError:
+        pass
+
+
+def test_trace_rejects_negative_lr_and_unsorted_steps():
+    with pytest.raises(InvalidInputError, match="negative lr"):
+        interpolate_trace([0, 10], [1e-3, -1e-3])
+    with pytest.raises(InvalidInputError, match="strictly increasing"):
+        interpolate_trace([10, 0], [1e-3, 1e-3])
+
+
+def test_build_defaults_follow_the_published_conventions():
+    assert build("cosine", peak=1.0, total_steps=100).min_lr == pytest.approx(0.1)
+    assert build("d2z", peak=1.0, total_steps=100).sequence()[-1] == 0.0
+    w = build("wsd", peak=1.0, total_steps=1000)
+    assert w.decay_steps == 200 and math.isclose(w.min_lr, 0.1)
