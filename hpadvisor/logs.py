@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hpadvisor.errors import DataError
+from hpadvisor.errors import DataError, InvalidInputError
 
 COLUMNS = {
     "step": ("_step", "trainer/global_step", "train/global_step", "global_step", "iteration", "iter",
@@ -111,6 +111,12 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
     if np.any(step < 0) or np.any(step != np.round(step)):
         bad = step[(step < 0) | (step != np.round(step))][0]
         raise DataError(f"{where}: step {bad:g} is not a whole number >= 0.")
+    from hpadvisor.schedules import check_length
+
+    try:
+        check_length(float(step.max()), where)
+    except InvalidInputError as exc:
+        raise DataError(str(exc)) from None
     if np.any(np.diff(step) < 0):
         order = np.argsort(step, kind="stable")
         step, loss, lr = step[order], loss[order], lr[order]

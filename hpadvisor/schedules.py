@@ -44,6 +44,21 @@ DECAY_ALIASES = {"minus_sqrt": "1-sqrt", "sqrt": "1-sqrt", "one_minus_sqrt": "1-
 DEEPSEEK_MILESTONES = ((0.8, 0.316), (0.9, 0.1))
 
 
+#: Longest schedule materialised step by step (8 bytes a step: 400 MB).  Longer runs are far
+#: beyond any pretraining run logged in optimizer steps; a larger number is almost always tokens.
+MAX_STEPS = 50_000_000
+
+
+def check_length(total_steps: float, what: str = "the schedule") -> int:
+    """``total_steps`` as an int, or one clear error when it is too long to build per step."""
+    if not math.isfinite(total_steps) or total_steps > MAX_STEPS:
+        raise InvalidInputError(
+            f"{what} runs to step {total_steps:.4g}, beyond the {MAX_STEPS:,} steps hpadvisor builds "
+            "step by step: is the step column optimizer steps (not tokens or samples)?"
+        )
+    return int(total_steps)
+
+
 def decay_coefficient(shape: str, r: np.ndarray, floor_ratio: float = 0.0) -> np.ndarray:
     """Coefficient in [0, 1] of (peak - min) at decay progress ``r`` in [0, 1] (1 at r=0, 0 at r=1).
 
@@ -100,6 +115,7 @@ class Schedule:
         object.__setattr__(self, "decay_shape", shape)
         _check(self.peak, "peak", where, "a finite number > 0", lambda x: x > 0)
         _check(self.total_steps, "total_steps", where, "a whole number >= 1", lambda x: x >= 1 and x == int(x))
+        check_length(self.total_steps, f"the {self.shape} schedule")
         _check(self.warmup_steps, "warmup_steps", where, "a whole number in [0, total_steps]",
                lambda x: 0 <= x <= self.total_steps and x == int(x))
         _check(self.min_lr, "min_lr", where, "in [0, peak]", lambda x: 0 <= x <= self.peak)
@@ -245,7 +261,7 @@ def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: 
     if warmup_from_zero and s[0] > 0:
         s = np.concatenate([[0.0], s])
         v = np.concatenate([[0.0], v])
-    T = int(math.ceil(s[-1])) if total_steps is None else int(total_steps)
+    T = check_length(math.ceil(s[-1]) if total_steps is None else total_steps, "the lr trace")
     return np.interp(np.arange(T + 1, dtype=float), s, v)
 
 
