@@ -115,7 +115,7 @@ class Schedule:
         object.__setattr__(self, "decay_shape", shape)
         _check(self.peak, "peak", where, "a finite number > 0", lambda x: x > 0)
         _check(self.total_steps, "total_steps", where, "a whole number >= 1", lambda x: x >= 1 and x == int(x))
-        check_length(self.total_steps, f"the {self.shape} schedule")
+        check_length(float(self.total_steps), f"the {self.shape} schedule")
         _check(self.warmup_steps, "warmup_steps", where, "a whole number in [0, total_steps]",
                lambda x: 0 <= x <= self.total_steps and x == int(x))
         _check(self.min_lr, "min_lr", where, "in [0, peak]", lambda x: 0 <= x <= self.peak)
