@@ -18,6 +18,7 @@ from hpadvisor.laws.optimizer import (
     OLMO_BETA2,
     POWERLINES_WD,
 )
+from hpadvisor.laws.curves import MPL_25M, MPL_100M, MPL_400M
 from hpadvisor.laws.transfer import COMPLETEP, DEPTH_MUP, MUP, MUP_SGD, SP, UMUP, WIDTH_WD
 from hpadvisor.laws.schedule import (
     CONSTANT_LR,
@@ -67,6 +68,10 @@ REGISTRY: dict[str, Law] = {
         KAPLAN_6ND,
         CHINCHILLA_6ND,
         MFU_TIME,
+        # loss curves under a schedule (published multi-power-law parameters)
+        MPL_25M,
+        MPL_100M,
+        MPL_400M,
         # width and depth transfer (hpadvisor transfer)
         SP,
         MUP,
