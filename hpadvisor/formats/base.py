@@ -125,18 +125,18 @@ def read_config(
     data-parallel size, which a launch config often leaves to the cluster.
     Errors: DataError / InvalidInputError, one line, naming the file, line and field.
     """
-    from hpadvisor.formats._common import apply_model_config, apply_overrides
+    from hpadvisor.formats._common import apply_overrides, finalize, read_hf_model_config
     from hpadvisor.yamlio import read_text
 
     path = str(path)
     text = read_text(path, what="config file")
     fmt = format if format is not None else detect_format(path, text)
-    cfg = _module(fmt).read(path, text)
+    draft = _module(fmt).read(path, text)
     if model_config is not None:
-        cfg = apply_model_config(cfg, str(model_config))
+        read_hf_model_config(str(model_config), draft)
     if overrides:
-        cfg = apply_overrides(cfg, overrides)
-    return cfg
+        apply_overrides(draft, overrides)
+    return finalize(draft)
 
 
 def dump_snippet(format: str, values: Mapping[str, Any]) -> str:

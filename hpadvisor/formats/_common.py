@@ -1,0 +1,342 @@
+"""What every reader shares: typed field extraction with one-line errors, and normalisation.
+
+A reader fills a :class:`Draft` with what the file states (already in canonical units where the
+trainer's unit is unambiguous) plus *pending* values whose conversion needs other settings
+(warmup as a fraction of the decay horizon, samples, min lr as a ratio, batch in tokens).
+:func:`finalize` then resolves them in a fixed order, recording for each derived value the
+fields it came from, so a finding can point at the lines that caused it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from hpadvisor.errors import DataError, InvalidInputError
+from hpadvisor.formats.base import CANONICAL, Setting, TrainerConfig
+
+_UNSET = object()
+
+
+def short(value: Any, limit: int = 60) -> str:
+    """repr() of a user value, cut to one short line."""
+    text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A stated value whose canonical form needs other settings (see finalize)."""
+
+    kind: str  # warmup_fraction, warmup_samples, train_samples, decay_samples, wsd_decay_samples,
+    # decay_fraction, wsd_decay_fraction, min_lr_ratio, global_batch_tokens
+    value: float
+    field: str
+    line: int | None
+    raw: Any
+    base: str = ""  # warmup_fraction: "decay_steps" or "train_steps"
+    rounding: str = "exact"  # exact, ceil, floor, round
+
+
+class Draft:
+    """Settings read from one file, before the unit conversions that need other settings."""
+
+    def __init__(self, path: str, fmt: str) -> None:
+        self.path = path
+        self.format = fmt
+        self.settings: dict[str, Setting] = {}
+        self.pending: dict[str, Pending] = {}
+        self.notes: list[str] = []
+
+    # -- writing -------------------------------------------------------------------------------
+    def put(self, key: str, value: Any, field: str, line: int | None, raw: Any = _UNSET,
+            derived_from: tuple[str, ...] = ()) -> None:
+        if key not in CANONICAL:  # pragma: no cover - a reader bug, not user input
+            raise KeyError(key)
+        self.settings[key] = Setting(value, field, line, value if raw is _UNSET else raw,
+                                     tuple(derived_from))
+
+    def default(self, key: str, value: Any, field: str) -> None:
+        """The trainer's default for a field the file leaves out (line None, raw None)."""
+        if key not in self.settings:
+            self.settings[key] = Setting(value, field, None, None, ())
+
+    def later(self, kind: str, value: float, field: str, line: int | None, raw: Any,
+              base: str = "", rounding: str = "exact") -> None:
+        self.pending[kind] = Pending(kind, value, field, line, raw, base, rounding)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def has(self, key: str) -> bool:
+        return key in self.settings
+
+    def val(self, key: str, default: Any = None) -> Any:
+        s = self.settings.get(key)
+        return default if s is None else s.value
+
+    # -- typed reading ------------------------------------------------------------------------
+    def where(self, line: int | None) -> str:
+        return f"{self.path}:{line}" if line else self.path
+
+    def bad(self, field: str, line: int | None, requirement: str, raw: Any) -> InvalidInputError:
+        return InvalidInputError(
+            f"{self.where(line)}: field '{field}' must be {requirement}; got {short(raw)}. "
+            "Fix the value in the file."
+        )
+
+    def number(self, raw: Any, field: str, line: int | None, kind: str = "float") -> Any:
+        """``raw`` as a number of ``kind``: float, pos, nonneg, frac, beta, int, posint, count.
+
+        YAML 1.1 reads ``3e-4`` (no dot) as a string, so numeric strings are accepted.
+        Booleans are refused for numbers (``True`` is an int in Python).
+        """
+        req = {
+            "float": "a number", "pos": "a number > 0", "nonneg": "a number >= 0",
+            "frac": "a number between 0 and 1", "beta": "a number in [0, 1)",
+            "int": "a whole number", "posint": "a whole number >= 1",
+            "count": "a whole number >= 0",
+        }[kind]
+        x: float
+        if isinstance(raw, bool) or raw is None:
+            raise self.bad(field, line, req, raw)
+        if isinstance(raw, int):
+            x = raw  # keep ints exact
+        elif isinstance(raw, float):
+            x = raw
+        elif isinstance(raw, str):
+            try:
+                x = float(raw.strip().replace("_", ""))
+            except ValueError:
+                raise self.bad(field, line, req, raw) from None
+        else:
+            raise self.bad(field, line, req, raw)
+        if not math.isfinite(x):
+            raise self.bad(field, line, req, raw)
+        if kind in ("int", "posint", "count"):
+            if x != int(x) or abs(x) > 2**62:
+                raise self.bad(field, line, req, raw)
+            x = int(x)
+            if (kind == "posint" and x < 1) or (kind == "count" and x < 0):
+                raise self.bad(field, line, req, raw)
+            return x
+        x = float(x)
+        ok = {
+            "float": True, "pos": x > 0, "nonneg": x >= 0, "frac": 0 <= x <= 1,
+            "beta": 0 <= x < 1,
+        }[kind]
+        if not ok:
+            raise self.bad(field, line, req, raw)
+        return x
+
+    def boolean(self, raw: Any, field: str, line: int | None) -> bool:
+        if isinstance(raw, bool):
+            return raw
+        if isinstance(raw, str) and raw.strip().lower() in ("true", "false", "yes", "no"):
+            return raw.strip().lower() in ("true", "yes")
+        if isinstance(raw, int) and raw in (0, 1):
+            return bool(raw)
+        raise self.bad(field, line, "true or false", raw)
+
+    def text(self, raw: Any, field: str, line: int | None) -> str:
+        if not isinstance(raw, str) or not raw.strip():
+            raise self.bad(field, line, "a non-empty string", raw)
+        return raw.strip()
+
+    def choice(self, raw: Any, field: str, line: int | None, table: Mapping[str, str]) -> str:
+        """Map a trainer's name for something (schedule, decay style) to the canonical one."""
+        word = self.text(raw, field, line)
+        key = word.lower().replace("_", "-")
+        if key not in table:
+            raise self.bad(field, line, "one of " + ", ".join(sorted(table)), raw)
+        return table[key]
+
+
+# ------------------------------------------------------------------------------------------------
+# Normalisation.
+
+
+def _round(x: float, how: str) -> float:
+    if how == "ceil":
+        return math.ceil(x)
+    if how == "floor":
+        return math.floor(x)
+    if how == "round":
+        return round(x)
+    return int(x) if float(x).is_integer() else x
+
+
+def _resolve_batch(d: Draft) -> None:
+    """global = micro x accumulation x data-parallel; fill whichever one is missing."""
+    s = d.settings
+    if "global_batch_tokens" in d.pending and "global_batch_seqs" not in s:
+        p = d.pending.pop("global_batch_tokens")
+        seq = d.val("seq_len")
+        if seq:
+            seqs = p.value / seq
+            d.put("global_batch_seqs", _round(seqs, "exact"), p.field, p.line, p.raw,
+                  (p.field, s["seq_len"].field))
+            if not float(seqs).is_integer():
+                d.note(f"{p.field} = {p.raw} tokens is not a whole number of {seq}-token sequences.")
+        else:
+            d.note(f"{p.field} counts tokens but the sequence length is unknown; "
+                   "global batch in sequences left undetermined.")
+    parts = ("micro_batch_seqs", "grad_accum", "data_parallel")
+    known = {k: s[k] for k in parts if k in s}
+    fields = tuple(x.field for x in known.values())
+    g = s.get("global_batch_seqs")
+    if g is None:
+        if len(known) == 3:
+            value = math.prod(x.value for x in known.values())
+            d.put("global_batch_seqs", value, " x ".join(fields), None, None, fields)
+        return
+    if len(known) == 3:
+        product = math.prod(x.value for x in known.values())
+        ok = product == g.value
+        d.put("batch_arithmetic_ok", ok, g.field, g.line, None, (g.field,) + fields)
+        if not ok:
+            d.note(f"stated global batch {g.value} != {' x '.join(str(x.value) for x in known.values())}"
+                   f" = {product} ({' x '.join(fields)}).")
+        return
+    if len(known) == 2:
+        missing = next(k for k in parts if k not in known)
+        product = math.prod(x.value for x in known.values())
+        if product <= 0:
+            return
+        q = g.value / product
+        if float(q).is_integer() and q >= 1:
+            d.put(missing, int(q), f"{g.field} / ({' x '.join(fields)})", None, None,
+                  (g.field,) + fields)
+        else:
+            d.put("batch_arithmetic_ok", False, g.field, g.line, None, (g.field,) + fields)
+            d.note(f"global batch {g.value} is not a whole multiple of "
+                   f"{' x '.join(str(x.value) for x in known.values())} ({' x '.join(fields)}).")
+
+
+def _per_batch(d: Draft, kind: str, key: str) -> None:
+    p = d.pending.get(kind)
+    if p is None or d.has(key):
+        return
+    g = d.settings.get("global_batch_seqs")
+    if g is None:
+        d.note(f"{p.field} is given in samples but the global batch is unknown; "
+               f"{key} left undetermined.")
+        return
+    del d.pending[kind]
+    d.put(key, _round(p.value / g.value, p.rounding), p.field, p.line, p.raw, (p.field, g.field))
+
+
+def finalize(d: Draft) -> TrainerConfig:
+    """Resolve pending conversions in dependency order and freeze the result."""
+    s = d.settings
+    _resolve_batch(d)
+    for kind, key in (("train_samples", "train_steps"), ("decay_samples", "decay_steps"),
+                      ("wsd_decay_samples", "wsd_decay_steps"), ("warmup_samples", "warmup_steps")):
+        _per_batch(d, kind, key)
+    # Decay horizon as a fraction of the run (NeoX lr_decay_fraction: floor(train_iters * f)).
+    p = d.pending.pop("decay_fraction", None)
+    if p is not None and not d.has("decay_steps") and d.has("train_steps"):
+        t = s["train_steps"]
+        d.put("decay_steps", _round(p.value * t.value, p.rounding), p.field, p.line, p.raw,
+              (p.field, t.field))
+    # Default horizon: the lr reaches its floor at the last step of the run.
+    if not d.has("decay_steps") and d.has("train_steps"):
+        t = s["train_steps"]
+        d.put("decay_steps", t.value, t.field, None, None, (t.field,))
+    p = d.pending.pop("warmup_fraction", None)
+    if p is not None and not d.has("warmup_steps"):
+        base = s.get(p.base)
+        if base is not None:
+            d.put("warmup_steps", _round(p.value * base.value, p.rounding), p.field, p.line, p.raw,
+                  (p.field, base.field))
+        else:
+            d.note(f"{p.field} is a fraction of the run but the run length is unknown; "
+                   "warmup in steps left undetermined.")
+    p = d.pending.pop("wsd_decay_fraction", None)
+    if p is not None and not d.has("wsd_decay_steps") and d.has("train_steps"):
+        t = s["train_steps"]
+        d.put("wsd_decay_steps", _round(p.value * t.value, p.rounding), p.field, p.line, p.raw,
+              (p.field, t.field))
+    p = d.pending.pop("min_lr_ratio", None)
+    if p is not None and not d.has("min_lr") and d.has("lr"):
+        lr = s["lr"]
+        d.put("min_lr", p.value * lr.value, p.field, p.line, p.raw, (p.field, lr.field))
+    if not d.has("tokens") and all(d.has(k) for k in ("train_steps", "global_batch_seqs", "seq_len")):
+        fields = tuple(s[k].field for k in ("train_steps", "global_batch_seqs", "seq_len"))
+        value = s["train_steps"].value * s["global_batch_seqs"].value * s["seq_len"].value
+        d.put("tokens", value, " x ".join(fields), None, None, fields)
+    for p in d.pending.values():
+        d.note(f"{p.field} could not be converted: the settings it depends on are unknown.")
+    return TrainerConfig(d.path, d.format, dict(s), tuple(d.notes))
+
+
+# ------------------------------------------------------------------------------------------------
+# Model config.json (Hugging Face) and caller overrides.
+
+#: Hugging Face model_type values whose MLP is gated (three matrices: gate, up, down).
+_GATED = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "gemma",
+          "gemma2", "gemma3_text", "olmo", "olmo2", "olmoe", "deepseek_v2", "deepseek_v3", "phi3",
+          "granite", "cohere", "internlm2", "yi", "smollm3"}
+
+#: config.json key (first found wins) -> canonical architecture name.
+_HF_ARCH = (
+    ("d_model", ("hidden_size", "n_embd", "d_model")),
+    ("n_layers", ("num_hidden_layers", "n_layer", "num_layers")),
+    ("n_heads", ("num_attention_heads", "n_head")),
+    ("n_kv_heads", ("num_key_value_heads", "n_head_kv")),
+    ("ffn_hidden", ("intermediate_size", "n_inner", "ffn_dim")),
+    ("vocab_size", ("vocab_size",)),
+    ("n_experts", ("num_local_experts", "num_experts", "n_routed_experts")),
+    ("top_k", ("num_experts_per_tok",)),
+)
+
+
+def read_hf_model_config(path: str, into: Draft) -> None:
+    """Fill architecture settings from an HF ``config.json`` (only those the file left unset)."""
+    from hpadvisor.formats.jsonio import load_json
+
+    data, lines = load_json(path, what="model config")
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: a model config.json must be a JSON object of keys, "
+                        f"not {type(data).__name__}.")
+    sub = Draft(path, "hf")
+    for key, names in _HF_ARCH:
+        for name in names:
+            if name in data and data[name] is not None:
+                sub.put(key, sub.number(data[name], name, lines.get((name,)), "posint"), name,
+                        lines.get((name,)), data[name])
+                break
+    if "tie_word_embeddings" in data:
+        line = lines.get(("tie_word_embeddings",))
+        sub.put("tied_embeddings", sub.boolean(data["tie_word_embeddings"], "tie_word_embeddings",
+                                               line), "tie_word_embeddings", line, data["tie_word_embeddings"])
+    else:
+        # PretrainedConfig's default is tie_word_embeddings=True.
+        sub.default("tied_embeddings", True, "tie_word_embeddings")
+    model_type = data.get("model_type")
+    act = data.get("hidden_act", data.get("activation_function"))
+    if isinstance(model_type, str) and model_type in _GATED:
+        sub.put("swiglu", True, "model_type", lines.get(("model_type",)), model_type)
+    elif isinstance(act, str):
+        line = lines.get(("hidden_act",)) or lines.get(("activation_function",))
+        sub.put("swiglu", act.lower() in ("silu", "swiglu", "swish"), "hidden_act", line, act)
+    for key, setting in sub.settings.items():
+        if key not in into.settings:
+            into.settings[key] = setting
+    into.note(f"architecture from {path}.")
+
+
+def apply_overrides(d: Draft, overrides: Mapping[str, Any]) -> None:
+    """Caller-supplied canonical values (e.g. data_parallel from --devices) replace the file's."""
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key not in CANONICAL:
+            from hpadvisor.errors import did_you_mean
+
+            raise InvalidInputError(f"unknown override '{key}'.{did_you_mean(key, CANONICAL)}")
+        d.put(key, value, "override", None, value)

@@ -1,0 +1,89 @@
+"""JSON and TOML as data, with the 1-based line of every key.
+
+Neither :mod:`json` nor :mod:`tomllib` reports positions, so lines come from a second, simple
+pass over the text: for JSON, PyYAML's safe loader (JSON is a YAML flow document; only its key
+positions are used, the values always come from :mod:`json`); for TOML, a scan of ``[table]``
+headers and ``key =`` lines.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from hpadvisor.errors import DataError
+from hpadvisor.yamlio import KeyPath, read_text
+
+
+def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
+                        f"{exc.msg}. Is the file complete?") from None
+    except RecursionError:
+        raise DataError(f"{source}: invalid JSON: nested too deeply.") from None
+    return data, json_lines(text, source)
+
+
+def json_lines(text: str, source: str) -> dict[KeyPath, int]:
+    from hpadvisor import yamlio
+
+    try:
+        return yamlio.loads(text, source=source)[1]
+    except DataError as exc:
+        if "appears twice" in str(exc):
+            raise  # json would silently keep the last one; say so instead
+    # Some valid JSON is not YAML 1.1 (e.g. tabs as indentation): top-level keys by scanning.
+    lines: dict[KeyPath, int] = {}
+    for i, line in enumerate(text.splitlines(), start=1):
+        for m in re.finditer(r'"((?:[^"\\]|\\.)*)"\s*:', line):
+            lines.setdefault((m.group(1),), i)
+    return lines
+
+
+def load_json(path: str, *, what: str = "file") -> tuple[Any, dict[KeyPath, int]]:
+    return parse_json(read_text(path, what=what), str(path))
+
+
+_HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_KEY = re.compile(r"""^\s*((?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|"[^"]*"|'[^']*'))*)\s*=""")
+
+
+def _split_dotted(key: str) -> tuple[str, ...]:
+    parts = re.findall(r"""[A-Za-z0-9_\-]+|"[^"]*"|'[^']*'""", key)
+    return tuple(p.strip("\"'") for p in parts)
+
+
+def parse_toml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        msg = " ".join(str(exc).split())
+        raise DataError(f"{source}: invalid TOML: {msg}. Is the file complete?") from None
+    except RecursionError:
+        raise DataError(f"{source}: invalid TOML: nested too deeply.") from None
+    lines: dict[KeyPath, int] = {}
+    table: tuple[str, ...] = ()
+    in_multiline = False
+    for i, line in enumerate(text.splitlines(), start=1):
+        # Skip the inside of multi-line strings, whose lines may look like keys.
+        if in_multiline:
+            if line.count('"""') % 2 == 1 or line.count("'''") % 2 == 1:
+                in_multiline = False
+            continue
+        m = _HEADER.match(line)
+        if m:
+            table = _split_dotted(m.group(1))
+            lines.setdefault(table, i)
+            continue
+        m = _KEY.match(line)
+        if m:
+            lines.setdefault(table + _split_dotted(m.group(1)), i)
+            rest = line[m.end():]
+            if rest.count('"""') % 2 == 1 or rest.count("'''") % 2 == 1:
+                in_multiline = True
+    return data, lines

@@ -1,0 +1,218 @@
+"""Megatron-LM: a YAML of its arguments, or a launch script's ``--flag value`` lines.
+
+Field names and defaults are those of Megatron-LM's ``megatron/training/arguments.py``; the
+schedule conversion follows ``get_optimizer_param_scheduler`` in ``megatron/training/training.py``:
+
+* ``--lr-decay-iters`` defaults to ``--train-iters`` (the horizon is the run unless stated);
+* ``--lr-warmup-fraction`` is a fraction of the *decay* horizon, not of the run;
+* ``--train-samples`` / ``--lr-decay-samples`` / ``--lr-warmup-samples`` count sequences and
+  are divided by the global batch;
+* the global batch defaults to micro x data-parallel (no accumulation); the accumulation steps
+  are global / (micro x data-parallel);
+* no weight decay on biases and 1-D parameters (norm gains); embeddings are decayed;
+* embeddings and output layer are tied unless ``--untie-embeddings-and-output-weights``.
+
+Data-parallel size = world size / (tensor x pipeline x context parallel), where the world size is
+read from the ``torchrun`` flags ``--nproc_per_node`` x ``--nnodes`` when the script has them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hpadvisor.formats._common import Draft
+from hpadvisor.formats.base import DataError
+
+SCHEDULES = {"constant": "constant", "linear": "linear", "cosine": "cosine",
+             "inverse-square-root": "inverse_sqrt", "wsd": "wsd"}
+WSD_STYLES = {"exponential": "exponential", "linear": "linear", "cosine": "cosine",
+              "minus-sqrt": "1-sqrt"}
+
+#: Megatron defaults (arguments.py) for the fields the rules read.
+DEFAULTS = {"lr_decay_style": "linear", "min_lr": 0.0, "weight_decay": 0.01, "adam_beta1": 0.9,
+            "adam_beta2": 0.999, "adam_eps": 1e-8, "clip_grad": 1.0, "lr_wsd_decay_style":
+            "exponential", "lr_warmup_iters": 0}
+
+# canonical name, Megatron key (underscored), kind
+_SIMPLE = (
+    ("lr", "lr", "pos"), ("min_lr", "min_lr", "nonneg"), ("train_steps", "train_iters", "posint"),
+    ("decay_steps", "lr_decay_iters", "posint"), ("warmup_steps", "lr_warmup_iters", "count"),
+    ("wsd_decay_steps", "lr_wsd_decay_iters", "count"),
+    ("global_batch_seqs", "global_batch_size", "posint"),
+    ("micro_batch_seqs", "micro_batch_size", "posint"), ("seq_len", "seq_length", "posint"),
+    ("weight_decay", "weight_decay", "nonneg"), ("beta1", "adam_beta1", "beta"),
+    ("beta2", "adam_beta2", "beta"), ("eps", "adam_eps", "pos"), ("grad_clip", "clip_grad", "nonneg"),
+    ("d_model", "hidden_size", "posint"), ("n_layers", "num_layers", "posint"),
+    ("n_heads", "num_attention_heads", "posint"), ("ffn_hidden", "ffn_hidden_size", "posint"),
+    ("vocab_size", "vocab_size", "posint"), ("n_experts", "num_experts", "posint"),
+    ("top_k", "moe_router_topk", "posint"),
+)
+_PENDING = (("train_samples", "train_samples"), ("decay_samples", "lr_decay_samples"),
+            ("warmup_samples", "lr_warmup_samples"), ("wsd_decay_samples", "lr_wsd_decay_samples"))
+
+Args = dict[str, tuple[Any, int | None, str]]  # key -> (raw value, line, field as written)
+
+
+def read(path: str, text: str) -> Draft:
+    if _is_script(path, text):
+        args, notes = _script_args(path, text)
+    else:
+        args, notes = _yaml_args(path, text)
+    d = Draft(path, "megatron")
+    for n in notes:
+        d.note(n)
+    apply(d, args)
+    return d
+
+
+def _is_script(path: str, text: str) -> bool:
+    if path.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!"):
+        return True
+    if path.endswith((".yaml", ".yml", ".json")):
+        return False
+    return any(line.lstrip().startswith("--") for line in text.splitlines())
+
+
+def _script_args(path: str, text: str) -> tuple[Args, list[str]]:
+    from hpadvisor.formats.shellargs import parse_flags
+
+    flags, notes = parse_flags(text, path)
+    args: Args = {}
+    for f in flags:
+        if f.key in args and args[f.key][1] != f.line:
+            notes.append(f"{f.name} is given twice (lines {args[f.key][1]} and {f.line}); "
+                         "the last one wins, as in argparse.")
+        value: Any = True if not f.words else f.words[0]
+        args[f.key] = (value, f.line, f.name)
+    return args, notes
+
+
+def _yaml_args(path: str, text: str) -> tuple[Args, list[str]]:
+    from hpadvisor import yamlio
+
+    data, lines = yamlio.loads(text, source=path)
+    if not isinstance(data, dict):
+        raise DataError(f"{path}: a Megatron-LM YAML must be a mapping of argument names, "
+                        f"not {type(data).__name__}.")
+    args: Args = {}
+    notes: list[str] = []
+
+    # Megatron's --yaml-cfg groups arguments in sections (language_model:, model_parallel:):
+    # argument names are unique, so the leaves are read wherever they sit.
+    def walk(node: dict[Any, Any], path_: tuple[str, ...]) -> None:
+        for k, v in node.items():
+            kp = path_ + (str(k),)
+            if isinstance(v, dict):
+                walk(v, kp)
+                continue
+            key = str(k).replace("-", "_").lower()
+            if key in args:
+                notes.append(f"'{key}' appears twice (lines {args[key][1]} and {lines.get(kp)}); "
+                             "the first one is read.")
+                continue
+            args[key] = (v, lines.get(kp), str(k))
+
+    walk(data, ())
+    return args, notes
+
+
+def apply(d: Draft, args: Args) -> None:
+    def get(key: str) -> tuple[Any, int | None, str] | None:
+        a = args.get(key)
+        return None if a is None or a[0] is None else a
+
+    for canon, key, kind in _SIMPLE:
+        a = get(key)
+        if a is not None:
+            d.put(canon, d.number(a[0], a[2], a[1], kind), a[2], a[1], a[0])
+    for kind, key in _PENDING:
+        a = get(key)
+        if a is not None:
+            d.later(kind, d.number(a[0], a[2], a[1], "count"), a[2], a[1], a[0])
+    a = get("lr_warmup_fraction")
+    if a is not None:
+        if d.has("warmup_steps") and d.settings["warmup_steps"].line is not None:
+            d.note(f"both {d.settings['warmup_steps'].field} and {a[2]} are set; Megatron uses "
+                   f"{a[2]} (and refuses the pair at launch).")
+            del d.settings["warmup_steps"]
+        d.later("warmup_fraction", d.number(a[0], a[2], a[1], "frac"), a[2], a[1], a[0],
+                base="decay_steps")
+    a = get("lr_decay_style")
+    if a is not None:
+        d.put("schedule", d.choice(a[0], a[2], a[1], SCHEDULES), a[2], a[1], a[0])
+    a = get("lr_wsd_decay_style")
+    if a is not None:
+        d.put("wsd_decay_style", d.choice(a[0], a[2], a[1], WSD_STYLES), a[2], a[1], a[0])
+    for key in ("swiglu", "use_mup"):
+        a = get(key)
+        if a is not None:
+            d.put({"swiglu": "swiglu", "use_mup": "use_mup"}[key], d.boolean(a[0], a[2], a[1]),
+                  a[2], a[1], a[0])
+    a = get("untie_embeddings_and_output_weights")
+    if a is not None:
+        d.put("tied_embeddings", not d.boolean(a[0], a[2], a[1]), a[2], a[1], a[0])
+    a = get("num_query_groups")
+    gqa = get("group_query_attention")
+    if a is not None and (gqa is None or d.boolean(gqa[0], gqa[2], gqa[1])):
+        d.put("n_kv_heads", d.number(a[0], a[2], a[1], "posint"), a[2], a[1], a[0])
+    a = get("mup_base_hidden_size")
+    if a is not None:
+        d.number(a[0], a[2], a[1], "posint")
+        d.put("mup_base_shapes", True, a[2], a[1], a[0])
+    if d.val("use_mup") and not d.has("mup_base_shapes"):
+        d.put("mup_base_shapes", False, "mup_base_hidden_size", None, None)
+    a = get("rampup_batch_size")
+    if a is not None:
+        d.note(f"{a[2]} ramps the batch up at the start; the batch checks use the final global batch.")
+    for key in ("start_weight_decay", "end_weight_decay"):
+        a = get(key)
+        if a is not None:
+            d.note(f"{a[2]} = {a[0]}: weight decay changes during the run; "
+                   "weight_decay is the value checked.")
+    _data_parallel(d, args)
+    # Megatron's defaults for what the file leaves out.
+    d.default("schedule", "linear", "lr_decay_style")
+    d.default("min_lr", 0.0, "min_lr")
+    if d.val("schedule") == "wsd":
+        d.default("wsd_decay_style", "exponential", "lr_wsd_decay_style")
+    if "warmup_fraction" not in d.pending and "warmup_samples" not in d.pending:
+        d.default("warmup_steps", 0, "lr_warmup_iters")
+    d.default("weight_decay", 0.01, "weight_decay")
+    d.default("beta1", 0.9, "adam_beta1")
+    d.default("beta2", 0.999, "adam_beta2")
+    d.default("eps", 1e-8, "adam_eps")
+    d.default("grad_clip", 1.0, "clip_grad")
+    d.default("tied_embeddings", True, "untie_embeddings_and_output_weights")
+    d.default("swiglu", False, "swiglu")
+    d.default("use_mup", False, "use_mup")
+    d.default("wd_on_embeddings", True, "weight_decay")
+    d.default("wd_on_norms", False, "weight_decay")
+
+
+def _data_parallel(d: Draft, args: Args) -> None:
+    """dp = world / (tp x pp x cp), the world from torchrun's flags when present."""
+    nproc = args.get("nproc_per_node")
+    if nproc is None:
+        return
+    nnodes = args.get("nnodes")
+    try:
+        world = d.number(nproc[0], nproc[2], nproc[1], "posint")
+        if nnodes is not None:
+            world *= d.number(nnodes[0], nnodes[2], nnodes[1], "posint")
+    except ValueError:
+        d.note("the torchrun world size is not a plain number; data-parallel size unknown.")
+        return
+    model_par = 1
+    used = [nproc[2]] + ([nnodes[2]] if nnodes else [])
+    for key in ("tensor_model_parallel_size", "pipeline_model_parallel_size", "context_parallel_size"):
+        a = args.get(key)
+        if a is not None:
+            model_par *= d.number(a[0], a[2], a[1], "posint")
+            used.append(a[2])
+    if world % model_par:
+        d.note(f"world size {world} is not divisible by tp x pp x cp = {model_par}.")
+        return
+    field = " x ".join(used[: 2 if nnodes else 1])
+    if len(used) > (2 if nnodes else 1):
+        field += " / (" + " x ".join(used[2 if nnodes else 1:]) + ")"
+    d.put("data_parallel", world // model_par, field, None, None, tuple(used))
