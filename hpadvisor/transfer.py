@@ -20,13 +20,19 @@ from hpadvisor.laws.transfer import PARAMETERIZATIONS, StandardParam
 GROUPS = ("embedding", "attn_qkv", "attn_out", "mlp_in", "mlp_out", "norm", "bias", "readout")
 MATRIX_GROUPS = ("attn_qkv", "attn_out", "mlp_in", "mlp_out")
 
+#: Groups only the recipe has: the final norm sits outside the residual stack (lr never scales with
+#: depth), and a readout bias has no width dimension at all (microsoft/mup: lr and decay x1).
+RECIPE_ONLY = ("readout_bias", "final_norm")
+
 #: Regular expressions matching common parameter names to groups, tried in this order
-#: (biases first: every group has them).  Used by the framework-neutral recipe.
+#: (biases early: every group has them).  Used by the framework-neutral recipe.
 NAME_PATTERNS: tuple[tuple[str, str], ...] = (
+    ("readout_bias", r"(lm_head|unembed|embed_out|readout)\.bias$"),
     ("bias", r"\.bias$"),
-    ("norm", r"(norm|ln_\d|ln_f|layernorm|\.ln\d?\.)"),
-    ("embedding", r"(embed_tokens|wte|tok_embeddings|word_embeddings|\bembedding\b)"),
-    ("readout", r"(lm_head|unembed|output\.weight$|readout)"),
+    ("final_norm", r"(ln_f|final_layer_?norm|norm_f|final_norm|^(model\.)?norm\.)"),
+    ("norm", r"(norm|ln_\d|layernorm|\.ln\d?\.)"),
+    ("embedding", r"(embed_tokens|embed_in|wte|tok_embeddings|word_embeddings|\bembedding\b)"),
+    ("readout", r"(lm_head|unembed|embed_out|output\.weight$|readout)"),
     ("attn_qkv", r"(q_proj|k_proj|v_proj|c_attn|qkv|query_key_value|\.wq\.|\.wk\.|\.wv\.)"),
     ("attn_out", r"(o_proj|attn\.c_proj|attention\.dense|out_proj|\.wo\.)"),
     ("mlp_in", r"(up_proj|gate_proj|c_fc|dense_h_to_4h|\.w1\.|\.w3\.|fc1)"),
@@ -125,11 +131,13 @@ class TransferPlan:
     attention_scale: float
     not_transferred: tuple[dict[str, Any], ...]
     notes: tuple[str, ...] = ()
+    #: the recipe's extra rows (RECIPE_ONLY), not part of the JSON `groups`
+    recipe_rows: tuple[GroupRow, ...] = ()
     citation: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
 
     def group(self, name: str) -> GroupRow:
-        return next(g for g in self.groups if g.group == name)
+        return next(g for g in self.groups + self.recipe_rows if g.group == name)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented JSON shape (docs: README, `hpadvisor transfer --format json`)."""
@@ -219,17 +227,23 @@ def plan(
     for group in GROUPS:
         m = fan_in[group]
         if group in MATRIX_GROUPS:
-            lr_m = float(law.matrix_lr_sgd(m, fan_out[group])) if sgd else float(law.matrix_lr(m, m_l))
+            if sgd:
+                lr_m = float(law.matrix_lr_sgd(m, fan_out[group]))
+                wd_m = float(law.matrix_wd_sgd(m, fan_out[group]))
+            else:
+                lr_m, wd_m = float(law.matrix_lr(m, m_l)), float(law.matrix_wd(m, m_l))
             init_m = float(law.matrix_init(m))
             fwd = float(law.hidden_forward(m))
-            wd_m = float(law.matrix_wd(m, m_l))
             eps_m = float(law.matrix_eps(m, m_l))
         elif group == "embedding":
-            lr_m, init_m, fwd, wd_m, eps_m = float(law.embedding_lr(m)), 1.0, 1.0, 1.0, 1.0
+            lr_m, wd_m = float(law.embedding_lr(m)), float(law.embedding_wd(m))
+            init_m, fwd, eps_m = 1.0, 1.0, 1.0
         elif group == "readout":
-            lr_m, init_m, fwd, wd_m, eps_m = float(law.readout_lr(m)), 1.0, float(law.readout_mult(m)), 1.0, 1.0
+            lr_m, wd_m = float(law.readout_lr(m)), float(law.readout_wd(m))
+            init_m, fwd, eps_m = 1.0, float(law.readout_mult(m)), 1.0
         else:  # norm gains and biases inside the blocks
-            lr_m, init_m, fwd, wd_m, eps_m = float(law.vector_lr(m, m_l)), None, 1.0, 1.0, 1.0
+            lr_m, wd_m = float(law.vector_lr(m, m_l)), float(law.vector_wd(m, m_l))
+            init_m, fwd, eps_m = None, 1.0, 1.0
         if law.unit_init() and init_m is not None:
             init_std, init_m = 1.0, 1.0  # u-muP: unit variance everywhere; scale lives in `multiplier`
         else:
@@ -242,6 +256,19 @@ def plan(
             adam_eps=tuned.adam_eps * eps_m, lr_multiplier=lr_m, init_multiplier=init_m,
             weight_decay_multiplier=wd_m, adam_eps_multiplier=eps_m, width_multiplier=m,
         ))
+    final_lr, final_wd = float(law.vector_lr(m_d, 1.0)), float(law.vector_wd(m_d, 1.0))
+    extra = []
+    for group, lr_m, wd_m in (("readout_bias", 1.0, 1.0), ("final_norm", final_lr, final_wd)):
+        extra.append(GroupRow(
+            group=group, lr=tuned.lr * lr_m, init_std=None, multiplier=1.0,
+            weight_decay=0.0 if zero_vector_wd else tuned.weight_decay * wd_m, adam_eps=tuned.adam_eps,
+            lr_multiplier=lr_m, init_multiplier=None, weight_decay_multiplier=wd_m, adam_eps_multiplier=1.0,
+            width_multiplier=m_d if group == "final_norm" else 1.0,
+        ))
+    if (m_ffn == 1) != (m_d == 1) or (m_attn == 1) != (m_d == 1):
+        notes.append("the MLP or attention size stays fixed while the width changes: muP then treats those "
+                     "matrices as vector-like (one growing dimension), which these per-group rows do not; "
+                     "scale them with the width, as proxies usually do.")
     if law.registry_key in ("mup", "mup-sgd", "completep", "depth-mup", "width-wd"):
         notes.append("muP recommends zero-initialising the readout and the query weights.")
     if law.unit_init():
@@ -249,8 +276,14 @@ def plan(
     if law.registry_key in ("completep", "depth-mup"):
         notes.append("the final norm keeps lr x1 (only norms inside the blocks scale with depth).")
     if any(r.weight_decay_multiplier != 1 for r in rows):
-        notes.append("weight_decay is PyTorch AdamW's (each step decays by lr x weight_decay): where a rule "
-                     "divides the lr it multiplies weight_decay (microsoft/mup MuAdam, decoupled_wd=False).")
+        if law.registry_key in ("completep", "depth-mup"):
+            notes.append("weight_decay is PyTorch's (each step decays by lr x weight_decay); the hidden "
+                         "weights' weight_decay scales with the width (x m), so lr x weight_decay changes "
+                         "by the depth factor m_L^(alpha-1).")
+        else:
+            notes.append("weight_decay is PyTorch's (each step decays by lr x weight_decay): where a rule "
+                         "scales the lr it divides weight_decay by the same factor, so the decay per step "
+                         "stays at the proxy's (microsoft/mup MuAdam/MuSGD, unit_scaling).")
     if zero_vector_wd:
         notes.append("width-wd: vector-like parameters (embedding, norms, biases, readout) get weight decay 0.")
 
@@ -269,6 +302,7 @@ def plan(
         attention_scale=law.attention_scale_absolute(target.head_dim, base.head_dim),
         not_transferred=tuple(_not_transferred(law, tuned, target_batch_tokens, target_tokens)),
         notes=tuple(notes),
+        recipe_rows=tuple(extra),
         citation=law.provenance.citation,
     )
 

@@ -39,15 +39,15 @@ def _header(plan: TransferPlan, trainer: str) -> str:
 
 def recipe(plan: TransferPlan) -> dict[str, Any]:
     """Name pattern -> final lr, init std, weight decay, eps and forward multiplier per group."""
-    patterns = dict(NAME_PATTERNS)
+    rows = []
+    for group, pattern in NAME_PATTERNS:
+        g = plan.group(group)
+        rows.append({"group": group, "pattern": pattern, "lr": g.lr, "init_std": g.init_std,
+                     "weight_decay": g.weight_decay, "eps": g.adam_eps, "forward_multiplier": g.multiplier})
     return {
         "parameterization": plan.parameterization,
         "match": "first pattern that matches the parameter's name (re.search), in this order",
-        "groups": [
-            {"group": g.group, "pattern": patterns[g.group], "lr": g.lr, "init_std": g.init_std,
-             "weight_decay": g.weight_decay, "eps": g.adam_eps, "forward_multiplier": g.multiplier}
-            for g in sorted(plan.groups, key=lambda g: [k for k, _ in NAME_PATTERNS].index(g.group))
-        ],
+        "groups": rows,
         "residual_multiplier": plan.residual_multiplier,
         "attention_scale": plan.attention_scale,
     }

@@ -9,9 +9,10 @@ Group kinds (Yang et al. 2022, Tensor Programs V, table 3): *matrix-like* weight
 dimensions growing with width (attention q/k/v/o, MLP in/out); *vector-like* have one (token
 embedding, norm gains, biases, and the readout, whose fan-out is the fixed vocabulary).
 
-Weight-decay convention: the multipliers are for PyTorch's AdamW ``weight_decay``, which decays
-by lr x weight_decay per step.  microsoft/mup's MuAdam (decoupled_wd=False, its default) scales
-it by the width multiplier wherever it divides the lr, so lr x weight_decay is unchanged.
+Weight-decay convention: the multipliers are for PyTorch's ``weight_decay`` (AdamW decays by
+lr x weight_decay per step; SGD's is an L2 term, also applied times lr).  microsoft/mup 1.0.0's
+MuAdam and MuSGD, and unit_scaling's independent weight decay, divide weight_decay by whatever
+multiplies the lr, so lr x weight_decay -- the decay per step -- stays at the proxy's value.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class StandardParam(Law):
     def matrix_lr_sgd(self, m_in, m_out):
         return _one(positive(m_in, "m_in", f"{self.key}.matrix_lr_sgd") * positive(m_out, "m_out", f"{self.key}.matrix_lr_sgd"))
 
+    def matrix_wd_sgd(self, m_in, m_out):
+        return _one(positive(m_in, "m_in", f"{self.key}.matrix_wd_sgd") * positive(m_out, "m_out", f"{self.key}.matrix_wd_sgd"))
+
     # -- vector-like ----------------------------------------------------------------------------
     def vector_lr(self, m, m_L):
         """lr of norm gains and biases inside the blocks."""
@@ -78,6 +82,16 @@ class StandardParam(Law):
 
     def readout_mult(self, m):
         return _one(positive(m, "m", f"{self.key}.readout_mult"))
+
+    # weight_decay multipliers of the vector-like groups (the matrix ones are matrix_wd)
+    def vector_wd(self, m, m_L):
+        return _one(positive(m, "m", f"{self.key}.vector_wd") * positive(m_L, "m_L", f"{self.key}.vector_wd"))
+
+    def embedding_wd(self, m):
+        return _one(positive(m, "m", f"{self.key}.embedding_wd"))
+
+    def readout_wd(self, m):
+        return _one(positive(m, "m", f"{self.key}.readout_wd"))
 
     def unit_init(self) -> bool:
         """True when every weight starts at unit variance (u-muP): init is not carried over."""
@@ -115,7 +129,7 @@ SP = StandardParam(
 class MuPAdam(StandardParam):
     """muP for Adam (Yang et al. 2022, table 3; microsoft/mup MuAdam, MuReadout).
 
-    Matrix-like: lr / m, init std / sqrt(m) (variance / m), PyTorch weight decay x m.
+    Matrix-like: lr / m, init std / sqrt(m) (variance / m), PyTorch weight decay x m (MuAdam).
     Vector-like (embedding, norms, biases, readout weight): lr and init unchanged.
     Readout logits x 1/m (MuReadout: output_mult * x / width_mult); attention logits scaled by
     1/d_head instead of 1/sqrt(d_head) (mup's 8/d_head matches SP at d_head 64).
@@ -133,7 +147,7 @@ class MuPAdam(StandardParam):
         return positive(m, "m", f"{self.key}.matrix_init") ** -0.5
 
     def matrix_wd(self, m, m_L):
-        return 1.0 / self.matrix_lr(m, m_L)  # keeps lr x weight_decay (mup's decoupled_wd=False)
+        return 1.0 / self.matrix_lr(m, m_L)  # keeps lr x weight_decay, as MuAdam does
 
     def readout_mult(self, m):
         return 1.0 / positive(m, "m", f"{self.key}.readout_mult")
@@ -154,7 +168,10 @@ MUP = MuPAdam(provenance=Provenance(**_MUP_PROVENANCE,
 
 @dataclass(frozen=True)
 class MuPSGD(MuPAdam):
-    """muP for SGD (microsoft/mup MuSGD): vector-like lr x m; matrix-like lr x fan_out/fan_in mult."""
+    """muP for SGD (microsoft/mup MuSGD): vector-like lr x m; matrix-like lr x fan_out/fan_in mult.
+
+    MuSGD divides weight_decay by the same factor (vector-like / m, matrix-like x fan_in/fan_out).
+    """
 
     key = "mup-sgd"
     title = "muP for SGD (Yang et al. 2022)"
@@ -172,9 +189,21 @@ class MuPSGD(MuPAdam):
     def matrix_wd(self, m, m_L):
         return _one(positive(m, "m", f"{self.key}.matrix_wd"))
 
+    def matrix_wd_sgd(self, m_in, m_out):
+        return 1.0 / self.matrix_lr_sgd(m_in, m_out)
+
     def vector_lr(self, m, m_L):
         positive(m_L, "m_L", f"{self.key}.vector_lr")
         return positive(m, "m", f"{self.key}.vector_lr") * 1.0
+
+    def vector_wd(self, m, m_L):
+        return 1.0 / self.vector_lr(m, m_L)
+
+    def embedding_wd(self, m):
+        return 1.0 / self.embedding_lr(m)
+
+    def readout_wd(self, m):
+        return 1.0 / self.readout_lr(m)
 
     def embedding_lr(self, m):
         return positive(m, "m", f"{self.key}.embedding_lr") * 1.0
@@ -188,23 +217,40 @@ MUP_SGD = MuPSGD(provenance=Provenance(**_MUP_PROVENANCE))
 
 @dataclass(frozen=True)
 class UnitMuP(StandardParam):
-    """u-muP (Blake et al. 2024): unit-variance init; scales move into the forward pass.
+    """u-muP (Blake et al. 2024; graphcore-research/unit-scaling): unit-variance init, the scales
+    move into the forward pass.
 
-    Hidden linear forward x fan_in^-1/2, readout x fan_in^-1; hidden Adam lr x fan_in^-1/2;
-    embedding, norm, bias and readout lr x 1; residual branches x depth^-1/2; weight decay
-    independent of lr (PyTorch weight_decay x 1/lr multiplier).
+    Hidden linear forward x fan_in^-1/2, readout x fan_in^-1.  Adam lr (unit_scaling's
+    ``lr_scale_func_adam``): every "weight" x fan_in^-1/2 -- the hidden matrices and the token
+    embedding, whose fan-in there is d_model -- times depth^-1/2 inside the residual stack;
+    norms and biases inside the stack x depth^-1/2; readout x 1.  Residual branches x depth^-1/2
+    (to leading order: unit_scaling's transformer rule also spreads a tunable residual_mult).
+    Weight decay is independent of the lr: PyTorch weight_decay / (lr multiplier), every group.
     """
 
     key = "u-mup"
     title = "u-muP (Blake et al. 2024)"
-    formula = "unit init; hidden forward and lr x m^-1/2; readout x 1/m; residual x m_L^-1/2"
+    formula = "unit init; hidden forward x m^-1/2; hidden lr x m^-1/2 m_L^-1/2; readout x 1/m; residual x m_L^-1/2"
 
     def matrix_lr(self, m, m_L):
-        positive(m_L, "m_L", f"{self.key}.matrix_lr")
-        return positive(m, "m", f"{self.key}.matrix_lr") ** -0.5
+        m = positive(m, "m", f"{self.key}.matrix_lr")
+        return m**-0.5 * positive(m_L, "m_L", f"{self.key}.matrix_lr") ** -0.5
 
     def matrix_wd(self, m, m_L):
         return 1.0 / self.matrix_lr(m, m_L)  # independent weight decay: lr x wd fixed
+
+    def vector_lr(self, m, m_L):
+        positive(m, "m", f"{self.key}.vector_lr")
+        return positive(m_L, "m_L", f"{self.key}.vector_lr") ** -0.5
+
+    def vector_wd(self, m, m_L):
+        return 1.0 / self.vector_lr(m, m_L)
+
+    def embedding_lr(self, m):
+        return positive(m, "m", f"{self.key}.embedding_lr") ** -0.5
+
+    def embedding_wd(self, m):
+        return 1.0 / self.embedding_lr(m)
 
     def hidden_forward(self, m):
         return positive(m, "m", f"{self.key}.hidden_forward") ** -0.5
@@ -226,7 +272,10 @@ UMUP = UnitMuP(
     provenance=Provenance(
         citation="Blake et al. 2024, u-muP: The Unit-Scaled Maximal Update Parametrization "
         "(arXiv:2407.17465)",
-        source="graphcore-research/unit-scaling",
+        source="graphcore-research/unit-scaling (unit_scaling.optim.lr_scale_func_adam, "
+        "scaled_parameters with independent_weight_decay)",
+        notes="The embedding's lr scales as d^-1/2 in the reference implementation (LAWS.md section 7 "
+        "lists only the hidden, bias, norm and output rules).",
     )
 )
 
