@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from hpadvisor.laws.base import Input, Law, Output, Provenance, positive
 
 _N_NONEMB = Input("non-embedding parameters", "params", "non_embedding_params")
-_N_TOTAL = Input("total parameters", "params", "params")
 _D = Input("training tokens", "tokens", "tokens")
 
 
@@ -142,13 +141,14 @@ DEEPSEEK = DeepSeek(
 class Porian(Law):
     """Porian et al. 2024 ("Resolving discrepancies in compute-optimal scaling"), OLMo-core form.
 
-    lr* = 0.0047 (N / 108e6)^(-1/3), B* = 2048 * 160 * (N / 108e6)^(2/3) tokens, N total params.
+    lr* = 0.0047 (N / 108e6)^(-1/3), B* = 2048 * 160 * (N / 108e6)^(2/3) tokens, N non-embedding
+    parameters (OLMo-core's ladder uses ``num_non_embedding_params``).
     """
 
     key = "porian"
     title = "Porian et al. 2024 (OLMo-core ladder form)"
     formula = "lr* = 0.0047 (N/108e6)^(-1/3) ; B* = 327680 (N/108e6)^(2/3) tokens"
-    inputs = {"N": _N_TOTAL}
+    inputs = {"N": _N_NONEMB}
     outputs = {
         "peak_lr": Output("lr", "", "optimal peak learning rate"),
         "batch_tokens": Output("batch_tokens", "tokens", "optimal batch size"),
@@ -171,11 +171,10 @@ PORIAN = Porian(
     provenance=Provenance(
         citation="Porian et al. 2024, Resolving Discrepancies in Compute-Optimal Scaling of "
         "Language Models (arXiv:2406.19146), as implemented in the OLMo-core model ladder",
-        source="allenai/OLMo-core model ladder; the OLMo-2 ladder divided this lr by 4",
+        source="allenai/OLMo-core src/olmo_core/model_ladder/wsds_chinchilla_run_configurator.py "
+        "(commit 03a3e2e) and model_ladder/base.py (08647b2): N = num_non_embedding_params",
         fitted_range=(("N", 5e6, 9e8),),
-        secondary=True,
-        notes="Which parameter count N means (total vs non-embedding) is a secondary reading; "
-        "taken here as total parameters.",
+        notes="OLMo-core halves this lr for its WSD schedule; the OLMo-2 ladder divided it by 4.",
     )
 )
 

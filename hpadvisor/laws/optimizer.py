@@ -96,8 +96,8 @@ OLMO_BETA2 = Beta2Threshold(
     provenance=Provenance(
         citation="OLMo-core (allenai/OLMo-core) model ladder: beta2 0.95 at >= 524,288 tokens per "
         "batch, else 0.99",
-        source="LAWS.md section 3",
-        secondary=True,
+        source="allenai/OLMo-core src/olmo_core/model_ladder/wsds_chinchilla_run_configurator.py "
+        "(commit 03a3e2e)",
     )
 )
 
@@ -194,8 +194,9 @@ BETA2_HALFLIFE = Beta2HalfLife(
     provenance=Provenance(
         citation="Marek et al. 2025, Small Batch Size Training for Language Models "
         "(arXiv:2507.07101): keep beta2's half-life fixed in tokens",
-        source="anchor from marin-community/marin scaling_laws isoflop analysis: "
-        "b2 = 0.98 ** (batch_size / 128), batch in sequences of 4096 tokens",
+        source="anchor from marin-community/marin lib/marin/src/marin/scaling_laws/recipe.py "
+        "(commit 0ba9d86, ScalingRecipe.compute_beta2): beta2 = 0.98 ** (batch_size / 128), batch in "
+        "sequences of 4096 tokens (some Marin experiments clamp it at 0.95 from below)",
         notes="Half-life 17.97M tokens. The anchor comes from Marin's small isoflop sweeps "
         "(budgets 1e18-1e20 FLOPs); at multi-million-token batches it gives beta2 well below "
         "the common 0.95.",

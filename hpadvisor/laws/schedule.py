@@ -23,7 +23,7 @@ class WarmupTokens(Law):
     key = "olmo-warmup"
     title = "Warmup tokens = N (OLMo-core)"
     formula = "warmup_steps = ratio * N / B"
-    inputs = {"N": Input("total parameters", "params", "params"), "B": _B}
+    inputs = {"N": Input("non-embedding parameters", "params", "non_embedding_params"), "B": _B}
     outputs = {"warmup_steps": Output("warmup_steps", "steps", "linear warmup length")}
 
     tokens_per_param: float = 1.0
@@ -36,9 +36,9 @@ class WarmupTokens(Law):
 
 OLMO_WARMUP = WarmupTokens(
     provenance=Provenance(
-        citation="OLMo-core model ladder (allenai/OLMo-core): warmup of ~N tokens",
-        source="LAWS.md section 5",
-        secondary=True,
+        citation="OLMo-core model ladder (allenai/OLMo-core): warmup tokens = non-embedding parameters",
+        source="allenai/OLMo-core src/olmo_core/model_ladder/wsds_chinchilla_run_configurator.py "
+        "(commit 03a3e2e): warmup = num_params (non-embedding)",
     )
 )
 
