@@ -10,7 +10,7 @@ advice of the laws that cover it (square-root batch rule, token-horizon rule, Ad
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from hpadvisor import units
@@ -40,6 +40,43 @@ NAME_PATTERNS: tuple[tuple[str, str], ...] = (
 )
 
 
+_NUM = {"type": "number"}
+_NUM_OR_NULL = {"type": ["number", "null"]}
+
+#: The JSON contract of `transfer --format json` (issue 5; docs/transfer.md).  The keys listed
+#: here are the contract scripts rely on; further keys may be added, never removed or renamed.
+JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "hpadvisor transfer plan",
+    "type": "object",
+    "required": ["parameterization", "base", "target", "groups", "residual_multiplier",
+                 "attention_scale", "not_transferred"],
+    "properties": {
+        "parameterization": {"enum": ["sp", "mup", "mup-sgd", "u-mup", "completep", "depth-mup", "width-wd"]},
+        "base": {"type": "object", "required": ["width", "depth", "head_dim", "n_heads", "ffn", "lr",
+                                                "init_std", "weight_decay", "adam_eps"]},
+        "target": {"type": "object", "required": ["width", "depth", "head_dim", "n_heads", "ffn"]},
+        "groups": {  # the eight groups, in this order (2020-12: prefixItems, nothing after them)
+            "type": "array", "minItems": len(GROUPS), "items": False,
+            "prefixItems": [{
+                "type": "object",
+                "required": ["group", "lr", "init_std", "multiplier", "weight_decay", "adam_eps"],
+                "properties": {"group": {"const": g}, "lr": _NUM, "init_std": _NUM_OR_NULL,
+                               "multiplier": _NUM, "weight_decay": _NUM, "adam_eps": _NUM},
+            } for g in GROUPS],
+        },
+        "residual_multiplier": _NUM,
+        "attention_scale": _NUM,
+        "not_transferred": {
+            "type": "array",
+            "items": {"type": "object", "required": ["setting", "law", "advice"],
+                      "properties": {"setting": {"type": "string"}, "law": {"type": ["string", "null"]},
+                                     "advice": {"type": "string"}, "lr_factor": _NUM_OR_NULL}},
+        },
+    },
+}
+
+
 @dataclass(frozen=True)
 class Shape:
     """Width (d_model), depth (layers), head size and MLP size of one model."""
@@ -49,14 +86,17 @@ class Shape:
     head_dim: int
     ffn: int
     n_heads: int
+    #: neither n_heads nor head_dim was given (head size 64 assumed, or one head if 64 does not divide)
+    head_dim_assumed: bool = False
 
     @classmethod
     def of(cls, width: Any, depth: Any, *, n_heads: Any = None, head_dim: Any = None,
            ffn: Any = None, what: str = "model") -> Shape:
         w = _whole(width, f"{what} width")
         d = _whole(depth, f"{what} depth")
-        if head_dim is None and n_heads is None:
-            head_dim = 64 if w % 64 == 0 else w  # a common head size; said in the notes
+        assumed = head_dim is None and n_heads is None
+        if assumed:
+            head_dim = 64 if w % 64 == 0 else w  # a common head size; plan() says so in its notes
         if head_dim is not None:
             hd = _whole(head_dim, f"{what} head_dim")
             if n_heads is None:
@@ -75,7 +115,7 @@ class Shape:
                 )
             hd = w // nh
         f = _whole(ffn, f"{what} ffn") if ffn is not None else 4 * w
-        return cls(width=w, depth=d, head_dim=hd, ffn=f, n_heads=nh)
+        return cls(width=w, depth=d, head_dim=hd, ffn=f, n_heads=nh, head_dim_assumed=assumed)
 
     def to_dict(self) -> dict[str, int]:
         return {"width": self.width, "depth": self.depth, "head_dim": self.head_dim,
@@ -209,6 +249,9 @@ def plan(
     m_attn = (target.n_heads * target.head_dim) / (base.n_heads * base.head_dim)
     h = target.head_dim / base.head_dim
     notes: list[str] = []
+    for what, shape in (("proxy", base), ("target", target)):
+        if shape.head_dim_assumed:
+            notes.append(f"{what}: no n_heads or head_dim given; assumed head size {shape.head_dim}.")
     if m_d < 1 or m_l < 1:
         notes.append(
             f"the target is smaller than the proxy (width x{m_d:.3g}, depth x{m_l:.3g}): the rules are "
@@ -237,13 +280,13 @@ def plan(
             eps_m = float(law.matrix_eps(m, m_l))
         elif group == "embedding":
             lr_m, wd_m = float(law.embedding_lr(m)), float(law.embedding_wd(m))
-            init_m, fwd, eps_m = 1.0, 1.0, 1.0
+            init_m, fwd, eps_m = 1.0, 1.0, float(law.outer_eps(m))
         elif group == "readout":
             lr_m, wd_m = float(law.readout_lr(m)), float(law.readout_wd(m))
-            init_m, fwd, eps_m = 1.0, float(law.readout_mult(m)), 1.0
+            init_m, fwd, eps_m = 1.0, float(law.readout_mult(m)), float(law.outer_eps(m))
         else:  # norm gains and biases inside the blocks
             lr_m, wd_m = float(law.vector_lr(m, m_l)), float(law.vector_wd(m, m_l))
-            init_m, fwd, eps_m = None, 1.0, 1.0
+            init_m, fwd, eps_m = None, 1.0, float(law.vector_eps(m, m_l))
         if law.unit_init() and init_m is not None:
             init_std, init_m = 1.0, 1.0  # u-muP: unit variance everywhere; scale lives in `multiplier`
         else:
@@ -258,11 +301,12 @@ def plan(
         ))
     final_lr, final_wd = float(law.vector_lr(m_d, 1.0)), float(law.vector_wd(m_d, 1.0))
     extra = []
-    for group, lr_m, wd_m in (("readout_bias", 1.0, 1.0), ("final_norm", final_lr, final_wd)):
+    final_eps = float(law.outer_eps(m_d))
+    for group, lr_m, wd_m, eps_m in (("readout_bias", 1.0, 1.0, 1.0), ("final_norm", final_lr, final_wd, final_eps)):
         extra.append(GroupRow(
             group=group, lr=tuned.lr * lr_m, init_std=None, multiplier=1.0,
-            weight_decay=0.0 if zero_vector_wd else tuned.weight_decay * wd_m, adam_eps=tuned.adam_eps,
-            lr_multiplier=lr_m, init_multiplier=None, weight_decay_multiplier=wd_m, adam_eps_multiplier=1.0,
+            weight_decay=0.0 if zero_vector_wd else tuned.weight_decay * wd_m, adam_eps=tuned.adam_eps * eps_m,
+            lr_multiplier=lr_m, init_multiplier=None, weight_decay_multiplier=wd_m, adam_eps_multiplier=eps_m,
             width_multiplier=m_d if group == "final_norm" else 1.0,
         ))
     if (m_ffn == 1) != (m_d == 1) or (m_attn == 1) != (m_d == 1):
@@ -332,8 +376,9 @@ def _not_transferred(law: StandardParam, tuned: Tuned, batch: float | None,
         k2 = None
         advice = "give the proxy's and the target's tokens to get the token-horizon rule's factor"
     out.append({"setting": "token horizon", "law": "bjorck", "lr_factor": k2, "advice": advice})
-    wd_advice = ("does not transfer under muP (Cerebras muP docs): keep the AdamW timescale "
-                 "tau = B/(eta lambda D) (Wang & Aitchison 2024)")
+    wd_advice = ("across width the rows keep the parameterization's rule; across batch size and tokens it "
+                 "does not transfer (Cerebras muP docs): keep the AdamW timescale tau = B/(eta lambda D) "
+                 "(Wang & Aitchison 2024)")
     wd_factor = None
     if batch is not None and tuned.batch_tokens is not None and tokens is not None and tuned.tokens is not None:
         # tau fixed: lambda_t / lambda_b = (B_t/B_b) (eta_b/eta_t) (D_b/D_t), eta from the lr factors
@@ -372,9 +417,9 @@ def plan_from_values(base: dict[str, Any], target: dict[str, Any], *, param: str
     t = Shape.of(target["width"], target["depth"], n_heads=target.get("n_heads"),
                  head_dim=target.get("head_dim"), ffn=t_ffn, what="target")
     if b_ffn is None and t_ffn is not None:
-        b = Shape(b.width, b.depth, b.head_dim, max(1, round(t.ffn / t.width * b.width)), b.n_heads)
+        b = replace(b, ffn=max(1, round(t.ffn / t.width * b.width)))
     elif t_ffn is None and b_ffn is not None:
-        t = Shape(t.width, t.depth, t.head_dim, max(1, round(b.ffn / b.width * t.width)), t.n_heads)
+        t = replace(t, ffn=max(1, round(b.ffn / b.width * t.width)))
     tuned = Tuned(
         lr=float(base["lr"]),
         init_std=float(base.get("init_std") or 0.02),

@@ -89,21 +89,27 @@ def emit(plan: TransferPlan, fmt: str) -> str:
         }
         return _header(plan, "Megatron-LM muP fields") + _yaml(data)
     if fmt == "neox":
+        # NeoX takes `-` or `_` in keys; CONVENTIONS.md spells them with `_`.  mup_width_scale is
+        # the width factor of mup's *delta* model (default 2), not the proxy-to-target multiplier.
         data = {
-            "use-mup": True,
-            "mup-init-scale": 1.0,
-            "mup-attn-temp": 1.0,
-            "mup-output-temp": 1.0,
-            "mup-embedding-mult": 1.0,
-            "hidden-size": plan.target.width,
-            "num-layers": plan.target.depth,
+            "use_mup": True,
+            "save_base_shapes": False,
+            "base_shapes_file": f"base-shapes-{plan.base.width}",
+            "mup_init_scale": 1.0,
+            "mup_attn_temp": 1.0,
+            "mup_output_temp": 1.0,
+            "mup_embedding_mult": 1.0,
+            "mup_width_scale": 2,
+            "hidden_size": plan.target.width,
+            "num_layers": plan.target.depth,
+            "num_attention_heads": plan.target.n_heads,
             "init_method_std": plan.tuned.init_std,
             "optimizer": {"type": "Adam", "params": {"lr": plan.tuned.lr, "eps": plan.tuned.adam_eps}},
-            "weight-decay": plan.tuned.weight_decay,
+            "weight_decay": plan.tuned.weight_decay,
         }
         return (_header(plan, "GPT-NeoX") +
-                "# GPT-NeoX applies muP through the mup package: save base shapes from a model of width "
-                f"{plan.base.width} (use-mup with save-base-shapes) before training.\n" + _yaml(data))
+                "# GPT-NeoX applies muP through microsoft/mup: first run once with hidden_size "
+                f"{plan.base.width} and save_base_shapes: true to write base_shapes_file.\n" + _yaml(data))
     if fmt == "cerebras":
         data = {
             "model": {
@@ -121,7 +127,10 @@ def emit(plan: TransferPlan, fmt: str) -> str:
             "optimizer": {"learning_rate": plan.tuned.lr, "weight_decay": plan.tuned.weight_decay},
         }
         return _header(plan, "Cerebras Model Zoo") + _yaml(data)
-    # nanoGPT-mup: a Python override file of `key = value` lines.
+    # nanoGPT-mup (EleutherAI, the CompleteP authors' code): a Python override file of `key = value`
+    # lines.  Its configure_optimizers applies the per-group factors itself; note that its muP
+    # branch also divides every group's Adam eps by mup_width_multiplier (microsoft/mup does not)
+    # and gives norms and biases weight decay 0.
     lines = [
         "mup_enabled = True",
         f"mup_width_multiplier = {plan.width_multiplier!r}",
@@ -130,10 +139,14 @@ def emit(plan: TransferPlan, fmt: str) -> str:
         f"n_embd = {plan.target.width}",
         f"n_layer = {plan.target.depth}",
         f"n_head = {plan.target.n_heads}",
-        f"learning_rate = {plan.tuned.lr!r}  # the proxy's lr; hidden weights get lr / mup_width_multiplier",
+        f"learning_rate = {plan.tuned.lr!r}  # the proxy's lr: the trainer scales it per group",
         f"init_std = {plan.tuned.init_std!r}",
         f"weight_decay = {plan.tuned.weight_decay!r}",
     ]
     if depth_rule:
-        lines += [f"depth_multiplier = {plan.depth_multiplier!r}", f"depth_alpha_exp = {alpha!r}"]
-    return _header(plan, "nanoGPT-mup override file") + "\n".join(lines) + "\n"
+        lines += ["depth_alpha_enabled = True", f"depth_multiplier = {plan.depth_multiplier!r}",
+                  f"depth_alpha_exp = {alpha!r}"]
+    note = ("# nanoGPT-mup gives norms and biases weight decay 0" +
+            ("; its muP branch also divides every group's Adam eps by mup_width_multiplier.\n"
+             if not depth_rule else ".\n"))
+    return _header(plan, "nanoGPT-mup override file") + note + "\n".join(lines) + "\n"

@@ -67,7 +67,12 @@ def test_completep_hidden_lr_eps_and_residual(param, alpha, bw, tw, bd, td):
         assert p.group(name).weight_decay == pytest.approx(0.1 * m_d, rel=1e-12)
     assert p.residual_multiplier == pytest.approx(m_l**-alpha)
     assert p.group("norm").lr == pytest.approx(1e-2 * m_l ** (alpha - 1))
-    assert p.group("embedding").lr == 1e-2
+    assert p.group("embedding").lr == 1e-2 and p.group("final_norm").lr == 1e-2
+    # eps: inside the blocks m_d^-1 m_L^-alpha, outside (embedding, readout, final norm) m_d^-1
+    for name in ("norm", "bias"):
+        assert p.group(name).adam_eps == pytest.approx(1e-8 * m_d**-1 * m_l**-alpha, rel=1e-12)
+    for name in ("embedding", "readout", "final_norm"):
+        assert p.group(name).adam_eps == pytest.approx(1e-8 / m_d, rel=1e-12)
 
 
 @pytest.mark.parametrize("param", ADAM_PARAMS)

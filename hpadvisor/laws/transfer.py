@@ -93,6 +93,14 @@ class StandardParam(Law):
     def readout_wd(self, m):
         return _one(positive(m, "m", f"{self.key}.readout_wd"))
 
+    # Adam epsilon of the norms and biases inside the blocks, and of the parameters outside the
+    # residual stack (embedding, readout, final norm); the hidden matrices' is matrix_eps
+    def vector_eps(self, m, m_L):
+        return _one(positive(m, "m", f"{self.key}.vector_eps") * positive(m_L, "m_L", f"{self.key}.vector_eps"))
+
+    def outer_eps(self, m):
+        return _one(positive(m, "m", f"{self.key}.outer_eps"))
+
     def unit_init(self) -> bool:
         """True when every weight starts at unit variance (u-muP): init is not carried over."""
         return False
@@ -286,7 +294,9 @@ class CompleteP(MuPAdam):
 
     alpha = 1 is CompleteP, alpha = 1/2 depth-muP.  On top of muP's width rules:
     hidden-weight lr x m^-1 m_L^(alpha-1); hidden norm and bias lr x m_L^(alpha-1); hidden
-    weight decay x m; Adam eps x m^-1 m_L^-alpha; embedding and final norm lr x 1.
+    weight decay x m; Adam eps x m^-1 m_L^-alpha for everything inside the blocks and x m^-1 for
+    the embedding, readout and final norm (the authors' reference code, EleutherAI/nanoGPT-mup,
+    after its January 2025 fix following the paper's equation 40); embedding and final norm lr x 1.
     """
 
     key = "completep"
@@ -311,6 +321,12 @@ class CompleteP(MuPAdam):
         positive(m, "m", f"{self.key}.vector_lr")
         return positive(m_L, "m_L", f"{self.key}.vector_lr") ** (self.alpha - 1.0)
 
+    def vector_eps(self, m, m_L):
+        return self.matrix_eps(m, m_L)
+
+    def outer_eps(self, m):
+        return 1.0 / positive(m, "m", f"{self.key}.outer_eps")
+
     def residual(self, m_L):
         return positive(m_L, "m_L", f"{self.key}.residual") ** -self.alpha
 
@@ -320,6 +336,8 @@ COMPLETEP = CompleteP(
         citation="Dey et al. 2025, Don't be lazy: CompleteP enables compute-efficient deep "
         "transformers (arXiv:2505.01618)",
         source="LAWS.md section 7; reported 12-34% compute-efficiency gain over the prior state of the art",
+        notes="Adam eps outside the blocks (embedding, readout, final norm) x 1/m as in the authors' "
+        "EleutherAI/nanoGPT-mup.",
     )
 )
 DEPTH_MUP = CompleteP(
