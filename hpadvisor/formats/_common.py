@@ -167,7 +167,10 @@ def _round(x: float, how: str) -> float:
         return math.floor(x)
     if how == "round":
         return round(x)
-    return int(x) if float(x).is_integer() else x
+    # "exact": a whole number stays an int; float noise from a fraction x horizon
+    # (0.01 x 320000 = 3200.0000000000005) is not a fractional step.
+    r = round(x)
+    return r if abs(x - r) <= 1e-9 * max(1.0, abs(x)) else x
 
 
 def _resolve_batch(d: Draft) -> None:
@@ -340,3 +343,68 @@ def apply_overrides(d: Draft, overrides: Mapping[str, Any]) -> None:
 
             raise InvalidInputError(f"unknown override '{key}'.{did_you_mean(key, CANONICAL)}")
         d.put(key, value, "override", None, value)
+
+
+# ------------------------------------------------------------------------------------------------
+# Snippet writers.
+
+
+def num_text(x: Any) -> str:
+    """A number as text that reads back to the same value (repr of floats round-trips)."""
+    if isinstance(x, bool):  # pragma: no cover - callers pass numbers
+        raise TypeError(x)
+    if isinstance(x, int) or (isinstance(x, float) and x.is_integer() and abs(x) < 2**53):
+        return str(int(x))
+    return repr(float(x))
+
+
+def whole(values: Mapping[str, Any], key: str, fmt: str) -> int:
+    """``values[key]`` as an int, or InvalidInputError: the trainer takes whole steps/sequences."""
+    x = values[key]
+    if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or x != int(x):
+        raise InvalidInputError(f"{fmt} needs a whole number for {key}; got {short(x)}.")
+    return int(x)
+
+
+def unsupported(fmt: str, key: str, value: Any, why: str) -> InvalidInputError:
+    return InvalidInputError(f"{fmt} cannot express {key} = {short(value)}: {why}.")
+
+
+def complete_batch(values: Mapping[str, Any], fmt: str) -> dict[str, Any]:
+    """Fill the one missing factor of global = micro x accumulation x data-parallel."""
+    v = dict(values)
+    parts = ("micro_batch_seqs", "grad_accum", "data_parallel")
+    have = [k for k in parts if v.get(k) is not None]
+    if v.get("global_batch_seqs") is None:
+        if len(have) == 3:
+            v["global_batch_seqs"] = math.prod(whole(v, k, fmt) for k in parts)
+        return v
+    g = whole(v, "global_batch_seqs", fmt)
+    if len(have) == 2:
+        missing = next(k for k in parts if k not in have)
+        prod = math.prod(whole(v, k, fmt) for k in have)
+        if prod <= 0 or g % prod:
+            raise InvalidInputError(f"{fmt}: global batch {g} is not a whole multiple of "
+                                    f"{' x '.join(str(v[k]) for k in have)} ({' x '.join(have)}).")
+        v[missing] = g // prod
+    elif len(have) == 3 and math.prod(whole(v, k, fmt) for k in parts) != g:
+        raise InvalidInputError(f"{fmt}: global batch {g} != micro x accumulation x data-parallel "
+                                f"= {' x '.join(str(v[k]) for k in parts)}.")
+    return v
+
+
+def complete_steps(values: Mapping[str, Any]) -> dict[str, Any]:
+    """train_steps from tokens / (global batch x seq_len) when only the token count is given."""
+    v = dict(values)
+    if v.get("train_steps") is None and all(v.get(k) for k in ("tokens", "global_batch_seqs", "seq_len")):
+        steps = v["tokens"] / (v["global_batch_seqs"] * v["seq_len"])
+        v["train_steps"] = math.ceil(steps - 1e-9)
+    return v
+
+
+def header(fmt: str, values: Mapping[str, Any], written: set[str], comment: str = "#") -> str:
+    left = sorted(k for k, x in values.items() if x is not None and k not in written)
+    text = f"{comment} {fmt} settings written by hpadvisor (read back by `hpadvisor check`).\n"
+    if left:
+        text += f"{comment} not expressible in this format, left out: {', '.join(left)}.\n"
+    return text

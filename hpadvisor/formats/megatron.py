@@ -216,3 +216,65 @@ def _data_parallel(d: Draft, args: Args) -> None:
     if len(used) > (2 if nnodes else 1):
         field += " / (" + " x ".join(used[2 if nnodes else 1:]) + ")"
     d.put("data_parallel", world // model_par, field, None, None, tuple(used))
+
+
+# ------------------------------------------------------------------------------------------------
+# Writer: a bash array of flags to paste into the launch script.
+
+_FLAGS = (  # canonical, flag, whole number?
+    ("lr", "--lr", False), ("min_lr", "--min-lr", False), ("train_steps", "--train-iters", True),
+    ("decay_steps", "--lr-decay-iters", True), ("warmup_steps", "--lr-warmup-iters", True),
+    ("wsd_decay_steps", "--lr-wsd-decay-iters", True),
+    ("global_batch_seqs", "--global-batch-size", True), ("micro_batch_seqs", "--micro-batch-size", True),
+    ("seq_len", "--seq-length", True), ("weight_decay", "--weight-decay", False),
+    ("beta1", "--adam-beta1", False), ("beta2", "--adam-beta2", False), ("eps", "--adam-eps", False),
+    ("grad_clip", "--clip-grad", False), ("n_layers", "--num-layers", True),
+    ("d_model", "--hidden-size", True), ("ffn_hidden", "--ffn-hidden-size", True),
+    ("n_heads", "--num-attention-heads", True), ("vocab_size", "--vocab-size", True),
+    ("n_experts", "--num-experts", True), ("top_k", "--moe-router-topk", True),
+)
+_SCHED_OUT = {"constant": "constant", "linear": "linear", "cosine": "cosine",
+              "inverse_sqrt": "inverse-square-root", "wsd": "WSD"}
+_WSD_OUT = {"exponential": "exponential", "linear": "linear", "cosine": "cosine", "1-sqrt": "minus_sqrt"}
+#: What a Megatron snippet can state (the rest is the launcher's or Megatron's fixed behaviour).
+WRITES = {k for k, _, _ in _FLAGS} | {"schedule", "wsd_decay_style", "n_kv_heads", "swiglu",
+                                       "tied_embeddings", "use_mup", "tokens"}
+
+
+def dump(values: dict[str, Any]) -> str:
+    from hpadvisor.formats._common import complete_steps, header, num_text, unsupported, whole
+
+    v = complete_steps(values)
+    lines: list[str] = []
+    for key, flag, integer in _FLAGS:
+        if v.get(key) is not None:
+            lines.append(f"{flag} {whole(v, key, 'Megatron-LM') if integer else num_text(v[key])}")
+    if v.get("seq_len") is not None:
+        lines.append(f"--max-position-embeddings {whole(v, 'seq_len', 'Megatron-LM')}")
+    if v.get("schedule") is not None:
+        if v["schedule"] not in _SCHED_OUT:
+            raise unsupported("Megatron-LM", "schedule", v["schedule"],
+                              "its --lr-decay-style is one of " + ", ".join(_SCHED_OUT))
+        lines.append(f"--lr-decay-style {_SCHED_OUT[v['schedule']]}")
+    if v.get("wsd_decay_style") is not None:
+        if v["wsd_decay_style"] not in _WSD_OUT:
+            raise unsupported("Megatron-LM", "wsd_decay_style", v["wsd_decay_style"],
+                              "its --lr-wsd-decay-style is one of " + ", ".join(_WSD_OUT))
+        lines.append(f"--lr-wsd-decay-style {_WSD_OUT[v['wsd_decay_style']]}")
+    if v.get("n_kv_heads") is not None:
+        lines += ["--group-query-attention",
+                  f"--num-query-groups {whole(v, 'n_kv_heads', 'Megatron-LM')}"]
+    if v.get("swiglu"):
+        lines.append("--swiglu")
+    if v.get("tied_embeddings") is False:
+        lines.append("--untie-embeddings-and-output-weights")
+    if v.get("use_mup"):
+        lines.append("--use-mup")
+    written = WRITES & {k for k, x in v.items() if x is not None}
+    notes = ""
+    if v.get("data_parallel") is not None:
+        notes = (f"# data-parallel size {v['data_parallel']} comes from the launcher: world size / "
+                 "(tensor x pipeline x context parallel).\n")
+    body = "\n".join(f"    {line}" for line in lines)
+    return (header("Megatron-LM", values, written | {"data_parallel", "grad_accum"}) + notes
+            + f"HPADVISOR_ARGS=(\n{body}\n)\n")

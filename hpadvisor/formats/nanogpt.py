@@ -1,0 +1,226 @@
+"""nanoGPT: a Python override file of ``key = value`` lines, read as TEXT and never executed.
+
+The file is parsed with :func:`ast.parse`; each top-level ``name = <expression>`` is evaluated by
+a tiny interpreter that knows only literals, + - * / // % ** on numbers (with size limits),
+tuples/lists, and names assigned earlier in the same file (``lr_decay_iters = max_iters``).
+Anything else -- imports, calls, attribute access, comprehensions, f-strings -- is not run; the
+assignment is skipped and a note says so.  No exec, eval, compile or import of the file.
+
+Field names and defaults are those of nanoGPT's ``train.py`` (which the override file modifies):
+learning_rate 6e-4, min_lr 6e-5 (absolute), warmup_iters 2000, lr_decay_iters 600000,
+max_iters 600000, decay_lr True (False: constant lr), weight_decay 0.1, beta1 0.9, beta2 0.95,
+grad_clip 1.0, batch_size 12 (per device), block_size 1024, gradient_accumulation_steps 40.
+
+Unit trap: nanoGPT's ``gradient_accumulation_steps`` is the TOTAL over all devices (train.py
+divides it by the world size), so the global batch is ``batch_size x
+gradient_accumulation_steps`` sequences whatever the device count.  configure_optimizers decays
+every parameter with 2 or more dimensions (embeddings included) and no norm gains or biases;
+the token embedding and the output layer are tied.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import operator
+from typing import Any
+
+from hpadvisor.formats._common import Draft
+from hpadvisor.formats.base import DataError, InvalidInputError
+
+_MAX_INT_BITS = 256
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+           ast.Pow: operator.pow}
+
+
+class _Unsafe(Exception):
+    """An expression this reader will not evaluate (it would need running code)."""
+
+
+def _eval(node: ast.AST, env: dict[str, Any], depth: int = 0) -> Any:
+    if depth > 50:
+        raise _Unsafe("nested too deeply")
+    if isinstance(node, ast.Constant):
+        if isinstance(node.value, (int, float, str, bool)) or node.value is None:
+            return node.value
+        raise _Unsafe(type(node.value).__name__)
+    if isinstance(node, ast.Name):
+        if node.id in env:
+            return env[node.id]
+        if node.id in ("True", "False", "None"):  # pragma: no cover - Constants in Python 3.8+
+            return {"True": True, "False": False, "None": None}[node.id]
+        raise _Unsafe(f"name '{node.id}' is not set earlier in the file")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+        v = _eval(node.operand, env, depth + 1)
+        _need_number(v)
+        return +v if isinstance(node.op, ast.UAdd) else -v
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
+        a, b = _eval(node.left, env, depth + 1), _eval(node.right, env, depth + 1)
+        _need_number(a)
+        _need_number(b)
+        if isinstance(node.op, ast.Pow) and (abs(b) > 64 or abs(a) > 2**64):
+            raise _Unsafe("power too large")
+        try:
+            out = _BINOPS[type(node.op)](a, b)
+        except (ZeroDivisionError, OverflowError, ValueError):
+            raise _Unsafe("arithmetic error") from None
+        if isinstance(out, complex):
+            raise _Unsafe("complex result")
+        if isinstance(out, int) and out.bit_length() > _MAX_INT_BITS:
+            raise _Unsafe("number too large")
+        if isinstance(out, float) and not math.isfinite(out):
+            raise _Unsafe("not finite")
+        return out
+    if isinstance(node, (ast.Tuple, ast.List)):
+        if len(node.elts) > 64:
+            raise _Unsafe("too long")
+        return [_eval(e, env, depth + 1) for e in node.elts]
+    raise _Unsafe(type(node).__name__)
+
+
+def _need_number(v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _Unsafe("arithmetic on a non-number")
+
+
+def assignments(path: str, text: str) -> tuple[dict[str, tuple[Any, int]], list[str]]:
+    """{name: (value, line)} of the file's literal top-level assignments, and notes."""
+    try:
+        tree = ast.parse(text, filename=path, mode="exec")
+    except SyntaxError as exc:
+        raise DataError(f"{path}:{exc.lineno or '?'}: not valid Python ({exc.msg}). Is the file "
+                        "complete?") from None
+    except (ValueError, RecursionError, MemoryError, OverflowError):
+        raise DataError(f"{path}: cannot be parsed as a Python override file.") from None
+    env: dict[str, Any] = {}
+    out: dict[str, tuple[Any, int]] = {}
+    notes: list[str] = []
+    for stmt in tree.body:
+        targets: list[ast.expr]
+        if isinstance(stmt, ast.Assign):
+            targets, value = stmt.targets, stmt.value
+        elif isinstance(stmt, ast.AnnAssign) and stmt.value is not None:
+            targets, value = [stmt.target], stmt.value
+        else:
+            if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
+                notes.append(f"line {stmt.lineno}: a {type(stmt).__name__} statement is not read "
+                             "(the file is parsed as text, never run).")
+            continue
+        names = [t.id for t in targets if isinstance(t, ast.Name)]
+        if len(names) != len(targets):
+            notes.append(f"line {stmt.lineno}: only plain 'name = value' assignments are read.")
+            continue
+        try:
+            result = _eval(value, env)
+        except _Unsafe as why:
+            notes.append(f"line {stmt.lineno}: {', '.join(names)} = ... is not a literal ({why}); "
+                         "not evaluated (the file is never run).")
+            for n in names:  # a later use of the name must not see an older value
+                env.pop(n, None)
+                out.pop(n, None)
+            continue
+        for n in names:
+            env[n] = result
+            out[n] = (result, stmt.lineno)
+    return out, notes
+
+
+_SIMPLE = (
+    ("lr", "learning_rate", "pos"), ("min_lr", "min_lr", "nonneg"),
+    ("warmup_steps", "warmup_iters", "count"), ("decay_steps", "lr_decay_iters", "posint"),
+    ("train_steps", "max_iters", "posint"), ("weight_decay", "weight_decay", "nonneg"),
+    ("beta1", "beta1", "beta"), ("beta2", "beta2", "beta"), ("grad_clip", "grad_clip", "nonneg"),
+    ("micro_batch_seqs", "batch_size", "posint"), ("seq_len", "block_size", "posint"),
+    ("d_model", "n_embd", "posint"), ("n_layers", "n_layer", "posint"), ("n_heads", "n_head", "posint"),
+    ("vocab_size", "vocab_size", "posint"),
+)
+
+#: train.py's values for what an override file leaves out.
+DEFAULTS = {"learning_rate": 6e-4, "min_lr": 6e-5, "warmup_iters": 2000, "lr_decay_iters": 600000,
+            "max_iters": 600000, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95, "grad_clip": 1.0,
+            "batch_size": 12, "block_size": 1024, "gradient_accumulation_steps": 40}
+
+
+def read(path: str, text: str) -> Draft:
+    values, notes = assignments(path, text)
+    d = Draft(path, "nanogpt")
+    for n in notes:
+        d.note(n)
+    for canon, key, kind in _SIMPLE:
+        if key in values:
+            v, line = values[key]
+            d.put(canon, d.number(v, key, line, kind), key, line, v)
+        elif key in DEFAULTS:
+            d.default(canon, DEFAULTS[key], key)
+    if "gradient_accumulation_steps" in values:
+        v, line = values["gradient_accumulation_steps"]
+        total = d.number(v, "gradient_accumulation_steps", line, "posint")
+        accum: tuple[int, int | None, Any] = (total, line, v)
+    else:
+        accum = (DEFAULTS["gradient_accumulation_steps"], None, None)
+    # Total accumulation over all devices: global = batch_size x gradient_accumulation_steps.
+    mb = d.settings["micro_batch_seqs"]
+    d.put("global_batch_seqs", mb.value * accum[0], f"{mb.field} x gradient_accumulation_steps",
+          None, None, (mb.field, "gradient_accumulation_steps"))
+    d.note("nanoGPT's gradient_accumulation_steps counts all devices together (train.py divides "
+           "it by the world size): global batch = batch_size x gradient_accumulation_steps.")
+    if "decay_lr" in values:
+        v, line = values["decay_lr"]
+        if not d.boolean(v, "decay_lr", line):
+            d.put("schedule", "constant", "decay_lr", line, v)
+            d.put("min_lr", d.val("lr"), "decay_lr", line, v, ("decay_lr", "learning_rate"))
+    d.default("schedule", "cosine", "decay_lr")
+    for key in ("mup_enabled", "use_mup"):
+        if key in values:
+            v, line = values[key]
+            d.put("use_mup", d.boolean(v, key, line), key, line, v)
+            if d.val("use_mup"):
+                base = values.get("mup_width_multiplier") or values.get("mup_base_width")
+                d.put("mup_base_shapes", base is not None and base[0] is not None,
+                      "mup_width_multiplier", base[1] if base else None, base[0] if base else None)
+            break
+    d.default("use_mup", False, "mup_enabled")
+    d.default("tied_embeddings", True, "lm_head")
+    d.default("swiglu", False, "mlp")
+    d.default("wd_on_embeddings", True, "weight_decay")
+    d.default("wd_on_norms", False, "weight_decay")
+    return d
+
+
+# ------------------------------------------------------------------------------------------------
+# Writer: an override file of literal assignments.
+
+WRITES = {k for k, _, _ in _SIMPLE} | {"global_batch_seqs", "schedule", "tokens"}
+
+
+def dump(values: dict[str, Any]) -> str:
+    from hpadvisor.formats._common import complete_steps, header, num_text, unsupported, whole
+
+    fmt = "nanoGPT"
+    v = complete_steps(values)
+    lines: list[str] = []
+    for canon, key, kind in _SIMPLE:
+        if v.get(canon) is not None:
+            text = str(whole(v, canon, fmt)) if kind in ("posint", "count") else repr(float(v[canon]))
+            lines.append(f"{key} = {text}")
+    if v.get("global_batch_seqs") is not None:
+        micro = v.get("micro_batch_seqs", DEFAULTS["batch_size"])
+        g = whole(v, "global_batch_seqs", fmt)
+        if g % micro:
+            raise InvalidInputError(f"nanoGPT: global batch {g} is not a multiple of batch_size {micro}.")
+        if v.get("micro_batch_seqs") is None:
+            lines.append(f"batch_size = {micro}")
+        # nanoGPT counts accumulation over all devices (train.py divides it by the world size).
+        lines.append(f"gradient_accumulation_steps = {g // micro}  # total over all devices")
+    shape = v.get("schedule")
+    if shape == "constant":
+        lines.append("decay_lr = False")
+    elif shape not in (None, "cosine"):
+        raise unsupported(fmt, "schedule", shape, "train.py has cosine decay or none (decay_lr)")
+    written = WRITES & {k for k, x in v.items() if x is not None}
+    if v.get("data_parallel") is not None:
+        lines.append(f"# run on {num_text(v['data_parallel'])} devices "
+                     "(torchrun --nproc_per_node); the global batch above does not change with it.")
+        written.add("data_parallel")
+    return header(fmt, values, written) + "\n".join(lines) + "\n"
