@@ -11,6 +11,7 @@ from hpadvisor.laws.batch import MCCANDLISH, SQRT_BATCH, ZHANG_CBS
 from hpadvisor.laws.compute import CHINCHILLA_6ND, DEEPSEEK_FLOPS, KAPLAN_6ND, MFU_TIME
 from hpadvisor.laws.loss import CHINCHILLA, CHINCHILLA_EPOCH, CHINCHILLA_UNROUNDED, KAPLAN
 from hpadvisor.laws.lr_batch import BJORCK, DEEPSEEK, PORIAN, STEPLAW
+from hpadvisor.laws.sensitivity import STEPLAW_SENSITIVITY
 from hpadvisor.laws.optimizer import (
     ADAMW_TIMESCALE,
     BETA2_HALFLIFE,
@@ -41,6 +42,7 @@ REGISTRY: dict[str, Law] = {
         KAPLAN,
         BJORCK,
         SQRT_BATCH,
+        STEPLAW_SENSITIVITY,  # loss cost of an lr / batch off the optimum (hpadvisor check)
         # final loss and allocation
         CHINCHILLA,
         CHINCHILLA_UNROUNDED,
