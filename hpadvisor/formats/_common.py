@@ -50,6 +50,7 @@ class Draft:
         self.settings: dict[str, Setting] = {}
         self.pending: dict[str, Pending] = {}
         self.notes: list[str] = []
+        self.unknown: set[str] = set()  # canonical names set in the file to something unreadable
 
     # -- writing -------------------------------------------------------------------------------
     def put(self, key: str, value: Any, field: str, line: int | None, raw: Any = _UNSET,
@@ -247,7 +248,7 @@ def finalize(d: Draft) -> TrainerConfig:
         d.put("decay_steps", _round(p.value * t.value, p.rounding), p.field, p.line, p.raw,
               (p.field, t.field))
     # Default horizon: the lr reaches its floor at the last step of the run.
-    if not d.has("decay_steps") and d.has("train_steps"):
+    if not d.has("decay_steps") and d.has("train_steps") and "decay_steps" not in d.unknown:
         t = s["train_steps"]
         d.put("decay_steps", t.value, t.field, None, None, (t.field,))
     p = d.pending.pop("warmup_fraction", None)

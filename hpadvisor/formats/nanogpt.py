@@ -84,8 +84,9 @@ def _need_number(v: Any) -> None:
         raise _Unsafe("arithmetic on a non-number")
 
 
-def assignments(path: str, text: str) -> tuple[dict[str, tuple[Any, int]], list[str]]:
-    """{name: (value, line)} of the file's literal top-level assignments, and notes."""
+def assignments(path: str, text: str) -> tuple[dict[str, tuple[Any, int]], list[str], set[str]]:
+    """{name: (value, line)} of the file's literal top-level assignments, notes, and the names
+    assigned something that is not a literal (their value is unknown)."""
     try:
         tree = ast.parse(text, filename=path, mode="exec")
     except SyntaxError as exc:
@@ -96,6 +97,7 @@ def assignments(path: str, text: str) -> tuple[dict[str, tuple[Any, int]], list[
     env: dict[str, Any] = {}
     out: dict[str, tuple[Any, int]] = {}
     notes: list[str] = []
+    unknown: set[str] = set()
     for stmt in tree.body:
         targets: list[ast.expr]
         if isinstance(stmt, ast.Assign):
@@ -104,8 +106,8 @@ def assignments(path: str, text: str) -> tuple[dict[str, tuple[Any, int]], list[
             targets, value = [stmt.target], stmt.value
         else:
             if not (isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)):
-                notes.append(f"line {stmt.lineno}: a {type(stmt).__name__} statement is not read "
-                             "(the file is parsed as text, never run).")
+                notes.append(f"line {stmt.lineno}: statement ({type(stmt).__name__}) not read: "
+                             "the file is parsed as text, never run.")
             continue
         names = [t.id for t in targets if isinstance(t, ast.Name)]
         if len(names) != len(targets):
@@ -119,11 +121,13 @@ def assignments(path: str, text: str) -> tuple[dict[str, tuple[Any, int]], list[
             for n in names:  # a later use of the name must not see an older value
                 env.pop(n, None)
                 out.pop(n, None)
+                unknown.add(n)
             continue
         for n in names:
             env[n] = result
             out[n] = (result, stmt.lineno)
-    return out, notes
+            unknown.discard(n)
+    return out, notes, unknown
 
 
 _SIMPLE = (
@@ -143,7 +147,7 @@ DEFAULTS = {"learning_rate": 6e-4, "min_lr": 6e-5, "warmup_iters": 2000, "lr_dec
 
 
 def read(path: str, text: str) -> Draft:
-    values, notes = assignments(path, text)
+    values, notes, unknown = assignments(path, text)
     d = Draft(path, "nanogpt")
     for n in notes:
         d.note(n)
@@ -151,18 +155,23 @@ def read(path: str, text: str) -> Draft:
         if key in values:
             v, line = values[key]
             d.put(canon, d.number(v, key, line, kind), key, line, v)
+        elif key in unknown:
+            d.unknown.add(canon)
         elif key in DEFAULTS:
             d.default(canon, DEFAULTS[key], key)
-    if "gradient_accumulation_steps" in values:
+    if "gradient_accumulation_steps" in unknown or "batch_size" in unknown:
+        accum = None
+    elif "gradient_accumulation_steps" in values:
         v, line = values["gradient_accumulation_steps"]
         total = d.number(v, "gradient_accumulation_steps", line, "posint")
-        accum: tuple[int, int | None, Any] = (total, line, v)
+        accum: tuple[int, int | None, Any] | None = (total, line, v)
     else:
         accum = (DEFAULTS["gradient_accumulation_steps"], None, None)
     # Total accumulation over all devices: global = batch_size x gradient_accumulation_steps.
-    mb = d.settings["micro_batch_seqs"]
-    d.put("global_batch_seqs", mb.value * accum[0], f"{mb.field} x gradient_accumulation_steps",
-          None, None, (mb.field, "gradient_accumulation_steps"))
+    mb = d.settings.get("micro_batch_seqs")
+    if mb is not None and accum is not None:
+        d.put("global_batch_seqs", mb.value * accum[0], f"{mb.field} x gradient_accumulation_steps",
+              None, None, (mb.field, "gradient_accumulation_steps"))
     d.note("nanoGPT's gradient_accumulation_steps counts all devices together (train.py divides "
            "it by the world size): global batch = batch_size x gradient_accumulation_steps.")
     if "decay_lr" in values:
