@@ -35,7 +35,8 @@ def _plan(param, base=(256, 8), target=(4096, 32), optimizer="adamw", **tuned):
 def test_every_multiplier_is_one_at_the_base_shape(param, w, d):
     opt = "sgd" if param == "mup-sgd" else "adamw"
     p = plan(param, Shape.of(w, d), Shape.of(w, d), Tuned(lr=1e-3), optimizer=opt)
-    for g in p.groups:
+    assert [g.group for g in p.recipe_rows] == ["readout_bias", "final_norm"]
+    for g in p.groups + p.recipe_rows:
         assert g.lr_multiplier == pytest.approx(1) and g.multiplier == pytest.approx(1)
         assert g.weight_decay_multiplier == pytest.approx(1) and g.adam_eps_multiplier == pytest.approx(1)
         assert g.init_multiplier in (None, pytest.approx(1))
@@ -75,14 +76,28 @@ def test_completep_hidden_lr_eps_and_residual(param, alpha, bw, tw, bd, td):
         assert p.group(name).adam_eps == pytest.approx(1e-8 / m_d, rel=1e-12)
 
 
-@pytest.mark.parametrize("param", ADAM_PARAMS)
-@given(bw=widths, k=st.integers(min_value=1, max_value=8), d=depths)
+@pytest.mark.parametrize("param", sorted(PARAMETERIZATIONS))
+@given(bw=widths, k=st.integers(min_value=1, max_value=8), d=depths, td=depths)
 @settings(max_examples=30)
-def test_lr_never_grows_with_width_for_matrix_like_groups(param, bw, k, d):
-    small = plan(param, Shape.of(bw, d), Shape.of(bw * k, d), Tuned(lr=1e-3))
-    big = plan(param, Shape.of(bw, d), Shape.of(bw * k * 2, d), Tuned(lr=1e-3))
+def test_lr_never_grows_with_width_for_matrix_like_groups(param, bw, k, d, td):
+    opt = "sgd" if param == "mup-sgd" else "adamw"
+    small = plan(param, Shape.of(bw, d), Shape.of(bw * k, td), Tuned(lr=1e-3), optimizer=opt)
+    big = plan(param, Shape.of(bw, d), Shape.of(bw * k * 2, td), Tuned(lr=1e-3), optimizer=opt)
     for name in MATRIX_GROUPS:
-        assert big.group(name).lr <= small.group(name).lr <= 1e-3
+        assert big.group(name).lr <= small.group(name).lr * (1 + 1e-12)
+        if td == d:
+            assert small.group(name).lr <= 1e-3 * (1 + 1e-12)
+
+
+@pytest.mark.parametrize("param", ["mup", "mup-sgd", "u-mup"])
+@given(bw=widths, tw=widths, bd=depths, td=depths, wd=st.floats(min_value=0, max_value=1))
+@settings(max_examples=30)
+def test_decay_per_step_is_kept_where_the_reference_code_keeps_it(param, bw, tw, bd, td, wd):
+    # microsoft/mup MuAdam/MuSGD and unit_scaling divide weight_decay by the lr factor.
+    opt = "sgd" if param == "mup-sgd" else "adamw"
+    p = plan(param, Shape.of(bw, bd), Shape.of(tw, td), Tuned(lr=1e-3, weight_decay=wd), optimizer=opt)
+    for g in p.groups + p.recipe_rows:
+        assert g.lr * g.weight_decay == pytest.approx(1e-3 * wd, rel=1e-12, abs=1e-300), g.group
 
 
 def test_mup_sgd_scales_vector_like_lr_up_and_keeps_square_matrices():
