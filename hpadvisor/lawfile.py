@@ -135,10 +135,28 @@ def from_dict(data: Any, *, source: str = "law file") -> Law:
 
 
 def load(path: str | os.PathLike[str]) -> Law:
+    return load_document(path)[0]
+
+
+def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
+    """The law in ``path`` and its ``fit`` section ({} for a published or hand-edited law)."""
     from hpadvisor import yamlio
 
     data, _ = yamlio.load(path, what="law file")
-    return from_dict(data, source=str(path))
+    law = from_dict(data, source=str(path))
+    fit = data.get("fit") or {}
+    if not isinstance(fit, dict):
+        raise DataError(f"{path}: 'fit' must be a mapping.")
+    return law, fit
+
+
+def load_fit(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The optional ``fit:`` section of a law file (intervals, bootstrap samples...), or {}."""
+    from hpadvisor import yamlio
+
+    data, _ = yamlio.load(path, what="law file")
+    fit = data.get("fit") if isinstance(data, Mapping) else None
+    return dict(fit) if isinstance(fit, Mapping) else {}
 
 
 def merge(base: Mapping[str, Law], paths: Sequence[str]) -> tuple[dict[str, Law], list[str]]:
@@ -202,3 +220,14 @@ def _register_curve_forms() -> None:
 
 
 _register_curve_forms()
+
+
+def _register_fit_forms() -> None:
+    # Forms only `hpadvisor fit` produces (issue 4): parameter-count variants, the batch law.
+    from hpadvisor.laws.fitted_forms import FORMS as FIT_FORMS
+
+    for cls in FIT_FORMS:
+        register_form(cls)
+
+
+_register_fit_forms()

@@ -119,6 +119,18 @@ def dumps(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
 
 
+def check_writable(path: str | os.PathLike[str] | None, *, force: bool = False) -> None:
+    """Fail before long work if ``path`` exists (without ``force``) or its folder is missing."""
+    if path is None:
+        return
+    p = Path(path)
+    if p.exists() and not force:
+        raise DataError(f"'{p}' already exists. Pass --force to overwrite it.")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise DataError(f"cannot write '{p}': folder '{parent}' does not exist.")
+
+
 def write_atomic(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
     """Write ``text`` to ``path`` atomically (temp file + rename).
 

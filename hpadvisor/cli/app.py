@@ -99,6 +99,7 @@ def _register() -> None:
     import hpadvisor.cli.transfer_cmd  # noqa: F401
     import hpadvisor.cli.fit_cmd  # noqa: F401
     import hpadvisor.cli.fit_curves_cmd  # noqa: F401
+    import hpadvisor.cli.fit_final_cmd  # noqa: F401
     import hpadvisor.cli.predict_cmd  # noqa: F401
     import hpadvisor.cli.compare_cmd  # noqa: F401
     import hpadvisor.cli.schedule_cmd  # noqa: F401

@@ -15,6 +15,7 @@ from hpadvisor.cli.app import app, guarded
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
 
 HANDLERS: dict[str, str] = {}
+HANDLERS.update(dict.fromkeys(("chinchilla", "kaplan"), "hpadvisor.cli.fit_final_cmd:predict_final"))
 HANDLERS.update(dict.fromkeys(("multipower", "multipower-peak-warmup", "multipower-paper-warmup", "annealing", "annealing-as-run-warmup"), "hpadvisor.cli.predict_curves_cmd:predict_curve"))
 
 _SCHED = "Schedule (curve laws)"
@@ -34,12 +35,15 @@ def predict(
     decay_shape: Annotated[str, typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential, geometric.", rich_help_panel=_SCHED)] = "linear",
     lr_trace: Annotated[Optional[Path], typer.Option(help="A (step, lr) CSV/TSV/JSONL trace of the planned lr (sparse is interpolated).", rich_help_panel=_SCHED)] = None,
     at: Annotated[Optional[str], typer.Option(help="Steps to predict at, e.g. 1000,24000 (default: the trace's steps, or 200 points).")] = None,
+    params: Annotated[Optional[str], typer.Option(help="N for final-loss and sweep laws (the count the law was fitted on).")] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="D (tokens) for final-loss and sweep laws.")] = None,
     plot: Annotated[Optional[Path], typer.Option(help="Also save a PNG/SVG plot (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --plot if it exists.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
     """Predict with a law file: the loss curve of a schedule (curve laws), ..."""
     import importlib
+    import inspect
 
     from hpadvisor import lawfile
     from hpadvisor.errors import InvalidInputError
@@ -52,6 +56,11 @@ def predict(
         )
     module, _, func = HANDLERS[form].partition(":")
     handler = getattr(importlib.import_module(module), func)
-    handler(law, schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
-            min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
-            lr_trace=lr_trace, at=at, plot=plot, force=force, format=format)
+    offered = dict(schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
+                   min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+                   lr_trace=lr_trace, at=at, plot=plot, force=force, format=format,
+                   params=params, tokens=tokens, law_file=law_file)
+    accepted = inspect.signature(handler).parameters
+    if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
+        offered = {k: v for k, v in offered.items() if k in accepted}
+    handler(law, **offered)

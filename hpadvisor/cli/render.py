@@ -313,3 +313,19 @@ def markdown(kind: str, obj: Any) -> str:
                      f"{f'{rng[0]:.3g}-{rng[1]:.3g}' if rng else '-'} |")
     lines += ["", f"Source: {_md_escape(info['citation'])}"]
     return "\n".join(lines) + "\n"
+
+
+def print_simple_table(title: str, columns: tuple[str, ...], rows: list[list[str]], lines: list[str]) -> None:
+    """A titled table and a few lines under it (fit summaries)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console = _console()
+    console.print(table)
+    for line in lines:
+        console.print(Text(line))

@@ -1,0 +1,127 @@
+"""``hpadvisor fit final``: fit L(N, D) to final losses; ``predict`` for final-loss law files."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+from hpadvisor.cli.app import guarded
+from hpadvisor.cli.fit_cmd import fit_app
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
+
+
+def summary_rows(fit: Any) -> list[list[str]]:
+    intervals = fit.intervals()
+    rows = []
+    for name, value in zip(fit.names, fit.estimate, strict=True):
+        lo, hi = intervals.get(name, [None, None])
+        rows.append([name, f"{value:.5g}", "-" if lo is None else f"[{lo:.4g}, {hi:.4g}]"])
+    return rows
+
+
+def print_summary(title: str, rows: list[list[str]], lines: list[str]) -> None:
+    from hpadvisor.cli import render
+
+    render.print_simple_table(title, ("parameter", "estimate", "95% interval"), rows, lines)
+
+
+@fit_app.command("final")
+@guarded
+def fit_final_cmd(
+    file: Annotated[Path, typer.Argument(help="CSV/TSV/JSONL/Parquet of runs: N (params), D (tokens) or C (FLOPs), loss.")],
+    out: Annotated[Optional[Path], typer.Option(help="Write the fitted law file (YAML) here.")] = None,
+    law: Annotated[str, typer.Option("--law", help="chinchilla (Epoch's way) or kaplan.")] = "chinchilla",
+    holdout: Annotated[Optional[str], typer.Option(help="Rows to hold out and score, e.g. 'N >= 1e9'.")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals (0 = none).")] = 200,
+    drop_highest_loss: Annotated[int, typer.Option(help="Drop the K highest-loss runs (Epoch dropped 5).")] = 0,
+    param_count: Annotated[Optional[str], typer.Option(help="What N counts: total or non-embedding (default: from the column name).")] = None,
+    map_: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=column, e.g. loss='smooth loss'.")] = None,
+    name: Annotated[Optional[str], typer.Option(help="Registry key of the fitted law (default LAW@FILE).")] = None,
+    compute: Annotated[Optional[str], typer.Option(help="Also report the compute-optimal split at this budget (FLOPs).")] = None,
+    seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
+    format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
+    force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
+) -> None:
+    """Fit the Chinchilla (or Kaplan) form to final losses, with bootstrap intervals."""
+    from hpadvisor import lawfile, tables, units, yamlio
+    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.fitting import final, holdout as ho
+
+    yamlio.check_writable(out, force=force)
+    if param_count not in (None, "total", "non-embedding"):
+        raise InvalidInputError("--param-count must be total or non-embedding.")
+    if bootstrap < 0:
+        raise InvalidInputError("--bootstrap must be >= 0.")
+    ladder = final.read_ladder(str(file), mapping=tables.parse_map(map_), drop_highest_loss=drop_highest_loss,
+                               param_count=param_count)
+    held = None
+    if holdout:
+        m = ho.mask(holdout, {"N": ladder.N, "D": ladder.D, "C": 6 * ladder.N * ladder.D, "loss": ladder.loss})
+        if m.all():
+            raise InvalidInputError(f"--holdout '{holdout}' holds out every run: nothing is left to fit.")
+        held = ladder.subset(m)
+        ladder = final.dataclasses.replace(ladder.subset(~m), dropped={**ladder.dropped, f"held out ({holdout})": int(m.sum())})
+    key = name or f"{law}@{file.stem}"
+    fit = final.fit_final(ladder, form=law, bootstrap=bootstrap, seed=seed, name=key, holdout=held)
+    info = fit.fit_info()
+    if holdout:
+        info["holdout"] = {"expression": holdout, **(fit.holdout or {"rows": 0})}
+    if compute is not None:
+        info["allocation"] = fit.allocation(units.parse_quantity(compute, name="--compute", units=("FLOPs",))[0])
+    if out is not None:
+        yamlio.write_atomic(out, lawfile.dumps(fit.law, fit=info), force=force)
+        sys.stderr.write(f"wrote {out}\n")
+    data = {"law": fit.law.registry_key, "form": law, "constants": fit.law.constants(), **info}
+    data["bootstrap"] = {k: v for k, v in info["bootstrap"].items() if k != "samples"}
+    data.pop("residuals", None)
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    if format is OutputFormat.yaml:
+        sys.stdout.write(yamlio.dumps(data))
+        return
+    q = fit.quality
+    lines = [f"fitted on {ladder.source['rows_used']} of {ladder.source['rows']} runs "
+             f"(N = {ladder.param_count} parameters); dropped: "
+             + (", ".join(f"{v} {k}" for k, v in ladder.dropped.items()) or "none"),
+             f"mean relative error {q['mean_relative_error']:.3%}, max {q['max_relative_error']:.3%}, "
+             f"R^2 {q['r2']:.4f}; {len(fit.samples)} bootstrap resamples ({fit.failed_resamples} failed)"]
+    if fit.holdout:
+        h = fit.holdout
+        lines.append(f"holdout ({holdout}): {h['rows']} runs, mean relative error {h['mean_relative_error']:.3%}, "
+                     f"max {h['max_relative_error']:.3%}")
+    if "allocation" in info and info["allocation"]:
+        a = info["allocation"]
+        lines.append(f"compute-optimal at C = {a['compute']:.3g}: N = {units.format_si(a['params'])}, "
+                     f"D = {units.format_si(a['tokens'])} ({a['tokens_per_param']:.3g} tokens/param)")
+    print_summary(f"{fit.law.registry_key}: {fit.law.formula}", summary_rows(fit), lines)
+
+
+def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | None,
+                  format: OutputFormat, **_: Any) -> None:
+    """`predict` handler for final-loss laws: {"loss": l, "interval": [lo, hi]}."""
+    from hpadvisor import lawfile, units
+    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.fitting.final import predict_with_fit
+
+    if params is None or tokens is None:
+        raise InvalidInputError("a final-loss law needs --params N and --tokens D.")
+    N = units.parse_count(params, name="--params")
+    D = units.parse_count(tokens, name="--tokens")
+    fit = lawfile.load_document(law_file)[1] if Path(law_file).exists() else {}
+    result = predict_with_fit(law, fit, N, D)
+    result["param_count"] = fit.get("param_count", "as the law's source defines N")
+    factor, reasons = law.extrapolation({"N": N, "D": D})
+    result["extrapolation_factor"] = factor
+    if format is OutputFormat.json:
+        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        return
+    iv = result["interval"]
+    text = f"loss {result['loss']:.4f}" + (f" (95% prediction interval {iv[0]:.4f}-{iv[1]:.4f})" if iv else "")
+    sys.stdout.write(text + f" at N = {units.format_si(N)} ({result['param_count']}), D = {units.format_si(D)}\n")
+    for r in reasons:
+        sys.stdout.write(f"extrapolation: {r}\n")

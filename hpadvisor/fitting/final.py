@@ -1,0 +1,327 @@
+"""Fit L(N, D) to a team's final losses: the Chinchilla form the Epoch way, or Kaplan's form.
+
+Chinchilla, following Besiroglu et al. (2024): L = E + A/N^alpha + B/D^beta in log-sum-exp form,
+log L = LSE(a - alpha ln N, b - beta ln D, e) with A = e^a, B = e^b, E = e^e, fitted by the
+Huber loss (delta 1e-3) on log L from a grid of starts (hpadvisor.fitting.core), then a bootstrap
+over runs for parameter intervals, prediction intervals (parameter spread times the fit's own
+relative residuals) and the compute-optimal allocation's interval.
+
+Which points a fit used is part of its result: rows with a non-finite or non-positive loss are
+dropped and counted; ``drop_highest_loss`` removes the K highest-loss runs, as Epoch did (their
+five highest-loss runs, where training was shortest, pull B six-fold; LAWS.md section 9).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from hpadvisor.errors import DataError, FitError, InvalidInputError
+from hpadvisor.fitting import core
+from hpadvisor.laws.base import Provenance
+from hpadvisor.laws.loss import CHINCHILLA_EPOCH, KAPLAN, Chinchilla, Kaplan
+
+#: Column names accepted for a final-loss table (canonical: aliases).
+COLUMNS = {
+    "N": ("params", "n", "model_size", "parameters", "non_embedding_params", "n_params", "model size"),
+    "D": ("tokens", "d", "training_tokens", "data", "n_tokens"),
+    "C": ("flops", "compute", "training_flop", "training_flops", "c"),
+    "loss": ("final_loss", "smooth_loss", "smooth loss", "eval_loss", "val_loss", "train_loss"),
+}
+
+CHINCHILLA_NAMES = ("E", "A", "B", "alpha", "beta")
+KAPLAN_NAMES = ("N_c", "D_c", "alpha_N", "alpha_D")
+
+
+@dataclass(frozen=True)
+class Ladder:
+    """Final losses of several (N, D) runs, in base units, and what was left out."""
+
+    N: np.ndarray
+    D: np.ndarray
+    loss: np.ndarray
+    source: dict[str, Any]
+    dropped: dict[str, int] = field(default_factory=dict)
+    param_count: str = "total"
+
+    def subset(self, mask: np.ndarray) -> Ladder:
+        return dataclasses.replace(self, N=self.N[mask], D=self.D[mask], loss=self.loss[mask])
+
+
+def file_info(path: str) -> dict[str, Any]:
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    return {"file": Path(path).name, "sha256": digest}
+
+
+def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highest_loss: int = 0,
+                param_count: str | None = None) -> Ladder:
+    """Read a final-loss table: N, loss, and D (or C, with D = C / 6N)."""
+    from hpadvisor.tables import read_table
+
+    frame = read_table(path, columns=COLUMNS, required=["N", "loss"], mapping=mapping, what="ladder")
+    if "D" not in frame.columns and "C" not in frame.columns:
+        raise DataError(
+            f"ladder '{path}' has neither a tokens column nor a compute column (accepted: tokens, D, "
+            f"flops, compute, Training FLOP). Found: {', '.join(map(str, frame.columns))}."
+        )
+    N = frame["N"].to_numpy(float)
+    D = frame["D"].to_numpy(float) if "D" in frame.columns else frame["C"].to_numpy(float) / (6.0 * N)
+    loss = frame["loss"].to_numpy(float)
+    for name, arr in (("N", N), ("D", D)):
+        bad = ~np.isfinite(arr) | (arr <= 0)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise DataError(f"ladder '{path}', row {row + 2}: {name} = {arr[row]:g} must be a finite number > 0.")
+    dropped: dict[str, int] = {}
+    diverged = ~np.isfinite(loss) | (loss <= 0)
+    if diverged.any():
+        dropped["non-finite or non-positive loss (diverged)"] = int(diverged.sum())
+    keep = ~diverged
+    if keep.sum() == 0:
+        raise DataError(f"ladder '{path}': every run diverged (no finite positive loss); nothing to fit.")
+    if drop_highest_loss:
+        if drop_highest_loss < 0 or drop_highest_loss >= keep.sum():
+            raise InvalidInputError(f"--drop-highest-loss must be between 0 and {int(keep.sum()) - 1}.")
+        order = np.argsort(np.where(keep, loss, -np.inf))[::-1]
+        keep[order[:drop_highest_loss]] = False
+        dropped[f"the {drop_highest_loss} highest-loss runs (--drop-highest-loss)"] = drop_highest_loss
+    if param_count is None:
+        named = list(_raw_columns(path)) + list((mapping or {}).values())
+        param_count = "non-embedding" if any("non_embedding" in str(c).lower() for c in named) else "total"
+    info = {**file_info(path), "rows": int(len(loss)), "rows_used": int(keep.sum())}
+    return Ladder(N=N[keep], D=D[keep], loss=loss[keep], source=info, dropped=dropped, param_count=param_count)
+
+
+def _raw_columns(path: str) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            return [c.strip() for c in fh.readline().replace("\t", ",").split(",")]
+    except OSError:
+        return []
+
+
+# -- the Chinchilla form -------------------------------------------------------------------------
+
+
+def _chinchilla_predict(lnN: np.ndarray, lnD: np.ndarray) -> tuple[Callable, Callable]:
+    def log_pred(p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, b, e, al, be = p
+        terms = np.stack([a - al * lnN, b - be * lnD, np.full_like(lnN, e)])
+        top = terms.max(axis=0)
+        ex = np.exp(terms - top)
+        s = ex.sum(axis=0)
+        return top + np.log(s), ex / s
+
+    def predict(p):
+        return np.exp(log_pred(p)[0])
+
+    def jac(p):
+        w = log_pred(p)[1]
+        return np.stack([w[0], w[1], w[2], -w[0] * lnN, -w[1] * lnD], axis=1)
+
+    return predict, jac
+
+
+# Epoch's grid of initialisations (their notebook: e, a, b, alpha, beta over coarse ranges).
+_GRID = (np.arange(0, 30, 5.0), np.arange(0, 30, 5.0), np.arange(-1, 1.5, 0.5),
+         np.arange(0, 2.5, 0.5), np.arange(0, 2.5, 0.5))
+_COARSE = (np.array([0, 10, 20.0]), np.array([0, 10, 20.0]), np.array([-1, 0, 1.0]),
+           np.array([0.2, 0.5, 1.0]), np.array([0.2, 0.5, 1.0]))
+
+
+def _to_constants(p: np.ndarray) -> np.ndarray:
+    a, b, e, al, be = p
+    return np.array([np.exp(e), np.exp(a), np.exp(b), al, be])
+
+
+def fit_chinchilla_params(N, D, loss, *, starts=None, delta: float = 1e-3) -> np.ndarray:
+    """(E, A, B, alpha, beta) minimising the Huber loss of log L over ``starts`` (LSE form)."""
+    lnN, lnD = np.log(N), np.log(D)
+    predict, jac = _chinchilla_predict(lnN, lnD)
+    if starts is None:
+        starts = core.grid_starts(*_COARSE)
+    res = core.huber_log_fit(predict, loss, starts, delta=delta, jac=jac)
+    return _to_constants(res.params)
+
+
+def _from_constants(c: np.ndarray) -> np.ndarray:
+    E, A, B, al, be = c
+    return np.array([np.log(A), np.log(B), np.log(E), al, be])
+
+
+@dataclass(frozen=True)
+class FinalFit:
+    law: Any
+    names: tuple[str, ...]
+    estimate: np.ndarray
+    samples: np.ndarray
+    failed_resamples: int
+    residuals: np.ndarray  # relative residuals on the fitted runs
+    quality: dict[str, float]
+    ladder: Ladder
+    holdout: dict[str, Any] | None = None
+
+    def intervals(self, level: float = 0.95) -> dict[str, list[float]]:
+        if len(self.samples) < 2:
+            return {}
+        lo, hi = core.interval(self.samples, level)
+        return {n: [float(a), float(b)] for n, a, b in zip(self.names, lo, hi, strict=True)}
+
+    def predict_interval(self, N: float, D: float, level: float = 0.95) -> tuple[float, float, float]:
+        """(loss, low, high): bootstrap predictions times resampled relative residuals."""
+        point = float(self.law.loss(N, D))
+        if len(self.samples) < 2:
+            return point, point, point
+        laws = [self._law_from(s) for s in self.samples]
+        preds = np.array([float(lw.loss(N, D)) for lw in laws])
+        rng = np.random.default_rng(0)
+        eps = rng.choice(self.residuals, size=preds.size, replace=True)
+        lo, hi = core.interval((preds * (1 + eps))[:, None], level)
+        return point, float(lo[0]), float(hi[0])
+
+    def _law_from(self, vec: np.ndarray):
+        return dataclasses.replace(self.law, **dict(zip(self.names, map(float, vec), strict=True)))
+
+    def allocation(self, C: float, level: float = 0.95) -> dict[str, Any]:
+        """Compute-optimal N and D at budget C (C = 6ND) with bootstrap intervals."""
+        if not isinstance(self.law, Chinchilla):
+            return {}
+        n, d = float(self.law.optimal_params(C)), float(self.law.optimal_tokens(C))
+        out: dict[str, Any] = {"compute": C, "params": n, "tokens": d, "tokens_per_param": d / n}
+        if len(self.samples) >= 2:
+            ns = np.array([float(self._law_from(s).optimal_params(C)) for s in self.samples])
+            lo, hi = core.interval(np.stack([ns, C / (6 * ns), C / (6 * ns) / ns], axis=1), level)
+            out["interval"] = {"params": [float(lo[0]), float(hi[0])], "tokens": [float(lo[1]), float(hi[1])],
+                               "tokens_per_param": [float(lo[2]), float(hi[2])]}
+        return out
+
+    def fit_info(self) -> dict[str, Any]:
+        info = {
+            "kind": "final",
+            "method": "Huber (delta 1e-3) on log loss, least_squares from a grid of starts; "
+                      "bootstrap over runs" if self.names == CHINCHILLA_NAMES else
+                      "Huber (delta 1e-3) on log loss, least_squares; bootstrap over runs",
+            "param_count": self.ladder.param_count,
+            "data": self.ladder.source,
+            "dropped": self.ladder.dropped,
+            "estimate": {n: float(v) for n, v in zip(self.names, self.estimate, strict=True)},
+            "intervals_95": self.intervals(),
+            "bootstrap": {"resamples": int(len(self.samples)), "failed": int(self.failed_resamples),
+                          "samples": [[float(x) for x in row] for row in self.samples[:200]]},
+            "residuals": [float(r) for r in self.residuals[:2000]],
+            "quality": self.quality,
+        }
+        if self.holdout is not None:
+            info["holdout"] = self.holdout
+        return info
+
+
+def _quality(law, ladder: Ladder) -> tuple[dict[str, float], np.ndarray]:
+    pred = np.asarray(law.loss(ladder.N, ladder.D), float)
+    rel = pred / ladder.loss - 1
+    ss_res = float(np.sum((ladder.loss - pred) ** 2))
+    ss_tot = float(np.sum((ladder.loss - ladder.loss.mean()) ** 2))
+    return ({"mean_relative_error": float(np.mean(np.abs(rel))), "max_relative_error": float(np.max(np.abs(rel))),
+             "r2": 1 - ss_res / ss_tot if ss_tot > 0 else float("nan"), "points": int(rel.size)}, rel)
+
+
+def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200, seed: int = 0,
+              name: str = "chinchilla@fit", holdout: Ladder | None = None,
+              progress: Callable[[int], None] | None = None, starts: list | None = None) -> FinalFit:
+    """Fit ``form`` (chinchilla or kaplan) to ``ladder`` with a bootstrap over runs.
+
+    ``starts`` (Chinchilla, in (a, b, e, alpha, beta)) replaces the default 243-point grid; each
+    bootstrap refit starts from the full-data optimum.
+    """
+    n = ladder.loss.size
+    ladder = dataclasses.replace(ladder, source={**ladder.source, "rows_used": int(n)})
+    k = 5 if form == "chinchilla" else 4
+    if n <= k:
+        raise DataError(f"{n} runs for {k} parameters: a {form} fit needs more runs than parameters.")
+    if np.unique(np.stack([ladder.N, ladder.D]), axis=1).shape[1] < 2:
+        raise DataError("every run has the same (N, D): give runs at several model and data sizes.")
+    if np.unique(ladder.N).size < 2 or np.unique(ladder.D).size < 2:
+        raise DataError("the runs vary only one of N and D: L(N, D) needs both to vary.")
+    if form == "chinchilla":
+        est = fit_chinchilla_params(ladder.N, ladder.D, ladder.loss, starts=starts or core.grid_starts(*_COARSE))
+        warm = [_from_constants(est)]
+
+        def once(idx):
+            return fit_chinchilla_params(ladder.N[idx], ladder.D[idx], ladder.loss[idx], starts=warm)
+
+        names, base = CHINCHILLA_NAMES, CHINCHILLA_EPOCH
+    elif form == "kaplan":
+        est = _fit_kaplan(ladder.N, ladder.D, ladder.loss)
+        warm_k = est
+
+        def once(idx):
+            return _fit_kaplan(ladder.N[idx], ladder.D[idx], ladder.loss[idx], start=warm_k)
+
+        names, base = KAPLAN_NAMES, KAPLAN
+    else:
+        raise InvalidInputError(f"unknown final-loss form '{form}'. Use chinchilla or kaplan.")
+    if not np.all(np.isfinite(est)):
+        raise FitError("Optimal parameters not found: the fit did not converge to finite values.")
+    samples, failed = (core.bootstrap(once, n, bootstrap, seed=seed, progress=progress)
+                       if bootstrap > 0 else (np.empty((0, len(names))), 0))
+    rng = {"N": (float(ladder.N.min()), float(ladder.N.max())), "D": (float(ladder.D.min()), float(ladder.D.max()))}
+    C = 6 * ladder.N * ladder.D
+    fitted_range = (("N", *rng["N"]), ("D", *rng["D"])) + ((("C", float(C.min()), float(C.max())),)
+                                                          if form == "chinchilla" else ())
+    prov = Provenance(
+        citation=f"fitted by hpadvisor on {ladder.source['file']} ({ladder.source['rows_used']} runs, "
+        f"N = {ladder.param_count} parameters)",
+        source=f"sha256 {ladder.source['sha256'][:16]}...; form of {base.provenance.citation}",
+        fitted_range=fitted_range,
+        notes="; ".join(f"dropped {v}: {k}" for k, v in ladder.dropped.items()),
+    )
+    law = dataclasses.replace(base, **dict(zip(names, map(float, est), strict=True)), name=name,
+                              provenance=prov)
+    quality, rel = _quality(law, ladder)
+    fit = FinalFit(law=law, names=names, estimate=est, samples=samples, failed_resamples=failed,
+                   residuals=rel, quality=quality, ladder=ladder)
+    if holdout is not None and holdout.loss.size:
+        q, _ = _quality(law, holdout)
+        fit = dataclasses.replace(fit, holdout={"rows": int(holdout.loss.size), **q})
+    return fit
+
+
+def _fit_kaplan(N, D, loss, start=None) -> np.ndarray:
+    """Kaplan's L = [(N_c/N)^(aN/aD) + D_c/D]^aD, in logs: (ln N_c, ln D_c, aN, aD)."""
+    lnN, lnD = np.log(N), np.log(D)
+
+    def predict(p):
+        lnc, lndc, an, ad = p
+        with np.errstate(all="ignore"):
+            inner = np.exp((an / ad) * (lnc - lnN)) + np.exp(lndc - lnD)
+            return inner**ad
+
+    starts = [np.array([np.log(start[0]), np.log(start[1]), start[2], start[3]])] if start is not None else \
+        core.grid_starts([np.log(1e13), np.log(1e14)], [np.log(1e13), np.log(1e14)], [0.05, 0.1], [0.08, 0.15])
+    res = core.huber_log_fit(predict, loss, starts,
+                             bounds=([0, 0, 1e-3, 1e-3], [80, 80, 2, 2]))
+    lnc, lndc, an, ad = res.params
+    return np.array([np.exp(lnc), np.exp(lndc), an, ad])
+
+
+def predict_with_fit(law, fit: dict[str, Any], N: float, D: float, level: float = 0.95) -> dict[str, Any]:
+    """Loss at (N, D) with the prediction interval recorded in a law file's fit section."""
+    point = float(law.loss(N, D))
+    samples = np.asarray((fit.get("bootstrap") or {}).get("samples") or [], float)
+    residuals = np.asarray(fit.get("residuals") or [], float)
+    names = tuple((fit.get("estimate") or {}).keys())
+    if samples.ndim != 2 or samples.shape[0] < 2 or not names or samples.shape[1] != len(names):
+        return {"loss": point, "interval": None,
+                "note": "no bootstrap in the law file: refit with --bootstrap N for an interval"}
+    preds = np.array([float(dataclasses.replace(law, **dict(zip(names, map(float, row), strict=True))).loss(N, D))
+                      for row in samples])
+    if residuals.size:
+        rng = np.random.default_rng(0)
+        preds = preds * (1 + rng.choice(residuals, size=preds.size, replace=True))
+    lo, hi = core.interval(preds[:, None], level)
+    return {"loss": point, "interval": [float(lo[0]), float(hi[0])]}

@@ -1,0 +1,160 @@
+"""`hpadvisor fit final`: Epoch's replication on the real data, parameter recovery, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hpadvisor.errors import DataError, InvalidInputError
+from hpadvisor.fitting.final import Ladder, fit_final, read_ladder
+from hpadvisor.laws.loss import Chinchilla
+from tests.conftest import shared_data
+
+# Besiroglu et al. 2024 (Epoch): estimates and standard errors.
+EPOCH = {"E": (1.8172, 0.026), "A": (482.01, 124.5), "B": (2085.43, 1293.0), "alpha": (0.3478, 0.015),
+         "beta": (0.3658, 0.021)}
+
+
+@pytest.fixture(scope="module")
+def epoch_fit():
+    path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
+    return fit_final(read_ladder(str(path), drop_highest_loss=5), bootstrap=30), path
+
+
+def test_epoch_constants_within_their_standard_errors(epoch_fit):
+    fit, _ = epoch_fit
+    got = dict(zip(fit.names, fit.estimate, strict=True))
+    for name, (value, se) in EPOCH.items():
+        assert abs(got[name] - value) <= se, (name, got[name])
+
+
+def test_epoch_mean_relative_error_on_all_245_points(epoch_fit):
+    # Epoch's own constants give 0.81% here (LAWS.md); measured for this fit: 0.79%.
+    fit, path = epoch_fit
+    full = read_ladder(str(path))
+    assert full.loss.size == 245
+    mre = float(np.mean(np.abs(fit.law.loss(full.N, full.D) / full.loss - 1)))
+    assert mre <= 0.0085
+
+
+def test_epoch_allocation_near_20_tokens_per_parameter(epoch_fit):
+    fit, _ = epoch_fit
+    alloc = fit.allocation(5.76e23)
+    assert 6 * alloc["params"] * alloc["tokens"] == pytest.approx(5.76e23)
+    assert 15 < alloc["tokens_per_param"] < 25
+    lo, hi = alloc["interval"]["tokens_per_param"]
+    assert lo < alloc["tokens_per_param"] < hi
+
+
+def test_fitting_all_245_points_is_reported_differently():
+    # Without Epoch's drop the fitted B moves far (LAWS.md section 9): the fit says which rows it used.
+    path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
+    fit = fit_final(read_ladder(str(path)), bootstrap=0)
+    assert fit.ladder.source["rows_used"] == 245 and fit.law.B > 5000
+
+
+TRUE = Chinchilla(E=1.9, A=400.0, B=1500.0, alpha=0.33, beta=0.31)
+
+
+@given(seed=st.integers(0, 10_000), noise=st.sampled_from([0.0, 0.002, 0.005]))
+@settings(max_examples=3, deadline=None)
+def test_round_trip_recovers_known_parameters(seed, noise):
+    rng = np.random.default_rng(seed)
+    N = np.exp(rng.uniform(np.log(5e7), np.log(1e10), 60))
+    D = N * np.exp(rng.uniform(np.log(5), np.log(200), 60))
+    loss = TRUE.loss(N, D) * (1 + noise * rng.standard_normal(60))
+    ladder = Ladder(N=N, D=D, loss=loss, source={"file": "synthetic", "sha256": "0" * 64, "rows": 60, "rows_used": 60})
+    from hpadvisor.fitting.core import grid_starts
+
+    starts = grid_starts([0, 10], [0, 10], [0.0], [0.3, 0.8], [0.3, 0.8])
+    fit = fit_final(ladder, bootstrap=0, starts=starts)
+    pred = fit.law.loss(np.array([1e11]), np.array([2e12]))[0]
+    assert pred == pytest.approx(float(TRUE.loss(1e11, 2e12)), rel=0.01 + 2 * noise)
+    assert fit.law.alpha == pytest.approx(0.33, abs=0.03 + 10 * noise)
+    assert fit.law.E == pytest.approx(1.9, abs=0.05 + 20 * noise)
+
+
+def test_kaplan_form_round_trip():
+    from hpadvisor.laws.loss import KAPLAN
+
+    rng = np.random.default_rng(1)
+    N = np.exp(rng.uniform(np.log(1e7), np.log(1e9), 80))
+    D = np.exp(rng.uniform(np.log(1e9), np.log(1e11), 80))
+    ladder = Ladder(N=N, D=D, loss=KAPLAN.loss(N, D), source={"file": "s", "sha256": "0", "rows": 80, "rows_used": 80})
+    fit = fit_final(ladder, form="kaplan", bootstrap=0)
+    assert fit.quality["mean_relative_error"] < 1e-4
+    assert fit.law.alpha_N == pytest.approx(0.076, rel=0.02) and fit.law.alpha_D == pytest.approx(0.103, rel=0.02)
+
+
+# -- CLI ---------------------------------------------------------------------------------------
+
+
+def test_cli_fit_predict_and_recommend(cli, tmp_path):
+    path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
+    out = tmp_path / "loss-law.yaml"
+    r = cli("fit", "final", str(path), "--law", "chinchilla", "--drop-highest-loss", "5", "--bootstrap", "10",
+            "--out", str(out), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["param_count"] == "total" and data["data"]["rows_used"] == 240
+    doc = yaml.safe_load(out.read_text())
+    assert doc["hpadvisor_law_file"] == 1 and doc["fit"]["data"]["sha256"]
+    p = json.loads(cli("predict", str(out), "--params", "1e9", "--tokens", "2e10", "--format", "json").stdout)
+    lo, hi = p["interval"]
+    assert lo < p["loss"] < hi and p["loss"] == pytest.approx(2.53, abs=0.01)
+    adv = json.loads(cli("recommend", "--params", "1B", "--tokens", "20B", "--laws", str(out), "--format", "json").stdout)
+    loss = next(x for x in adv["recommendations"] if x["name"] == "final_loss")
+    assert loss["law"] == doc["name"] and "chinchilla-epoch" in loss["alternatives"]
+    again = cli("fit", "final", str(path), "--out", str(out))
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+def test_cli_holdout_reports_error_on_held_out_rows(cli):
+    path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
+    r = cli("fit", "final", str(path), "--drop-highest-loss", "5", "--holdout", "N >= 2e9", "--bootstrap", "0",
+            "--format", "json")
+    data = json.loads(r.stdout)
+    h = data["holdout"]
+    assert h["expression"] == "N >= 2e9" and h["rows"] > 0 and 0 < h["mean_relative_error"] < 0.05
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "fragment"),
+    [
+        ("size,loss\n1e9,2.5\n", [], "no N column"),
+        ("params,loss\n1e9,2.5\n2e9,2.4\n", [], "neither a tokens column nor a compute column"),
+        ("params,tokens,loss\n1e9,2e10,2.5\n1e9,2e10,2.5\n1e9,2e10,2.49\n1e9,2e10,2.51\n1e9,2e10,2.5\n1e9,2e10,2.5\n",
+         [], "same (N, D)"),
+        ("params,tokens,loss\n1e9,2e10,nan\n2e9,4e10,inf\n", [], "every run diverged"),
+        ("params,tokens,loss\n-1e9,2e10,2.5\n", [], "must be a finite number > 0"),
+        ("params,tokens,loss\n1e9,2e10,abc\n", [], "row 2: loss = 'abc' is not a number"),
+        ("params,tokens,loss\n1e9,2e10,2.5\n2e9,3e10,2.4\n", [], "needs more runs than parameters"),
+    ],
+)
+def test_cli_bad_input(cli, tmp_path, content, args, fragment):
+    f = tmp_path / "ladder.csv"
+    f.write_text(content)
+    r = cli("fit", "final", str(f), *args)
+    assert r.exit_code == 2, r.stdout
+    assert fragment in r.stderr and len(r.stderr.strip().splitlines()) == 1 and r.stdout == ""
+
+
+def test_bad_holdout_expressions():
+    from hpadvisor.fitting.holdout import mask
+
+    cols = {"N": np.array([1.0, 2.0])}
+    with pytest.raises(InvalidInputError, match="unknown column 'M'"):
+        mask("M > 1", cols)
+    with pytest.raises(InvalidInputError, match="cannot read"):
+        mask("N >> 1", cols)
+    assert mask("N >= 2", cols).tolist() == [False, True]
+
+
+def test_read_ladder_refuses_a_missing_file(tmp_path):
+    with pytest.raises(DataError, match="not found"):
+        read_ladder(str(tmp_path / "nope.csv"))
