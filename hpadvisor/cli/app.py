@@ -103,6 +103,7 @@ def _register() -> None:
     import hpadvisor.cli.predict_cmd  # noqa: F401
     import hpadvisor.cli.compare_cmd  # noqa: F401
     import hpadvisor.cli.schedule_cmd  # noqa: F401
+    import hpadvisor.cli.check_cmd  # noqa: F401
 
 
 _register()

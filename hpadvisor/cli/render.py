@@ -329,3 +329,33 @@ def print_simple_table(title: str, columns: tuple[str, ...], rows: list[list[str
     console.print(table)
     for line in lines:
         console.print(Text(line))
+
+
+# -- hpadvisor check ---------------------------------------------------------------------------------
+
+_GRADE_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def print_check(reports: list[Any]) -> None:
+    """Findings as ``file:line: grade rule  message`` + the fix, then notes and a count."""
+    from rich.text import Text
+
+    console = _console()
+    counts = {"error": 0, "warning": 0, "info": 0}
+    for report in reports:
+        for f in report.findings:
+            counts[f.severity] += 1
+            where = f"{report.file}:{f.line}" if f.line is not None else report.file
+            line = Text(f"{where}: ")
+            line.append(f.severity, style=_GRADE_STYLE[f.severity])
+            line.append(f" [{f.rule}] ", style="bold")
+            line.append(f.message)
+            console.print(line, soft_wrap=True)
+            console.print(Text(f"    fix: {f.suggestion}", style="green"), soft_wrap=True)
+        for note in report.notes:
+            console.print(Text(f"  note ({report.file}): {note}", style="dim"), soft_wrap=True)
+    total = sum(counts.values())
+    summary = ", ".join(f"{n} {k}{'s' if n != 1 and k != 'info' else ''}" for k, n in counts.items() if n)
+    names = f"{len(reports)} file{'s' if len(reports) != 1 else ''}"
+    console.print(Text(f"{names} checked: {summary}." if total else f"{names} checked: no findings.",
+                       style="bold"))

@@ -1,0 +1,665 @@
+"""A trainer config against the advice: graded findings, each pointing at the field and line.
+
+Flow: a :class:`~hpadvisor.formats.base.TrainerConfig` (what the team will launch, read by
+``hpadvisor.formats``) -> run values -> :class:`~hpadvisor.spec.RunSpec` -> ``advisor.recommend``
+-> :class:`Context` -> every rule in ``RULES`` -> :class:`Report`.
+
+A rule is a pure function ``Context -> list[Finding]``.  Rules never read files; the numbers they
+quote come from the Advice (a law with its source) or from a named definition (McCandlish's
+trade-off, the schedule's formula).  Every threshold below is documented with its reason in
+docs/check.md; change one there and here together.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from hpadvisor import units
+from hpadvisor.formats.base import Setting, TrainerConfig
+
+SEVERITIES = ("info", "warning", "error")  # ascending
+
+# -- thresholds (reasons in docs/check.md) -------------------------------------------------------
+#: Step Law's "near-optimal": final loss within 0.25% of the best run at that (N, D).
+PLATEAU_COST = 0.0025
+#: predicted loss cost that blocks a launch (D2Z vs cosine-to-10% is ~0.77%, Bergsma et al. 2025).
+ERROR_COST = 0.01
+#: without a sensitivity law: the plateau is taken as lr within 2x of the optimum (Step Law finds
+#: 4-13 points of a 2^(1/2) grid within 0.25%: about two grid steps, i.e. 2x, either side).
+PLATEAU_RATIO = 2.0
+#: ... and more than 4x away from every law is an error.
+ERROR_RATIO = 4.0
+#: batch / critical batch: 2x wastes a third of the tokens vs B_crit (McCandlish), 4x 60%.
+BATCH_WARN, BATCH_ERROR = 2.0, 4.0
+#: warmup shorter than this fraction of the shortest law's warmup.
+WARMUP_SHORT = 0.25
+#: warmup longer than this fraction of the run (and longer than every law's) -- the advisor's own note.
+WARMUP_LONG = 0.10
+#: decay horizon vs run length: tolerance, and the ratio at which the run never anneals.
+HORIZON_TOL, HORIZON_ERROR = 0.05, 2.0
+#: min lr / peak lr: at or above NO_DECAY the schedule does not decay; published finals are <= 10%.
+NO_DECAY, HIGH_FINAL = 0.9, 0.1
+#: beta2: warn when its half-life (in steps) is below this fraction of the recommended one's.
+BETA2_HALF_LIFE = 0.5
+#: compute-optimal: N outside [1/x, x] times N_opt is reported (info).
+OPTIMAL_RATIO = 2.0
+#: a law used more than this factor outside its fitted range cannot block a launch on its own.
+EXTRAPOLATION_DOWNGRADE = 10.0
+#: run file vs trainer config: relative tolerance for numbers.
+CONTRADICTION_TOL = 0.01
+
+SENSITIVITY_KEY = "steplaw-sensitivity"
+DECAYING = ("cosine", "linear", "wsd", "exponential")
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    severity: str  # default grade; findings may be graded by magnitude (see each rule)
+    title: str
+
+
+@dataclass(frozen=True)
+class Finding:
+    rule: str
+    severity: str
+    field: str | None
+    line: int | None
+    message: str
+    suggestion: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "severity": self.severity, "field": self.field,
+                "line": self.line, "message": self.message, "suggestion": self.suggestion}
+
+
+@dataclass(frozen=True)
+class Report:
+    file: str
+    format: str
+    findings: tuple[Finding, ...]
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented JSON shape (CI scripts depend on it: change docs/check.md with it)."""
+        return {"file": self.file, "format": self.format,
+                "findings": [f.to_dict() for f in self.findings]}
+
+    def fails(self, level: str) -> bool:
+        """True if a finding is graded ``level`` or worse."""
+        at = SEVERITIES.index(level)
+        return any(SEVERITIES.index(f.severity) >= at for f in self.findings)
+
+
+@dataclass(frozen=True)
+class Context:
+    config: TrainerConfig
+    advice: Any = None  # hpadvisor.advisor.Advice, or None when the run size is unknown
+    reference: TrainerConfig | None = None  # the hpadvisor run file, for contradictions
+    sensitivity: Any = None  # a law with relative_loss_cost(lr_ratio, batch_ratio), or None
+    skipped: str = ""  # why there is no advice
+    laws: Mapping[str, Any] = field(default_factory=dict)
+
+    def rec(self, name: str) -> Any:
+        if self.advice is None:
+            return None
+        rec = next((r for r in self.advice.recommendations if r.name == name), None)
+        return rec if rec is not None and rec.value is not None else None
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _line(cfg: TrainerConfig, s: Setting | None) -> int | None:
+    """The setting's line, or for a derived value the first line of a field it came from."""
+    if s is None:
+        return None
+    if s.line is not None:
+        return s.line
+    for name in s.derived_from:
+        for other in cfg.settings.values():
+            if other.field == name and other.line is not None:
+                return other.line
+    return None
+
+
+def _num(x: float) -> str:
+    if x == 0:
+        return "0"
+    if float(x).is_integer() and abs(x) < 1e15:
+        return f"{int(x)}"
+    if 1e-3 <= abs(x) < 1e4:
+        return f"{x:.4g}"
+    return units.format_sci(x)
+
+
+def _in_field_units(s: Setting, value: float) -> str:
+    """``value`` (canonical units) written in the unit of the field as the trainer stated it.
+
+    Readers convert linearly (fractions x steps, samples / batch, ratio x lr, tokens / seq_len),
+    so raw/value is the conversion factor.
+    """
+    raw = s.raw
+    if isinstance(raw, str):
+        try:
+            raw = float(raw)
+        except ValueError:
+            raw = None
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not isinstance(s.value, (int, float)):
+        return _num(value)
+    if s.value == 0 or raw == s.value:
+        out = value
+        if isinstance(s.value, int) and not isinstance(s.value, bool):
+            out = round(value)
+        return _num(out)
+    out = value * raw / s.value
+    if float(raw).is_integer() and abs(out) >= 1:
+        out = round(out)
+    return _num(out)
+
+
+def suggest(ctx: Context, key: str, value: Any, detail: str = "") -> tuple[str | None, str]:
+    """(field, suggestion) for setting canonical ``key`` to ``value``, in the trainer's own words."""
+    s = ctx.config.get(key)
+    tail = f" ({detail})" if detail else ""
+    if s is not None and s.line is not None:
+        shown = _in_field_units(s, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+        return s.field, f"set {s.field} to {shown}{tail}"
+    text = _snippet_line(ctx.config.format, key, value)
+    if text:
+        return text.split()[0].strip('"').rstrip(":=").strip('"'), f"add {text}{tail}"
+    name = s.field if s is not None else key
+    shown = _num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    return name, f"set {name} to {shown}{tail}"
+
+
+def _snippet_line(fmt: str, key: str, value: Any) -> str:
+    """The trainer's own line for one setting, from the snippet writer (first non-comment line)."""
+    try:
+        from hpadvisor.formats.base import dump_snippet
+
+        text = dump_snippet(fmt, {key: value})
+    except Exception:  # a format that cannot express it: fall back to the canonical name
+        return ""
+    for raw in text.splitlines():
+        line = raw.strip().rstrip("\\,").strip()
+        if (not any(c.isalnum() for c in line) or line.startswith(("#", "[", "HPADVISOR_ARGS"))
+                or line.endswith((":", "{", "["))):
+            continue
+        return line
+    return ""
+
+
+def _finding(ctx: Context, rule: str, severity: str, key: str | None, message: str,
+             suggestion: tuple[str | None, str] | str) -> Finding:
+    s = ctx.config.get(key) if key else None
+    if isinstance(suggestion, tuple):
+        fld, text = suggestion
+    else:
+        fld, text = (s.field if s is not None else key), suggestion
+    return Finding(rule, severity, fld if fld is not None else (s.field if s else None),
+                   _line(ctx.config, s), message, text)
+
+
+def _graded(severity: str, recs: Sequence[Any], message: str) -> tuple[str, str]:
+    """Downgrade an error to a warning when its law is far outside its fitted range."""
+    worst = max((r.extrapolation_factor for r in recs if r is not None), default=1.0)
+    if severity == "error" and worst > EXTRAPOLATION_DOWNGRADE:
+        law = max((r for r in recs if r is not None), key=lambda r: r.extrapolation_factor).law
+        return "warning", (f"{message} Graded warning, not error: {law} is used {worst:.3g}x "
+                           "outside its fitted range.")
+    if worst > 1.0 + 1e-9:
+        law = max((r for r in recs if r is not None), key=lambda r: r.extrapolation_factor).law
+        return severity, f"{message} ({law} is used {worst:.3g}x outside its fitted range.)"
+    return severity, message
+
+
+def _batch_tokens(cfg: TrainerConfig) -> float | None:
+    g, seq = cfg.value("global_batch_seqs"), cfg.value("seq_len")
+    if g is None or seq is None:
+        return None
+    return float(g) * float(seq)
+
+
+# -- rules -----------------------------------------------------------------------------------------
+
+
+def lr_plateau(ctx: Context) -> list[Finding]:
+    s, rec = ctx.config.get("lr"), ctx.rec("peak_lr")
+    if s is None or rec is None or not rec.value > 0:
+        return []
+    lr = float(s.value)
+    ratio = lr / rec.value
+    others = {k: v for k, v in rec.alternatives.items() if v}
+    values = [rec.value, *others.values()]
+    lo, hi = min(values), max(values)
+    alts = ", ".join(f"{k} {units.format_sci(v)}" for k, v in others.items())
+    head = (f"peak lr {units.format_sci(lr)} is {ratio:.3g}x the {rec.law} optimum "
+            f"{units.format_sci(rec.value)} at this batch" + (f" (other laws: {alts})." if alts else "."))
+    if ctx.sensitivity is not None:
+        cost = float(ctx.sensitivity.relative_loss_cost(ratio, 1.0))
+        if cost < PLATEAU_COST:
+            return []
+        sev = "error" if cost >= ERROR_COST else "warning"
+        key = ctx.sensitivity.registry_key if hasattr(ctx.sensitivity, "registry_key") else SENSITIVITY_KEY
+        msg = f"{head} Predicted loss cost {cost:.2%} ({key}); the plateau is within {PLATEAU_COST:.2%}."
+        rng = {sym: (lo, hi) for sym, lo, hi in getattr(ctx.sensitivity.provenance, "fitted_range", ())}
+        if "lr_ratio" in rng and not rng["lr_ratio"][0] <= ratio <= rng["lr_ratio"][1]:
+            lo_r, hi_r = rng["lr_ratio"]
+            msg += f" (The cost is extrapolated: {key} was calibrated on lr ratios {lo_r:g}-{hi_r:g}.)"
+    else:
+        if 1 / PLATEAU_RATIO <= ratio <= PLATEAU_RATIO:
+            return []
+        nearest = min(abs(math.log(lr / v)) for v in values)
+        if lo <= lr <= hi:
+            sev = "info"
+        elif nearest > math.log(ERROR_RATIO):
+            sev = "error"
+        else:
+            sev = "warning"
+        where = "inside" if sev == "info" else "outside"
+        msg = (f"{head} It is {where} the laws' range {units.format_sci(lo)}-{units.format_sci(hi)}. "
+               f"Predicted loss cost unknown: no sensitivity law ({SENSITIVITY_KEY}) is available.")
+    sev, msg = _graded(sev, [rec], msg)
+    return [_finding(ctx, "lr-outside-plateau", sev, "lr", msg,
+                     suggest(ctx, "lr", float(f"{rec.value:.3g}"), rec.law))]
+
+
+def batch_critical(ctx: Context) -> list[Finding]:
+    b, crit = _batch_tokens(ctx.config), ctx.rec("critical_batch_tokens")
+    if b is None or crit is None:
+        return []
+    ratio = b / crit.value
+    if ratio < BATCH_WARN:
+        return []
+    mc = ctx.laws.get("mccandlish")
+    if mc is None:
+        from hpadvisor.laws import REGISTRY
+
+        mc = REGISTRY["mccandlish"]
+    over = float(mc.data_overhead(b, crit.value))  # E/E_min - 1 = B / B_crit
+    wasted = 1.0 - 2.0 / (1.0 + over)  # share of tokens not needed at B = B_crit (E = 2 E_min there)
+    tokens = ctx.advice.spec.tokens
+    sev = "error" if ratio >= BATCH_ERROR else "warning"
+    msg = (f"global batch {units.format_si(b)} tokens is {ratio:.3g}x the critical batch "
+           f"{units.format_si(crit.value)} ({crit.law}). McCandlish: E/E_min = 1 + B/B_crit = "
+           f"{1 + over:.3g}, so about {wasted:.0%} of the {units.format_si(tokens)} tokens "
+           f"({units.format_si(wasted * tokens)}) buy no loss a batch of B_crit would not reach.")
+    sev, msg = _graded(sev, [crit], msg)
+    seq = float(ctx.config.value("seq_len"))
+    target = ctx.rec("batch_sequences")
+    seqs = target.value if target is not None and target.value * seq <= crit.value else math.floor(crit.value / seq)
+    return [_finding(ctx, "batch-above-critical", sev, "global_batch_seqs", msg,
+                     suggest(ctx, "global_batch_seqs", int(max(seqs, 1)),
+                             "sequences; rescale lr by sqrt of the batch ratio"))]
+
+
+def warmup(ctx: Context) -> list[Finding]:
+    cfg, s = ctx.config, ctx.config.get("warmup_steps")
+    if s is None:
+        return []
+    w = float(s.value)
+    steps = cfg.value("train_steps")
+    horizon = cfg.value("decay_steps") or steps
+    rec = ctx.rec("warmup_steps")
+    laws = {} if rec is None else {rec.law: rec.value, **{k: v for k, v in rec.alternatives.items() if v}}
+    if horizon and w >= horizon:
+        return [_finding(ctx, "warmup-too-long", "error", "warmup_steps",
+                         f"warmup of {_num(w)} steps is not shorter than the decay horizon of "
+                         f"{_num(horizon)} steps: the lr never follows the schedule.",
+                         suggest(ctx, "warmup_steps", round(rec.value) if rec else round(WARMUP_LONG * horizon),
+                                 "steps"))]
+    if not laws:
+        return []
+    shortest, longest = min(laws.values()), max(laws.values())
+    said = ", ".join(f"{k} {_num(round(v))}" for k, v in laws.items())
+    if w < WARMUP_SHORT * shortest:
+        what = "no warmup" if w == 0 else f"warmup of {_num(w)} steps"
+        return [_finding(ctx, "warmup-too-short", "warning", "warmup_steps",
+                         f"{what}: below {WARMUP_SHORT:g}x the shortest published rule (steps: {said}).",
+                         suggest(ctx, "warmup_steps", round(rec.value), f"steps, {rec.law}"))]
+    if steps and w > WARMUP_LONG * steps and w > longest:
+        return [_finding(ctx, "warmup-too-long", "warning", "warmup_steps",
+                         f"warmup of {_num(w)} steps is {w / steps:.0%} of the run's {_num(steps)} steps "
+                         f"and longer than every rule (steps: {said}).",
+                         suggest(ctx, "warmup_steps", round(rec.value), f"steps, {rec.law}"))]
+    return []
+
+
+def _end_of_run_lr(shape: str, frac: float) -> float | None:
+    """Where the lr stands (0 = floor, 1 = peak) at ``frac`` of the decay horizon."""
+    if shape == "cosine":
+        return 0.5 * (1 + math.cos(math.pi * frac))
+    if shape == "linear":
+        return 1 - frac
+    return None
+
+
+def decay_horizon(ctx: Context) -> list[Finding]:
+    cfg = ctx.config
+    shape, steps, d = cfg.value("schedule"), cfg.value("train_steps"), cfg.get("decay_steps")
+    if shape not in DECAYING or not steps or d is None or not d.value:
+        return []
+    ratio = float(d.value) / float(steps)
+    if abs(ratio - 1) <= HORIZON_TOL:
+        return []
+    fix = suggest(ctx, "decay_steps", int(steps), "the run length")
+    if ratio < 1:
+        tail = steps - d.value
+        msg = (f"the lr decays over {_num(d.value)} steps but the run lasts {_num(steps)}: it sits at its "
+               f"floor for the last {_num(tail)} steps ({tail / steps:.0%} of the run).")
+        return [_finding(ctx, "decay-horizon-mismatch", "warning", "decay_steps", msg, fix)]
+    left = _end_of_run_lr(shape, 1 / ratio)
+    where = "" if left is None else f"; the lr is still {left:.0%} of the way from its floor to the peak"
+    msg = (f"the decay horizon is {_num(d.value)} steps but the run stops at {_num(steps)} "
+           f"({1 / ratio:.0%} of the decay{where}): the final anneal is lost.")
+    sev = "error" if ratio >= HORIZON_ERROR else "warning"
+    return [_finding(ctx, "decay-horizon-mismatch", sev, "decay_steps", msg, fix)]
+
+
+def min_lr(ctx: Context) -> list[Finding]:
+    cfg = ctx.config
+    shape, s, lr = cfg.value("schedule"), cfg.get("min_lr"), cfg.value("lr")
+    if s is None or not lr or (shape is not None and shape not in DECAYING):
+        return []
+    ratio = float(s.value) / float(lr)
+    rec = ctx.rec("min_lr")
+    target = rec.value * lr / ctx.rec("peak_lr").value if (rec and ctx.rec("peak_lr")) else HIGH_FINAL * lr
+    how = f"{rec.law}: {target / lr:.3g}x the peak" if rec else f"{HIGH_FINAL:g}x the peak"
+    default = " (the trainer's default: not set in the file)" if s.line is None else ""
+    if ratio >= NO_DECAY:
+        return [_finding(ctx, "min-lr-no-decay", "error", "min_lr",
+                         f"min lr {units.format_sci(s.value)}{default} is {ratio:.3g}x the peak "
+                         f"{units.format_sci(lr)}: the {shape or 'decay'} schedule does not decay.",
+                         suggest(ctx, "min_lr", float(f"{target:.3g}"), how))]
+    if ratio > HIGH_FINAL * (1 + 1e-6):
+        return [_finding(ctx, "min-lr-high", "info", "min_lr",
+                         f"min lr is {ratio:.3g}x the peak; published schedules end at 0-{HIGH_FINAL:g}x.",
+                         suggest(ctx, "min_lr", float(f"{target:.3g}"), how))]
+    return []
+
+
+def _half_life(beta2: float) -> float:
+    return math.log(0.5) / math.log(beta2) if 0 < beta2 < 1 else math.inf
+
+
+def beta2(ctx: Context) -> list[Finding]:
+    s, rec, b = ctx.config.get("beta2"), ctx.rec("adam_beta2"), _batch_tokens(ctx.config)
+    if s is None or rec is None or b is None or not 0 < s.value < rec.value < 1:
+        return []
+    mine, theirs = _half_life(float(s.value)), _half_life(rec.value)
+    if mine >= BETA2_HALF_LIFE * theirs:
+        return []
+    msg = (f"adam beta2 {s.value:g} averages the second moment over a half-life of {mine:.3g} steps "
+           f"({units.format_si(mine * b)} tokens); at a {units.format_si(b)}-token batch {rec.law} gives "
+           f"{rec.value:.4g} ({theirs:.3g} steps).")
+    sev, msg = _graded("warning", [rec], msg)
+    return [_finding(ctx, "beta2-too-low", sev, "beta2", msg,
+                     suggest(ctx, "beta2", float(f"{rec.value:.4g}"), rec.law))]
+
+
+def weight_decay_groups(ctx: Context) -> list[Finding]:
+    cfg = ctx.config
+    if not cfg.value("weight_decay"):
+        return []
+    out = []
+    for key, rule, sev, what in (("wd_on_norms", "wd-on-norms", "warning", "norm gains and biases"),
+                                 ("wd_on_embeddings", "wd-on-embeddings", "info", "embeddings")):
+        s = cfg.get(key)
+        if s is None or s.value is not True:
+            continue
+        how = "by the trainer's default" if s.line is None else "as configured"
+        out.append(_finding(ctx, rule, sev, key,
+                            f"weight decay {cfg.value('weight_decay'):g} applies to the {what} ({how}).",
+                            (s.field, f"exclude the {what} from weight decay ({s.field})")))
+    return out
+
+
+def mup(ctx: Context) -> list[Finding]:
+    cfg = ctx.config
+    if cfg.value("use_mup") is not True or cfg.value("mup_base_shapes") is not False:
+        return []
+    return [_finding(ctx, "mup-without-base-shapes", "error", "use_mup",
+                     "muP is switched on but no base shapes are given: the width multipliers are all 1 "
+                     "and the run trains in standard parameterization with muP's settings.",
+                     suggest(ctx, "mup_base_shapes", True, "give the base (proxy) shapes"))]
+
+
+def batch_arithmetic(ctx: Context) -> list[Finding]:
+    cfg = ctx.config
+    if cfg.value("batch_arithmetic_ok") is not False:
+        return []
+    parts = {k: cfg.get(k) for k in ("micro_batch_seqs", "grad_accum", "data_parallel") if cfg.get(k)}
+    g = cfg.get("global_batch_seqs")
+    shown = " x ".join(f"{p.field} {_num(p.value)}" for p in parts.values())
+    product = math.prod(p.value for p in parts.values()) if parts else None
+    stated = f"{g.field} {_num(g.value)}" if g is not None else "the global batch"
+    if product and len(parts) == 3:
+        fix = suggest(ctx, "global_batch_seqs", int(product), f"= {shown}")
+        msg = f"{stated} != {shown} = {_num(product)}: the trainer will refuse it or change the batch."
+    else:
+        fix = (g.field if g else None, f"make {stated} a whole multiple of {shown}")
+        msg = f"{stated} is not a whole multiple of {shown}: the accumulation steps are not a whole number."
+    return [_finding(ctx, "batch-arithmetic", "error", "global_batch_seqs", msg, fix)]
+
+
+def compute_optimal(ctx: Context) -> list[Finding]:
+    opt, gap = ctx.rec("compute_optimal_params"), ctx.rec("compute_optimal_loss_gap")
+    if opt is None or ctx.advice is None:
+        return []
+    spec = ctx.advice.spec
+    ratio = spec.model.params / opt.value
+    if 1 / OPTIMAL_RATIO <= ratio <= OPTIMAL_RATIO:
+        return []
+    d_opt = ctx.rec("compute_optimal_tokens")
+    cost = f" Predicted loss cost {gap.value:.4f} nats ({gap.law})." if gap is not None else ""
+    msg = (f"{units.format_si(spec.tokens)} tokens for {units.format_si(spec.model.params)} params "
+           f"({spec.tokens / spec.model.params:.3g} tokens/param) is {ratio:.3g}x the compute-optimal "
+           f"model size {units.format_si(opt.value)} at this compute ({opt.law}).{cost}")
+    key = "train_steps" if ctx.config.get("train_steps") else "tokens"
+    s = ctx.config.get(key)
+    text = (f"compute-optimal at this compute: N = {units.format_si(opt.value)}"
+            + (f", D = {units.format_si(d_opt.value)} tokens" if d_opt else "")
+            + "; over-training on purpose (cheaper inference) is common.")
+    return [_finding(ctx, "tokens-off-compute-optimal", "info", key, msg,
+                     (s.field if s else None, text))]
+
+
+def contradictions(ctx: Context) -> list[Finding]:
+    ref = ctx.reference
+    if ref is None:
+        return []
+    out = []
+    for key, theirs in ref.settings.items():
+        mine = ctx.config.get(key)
+        if mine is None or theirs.line is None or key == "batch_arithmetic_ok":
+            continue
+        a, b = mine.value, theirs.value
+        if isinstance(a, bool) or isinstance(b, bool) or not (
+                isinstance(a, (int, float)) and isinstance(b, (int, float))):
+            differ = a != b
+        else:
+            differ = abs(a - b) > CONTRADICTION_TOL * max(abs(a), abs(b))
+        if not differ:
+            continue
+        show = (lambda x: _num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x))
+        msg = (f"{key} is {show(a)} here but {show(b)} in the run file "
+               f"({ref.path}:{theirs.line}, {theirs.field}): the advice was for a different run.")
+        out.append(_finding(ctx, "run-file-contradiction", "error", key, msg, suggest(ctx, key, b)))
+    return out
+
+
+def advice_unavailable(ctx: Context) -> list[Finding]:
+    if ctx.advice is not None or not ctx.skipped:
+        return []
+    return [Finding("advice-unavailable", "info", None, None,
+                    f"the law-based rules did not run: {ctx.skipped}",
+                    "give the model size (--params, --model config.json) and the token count (--tokens)")]
+
+
+#: Every rule id, its default grade and what it checks (SARIF and docs list them from here).
+RULES: dict[str, Rule] = {r.id: r for r in (
+    Rule("lr-outside-plateau", "warning", "peak lr outside the law's near-optimal plateau"),
+    Rule("batch-above-critical", "warning", "global batch far above the critical batch"),
+    Rule("warmup-too-short", "warning", "warmup too short (or none)"),
+    Rule("warmup-too-long", "warning", "warmup too long for the run"),
+    Rule("decay-horizon-mismatch", "warning", "decay horizon differs from the run length"),
+    Rule("min-lr-no-decay", "error", "a min lr that means no decay"),
+    Rule("min-lr-high", "info", "min lr above the published 0-10% of the peak"),
+    Rule("beta2-too-low", "warning", "Adam beta2 too low for the batch"),
+    Rule("wd-on-norms", "warning", "weight decay on norm gains and biases"),
+    Rule("wd-on-embeddings", "info", "weight decay on the embeddings"),
+    Rule("mup-without-base-shapes", "error", "muP switched on without base shapes"),
+    Rule("batch-arithmetic", "error", "global batch != micro x accumulation x data-parallel"),
+    Rule("tokens-off-compute-optimal", "info", "tokens far from compute-optimal (info only)"),
+    Rule("run-file-contradiction", "error", "the trainer config contradicts the run file"),
+    Rule("advice-unavailable", "info", "law-based rules skipped for lack of model or data size"),
+)}
+
+#: The functions that produce the findings (one may produce several rule ids).
+CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
+    lr_plateau, batch_critical, warmup, decay_horizon, min_lr, beta2, weight_decay_groups, mup,
+    batch_arithmetic, compute_optimal, contradictions, advice_unavailable,
+)
+
+
+def run_rules(ctx: Context, *, disabled: Iterable[str] = (),
+              severity: Mapping[str, str] | None = None) -> list[Finding]:
+    """Every rule's findings, minus ``disabled`` ids, re-graded by ``severity`` {id: grade}."""
+    off, regrade = set(disabled), dict(severity or {})
+    out: list[Finding] = []
+    for fn in CHECKS:
+        for f in fn(ctx):
+            if f.rule in off:
+                continue
+            out.append(replace(f, severity=regrade[f.rule]) if f.rule in regrade else f)
+    out.sort(key=lambda f: (f.line is None, f.line or 0, -SEVERITIES.index(f.severity), f.rule))
+    return out
+
+
+# -- from a trainer config to the run spec (and back, for recommend --emit) --------------------------
+
+_ARCH_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size", "swiglu",
+              "tied_embeddings", "n_experts", "top_k")
+_SHAPES = {"cosine": "cosine", "linear": "linear", "wsd": "wsd", "constant": "constant",
+           "inverse_sqrt": "inverse_sqrt", "multistep": "multistep"}
+
+
+def run_values(cfg: TrainerConfig, *, params: float | None = None, tokens: float | None = None
+               ) -> tuple[dict[str, Any], list[str]]:
+    """Run-file values (dotted keys, base units) implied by a trainer config, and notes."""
+    from hpadvisor.spec import Architecture
+
+    v: dict[str, Any] = {}
+    notes: list[str] = []
+    arch = {k: cfg.value(k) for k in _ARCH_KEYS if cfg.value(k) is not None}
+    if all(k in arch for k in ("d_model", "n_layers", "n_heads")):
+        if "vocab_size" in arch:
+            v.update({f"model.architecture.{k}": x for k, x in arch.items()})
+        elif params is None:
+            counts = Architecture(**{**arch, "vocab_size": 1}).counts()
+            v["model.non_embedding_params"] = counts["non_embedding_params"]
+            if arch.get("n_experts"):
+                v["model.active_params"] = counts["active_non_embedding_params"]
+            notes.append("vocab_size not in the config: parameters counted without embeddings "
+                         "(give --model config.json or --params for the total).")
+    if params is not None:
+        v["model.params"] = params
+    t = tokens if tokens is not None else cfg.value("tokens")
+    if t is not None:
+        v["data.tokens"] = float(t)
+    if cfg.value("seq_len") is not None:
+        v["seq_len"] = int(cfg.value("seq_len"))
+    if cfg.value("global_batch_seqs") is not None:
+        v["batch"] = (float(cfg.value("global_batch_seqs")), "sequences")
+    if cfg.value("schedule") in _SHAPES:
+        v["schedule.shape"] = _SHAPES[cfg.value("schedule")]
+    for key, dotted in (("lr", "optimizer.lr"), ("beta2", "optimizer.beta2"),
+                        ("weight_decay", "optimizer.weight_decay")):
+        if cfg.value(key) is not None:
+            v[dotted] = float(cfg.value(key))
+    return v, notes
+
+
+def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: float | None = None,
+                  laws: Mapping[str, Any] | None = None, preferred: Sequence[str] = (),
+                  reference: TrainerConfig | None = None,
+                  base_values: Mapping[str, Any] | None = None) -> tuple[Context, list[str]]:
+    """Advice for the run a config describes; ``base_values`` (a run file's) fill what it lacks."""
+    from hpadvisor import advisor, spec as spec_mod
+    from hpadvisor.errors import HpAdvisorError
+    from hpadvisor.laws import REGISTRY
+
+    laws = dict(REGISTRY if laws is None else laws)
+    values, notes = run_values(cfg, params=params, tokens=tokens)
+    if base_values:
+        merged = dict(base_values)
+        if any(k.startswith("model.") for k in values):
+            merged = {k: x for k, x in merged.items() if not k.startswith("model.architecture.")}
+        if "data.tokens" in values:
+            merged = {k: x for k, x in merged.items() if k not in ("data.tokens_per_param", "data.compute")}
+        values = {**merged, **values}
+    advice, skipped = None, ""
+    try:
+        spec = spec_mod.build_spec(values, allocate=advisor.allocator(laws, None))
+        advice = advisor.recommend(spec, laws=laws, preferred=preferred)
+        notes += [a for a in spec.assumptions if not a.startswith("hardware")]  # time is not checked
+    except HpAdvisorError as exc:
+        skipped = str(exc)
+    sens = next((laws[k] for k in [*preferred, SENSITIVITY_KEY]
+                 if k in laws and hasattr(laws[k], "relative_loss_cost")), None)
+    ctx = Context(config=cfg, advice=advice, reference=reference, sensitivity=sens, skipped=skipped,
+                  laws=laws)
+    return ctx, notes
+
+
+def check(cfg: TrainerConfig, **kwargs: Any) -> Report:
+    """Check one config with the defaults (no rule configuration): the Python entry point."""
+    disabled = kwargs.pop("disabled", ())
+    severity = kwargs.pop("severity", None)
+    ctx, notes = build_context(cfg, **kwargs)
+    return Report(cfg.path, cfg.format, tuple(run_rules(ctx, disabled=disabled, severity=severity)),
+                  tuple(cfg.notes) + tuple(notes))
+
+
+def canonical_values(advice: Any) -> dict[str, Any]:
+    """The advice as canonical trainer settings (``hpadvisor.formats`` names, base units)."""
+    spec = advice.spec
+    recs = {r.name: r for r in advice.recommendations if r.value is not None}
+    out: dict[str, Any] = {"seq_len": spec.seq_len}
+    if "peak_lr" in recs:
+        out["lr"] = float(f"{recs['peak_lr'].value:.3g}")
+        if "min_lr" in recs:
+            out["min_lr"] = float(f"{recs['min_lr'].value / recs['peak_lr'].value * out['lr']:.3g}")
+    seqs = (round(spec.batch_tokens / spec.seq_len) if spec.batch_tokens is not None
+            else int(recs["batch_sequences"].value) if "batch_sequences" in recs else None)
+    if seqs:
+        out["global_batch_seqs"] = int(seqs)
+        steps = math.ceil(spec.tokens / (seqs * spec.seq_len))
+        out["train_steps"] = steps
+        out["decay_steps"] = steps
+        if "warmup_steps" in recs:
+            out["warmup_steps"] = int(min(recs["warmup_steps"].value, steps - 1))
+    shape = spec.schedule.shape
+    if shape in ("cosine", "linear", "wsd", "constant", "inverse_sqrt", "multistep"):
+        out["schedule"] = shape
+    if shape == "wsd" and "decay_fraction" in recs and "train_steps" in out:
+        out["wsd_decay_steps"] = max(1, round(recs["decay_fraction"].value * out["train_steps"]))
+    if "weight_decay" in recs:
+        out["weight_decay"] = float(f"{recs['weight_decay'].value:.3g}")
+        out["wd_on_norms"] = False
+        out["wd_on_embeddings"] = False
+    out["beta1"] = spec.optimizer.beta1
+    if "adam_beta2" in recs:
+        out["beta2"] = float(f"{recs['adam_beta2'].value:.4g}")
+    arch = spec.model.architecture
+    if arch is not None:
+        for key in _ARCH_KEYS:
+            x = getattr(arch, key, None)
+            if x is not None:
+                out[key] = x
+        out["ffn_hidden"] = arch.ffn
+    return out

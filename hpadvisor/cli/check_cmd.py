@@ -1,0 +1,167 @@
+"""``hpadvisor check``: a trainer config in, graded findings with line numbers out (a CI gate).
+
+Exit codes: 0 clean, 1 a finding at or above --fail-on (default error), 2 unreadable input.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from hpadvisor.cli.app import app, fail, guarded
+
+_IN = "Input"
+_RULES = "Rules"
+_OUT = "Output"
+
+
+class CheckFormat(str, enum.Enum):
+    text = "text"
+    json = "json"
+    sarif = "sarif"
+    github = "github"
+
+
+class Grade(str, enum.Enum):
+    error = "error"
+    warning = "warning"
+    info = "info"
+
+
+@app.command()
+@guarded
+def check(
+    files: Annotated[
+        Optional[list[Path]],
+        typer.Argument(help="Trainer config file(s): Megatron YAML or launch script, GPT-NeoX YAML, HF "
+                       "TrainingArguments JSON/YAML, torchtitan TOML, nanotron YAML, nanoGPT override "
+                       "file (read as text, never run), or an hpadvisor run file.", show_default=False),
+    ] = None,
+    format_in: Annotated[
+        str, typer.Option("--format-in", help="auto, megatron, neox, hf, torchtitan, nanotron, nanogpt, "
+                          "hpadvisor.", rich_help_panel=_IN)
+    ] = "auto",
+    model: Annotated[
+        Optional[Path], typer.Option(help="The model's HF config.json (architecture).", rich_help_panel=_IN)
+    ] = None,
+    tokens: Annotated[
+        Optional[str], typer.Option(help="Training tokens, e.g. 300B (overrides the config's).", rich_help_panel=_IN)
+    ] = None,
+    params: Annotated[
+        Optional[str], typer.Option(help="Total parameters, e.g. 7B (overrides the architecture's).",
+                                    rich_help_panel=_IN)
+    ] = None,
+    data_parallel: Annotated[
+        Optional[int], typer.Option(help="Data-parallel size, when the launcher decides it.", min=1,
+                                    rich_help_panel=_IN)
+    ] = None,
+    run: Annotated[
+        Optional[Path], typer.Option(help="hpadvisor run file: fills what the config lacks; every value it "
+                                     "states must agree with the config.", rich_help_panel=_IN)
+    ] = None,
+    laws: Annotated[
+        Optional[list[Path]], typer.Option("--laws", help="A fitted law file (YAML); leads the advice. "
+                                           "Repeatable.", rich_help_panel=_RULES)
+    ] = None,
+    fail_on: Annotated[
+        Optional[Grade], typer.Option(help="Exit 1 on a finding of this grade or worse (default error, "
+                                      "or the settings file's fail-on).", rich_help_panel=_RULES)
+    ] = None,
+    config: Annotated[
+        Optional[Path], typer.Option(help="Rule settings (.hpadvisor.yaml or pyproject.toml); default: "
+                                     "the nearest one above the working directory.", rich_help_panel=_RULES)
+    ] = None,
+    list_rules: Annotated[
+        bool, typer.Option("--list-rules", help="List the rules and exit.", rich_help_panel=_RULES)
+    ] = False,
+    format: Annotated[
+        CheckFormat, typer.Option("--format", "-f", help="text (default), json, sarif or github.",
+                                  rich_help_panel=_OUT)
+    ] = CheckFormat.text,
+) -> None:
+    """Check a trainer config before launch: lr, batch, warmup, decay, beta2, weight decay, muP."""
+    from hpadvisor import check as chk
+    from hpadvisor import check_config
+    from hpadvisor.errors import HpAdvisorError, InvalidInputError
+
+    if list_rules:
+        for rule in chk.RULES.values():
+            sys.stdout.write(f"{rule.id:<28} {rule.severity:<8} {rule.title}\n")
+        return
+    if not files:
+        raise InvalidInputError("give a config file to check (hpadvisor check FILE).")
+    settings = check_config.load(config)
+    level = fail_on.value if fail_on is not None else (settings.fail_on or "error")
+    kwargs = _inputs(tokens, params, laws, run, format_in)
+    overrides = {"data_parallel": data_parallel} if data_parallel else None
+
+    from hpadvisor.formats.base import read_config
+
+    reports, unreadable = [], False
+    for path in files:
+        try:
+            cfg = read_config(path, format=kwargs["fmt"], model_config=model, overrides=overrides)
+        except HpAdvisorError as exc:
+            if len(files) == 1:
+                raise
+            fail(str(exc))  # one line on stderr; go on with the other files
+            unreadable = True
+            continue
+        ctx, notes = chk.build_context(cfg, params=kwargs["params"], tokens=kwargs["tokens"],
+                                       laws=kwargs["laws"], preferred=kwargs["preferred"],
+                                       reference=kwargs["reference"], base_values=kwargs["base"])
+        found = chk.run_rules(ctx, disabled=settings.disabled, severity=settings.severity)
+        reports.append(chk.Report(cfg.path, cfg.format, tuple(found), tuple(cfg.notes) + tuple(notes)))
+    _emit(reports, format)
+    if unreadable:
+        raise typer.Exit(2)
+    if any(r.fails(level) for r in reports):
+        raise typer.Exit(1)
+
+
+def _inputs(tokens, params, laws, run, format_in) -> dict:
+    """Validated flag values (bad ones raise our errors: one line, exit 2)."""
+    from hpadvisor import lawfile, units
+    from hpadvisor.formats.base import FORMATS
+    from hpadvisor.errors import InvalidInputError, did_you_mean
+    from hpadvisor.laws import REGISTRY
+
+    fmt = None if format_in == "auto" else format_in
+    if fmt is not None and fmt not in FORMATS:
+        raise InvalidInputError(f"--format-in '{format_in}' is not auto or one of {', '.join(FORMATS)}."
+                                + did_you_mean(format_in, FORMATS))
+    all_laws, preferred = lawfile.merge(REGISTRY, [str(p) for p in (laws or [])])
+    reference = base = None
+    if run is not None:
+        from hpadvisor import spec as spec_mod
+        from hpadvisor.formats.base import read_config
+
+        reference = read_config(run, format="hpadvisor")
+        base = spec_mod.load_values(str(run), None)
+    return {
+        "fmt": fmt,
+        "tokens": None if tokens is None else units.parse_count(tokens, name="--tokens"),
+        "params": None if params is None else units.parse_count(params, name="--params"),
+        "laws": all_laws, "preferred": preferred, "reference": reference, "base": base,
+    }
+
+
+def _emit(reports, format: CheckFormat) -> None:
+    from hpadvisor import check_output
+
+    if format is CheckFormat.json:
+        sys.stdout.write(check_output.to_json(reports))
+    elif format is CheckFormat.sarif:
+        from hpadvisor import __version__
+
+        sys.stdout.write(check_output.to_sarif(reports, __version__))
+    elif format is CheckFormat.github:
+        sys.stdout.write(check_output.to_github(reports))
+    else:
+        from hpadvisor.cli import render
+
+        render.print_check(reports)
