@@ -203,3 +203,13 @@ def test_bash_comment_inside_continued_command_is_reported(tmp_path: Path) -> No
     cfg = read_config(p)
     assert any("ends the command" in n for n in cfg.notes)
     assert cfg.get("lr").line == 2 and cfg.get("train_steps").line == 4
+
+
+def test_unresolved_shell_variable_is_unknown_not_an_error(tmp_path: Path) -> None:
+    p = tmp_path / "run.sh"
+    p.write_text("#!/bin/bash\nMIN=1e-5\ntorchrun pretrain_gpt.py --lr $LR --min-lr ${MIN} $EXTRA "
+                 "--train-iters 100\n")
+    cfg = read_config(p)
+    assert cfg.get("lr") is None and any("--lr $LR" in n for n in cfg.notes)
+    assert cfg.value("min_lr") == 1e-5 and cfg.get("min_lr").raw == "1e-5"
+    assert cfg.value("train_steps") == 100 and cfg.get("train_steps").line == 3

@@ -82,6 +82,11 @@ def _script_args(path: str, text: str) -> tuple[Args, list[str]]:
         if f.key in args and args[f.key][1] != f.line:
             notes.append(f"{f.name} is given twice (lines {args[f.key][1]} and {f.line}); "
                          "the last one wins, as in argparse.")
+        if f.words and "$" in f.words[0]:
+            notes.append(f"line {f.line}: {f.name} {f.words[0]} is not set in the script; "
+                         "its value is unknown.")
+            args.pop(f.key, None)
+            continue
         value: Any = True if not f.words else f.words[0]
         args[f.key] = (value, f.line, f.name)
     return args, notes

@@ -116,7 +116,7 @@ def parse_flags(text: str, source: str) -> tuple[list[Flag], list[str]]:
                 while j < len(expanded) and not (expanded[j].startswith("-") and
                                                  not _NUMBERISH.match(expanded[j])):
                     if expanded[j] in ("\\", "(", ")", ";", "&&", "|", "||", "&") or \
-                            expanded[j].startswith("$"):
+                            (expanded[j].startswith("$") and values):
                         break
                     values.append(expanded[j])
                     j += 1
