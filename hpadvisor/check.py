@@ -169,8 +169,9 @@ def suggest(ctx: Context, key: str, value: Any, detail: str = "") -> tuple[str |
         shown = _in_field_units(s, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
         return s.field, f"set {s.field} to {shown}{tail}"
     text = _snippet_line(ctx.config.format, key, value)
-    if text:
-        return text.split()[0].strip('"').rstrip(":=").strip('"'), f"add {text}{tail}"
+    name = text.split()[0].strip('"').rstrip(":=").strip('"') if text else ""
+    if text and (s is None or name == s.field):
+        return name, f"add {text}{tail}"
     name = s.field if s is not None else key
     shown = _num(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     return name, f"set {name} to {shown}{tail}"
@@ -406,7 +407,9 @@ def weight_decay_groups(ctx: Context) -> list[Finding]:
     if not cfg.value("weight_decay"):
         return []
     out = []
-    for key, rule, sev, what in (("wd_on_norms", "wd-on-norms", "warning", "norm gains and biases"),
+    # Info only: torchtitan (norms) and Megatron-LM (embeddings) decay them with no config switch,
+    # and the evidence is a practice (OLMo 2 dropped embedding decay for stability), not a law.
+    for key, rule, sev, what in (("wd_on_norms", "wd-on-norms", "info", "norm gains and biases"),
                                  ("wd_on_embeddings", "wd-on-embeddings", "info", "embeddings")):
         s = cfg.get(key)
         if s is None or s.value is not True:
@@ -510,7 +513,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("min-lr-no-decay", "error", "a min lr that means no decay"),
     Rule("min-lr-high", "info", "min lr above the published 0-10% of the peak"),
     Rule("beta2-too-low", "warning", "Adam beta2 too low for the batch"),
-    Rule("wd-on-norms", "warning", "weight decay on norm gains and biases"),
+    Rule("wd-on-norms", "info", "weight decay on norm gains and biases"),
     Rule("wd-on-embeddings", "info", "weight decay on the embeddings"),
     Rule("mup-without-base-shapes", "error", "muP switched on without base shapes"),
     Rule("batch-arithmetic", "error", "global batch != micro x accumulation x data-parallel"),
@@ -637,7 +640,17 @@ def canonical_values(advice: Any) -> dict[str, Any]:
     seqs = (round(spec.batch_tokens / spec.seq_len) if spec.batch_tokens is not None
             else int(recs["batch_sequences"].value) if "batch_sequences" in recs else None)
     if seqs:
-        out["global_batch_seqs"] = int(seqs)
+        # Trainers that state the batch per device need a split.  The device layout (tensor and
+        # pipeline parallelism) is not in the run spec, so the split is written for one
+        # data-parallel rank: micro batch 8 where the batch allows (tune it for memory), the rest
+        # as accumulation; divide the accumulation by the real data-parallel size.  The global
+        # batch is rounded to a multiple of the micro batch.
+        dp = 1
+        micro = 8 if seqs >= 8 * dp else 1
+        per = micro * dp
+        seqs = max(per, per * round(seqs / per))
+        out.update(global_batch_seqs=int(seqs), micro_batch_seqs=micro, grad_accum=int(seqs // per),
+                   data_parallel=dp)
         steps = math.ceil(spec.tokens / (seqs * spec.seq_len))
         out["train_steps"] = steps
         out["decay_steps"] = steps
@@ -663,3 +676,14 @@ def canonical_values(advice: Any) -> dict[str, Any]:
                 out[key] = x
         out["ffn_hidden"] = arch.ffn
     return out
+
+
+def emit_snippet(advice: Any, trainer: str) -> str:
+    """``recommend --emit``: the advice as a config snippet in ``trainer``'s own format."""
+    from hpadvisor.errors import InvalidInputError, did_you_mean
+    from hpadvisor.formats.base import FORMATS, dump_snippet
+
+    if trainer not in FORMATS:
+        raise InvalidInputError(f"--emit '{trainer}' is not one of {', '.join(FORMATS)}."
+                                + did_you_mean(trainer, FORMATS))
+    return dump_snippet(trainer, canonical_values(advice))

@@ -63,6 +63,11 @@ def recommend(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP, rich_help_panel=_OUT)] = OutputFormat.table,
     out: Annotated[Optional[Path], typer.Option(help="Write to this file (atomically) instead of stdout.", rich_help_panel=_OUT)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.", rich_help_panel=_OUT)] = False,
+    emit_format: Annotated[
+        Optional[str],
+        typer.Option("--emit", help="Write the advice as a config snippet for this trainer: megatron, neox, "
+                     "hf, torchtitan, nanotron, nanogpt, hpadvisor.", rich_help_panel=_OUT),
+    ] = None,
 ) -> None:
     """Recommend peak lr, batch, schedule, weight decay, beta2, and predict loss and compute."""
     from hpadvisor import advisor, api, lawfile
@@ -88,4 +93,16 @@ def recommend(
     advice = advisor.recommend(
         spec, laws=all_laws, lr_law=lr_law, batch_law=batch_law, loss_law=loss_law, preferred=preferred
     )
+    if emit_format is not None:  # the snippet `hpadvisor check` reads back (see docs/check.md)
+        from hpadvisor.check import emit_snippet
+
+        text = emit_snippet(advice, emit_format)
+        if out is not None:
+            from hpadvisor import yamlio
+
+            yamlio.write_atomic(out, text, force=force)
+            typer.echo(f"wrote {out}", err=True)
+        else:
+            typer.echo(text, nl=False)
+        return
     emit(advice, format, out=out, force=force, kind="advice")

@@ -1,0 +1,301 @@
+"""The check rules on hand-built TrainerConfigs: each rule fires where it should, with the numbers
+its formula gives, and stays quiet where it should; rule settings; the machine outputs."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hpadvisor import check as chk
+from hpadvisor import check_config, check_output
+from hpadvisor.errors import HpAdvisorError
+from hpadvisor.formats.base import Setting, TrainerConfig
+from hpadvisor.laws import REGISTRY
+
+# A ~0.5B dense model on 10B tokens: inside Step Law's (N 2.15e8-1.07e9, D 4e9-1e11) and Zhang's
+# (D 1.7e9-2.4e10) fitted ranges, so no grade is softened for extrapolation.
+ARCH = dict(d_model=1536, n_layers=16, n_heads=16, ffn_hidden=4096, vocab_size=32000, swiglu=True,
+            tied_embeddings=False)
+SEQ = 2048
+
+
+def make(path="run.yaml", fmt="megatron", **values) -> TrainerConfig:
+    settings_ = {}
+    for i, (k, v) in enumerate(values.items(), start=1):
+        settings_[k] = v if isinstance(v, Setting) else Setting(v, f"f_{k}", i, v)
+    return TrainerConfig(path, fmt, settings_)
+
+
+def base(batch_seqs=256, tokens=1e10, **extra):
+    steps = math.ceil(tokens / (batch_seqs * SEQ))
+    return {**ARCH, "seq_len": SEQ, "global_batch_seqs": batch_seqs, "train_steps": steps,
+            "decay_steps": steps, "tokens": steps * batch_seqs * SEQ, "schedule": "cosine", **extra}
+
+
+def advice_of(values, laws=None):
+    ctx, _ = chk.build_context(make(**values), laws=laws)
+    assert ctx.advice is not None, ctx.skipped
+    return ctx
+
+
+def only(findings, rule):
+    got = [f for f in findings if f.rule == rule]
+    assert len(got) == 1, [f.rule for f in findings]
+    return got[0]
+
+
+def rules_of(cfg, **kw):
+    ctx, _ = chk.build_context(cfg, **kw)
+    return chk.run_rules(ctx)
+
+
+# -- lr ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("factor, grade", [(1.0, None), (1.5, None), (2.0, "warning"), (4.0, "error"),
+                                           (0.25, "warning")])
+def test_lr_graded_by_the_sensitivity_law_cost(factor, grade):
+    opt = advice_of(base()).rec("peak_lr").value
+    found = [f for f in rules_of(make(**base(lr=factor * opt))) if f.rule == "lr-outside-plateau"]
+    sens = REGISTRY["steplaw-sensitivity"]
+    cost = float(sens.relative_loss_cost(factor, 1.0))
+    if grade is None:
+        assert not found and cost < chk.PLATEAU_COST
+        return
+    (f,) = found
+    assert f.severity == grade
+    assert f"Predicted loss cost {cost:.2%}" in f.message
+    # 2x too high costs exp(lr_hi ln2^2) - 1 = 0.53%; 4x: 2.1%; 4x too low: exp(4 lr_lo ln2^2) - 1 = 0.91%
+    expected = {2.0: 0.0053, 4.0: 0.0212, 0.25: 0.0091}[factor]
+    assert cost == pytest.approx(expected, abs=1e-4)
+    assert f.field == "f_lr" and f.line == list(base(lr=1)).index("lr") + 1
+    assert f.suggestion == f"set f_lr to {chk._num(float(f'{opt:.3g}'))} (steplaw)"
+
+
+def test_lr_without_sensitivity_law_states_ratio_and_unknown_cost():
+    laws = {k: v for k, v in REGISTRY.items() if k != "steplaw-sensitivity"}
+    ctx = advice_of(base(), laws=laws)
+    rec = ctx.rec("peak_lr")
+    values = [rec.value, *[v for v in rec.alternatives.values() if v]]
+    hi = max(values)
+    f = only(rules_of(make(**base(lr=5 * hi)), laws=laws), "lr-outside-plateau")
+    assert f.severity == "error"  # > 4x beyond every law
+    assert "loss cost unknown" in f.message
+    assert f"{5 * hi / rec.value:.3g}x the steplaw optimum" in f.message
+    f = only(rules_of(make(**base(lr=3 * hi)), laws=laws), "lr-outside-plateau")
+    assert f.severity == "warning"
+    assert not [f for f in rules_of(make(**base(lr=1.9 * rec.value)), laws=laws)
+                if f.rule == "lr-outside-plateau"]
+
+
+# -- batch -----------------------------------------------------------------------------------------
+
+
+def test_batch_above_critical_tokens_wasted_from_mccandlish():
+    crit = float(REGISTRY["zhang-cbs"].critical_batch_tokens(1e10))  # ~0.88M tokens
+    seqs = math.ceil(5 * crit / SEQ)
+    cfg = make(**base(batch_seqs=seqs))
+    f = only(rules_of(cfg), "batch-above-critical")
+    ratio = seqs * SEQ / crit
+    assert ratio == pytest.approx(5, rel=0.01)
+    assert f.severity == "error"
+    tokens = cfg.value("tokens")
+    wasted = 1 - 2 / (1 + ratio)  # E/E_min = 1 + B/B_crit, and 2 at B_crit
+    assert f"about {wasted:.0%} of the" in f.message and wasted == pytest.approx(0.667, abs=0.01)
+    assert f"E/E_min = 1 + B/B_crit = {1 + ratio:.3g}" in f.message
+    assert f.suggestion.startswith("set f_global_batch_seqs to ")
+    suggested = int(f.suggestion.split()[3])
+    assert suggested * SEQ <= crit
+    seqs2 = math.ceil(2.5 * crit / SEQ)
+    assert only(rules_of(make(**base(batch_seqs=seqs2))), "batch-above-critical").severity == "warning"
+    assert not [x for x in rules_of(make(**base(batch_seqs=256))) if x.rule == "batch-above-critical"]
+    assert tokens > 0
+
+
+# -- schedule --------------------------------------------------------------------------------------
+
+
+def test_warmup_rules():
+    v = base()
+    rec = advice_of(v).rec("warmup_steps")
+    f = only(rules_of(make(**v, warmup_steps=0)), "warmup-too-short")
+    assert f.severity == "warning" and "no warmup" in f.message
+    assert f.suggestion == f"set f_warmup_steps to {round(rec.value)} (steps, olmo-warmup)"
+    assert not [x for x in rules_of(make(**v, warmup_steps=round(rec.value))) if x.rule.startswith("warmup")]
+    long = only(rules_of(make(**v, warmup_steps=int(0.3 * v["train_steps"]))), "warmup-too-long")
+    assert long.severity == "warning" and "30% of the run" in long.message
+    assert only(rules_of(make(**v, warmup_steps=v["train_steps"])), "warmup-too-long").severity == "error"
+
+
+def test_decay_horizon():
+    v = base()
+    t = v["train_steps"]
+    f = only(rules_of(make(**{**v, "decay_steps": int(2.5 * t)})), "decay-horizon-mismatch")
+    # cosine at 1/2.5 = 40% of the horizon: 0.5 (1 + cos(0.4 pi)) = 65% of the way to the peak
+    assert f.severity == "error" and "still 65% of the way" in f.message
+    f = only(rules_of(make(**{**v, "decay_steps": int(0.8 * t)})), "decay-horizon-mismatch")
+    assert f.severity == "warning" and "(20% of the run)" in f.message
+    assert f.suggestion == f"set f_decay_steps to {t} (the run length)"
+    assert not [x for x in rules_of(make(**{**v, "decay_steps": int(0.97 * t)}))
+                if x.rule == "decay-horizon-mismatch"]
+    assert not [x for x in rules_of(make(**{**v, "decay_steps": 3 * t, "schedule": "constant"}))
+                if x.rule == "decay-horizon-mismatch"]
+
+
+def test_min_lr_that_means_no_decay_even_as_a_default():
+    v = base(lr=1e-3)
+    default = Setting(1e-3, "min_decay_lr", None, None, ("f_lr",))
+    cfg = make(**v, min_lr=default)
+    f = only(rules_of(cfg), "min-lr-no-decay")
+    assert f.severity == "error" and "trainer's default" in f.message
+    assert f.line == list(v).index("lr") + 1  # points at the field it was derived from
+    assert f.suggestion == "set min_decay_lr to 1.00e-04 (cosine-10x: 0.1x the peak)"
+    assert only(rules_of(make(**v, min_lr=3e-4)), "min-lr-high").severity == "info"
+    assert not [x for x in rules_of(make(**v, min_lr=1e-4)) if x.rule.startswith("min-lr")]
+    assert not [x for x in rules_of(make(**{**v, "schedule": "constant"}, min_lr=1e-3))
+                if x.rule.startswith("min-lr")]
+
+
+# -- optimizer, muP, batch arithmetic ----------------------------------------------------------------
+
+
+def test_beta2_too_low_for_a_small_batch():
+    v = base(batch_seqs=128)  # 262k tokens < OLMo-core's 524,288 threshold: beta2 0.99
+    f = only(rules_of(make(**v, beta2=0.95)), "beta2-too-low")
+    assert "half-life of 13.5 steps" in f.message and "(69 steps)" in f.message
+    assert f.suggestion == "set f_beta2 to 0.99 (olmo-beta2)"
+    assert not [x for x in rules_of(make(**v, beta2=0.985)) if x.rule == "beta2-too-low"]
+    assert not [x for x in rules_of(make(**base(batch_seqs=512), beta2=0.95)) if x.rule == "beta2-too-low"]
+
+
+def test_weight_decay_groups_mup_and_batch_arithmetic():
+    cfg = make(weight_decay=0.1, wd_on_norms=True, wd_on_embeddings=True, use_mup=True,
+               mup_base_shapes=False, global_batch_seqs=1000, micro_batch_seqs=4, grad_accum=8,
+               data_parallel=32, batch_arithmetic_ok=False)
+    found = {f.rule: f for f in rules_of(cfg)}
+    assert found["wd-on-norms"].severity == "info" and found["wd-on-embeddings"].severity == "info"
+    assert found["mup-without-base-shapes"].severity == "error"
+    f = found["batch-arithmetic"]
+    assert f.severity == "error" and "= 1024" in f.message
+    assert f.suggestion.startswith("set f_global_batch_seqs to 1024")
+    assert found["advice-unavailable"].severity == "info"  # no tokens, no size: said, not hidden
+    quiet = make(weight_decay=0.0, wd_on_norms=True, use_mup=True, mup_base_shapes=True)
+    assert {f.rule for f in rules_of(quiet)} == {"advice-unavailable"}
+
+
+def test_compute_optimal_is_info_with_the_loss_gap():
+    v = base(tokens=2e11)  # ~400 tokens per parameter
+    f = only(rules_of(make(**v)), "tokens-off-compute-optimal")
+    assert f.severity == "info" and "nats (chinchilla-epoch)" in f.message
+
+
+def test_run_file_contradiction():
+    v = base(lr=1e-3)
+    ref = TrainerConfig("plan.yaml", "hpadvisor", {
+        "lr": Setting(2e-3, "optimizer.lr", 7, 2e-3),
+        "seq_len": Setting(SEQ, "seq_len", 3, SEQ),
+        "beta2": Setting(0.95, "optimizer.beta2", None, None),  # a default: not a statement
+    })
+    f = only(rules_of(make(**v, beta2=0.99), reference=ref), "run-file-contradiction")
+    assert f.severity == "error" and "plan.yaml:7" in f.message and f.field == "f_lr"
+    assert f.suggestion == "set f_lr to 0.002"
+
+
+# -- configuration and grading ---------------------------------------------------------------------
+
+
+def test_disable_and_regrade(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.hpadvisor.check]\ndisable = ["wd-on-embeddings"]\n'
+        'severity = { "tokens-off-compute-optimal" = "error" }\nfail-on = "warning"\n')
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    conf = check_config.load(start=sub)
+    assert conf.disabled == ("wd-on-embeddings",) and conf.fail_on == "warning"
+    ctx, _ = chk.build_context(make(**base(tokens=2e11), weight_decay=0.1, wd_on_embeddings=True))
+    found = chk.run_rules(ctx, disabled=conf.disabled, severity=conf.severity)
+    assert "wd-on-embeddings" not in {f.rule for f in found}
+    assert only(found, "tokens-off-compute-optimal").severity == "error"
+    (sub / ".hpadvisor.yaml").write_text("check:\n  disable: [beta2-too-low]\n")
+    assert check_config.load(start=sub).disabled == ("beta2-too-low",)
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("check:\n  disable: [wd-on-norm]\n", "Did you mean 'wd-on-norms'"),
+    ("check:\n  severity: {lr-outside-plateau: fatal}\n", "must be error, warning or info"),
+    ("check:\n  disable: wd-on-norms\n", "must be a list"),
+    ("check:\n  fail_on: never\n", "'fail-on' must be"),
+    ("check:\n  ignore: []\n", "unknown check setting"),
+    ("check: [1, 2\n", "invalid YAML"),
+])
+def test_bad_rule_settings_are_one_line_errors(tmp_path, text, msg):
+    (tmp_path / ".hpadvisor.yaml").write_text(text)
+    with pytest.raises(HpAdvisorError) as err:
+        check_config.load(start=tmp_path)
+    assert msg in str(err.value) and "\n" not in str(err.value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+                    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4),
+                    max_leaves=12))
+def test_rule_settings_parser_never_crashes(raw):
+    try:
+        conf = check_config._validate(raw, "x")
+    except HpAdvisorError:
+        return
+    assert set(conf.disabled) <= set(chk.RULES)
+
+
+# -- outputs -------------------------------------------------------------------------------------------
+
+
+def _report():
+    return chk.Report("configs/a b.yaml", "megatron", (
+        chk.Finding("lr-outside-plateau", "error", "lr", 12, "50% off, a: b\nnext", "set lr to 1e-3"),
+        chk.Finding("wd-on-embeddings", "info", "weight_decay", None, "m", "s"),
+    ))
+
+
+def test_json_shape_is_the_documented_one():
+    data = json.loads(check_output.to_json([_report()]))
+    assert list(data) == ["file", "format", "findings"]
+    assert [list(f) for f in data["findings"]] == [["rule", "severity", "field", "line", "message",
+                                                    "suggestion"]] * 2
+    assert data["findings"][1]["line"] is None
+    two = json.loads(check_output.to_json([_report(), _report()]))
+    assert isinstance(two, list) and len(two) == 2
+
+
+def test_sarif_structure():
+    doc = json.loads(check_output.to_sarif([_report()], "1.2.3"))
+    assert doc["version"] == "2.1.0" and doc["$schema"].endswith("sarif-2.1.0.json")
+    run = doc["runs"][0]
+    rules = run["tool"]["driver"]["rules"]
+    assert [r["id"] for r in rules] == list(chk.RULES)
+    res = run["results"]
+    assert [r["level"] for r in res] == ["error", "note"]
+    assert rules[res[0]["ruleIndex"]]["id"] == res[0]["ruleId"] == "lr-outside-plateau"
+    loc = res[0]["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "configs/a b.yaml" and loc["region"]["startLine"] == 12
+    assert "region" not in res[1]["locations"][0]["physicalLocation"]
+
+
+def test_github_annotations_escape_data_and_properties():
+    lines = check_output.to_github([_report()]).splitlines()
+    assert lines[0] == ("::error file=configs/a b.yaml,line=12,title=hpadvisor lr-outside-plateau::"
+                        "50%25 off, a: b%0Anext Fix: set lr to 1e-3")
+    assert lines[1].startswith("::notice file=configs/a b.yaml,title=hpadvisor wd-on-embeddings::")
+    weird = chk.Report("x,y:z.yaml", "hf", (chk.Finding("min-lr-high", "warning", None, 3, "m", ""),))
+    assert check_output.to_github([weird]) == "::warning file=x%2Cy%3Az.yaml,line=3,title=hpadvisor min-lr-high::m\n"
+
+
+def test_report_fails_at_level():
+    r = _report()
+    assert r.fails("error") and r.fails("info")
+    quiet = chk.Report("f", "hf", (chk.Finding("wd-on-norms", "info", None, None, "m", "s"),))
+    assert not quiet.fails("warning") and quiet.fails("info")
