@@ -1,0 +1,229 @@
+"""`hpadvisor check` end to end: the corpus of real-format configs with their expected findings and
+lines, exit codes, bad input, the never-executed nanoGPT file, and the recommend --emit round trip."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hpadvisor.cli.app import app
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "tests" / "data" / "configs"
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def findings(path: Path, *args: str):
+    res = run("check", str(path), "-f", "json", *args)
+    assert res.exit_code in (0, 1), res.stderr
+    return res, json.loads(res.stdout)
+
+
+# file -> (extra flags, {(rule, severity, line)}, exit code).  Lines are the lines of the fields in
+# the file; None where the value is the trainer's default (not written in the file).
+CORPUS_EXPECTED = {
+    "llama2_7b_megatron.yaml": ([], {
+        ("tokens-off-compute-optimal", "info", 19),
+        ("lr-outside-plateau", "warning", 21),  # 3e-4 vs Step Law 8.9e-4: 0.57% loss
+        ("decay-horizon-mismatch", "warning", 24),  # lr_decay_iters 430000 < train_iters 476837
+        ("wd-on-embeddings", "info", None),
+    }, 0),
+    "llama2_7b_megatron.sh": ([], {
+        ("tokens-off-compute-optimal", "info", 25),
+        ("lr-outside-plateau", "warning", 26),
+        ("wd-on-embeddings", "info", None),
+    }, 0),
+    "neox_1-3B.yml": ([], {
+        ("lr-outside-plateau", "error", 24),  # 2e-4 is 0.14x Step Law's optimum
+        ("tokens-off-compute-optimal", "info", 51),
+        ("wd-on-embeddings", "info", None),
+    }, 1),
+    "hf_training_args.json": (["--model", str(CORPUS / "hf_config.json"), "--tokens", "300B"], {
+        ("lr-outside-plateau", "error", 6),
+        ("tokens-off-compute-optimal", "info", 10),
+        ("wd-on-embeddings", "info", None),
+    }, 1),
+    "torchtitan_llama3_8b.toml": (["--params", "8B"], {
+        ("lr-outside-plateau", "warning", 12),
+        ("wd-on-embeddings", "info", None),
+        ("wd-on-norms", "info", None),
+    }, 0),
+    "nanotron_360m.yaml": ([], {
+        ("min-lr-no-decay", "error", 27),  # min_decay_lr unset: nanotron's default is the peak lr
+        ("wd-on-norms", "info", 40),
+        ("tokens-off-compute-optimal", "info", 51),
+    }, 1),
+    "nanogpt_gpt2_124m.py": (["--params", "124M"], {
+        ("tokens-off-compute-optimal", "info", 13),
+        ("lr-outside-plateau", "error", 17),
+        ("beta2-too-low", "warning", None),  # train.py's default 0.95 at a 492k-token batch
+        ("wd-on-embeddings", "info", None),
+    }, 1),
+    "hpadvisor_llama_7b.yaml": ([], {
+        ("tokens-off-compute-optimal", "info", 11),
+        ("lr-outside-plateau", "warning", 15),
+    }, 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CORPUS_EXPECTED))
+def test_corpus_expected_findings_and_lines(name):
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"{name} not in the corpus")
+    flags, expected, code = CORPUS_EXPECTED[name]
+    res, data = findings(path, *flags)
+    got = {(f["rule"], f["severity"], f["line"]) for f in data["findings"]}
+    assert got == expected
+    assert res.exit_code == code
+    assert data["file"] == str(path)
+    for f in data["findings"]:
+        assert f["field"] and f["suggestion"]
+
+
+def test_text_output_and_fail_on():
+    path = CORPUS / "llama2_7b_megatron.yaml"
+    res = run("check", str(path))
+    assert res.exit_code == 0
+    assert f"{path}:24: warning [decay-horizon-mismatch]" in res.stdout
+    assert "fix: set lr_decay_iters to 476837 (the run length)" in res.stdout
+    assert "1 file checked: 2 warnings, 2 info." in res.stdout
+    assert run("check", str(path), "--fail-on", "warning").exit_code == 1
+    assert run("check", str(path), "--fail-on", "info").exit_code == 1
+
+
+def test_github_and_sarif_from_the_cli():
+    path = CORPUS / "llama2_7b_megatron.yaml"
+    res = run("check", str(path), "--format", "github")
+    from hpadvisor.check_output import _uri
+
+    assert f"::warning file={_uri(str(path))},line=24,title=hpadvisor decay-horizon-mismatch::" in res.stdout
+    doc = json.loads(run("check", str(path), "--format", "sarif").stdout)
+    assert {r["ruleId"] for r in doc["runs"][0]["results"]} >= {"decay-horizon-mismatch", "lr-outside-plateau"}
+
+
+def test_run_file_contradiction_and_settings_file(tmp_path, monkeypatch):
+    plan = tmp_path / "plan.yaml"
+    plan.write_text((CORPUS / "hpadvisor_llama_7b.yaml").read_text().replace("lr: 3e-4", "lr: 6e-4"))
+    res, data = findings(CORPUS / "llama2_7b_megatron.yaml", "--run", str(plan))
+    got = {f["line"]: f for f in data["findings"] if f["rule"] == "run-file-contradiction"}
+    # lr (edited), min_lr (the plan's ratio x its lr), warmup (0.01 x lr_decay_iters = 4300 vs
+    # 2000) and beta2 (Megatron's default 0.999, not written, vs the plan's 0.95)
+    assert set(got) == {21, 22, 25, None} and res.exit_code == 1
+    assert "lr is 3.00e-04 here but 6.00e-04 in the run file" in got[21]["message"]
+    assert "beta2 is 0.999 here but 0.95" in got[None]["message"]
+    (tmp_path / "pyproject.toml").write_text('[tool.hpadvisor.check]\nseverity = {"run-file-contradiction" = "info"}\n'
+                                             'disable = ["wd-on-embeddings"]\n')
+    monkeypatch.chdir(tmp_path)
+    res, data = findings(CORPUS / "llama2_7b_megatron.yaml", "--run", str(plan))
+    assert res.exit_code == 0
+    assert "wd-on-embeddings" not in {f["rule"] for f in data["findings"]}
+
+
+def test_list_rules():
+    res = run("check", "--list-rules")
+    assert res.exit_code == 0
+    assert "batch-above-critical" in res.stdout and "min-lr-no-decay" in res.stdout
+
+
+# -- bad input: one line, exit 2 -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content, name, extra, needle", [
+    (None, "missing.yaml", [], "missing.yaml"),
+    ("lr: [1, 2\n", "trunc.yaml", ["--format-in", "megatron"], "invalid YAML"),
+    ('{"learning_rate": 1e-3, "per_device_train_', "trunc.json", [], "trunc.json"),
+    ("just: some\nthing: else\n", "what.yaml", [], "format"),
+    ("lr: fast\ntrain_iters: 10\n", "bad.yaml", ["--format-in", "megatron"], "lr"),
+    ("lr: 1e-3\n", "ok.yaml", ["--format-in", "megatrom"], "Did you mean 'megatron'"),
+    ("lr: 1e-3\n", "ok.yaml", ["--format-in", "megatron", "--tokens", "lots"], "--tokens"),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, content, name, extra, needle):
+    path = tmp_path / name
+    if content is not None:
+        path.write_text(content)
+    res = run("check", str(path), *extra)
+    assert res.exit_code == 2, (res.stdout, res.stderr)
+    err = res.stderr.strip()
+    assert err.startswith("Error: ") and "\n" not in err and "Traceback" not in err
+    assert needle in err
+
+
+def test_bad_settings_file_exit_2(tmp_path, monkeypatch):
+    (tmp_path / ".hpadvisor.yaml").write_text("check:\n  disable: [no-such-rule]\n")
+    monkeypatch.chdir(tmp_path)
+    res = run("check", str(CORPUS / "llama2_7b_megatron.yaml"))
+    assert res.exit_code == 2 and "unknown rule 'no-such-rule'" in res.stderr
+
+
+def test_several_files_one_unreadable(tmp_path):
+    res = run("check", str(CORPUS / "llama2_7b_megatron.sh"), str(tmp_path / "nope.yaml"), "-f", "json")
+    assert res.exit_code == 2
+    assert json.loads(res.stdout)["file"].endswith("llama2_7b_megatron.sh")
+    assert "nope.yaml" in res.stderr
+
+
+def test_nanogpt_code_is_never_run(tmp_path, monkeypatch):
+    src = CORPUS / "nanogpt_with_code.py"
+    if not src.exists():
+        pytest.skip("nanogpt_with_code.py not in the corpus")
+    local = tmp_path / "train_config.py"
+    shutil.copy(src, local)
+    monkeypatch.chdir(tmp_path)
+    res = run("check", str(local), "--params", "10M", "-f", "json")
+    assert res.exit_code in (0, 1), res.stderr
+    assert not (tmp_path / "hpadvisor_executed.marker").exists()
+    assert not (Path.cwd() / "hpadvisor_executed.marker").exists()
+
+
+# -- recommend --emit round trip -------------------------------------------------------------------
+
+TRAINERS = ("megatron", "neox", "hf", "torchtitan", "nanotron", "nanogpt", "hpadvisor")
+# What each trainer's snippet cannot state, given to check as flags: torchtitan names its model by
+# flavour (no architecture), HF TrainingArguments hold no architecture and no device count.
+ROUND_TRIP_FLAGS = {"torchtitan": ["--params", "6.74B"], "hf": ["--params", "6.74B", "--data-parallel", "1"]}
+
+
+@pytest.mark.parametrize("trainer", TRAINERS)
+@pytest.mark.parametrize("run_file", ["llama-7b-2t.yaml", "chinchilla-1b.yaml"])
+def test_emitted_snippet_passes_check(tmp_path, trainer, run_file):
+    from hpadvisor import api
+
+    path = ROOT / "configs" / run_file
+    extra = []
+    if trainer in ("neox", "nanogpt") and run_file == "chinchilla-1b.yaml":
+        extra = ["--schedule", "cosine"]  # chinchilla-1b is WSD: these trainers have no WSD schedule
+    res = run("recommend", str(path), "--emit", trainer, *extra)
+    assert res.exit_code == 0, res.stderr
+    snippet = tmp_path / f"snippet.{trainer}"
+    snippet.write_text(res.stdout)
+    spec = api.load_spec(path)
+    # What a snippet cannot state comes as flags: torchtitan names its model by flavour (no
+    # architecture); HF TrainingArguments hold no architecture, device count or sequence length.
+    flags = {"torchtitan": ["--params", str(spec.model.params)],
+             "hf": ["--params", str(spec.model.params), "--data-parallel", "1",
+                    "--tokens", str(spec.tokens)]}.get(trainer, [])
+    out = run("check", str(snippet), "--format-in", trainer, "--fail-on", "warning", "-f", "json", *flags)
+    data = json.loads(out.stdout)
+    bad = [f for f in data["findings"] if f["severity"] != "info" or f["rule"] == "advice-unavailable"]
+    assert not bad and out.exit_code == 0, (res.stdout, data)
+
+
+def test_emit_refuses_unknown_trainer_and_overwrites_only_with_force(tmp_path):
+    res = run("recommend", str(ROOT / "configs" / "llama-7b-2t.yaml"), "--emit", "megatrom")
+    assert res.exit_code == 2 and "Did you mean 'megatron'" in res.stderr
+    out = tmp_path / "args.sh"
+    out.write_text("mine")
+    res = run("recommend", str(ROOT / "configs" / "llama-7b-2t.yaml"), "--emit", "megatron", "--out", str(out))
+    assert res.exit_code == 2 and out.read_text() == "mine"
+    res = run("recommend", str(ROOT / "configs" / "llama-7b-2t.yaml"), "--emit", "megatron", "--out", str(out),
+              "--force")
+    assert res.exit_code == 0 and "--lr " in out.read_text()
