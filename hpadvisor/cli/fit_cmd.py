@@ -1,15 +1,264 @@
-"""``hpadvisor fit ...``: fit a law to your own data and save it as a law file.
+"""``hpadvisor fit {sweep,batch} FILE --out LAW.yaml``: fit laws to your own runs.
 
-A minimal sub-app: each kind of fit registers its command on ``fit_app`` from its own module
-(``fit curves`` in fit_curves_cmd.py).
+Each command reads a table (CSV/TSV/JSONL/JSON/Parquet; columns found by name, ``--map`` to
+name them), fits, prints the constants with bootstrap intervals, the held-out error
+(``--holdout 'N >= 1e9'``) and writes a law file that ``recommend --laws``, ``predict`` and
+``check`` use.  ``fit curves`` (fit_curves_cmd.py) and ``fit final`` (fit_final_cmd.py) register themselves on
+``fit_app`` from their own modules.
+The stable interface (``--format json``) is documented in docs/fit.md.
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
 import typer
 
-from hpadvisor.cli.app import app
+from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
 
 fit_app = typer.Typer(help="Fit a law to your own runs and save it as a law file (YAML).",
                       no_args_is_help=True)
 app.add_typer(fit_app, name="fit")
+
+_DATA = "Data in"
+_FIT = "Fit"
+
+FileArg = Annotated[Path, typer.Argument(help="The table: CSV, TSV, JSONL, JSON or Parquet.")]
+OutOpt = Annotated[Path, typer.Option(help="Write the fitted law file here (YAML).")]
+HoldoutOpt = Annotated[Optional[str], typer.Option(
+    help="Fit on the other rows and report the error on these, e.g. 'N >= 1e9'.", rich_help_panel=_FIT)]
+MapOpt = Annotated[Optional[list[str]], typer.Option(
+    "--map", help="Name a column: N=model_size (repeatable).", rich_help_panel=_DATA)]
+ParamOpt = Annotated[Optional[str], typer.Option(
+    help="What N counts: non-embedding or total (default: the law's convention; recorded in the file).",
+    rich_help_panel=_DATA)]
+BootOpt = Annotated[Optional[int], typer.Option(help="Bootstrap resamples for the intervals (0 = none).",
+                                                rich_help_panel=_FIT)]
+SeedOpt = Annotated[int, typer.Option(help="Bootstrap random seed.", rich_help_panel=_FIT)]
+NameOpt = Annotated[Optional[str], typer.Option(help="Name of the fitted law (default: <form>@<out stem>).")]
+ForceOpt = Annotated[bool, typer.Option(help="Overwrite --out if it exists.")]
+FormatOpt = Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)]
+SeqOpt = Annotated[Optional[str], typer.Option(help="Tokens per sequence when batch counts sequences (e.g. 2048 or 4k).",
+                                               rich_help_panel=_DATA)]
+UnitOpt = Annotated[Optional[str], typer.Option(help="Batch column unit: seqs or tokens.", rich_help_panel=_DATA)]
+
+
+def _progress(total: int, what: str):
+    """A one-line bootstrap counter on stderr when it is a terminal (None otherwise)."""
+    if total <= 0 or not sys.stderr.isatty():
+        return None
+    step = max(1, total // 50)
+
+    def tick(i: int) -> None:
+        if i % step == 0 or i == total:
+            bar = "#" * int(30 * i / total)
+            sys.stderr.write(f"\r{what} [{bar:<30}] {i}/{total}")
+            if i == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    return tick
+
+
+def _prepare(out: Path, force: bool, holdout: Optional[str]) -> None:
+    from hpadvisor.errors import InvalidInputError
+
+    if out.exists() and not force:
+        raise InvalidInputError(f"'{out}' already exists. Pass --force to overwrite it.")
+    if holdout is not None and not holdout.strip():
+        raise InvalidInputError("--holdout is empty; give e.g. 'N >= 1e9'.")
+
+
+def _seq_len(text: Optional[str]) -> Optional[float]:
+    if text is None:
+        return None
+    from hpadvisor import units
+
+    return float(units.parse_seq_len(text, name="--seq-len"))
+
+
+def _write(out: Path, law, fit_info: dict[str, Any], data: list[dict[str, Any]], force: bool) -> None:
+    from hpadvisor import lawfile, yamlio
+
+    info = {"data": data, **fit_info}
+    yamlio.write_atomic(out, lawfile.dumps(law, fit=_plain(info)), force=force)
+    sys.stderr.write(f"wrote {out}\n")
+
+
+def _plain(obj: Any) -> Any:
+    """numpy scalars and tuples to plain YAML/JSON data; NaN/inf to None."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): _plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_plain(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _emit(summary: dict[str, Any], lines: list[str], fmt: OutputFormat) -> None:
+    summary = _plain(summary)
+    if fmt is OutputFormat.json:
+        sys.stdout.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+    elif fmt is OutputFormat.yaml:
+        from hpadvisor import yamlio
+
+        sys.stdout.write(yamlio.dumps(summary))
+    else:
+        sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _constant_lines(constants: dict[str, float], intervals: dict[str, tuple[float, float]]) -> list[str]:
+    out = []
+    for k, v in constants.items():
+        ci = intervals.get(k)
+        out.append(f"  {k:>10} = {v:<12.6g}" + (f" 95% [{ci[0]:.4g}, {ci[1]:.4g}]" if ci else ""))
+    return out
+
+
+def _pct(x: Optional[float]) -> str:
+    return "n/a" if x is None else f"{x:.3%}"
+
+
+@fit_app.command("sweep")
+@guarded
+def fit_sweep_command(
+    file: FileArg,
+    out: OutOpt,
+    holdout: HoldoutOpt = None,
+    method: Annotated[str, typer.Option(help="near-best (Step Law's procedure) or surface (local-surface optima).",
+                                        rich_help_panel=_FIT)] = "near-best",
+    tolerance: Annotated[float, typer.Option(help="near-best: keep runs within this fraction of the best loss.",
+                                             rich_help_panel=_FIT)] = 0.0025,
+    window: Annotated[float, typer.Option(help="Local surface: runs within this fraction of the best loss.",
+                                          rich_help_panel=_FIT)] = 0.02,
+    diverged_factor: Annotated[float, typer.Option(help="A run with loss above this x its setting's best is diverged.",
+                                                   rich_help_panel=_DATA)] = 1.5,
+    seq_len: SeqOpt = None,
+    batch_unit: UnitOpt = None,
+    map: MapOpt = None,
+    param_count: ParamOpt = None,
+    bootstrap: BootOpt = None,
+    seed: SeedOpt = 0,
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    format: FormatOpt = OutputFormat.table,
+) -> None:
+    """Fit lr* = a N^alpha D^beta and B* = b D^gamma (Step Law's form) to an lr x batch sweep."""
+    from hpadvisor.fitting.data import holdout_mask, read_fit_table
+    from hpadvisor.fitting.sweep import fit_sweep
+    from hpadvisor.tables import parse_map
+
+    _prepare(out, force, holdout)
+    table = read_fit_table(file, need=["N", "D", "lr", "loss"], mapping=parse_map(map), what="sweep",
+                           param_count=param_count, default_param_count="non-embedding",
+                           seq_len=_seq_len(seq_len), batch_unit=batch_unit, need_batch=True)
+    mask = holdout_mask(table.frame, holdout) if holdout else None
+    n_boot = 1000 if bootstrap is None else bootstrap
+    key = "steplaw-fit" if table.param_count == "non-embedding" else "steplaw-fit-total"
+    result = fit_sweep(table, method=method, tolerance=tolerance, window=window, diverged_factor=diverged_factor,
+                       n_boot=n_boot, seed=seed, holdout=mask, name=name or f"{key}@{out.stem}",
+                       progress=_progress(n_boot, "bootstrap"))
+    _write(out, result.law, result.info(), [table.source()], force)
+    law = result.law
+    sens = {"lr_2x_high": law.lr_2x_high(), "lr_2x_low": law.lr_2x_low(),
+            "batch_2x_high": law.batch_2x_high(), "batch_2x_low": law.batch_2x_low(),
+            "source": result.sensitivity_source}
+    summary = {"law": law.registry_key, "form": type(law).key, "out": str(out), "param_count": table.param_count,
+               "method": result.method, "constants": {k: float(getattr(law, k)) for k in
+                                                      ("lr_coef", "lr_exp_n", "lr_exp_d", "bs_coef", "bs_exp_d")},
+               "interval_95": {k: list(v) for k, v in result.intervals.items()},
+               "sensitivity": sens, "comparison_with_steplaw_paper": result.comparison(),
+               "settings": [s.to_dict() for s in result.settings], "holdout": result.holdout,
+               "rows_used": result.rows_used, "rows_excluded": result.rows_excluded, "notes": result.notes}
+    lines = [f"{law.registry_key}: lr* = a N^alpha D^beta, B* = b D^gamma tokens "
+             f"(N = {table.param_count} params; {result.method}; {len(result.settings)} settings, "
+             f"{result.rows_used} {'runs' if result.method == 'near-best' else 'optima'} used)"]
+    lines += _constant_lines(summary["constants"], result.intervals)
+    lines.append("  Step Law paper: lr* = 1.79 N^-0.713 D^0.307, B* = 0.58 D^0.571; paper value inside "
+                 "the 95% interval: " + ", ".join(f"{k} {'yes' if v.get('paper_inside_interval') else 'no'}"
+                                                  for k, v in result.comparison().items()
+                                                  if "paper_inside_interval" in v))
+    lines.append(f"  sensitivity: lr 2x high +{sens['lr_2x_high']:.3%}, 2x low +{sens['lr_2x_low']:.3%}; "
+                 f"batch 2x +{sens['batch_2x_high']:.3%}, half +{sens['batch_2x_low']:.3%} ({sens['source']})")
+    lines.append(f"  {'N':>9} {'D':>9} {'runs':>5} {'div':>4} {'best lr':>9} {'best B':>9} "
+                 f"{'surf lr*':>9} {'surf B*':>9} {'lr plateau 0.25%':>19}")
+    for s in result.settings:
+        sd = s.to_dict().get("surface", {})
+        pl = sd.get("plateau_0.25%", {}).get("lr")
+        lines.append(f"  {s.N:>9.3g} {s.D:>9.3g} {s.runs:>5} {s.diverged:>4} {s.best_lr:>9.3g} {s.best_batch:>9.3g} "
+                     f"{sd.get('lr_opt', float('nan')):>9.3g} {sd.get('batch_tokens_opt') or float('nan'):>9.3g} "
+                     + (f"{pl[0]:>9.3g}-{pl[1]:<9.3g}" if pl else f"{'n/a':>19}") + (" held out" if s.held_out else ""))
+    for h in result.holdout:
+        lines.append(f"  holdout N={h['N']:.3g} D={h['D']:.3g}: predicted lr {h['predicted']['lr']:.3g}, "
+                     f"B {h['predicted']['batch_tokens']:.3g}; loss regret on its surface {_pct(h['loss_regret'])}")
+    lines += [f"  note: {n}" for n in result.notes]
+    _emit(summary, lines, format)
+
+
+@fit_app.command("batch")
+@guarded
+def fit_batch_command(
+    file: FileArg,
+    out: OutOpt,
+    holdout: HoldoutOpt = None,
+    overhead: Annotated[float, typer.Option(help="Critical batch: steps this fraction above linear scaling (Zhang et al.: 0.2).",
+                                            rich_help_panel=_FIT)] = 0.2,
+    tokens_per_param: Annotated[Optional[float], typer.Option(help="D = this x N when the table has no tokens column.",
+                                                              rich_help_panel=_DATA)] = None,
+    seq_len: SeqOpt = None,
+    batch_unit: UnitOpt = None,
+    map: MapOpt = None,
+    param_count: ParamOpt = None,
+    bootstrap: BootOpt = None,
+    seed: SeedOpt = 0,
+    name: NameOpt = None,
+    force: ForceOpt = False,
+    format: FormatOpt = OutputFormat.table,
+) -> None:
+    """Fit steps(B) = S_min (1 + B_noise/B) per model and the critical batch's power law in D (and N)."""
+    from hpadvisor.fitting.batch import fit_batch
+    from hpadvisor.fitting.data import holdout_mask, read_fit_table
+    from hpadvisor.tables import parse_map
+
+    _prepare(out, force, holdout)
+    sl = _seq_len(seq_len)
+    table = read_fit_table(file, need=["N", "steps"], mapping=parse_map(map), what="batch study",
+                           param_count=param_count, default_param_count="total", seq_len=sl,
+                           batch_unit=batch_unit, need_batch=True)
+    mask = holdout_mask(table.frame, holdout) if holdout else None
+    n_boot = 200 if bootstrap is None else bootstrap
+    key = "cbs-fit" if table.param_count == "total" else "cbs-fit-nonemb"
+    result = fit_batch(table, overhead=overhead, tokens_per_param=tokens_per_param, n_boot=n_boot, seed=seed,
+                       holdout=mask, name=name or f"{key}@{out.stem}", seq_len=sl)
+    _write(out, result.law, result.info(), [table.source()], force)
+    law = result.law
+    summary = {"law": law.registry_key, "form": type(law).key, "out": str(out), "param_count": table.param_count,
+               "constants": {k: float(getattr(law, k)) for k in ("coef", "d_exp", "n_exp", "overhead")},
+               "interval_95": {k: list(v) for k, v in result.intervals.items()},
+               "models": [m.to_dict(sl) for m in result.models], "holdout": result.holdout,
+               "rows_used": result.rows_used, "notes": result.notes}
+    lines = [f"{law.registry_key}: B_crit = coef (D/1e9)^d_exp (N/1e9)^n_exp tokens, "
+             f"B_crit = {overhead:g} x B_noise of steps(B) = S_min (1 + B_noise/B)"]
+    lines += _constant_lines({k: summary["constants"][k] for k in ("coef", "d_exp", "n_exp")}, result.intervals)
+    unit = f"seqs of {int(sl)}" if sl else "tokens"
+    div = sl or 1.0
+    lines.append(f"  {'model':>8} {'N':>9} {'D':>9} {'S_min':>8} {'B_noise':>9} {'B_crit':>9} {'95% interval':>19}  ({unit})")
+    for m in result.models:
+        ci = m.b_crit_interval
+        lines.append(f"  {m.label:>8} {m.N:>9.3g} {(m.D or float('nan')):>9.3g} {m.s_min:>8.4g} {m.b_noise / div:>9.4g} "
+                     f"{m.b_crit / div:>9.4g} " + (f"{ci[0] / div:>9.4g}-{ci[1] / div:<9.4g}" if ci else f"{'n/a':>19}")
+                     + (" held out" if m.held_out else ""))
+    for h in result.holdout:
+        lines.append(f"  holdout {h['model']}: predicted {h['predicted_critical_batch_tokens'] / div:.4g}, "
+                     f"own fit {h['fitted_critical_batch_tokens'] / div:.4g} ({h['relative_error']:+.1%})")
+    lines += [f"  note: {n}" for n in result.notes]
+    _emit(summary, lines, format)

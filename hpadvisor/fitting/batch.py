@@ -1,0 +1,242 @@
+"""Fitting the critical batch size to steps-to-target-loss studies (``hpadvisor fit batch``).
+
+Per model (one target loss): steps(B) = S_min (1 + B_noise / B), McCandlish et al. 2018's
+trade-off, fitted with the Huber-on-log objective.  Zhang et al. 2024 call the critical batch the
+batch at which steps exceed perfect linear scaling by 20%; on this curve the linear regime is
+S_min B_noise / B, so steps / linear = 1 + B / B_noise and B_crit = overhead x B_noise.  Across
+models: B_crit = coef (D / 1e9)^d_exp (N / 1e9)^n_exp tokens, least squares on logs; when D and N
+move together (a fixed tokens-per-parameter ladder) only the data exponent is fitted.
+
+Intervals: each model's runs are resampled (row bootstrap), and each resample's per-model critical
+batches are carried through the power-law fit, so the exponents' intervals include the per-model
+uncertainty.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hpadvisor.errors import DataError, FitError, InvalidInputError
+from hpadvisor.fitting.core import huber_log_fit, interval
+from hpadvisor.laws.base import Provenance
+from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
+
+
+@dataclass
+class ModelFit:
+    label: str
+    N: float
+    D: float | None
+    points: int
+    s_min: float
+    b_noise: float
+    b_crit: float
+    b_crit_interval: tuple[float, float] | None
+    mre: float
+    held_out: bool
+
+    def to_dict(self, seq_len: float | None) -> dict[str, Any]:
+        out: dict[str, Any] = {"model": self.label, "N": self.N, "D": self.D, "points": self.points,
+                               "S_min": self.s_min, "B_noise_tokens": self.b_noise,
+                               "critical_batch_tokens": self.b_crit, "mre_steps": self.mre,
+                               "held_out": self.held_out}
+        if self.b_crit_interval:
+            out["critical_batch_interval_95"] = list(self.b_crit_interval)
+        if seq_len:
+            out["critical_batch_seqs"] = self.b_crit / seq_len
+        return out
+
+
+@dataclass
+class BatchFit:
+    law: Any
+    models: list[ModelFit]
+    intervals: dict[str, tuple[float, float]]
+    holdout: list[dict[str, Any]]
+    notes: list[str] = field(default_factory=list)
+    rows_used: int = 0
+    rows_excluded: dict[str, int] = field(default_factory=dict)
+    param_count: str = "total"
+    seq_len: float | None = None
+    n_boot: int = 0
+
+    def info(self) -> dict[str, Any]:
+        return {"kind": "batch", "param_count": self.param_count, "rows_used": self.rows_used,
+                "rows_excluded": dict(self.rows_excluded),
+                "models": [m.to_dict(self.seq_len) for m in self.models],
+                "bootstrap": {"resamples": self.n_boot,
+                              "interval_95": {k: [float(a), float(b)] for k, (a, b) in self.intervals.items()}},
+                "holdout": self.holdout, "notes": list(self.notes)}
+
+
+def _fit_model(B: np.ndarray, S: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    lnB = np.log(B)
+
+    def predict(p):
+        return np.exp(p[0]) * (1.0 + np.exp(p[1] - lnB))
+
+    def jac(p):
+        t = np.exp(p[1] - lnB)
+        return np.column_stack([np.ones_like(lnB), t / (1.0 + t)])
+
+    if start is None:
+        starts = [np.array([math.log(S.min()) + dz, math.log(b)]) for dz in (-1.0, 0.0)
+                  for b in np.geomspace(B.min(), B.max(), 5)]
+    else:
+        starts = [start]
+    res = huber_log_fit(predict, S, starts, jac=jac)
+    if not res.converged:
+        raise FitError("Optimal parameters not found: steps(B) = S_min (1 + B_noise/B) did not converge.")
+    return res.params
+
+
+def _power_law(N, D, cbs, use_n: bool) -> np.ndarray:
+    cols = [np.ones_like(cbs), np.log(D / 1e9)] + ([np.log(N / 1e9)] if use_n else [])
+    X = np.column_stack(cols)
+    coef, _, rank, _ = np.linalg.lstsq(X, np.log(cbs), rcond=None)
+    if rank < X.shape[1]:
+        raise FitError("Optimal parameters not found: the power law's design is rank deficient.")
+    return np.array([math.exp(coef[0]), coef[1], coef[2] if use_n else 0.0])
+
+
+def fit_batch(
+    table,
+    *,
+    overhead: float = 0.2,
+    tokens_per_param: float | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    holdout: np.ndarray | None = None,
+    name: str = "cbs-fit",
+    seq_len: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BatchFit:
+    if not (0 < overhead < 10):
+        raise InvalidInputError(f"--overhead must be in (0, 10), e.g. 0.2 (20%); got {overhead:g}.")
+    df = table.frame
+    notes = list(table.notes)
+    N = df["N"].to_numpy(float)
+    B = df["batch_tokens"].to_numpy(float)
+    S = df["steps"].to_numpy(float)
+    labels = df["model"].astype(str).to_numpy() if "model" in df.columns else np.array([f"{n:.4g}" for n in N])
+    if "D" in df.columns:
+        D = df["D"].to_numpy(float)
+    elif tokens_per_param is not None:
+        if not (tokens_per_param > 0 and math.isfinite(tokens_per_param)):
+            raise InvalidInputError(f"--tokens-per-param must be > 0, got {tokens_per_param:g}.")
+        D = tokens_per_param * N
+        notes.append(f"D = {tokens_per_param:g} N (--tokens-per-param).")
+    else:
+        D = None
+        notes.append("no tokens column and no --tokens-per-param: the critical batch is fitted against N only.")
+    held = np.zeros(len(df), dtype=bool) if holdout is None else np.asarray(holdout, bool)
+    models: list[ModelFit] = []
+    order = list(dict.fromkeys(labels))
+    rng = np.random.default_rng(seed)
+    boot_cbs: list[np.ndarray] = []
+    for lab in order:
+        rows = np.flatnonzero(labels == lab)
+        if np.unique(B[rows]).size < 3:
+            raise InvalidInputError(
+                f"batch study '{table.path}': model {lab} has {np.unique(B[rows]).size} batch sizes; "
+                f"steps(B) needs at least 3 (rows {int(df['row'].iloc[rows[0]])}...)."
+            )
+        if np.unique(N[rows]).size > 1:
+            raise DataError(f"batch study '{table.path}': model {lab} has several N values; one model per N.")
+        part = held[rows]
+        if part.any() and not part.all():
+            raise InvalidInputError(f"--holdout selects only some rows of model {lab}; select whole models, e.g. 'N >= 1e9'.")
+        p = _fit_model(B[rows], S[rows])
+        s_min, b_noise = math.exp(p[0]), math.exp(p[1])
+        pred = s_min * (1 + b_noise / B[rows])
+        samples = []
+        if n_boot > 0:
+            for _ in range(n_boot):
+                idx = rows[rng.integers(0, rows.size, rows.size)]
+                if np.unique(B[idx]).size < 2:
+                    samples.append(np.nan)
+                    continue
+                try:
+                    samples.append(overhead * math.exp(_fit_model(B[idx], S[idx], start=p)[1]))
+                except FitError:
+                    samples.append(np.nan)
+        samp = np.array(samples, dtype=float)
+        ci = None
+        if samp.size and np.isfinite(samp).sum() > 10:
+            lo, hi = interval(samp[np.isfinite(samp)])
+            ci = (float(lo), float(hi))
+        boot_cbs.append(samp)
+        models.append(ModelFit(label=lab, N=float(N[rows[0]]),
+                               D=None if D is None else float(np.mean(D[rows])), points=int(rows.size),
+                               s_min=s_min, b_noise=b_noise, b_crit=overhead * b_noise, b_crit_interval=ci,
+                               mre=float(np.mean(np.abs(pred / S[rows] - 1))), held_out=bool(part.all())))
+        if progress is not None:
+            progress(len(models))
+    train = [i for i, m in enumerate(models) if not m.held_out]
+    if len(train) < 2:
+        raise InvalidInputError(
+            f"batch study '{table.path}': {len(train)} model(s) to fit; the critical batch's power law "
+            f"needs at least 2 models (different N or D)."
+        )
+    mN = np.array([models[i].N for i in train])
+    mD = np.array([models[i].D if D is not None else models[i].N for i in train])
+    cbs = np.array([models[i].b_crit for i in train])
+    # N and D vary independently only if ln D is not a fixed shift of ln N.
+    use_n = D is not None and len(train) >= 3 and np.ptp(np.log(mD) - np.log(mN)) > 0.05 and np.ptp(np.log(mN)) > 0.05
+    if D is not None and not use_n:
+        notes.append("D and N move together across the models: the law is fitted in D only "
+                     "(n_exp = 0; Zhang et al. find the critical batch grows with data, not model size).")
+    coefs = _power_law(mN, mD, cbs, use_n)
+    intervals: dict[str, tuple[float, float]] = {}
+    if n_boot > 0:
+        mat = np.array([boot_cbs[i] for i in train])  # (models, n_boot)
+        fits = []
+        for j in range(mat.shape[1]):
+            col = mat[:, j]
+            if np.all(np.isfinite(col)):
+                try:
+                    fits.append(_power_law(mN, mD, col, use_n))
+                except FitError:
+                    pass
+        if fits:
+            lo, hi = interval(np.array(fits))
+            intervals = {k: (float(a), float(b)) for k, a, b in zip(("coef", "d_exp", "n_exp"), lo, hi, strict=True)
+                         if k != "n_exp" or use_n}
+    cls = BY_PARAM_COUNT["batch"][table.param_count]
+    if D is None:
+        notes.append("without D the law reads its D input as N (exponent in N): give tokens to fit it in D.")
+    fitted_range = [("N", float(mN.min()), float(mN.max()))]
+    if D is not None:
+        fitted_range.append(("D", float(mD.min()), float(mD.max())))
+    law = cls(coef=float(coefs[0]), d_exp=float(coefs[1]), n_exp=float(coefs[2]), overhead=overhead, name=name,
+              provenance=Provenance(
+                  citation=f"fitted by hpadvisor on {table.path}",
+                  source=f"{table.path} (sha256 {table.sha256[:12]}); steps(B) = S_min (1 + B_noise/B) per "
+                  f"model, B_crit = {overhead:g} B_noise; power law over {len(train)} models",
+                  fitted_range=tuple(fitted_range),
+                  notes=f"N = {table.param_count} parameters; batch in tokens.",
+              ))
+    if D is None:
+        law = _n_only(law)
+    report = []
+    for m in models:
+        if m.held_out:
+            pred = float(law.critical_batch_tokens(m.N, m.D if m.D is not None else m.N))
+            report.append({"model": m.label, "N": m.N, "D": m.D, "predicted_critical_batch_tokens": pred,
+                           "fitted_critical_batch_tokens": m.b_crit, "relative_error": pred / m.b_crit - 1})
+    excluded = {"held_out": int(held.sum())} if held.any() else {}
+    return BatchFit(law=law, models=models, intervals=intervals, holdout=report, notes=notes,
+                    rows_used=int((~held).sum()), rows_excluded=excluded, param_count=table.param_count,
+                    seq_len=seq_len, n_boot=n_boot)
+
+
+def _n_only(law):
+    """Without D, the fitted exponent is N's: store it as n_exp so D does not enter."""
+    import dataclasses
+
+    return dataclasses.replace(law, n_exp=law.d_exp, d_exp=0.0)

@@ -1,0 +1,160 @@
+"""Reading fit inputs (sweeps, ladders, batch studies) and selecting rows with --holdout.
+
+Every table goes through :func:`hpadvisor.tables.read_table` (CSV/TSV/JSONL/JSON/Parquet, aliases,
+``--map``).  This module adds what fits share: the parameter-count convention (the law file records
+whether N counted non-embedding or total parameters), batch units (tokens, or sequences times
+``--seq-len``), diverged runs (reported and excluded with a count), non-positive sizes (one line
+with the row number), and the ``--holdout`` expression (``'N >= 1e9'``, ``'D < 5e10 and N > 3e8'``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from hpadvisor.errors import DataError, InvalidInputError
+
+PARAM_COUNTS = ("non-embedding", "total")
+
+#: Canonical columns and their accepted aliases (normalised: case, spaces, / - . folded).
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "N": ("params", "n_params", "parameters", "num_params", "model_size", "non_embedding_params",
+          "nonembedding_params", "n_nonemb", "model_params", "N_nominal"),
+    "D": ("tokens", "n_tokens", "train_tokens", "training_tokens", "data_tokens", "dataset_size"),
+    "C": ("flops", "compute", "training_flop", "training_flops", "train_flops", "C_flops"),
+    "lr": ("learning_rate", "peak_lr", "lr_peak", "max_lr"),
+    "batch_tokens": ("batch_size_tokens", "tokens_per_step", "global_batch_tokens", "bs_tokens"),
+    "batch": ("bs", "batch_size", "global_batch_size", "batch_size_seqs", "batch_seqs", "gbs"),
+    "loss": ("smooth_loss", "final_loss", "val_loss", "eval_loss", "train_loss", "smoothed_loss"),
+    "steps": ("steps_to_target", "steps_to_loss", "num_steps", "iterations"),
+    "model": ("model_name", "run_group", "size_name"),
+}
+
+
+@dataclass
+class Table:
+    """A validated fit input: canonical numeric columns plus what was done to get them."""
+
+    frame: object  # pandas.DataFrame with canonical columns, original row numbers in "row"
+    path: str
+    sha256: str
+    notes: list[str] = field(default_factory=list)
+    excluded: dict[str, int] = field(default_factory=dict)
+    param_count: str = "non-embedding"
+
+    def source(self) -> dict[str, object]:
+        return {"file": self.path, "sha256": self.sha256, "rows": int(len(self.frame)),
+                "excluded": dict(self.excluded)}
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_fit_table(
+    path: str | Path,
+    *,
+    need: Sequence[str],
+    mapping: Mapping[str, str] | None = None,
+    what: str,
+    param_count: str | None,
+    default_param_count: str,
+    seq_len: float | None = None,
+    batch_unit: str | None = None,
+    need_batch: bool = False,
+) -> Table:
+    """Read ``path`` with the canonical columns ``need`` (plus batch if ``need_batch``)."""
+    from hpadvisor.tables import normalise, read_table
+
+    if param_count is not None and param_count not in PARAM_COUNTS:
+        raise InvalidInputError(f"--param-count must be non-embedding or total, not '{param_count}'.")
+    mapping = dict(mapping or {})
+    required = [c for c in need if c not in ("D",)]
+    frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
+                       numeric=[c for c in COLUMNS if c != "model"], what=what)
+    notes: list[str] = []
+    frame = frame.reset_index(drop=True)
+    frame["row"] = frame.index + 2  # 1-based, header is row 1
+    # The loss column: prefer a smoothed final loss when the file has both (Step Law's data).
+    if "loss" in need and "loss" not in mapping:
+        for col in list(frame.columns):
+            if normalise(col) in ("smooth_loss", "smoothed_loss") and col != "loss":
+                import pandas as pd
+
+                frame["loss_raw"] = frame["loss"]
+                frame["loss"] = pd.to_numeric(frame[col], errors="coerce")
+                notes.append(f"loss from '{col}' (smoothed); --map loss=<column> to choose another.")
+                break
+    if "D" in need and "D" not in frame.columns:
+        if "C" in frame.columns:
+            frame["D"] = frame["C"] / (6.0 * frame["N"])
+            notes.append("D = C / (6 N) from the compute column (no tokens column).")
+        else:
+            raise DataError(
+                f"{what} '{path}' has no D column (accepted names: D, {', '.join(COLUMNS['D'])}) and no "
+                f"compute column to derive it. Use --map D=<column>."
+            )
+    # Which parameter count N is: said by --param-count, else the law's own convention.
+    if param_count is None:
+        param_count = default_param_count
+        notes.append(f"N taken as {param_count} parameters (this law's convention); "
+                     f"pass --param-count to say otherwise.")
+    if need_batch:
+        _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes)
+    for col in [c for c in ("N", "D", "lr", "batch_tokens", "steps") if c in frame.columns and c in (*need, "batch_tokens")]:
+        _check_positive(frame, col, path, what)
+    return Table(frame=frame, path=str(path), sha256=sha256(path), notes=notes, param_count=param_count)
+
+
+def _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes) -> None:
+    unit = (batch_unit or "").strip().lower() or None
+    if unit not in (None, "tokens", "seqs", "sequences"):
+        raise InvalidInputError(f"--batch-unit must be tokens or seqs, not '{batch_unit}'.")
+    if "batch" in frame.columns and unit != "tokens" and not ("batch_tokens" in frame.columns and unit is None):
+        if seq_len is None:
+            raise InvalidInputError(
+                f"{what} '{path}': the batch column counts sequences unless told otherwise; give "
+                f"--seq-len (e.g. --seq-len 2048) or --batch-unit tokens."
+            )
+        frame["batch_tokens"] = frame["batch"] * float(seq_len)
+        notes.append(f"batch in sequences of {int(seq_len)} tokens.")
+    elif "batch" in frame.columns and "batch_tokens" not in frame.columns:
+        frame["batch_tokens"] = frame["batch"]
+        notes.append("batch in tokens (--batch-unit tokens).")
+    if "batch_tokens" not in frame.columns:
+        raise DataError(
+            f"{what} '{path}' has no batch column (accepted names: batch, {', '.join(COLUMNS['batch'])}, "
+            f"or batch_tokens, {', '.join(COLUMNS['batch_tokens'])}). Found: "
+            f"{', '.join(c for c in frame.columns if c != 'row')}. Use --map batch=<column>."
+        )
+
+
+def _check_positive(frame, col, path, what) -> None:
+    import numpy as np
+
+    values = frame[col].to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values <= 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{what} '{path}', row {int(frame['row'].iloc[i])}: {col} = {values[i]:g} must be a "
+            f"finite number > 0 ({int(bad.sum())} such rows). Fix or drop them."
+        )
+
+
+# -- --holdout EXPR ------------------------------------------------------------------------------
+
+
+def holdout_mask(frame, expr: str):
+    """Rows ``expr`` selects (hpadvisor.fitting.holdout's grammar: 'N >= 1e9', clauses joined by and)."""
+    from hpadvisor.fitting import holdout
+
+    columns = {c: frame[c].to_numpy() for c in frame.columns
+               if c != "row" and getattr(frame[c].dtype, "kind", "O") in "fiu"}
+    return holdout.mask(expr, columns)
