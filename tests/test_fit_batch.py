@@ -1,0 +1,113 @@
+"""hpadvisor fit batch: McCandlish per model, the critical batch's power law, round trips, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hpadvisor import lawfile
+from hpadvisor.fitting.batch import fit_batch
+from hpadvisor.fitting.data import read_fit_table
+from hpadvisor.laws.fitted_forms import CriticalBatchFit
+from tests.conftest import shared_data
+
+ZHANG_SEQS = {"85M": 745, "151M": 955, "302M": 1394, "604M": 1889, "1.2B": 2533}
+
+
+def _zhang(**kw):
+    table = read_fit_table(shared_data("critical_batch_size", "cbs_steps_to_target_loss.csv"),
+                           need=["N", "steps"], what="batch study", param_count=None,
+                           default_param_count="total", seq_len=512, need_batch=True)
+    return fit_batch(table, tokens_per_param=20, seq_len=512, **kw)
+
+
+def test_zhang_data_per_model_fits_and_data_exponent():
+    fit = _zhang(n_boot=30)
+    assert [m.label for m in fit.models] == list(ZHANG_SEQS)
+    cbs = [m.b_crit / 512 for m in fit.models]
+    assert np.all(np.diff(cbs) > 0)  # grows with scale (D = 20 N)
+    for m in fit.models:
+        assert m.mre < 0.12  # steps(B) = S_min (1 + B_noise/B) describes each model
+        assert m.b_crit == pytest.approx(0.2 * m.b_noise)
+    # D and N move together: only the data exponent is fitted (Zhang et al.: CBS grows with data)
+    assert fit.law.n_exp == 0.0
+    assert 0.45 < fit.law.d_exp < 0.75  # measured 0.616; Zhang's notebook 0.468 in N
+    assert "D and N move together" in " ".join(fit.notes)
+
+
+@pytest.mark.xfail(strict=True, reason="measured: 458, 670, 1025, 1662, 2278 seqs (20% x B_noise of "
+                   "McCandlish's curve) vs the authors' 745, 955, 1394, 1889, 2533: -39%, -30%, -26%, "
+                   "-12%, -10%; the notebook's exact CBS procedure is not reproduced here")
+def test_zhang_critical_batch_within_15_percent_of_the_authors():
+    fit = _zhang(n_boot=0)
+    for m in fit.models:
+        assert m.b_crit / 512 == pytest.approx(ZHANG_SEQS[m.label], rel=0.15)
+
+
+def test_holdout_predicts_the_largest_model():
+    table = read_fit_table(shared_data("critical_batch_size", "cbs_steps_to_target_loss.csv"),
+                           need=["N", "steps"], what="batch study", param_count=None,
+                           default_param_count="total", seq_len=512, need_batch=True)
+    from hpadvisor.fitting.data import holdout_mask
+
+    fit = fit_batch(table, tokens_per_param=20, n_boot=0, holdout=holdout_mask(table.frame, "N >= 1e9"))
+    (row,) = fit.holdout
+    assert row["model"] == "1.2B"
+    assert abs(row["relative_error"]) < 0.25  # measured +7%
+    assert fit.law.provenance.range_dict()["N"][1] < 1e9
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(coef=st.floats(2e5, 2e6), d_exp=st.floats(0.3, 0.8), seed=st.integers(0, 99))
+def test_round_trip_known_critical_batches(tmp_path_factory, coef, d_exp, seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in (1e8, 2e8, 4e8, 8e8):
+        d = 20 * n
+        b_noise = coef * (d / 1e9) ** d_exp / 0.2
+        s_min = 1000 * (n / 1e8) ** 0.5
+        for b in 2.0 ** np.arange(15, 25):
+            rows.append((f"m{n:.0e}", n, b, s_min * (1 + b_noise / b) * (1 + rng.normal(0, 0.01))))
+    path = tmp_path_factory.mktemp("cbs") / "cbs.csv"
+    pd.DataFrame(rows, columns=["model", "N", "batch_tokens", "steps"]).to_csv(path, index=False)
+    table = read_fit_table(path, need=["N", "steps"], what="batch study", param_count="total",
+                           default_param_count="total", need_batch=True)
+    fit = fit_batch(table, tokens_per_param=20, n_boot=0)
+    assert fit.law.d_exp == pytest.approx(d_exp, abs=0.05)
+    assert float(fit.law.critical_batch_tokens(3e8, 6e9)) == pytest.approx(coef * 6**d_exp, rel=0.1)
+
+
+def test_cli_json_file_and_predict(cli, tmp_path):
+    src = shared_data("critical_batch_size", "cbs_steps_to_target_loss.csv")
+    out = tmp_path / "cbs.yaml"
+    res = cli("fit", "batch", str(src), "--seq-len", "512", "--tokens-per-param", "20", "--out", str(out),
+              "--bootstrap", "20", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["form"] == "cbs-fit" and len(data["models"]) == 5
+    assert data["models"][0]["critical_batch_seqs"] == pytest.approx(data["models"][0]["critical_batch_tokens"] / 512)
+    law = lawfile.load(out)
+    assert isinstance(law, CriticalBatchFit)
+    pred = cli("predict", str(out), "--params", "1.2e9", "--tokens", "24e9", "--format", "json")
+    assert pred.exit_code == 0, pred.stderr
+    assert json.loads(pred.stdout)["critical_batch_tokens"] == pytest.approx(float(law.critical_batch_tokens(1.2e9, 24e9)))
+
+
+@pytest.mark.parametrize(("text", "fragment"), [
+    ("N,batch_tokens,steps\n1e8,1e5,100\n1e8,2e5,60\n", "at least 3"),
+    ("N,batch_tokens\n1e8,1e5\n", "no steps column"),
+    ("N,batch_tokens,steps\n1e8,1e5,100\n1e8,2e5,60\n1e8,4e5,-1\n", "must be a finite number > 0"),
+    ("N,batch_tokens,steps\n1e8,1e5,100\n1e8,2e5,60\n1e8,4e5,40\n", "at least 2 models"),
+])
+def test_bad_input_is_one_line_exit_2(cli, tmp_path, text, fragment):
+    src = tmp_path / "b.csv"
+    src.write_text(text)
+    res = cli("fit", "batch", str(src), "--out", str(tmp_path / "o.yaml"))
+    assert res.exit_code == 2, res.stdout
+    assert res.stderr.startswith("Error: ") and res.stderr.count("\n") == 1
+    assert fragment in res.stderr and res.stdout == ""
