@@ -299,3 +299,34 @@ def test_report_fails_at_level():
     assert r.fails("error") and r.fails("info")
     quiet = chk.Report("f", "hf", (chk.Finding("wd-on-norms", "info", None, None, "m", "s"),))
     assert not quiet.fails("warning") and quiet.fails("info")
+
+
+# -- arbitrary values through reader + rules: our errors or findings, never a crash ------------------
+
+_NUM = st.one_of(st.integers(1, 10**6), st.integers(1, 10**6), st.floats(1e-6, 1.0), st.integers(-5, 10**7), st.floats(-1e3, 1e13), st.just(float("nan")), st.sampled_from(
+    ["3e-4", "0", "-1", "nan", "inf", "x", True, None]))
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.fixed_dictionaries({}, optional={k: _NUM for k in (
+    "lr", "min_lr", "train_iters", "lr_decay_iters", "lr_warmup_iters", "lr_warmup_fraction",
+    "global_batch_size", "micro_batch_size", "seq_length", "num_layers", "hidden_size",
+    "num_attention_heads", "ffn_hidden_size", "adam_beta2", "weight_decay")}),
+       st.sampled_from([None, "cosine", "linear", "constant", "wsd"]))
+def test_rules_never_crash_on_what_a_reader_accepts(tmp_path_factory, values, style):
+    import yaml
+
+    from hpadvisor.formats.base import read_config
+
+    if style:
+        values = {**values, "lr_decay_style": style}
+    path = tmp_path_factory.mktemp("cfg") / "args.yaml"
+    path.write_text(yaml.safe_dump(values) if values else "lr: 1e-3\n")
+    try:
+        cfg = read_config(path, format="megatron")
+        report = chk.check(cfg)
+    except HpAdvisorError as exc:
+        assert "\n" not in str(exc)
+        return
+    for f in report.findings:
+        assert f.rule in chk.RULES and f.severity in chk.SEVERITIES and f.message
