@@ -58,7 +58,7 @@ def test_holdout_predicts_the_largest_model():
     fit = fit_batch(table, tokens_per_param=20, n_boot=0, holdout=holdout_mask(table.frame, "N >= 1e9"))
     (row,) = fit.holdout
     assert row["model"] == "1.2B"
-    assert abs(row["relative_error"]) < 0.25  # measured +7%
+    assert abs(row["relative_error"]) < 0.25  # measured +13%
     assert fit.law.provenance.range_dict()["N"][1] < 1e9
 
 
