@@ -158,3 +158,23 @@ def test_bad_holdout_expressions():
 def test_read_ladder_refuses_a_missing_file(tmp_path):
     with pytest.raises(DataError, match="not found"):
         read_ladder(str(tmp_path / "nope.csv"))
+
+
+def test_non_embedding_ladder_gives_a_law_fed_non_embedding_parameters(cli, tmp_path):
+    rng = np.random.default_rng(3)
+    N = np.exp(rng.uniform(np.log(5e7), np.log(5e9), 40))
+    D = N * np.exp(rng.uniform(np.log(5), np.log(100), 40))
+    f = tmp_path / "ladder.csv"
+    f.write_text("non_embedding_params,tokens,loss\n" + "".join(
+        f"{n},{d},{TRUE.loss(n, d)}\n" for n, d in zip(N, D, strict=True)))
+    out = tmp_path / "law.yaml"
+    r = cli("fit", "final", str(f), "--bootstrap", "0", "--out", str(out), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["param_count"] == "non-embedding"
+    assert yaml.safe_load(out.read_text())["law"] == "chinchilla-nonemb"
+    from hpadvisor import lawfile
+
+    law = lawfile.load(out)
+    assert law.inputs["N"].variable == "non_embedding_params"
+    p = json.loads(cli("predict", str(out), "--params", "1e9", "--tokens", "2e10", "--format", "json").stdout)
+    assert p["loss"] == pytest.approx(float(TRUE.loss(1e9, 2e10)), rel=1e-3)
