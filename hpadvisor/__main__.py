@@ -1,5 +1,5 @@
 """python -m hpadvisor"""
 
-from hpadvisor.cli.app import main
+from hpadvisor.cli.entry import main
 
 main()

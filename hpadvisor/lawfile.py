@@ -43,7 +43,16 @@ def register_form(cls: type[Law]) -> type[Law]:
     return cls
 
 
+_EXTRA_LOADED: list[bool] = []
+
+
 def _forms() -> dict[str, type[Law]]:
+    # The curve and fit forms are registered on first use, not at import: `recommend` reads no
+    # law file unless asked to, and importing them costs start-up time.
+    if not _EXTRA_LOADED:
+        _EXTRA_LOADED.append(True)
+        _register_curve_forms()
+        _register_fit_forms()
     return {**FORMS, **_EXTRA_FORMS}
 
 
@@ -219,8 +228,6 @@ def _register_curve_forms() -> None:
         register_form(cls)
 
 
-_register_curve_forms()
-
 
 def _register_fit_forms() -> None:
     # Forms only `hpadvisor fit` produces (issue 4): parameter-count variants, the batch law.
@@ -229,5 +236,3 @@ def _register_fit_forms() -> None:
     for cls in FIT_FORMS:
         register_form(cls)
 
-
-_register_fit_forms()

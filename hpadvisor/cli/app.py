@@ -1,118 +1,18 @@
-"""The Typer application: parses arguments, calls the library, renders.  It computes nothing.
+"""The complete command line: the shared ``app`` with every command registered.
 
-Each command lives in its own module and registers itself on ``app``.  Errors raised on purpose
-(:class:`hpadvisor.errors.HpAdvisorError`) become one line on stderr and exit code 2; ``--debug``
-(or HPADVISOR_DEBUG=1) shows the traceback instead.
+Import this module (tests, Python users) to get every command; the console script
+(:mod:`hpadvisor.cli.entry`) registers only the command it runs, because Typer builds every
+registered command's options at each start (about 40 ms for all of them).
 """
 
 from __future__ import annotations
 
-import functools
-import os
-import sys
-from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from hpadvisor.cli.base import EXIT_BAD_INPUT, EXIT_INTERNAL, app, fail, guarded  # noqa: F401
+from hpadvisor.cli.entry import COMMANDS, main, register
 
-import typer
+register(m for mods in COMMANDS.values() for m in mods)
 
-from hpadvisor import __version__
-
-app = typer.Typer(
-    name="hpadvisor",
-    help="Hyperparameter advice for LLM pretraining: every published lr / batch / loss law, "
-    "with its source, its spread and its fitted range.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
-
-_STATE = {"debug": bool(os.environ.get("HPADVISOR_DEBUG"))}
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERNAL = 3
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    """Print ``Error: message`` on stderr; return the Exit to raise."""
-    # One line, always: a value quoted from the user's file may carry a newline.
-    sys.stderr.write(f"Error: {' '.join(message.split())}\n")
-    return typer.Exit(code)
-
-
-def guarded(func: F) -> F:
-    """Turn library errors into one line on stderr and exit code 2 (or a traceback with --debug)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from hpadvisor.errors import HpAdvisorError
-
-        try:
-            return func(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except HpAdvisorError as exc:
-            if _STATE["debug"]:
-                raise
-            raise fail(str(exc)) from None
-        except BrokenPipeError:
-            sys.stderr.close()
-            raise typer.Exit(0) from None
-        except KeyboardInterrupt:
-            raise fail("interrupted.", 130) from None
-        except Exception as exc:  # a bug: still one line, and how to report it
-            if _STATE["debug"]:
-                raise
-            raise fail(
-                f"internal error ({type(exc).__name__}: {exc}). Re-run with --debug and report it.",
-                EXIT_INTERNAL,
-            ) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _version(value: bool) -> None:
-    if value:
-        print(f"hpadvisor {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks instead of one-line errors.")] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
-    ] = False,
-) -> None:
-    if debug:
-        _STATE["debug"] = True
-
-
-def _register() -> None:
-    # Each module adds its commands to ``app``; importing them must stay cheap (no numpy, scipy
-    # or pandas at module level: `hpadvisor --help` imports all of them).  One import per line.
-    import hpadvisor.cli.recommend_cmd  # noqa: F401
-    import hpadvisor.cli.laws_cmd  # noqa: F401
-    import hpadvisor.cli.schema_cmd  # noqa: F401
-    import hpadvisor.cli.transfer_cmd  # noqa: F401
-    import hpadvisor.cli.fit_cmd  # noqa: F401
-    import hpadvisor.cli.fit_curves_cmd  # noqa: F401
-    import hpadvisor.cli.fit_final_cmd  # noqa: F401
-    import hpadvisor.cli.predict_cmd  # noqa: F401
-    import hpadvisor.cli.compare_cmd  # noqa: F401
-    import hpadvisor.cli.schedule_cmd  # noqa: F401
-    import hpadvisor.cli.check_cmd  # noqa: F401
-
-
-_register()
-
-
-def main() -> None:
-    """Console-script entry point."""
-    app()
-
+__all__ = ["EXIT_BAD_INPUT", "EXIT_INTERNAL", "app", "fail", "guarded", "main"]
 
 if __name__ == "__main__":  # pragma: no cover
     main()

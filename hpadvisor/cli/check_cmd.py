@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpadvisor.cli.app import app, fail, guarded
+from hpadvisor.cli.base import app, fail, guarded
 
 _IN = "Input"
 _RULES = "Rules"

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
 
 FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)

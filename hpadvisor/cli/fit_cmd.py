@@ -17,7 +17,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
 
 fit_app = typer.Typer(help="Fit a law to your own runs and save it as a law file (YAML).",

@@ -14,7 +14,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpadvisor.cli.app import guarded
+from hpadvisor.cli.base import guarded
 from hpadvisor.cli.fit_cmd import fit_app
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
 

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, emit
 
 laws_app = typer.Typer(help="The laws hpadvisor knows: formulas, constants, units, sources.",

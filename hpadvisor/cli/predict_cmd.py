@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
 
 HANDLERS: dict[str, str] = {}

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.base import app, guarded
 
 
 @app.command()

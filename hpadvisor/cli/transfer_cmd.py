@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from hpadvisor.cli.app import app, guarded
+from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, emit
 
 _BASE = "Proxy (base) model"
