@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from typing import Any
 
 from hpadvisor import units
@@ -100,6 +101,8 @@ def _console(file: Any = None, width: int | None = None):
         except ValueError:
             cols = 0
         width = cols or None
+        if width is None and not sys.stdout.isatty():
+            width = 140  # piped or redirected: rich would assume 80 columns and squeeze the laws away
     return Console(file=file, width=width, highlight=False, soft_wrap=False)
 
 
@@ -108,12 +111,13 @@ def _advice_renderables(advice: Any) -> list[Any]:
     from rich.text import Text
 
     table = Table(title=_headline(advice), title_justify="left", show_lines=False, expand=False)
-    table.add_column("quantity", style="bold", no_wrap=True)
-    table.add_column("value", no_wrap=True)
-    table.add_column("law", no_wrap=True)
-    table.add_column("other laws")
-    table.add_column("spread", no_wrap=True, justify="right")
-    table.add_column("fitted range", no_wrap=True)
+    # On a narrow terminal every column may wrap, so the other laws' values are never squeezed out.
+    table.add_column("quantity", style="bold", min_width=12)
+    table.add_column("value", min_width=9)
+    table.add_column("law", min_width=8)
+    table.add_column("other laws", min_width=16, ratio=3)
+    table.add_column("spread", justify="right", min_width=6)
+    table.add_column("fitted range", min_width=8)
     group = None
     for rec in advice.recommendations:
         if rec.group != group:
