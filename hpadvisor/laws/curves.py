@@ -191,8 +191,18 @@ class DropPlan:
 _CURVE_OUTPUT = {"loss_floor": Output("loss_floor", "nats/token", "L0: the loss as the lr area grows without bound")}
 
 
+class _CurveLaw:
+    """What both curve laws share: the floor output and the warmup convention applied to eta."""
+
+    def loss_floor(self):
+        return np.float64(self.L0)
+
+    def prepare(self, eta) -> tuple[np.ndarray, np.ndarray]:
+        return apply_warmup(check_sequence(eta), self.warmup)
+
+
 @dataclass(frozen=True)
-class MultiPowerLaw(Law):
+class MultiPowerLaw(_CurveLaw, Law):
     """Luo et al. 2025: power law in the lr area minus a multi-power loss drop from each lr decrease."""
 
     key: ClassVar[str] = "multipower"
@@ -212,12 +222,6 @@ class MultiPowerLaw(Law):
     C: float = 2.0246
     beta: float = 0.5935
     gamma: float = 0.6347
-
-    def loss_floor(self):
-        return np.float64(self.L0)
-
-    def prepare(self, eta) -> tuple[np.ndarray, np.ndarray]:
-        return apply_warmup(check_sequence(eta), self.warmup)
 
     def curve(self, eta, steps, *, exact: bool = False) -> np.ndarray:
         """Predicted loss at ``steps`` (whole steps 1..T) of the per-step lr sequence ``eta``."""
@@ -251,7 +255,7 @@ class MultiPowerSkipWarmup(MultiPowerLaw):
 
 
 @dataclass(frozen=True)
-class AnnealingLaw(Law):
+class AnnealingLaw(_CurveLaw, Law):
     """Tissue et al. 2024: power law in the forward area minus C times the annealing area S2."""
 
     key: ClassVar[str] = "annealing"
@@ -269,12 +273,6 @@ class AnnealingLaw(Law):
     alpha: float = 0.5
     C: float = 300.0
     lam: float = 0.999
-
-    def loss_floor(self):
-        return np.float64(self.L0)
-
-    def prepare(self, eta) -> tuple[np.ndarray, np.ndarray]:
-        return apply_warmup(check_sequence(eta), self.warmup)
 
     def curve(self, eta, steps, *, exact: bool = False) -> np.ndarray:
         """Predicted loss at ``steps`` (whole steps 1..T) of the per-step lr sequence ``eta``."""
