@@ -15,7 +15,7 @@ MARKS = "*o+x#@%&"
 
 
 def text_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, width: int = 72,
-              height: int = 18, ylabel: str = "") -> str:
+              height: int = 18, ylabel: str = "", xlabel: str = "step") -> str:
     """Several (x, y) series on one character grid, with axis ranges and a legend."""
     pts = [(float(x), float(y)) for xs, ys in series.values() for x, y in zip(xs, ys, strict=True)
            if math.isfinite(float(y))]
@@ -38,7 +38,7 @@ def text_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, 
     lines += ["           |" + "".join(row) for row in grid[1:-1]]
     lines.append(f"{y0:>10.4g} |" + "".join(grid[-1]))
     lines.append("           +" + "-" * width)
-    lines.append(f"            {x0:<12.6g}{'step':^{max(width - 24, 4)}}{x1:>12.6g}")
+    lines.append(f"            {x0:<12.6g}{xlabel:^{max(width - 24, 4)}}{x1:>12.6g}")
     legend = "   ".join(f"{MARKS[i % len(MARKS)]} {name}" for i, name in enumerate(series))
     lines.append(f"  {ylabel}: {legend}" if ylabel else f"  {legend}")
     return "\n".join(lines) + "\n"
@@ -46,7 +46,8 @@ def text_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, 
 
 def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
               ylabel: str, title: str = "", force: bool = False,
-              observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None) -> None:
+              observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+              xlabel: str = "step", xlog: bool = False) -> None:
     """Write a PNG or SVG (by suffix) with matplotlib; refuses to overwrite without ``force``."""
     p = Path(path)
     if p.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -68,7 +69,9 @@ def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequ
         ax.plot(list(xs), list(ys), label=name, lw=1.4)
     for name, (xs, ys) in (observed or {}).items():
         ax.plot(list(xs), list(ys), ".", ms=2, label=f"{name} (observed)")
-    ax.set_xlabel("step")
+    ax.set_xlabel(xlabel)
+    if xlog:
+        ax.set_xscale("log")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=9)

@@ -178,3 +178,18 @@ def test_non_embedding_ladder_gives_a_law_fed_non_embedding_parameters(cli, tmp_
     assert law.inputs["N"].variable == "non_embedding_params"
     p = json.loads(cli("predict", str(out), "--params", "1e9", "--tokens", "2e10", "--format", "json").stdout)
     assert p["loss"] == pytest.approx(float(TRUE.loss(1e9, 2e10)), rel=1e-3)
+
+
+def test_residual_plots_terminal_and_file(cli, tmp_path):
+    path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
+    r = cli("fit", "final", str(path), "--drop-highest-loss", "5", "--bootstrap", "0", "--residuals",
+            "--holdout", "N >= 5e9")
+    assert r.exit_code == 0, r.stderr
+    assert "log10 C (6ND)" in r.stdout and "o held out" in r.stdout
+    pytest.importorskip("matplotlib", reason="matplotlib not installed (the plot extra)")
+    png = tmp_path / "fit.png"
+    r = cli("fit", "final", str(path), "--drop-highest-loss", "5", "--bootstrap", "0", "--plot", str(png))
+    assert r.exit_code == 0, r.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "fit-residuals.png").exists()
+    again = cli("fit", "final", str(path), "--bootstrap", "0", "--plot", str(png))
+    assert again.exit_code == 2 and "--force" in again.stderr

@@ -42,6 +42,8 @@ def fit_final_cmd(
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=column, e.g. loss='smooth loss'.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Registry key of the fitted law (default LAW@FILE).")] = None,
     compute: Annotated[Optional[str], typer.Option(help="Also report the compute-optimal split at this budget (FLOPs).")] = None,
+    plot: Annotated[Optional[Path], typer.Option(help="Save a fit and residual plot (PNG/SVG; needs matplotlib).")] = None,
+    residuals: Annotated[bool, typer.Option("--residuals", help="Print a residual plot in the terminal.")] = False,
     seed: Annotated[int, typer.Option(help="Bootstrap seed.")] = 0,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
@@ -52,6 +54,8 @@ def fit_final_cmd(
     from hpadvisor.fitting import final, holdout as ho
 
     yamlio.check_writable(out, force=force)
+    if plot is not None and plot.exists() and not force:
+        raise InvalidInputError(f"'{plot}' already exists. Pass --force to overwrite it.")
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")
     if bootstrap < 0:
@@ -66,7 +70,12 @@ def fit_final_cmd(
         held = ladder.subset(m)
         ladder = final.dataclasses.replace(ladder.subset(~m), dropped={**ladder.dropped, f"held out ({holdout})": int(m.sum())})
     key = name or f"{law}@{file.stem}"
-    fit = final.fit_final(ladder, form=law, bootstrap=bootstrap, seed=seed, name=key, holdout=held)
+    from hpadvisor.cli.fit_cmd import _progress
+
+    fit = final.fit_final(ladder, form=law, bootstrap=bootstrap, seed=seed, name=key, holdout=held,
+                          progress=_progress(bootstrap, "bootstrap"))
+    if plot is not None or residuals:
+        _plots(fit, held, plot, residuals, force)
     info = fit.fit_info()
     if holdout:
         info["holdout"] = {"expression": holdout, **(fit.holdout or {"rows": 0})}
@@ -85,9 +94,10 @@ def fit_final_cmd(
         sys.stdout.write(yamlio.dumps(data))
         return
     q = fit.quality
-    lines = [f"fitted on {ladder.source['rows_used']} of {ladder.source['rows']} runs "
-             f"(N = {ladder.param_count} parameters); dropped: "
-             + (", ".join(f"{v} {k}" for k, v in ladder.dropped.items()) or "none"),
+    used = fit.ladder
+    lines = [f"fitted on {used.source['rows_used']} of {used.source['rows']} runs "
+             f"(N = {used.param_count} parameters); left out: "
+             + (", ".join(f"{v} {k}" for k, v in used.dropped.items()) or "none"),
              f"mean relative error {q['mean_relative_error']:.3%}, max {q['max_relative_error']:.3%}, "
              f"R^2 {q['r2']:.4f}; {len(fit.samples)} bootstrap resamples ({fit.failed_resamples} failed)"]
     if fit.holdout:
@@ -125,3 +135,40 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
     sys.stdout.write(text + f" at N = {units.format_si(N)} ({result['param_count']}), D = {units.format_si(D)}\n")
     for r in reasons:
         sys.stdout.write(f"extrapolation: {r}\n")
+
+
+def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool) -> None:
+    """Observed and fitted loss against compute, and relative residuals (fitted and held out)."""
+    import numpy as np
+
+    from hpadvisor import plot as plotting
+
+    lad = fit.ladder
+    C = 6 * lad.N * lad.D
+    res = {"fitted runs": (np.log10(C), 100 * fit.residuals)}
+    if held is not None and held.loss.size:
+        hC = 6 * held.N * held.D
+        res["held out"] = (np.log10(hC), 100 * (np.asarray(fit.law.loss(held.N, held.D)) / held.loss - 1))
+    if terminal:
+        sys.stdout.write(plotting.text_plot(res, ylabel="relative residual, %", xlabel="log10 C (6ND)"))
+    if path is not None:
+        law = fit.law
+        observed = {"runs": (C, lad.loss)}
+        if hasattr(law, "optimal_params"):  # the fitted law's compute-optimal frontier
+            grid = np.logspace(np.log10(C.min()), np.log10(C.max()), 200)
+            n_opt, d_opt = law.optimal_params(grid), law.optimal_tokens(grid)
+            lines = {"fitted compute-optimal frontier": (grid, np.asarray(law.loss(n_opt, d_opt)))}
+        else:
+            lines = {}
+            observed["fit at each run"] = (C, np.asarray(law.loss(lad.N, lad.D)))
+        plotting.save_plot(
+            path, lines, observed=observed, ylabel="final loss", xlabel="training compute 6ND (FLOPs)",
+            xlog=True, title=f"{fit.law.registry_key}: {fit.quality['mean_relative_error']:.2%} mean relative error",
+            force=force)
+        resid = path.with_name(path.stem + "-residuals" + path.suffix)
+        span = [float(10 ** min(v[0].min() for v in res.values())), float(10 ** max(v[0].max() for v in res.values()))]
+        plotting.save_plot(resid, {"zero": (span, [0.0, 0.0])},
+                           observed={k: (10 ** v[0], v[1]) for k, v in res.items()},
+                           ylabel="relative residual (fit / run - 1), %", xlabel="training compute 6ND (FLOPs)",
+                           xlog=True, force=force)
+        sys.stderr.write(f"wrote {path} and {resid}\n")
