@@ -47,7 +47,7 @@ def text_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, 
 def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
               ylabel: str, title: str = "", force: bool = False,
               observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
-              xlabel: str = "step", xlog: bool = False) -> None:
+              xlabel: str = "step", xlog: bool = False, ylog: bool = False) -> None:
     """Write a PNG or SVG (by suffix) with matplotlib; refuses to overwrite without ``force``."""
     p = Path(path)
     if p.suffix.lower() not in (".png", ".svg", ".pdf"):
@@ -72,6 +72,8 @@ def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequ
     ax.set_xlabel(xlabel)
     if xlog:
         ax.set_xscale("log")
+    if ylog:
+        ax.set_yscale("log")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title, fontsize=9)

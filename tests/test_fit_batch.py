@@ -111,3 +111,21 @@ def test_bad_input_is_one_line_exit_2(cli, tmp_path, text, fragment):
     assert res.exit_code == 2, res.stdout
     assert res.stderr.startswith("Error: ") and res.stderr.count("\n") == 1
     assert fragment in res.stderr and res.stdout == ""
+
+
+def test_fit_plots_for_batch_and_sweep(cli, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib not installed (the plot extra)")
+    from tests.conftest import shared_data
+
+    cbs = shared_data("critical_batch_size", "cbs_steps_to_target_loss.csv")
+    png = tmp_path / "cbs.png"
+    r = cli("fit", "batch", str(cbs), "--seq-len", "512", "--tokens-per-param", "20", "--out", str(tmp_path / "c.yaml"),
+            "--bootstrap", "5", "--plot", str(png))
+    assert r.exit_code == 0, r.stderr
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    sweep = shared_data("steplaw", "dense_lr_bs_loss.csv")
+    svg = tmp_path / "sweep.svg"
+    r = cli("fit", "sweep", str(sweep), "--seq-len", "2048", "--out", str(tmp_path / "s.yaml"), "--bootstrap", "5",
+            "--plot", str(svg))
+    assert r.exit_code == 0, r.stderr
+    assert svg.read_text().lstrip().startswith("<?xml")

@@ -47,6 +47,9 @@ SeqOpt = Annotated[Optional[str], typer.Option(help="Tokens per sequence when ba
 UnitOpt = Annotated[Optional[str], typer.Option(help="Batch column unit: seqs or tokens.", rich_help_panel=_DATA)]
 
 
+PlotOpt = Annotated[Optional[Path], typer.Option(help="Also save a fit plot (PNG/SVG; needs matplotlib).")]
+
+
 def _progress(total: int, what: str):
     """A one-line bootstrap counter on stderr when it is a terminal (None otherwise)."""
     if total <= 0 or not sys.stderr.isatty():
@@ -151,6 +154,7 @@ def fit_sweep_command(
     name: NameOpt = None,
     force: ForceOpt = False,
     format: FormatOpt = OutputFormat.table,
+    plot: PlotOpt = None,
 ) -> None:
     """Fit lr* = a N^alpha D^beta and B* = b D^gamma (Step Law's form) to an lr x batch sweep."""
     from hpadvisor.fitting.data import holdout_mask, read_fit_table
@@ -158,6 +162,10 @@ def fit_sweep_command(
     from hpadvisor.tables import parse_map
 
     _prepare(out, force, holdout)
+    if plot is not None and plot.exists() and not force:
+        from hpadvisor.errors import DataError
+
+        raise DataError(f"'{plot}' already exists. Pass --force to overwrite it.")
     table = read_fit_table(file, need=["N", "D", "lr", "loss"], mapping=parse_map(map), what="sweep",
                            param_count=param_count, default_param_count="non-embedding",
                            seq_len=_seq_len(seq_len), batch_unit=batch_unit, need_batch=True)
@@ -169,6 +177,8 @@ def fit_sweep_command(
                        progress=_progress(n_boot, "bootstrap"))
     _write(out, result.law, result.info(), [table.source()], force)
     law = result.law
+    if plot is not None:
+        _plot_sweep(plot, result, force)
     sens = {"lr_2x_high": law.lr_2x_high(), "lr_2x_low": law.lr_2x_low(),
             "batch_2x_high": law.batch_2x_high(), "batch_2x_low": law.batch_2x_low(),
             "source": result.sensitivity_source}
@@ -223,6 +233,7 @@ def fit_batch_command(
     name: NameOpt = None,
     force: ForceOpt = False,
     format: FormatOpt = OutputFormat.table,
+    plot: PlotOpt = None,
 ) -> None:
     """Fit steps(B) = S_min (1 + B_noise/B) per model and the critical batch's power law in D (and N)."""
     from hpadvisor.fitting.batch import fit_batch
@@ -230,6 +241,10 @@ def fit_batch_command(
     from hpadvisor.tables import parse_map
 
     _prepare(out, force, holdout)
+    if plot is not None and plot.exists() and not force:
+        from hpadvisor.errors import DataError
+
+        raise DataError(f"'{plot}' already exists. Pass --force to overwrite it.")
     sl = _seq_len(seq_len)
     table = read_fit_table(file, need=["N", "steps"], mapping=parse_map(map), what="batch study",
                            param_count=param_count, default_param_count="total", seq_len=sl,
@@ -241,6 +256,8 @@ def fit_batch_command(
                        holdout=mask, name=name or f"{key}@{out.stem}", seq_len=sl)
     _write(out, result.law, result.info(), [table.source()], force)
     law = result.law
+    if plot is not None:
+        _plot_batch(plot, table, result, force)
     summary = {"law": law.registry_key, "form": type(law).key, "out": str(out), "param_count": table.param_count,
                "constants": {k: float(getattr(law, k)) for k in ("coef", "d_exp", "n_exp", "overhead")},
                "interval_95": {k: list(v) for k, v in result.intervals.items()},
@@ -262,3 +279,42 @@ def fit_batch_command(
                      f"own fit {h['fitted_critical_batch_tokens'] / div:.4g} ({h['relative_error']:+.1%})")
     lines += [f"  note: {n}" for n in result.notes]
     _emit(summary, lines, format)
+
+
+def _plot_sweep(path: Path, result, force: bool) -> None:
+    """Each setting's measured optimum (best run; local-surface optimum) against the fitted law's."""
+    import numpy as np
+
+    from hpadvisor import plot as plotting
+
+    law = result.law
+    settings = result.settings
+    pred = np.array([float(law.lr(s.N, s.D)) for s in settings])
+    best = np.array([s.best_lr for s in settings])
+    surf = np.array([s.surface.lr_opt if s.surface is not None else np.nan for s in settings])
+    span = [float(np.nanmin([pred.min(), best.min()])), float(np.nanmax([pred.max(), best.max()]))]
+    plotting.save_plot(path, {"measured = fitted": (span, span)},
+                       observed={"best run": (pred, best), "local-surface optimum": (pred, surf)},
+                       ylabel="measured optimal lr", xlabel="fitted lr* at the setting's (N, D)", xlog=True, ylog=True,
+                       title=f"{law.registry_key}: optimum lr per (N, D) setting", force=force)
+    sys.stderr.write(f"wrote {path}\n")
+
+
+def _plot_batch(path: Path, table, result, force: bool) -> None:
+    """Steps to the target against batch for every model, with the fitted S_min (1 + B_noise / B)."""
+    import numpy as np
+
+    from hpadvisor import plot as plotting
+
+    df = table.frame
+    lines, observed = {}, {}
+    for m in result.models:
+        rows = df[np.isclose(df["N"].to_numpy(float), m.N)]
+        B = rows["batch_tokens"].to_numpy(float)
+        observed[m.label] = (B, rows["steps"].to_numpy(float))
+        grid = np.logspace(np.log10(B.min()), np.log10(B.max()), 100)
+        lines[f"{m.label} fit"] = (grid, m.s_min * (1 + m.b_noise / grid))
+    plotting.save_plot(path, lines, observed=observed, ylabel="steps to the target loss",
+                       xlabel="batch (tokens)", xlog=True, ylog=True, title=f"{result.law.registry_key}",
+                       force=force)
+    sys.stderr.write(f"wrote {path}\n")
