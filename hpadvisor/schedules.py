@@ -158,7 +158,7 @@ class Schedule:
             raise bad_value("steps", "Schedule.lr", "finite and >= 0", float(bad))
         if self.shape == "trace":
             return np.interp(s, np.asarray(self.trace_steps, float), np.asarray(self.trace_lr, float))
-        peak, lo, T, W = self.peak, self.min_lr, self.total_steps, self.warmup_steps
+        peak, W = self.peak, self.warmup_steps
         out = self._after_warmup(s)
         if W > 0:
             init = self.warmup_init * peak

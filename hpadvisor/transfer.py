@@ -247,7 +247,6 @@ def plan(
     m_l = target.depth / base.depth
     m_ffn = target.ffn / base.ffn
     m_attn = (target.n_heads * target.head_dim) / (base.n_heads * base.head_dim)
-    h = target.head_dim / base.head_dim
     notes: list[str] = []
     for what, shape in (("proxy", base), ("target", target)):
         if shape.head_dim_assumed:

@@ -24,7 +24,7 @@ import numpy as np
 from hpadvisor.errors import DataError, FitError, InvalidInputError
 from hpadvisor.fitting import core
 from hpadvisor.laws.base import Provenance
-from hpadvisor.laws.loss import CHINCHILLA_EPOCH, KAPLAN, Chinchilla, Kaplan
+from hpadvisor.laws.loss import CHINCHILLA_EPOCH, KAPLAN, Chinchilla
 
 #: Column names accepted for a final-loss table (canonical: aliases).
 COLUMNS = {
