@@ -67,11 +67,13 @@ def _progress(total: int, what: str):
     return tick
 
 
-def _prepare(out: Path, force: bool, holdout: Optional[str]) -> None:
+def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path] = None) -> None:
+    """Refuse, before any fitting, outputs that exist (without --force) and an empty --holdout."""
     from hpadvisor.errors import InvalidInputError
 
-    if out.exists() and not force:
-        raise InvalidInputError(f"'{out}' already exists. Pass --force to overwrite it.")
+    for path in (out, plot):
+        if path is not None and path.exists() and not force:
+            raise InvalidInputError(f"'{path}' already exists. Pass --force to overwrite it.")
     if holdout is not None and not holdout.strip():
         raise InvalidInputError("--holdout is empty; give e.g. 'N >= 1e9'.")
 
@@ -161,11 +163,7 @@ def fit_sweep_command(
     from hpadvisor.fitting.sweep import fit_sweep
     from hpadvisor.tables import parse_map
 
-    _prepare(out, force, holdout)
-    if plot is not None and plot.exists() and not force:
-        from hpadvisor.errors import DataError
-
-        raise DataError(f"'{plot}' already exists. Pass --force to overwrite it.")
+    _prepare(out, force, holdout, plot)
     table = read_fit_table(file, need=["N", "D", "lr", "loss"], mapping=parse_map(map), what="sweep",
                            param_count=param_count, default_param_count="non-embedding",
                            seq_len=_seq_len(seq_len), batch_unit=batch_unit, need_batch=True)
@@ -240,11 +238,7 @@ def fit_batch_command(
     from hpadvisor.fitting.data import holdout_mask, read_fit_table
     from hpadvisor.tables import parse_map
 
-    _prepare(out, force, holdout)
-    if plot is not None and plot.exists() and not force:
-        from hpadvisor.errors import DataError
-
-        raise DataError(f"'{plot}' already exists. Pass --force to overwrite it.")
+    _prepare(out, force, holdout, plot)
     sl = _seq_len(seq_len)
     table = read_fit_table(file, need=["N", "steps"], mapping=parse_map(map), what="batch study",
                            param_count=param_count, default_param_count="total", seq_len=sl,
