@@ -14,7 +14,6 @@ into several runs.  Rules, each reported in :attr:`LogRun.notes` (never applied 
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,23 +74,15 @@ class LogRun:
                 "excluded": len(self.excluded)}
 
 
-def file_hash(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = None,
              require_lr: bool = False) -> list[LogRun]:
     """Read a training log into one :class:`LogRun` per run (one, without a run column)."""
-    from hpadvisor.tables import read_table
+    from hpadvisor.tables import file_sha256, read_table
 
     required = ["step", "loss"] + (["lr"] if require_lr else [])
     frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
                        numeric=["step", "loss", "lr"], what="log")
-    digest = file_hash(path)
+    digest = file_sha256(path)
     if "run" in frame.columns:
         groups = [(str(k), g) for k, g in frame.groupby(frame["run"].astype(str), sort=False)]
     else:

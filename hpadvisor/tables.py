@@ -25,6 +25,17 @@ SUFFIXES = {
 }
 
 
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (recorded in law files as the data's identity)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def normalise(name: str) -> str:
     """Column-name key for alias matching: case, spaces, slashes, dashes and dots folded."""
     return re.sub(r"[\s/\-.]+", "_", str(name).strip().lower())

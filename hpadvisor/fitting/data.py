@@ -9,7 +9,6 @@ with the row number), and the ``--holdout`` expression (``'N >= 1e9'``, ``'D < 5
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,14 +48,6 @@ class Table:
                 "excluded": dict(self.excluded)}
 
 
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_fit_table(
     path: str | Path,
     *,
@@ -70,7 +61,7 @@ def read_fit_table(
     need_batch: bool = False,
 ) -> Table:
     """Read ``path`` with the canonical columns ``need`` (plus batch if ``need_batch``)."""
-    from hpadvisor.tables import normalise, read_table
+    from hpadvisor.tables import file_sha256, normalise, read_table
 
     if param_count is not None and param_count not in PARAM_COUNTS:
         raise InvalidInputError(f"--param-count must be non-embedding or total, not '{param_count}'.")
@@ -109,7 +100,7 @@ def read_fit_table(
         _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes)
     for col in [c for c in ("N", "D", "lr", "batch_tokens", "steps") if c in frame.columns and c in (*need, "batch_tokens")]:
         _check_positive(frame, col, path, what)
-    return Table(frame=frame, path=str(path), sha256=sha256(path), notes=notes, param_count=param_count)
+    return Table(frame=frame, path=str(path), sha256=file_sha256(path), notes=notes, param_count=param_count)
 
 
 def _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes) -> None:

@@ -14,7 +14,6 @@ five highest-loss runs, where training was shortest, pull B six-fold; LAWS.md se
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -25,14 +24,6 @@ from hpadvisor.errors import DataError, FitError, InvalidInputError
 from hpadvisor.fitting import core
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.loss import CHINCHILLA_EPOCH, KAPLAN, Chinchilla
-
-#: Column names accepted for a final-loss table (canonical: aliases).
-COLUMNS = {
-    "N": ("params", "n", "model_size", "parameters", "non_embedding_params", "n_params", "model size"),
-    "D": ("tokens", "d", "training_tokens", "data", "n_tokens"),
-    "C": ("flops", "compute", "training_flop", "training_flops", "c"),
-    "loss": ("final_loss", "smooth_loss", "smooth loss", "eval_loss", "val_loss", "train_loss"),
-}
 
 CHINCHILLA_NAMES = ("E", "A", "B", "alpha", "beta")
 KAPLAN_NAMES = ("N_c", "D_c", "alpha_N", "alpha_D")
@@ -53,17 +44,14 @@ class Ladder:
         return dataclasses.replace(self, N=self.N[mask], D=self.D[mask], loss=self.loss[mask])
 
 
-def file_info(path: str) -> dict[str, Any]:
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return {"file": Path(path).name, "sha256": digest}
-
-
 def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highest_loss: int = 0,
                 param_count: str | None = None) -> Ladder:
     """Read a final-loss table: N, loss, and D (or C, with D = C / 6N)."""
-    from hpadvisor.tables import read_table
+    from hpadvisor.fitting.data import COLUMNS  # the alias table every fit input shares
+    from hpadvisor.tables import file_sha256, read_table
 
-    frame = read_table(path, columns=COLUMNS, required=["N", "loss"], mapping=mapping, what="ladder")
+    frame = read_table(path, columns=COLUMNS, required=["N", "loss"], mapping=mapping,
+                       numeric=["N", "D", "C", "loss"], what="ladder")
     if "D" not in frame.columns and "C" not in frame.columns:
         raise DataError(
             f"ladder '{path}' has neither a tokens column nor a compute column (accepted: tokens, D, "
@@ -93,7 +81,8 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
     if param_count is None:
         named = list(_raw_columns(path)) + list((mapping or {}).values())
         param_count = "non-embedding" if any("non_embedding" in str(c).lower() for c in named) else "total"
-    info = {**file_info(path), "rows": int(len(loss)), "rows_used": int(keep.sum())}
+    info = {"file": Path(path).name, "sha256": file_sha256(path), "rows": int(len(loss)),
+            "rows_used": int(keep.sum())}
     return Ladder(N=N[keep], D=D[keep], loss=loss[keep], source=info, dropped=dropped, param_count=param_count)
 
 
