@@ -444,7 +444,7 @@ def recommend(
         )
 
     lr = b.from_laws("peak_lr", transform=at_planned_batch,
-                     notes=_planned_note("planned peak lr", spec.optimizer.lr, "peak_lr", b))
+                     notes=_planned_note("planned peak lr", spec.optimizer.lr, "peak_lr"))
     if lr is not None and lr.value is not None:
         b.vars["peak_lr"] = lr.value
     # Quantities computed from the batch in use inherit the batch law's extrapolation only when
@@ -508,9 +508,9 @@ def recommend(
     # -- optimizer -----------------------------------------------------------------------------
     if spec.optimizer.name in ("adamw", "adam"):
         b.from_laws("weight_decay", inherit=("peak_lr", *from_batch),
-                    notes=_planned_note("planned weight decay", spec.optimizer.weight_decay, "", b))
+                    notes=_planned_note("planned weight decay", spec.optimizer.weight_decay, ""))
         b.from_laws("adam_beta2", inherit=from_batch,
-                    notes=_planned_note("planned beta2", spec.optimizer.beta2, "adam_beta2", b))
+                    notes=_planned_note("planned beta2", spec.optimizer.beta2, "adam_beta2"))
 
     # -- compute -------------------------------------------------------------------------------
     comp = b.from_laws("compute_flops")
@@ -537,7 +537,7 @@ def recommend(
     return Advice(spec=spec, recommendations=recs, laws=laws, transfer=transfer)
 
 
-def _planned_note(what: str, planned: float | None, name: str, b: _Builder) -> list[str]:
+def _planned_note(what: str, planned: float | None, name: str) -> list[str]:
     if planned is None:
         return []
     shown = units.format_sci(planned) if name == "peak_lr" else f"{planned:g}"

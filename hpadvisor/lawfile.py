@@ -159,15 +159,6 @@ def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
     return law, fit
 
 
-def load_fit(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The optional ``fit:`` section of a law file (intervals, bootstrap samples...), or {}."""
-    from hpadvisor import yamlio
-
-    data, _ = yamlio.load(path, what="law file")
-    fit = data.get("fit") if isinstance(data, Mapping) else None
-    return dict(fit) if isinstance(fit, Mapping) else {}
-
-
 def merge(base: Mapping[str, Law], paths: Sequence[str]) -> tuple[dict[str, Law], list[str]]:
     """The registry plus the laws in ``paths``; returns (laws, keys of the loaded ones)."""
     laws = dict(base)

@@ -52,8 +52,9 @@ def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequ
     p = Path(path)
     if p.suffix.lower() not in (".png", ".svg", ".pdf"):
         raise InvalidInputError(f"--plot '{p}': use a .png, .svg or .pdf file name.")
-    if p.exists() and not force:
-        raise DataError(f"'{p}' exists; use --force to overwrite it.")
+    from hpadvisor.yamlio import check_writable
+
+    check_writable(p, force=force)
     try:
         import matplotlib
 

@@ -126,6 +126,8 @@ def check_writable(path: str | os.PathLike[str] | None, *, force: bool = False) 
     p = Path(path)
     if p.exists() and not force:
         raise DataError(f"'{p}' already exists. Pass --force to overwrite it.")
+    if p.is_dir():
+        raise DataError(f"'{p}' is a directory. Give a file name.")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise DataError(f"cannot write '{p}': folder '{parent}' does not exist.")
@@ -137,13 +139,8 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, force: bool = False
     An existing file is not overwritten unless ``force``; the message says to pass --force.
     """
     p = Path(path)
-    if p.exists() and not force:
-        raise DataError(f"'{p}' already exists. Pass --force to overwrite it.")
-    if p.exists() and p.is_dir():
-        raise DataError(f"'{p}' is a directory. Give a file name.")
+    check_writable(p, force=force)
     parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise DataError(f"cannot write '{p}': folder '{parent}' does not exist.")
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:

@@ -69,11 +69,11 @@ def _progress(total: int, what: str):
 
 def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path] = None) -> None:
     """Refuse, before any fitting, outputs that exist (without --force) and an empty --holdout."""
+    from hpadvisor import yamlio
     from hpadvisor.errors import InvalidInputError
 
-    for path in (out, plot):
-        if path is not None and path.exists() and not force:
-            raise InvalidInputError(f"'{path}' already exists. Pass --force to overwrite it.")
+    yamlio.check_writable(out, force=force)
+    yamlio.check_writable(plot, force=force)
     if holdout is not None and not holdout.strip():
         raise InvalidInputError("--holdout is empty; give e.g. 'N >= 1e9'.")
 

@@ -48,8 +48,7 @@ def fit_curves_command(
     from hpadvisor.fitting.curves import curves_from_logs, fit_curves
     from hpadvisor.tables import parse_map
 
-    if out.exists() and not force:
-        raise InvalidInputError(f"'{out}' already exists. Pass --force to overwrite it.")
+    yamlio.check_writable(out, force=force)
     lam_value: float | None = 0.999
     if lam is not None:
         if lam.strip().lower() == "fit":

@@ -54,8 +54,7 @@ def fit_final_cmd(
     from hpadvisor.fitting import final, holdout as ho
 
     yamlio.check_writable(out, force=force)
-    if plot is not None and plot.exists() and not force:
-        raise InvalidInputError(f"'{plot}' already exists. Pass --force to overwrite it.")
+    yamlio.check_writable(plot, force=force)
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")
     if bootstrap < 0:
