@@ -114,13 +114,10 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
                   format: OutputFormat, **_: Any) -> None:
     """`predict` handler for final-loss laws: {"loss": l, "interval": [lo, hi]}."""
     from hpadvisor import lawfile, units
-    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.cli.predict_fit_cmd import _sizes
     from hpadvisor.fitting.final import predict_with_fit
 
-    if params is None or tokens is None:
-        raise InvalidInputError("a final-loss law needs --params N and --tokens D.")
-    N = units.parse_count(params, name="--params")
-    D = units.parse_count(tokens, name="--tokens")
+    N, D = _sizes(law, params, tokens, need_n=True)
     fit = lawfile.load_document(law_file)[1] if Path(law_file).exists() else {}
     result = predict_with_fit(law, fit, N, D)
     result["param_count"] = fit.get("param_count", "as the law's source defines N")

@@ -33,14 +33,10 @@ def _notes(law: Any, symbols: dict[str, float]) -> None:
         sys.stderr.write(f"extrapolation: {r}\n")
 
 
-def predict_sweep(law: Any, *, params: str | None, tokens: str | None, format: Any, **_: Any) -> None:
-    """lr* and B* of a Step-Law-form law at (N, D)."""
-    from hpadvisor import units
+def _emit(result: dict[str, float], format: Any, text: str) -> None:
+    """The result as JSON or YAML (the stable interface), or ``text`` for a person."""
     from hpadvisor.cli.options import OutputFormat
 
-    N, D = _sizes(law, params, tokens, need_n=True)
-    result = {"lr": float(law.lr(N, D)), "batch_tokens": float(law.batch_tokens(D))}
-    _notes(law, {"N": N, "D": D})
     if format is OutputFormat.json:
         sys.stdout.write(json.dumps(result) + "\n")
     elif format is OutputFormat.yaml:
@@ -48,24 +44,26 @@ def predict_sweep(law: Any, *, params: str | None, tokens: str | None, format: A
 
         sys.stdout.write(yamlio.dumps(result))
     else:
-        sys.stdout.write(f"{law.registry_key}: peak lr {result['lr']:.4g}, batch {units.format_si(result['batch_tokens'])} "
-                         f"tokens at N = {units.format_si(N)}, D = {units.format_si(D)}\n")
+        sys.stdout.write(text + "\n")
+
+
+def predict_sweep(law: Any, *, params: str | None, tokens: str | None, format: Any, **_: Any) -> None:
+    """lr* and B* of a Step-Law-form law at (N, D)."""
+    from hpadvisor import units
+
+    N, D = _sizes(law, params, tokens, need_n=True)
+    result = {"lr": float(law.lr(N, D)), "batch_tokens": float(law.batch_tokens(D))}
+    _notes(law, {"N": N, "D": D})
+    _emit(result, format, f"{law.registry_key}: peak lr {result['lr']:.4g}, batch "
+          f"{units.format_si(result['batch_tokens'])} tokens at N = {units.format_si(N)}, D = {units.format_si(D)}")
 
 
 def predict_batch(law: Any, *, params: str | None, tokens: str | None, format: Any, **_: Any) -> None:
     """The critical batch (tokens) of a fitted critical-batch law at (N, D)."""
     from hpadvisor import units
-    from hpadvisor.cli.options import OutputFormat
 
     N, D = _sizes(law, params, tokens, need_n=True)
     result = {"critical_batch_tokens": float(law.critical_batch_tokens(N, D))}
     _notes(law, {"N": N, "D": D})
-    if format is OutputFormat.json:
-        sys.stdout.write(json.dumps(result) + "\n")
-    elif format is OutputFormat.yaml:
-        from hpadvisor import yamlio
-
-        sys.stdout.write(yamlio.dumps(result))
-    else:
-        sys.stdout.write(f"{law.registry_key}: critical batch {units.format_si(result['critical_batch_tokens'])} tokens "
-                         f"at N = {units.format_si(N)}, D = {units.format_si(D)}\n")
+    _emit(result, format, f"{law.registry_key}: critical batch {units.format_si(result['critical_batch_tokens'])} "
+          f"tokens at N = {units.format_si(N)}, D = {units.format_si(D)}")
