@@ -124,10 +124,10 @@ def check_writable(path: str | os.PathLike[str] | None, *, force: bool = False) 
     if path is None:
         return
     p = Path(path)
-    if p.exists() and not force:
-        raise DataError(f"'{p}' already exists. Pass --force to overwrite it.")
     if p.is_dir():
         raise DataError(f"'{p}' is a directory. Give a file name.")
+    if p.exists() and not force:
+        raise DataError(f"'{p}' already exists. Pass --force to overwrite it.")
     parent = p.parent if str(p.parent) else Path(".")
     if not parent.is_dir():
         raise DataError(f"cannot write '{p}': folder '{parent}' does not exist.")

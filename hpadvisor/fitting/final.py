@@ -231,7 +231,8 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
     ladder = dataclasses.replace(ladder, source={**ladder.source, "rows_used": int(n)})
     k = 5 if form == "chinchilla" else 4
     if n <= k:
-        raise DataError(f"{n} runs for {k} parameters: a {form} fit needs more runs than parameters.")
+        left_out = "".join(f"; {v} left out: {why}" for why, v in ladder.dropped.items())
+        raise DataError(f"{n} runs for {k} parameters{left_out}: a {form} fit needs more runs than parameters.")
     if np.unique(np.stack([ladder.N, ladder.D]), axis=1).shape[1] < 2:
         raise DataError("every run has the same (N, D): give runs at several model and data sizes.")
     if np.unique(ladder.N).size < 2 or np.unique(ladder.D).size < 2:
