@@ -33,20 +33,58 @@ def test_zhang_data_per_model_fits_and_data_exponent():
     assert np.all(np.diff(cbs) > 0)  # grows with scale (D = 20 N)
     for m in fit.models:
         assert m.mre < 0.12  # steps(B) = S_min (1 + B_noise/B) describes each model
-        assert m.b_crit == pytest.approx(0.2 * m.b_noise)
     # D and N move together: only the data exponent is fitted (Zhang et al.: CBS grows with data)
     assert fit.law.n_exp == 0.0
-    assert 0.45 < fit.law.d_exp < 0.75  # measured 0.616; Zhang's notebook 0.468 in N
+    assert 0.40 < fit.law.d_exp < 0.55  # measured 0.470; Zhang's notebook 0.468 in N
     assert "D and N move together" in " ".join(fit.notes)
 
 
-@pytest.mark.xfail(strict=True, reason="measured: 458, 670, 1025, 1662, 2278 seqs (20% x B_noise of "
-                   "McCandlish's curve) vs the authors' 745, 955, 1394, 1889, 2533: -39%, -30%, -26%, "
-                   "-12%, -10%; the notebook's exact CBS procedure is not reproduced here")
 def test_zhang_critical_batch_within_15_percent_of_the_authors():
+    # The notebook's definition: 20% more steps than linear scaling from 256 seqs.
+    # Measured: 765, 977, 1332, 1969, 2585 seqs (+2.7%, +2.3%, -4.4%, +4.2%, +2.1%).
     fit = _zhang(n_boot=0)
     for m in fit.models:
-        assert m.b_crit / 512 == pytest.approx(ZHANG_SEQS[m.label], rel=0.15)
+        assert m.b_crit / 512 == pytest.approx(ZHANG_SEQS[m.label], rel=0.05)
+        assert m.b_crit == pytest.approx(0.2 * m.b_noise + 1.2 * 256 * 512)
+
+
+def test_reference_batch_zero_is_the_small_batch_asymptote():
+    fit = _zhang(n_boot=0, reference_batch="0")
+    for m in fit.models:
+        assert m.b_crit == pytest.approx(0.2 * m.b_noise)
+    # measured 458, 670, 1025, 1662, 2278 seqs: far below the authors' definition
+    assert [round(m.b_crit / 512) for m in fit.models] == [458, 670, 1025, 1662, 2278]
+    tokens = _zhang(n_boot=0, reference_batch="65536 tokens")
+    assert tokens.models[0].b_crit == pytest.approx(0.2 * tokens.models[0].b_noise + 1.2 * 65536)
+
+
+@pytest.mark.parametrize(("ref", "seq_len", "fragment"), [
+    ("256", 512, "say the unit"),
+    ("-1 tokens", 512, "must be >= 0"),
+    ("256 seqs", None, "give --seq-len"),
+    (None, None, "needs the sequence length"),
+    ("256 params", 512, "Units accepted here"),
+])
+def test_reference_batch_errors(ref, seq_len, fragment):
+    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.fitting.batch import resolve_reference_batch
+
+    with pytest.raises(InvalidInputError, match=fragment):
+        resolve_reference_batch(ref, seq_len)
+
+
+def test_cli_reads_the_sequence_length_from_the_file(cli, tmp_path):
+    # No --seq-len: the file's seq_len column (512) gives seqs and the 256-seq reference.
+    src = shared_data("critical_batch_size", "cbs_steps_to_target_loss.csv")
+    res = cli("fit", "batch", str(src), "--out", str(tmp_path / "c.yaml"), "--bootstrap", "0", "--format", "json")
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["reference_batch_tokens"] == 256 * 512
+    got = {m["model"]: m["critical_batch_seqs"] for m in data["models"]}
+    for k, v in ZHANG_SEQS.items():
+        assert got[k] == pytest.approx(v, rel=0.05)
+    # Without D the exponent is N's; measured 0.4696 (the notebook's fit in N: 0.4683)
+    assert data["constants"]["n_exp"] == pytest.approx(0.4683, abs=0.01)
 
 
 def test_holdout_predicts_the_largest_model():
@@ -58,7 +96,7 @@ def test_holdout_predicts_the_largest_model():
     fit = fit_batch(table, tokens_per_param=20, n_boot=0, holdout=holdout_mask(table.frame, "N >= 1e9"))
     (row,) = fit.holdout
     assert row["model"] == "1.2B"
-    assert abs(row["relative_error"]) < 0.25  # measured +13%
+    assert abs(row["relative_error"]) < 0.10  # measured +3.2%
     assert fit.law.provenance.range_dict()["N"][1] < 1e9
 
 
@@ -71,13 +109,13 @@ def test_round_trip_known_critical_batches(tmp_path_factory, coef, d_exp, seed):
         d = 20 * n
         b_noise = coef * (d / 1e9) ** d_exp / 0.2
         s_min = 1000 * (n / 1e8) ** 0.5
-        for b in 2.0 ** np.arange(15, 25):
+        for b in 2.0 ** np.arange(15, 28):  # B_noise (up to ~8e7 tokens) inside the studied range
             rows.append((f"m{n:.0e}", n, b, s_min * (1 + b_noise / b) * (1 + rng.normal(0, 0.01))))
     path = tmp_path_factory.mktemp("cbs") / "cbs.csv"
     pd.DataFrame(rows, columns=["model", "N", "batch_tokens", "steps"]).to_csv(path, index=False)
     table = read_fit_table(path, need=["N", "steps"], what="batch study", param_count="total",
                            default_param_count="total", need_batch=True)
-    fit = fit_batch(table, tokens_per_param=20, n_boot=0)
+    fit = fit_batch(table, tokens_per_param=20, n_boot=0, reference_batch="0")
     assert fit.law.d_exp == pytest.approx(d_exp, abs=0.05)
     assert float(fit.law.critical_batch_tokens(3e8, 6e9)) == pytest.approx(coef * 6**d_exp, rel=0.1)
 
@@ -103,6 +141,9 @@ def test_cli_json_file_and_predict(cli, tmp_path):
     ("N,batch_tokens\n1e8,1e5\n", "no steps column"),
     ("N,batch_tokens,steps\n1e8,1e5,100\n1e8,2e5,60\n1e8,4e5,-1\n", "must be a finite number > 0"),
     ("N,batch_tokens,steps\n1e8,1e5,100\n1e8,2e5,60\n1e8,4e5,40\n", "at least 2 models"),
+    ("N,batch_tokens,steps\n1e8,1e5,100\n1e8,2e5,60\n1e8,4e5,40\n2e8,1e5,200\n2e8,2e5,120\n2e8,4e5,80\n",
+     "needs the sequence length"),
+    ("N,bs,seq_len,steps\n1e8,64,512,100\n1e8,128,1024,60\n1e8,256,512,40\n", "one sequence length per file"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, tmp_path, text, fragment):
     src = tmp_path / "b.csv"

@@ -220,6 +220,9 @@ def fit_batch_command(
     holdout: HoldoutOpt = None,
     overhead: Annotated[float, typer.Option(help="Critical batch: steps this fraction above linear scaling (Zhang et al.: 0.2).",
                                             rich_help_panel=_FIT)] = 0.2,
+    reference_batch: Annotated[Optional[str], typer.Option(
+        help="Linear scaling is measured from this batch: '256 seqs' (default, Zhang et al.), '131072 tokens', "
+        "or 0 (the small-batch asymptote).", rich_help_panel=_FIT)] = None,
     tokens_per_param: Annotated[Optional[float], typer.Option(help="D = this x N when the table has no tokens column.",
                                                               rich_help_panel=_DATA)] = None,
     seq_len: SeqOpt = None,
@@ -246,19 +249,22 @@ def fit_batch_command(
     mask = holdout_mask(table.frame, holdout) if holdout else None
     n_boot = 200 if bootstrap is None else bootstrap
     key = "cbs-fit" if table.param_count == "total" else "cbs-fit-nonemb"
-    result = fit_batch(table, overhead=overhead, tokens_per_param=tokens_per_param, n_boot=n_boot, seed=seed,
-                       holdout=mask, name=name or f"{key}@{out.stem}", seq_len=sl)
+    result = fit_batch(table, overhead=overhead, reference_batch=reference_batch, tokens_per_param=tokens_per_param,
+                       n_boot=n_boot, seed=seed, holdout=mask, name=name or f"{key}@{out.stem}", seq_len=sl)
+    sl = result.seq_len
     _write(out, result.law, result.info(), [table.source()], force)
     law = result.law
     if plot is not None:
         _plot_batch(plot, table, result, force)
     summary = {"law": law.registry_key, "form": type(law).key, "out": str(out), "param_count": table.param_count,
                "constants": {k: float(getattr(law, k)) for k in ("coef", "d_exp", "n_exp", "overhead")},
+               "reference_batch_tokens": result.reference_batch_tokens,
                "interval_95": {k: list(v) for k, v in result.intervals.items()},
                "models": [m.to_dict(sl) for m in result.models], "holdout": result.holdout,
                "rows_used": result.rows_used, "notes": result.notes}
     lines = [f"{law.registry_key}: B_crit = coef (D/1e9)^d_exp (N/1e9)^n_exp tokens, "
-             f"B_crit = {overhead:g} x B_noise of steps(B) = S_min (1 + B_noise/B)"]
+             f"B_crit = {overhead:g} x B_noise + {1 + overhead:g} x B_ref of steps(B) = S_min (1 + B_noise/B), "
+             f"B_ref = {result.reference_batch_tokens:.6g} tokens"]
     lines += _constant_lines({k: summary["constants"][k] for k in ("coef", "d_exp", "n_exp")}, result.intervals)
     unit = f"seqs of {int(sl)}" if sl else "tokens"
     div = sl or 1.0

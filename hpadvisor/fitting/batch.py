@@ -2,8 +2,13 @@
 
 Per model (one target loss): steps(B) = S_min (1 + B_noise / B), McCandlish et al. 2018's
 trade-off, fitted with the Huber-on-log objective.  Zhang et al. 2024 call the critical batch the
-batch at which steps exceed perfect linear scaling by 20%; on this curve the linear regime is
-S_min B_noise / B, so steps / linear = 1 + B / B_noise and B_crit = overhead x B_noise.  Across
+batch at which steps exceed perfect linear scaling by 20%.  Linear scaling is measured from a
+reference batch B_ref (their notebook: the fitted steps at 256 sequences, the batch their target
+losses were set at): steps(B) = (1 + overhead) steps(B_ref) B_ref / B solves to
+
+    B_crit = overhead x B_noise + (1 + overhead) x B_ref
+
+(B_ref = 0 is the small-batch asymptote S_min B_noise / B, giving overhead x B_noise).  Across
 models: B_crit = coef (D / 1e9)^d_exp (N / 1e9)^n_exp tokens, least squares on logs; when D and N
 move together (a fixed tokens-per-parameter ladder) only the data exponent is fitted.
 
@@ -25,6 +30,33 @@ from hpadvisor.errors import DataError, FitError, InvalidInputError
 from hpadvisor.fitting.core import huber_log_fit, interval
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
+
+#: Zhang et al.'s reference batch for "perfect linear scaling" (plots/chinchilla.ipynb: 1.2 x 256).
+REFERENCE_SEQS = 256
+
+
+def resolve_reference_batch(text: str | float | None, seq_len: float | None) -> float:
+    """The reference batch in tokens: '256 seqs' (the default), '131072 tokens', or 0."""
+    from hpadvisor.units import parse_quantity
+
+    if text is None:
+        if seq_len is None:
+            raise InvalidInputError(
+                f"the critical batch is measured from linear scaling at a reference batch (Zhang et al.: "
+                f"{REFERENCE_SEQS} seqs), which needs the sequence length: give --seq-len, or "
+                "--reference-batch '<n> tokens' (0 for the small-batch asymptote)."
+            )
+        return REFERENCE_SEQS * float(seq_len)
+    value, unit = parse_quantity(text, name="--reference-batch", units=("tokens", "sequences"), positive=False)
+    if value < 0:
+        raise InvalidInputError(f"--reference-batch must be >= 0, got {text!r}.")
+    if unit == "sequences":
+        if seq_len is None:
+            raise InvalidInputError(f"--reference-batch {text!r} counts sequences: give --seq-len too, or say tokens.")
+        return value * float(seq_len)
+    if unit is None and value != 0:
+        raise InvalidInputError(f"--reference-batch {text!r}: say the unit, e.g. '256 seqs' or '131072 tokens'.")
+    return value
 
 
 @dataclass
@@ -64,9 +96,11 @@ class BatchFit:
     param_count: str = "total"
     seq_len: float | None = None
     n_boot: int = 0
+    reference_batch_tokens: float = 0.0
 
     def info(self) -> dict[str, Any]:
         return {"kind": "batch", "param_count": self.param_count, "rows_used": self.rows_used,
+                "reference_batch_tokens": self.reference_batch_tokens,
                 "rows_excluded": dict(self.rows_excluded),
                 "models": [m.to_dict(self.seq_len) for m in self.models],
                 "bootstrap": {"resamples": self.n_boot,
@@ -108,6 +142,7 @@ def fit_batch(
     table,
     *,
     overhead: float = 0.2,
+    reference_batch: str | float | None = None,
     tokens_per_param: float | None = None,
     n_boot: int = 200,
     seed: int = 0,
@@ -118,6 +153,7 @@ def fit_batch(
 ) -> BatchFit:
     if not (0 < overhead < 10):
         raise InvalidInputError(f"--overhead must be in (0, 10), e.g. 0.2 (20%); got {overhead:g}.")
+    seq_len = seq_len if seq_len is not None else table.seq_len
     df = table.frame
     notes = list(table.notes)
     N = df["N"].to_numpy(float)
@@ -139,7 +175,8 @@ def fit_batch(
     order = list(dict.fromkeys(labels))
     rng = np.random.default_rng(seed)
     boot_cbs: list[np.ndarray] = []
-    for lab in order:
+    groups = []
+    for lab in order:  # the data's own problems first
         rows = np.flatnonzero(labels == lab)
         if np.unique(B[rows]).size < 3:
             raise InvalidInputError(
@@ -151,6 +188,22 @@ def fit_batch(
         part = held[rows]
         if part.any() and not part.all():
             raise InvalidInputError(f"--holdout selects only some rows of model {lab}; select whole models, e.g. 'N >= 1e9'.")
+        groups.append((lab, rows, part))
+    n_train = sum(not part.all() for _, _, part in groups)
+    if n_train < 2:
+        raise InvalidInputError(
+            f"batch study '{table.path}': {n_train} model(s) to fit; the critical batch's power law "
+            f"needs at least 2 models (different N or D)."
+        )
+    b_ref = resolve_reference_batch(reference_batch, seq_len)
+    if b_ref > 0:
+        notes.append(f"B_crit = {overhead:g} B_noise + {1 + overhead:g} x {b_ref:.6g} tokens: {overhead:.0%} more "
+                     f"steps than linear scaling from the reference batch {b_ref:.6g} tokens"
+                     + (f" ({b_ref / seq_len:g} seqs)" if seq_len else "") + ".")
+    else:
+        notes.append(f"B_crit = {overhead:g} B_noise: {overhead:.0%} more steps than the small-batch asymptote "
+                     "S_min B_noise / B (reference batch 0).")
+    for lab, rows, part in groups:
         p = _fit_model(B[rows], S[rows])
         s_min, b_noise = math.exp(p[0]), math.exp(p[1])
         pred = s_min * (1 + b_noise / B[rows])
@@ -162,7 +215,8 @@ def fit_batch(
                     samples.append(np.nan)
                     continue
                 try:
-                    samples.append(overhead * math.exp(_fit_model(B[idx], S[idx], start=p)[1]))
+                    samples.append(overhead * math.exp(_fit_model(B[idx], S[idx], start=p)[1])
+                                   + (1 + overhead) * b_ref)
                 except FitError:
                     samples.append(np.nan)
         samp = np.array(samples, dtype=float)
@@ -173,16 +227,12 @@ def fit_batch(
         boot_cbs.append(samp)
         models.append(ModelFit(label=lab, N=float(N[rows[0]]),
                                D=None if D is None else float(np.mean(D[rows])), points=int(rows.size),
-                               s_min=s_min, b_noise=b_noise, b_crit=overhead * b_noise, b_crit_interval=ci,
+                               s_min=s_min, b_noise=b_noise, b_crit=overhead * b_noise + (1 + overhead) * b_ref,
+                               b_crit_interval=ci,
                                mre=float(np.mean(np.abs(pred / S[rows] - 1))), held_out=bool(part.all())))
         if progress is not None:
             progress(len(models))
     train = [i for i, m in enumerate(models) if not m.held_out]
-    if len(train) < 2:
-        raise InvalidInputError(
-            f"batch study '{table.path}': {len(train)} model(s) to fit; the critical batch's power law "
-            f"needs at least 2 models (different N or D)."
-        )
     mN = np.array([models[i].N for i in train])
     mD = np.array([models[i].D if D is not None else models[i].N for i in train])
     cbs = np.array([models[i].b_crit for i in train])
@@ -217,12 +267,15 @@ def fit_batch(
               provenance=Provenance(
                   citation=f"fitted by hpadvisor on {table.path}",
                   source=f"{table.path} (sha256 {table.sha256[:12]}); steps(B) = S_min (1 + B_noise/B) per "
-                  f"model, B_crit = {overhead:g} B_noise; power law over {len(train)} models",
+                  f"model, B_crit = {overhead:g} B_noise + {1 + overhead:g} x {b_ref:.6g} tokens (reference batch); "
+                  f"power law over {len(train)} models",
                   fitted_range=tuple(fitted_range),
                   notes=f"N = {table.param_count} parameters; batch in tokens.",
               ))
     if D is None:
         law = _n_only(law)
+        if "d_exp" in intervals:
+            intervals["n_exp"] = intervals.pop("d_exp")
     report = []
     for m in models:
         if m.held_out:
@@ -232,7 +285,7 @@ def fit_batch(
     excluded = {"held_out": int(held.sum())} if held.any() else {}
     return BatchFit(law=law, models=models, intervals=intervals, holdout=report, notes=notes,
                     rows_used=int((~held).sum()), rows_excluded=excluded, param_count=table.param_count,
-                    seq_len=seq_len, n_boot=n_boot)
+                    seq_len=seq_len, n_boot=n_boot, reference_batch_tokens=b_ref)
 
 
 def _n_only(law):

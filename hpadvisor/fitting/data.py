@@ -29,6 +29,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "loss": ("smooth_loss", "final_loss", "val_loss", "eval_loss", "train_loss", "smoothed_loss"),
     "steps": ("steps_to_target", "steps_to_loss", "num_steps", "iterations"),
     "model": ("model_name", "run_group", "size_name"),
+    "seq_len": ("sequence_length", "seq_length", "context_length", "max_seq_len", "max_sequence_length"),
 }
 
 
@@ -42,6 +43,7 @@ class Table:
     notes: list[str] = field(default_factory=list)
     excluded: dict[str, int] = field(default_factory=dict)
     param_count: str = "non-embedding"
+    seq_len: float | None = None  # tokens per sequence: --seq-len, else the file's seq_len column
 
     def source(self) -> dict[str, object]:
         return {"file": self.path, "sha256": self.sha256, "rows": int(len(self.frame)),
@@ -97,10 +99,32 @@ def read_fit_table(
         notes.append(f"N taken as {param_count} parameters (this law's convention); "
                      f"pass --param-count to say otherwise.")
     if need_batch:
+        if seq_len is None:
+            seq_len = _seq_len_from(frame, path, what, notes)
         _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes)
     for col in [c for c in ("N", "D", "lr", "batch_tokens", "steps") if c in frame.columns and c in (*need, "batch_tokens")]:
         _check_positive(frame, col, path, what)
-    return Table(frame=frame, path=str(path), sha256=file_sha256(path), notes=notes, param_count=param_count)
+    return Table(frame=frame, path=str(path), sha256=file_sha256(path), notes=notes, param_count=param_count,
+                 seq_len=seq_len)
+
+
+def _seq_len_from(frame, path, what, notes) -> float | None:
+    """The sequence length the file states: one value in its seq_len column, else None."""
+    import numpy as np
+
+    if "seq_len" not in frame.columns:
+        return None
+    values = np.unique(frame["seq_len"].to_numpy(dtype=float))
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    if values.size != 1 or values[0] < 1 or values[0] != round(values[0]):
+        raise DataError(
+            f"{what} '{path}': the seq_len column holds {values.size} different values "
+            f"({', '.join(f'{v:g}' for v in values[:4])}); one sequence length per file, or give --seq-len."
+        )
+    notes.append(f"sequence length {int(values[0])} tokens from the file's seq_len column.")
+    return float(values[0])
 
 
 def _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes) -> None:

@@ -45,8 +45,10 @@ class CriticalBatchFit(Law):
     """Critical batch size fitted from steps-to-target-loss studies (hpadvisor fit batch).
 
     Per model, steps(B) = S_min (1 + B_noise / B) (McCandlish et al. 2018); the critical batch is
-    where steps exceed perfect linear scaling by ``overhead`` (Zhang et al. 2024 use 20%), which
-    on that curve is B_crit = overhead x B_noise.  Across models,
+    where steps exceed perfect linear scaling from a reference batch B_ref by ``overhead`` (Zhang
+    et al. 2024: 20% over linear scaling from 256 sequences), which on that curve is
+    B_crit = overhead x B_noise + (1 + overhead) x B_ref; the law file's fit block records B_ref.
+    Across models,
     B_crit = coef (D / 1e9)^d_exp (N / 1e9)^n_exp tokens (n_exp = 0 when N and D were not varied
     independently: Zhang et al. find it grows with data, not model size).
     """
