@@ -159,8 +159,15 @@ def read_table(
     for canon in numeric if numeric is not None else sorted(found):
         if canon not in frame.columns:
             continue
-        converted = pd.to_numeric(frame[canon], errors="coerce")
-        bad = converted.isna() & frame[canon].notna() & (frame[canon].astype(str).str.strip() != "")
+        col = frame[canon]
+        if pd.api.types.is_float_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
+            frame[canon] = col.astype(float)  # already numbers: nothing to report
+            continue
+        converted = pd.to_numeric(col, errors="coerce")
+        suspect = converted.isna() & col.notna()  # blank cells are missing values, not errors
+        bad = suspect.copy()
+        if suspect.any():
+            bad[suspect] = col[suspect].astype(str).str.strip() != ""
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             raise DataError(
