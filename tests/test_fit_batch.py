@@ -144,6 +144,7 @@ def test_cli_json_file_and_predict(cli, tmp_path):
     ("N,batch_tokens,steps\n1e8,1e5,100\n1e8,2e5,60\n1e8,4e5,40\n2e8,1e5,200\n2e8,2e5,120\n2e8,4e5,80\n",
      "needs the sequence length"),
     ("N,bs,seq_len,steps\n1e8,64,512,100\n1e8,128,1024,60\n1e8,256,512,40\n", "one sequence length per file"),
+    ("N,bs,seq_len,steps\n1e8,64,-512,100\n1e8,128,-512,60\n1e8,256,-512,40\n", "must be a whole number of tokens"),
 ])
 def test_bad_input_is_one_line_exit_2(cli, tmp_path, text, fragment):
     src = tmp_path / "b.csv"
@@ -170,3 +171,19 @@ def test_fit_plots_for_batch_and_sweep(cli, tmp_path):
             "--plot", str(svg))
     assert r.exit_code == 0, r.stderr
     assert svg.read_text().lstrip().startswith("<?xml")
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(body=st.text(alphabet="0123456789.,-e\n naifINF", max_size=160),
+       reference=st.sampled_from([None, "0", "256 seqs", "1e5 tokens", "x"]))
+def test_arbitrary_batch_studies_raise_our_errors(tmp_path_factory, body, reference):
+    from hpadvisor.errors import HpAdvisorError
+
+    path = tmp_path_factory.mktemp("fuzz") / "b.csv"
+    path.write_text("N,bs,seq_len,steps\n" + body)
+    try:
+        table = read_fit_table(path, need=["N", "steps"], what="batch study", param_count=None,
+                               default_param_count="total", need_batch=True)
+        fit_batch(table, reference_batch=reference, n_boot=3)
+    except HpAdvisorError:
+        pass

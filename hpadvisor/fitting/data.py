@@ -118,7 +118,9 @@ def _seq_len_from(frame, path, what, notes) -> float | None:
     values = values[np.isfinite(values)]
     if values.size == 0:
         return None
-    if values.size != 1 or values[0] < 1 or values[0] != round(values[0]):
+    if values.size == 1 and (values[0] < 1 or values[0] != round(values[0])):
+        raise DataError(f"{what} '{path}': seq_len = {values[0]:g} must be a whole number of tokens >= 1.")
+    if values.size != 1:
         raise DataError(
             f"{what} '{path}': the seq_len column holds {values.size} different values "
             f"({', '.join(f'{v:g}' for v in values[:4])}); one sequence length per file, or give --seq-len."
