@@ -51,6 +51,12 @@ for size in ("25", "100", "400"):
         files = [str(DATA / f"csv_{size}" / f"{n}.csv") for n in TRAIN]
         curves, _ = curves_from_logs(files)
         row(f"{law} fitted via CLI path (logged lr)", fit_curves(curves, law).law, size, exact=False)
+    # The authors' own procedure (--method luo): stage-1 grid, then at most 200 AdamW steps.
+    t0 = time.perf_counter()
+    luo = fit_curves([curve(size, n) for n in TRAIN], "multipower", method="luo")
+    row(f"multipower --method luo (exact lr) {time.perf_counter() - t0:.1f}s", luo.law, size)
+    curves, _ = curves_from_logs([str(DATA / f"csv_{size}" / f"{n}.csv") for n in TRAIN])
+    row("multipower --method luo via CLI path", fit_curves(curves, "multipower", method="luo").law, size, exact=False)
 
 # How far the law's form can go: fitted on all nine curves (the six test curves included), scored on
 # the six test curves, and how well those parameters fit the three training curves.  When the

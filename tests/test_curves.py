@@ -123,8 +123,8 @@ def _curve(size, name):
 
 
 @functools.lru_cache(maxsize=None)
-def _split(size, law):
-    fit = fit_curves([_curve(size, n) for n in TRAIN], law)
+def _split(size, law, method="converged"):
+    fit = fit_curves([_curve(size, n) for n in TRAIN], law, method=method)
     return fit.law, evaluate(fit.law, [_curve(size, n) for n in TEST])
 
 
@@ -148,6 +148,13 @@ FINAL_CASES = [
     ("annealing", "100", _xfail("worst final point 0.88% (constant_72000) > 0.6%")),
     ("annealing", "400", _xfail("worst final point 0.80% (constant_72000) > 0.6%")),
 ]
+# Luo et al.'s own procedure (--method luo): their published parameters, so their figures.
+LUO_CASES = [
+    ("25", (), ()),
+    ("100", (), ()),
+    ("400", _xfail("mean test MRE 0.167% > 0.15% (the published parameters: 0.168%)"),
+     _xfail("worst final point 0.88% (wsdld_20000_24000) > 0.6% (the published parameters: 0.87%)")),
+]
 
 
 @pytest.mark.realdata
@@ -165,9 +172,46 @@ def test_mpl_split_final_points(law, size):
 
 
 @pytest.mark.realdata
-@pytest.mark.parametrize("law", ["multipower", "annealing"])
-def test_mpl_400m_final_loss_order(law):
-    fitted, _ = _split("400", law)
+@pytest.mark.parametrize(("size", "published"), [("25", MPL_25M), ("100", MPL_100M), ("400", MPL_400M)])
+def test_luo_procedure_reproduces_the_published_parameters(size, published):
+    # Measured: every parameter within 0.04% of the authors' config.py values.
+    fit = fit_curves([_curve(size, n) for n in TRAIN], "multipower", method="luo")
+    for k in MultiPowerLaw.params:
+        assert getattr(fit.law, k) == pytest.approx(getattr(published, k), rel=1e-3), k
+    assert fit.info()["method"] == "luo" and "no improvement" in fit.info()["stopped"]
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("size", [pytest.param(s, marks=m) for s, m, _ in LUO_CASES])
+def test_mpl_split_mean_relative_error_luo_procedure(size):
+    _, q = _split(size, "multipower", "luo")
+    assert np.mean([r.mean_rel_error for r in q]) <= 0.0015
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("size", [pytest.param(s, marks=m) for s, _, m in LUO_CASES])
+def test_mpl_split_final_points_luo_procedure(size):
+    _, q = _split(size, "multipower", "luo")
+    assert max(abs(r.final_rel_error) for r in q) <= 0.006
+
+
+def test_luo_method_is_for_the_multipower_law_only():
+    curves = _synthetic(MPL_400M)
+    with pytest.raises(InvalidInputError, match="use it with --law multipower"):
+        fit_curves(curves, "annealing", method="luo")
+    with pytest.raises(InvalidInputError, match="--method must be"):
+        fit_curves(curves, "multipower", method="adam")
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize(("law", "method"), [
+    ("multipower", "converged"), ("annealing", "converged"),
+    pytest.param("multipower", "luo", marks=_xfail(
+        "the published parameters (= --method luo) put wsdld (2.6993) below wsd (2.6998); "
+        "measured 2.7222 < 2.7251")),
+])
+def test_mpl_400m_final_loss_order(law, method):
+    fitted, _ = _split("400", law, method)
     final = {n: fitted.curve(luo_schedule(n).sequence(), [24000])[0]
              for n in ("wsd_20000_24000", "wsdld_20000_24000", "cosine_24000", "constant_24000")}
     assert final["wsd_20000_24000"] < final["wsdld_20000_24000"] < final["cosine_24000"] < final["constant_24000"]
@@ -227,3 +271,20 @@ def test_cli_bad_inputs(cli, tmp_path):
     r = cli("fit", "curves", str(noloss), "--out", str(tmp_path / "o.yaml"))
     assert r.exit_code == 2 and "no loss column" in r.stderr and "Found: step, lr, val" in r.stderr
     assert isinstance(MultiPowerLaw(), MultiPowerLaw)
+
+
+@pytest.mark.realdata
+def test_cli_method_luo_records_the_procedure(cli, tmp_path):
+    folder = shared_data("mpl_schedules", "csv_25")
+    files = [str(folder / f"{n}.csv") for n in TRAIN]
+    out = tmp_path / "luo.yaml"
+    r = cli("fit", "curves", *files, "--method", "luo", "--out", str(out), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    consts = json.loads(r.stdout)["constants"]
+    # from the logged lr column: within 3% of the published 25M parameters (measured <= 3.0%, C)
+    for k in MultiPowerLaw.params:
+        assert consts[k] == pytest.approx(getattr(MPL_25M, k), rel=0.035), k
+    text = out.read_text()
+    assert "method: luo" in text and "AdamW" in text
+    bad = cli("fit", "curves", *files, "--method", "luo", "--law", "annealing", "--out", str(tmp_path / "a.yaml"))
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "--law multipower" in bad.stderr

@@ -28,6 +28,8 @@ def fit_curves_command(
     out: Annotated[Path, typer.Option(help="Write the fitted law file here (YAML).")],
     law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025) or annealing (Tissue et al. 2024).")] = "multipower",
     warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak or skip (default: the law's published convention).")] = None,
+    method: Annotated[str, typer.Option(help="converged (least squares to convergence, several starts) or luo "
+                                          "(the multi-power law's authors' procedure: reproduces their published fits).")] = "converged",
     lam: Annotated[Optional[str], typer.Option("--lambda", help="annealing: lambda, a number (default 0.999) or 'fit'.")] = None,
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a column: loss=train/lm_loss (repeatable).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for parameter intervals (0 = none).")] = 0,
@@ -66,7 +68,7 @@ def fit_curves_command(
                                 min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape)
     curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched)
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
-                        name=name or f"{law}@{out.stem}")
+                        name=name or f"{law}@{out.stem}", method=method)
     fit_info = result.info()
     fit_info["data"] = [c.source for c in curves]
     if notes:

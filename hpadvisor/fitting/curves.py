@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpadvisor.errors import FitError, InvalidInputError
-from hpadvisor.fitting.core import bootstrap, huber_log_fit, interval
+from hpadvisor.fitting.core import FitResult, bootstrap, huber_log_fit, interval
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.curves import (
     WARMUP_FORMS,
@@ -90,16 +90,24 @@ class CurveFit:
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     n_boot: int = 0
     fixed: dict[str, float] = field(default_factory=dict)
+    method: str = "converged"
+    stopped: str = ""
 
     def info(self) -> dict:
         """The ``fit`` block of the law file (data files and hashes are added by the caller)."""
         out = {
-            "objective": "Huber(delta=1e-3) on log loss, least_squares trf, analytic Jacobian",
+            "objective": "Huber(delta=1e-3) on log loss, " + (
+                "least_squares trf to convergence, analytic Jacobian" if self.method == "converged"
+                else "Luo et al.'s procedure: L-BFGS-B on the saturated-drop law from a grid, then at most "
+                     "200 AdamW steps from C=1, beta=0.5, gamma=0.5"),
+            "method": self.method,
             "warmup": type(self.law).warmup,
             "starts": self.n_starts,
             "converged": bool(self.converged),
             "runs": {r.name: {k: v for k, v in r.to_dict().items() if k != "name"} for r in self.runs},
         }
+        if self.stopped:
+            out["stopped"] = self.stopped
         if self.fixed:
             out["fixed"] = {k: float(v) for k, v in self.fixed.items()}
         if self.intervals:
@@ -119,11 +127,14 @@ class _Model:
         self.curves = list(curves)
         self.warmup = warmup
         self.S1 = []
+        eta = []
         for c in curves:
             seq, delta = apply_warmup(c.lr, warmup)
             self.S1.append(np.cumsum(seq)[c.steps])
+            eta.append(seq[c.steps])
             self._add(seq, delta, c.steps)
         self.S1_all = np.concatenate(self.S1)
+        self.eta_at = np.concatenate(eta)  # the lr at each logged step
         self.logS1 = np.log(self.S1_all)
 
     def _power(self, L0, A, alpha):
@@ -228,6 +239,105 @@ class _Annealing(_Model):
         return lb, ub
 
 
+# -- Luo et al.'s fitting procedure ----------------------------------------------------------------
+
+METHODS = ("converged", "luo")
+
+#: Luo et al. 2025's procedure for the multi-power law (their repository's src/fitting.py and
+#: src/config.py, thu-yao-01-luo/MultiPowerLaw): stage 1 fits L0 + A S1^-alpha - B (peak - eta_t),
+#: the law with every lr drop fully felt, by L-BFGS-B from a 5 x 3 x 3 x 3 grid (L0 = min loss
+#: +-0.2, A and alpha from a log-log regression +-0.1, B 100..1000); stage 2 starts there with
+#: C = 1, beta = 0.5, gamma = 0.5 and takes at most 200 AdamW steps on the Huber (delta 1e-3) sum
+#: (lr 5e-2 for L0, A, B, C and 5e-3 for alpha, beta, gamma; torch's AdamW defaults: betas 0.9,
+#: 0.999, eps 1e-8, weight decay 0.01), stopping after 20 steps without improvement or when the
+#: gradient norm falls below 1e-5, and keeps the best parameters seen.  The few steps keep the drop
+#: shape near its start: an implicit prior, not a converged fit.
+LUO = {"max_steps": 200, "lr_scale": 5e-2, "lr_shape": 5e-3, "betas": (0.9, 0.999), "eps": 1e-8,
+       "weight_decay": 0.01, "patience": 20, "grad_tol": 1e-5, "shape_start": (1.0, 0.5, 0.5),
+       "B_grid": (100.0, 550.0, 1000.0)}
+_DELTA = 1e-3
+
+
+def _huber(r: np.ndarray) -> np.ndarray:
+    a = np.abs(r)
+    return np.where(a < _DELTA, 0.5 * r * r, _DELTA * (a - 0.5 * _DELTA))
+
+
+def _luo_fit(model: _MultiPower, loss: np.ndarray, idx: np.ndarray | None = None) -> tuple[np.ndarray, float, str, int]:
+    """Luo et al.'s two-stage procedure on the points ``idx``: (params, objective, why it stopped, stage-1 starts)."""
+    from scipy.optimize import minimize
+    from scipy.stats import linregress
+
+    sel = slice(None) if idx is None else idx
+    y = loss[sel]
+    ly = np.log(y)
+    S1 = model.S1_all[sel]
+    eta = model.eta_at[sel]
+    peak = max(float(c.lr.max()) for c in model.curves)
+    lo = float(y.min())
+    slope, intercept, *_ = linregress(np.log(S1), np.log(y - lo + 0.01))
+    logS1 = np.log(S1)
+
+    def stage1(p):
+        L0, A, alpha, B = p
+        pw = S1 ** -alpha
+        pred = L0 + A * pw - B * (peak - eta)
+        if np.any(pred <= 0) or not np.all(np.isfinite(pred)):
+            return 1e10, np.zeros(4)
+        r = ly - np.log(pred)
+        g = -np.clip(r, -_DELTA, _DELTA) / pred
+        return float(_huber(r).sum()), np.array([g.sum(), (g * pw).sum(), (g * -A * pw * logS1).sum(),
+                                                  (g * -(peak - eta)).sum()])
+
+    best = None
+    grid = [np.linspace(lo - 0.2, lo + 0.2, 5), np.linspace(np.exp(intercept) - 0.1, np.exp(intercept) + 0.1, 3),
+            np.linspace(-slope - 0.1, -slope + 0.1, 3), LUO["B_grid"]]
+    starts = np.array(np.meshgrid(*grid, indexing="ij")).reshape(4, -1).T
+    with np.errstate(all="ignore"):
+        for x0 in starts:
+            res = minimize(stage1, np.maximum(x0, 0.0), jac=True, method="L-BFGS-B", bounds=[(0, None)] * 4,
+                           options={"maxiter": 100000, "ftol": 1e-9, "gtol": 1e-6})
+            if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
+                best = res
+    if best is None or best.fun >= 1e10:
+        raise FitError("Optimal parameters not found: the saturated-drop start of Luo et al.'s procedure failed.")
+    p = np.array([*best.x, *LUO["shape_start"]], dtype=float)
+    lrs = np.array([LUO["lr_scale"]] * 2 + [LUO["lr_shape"]] + [LUO["lr_scale"]] * 2 + [LUO["lr_shape"]] * 2)
+    b1, b2 = LUO["betas"]
+    m1 = np.zeros(7)
+    m2 = np.zeros(7)
+    best_p, best_obj, min_obj, stale = p.copy(), np.inf, np.inf, 0
+    why = f"{LUO['max_steps']} steps"
+    with np.errstate(all="ignore"):
+        for t in range(1, LUO["max_steps"] + 1):
+            pred = model.predict(p)[sel]
+            if np.any(pred <= 0) or not np.all(np.isfinite(pred)):
+                why = f"non-positive prediction at step {t}"
+                break
+            r = ly - np.log(pred)
+            obj = float(_huber(r).sum())
+            g = -(np.clip(r, -_DELTA, _DELTA)[:, None] * model.jac(p)[sel]).sum(axis=0)
+            p = p * (1.0 - lrs * LUO["weight_decay"])  # torch AdamW: decoupled decay, then the Adam step
+            m1 = b1 * m1 + (1 - b1) * g
+            m2 = b2 * m2 + (1 - b2) * g * g
+            p = p - lrs * (m1 / (1 - b1**t)) / (np.sqrt(m2 / (1 - b2**t)) + LUO["eps"])
+            if obj < min_obj:
+                min_obj, stale = obj, 0
+            else:
+                stale += 1
+            if t - 1 > LUO["patience"] and stale >= LUO["patience"]:
+                why = f"no improvement for {LUO['patience']} steps (step {t})"
+                break
+            if np.linalg.norm(g) < LUO["grad_tol"]:
+                why = f"gradient norm below {LUO['grad_tol']:g} (step {t})"
+                break
+            if obj < best_obj:
+                best_obj, best_p = obj, p.copy()
+    if not np.isfinite(best_obj):
+        raise FitError("Optimal parameters not found: Luo et al.'s procedure gave no finite fit.")
+    return best_p, best_obj, why, len(starts)
+
+
 # -- the fit ---------------------------------------------------------------------------------------
 
 def fit_curves(
@@ -240,14 +350,21 @@ def fit_curves(
     seed: int = 0,
     name: str | None = None,
     citation: str | None = None,
+    method: str = "converged",
 ) -> CurveFit:
     """Fit ``law`` ('multipower' or 'annealing') to ``curves``; returns the fitted law and its quality.
 
     ``warmup``: 'as-run' | 'peak' | 'skip' (default: the law's published convention).
     ``lam``: the annealing law's lambda, fixed (published 0.999) or None to fit it.
+    ``method``: 'converged' (multi-start least squares to convergence) or 'luo' (the multi-power
+    law's authors' two-stage procedure, :data:`LUO`).
     """
     if law not in ("multipower", "annealing"):
         raise InvalidInputError(f"--law must be multipower or annealing, not '{law}'.")
+    if method not in METHODS:
+        raise InvalidInputError(f"--method must be {' or '.join(METHODS)}, not '{method}'.")
+    if method == "luo" and law != "multipower":
+        raise InvalidInputError("--method luo is the multi-power law's authors' procedure: use it with --law multipower.")
     if not curves:
         raise InvalidInputError("no training curves to fit.")
     base_cls = MultiPowerLaw if law == "multipower" else AnnealingLaw
@@ -271,6 +388,9 @@ def fit_curves(
     starts = model.starts(loss, peak)
 
     def fit_on(idx: np.ndarray | None, starts_: list[np.ndarray]):
+        if method == "luo":
+            p, obj, why, n = _luo_fit(model, loss, idx)
+            return FitResult(params=p, objective=obj, converged=True, n_starts=n, n_converged=n, message=why)
         if idx is None:
             return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac)
         return huber_log_fit(lambda p: model.predict(p)[idx], loss[idx], starts_, bounds=(lb, ub),
@@ -298,13 +418,15 @@ def fit_curves(
                       ("warmup_steps", float(min(warmup_end(c.lr) for c in curves)),
                        float(max(warmup_end(c.lr) for c in curves)))),
         notes=f"{cls.title}; Huber (delta 1e-3) on log loss; warmup {warmup}"
+        + ("; Luo et al.'s fitting procedure (stage-1 grid, then at most 200 AdamW steps)" if method == "luo" else "")
         + (f"; lambda fixed at {lam:g}" if law == "annealing" and lam is not None else ""),
     )
     fitted = cls(**values, name=name or f"{cls.key}@fit", provenance=provenance)
     preds = np.split(model.predict(res.params), np.cumsum([c.loss.size for c in curves])[:-1])
     runs = tuple(quality(c.name, p, c.loss) for c, p in zip(curves, preds, strict=True))
     return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
-                    n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed)
+                    n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
+                    stopped=res.message if method == "luo" else "")
 
 
 def evaluate(law, curves: Sequence[Curve]) -> tuple[RunQuality, ...]:
