@@ -38,6 +38,9 @@ def fit_final_cmd(
     holdout: Annotated[Optional[str], typer.Option(help="Rows to hold out and score, e.g. 'N >= 1e9'.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals (0 = none).")] = 200,
     drop_highest_loss: Annotated[int, typer.Option(help="Drop the K highest-loss runs (Epoch dropped 5).")] = 0,
+    outlier_sigma: Annotated[Optional[float], typer.Option(
+        help="Leave out runs whose log residual from a first fit exceeds this many robust sd (1.4826 MAD), then "
+        "refit; 0 keeps every run. Default 10, or 0 with --drop-highest-loss.")] = None,
     param_count: Annotated[Optional[str], typer.Option(help="What N counts: total or non-embedding (default: from the column name).")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=column, e.g. loss='smooth loss'.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Registry key of the fitted law (default LAW@FILE).")] = None,
@@ -72,7 +75,8 @@ def fit_final_cmd(
     from hpadvisor.cli.fit_cmd import _progress
 
     fit = final.fit_final(ladder, form=law, bootstrap=bootstrap, seed=seed, name=key, holdout=held,
-                          progress=_progress(bootstrap, "bootstrap"))
+                          progress=_progress(bootstrap, "bootstrap"),
+                          outlier_sigma=(0.0 if drop_highest_loss else 10.0) if outlier_sigma is None else outlier_sigma)
     if plot is not None or residuals:
         _plots(fit, held, plot, residuals, force)
     info = fit.fit_info()
@@ -99,6 +103,12 @@ def fit_final_cmd(
              + (", ".join(f"{v} {k}" for k, v in used.dropped.items()) or "none"),
              f"mean relative error {q['mean_relative_error']:.3%}, max {q['max_relative_error']:.3%}, "
              f"R^2 {q['r2']:.4f}; {len(fit.samples)} bootstrap resamples ({fit.failed_resamples} failed)"]
+    for o in used.source.get("outliers", []):
+        lines.append(f"outlier left out: N = {units.format_si(o['N'])}, D = {units.format_si(o['D'])}, "
+                     f"loss {o['loss']:.4g} ({o['robust_sd']:+.1f} robust sd from the first fit)")
+    if "including_outliers" in q:
+        lines.append(f"with the outliers: mean relative error {q['including_outliers']['mean_relative_error']:.3%} "
+                     f"on all {q['including_outliers']['points']} runs")
     if fit.holdout:
         h = fit.holdout
         lines.append(f"holdout ({holdout}): {h['rows']} runs, mean relative error {h['mean_relative_error']:.3%}, "
