@@ -288,3 +288,14 @@ def test_cli_method_luo_records_the_procedure(cli, tmp_path):
     assert "method: luo" in text and "AdamW" in text
     bad = cli("fit", "curves", *files, "--method", "luo", "--law", "annealing", "--out", str(tmp_path / "a.yaml"))
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "--law multipower" in bad.stderr
+
+
+def test_flat_curve_reports_r2_as_null_not_nan(cli, tmp_path):
+    # A curve with no variance has no R^2: JSON null and "n/a", never NaN (which is not JSON).
+    src = tmp_path / "flat.csv"
+    src.write_text("step,lr,loss\n" + "".join(f"{s},1e-3,3.0\n" for s in range(100, 2001, 100)))
+    r = cli("fit", "curves", str(src), "--out", str(tmp_path / "f.yaml"), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["runs"][0]["r2"] is None
+    t = cli("fit", "curves", str(src), "--out", str(tmp_path / "g.yaml"))
+    assert t.exit_code == 0 and " n/a " in t.stdout

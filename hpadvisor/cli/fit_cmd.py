@@ -95,18 +95,9 @@ def _write(out: Path, law, fit_info: dict[str, Any], data: list[dict[str, Any]],
 
 
 def _plain(obj: Any) -> Any:
-    """numpy scalars and tuples to plain YAML/JSON data; NaN/inf to None."""
-    import math
+    from hpadvisor.cli.options import plain
 
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_plain(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
+    return plain(obj)
 
 
 def _emit(summary: dict[str, Any], lines: list[str], fmt: OutputFormat) -> None:

@@ -7,7 +7,6 @@ the law, its parameters, the data (file names, sha256 hashes, step ranges) and t
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -81,7 +80,9 @@ def fit_curves_command(
     if result.intervals:
         summary["interval_95"] = {k: list(v) for k, v in result.intervals.items()}
     if format is OutputFormat.json:
-        sys.stdout.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        from hpadvisor.cli.options import json_text
+
+        sys.stdout.write(json_text(summary))
         return
     if format is OutputFormat.yaml:
         sys.stdout.write(yamlio.dumps(summary))
@@ -91,7 +92,8 @@ def fit_curves_command(
                                         if k in result.intervals else "") for k, v in summary["constants"].items()]
     lines.append(f"  {'run':<28} {'points':>6} {'R^2':>8} {'mean rel':>9} {'max rel':>8} {'final':>8}")
     for r in result.runs:
-        lines.append(f"  {r.name[:28]:<28} {r.points:>6} {r.r2:>8.5f} {r.mean_rel_error:>9.3%} "
+        r2 = f"{r.r2:>8.5f}" if r.r2 == r.r2 else f"{'n/a':>8}"
+        lines.append(f"  {r.name[:28]:<28} {r.points:>6} {r2} {r.mean_rel_error:>9.3%} "
                      f"{r.max_rel_error:>8.3%} {r.final_rel_error:>+8.3%}")
     lines += [f"  note: {n}" for n in notes]
     sys.stdout.write("\n".join(lines) + "\n")

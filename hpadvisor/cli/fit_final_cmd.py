@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -91,7 +90,9 @@ def fit_final_cmd(
     data["bootstrap"] = {k: v for k, v in info["bootstrap"].items() if k != "samples"}
     data.pop("residuals", None)
     if format is OutputFormat.json:
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        from hpadvisor.cli.options import json_text
+
+        sys.stdout.write(json_text(data))
         return
     if format is OutputFormat.yaml:
         sys.stdout.write(yamlio.dumps(data))
@@ -134,7 +135,9 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
     factor, reasons = law.extrapolation({"N": N, "D": D})
     result["extrapolation_factor"] = factor
     if format is OutputFormat.json:
-        sys.stdout.write(json.dumps(result, indent=2) + "\n")
+        from hpadvisor.cli.options import json_text
+
+        sys.stdout.write(json_text(result))
         return
     iv = result["interval"]
     text = f"loss {result['loss']:.4f}" + (f" (95% prediction interval {iv[0]:.4f}-{iv[1]:.4f})" if iv else "")

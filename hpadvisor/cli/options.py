@@ -19,6 +19,26 @@ class OutputFormat(str, enum.Enum):
 FORMAT_HELP = "table (default), json, yaml or markdown."
 
 
+def plain(obj: Any) -> Any:
+    """numpy scalars and tuples to plain YAML/JSON data; NaN/inf to None."""
+    import math
+
+    if isinstance(obj, dict):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def json_text(data: Any, indent: int | None = 2) -> str:
+    """Strict JSON (no NaN) of ``data`` after :func:`plain`, with a final newline."""
+    return json.dumps(plain(data), indent=indent, allow_nan=False) + "\n"
+
+
 def to_text(obj: Any, fmt: OutputFormat, kind: str, *, width: int | None = None) -> str:
     """Render ``obj`` (an Advice, a law listing...) in ``fmt``."""
     from hpadvisor.cli import render

@@ -8,7 +8,6 @@ which one is said on stderr, with any extrapolation beyond the fitted range.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -38,7 +37,9 @@ def _emit(result: dict[str, float], format: Any, text: str) -> None:
     from hpadvisor.cli.options import OutputFormat
 
     if format is OutputFormat.json:
-        sys.stdout.write(json.dumps(result) + "\n")
+        from hpadvisor.cli.options import json_text
+
+        sys.stdout.write(json_text(result, indent=None))
     elif format is OutputFormat.yaml:
         from hpadvisor import yamlio
 

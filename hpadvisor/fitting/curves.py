@@ -64,7 +64,9 @@ class RunQuality:
     final_rel_error: float
 
     def to_dict(self) -> dict:
-        return {k: (float(v) if isinstance(v, (float, np.floating)) else v) for k, v in dataclasses.asdict(self).items()}
+        """Plain values; R^2 of a flat curve (no variance to explain) is None, not NaN."""
+        return {k: ((float(v) if np.isfinite(v) else None) if isinstance(v, (float, np.floating)) else v)
+                for k, v in dataclasses.asdict(self).items()}
 
 
 def quality(name: str, pred: np.ndarray, loss: np.ndarray) -> RunQuality:
