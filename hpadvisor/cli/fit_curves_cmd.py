@@ -28,7 +28,8 @@ def fit_curves_command(
     law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025) or annealing (Tissue et al. 2024).")] = "multipower",
     warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak or skip (default: the law's published convention).")] = None,
     method: Annotated[str, typer.Option(help="converged (least squares to convergence, several starts) or luo "
-                                          "(the multi-power law's authors' procedure: reproduces their published fits).")] = "converged",
+                                          "(the multi-power law's authors' early-stopped procedure: reproduces their published fits; "
+                                          "its step sizes suit peak lr ~3e-4).")] = "converged",
     lam: Annotated[Optional[str], typer.Option("--lambda", help="annealing: lambda, a number (default 0.999) or 'fit'.")] = None,
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a column: loss=train/lm_loss (repeatable).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for parameter intervals (0 = none).")] = 0,
