@@ -240,8 +240,11 @@ def fit_batch_command(
     mask = holdout_mask(table.frame, holdout) if holdout else None
     n_boot = 200 if bootstrap is None else bootstrap
     key = "cbs-fit" if table.param_count == "total" else "cbs-fit-nonemb"
+    frame = table.frame
+    n_models = int((frame["model"] if "model" in frame.columns else frame["N"]).nunique())
     result = fit_batch(table, overhead=overhead, reference_batch=reference_batch, tokens_per_param=tokens_per_param,
-                       n_boot=n_boot, seed=seed, holdout=mask, name=name or f"{key}@{out.stem}", seq_len=sl)
+                       n_boot=n_boot, seed=seed, holdout=mask, name=name or f"{key}@{out.stem}", seq_len=sl,
+                       progress=_progress(n_models if n_boot else 0, f"models ({n_boot} bootstraps each)"))
     sl = result.seq_len
     _write(out, result.law, result.info(), [table.source()], force)
     law = result.law
