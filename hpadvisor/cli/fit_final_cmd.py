@@ -75,7 +75,8 @@ def fit_final_cmd(
 
     fit = final.fit_final(ladder, form=law, bootstrap=bootstrap, seed=seed, name=key, holdout=held,
                           progress=_progress(bootstrap, "bootstrap"),
-                          outlier_sigma=(0.0 if drop_highest_loss else 10.0) if outlier_sigma is None else outlier_sigma)
+                          outlier_sigma=(0.0 if drop_highest_loss else final.OUTLIER_SIGMA) if outlier_sigma is None
+                          else outlier_sigma)
     if plot is not None or residuals:
         _plots(fit, held, plot, residuals, force)
     info = fit.fit_info()

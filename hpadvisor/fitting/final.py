@@ -12,8 +12,7 @@ five highest-loss runs, where training was shortest, pull B six-fold; LAWS.md se
 
 Outliers: after a first fit, a run whose log-loss residual exceeds ``outlier_sigma`` (default 10)
 robust standard deviations (1.4826 x the median absolute deviation of the residuals, at least
-1e-4) is left out,
-listed, and the law refitted once; 0 keeps every run.  On Epoch's 245 Chinchilla runs this leaves
+1e-4) is left out, listed, and the law refitted once; 0 keeps every run.  On Epoch's 245 Chinchilla runs this leaves
 out four runs, 13-45 robust sd above the fit (3.7-5.0 nats: large models stopped after 0.25-0.7B
 tokens); the next largest residual is 6.1 sd, so any threshold from 6.2 to 13 gives the same fit.
 """
@@ -226,13 +225,14 @@ def _quality(law, ladder: Ladder) -> tuple[dict[str, float], np.ndarray]:
              "r2": 1 - ss_res / ss_tot if ss_tot > 0 else float("nan"), "points": int(rel.size)}, rel)
 
 
+OUTLIER_SIGMA = 10.0  # the default threshold, in robust standard deviations
 OUTLIER_MIN_RUNS = 12  # fewer runs give no usable robust scale
 
 
 def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200, seed: int = 0,
               name: str = "chinchilla@fit", holdout: Ladder | None = None,
               progress: Callable[[int], None] | None = None, starts: list | None = None,
-              outlier_sigma: float = 10.0) -> FinalFit:
+              outlier_sigma: float = OUTLIER_SIGMA) -> FinalFit:
     """Fit ``form`` (chinchilla or kaplan) to ``ladder`` with a bootstrap over runs.
 
     ``starts`` (Chinchilla, in (a, b, e, alpha, beta)) replaces the default 243-point grid; each
@@ -240,22 +240,6 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
     """
     if not (outlier_sigma == 0 or 3 <= outlier_sigma < np.inf):
         raise InvalidInputError(f"--outlier-sigma must be 0 (keep every run) or at least 3, not {outlier_sigma:g}.")
-    if outlier_sigma and ladder.loss.size >= OUTLIER_MIN_RUNS:
-        first = fit_final(ladder, form=form, bootstrap=0, name=name, starts=starts, outlier_sigma=0)
-        r = np.log(ladder.loss) - np.log(np.asarray(first.law.loss(ladder.N, ladder.D), float))
-        # floor 1e-4 (0.01% of the loss, below a logged loss's precision): exact data has no outliers
-        scale = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-4)
-        out = np.abs(r) > outlier_sigma * scale
-        if out.any() and (~out).sum() > 5:
-            listed = [{"N": float(a), "D": float(b), "loss": float(c), "robust_sd": float(z)}
-                      for a, b, c, z in zip(ladder.N[out], ladder.D[out], ladder.loss[out], r[out] / scale, strict=True)]
-            why = f"outliers: |log residual| > {outlier_sigma:g} robust sd of a first fit (--outlier-sigma)"
-            kept = dataclasses.replace(ladder.subset(~out), dropped={**ladder.dropped, why: int(out.sum())},
-                                       source={**ladder.source, "outliers": listed})
-            fit = fit_final(kept, form=form, bootstrap=bootstrap, seed=seed, name=name, holdout=holdout,
-                            progress=progress, starts=starts, outlier_sigma=0)
-            q_all, _ = _quality(fit.law, ladder)
-            return dataclasses.replace(fit, quality={**fit.quality, "including_outliers": q_all})
     n = ladder.loss.size
     ladder = dataclasses.replace(ladder, source={**ladder.source, "rows_used": int(n)})
     k = 5 if form == "chinchilla" else 4
@@ -286,6 +270,23 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
         raise InvalidInputError(f"unknown final-loss form '{form}'. Use chinchilla or kaplan.")
     if not np.all(np.isfinite(est)):
         raise FitError("Optimal parameters not found: the fit did not converge to finite values.")
+    constants = dict(zip(names, map(float, est), strict=True))
+    if outlier_sigma and n >= OUTLIER_MIN_RUNS:
+        first = dataclasses.replace(base, **constants)
+        r = np.log(ladder.loss) - np.log(np.asarray(first.loss(ladder.N, ladder.D), float))
+        # floor 1e-4 (0.01% of the loss, below a logged loss's precision): exact data has no outliers
+        scale = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-4)
+        out = np.abs(r) > outlier_sigma * scale
+        if out.any() and (~out).sum() > 5:
+            listed = [{"N": float(a), "D": float(b), "loss": float(c), "robust_sd": float(z)}
+                      for a, b, c, z in zip(ladder.N[out], ladder.D[out], ladder.loss[out], r[out] / scale, strict=True)]
+            why = f"outliers: |log residual| > {outlier_sigma:g} robust sd of a first fit (--outlier-sigma)"
+            kept = dataclasses.replace(ladder.subset(~out), dropped={**ladder.dropped, why: int(out.sum())},
+                                       source={**ladder.source, "outliers": listed})
+            fit = fit_final(kept, form=form, bootstrap=bootstrap, seed=seed, name=name, holdout=holdout,
+                            progress=progress, starts=starts, outlier_sigma=0)
+            q_all, _ = _quality(fit.law, ladder)
+            return dataclasses.replace(fit, quality={**fit.quality, "including_outliers": q_all})
     samples, failed = (core.bootstrap(once, n, bootstrap, seed=seed, progress=progress)
                        if bootstrap > 0 else (np.empty((0, len(names))), 0))
     rng = {"N": (float(ladder.N.min()), float(ladder.N.max())), "D": (float(ladder.D.min()), float(ladder.D.max()))}
@@ -299,7 +300,6 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
         fitted_range=fitted_range,
         notes="; ".join(f"dropped {v}: {k}" for k, v in ladder.dropped.items()),
     )
-    constants = dict(zip(names, map(float, est), strict=True))
     if form == "chinchilla":
         # The form records which parameter count N is, so `recommend --laws` feeds it the same one.
         from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
