@@ -10,7 +10,6 @@ The stable interface (``--format json``) is documented in docs/fit.md.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -18,7 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
-from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, json_text, plain
 
 fit_app = typer.Typer(help="Fit a law to your own runs and save it as a law file (YAML).",
                       no_args_is_help=True)
@@ -90,20 +89,14 @@ def _write(out: Path, law, fit_info: dict[str, Any], data: list[dict[str, Any]],
     from hpadvisor import lawfile, yamlio
 
     info = {"data": data, **fit_info}
-    yamlio.write_atomic(out, lawfile.dumps(law, fit=_plain(info)), force=force)
+    yamlio.write_atomic(out, lawfile.dumps(law, fit=plain(info)), force=force)
     sys.stderr.write(f"wrote {out}\n")
 
 
-def _plain(obj: Any) -> Any:
-    from hpadvisor.cli.options import plain
-
-    return plain(obj)
-
-
 def _emit(summary: dict[str, Any], lines: list[str], fmt: OutputFormat) -> None:
-    summary = _plain(summary)
+    summary = plain(summary)
     if fmt is OutputFormat.json:
-        sys.stdout.write(json.dumps(summary, indent=2, allow_nan=False) + "\n")
+        sys.stdout.write(json_text(summary))
     elif fmt is OutputFormat.yaml:
         from hpadvisor import yamlio
 
@@ -228,7 +221,7 @@ def fit_batch_command(
     plot: PlotOpt = None,
 ) -> None:
     """Fit steps(B) = S_min (1 + B_noise/B) per model and the critical batch's power law in D (and N)."""
-    from hpadvisor.fitting.batch import fit_batch
+    from hpadvisor.fitting.batch import fit_batch, model_labels
     from hpadvisor.fitting.data import holdout_mask, read_fit_table
     from hpadvisor.tables import parse_map
 
@@ -240,8 +233,7 @@ def fit_batch_command(
     mask = holdout_mask(table.frame, holdout) if holdout else None
     n_boot = 200 if bootstrap is None else bootstrap
     key = "cbs-fit" if table.param_count == "total" else "cbs-fit-nonemb"
-    frame = table.frame
-    n_models = int((frame["model"] if "model" in frame.columns else frame["N"]).nunique())
+    n_models = len(set(model_labels(table.frame)))
     result = fit_batch(table, overhead=overhead, reference_batch=reference_batch, tokens_per_param=tokens_per_param,
                        n_boot=n_boot, seed=seed, holdout=mask, name=name or f"{key}@{out.stem}", seq_len=sl,
                        progress=_progress(n_models if n_boot else 0, f"models ({n_boot} bootstraps each)"))

@@ -138,6 +138,13 @@ def _power_law(N, D, cbs, use_n: bool) -> np.ndarray:
     return np.array([math.exp(coef[0]), coef[1], coef[2] if use_n else 0.0])
 
 
+def model_labels(frame) -> np.ndarray:
+    """One label per row naming its model: the model column, else N."""
+    if "model" in frame.columns:
+        return frame["model"].astype(str).to_numpy()
+    return np.array([f"{n:.4g}" for n in frame["N"].to_numpy(float)])
+
+
 def fit_batch(
     table,
     *,
@@ -159,7 +166,7 @@ def fit_batch(
     N = df["N"].to_numpy(float)
     B = df["batch_tokens"].to_numpy(float)
     S = df["steps"].to_numpy(float)
-    labels = df["model"].astype(str).to_numpy() if "model" in df.columns else np.array([f"{n:.4g}" for n in N])
+    labels = model_labels(df)
     if "D" in df.columns:
         D = df["D"].to_numpy(float)
     elif tokens_per_param is not None:
@@ -203,6 +210,9 @@ def fit_batch(
     else:
         notes.append(f"B_crit = {overhead:g} B_noise: {overhead:.0%} more steps than the small-batch asymptote "
                      "S_min B_noise / B (reference batch 0).")
+    def critical(b_noise: float) -> float:
+        return overhead * b_noise + (1 + overhead) * b_ref
+
     for lab, rows, part in groups:
         p = _fit_model(B[rows], S[rows])
         s_min, b_noise = math.exp(p[0]), math.exp(p[1])
@@ -215,8 +225,7 @@ def fit_batch(
                     samples.append(np.nan)
                     continue
                 try:
-                    samples.append(overhead * math.exp(_fit_model(B[idx], S[idx], start=p)[1])
-                                   + (1 + overhead) * b_ref)
+                    samples.append(critical(math.exp(_fit_model(B[idx], S[idx], start=p)[1])))
                 except FitError:
                     samples.append(np.nan)
         samp = np.array(samples, dtype=float)
@@ -227,7 +236,7 @@ def fit_batch(
         boot_cbs.append(samp)
         models.append(ModelFit(label=lab, N=float(N[rows[0]]),
                                D=None if D is None else float(np.mean(D[rows])), points=int(rows.size),
-                               s_min=s_min, b_noise=b_noise, b_crit=overhead * b_noise + (1 + overhead) * b_ref,
+                               s_min=s_min, b_noise=b_noise, b_crit=critical(b_noise),
                                b_crit_interval=ci,
                                mre=float(np.mean(np.abs(pred / S[rows] - 1))), held_out=bool(part.all())))
         if progress is not None:
