@@ -181,6 +181,8 @@ def find(key: str) -> Law:
         return REGISTRY[key]
     if os.path.exists(key):
         return load(key)
+    if key.lower().endswith((".yaml", ".yml", ".json")) or os.sep in key:
+        raise UnknownLawError(f"law file '{key}' not found (and no registry law has that name). Check the path.")
     raise UnknownLawError(f"unknown law '{key}'.{did_you_mean(key, REGISTRY)} See `hpadvisor laws`.")
 
 

@@ -97,3 +97,13 @@ def test_arbitrary_text_as_a_law_file(tmp_path_factory, text):
         lawfile.load(path)
     except HpAdvisorError:
         pass
+
+
+def test_missing_law_file_is_named_as_a_file(cli, tmp_path):
+    missing = tmp_path / "nope.yaml"
+    r = cli("predict", str(missing), "--params", "1e9", "--tokens", "2e10", "--format", "json")
+    assert r.exit_code == 2 and r.stderr.count("\n") == 1
+    assert "law file" in r.stderr and "not found" in r.stderr and "Valid:" not in r.stderr
+    # a bare unknown key still lists the registry
+    r2 = cli("predict", "nope", "--params", "1e9", "--tokens", "2e10")
+    assert r2.exit_code == 2 and "unknown law 'nope'" in r2.stderr
