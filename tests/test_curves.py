@@ -256,7 +256,6 @@ def test_cli_bad_inputs(cli, tmp_path):
     trace = tmp_path / "t.csv"
     trace.write_text("step,lr\n0,1e-3\n10,-1e-3\n")
     law = tmp_path / "l.yaml"
-    r = cli("laws", "export", "mpl-400m", "--out", str(law)) if False else None  # noqa: F841
     from hpadvisor import lawfile
 
     law.write_text(lawfile.dumps(MPL_400M))
@@ -270,7 +269,6 @@ def test_cli_bad_inputs(cli, tmp_path):
     noloss.write_text("step,lr,val\n1,1e-3,2\n")
     r = cli("fit", "curves", str(noloss), "--out", str(tmp_path / "o.yaml"))
     assert r.exit_code == 2 and "no loss column" in r.stderr and "Found: step, lr, val" in r.stderr
-    assert isinstance(MultiPowerLaw(), MultiPowerLaw)
 
 
 @pytest.mark.realdata

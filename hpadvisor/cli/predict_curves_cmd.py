@@ -11,17 +11,6 @@ import sys
 from typing import Any
 
 
-def law_defaults(law) -> dict[str, float]:
-    """The peak lr and warmup the law was fitted with (its fitted_range), used as defaults."""
-    rng = law.provenance.range_dict()
-    out = {}
-    if "peak_lr" in rng:
-        out["peak"] = rng["peak_lr"][1]
-    if "warmup_steps" in rng:
-        out["warmup"] = int(round(rng["warmup_steps"][1]))
-    return out
-
-
 def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction,
                           decay_shape, notes: list[str]):
     from hpadvisor import schedules, units
@@ -30,7 +19,9 @@ def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ra
     if steps is None:
         raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
     total = int(units.parse_count(steps, name="--steps")) if isinstance(steps, str) else int(steps)
-    d = law_defaults(law)
+    from hpadvisor.curve_advice import fitted_defaults
+
+    d = fitted_defaults(law)
     if lr is None:
         if "peak" not in d:
             raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
@@ -91,14 +82,11 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         query = np.asarray(parse_steps(at))
         if np.any(query > eta.size - 1):
             raise InvalidInputError(f"--at step {int(query.max())} is past the schedule's last step {eta.size - 1}.")
-    if query.size == 0:
-        raise InvalidInputError("no steps >= 1 to predict at.")
-    loss = law.curve(eta, query)
-    rng = law.provenance.range_dict()
-    if "steps" in rng and query.max() > rng["steps"][1] * (1 + 1e-9):
-        notes.append(f"steps beyond {rng['steps'][1]:.0f} (the longest fitted run): extrapolation "
-                     f"x{query.max() / rng['steps'][1]:.2g}.")
-    points = [{"step": int(s), "loss": float(v)} for s, v in zip(query, loss, strict=True)]
+    from hpadvisor.curve_advice import predict
+
+    points, more = predict(law, eta, query)
+    notes += more
+    loss = [p["loss"] for p in points]
     if plot is not None:
         from hpadvisor.plot import save_plot
 

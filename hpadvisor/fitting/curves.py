@@ -411,6 +411,8 @@ def fit_curves(
         lo_, hi_ = interval(samples)
         intervals = {k: (float(a), float(b)) for k, a, b in zip(model.names, lo_, hi_, strict=True)}
     steps_all = np.concatenate([c.steps for c in curves])
+    # each run's lowest lr after its warmup, up to its last logged step
+    lows = [float(np.min(c.lr[min(warmup_end(c.lr), int(c.steps.max())): int(c.steps.max()) + 1])) for c in curves]
     provenance = Provenance(
         citation=citation or f"fitted by hpadvisor on {len(curves)} runs "
         f"({', '.join(c.name for c in curves)})",
@@ -418,7 +420,8 @@ def fit_curves(
         fitted_range=(("steps", float(steps_all.min()), float(steps_all.max())),
                       ("peak_lr", float(min(c.lr.max() for c in curves)), peak),
                       ("warmup_steps", float(min(warmup_end(c.lr) for c in curves)),
-                       float(max(warmup_end(c.lr) for c in curves)))),
+                       float(max(warmup_end(c.lr) for c in curves))),
+                      ("min_lr", min(lows), max(lows))),
         notes=f"{cls.title}; Huber (delta 1e-3) on log loss; warmup {warmup}"
         + ("; Luo et al.'s fitting procedure (stage-1 grid, then at most 200 AdamW steps)" if method == "luo" else "")
         + (f"; lambda fixed at {lam:g}" if law == "annealing" and lam is not None else ""),

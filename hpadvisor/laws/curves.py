@@ -322,7 +322,8 @@ def _luo(size: str, values: tuple[float, ...]) -> MultiPowerLaw:
             citation="Luo et al. 2025, A Multi-Power Law for Loss Curve Prediction Across Learning Rate "
             f"Schedules (arXiv:2503.12811): fitted parameters for the {size} model",
             source="thu-yao-01-luo/MultiPowerLaw @8da9f19 (README and src/); LAWS.md section 6",
-            fitted_range=(("steps", 2160.0, 24000.0), ("peak_lr", 3e-4, 3e-4), ("warmup_steps", 2160.0, 2160.0)),
+            fitted_range=(("steps", 2160.0, 24000.0), ("peak_lr", 3e-4, 3e-4), ("warmup_steps", 2160.0, 2160.0),
+                          ("min_lr", 3e-5, 3e-4)),
             notes="Fitted on cosine_24000, constant_24000, wsdcon_9 with warmup 2160 steps from 0 to 3e-4, "
             "lr sequence as run (warmup increments in the drop sum). Valid for that lr scale only.",
         ),

@@ -1,0 +1,153 @@
+"""Schedule advice from a fitted curve law: a predicted curve with its extrapolation notes, the
+ranking of common schedules by predicted final loss, and the best WSD cooldown.
+
+The command-line ``predict`` (curve laws) and ``compare-schedules`` parse and render; what they
+print is computed here.  Every result carries notes saying where the request leaves the data the
+law was fitted on (longer run, other peak lr or warmup, an lr lower than any fitted run reached).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from hpadvisor import schedules
+from hpadvisor.errors import InvalidInputError
+from hpadvisor.laws.curves import FORMS, cooldown_search, rank_schedules, warmup_end
+
+#: The WSD cooldown search grid of ``compare``: fraction of the run spent cooling down x shape.
+FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
+SHAPES = ("linear", "1-sqrt", "cosine", "exponential")
+#: An lr floor within 1% of the lowest fitted lr is not called an extrapolation (a logged cosine
+#: stops a few steps short of its floor).
+FLOOR_TOLERANCE = 0.01
+
+
+def fitted_defaults(law) -> dict[str, float]:
+    """The peak lr and warmup the law was fitted with (its fitted_range), used as defaults."""
+    rng = law.provenance.range_dict()
+    out: dict[str, float] = {}
+    if "peak_lr" in rng:
+        out["peak"] = rng["peak_lr"][1]
+    if "warmup_steps" in rng:
+        out["warmup"] = int(round(rng["warmup_steps"][1]))
+    return out
+
+
+def lowest_lr(eta: np.ndarray) -> float:
+    """The lowest lr after the warmup (the schedule's floor as run)."""
+    eta = np.asarray(eta, dtype=float)
+    return float(eta[warmup_end(eta):].min())
+
+
+def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
+    """Where the lr sequence ``eta`` (predicted up to ``last_step``) leaves the law's fitted data."""
+    rng = law.provenance.range_dict()
+    notes = []
+    if "steps" in rng and last_step > rng["steps"][1] * (1 + 1e-9):
+        notes.append(f"steps beyond {rng['steps'][1]:.0f} (the longest fitted run): extrapolation "
+                     f"x{last_step / rng['steps'][1]:.2g}.")
+    eta = np.asarray(eta, dtype=float)[: last_step + 1]
+    peak = float(eta.max())
+    if "peak_lr" in rng:
+        lo, hi = rng["peak_lr"]
+        if peak > hi * (1 + 1e-9) or peak < lo * (1 - 1e-9):
+            notes.append(f"peak lr {peak:g} is outside the fitted {lo:g}-{hi:g}: the law's constants hold "
+                         "for the lr scale it was fitted on.")
+    if "min_lr" in rng:
+        floor, fitted = lowest_lr(eta), rng["min_lr"][0]
+        if floor < fitted * (1 - FLOOR_TOLERANCE):
+            notes.append(f"the lr falls to {floor:.3g}, below the lowest lr of any fitted run ({fitted:.3g}): "
+                         "the loss drop there is extrapolated.")
+    return notes
+
+
+def predict(law, eta: np.ndarray, steps: Sequence[int]) -> tuple[list[dict], list[str]]:
+    """Predicted loss at ``steps`` under the per-step lr ``eta``: (points, extrapolation notes)."""
+    _check_law(law)
+    query = np.asarray(steps, dtype=int)
+    if query.size == 0:
+        raise InvalidInputError("no steps >= 1 to predict at.")
+    if query.max() > eta.size - 1:
+        raise InvalidInputError(f"step {int(query.max())} is past the schedule's last step {eta.size - 1}.")
+    loss = law.curve(eta, query)
+    points = [{"step": int(s), "loss": float(v)} for s, v in zip(query, loss, strict=True)]
+    return points, extrapolation_notes(law, eta, int(query.max()))
+
+
+def candidates(total: int, peak: float, warmup: int, *, min_lr_ratio: float = 0.1,
+               cooldown_min_lr_ratio: float = 0.0) -> dict[str, schedules.Schedule]:
+    """The schedules ``compare`` ranks, each labelled with its floor (as a fraction of the peak)."""
+    def mk(shape, **kw):
+        return schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup, **kw)
+
+    to = f"to {cooldown_min_lr_ratio:g}x" if cooldown_min_lr_ratio else "to 0"
+    cands = {f"cosine to {min_lr_ratio:g}x": mk("cosine", min_lr_ratio=min_lr_ratio)}
+    if min_lr_ratio:
+        cands["cosine to 0"] = mk("cosine", min_lr_ratio=0.0)
+    cands["linear to 0 (D2Z)"] = mk("linear", min_lr_ratio=0.0)
+    for frac, shape in ((0.1, "linear"), (0.2, "linear"), (0.2, "1-sqrt")):
+        cands[f"wsd {shape} {frac:.0%} {to}"] = mk("wsd", decay_fraction=frac, decay_shape=shape,
+                                                   min_lr_ratio=cooldown_min_lr_ratio)
+    cands["multistep (DeepSeek)"] = mk("multistep")
+    cands["constant"] = mk("constant")
+    return cands
+
+
+def compare(law, total: int, *, peak: float | None = None, warmup: int | None = None,
+            min_lr_ratio: float = 0.1, cooldown_min_lr_ratio: float = 0.0, search: bool = True) -> dict:
+    """Rank the :func:`candidates` by predicted final loss and search the WSD cooldown.
+
+    Returns ``{law, steps, peak_lr, warmup_steps, min_lr_ratio, cooldown_min_lr_ratio, ranking,
+    cooldown_search, notes}``; ``ranking``
+    rows are ``{schedule, final_loss, gap, gap_percent}``, best first (gap in nats); the cooldown
+    search rows add ``decay_shape`` and ``decay_fraction`` (the 10 best are kept).
+    """
+    _check_law(law)
+    if total < 2:
+        raise InvalidInputError(f"--steps must be at least 2, not {total}.")
+    for name, r in (("--min-lr-ratio", min_lr_ratio), ("--cooldown-min-lr-ratio", cooldown_min_lr_ratio)):
+        if not 0 <= r < 1:
+            raise InvalidInputError(f"{name} must be in [0, 1), not {r:g}.")
+    d = fitted_defaults(law)
+    if peak is None:
+        if "peak" not in d:
+            raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
+        peak = d["peak"]
+    w = min(warmup if warmup is not None else int(d.get("warmup", 0)), total - 1)
+    cands = candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio)
+    ranked = rank_schedules(law, cands)
+    best_cd = []
+    if search:
+        best_cd = cooldown_search(
+            law, lambda f, s: schedules.build("wsd", peak=peak, total_steps=total, warmup_steps=w, decay_fraction=f,
+                                              decay_shape=s, min_lr_ratio=cooldown_min_lr_ratio),
+            FRACTIONS, SHAPES)[:10]
+    notes = [n for n in extrapolation_notes(law, cands["constant"].sequence(), total)]
+    fitted_low = law.provenance.range_dict().get("min_lr", (None, None))[0]
+    if fitted_low is not None:
+        below = [label for label, s in cands.items() if lowest_lr(s.sequence()) < fitted_low * (1 - FLOOR_TOLERANCE)]
+        if search and cooldown_min_lr_ratio * peak < fitted_low * (1 - FLOOR_TOLERANCE):
+            below.append("the WSD cooldown search")
+        if below:
+            notes.append(f"{', '.join(below)}: the lr falls below the lowest lr of any fitted run ({fitted_low:.3g}): "
+                         "their loss drop there is extrapolated.")
+    return {"law": law.registry_key, "steps": total, "peak_lr": peak, "warmup_steps": w,
+            "min_lr_ratio": min_lr_ratio, "cooldown_min_lr_ratio": cooldown_min_lr_ratio,
+            "ranking": ranked, "cooldown_search": best_cd, "notes": notes}
+
+
+def candidate_curves(law, result: dict, points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The predicted curve of each candidate of a :func:`compare` result (for plotting)."""
+    total, w = result["steps"], result["warmup_steps"]
+    cands = candidates(total, result["peak_lr"], w, min_lr_ratio=result["min_lr_ratio"],
+                       cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"])
+    q = np.unique(np.linspace(max(w, 1), total, points).round().astype(int))
+    return {label: (q, law.curve(s.sequence(), q)) for label, s in cands.items()}
+
+
+def _check_law(law) -> None:
+    if not isinstance(law, FORMS):
+        raise InvalidInputError(f"'{law.registry_key}' is a {type(law).key} law, not a curve law: "
+                                "fit one with `hpadvisor fit curves`.")

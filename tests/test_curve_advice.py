@@ -1,0 +1,103 @@
+"""Schedule advice from a curve law: candidates as labelled, the ranking, and the extrapolation notes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from hpadvisor import curve_advice
+from hpadvisor.errors import InvalidInputError
+from hpadvisor.laws.curves import MPL_400M
+from hpadvisor.laws.loss import CHINCHILLA
+from hpadvisor.schedules import luo_schedule
+
+
+def test_candidates_decay_to_the_floor_their_label_says():
+    c = curve_advice.candidates(10_000, 3e-4, 500, min_lr_ratio=0.1, cooldown_min_lr_ratio=0.05)
+    floors = {k: curve_advice.lowest_lr(s.sequence()) / 3e-4 for k, s in c.items()}
+    assert floors["cosine to 0.1x"] == pytest.approx(0.1)
+    assert floors["cosine to 0"] == pytest.approx(0.0, abs=1e-12)
+    assert floors["linear to 0 (D2Z)"] == pytest.approx(0.0, abs=1e-12)
+    for label in ("wsd linear 10% to 0.05x", "wsd linear 20% to 0.05x", "wsd 1-sqrt 20% to 0.05x"):
+        assert floors[label] == pytest.approx(0.05)
+    assert floors["constant"] == 1.0
+    # the WSD cooldown starts where the label says: 20% of 10,000 steps before the end
+    eta = c["wsd linear 20% to 0.05x"].sequence()
+    assert eta[8000] == pytest.approx(3e-4) and eta[8001] < 3e-4
+
+
+def test_compare_ranks_the_published_400m_law_like_the_runs():
+    # Luo et al.'s runs, 400M at 24k steps: every lr decay beats constant, and the WSD cooldowns to
+    # 0.1x beat cosine to 0.1x (runs: wsd 2.7222, wsdld 2.7251 < cosine 2.7396 < constant 2.8167).
+    r = curve_advice.compare(MPL_400M, 24000, cooldown_min_lr_ratio=0.1)
+    assert (r["peak_lr"], r["warmup_steps"]) == (3e-4, 2160)  # the law's fitted run, by default
+    final = {row["schedule"]: row["final_loss"] for row in r["ranking"]}
+    # the cosine candidate is exactly the trainer schedule the law was fitted on
+    cos = MPL_400M.curve(luo_schedule("cosine_24000").sequence(), [24000])[0]
+    assert final["cosine to 0.1x"] == pytest.approx(cos, rel=1e-12)
+    assert final["wsd linear 20% to 0.1x"] < final["cosine to 0.1x"] < final["constant"]
+    assert r["ranking"][-1]["schedule"] == "constant"
+    assert [row["gap"] for row in r["ranking"]] == sorted(row["gap"] for row in r["ranking"])
+    best = r["ranking"][0]
+    assert best["gap"] == 0 and best["gap_percent"] == 0
+    gaps = r["ranking"][-1]
+    assert gaps["gap_percent"] == pytest.approx(100 * (gaps["final_loss"] / best["final_loss"] - 1))
+    # the cooldown search ranks fraction x shape; its best is no worse than any WSD candidate
+    cd = r["cooldown_search"]
+    assert len(cd) == 10 and cd[0]["final_loss"] <= final["wsd linear 20% to 0.1x"]
+    assert cd[0]["decay_shape"] in curve_advice.SHAPES and cd[0]["decay_fraction"] in curve_advice.FRACTIONS
+    # 24k steps at the fitted peak and warmup: only the two candidates that decay to 0 leave the data
+    assert r["notes"] == ["cosine to 0, linear to 0 (D2Z): the lr falls below the lowest lr of any fitted run "
+                          "(3e-05): their loss drop there is extrapolated."]
+
+
+def test_compare_notes_every_extrapolation():
+    r = curve_advice.compare(MPL_400M, 72000, peak=1e-3)
+    notes = " | ".join(r["notes"])
+    assert "extrapolation x3" in notes
+    assert "peak lr 0.001 is outside the fitted 0.0003-0.0003" in notes
+    assert "cosine to 0, linear to 0 (D2Z), wsd linear 10% to 0" in notes and "the WSD cooldown search" in notes
+    assert "cosine to 0.1x" not in notes  # its floor 1e-4 is above the fitted 3e-5
+
+
+def test_predict_points_and_notes():
+    eta = luo_schedule("cosine_24000").sequence()
+    pts, notes = curve_advice.predict(MPL_400M, eta, [12000, 24000])
+    assert [p["step"] for p in pts] == [12000, 24000]
+    assert pts[1]["loss"] == pytest.approx(MPL_400M.curve(eta, [24000])[0], rel=1e-12)
+    assert notes == []
+    zero = eta.copy()
+    zero[20000:] = np.linspace(3e-4, 0.0, zero.size - 20000)
+    _, notes = curve_advice.predict(MPL_400M, zero, [24000])
+    assert notes == ["the lr falls to 0, below the lowest lr of any fitted run (3e-05): the loss drop there is "
+                     "extrapolated."]
+
+
+@pytest.mark.parametrize(("kwargs", "msg"), [
+    ({"total": 1}, "--steps must be at least 2"),
+    ({"total": 100, "min_lr_ratio": 1.5}, "--min-lr-ratio must be in [0, 1)"),
+    ({"total": 100, "cooldown_min_lr_ratio": -0.1}, "--cooldown-min-lr-ratio must be in [0, 1)"),
+])
+def test_compare_bad_options(kwargs, msg):
+    with pytest.raises(InvalidInputError, match=msg.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):
+        curve_advice.compare(MPL_400M, **kwargs)
+
+
+def test_not_a_curve_law():
+    with pytest.raises(InvalidInputError, match="not a curve law"):
+        curve_advice.compare(CHINCHILLA, 1000)
+    with pytest.raises(InvalidInputError, match="not a curve law"):
+        curve_advice.predict(CHINCHILLA, np.full(10, 1e-3), [5])
+
+
+def test_cli_compare_formats(cli):
+    md = cli("compare-schedules", "mpl-400m", "--steps", "24k", "--format", "markdown", "--cooldown-min-lr-ratio", "0.1")
+    assert md.exit_code == 0, md.stderr
+    assert "| schedule | final loss | gap | gap % |" in md.stdout and "| constant | 2.8168 |" in md.stdout
+    js = cli("compare-schedules", "mpl-400m", "--steps", "72000", "--format", "json", "--no-search")
+    data = json.loads(js.stdout)
+    assert data["cooldown_search"] == [] and any("extrapolation x3" in n for n in data["notes"])
+    bad = cli("compare-schedules", "mpl-400m", "--steps", "100", "--min-lr-ratio", "2")
+    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "--min-lr-ratio" in bad.stderr
