@@ -581,3 +581,80 @@ def _loss_gap(b: _Builder, opt_n: Recommendation) -> None:
                f"({units.format_si(n_opt)}); D/N = {spec.tokens / spec.model.params:.1f} vs "
                f"{d_opt / n_opt:.1f} at the optimum.",),
     )
+
+
+def planned_schedule(
+    spec: RunSpec | None,
+    advice: Advice | None,
+    *,
+    shape: str | None = None,
+    peak: float | None = None,
+    total_steps: int | None = None,
+    warmup_steps: int | None = None,
+    min_lr: float | None = None,
+    min_lr_ratio: float | None = None,
+    decay_fraction: float | None = None,
+    decay_shape: str = "linear",
+    convention: str = "megatron",
+    warmup_init: float = 0.0,
+):
+    """The run's per-step lr schedule and a note on where each of its values came from.
+
+    Precedence: an explicit argument (a command-line flag), then the run file's plan, then the
+    advice for the run (``spec`` and ``advice`` may be None when every value is given).
+    Returns ``(Schedule, notes)``.
+    """
+    from hpadvisor import schedules
+
+    sch = spec.schedule if spec is not None else None
+    notes: list[str] = []
+
+    def advised(name: str) -> float:
+        v = advice.value(name) if advice is not None else None
+        if v is None:
+            flag = {"total_steps": "--steps", "peak_lr": "--lr", "warmup_steps": "--warmup"}.get(name, name)
+            where = "plan it in the run file or give " if spec is not None else "give "
+            raise InvalidInputError(f"no {name} for this schedule: {where}{flag}.")
+        return v
+
+    shape = shape or (sch.shape if sch is not None else None)
+    if shape is None:
+        raise InvalidInputError("no schedule shape: give --schedule (cosine, wsd, linear, d2z, constant, ...).")
+    if total_steps is None:
+        total_steps = int(advised("total_steps"))
+        notes.append(f"total steps {total_steps} (advice: tokens / batch).")
+    total = schedules.check_length(total_steps, "--steps")
+    if peak is None and spec is not None and spec.optimizer.lr is not None:
+        peak = spec.optimizer.lr
+        notes.append(f"peak lr {peak:g} (run file).")
+    elif peak is None:
+        peak = advised("peak_lr")
+        notes.append(f"peak lr {peak:.3g} (advice: {advice['peak_lr'].law}).")  # type: ignore[index]
+    if warmup_steps is None:
+        if sch is not None and sch.warmup_steps is not None:
+            warm: float = sch.warmup_steps
+        elif sch is not None and sch.warmup_fraction is not None:
+            warm = sch.warmup_fraction * total
+        elif sch is not None and sch.warmup_tokens is not None and spec is not None and spec.batch_tokens:
+            warm = sch.warmup_tokens / spec.batch_tokens
+        elif spec is None:
+            warm = 0
+        else:
+            warm = advised("warmup_steps")
+            notes.append(f"warmup from the advice ({advice['warmup_steps'].law}).")  # type: ignore[index]
+        warmup_steps = int(min(round(warm), total))
+    if min_lr is None and min_lr_ratio is None and sch is not None:
+        min_lr, min_lr_ratio = sch.min_lr, sch.min_lr_ratio
+        if min_lr is None and min_lr_ratio is None and shape not in ("constant", "linear", "d2z") and advice is not None:
+            rec = advice.get("min_lr")
+            if rec is not None and rec.value is not None:
+                min_lr = min(rec.value, peak)
+                notes.append(f"min lr {min_lr:.3g} (advice: {rec.law}).")
+    if decay_fraction is None and sch is not None:
+        decay_fraction = sch.decay_fraction
+    if shape in ("wsd", "wsd_restarts") and decay_fraction is None and advice is not None:
+        decay_fraction = advice.value("decay_fraction")
+    sched = schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup_steps, min_lr=min_lr,
+                            min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+                            convention=convention, warmup_init=warmup_init)
+    return sched, notes

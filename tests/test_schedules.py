@@ -141,3 +141,41 @@ def test_build_defaults_follow_the_published_conventions():
     assert build("d2z", peak=1.0, total_steps=100).sequence()[-1] == 0.0
     w = build("wsd", peak=1.0, total_steps=1000)
     assert w.decay_steps == 200 and math.isclose(w.min_lr, 0.1)
+
+
+def test_cli_schedule_by_flags(cli, tmp_path):
+    out = tmp_path / "w.csv"
+    r = cli("schedule", "--schedule", "wsd", "--lr", "3e-4", "--steps", "10k", "--warmup", "500",
+            "--warmup-init", "0.1", "--decay-shape", "1-sqrt", "--decay-fraction", "0.2", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    rows = [line.split(",") for line in out.read_text().splitlines()[1:]]
+    lr = {int(s): float(v) for s, v in rows}
+    assert len(lr) == 10001
+    assert lr[0] == pytest.approx(3e-5)  # warmup from 10% of the peak
+    assert lr[250] == pytest.approx(3e-5 + 0.5 * 2.7e-4)  # linear warmup, Megatron: lr(W) = peak
+    assert lr[500] == lr[8000] == pytest.approx(3e-4)  # stable until the last 20%
+    assert lr[9000] == pytest.approx(3e-5 + 2.7e-4 * (1 - 0.5 ** 0.5))  # 1-sqrt cooldown, halfway
+    assert lr[10000] == pytest.approx(3e-5)  # WSD's default floor: 10% of the peak
+
+
+def test_cli_schedule_flags_override_the_run_file(cli, tmp_path):
+    from pathlib import Path
+
+    run = Path(__file__).resolve().parents[1] / "configs" / "llama-7b-2t.yaml"
+    out = tmp_path / "o.csv"
+    r = cli("schedule", str(run), "--lr", "1e-4", "--steps", "1000", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    last = out.read_text().splitlines()[-1]
+    assert last.startswith("1000,") and float(last.split(",")[1]) <= 1e-4
+    assert max(float(x.split(",")[1]) for x in out.read_text().splitlines()[1:]) == pytest.approx(1e-4)
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (("--schedule", "cosine"), "give a run file, or the schedule by flags"),
+    (("--schedule", "foo", "--lr", "1e-3", "--steps", "100"), "unknown schedule 'foo'"),
+    (("--schedule", "cosine", "--lr", "1e-3", "--steps", "1e12"), "beyond the 50,000,000 steps"),
+    (("--schedule", "cosine", "--lr", "1e-3", "--steps", "100", "--every", "0"), "--every must be >= 1"),
+])
+def test_cli_schedule_bad_flags(cli, args, msg):
+    r = cli("schedule", *args)
+    assert r.exit_code == 2 and msg in r.stderr and r.stderr.count("\n") == 1

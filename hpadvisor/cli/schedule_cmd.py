@@ -1,8 +1,10 @@
-"""``hpadvisor schedule RUN.yaml --out lr.csv``: the run's per-step learning rate, as its trainer computes it.
+"""``hpadvisor schedule [RUN.yaml] --out lr.csv``: the run's per-step learning rate, as its trainer
+computes it.
 
-Peak lr, warmup, final lr, cooldown fraction and total steps come from the run file where it
-plans them, and otherwise from the advice (``recommend``); each choice is printed with where it
-came from.
+Each value comes from a flag, else from the run file's plan, else from the advice for the run
+(``recommend``); every choice is printed with where it came from.  Without a run file the flags
+give the whole schedule (``--schedule``, ``--lr`` and ``--steps`` at least).  The schedule itself
+is :func:`hpadvisor.advisor.planned_schedule`; this module parses and renders.
 """
 
 from __future__ import annotations
@@ -19,79 +21,57 @@ from hpadvisor.cli.base import app, guarded
 @app.command("schedule")
 @guarded
 def schedule_command(
-    run_file: Annotated[Path, typer.Argument(help="Run file (YAML), as for `recommend`.")],
+    run_file: Annotated[Optional[Path], typer.Argument(help="Run file (YAML), as for `recommend` (optional when the flags give the schedule).")] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="Shape: constant, cosine, linear, d2z, wsd, wsd_restarts, multistep, inverse_sqrt.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Peak lr.")] = None,
+    steps: Annotated[Optional[str], typer.Option(help="Total optimizer steps (e.g. 72000 or 72k).")] = None,
+    warmup: Annotated[Optional[int], typer.Option(help="Warmup steps.")] = None,
+    warmup_init: Annotated[float, typer.Option(help="Warmup starts at this fraction of the peak (default 0).")] = 0.0,
+    min_lr: Annotated[Optional[float], typer.Option(help="Final lr (absolute).")] = None,
+    min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr as a fraction of the peak.")] = None,
+    decay_fraction: Annotated[Optional[float], typer.Option(help="WSD: fraction of the run spent cooling down.")] = None,
+    decay_shape: Annotated[str, typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential.")] = "linear",
+    convention: Annotated[str, typer.Option(help="Trainer convention: megatron, hf or nanogpt.")] = "megatron",
     out: Annotated[Optional[Path], typer.Option(help="Write step,lr CSV here (default: print the plot and a summary only).")] = None,
     every: Annotated[int, typer.Option(help="Write every k-th step (1 = every step).")] = 1,
-    convention: Annotated[str, typer.Option(help="Trainer convention: megatron, hf or nanogpt.")] = "megatron",
-    decay_shape: Annotated[str, typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential.")] = "linear",
     plot: Annotated[Optional[Path], typer.Option(help="Also save a PNG/SVG plot (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out / --plot if they exist.")] = False,
 ) -> None:
     """Write the per-step lr of the planned run (CSV step,lr) and show it as a plot."""
     import numpy as np
 
-    from hpadvisor import schedules, yamlio
-    from hpadvisor.advisor import recommend
-    from hpadvisor.api import load_spec
+    from hpadvisor import units, yamlio
+    from hpadvisor.advisor import planned_schedule, recommend
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.plot import text_plot
 
     if every < 1:
         raise InvalidInputError("--every must be >= 1.")
-    spec = load_spec(run_file)
-    advice = recommend(spec)
-    sch = spec.schedule
-    notes = []
+    spec = advice = None
+    if run_file is not None:
+        from hpadvisor.api import load_spec
 
-    def advised(name):
-        v = advice.value(name)
-        if v is None:
-            raise InvalidInputError(f"the advice gives no {name} for this run; plan it in the run file.")
-        return v
-
-    total = int(advised("total_steps"))
-    notes.append(f"total steps {total} (advice: tokens / batch).")
-    if spec.optimizer.lr is not None:
-        peak = spec.optimizer.lr
-        notes.append(f"peak lr {peak:g} (run file).")
-    else:
-        peak = advised("peak_lr")
-        notes.append(f"peak lr {peak:.3g} (advice: {advice['peak_lr'].law}).")
-    if sch.warmup_steps is not None:
-        warm = sch.warmup_steps
-    elif sch.warmup_fraction is not None:
-        warm = sch.warmup_fraction * total
-    elif sch.warmup_tokens is not None and spec.batch_tokens:
-        warm = sch.warmup_tokens / spec.batch_tokens
-    else:
-        warm = advised("warmup_steps")
-        notes.append(f"warmup from the advice ({advice['warmup_steps'].law}).")
-    warm = int(min(round(warm), total))
-    min_lr = sch.min_lr
-    ratio = sch.min_lr_ratio
-    if min_lr is None and ratio is None and sch.shape not in ("constant", "linear"):
-        rec = advice.get("min_lr")
-        if rec is not None and rec.value is not None:
-            min_lr = min(rec.value, peak)
-            notes.append(f"min lr {min_lr:.3g} (advice: {rec.law}).")
-    frac = sch.decay_fraction
-    if sch.shape == "wsd" and frac is None:
-        frac = advice.value("decay_fraction") or 0.2
-    s = schedules.build(sch.shape, peak=peak, total_steps=total, warmup_steps=warm, min_lr=min_lr,
-                        min_lr_ratio=ratio, decay_fraction=frac, decay_shape=decay_shape, convention=convention)
-    steps = np.arange(0, total + 1, every)
-    if steps[-1] != total:
-        steps = np.append(steps, total)
-    lr = s.lr(steps)
+        spec = load_spec(run_file)
+        advice = recommend(spec)
+    elif schedule is None or lr is None or steps is None:
+        raise InvalidInputError("give a run file, or the schedule by flags: --schedule, --lr and --steps at least.")
+    total = int(units.parse_count(steps, name="--steps")) if steps is not None else None
+    s, notes = planned_schedule(spec, advice, shape=schedule, peak=lr, total_steps=total, warmup_steps=warmup,
+                                min_lr=min_lr, min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
+                                decay_shape=decay_shape, convention=convention, warmup_init=warmup_init)
+    steps_out = np.arange(0, s.total_steps + 1, every)
+    if steps_out[-1] != s.total_steps:
+        steps_out = np.append(steps_out, s.total_steps)
+    lr_out = s.lr(steps_out)
     if out is not None:
-        text = "step,lr\n" + "".join(f"{int(a)},{b:.9g}\n" for a, b in zip(steps, lr, strict=True))
+        text = "step,lr\n" + "".join(f"{int(a)},{b:.9g}\n" for a, b in zip(steps_out, lr_out, strict=True))
         yamlio.write_atomic(out, text, force=force)
-        sys.stderr.write(f"wrote {out} ({steps.size} rows)\n")
+        sys.stderr.write(f"wrote {out} ({steps_out.size} rows)\n")
     if plot is not None:
         from hpadvisor.plot import save_plot
 
-        save_plot(plot, {s.describe(): (steps, lr)}, ylabel="learning rate", force=force)
+        save_plot(plot, {s.describe(): (steps_out, lr_out)}, ylabel="learning rate", force=force)
         sys.stderr.write(f"wrote {plot}\n")
-    pick = np.unique(np.linspace(0, steps.size - 1, 400).round().astype(int))
-    sys.stdout.write(f"{s.describe()}\n" + text_plot({"lr": (steps[pick], lr[pick])}, ylabel="lr"))
+    pick = np.unique(np.linspace(0, steps_out.size - 1, 400).round().astype(int))
+    sys.stdout.write(f"{s.describe()}\n" + text_plot({"lr": (steps_out[pick], lr_out[pick])}, ylabel="lr"))
     sys.stdout.write("".join(f"note: {n}\n" for n in notes))
