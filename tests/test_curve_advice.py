@@ -101,3 +101,23 @@ def test_cli_compare_formats(cli):
     assert data["cooldown_search"] == [] and any("extrapolation x3" in n for n in data["notes"])
     bad = cli("compare-schedules", "mpl-400m", "--steps", "100", "--min-lr-ratio", "2")
     assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "--min-lr-ratio" in bad.stderr
+
+
+def test_plots_png_and_svg(cli, tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib not installed (the plot extra)")
+    png, svg = tmp_path / "p.png", tmp_path / "c.svg"
+    p = cli("predict", "mpl-400m", "--schedule", "wsd", "--decay-fraction", "0.2", "--steps", "24000", "--plot", str(png))
+    assert p.exit_code == 0, p.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    c = cli("compare-schedules", "mpl-400m", "--steps", "24000", "--plot", str(svg), "--no-search")
+    assert c.exit_code == 0, c.stderr
+    text = svg.read_text()
+    assert text.lstrip().startswith("<?xml") and "<svg" in text
+    for label in ("cosine to 0.1x", "wsd linear 20% to 0", "constant"):
+        assert label in text  # every candidate in the legend
+    again = cli("compare-schedules", "mpl-400m", "--steps", "24000", "--plot", str(svg), "--no-search")
+    assert again.exit_code == 2 and "already exists" in again.stderr
+    s = cli("schedule", "--schedule", "cosine", "--lr", "3e-4", "--steps", "1000", "--warmup", "100",
+            "--plot", str(tmp_path / "lr.png"))
+    assert s.exit_code == 0, s.stderr
+    assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"

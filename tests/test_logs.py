@@ -89,3 +89,34 @@ def test_arbitrary_numbers_raise_only_our_errors(tmp_path, rows):
                 run.lr_sequence()
     except HpAdvisorError:
         pass
+
+
+def test_parquet_log_with_aliases_and_runs(tmp_path):
+    pytest.importorskip("pyarrow", reason="pyarrow not installed (the parquet extra)")
+    import pandas as pd
+
+    steps = np.arange(0, 2001, 100)
+    frame = pd.concat([
+        pd.DataFrame({"trainer/global_step": steps, "train/loss": 3.0 - steps / 1e4 - k / 10,
+                      "learning_rate": np.full(steps.size, 1e-3), "run": name})
+        for k, name in enumerate(("a", "b"))
+    ])
+    path = tmp_path / "two.parquet"
+    frame.to_parquet(path)
+    runs = read_log(path)
+    assert [r.name for r in runs] == ["a", "b"]
+    assert runs[1].loss[-1] == pytest.approx(3.0 - 0.2 - 0.1)
+    assert runs[0].steps.tolist() == steps.tolist()
+
+
+def test_parquet_errors_are_one_line(tmp_path, monkeypatch):
+    bad = _write(tmp_path, "bad.parquet", "not parquet")
+    if __import__("importlib").util.find_spec("pyarrow") is not None:
+        with pytest.raises(DataError, match="cannot be parsed as PARQUET") as e:
+            read_log(bad)
+        assert "\n" not in str(e.value)
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed
+    with pytest.raises(DataError, match=r"needs pyarrow: pip install 'hpadvisor\[parquet\]'"):
+        read_log(bad)
