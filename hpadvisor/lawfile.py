@@ -114,6 +114,10 @@ def from_dict(data: Any, *, source: str = "law file") -> Law:
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
             raise DataError(f"{source}: constant '{k}' must be a finite number, not {v!r}.")
         kwargs[k] = float(v)
+    missing = [k for k in cls().constants() if k not in kwargs]
+    if missing:
+        raise DataError(f"{source}: constant{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing: "
+                        f"a {form} law file gives every constant ({', '.join(cls().constants())}).")
     prov_data = data.get("provenance") or {}
     if not isinstance(prov_data, Mapping):
         raise DataError(f"{source}: 'provenance' must be a mapping.")

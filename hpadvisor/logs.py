@@ -162,12 +162,21 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
 
 
 def find_spikes(loss: np.ndarray) -> np.ndarray:
-    """Points far above the running median (a robust window of SPIKE_WINDOW points)."""
+    """Points far above the running median (a robust window of SPIKE_WINDOW points).
+
+    The last points are judged against the points before them; the first point cannot be told
+    from the steep start of training and is never called a spike.
+    """
     n = loss.size
     if n < 5:
         return np.zeros(n, dtype=bool)
     half = SPIKE_WINDOW // 2
-    padded = np.pad(loss, half, mode="edge")
+    # The end is padded by reflection: repeating the last point would make it its own median, and
+    # a run that diverges in its last points would be fitted.  The start is padded by repetition:
+    # the first points of a run fall steeply, so their neighbours' median is always below them.
+    padded = np.concatenate([np.full(half, loss[0]), loss, loss[-2::-1][:half]])
+    if padded.size < n + 2 * half:  # fewer points than half a window after the last one
+        padded = np.pad(loss, half, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, SPIKE_WINDOW)
     med = np.median(windows, axis=1)
     resid = loss - med

@@ -107,3 +107,19 @@ def test_missing_law_file_is_named_as_a_file(cli, tmp_path):
     # a bare unknown key still lists the registry
     r2 = cli("predict", "nope", "--params", "1e9", "--tokens", "2e10")
     assert r2.exit_code == 2 and "unknown law 'nope'" in r2.stderr
+
+
+def test_a_law_file_missing_a_constant_is_refused(tmp_path):
+    from hpadvisor import lawfile
+    from hpadvisor.errors import DataError
+    from hpadvisor.laws.curves import MPL_400M
+
+    text = lawfile.dumps(MPL_400M)
+    p = tmp_path / "g.yaml"
+    p.write_text("\n".join(line for line in text.splitlines() if not line.strip().startswith("gamma:")) + "\n")
+    with pytest.raises(DataError, match="constant gamma missing"):
+        lawfile.load(p)
+    e = tmp_path / "e.yaml"
+    e.write_text("hpadvisor_law_file: 1\nlaw: multipower\nname: x\nconstants: {}\n")
+    with pytest.raises(DataError, match="constants L0, A, alpha, B, C, beta, gamma missing"):
+        lawfile.load(e)

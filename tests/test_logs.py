@@ -120,3 +120,24 @@ def test_parquet_errors_are_one_line(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if not installed
     with pytest.raises(DataError, match=r"needs pyarrow: pip install 'hpadvisor\[parquet\]'"):
         read_log(bad)
+
+
+def test_a_diverging_end_is_excluded_and_the_steep_start_kept(tmp_path):
+    # the end of a real curve (MPL 400M cosine_24000) with its last three points diverging
+    import pandas as pd
+
+    from tests.conftest import shared_data
+
+    d = pd.read_csv(shared_data("mpl_schedules", "csv_400", "cosine_24000.csv"))
+    d.loc[d.index[-3:], "loss"] *= [1.3, 1.6, 2.5]
+    d.to_csv(tmp_path / "div.csv", index=False)
+    (run,) = read_log(tmp_path / "div.csv")
+    assert {s for s, _ in run.excluded} == set(d.step.iloc[-3:])
+    d.loc[d.index[-3:-1], "loss"] /= [1.3, 1.6]  # only the last point: a spike
+    d.to_csv(tmp_path / "last.csv", index=False)
+    (run,) = read_log(tmp_path / "last.csv")
+    assert [s for s, _ in run.excluded] == [int(d.step.iloc[-1])]
+    clean = pd.read_csv(shared_data("mpl_schedules", "csv_400", "cosine_24000.csv"))
+    clean.to_csv(tmp_path / "clean.csv", index=False)
+    (run,) = read_log(tmp_path / "clean.csv")  # the steep first points are not spikes
+    assert run.excluded == () and run.steps.size == len(clean)
