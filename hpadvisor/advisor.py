@@ -643,13 +643,16 @@ def planned_schedule(
             warm = advised("warmup_steps")
             notes.append(f"warmup from the advice ({advice['warmup_steps'].law}).")  # type: ignore[index]
         warmup_steps = int(min(round(warm), total))
+        if round(warm) > total:
+            notes.append(f"warmup cut to the run's {total} steps (planned: {round(warm)}).")
     if min_lr is None and min_lr_ratio is None and sch is not None:
         min_lr, min_lr_ratio = sch.min_lr, sch.min_lr_ratio
-        if min_lr is None and min_lr_ratio is None and shape not in ("constant", "linear", "d2z") and advice is not None:
-            rec = advice.get("min_lr")
-            if rec is not None and rec.value is not None:
-                min_lr = min(rec.value, peak)
-                notes.append(f"min lr {min_lr:.3g} (advice: {rec.law}).")
+        if min_lr is None and min_lr_ratio is None and shape in ("cosine", "wsd", "wsd_restarts") and advice is not None:
+            rec, advised_peak = advice.get("min_lr"), advice.value("peak_lr")
+            if rec is not None and rec.value is not None and advised_peak:
+                # the advice's floor is a fraction of its own peak: keep the fraction for the peak in use
+                min_lr_ratio = min(rec.value / advised_peak, 1.0)
+                notes.append(f"min lr {min_lr_ratio * peak:.3g} = {min_lr_ratio:.3g} x the peak (advice: {rec.law}).")
     if decay_fraction is None and sch is not None:
         decay_fraction = sch.decay_fraction
     if shape in ("wsd", "wsd_restarts") and decay_fraction is None and advice is not None:

@@ -115,7 +115,11 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
         if "peak" not in d:
             raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
         peak = d["peak"]
-    w = min(warmup if warmup is not None else int(d.get("warmup", 0)), total - 1)
+    w = warmup if warmup is not None else int(d.get("warmup", 0))
+    if w >= total:
+        origin = "" if warmup is not None else ", the law's fitted run's"
+        raise InvalidInputError(f"--steps {total} is not longer than the warmup ({w} steps{origin}): there is no "
+                                "decay to compare; give more --steps or a shorter --warmup.")
     cands = candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio)
     ranked = rank_schedules(law, cands)
     best_cd = []

@@ -121,3 +121,44 @@ def test_plots_png_and_svg(cli, tmp_path):
             "--plot", str(tmp_path / "lr.png"))
     assert s.exit_code == 0, s.stderr
     assert (tmp_path / "lr.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_fit_warns_when_the_runs_do_not_pin_the_drop(tmp_path):
+    from hpadvisor.fitting.curves import curves_from_logs, fit_curves
+    from tests.conftest import shared_data
+
+    folder = shared_data("mpl_schedules", "csv_400")
+    two, _ = curves_from_logs([str(folder / "cosine_24000.csv"), str(folder / "constant_24000.csv")])
+    assert any(w.startswith("gamma = 3 is at the upper bound") for w in fit_curves(two).warnings)
+    one, _ = curves_from_logs([str(folder / "constant_24000.csv")])
+    assert fit_curves(one).warnings[0].startswith("no run lowers its lr after the warmup")
+    three, _ = curves_from_logs([str(folder / f"{n}.csv") for n in ("cosine_24000", "constant_24000", "wsdcon_9")])
+    assert fit_curves(three).warnings == ()
+
+
+def test_predict_trace_map_and_json_notes_on_stderr(cli, tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("it,LR\n0,0\n2160,3e-4\n72000,3e-5\n")
+    r = cli("predict", "mpl-400m", "--lr-trace", str(trace), "--map", "step=it", "--map", "lr=LR", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [p["step"] for p in json.loads(r.stdout)["points"]] == [2160, 72000]
+    assert "extrapolation x3" in r.stderr  # the notes are kept, on stderr
+
+
+def test_warmup_longer_than_the_run(cli):
+    c = cli("compare-schedules", "mpl-400m", "--steps", "1000")
+    assert c.exit_code == 2 and "not longer than the warmup (2160 steps" in c.stderr
+    p = cli("predict", "mpl-400m", "--schedule", "cosine", "--steps", "1000")
+    assert p.exit_code == 0 and "warmup cut to the run's 1000 steps: the law's fitted warmup is 2160" in p.stdout
+
+
+def test_schedule_keeps_the_advised_floor_as_a_fraction_of_the_peak_in_use(cli, tmp_path):
+    from pathlib import Path
+
+    run = Path(__file__).resolve().parents[1] / "configs" / "proxy-256x8.yaml"
+    out = tmp_path / "p.csv"
+    r = cli("schedule", str(run), "--schedule", "cosine", "--lr", "1e-3", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    lr = [float(x.split(",")[1]) for x in out.read_text().splitlines()[1:]]
+    assert max(lr) == pytest.approx(1e-3) and lr[-1] == pytest.approx(1e-4)  # cosine-10x: 0.1 x the peak
+    assert "min lr 0.0001 = 0.1 x the peak (advice: cosine-10x)" in r.stdout

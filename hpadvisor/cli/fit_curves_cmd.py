@@ -77,7 +77,7 @@ def fit_curves_command(
     sys.stderr.write(f"wrote {out}\n")
     summary = {"law": result.law.registry_key, "form": type(result.law).key, "out": str(out),
                "constants": {k: float(v) for k, v in result.law.constants().items()},
-               "runs": [r.to_dict() for r in result.runs], "notes": notes}
+               "runs": [r.to_dict() for r in result.runs], "notes": notes, "warnings": list(result.warnings)}
     if result.intervals:
         summary["interval_95"] = {k: list(v) for k, v in result.intervals.items()}
     if format is OutputFormat.json:
@@ -97,4 +97,5 @@ def fit_curves_command(
         lines.append(f"  {r.name[:28]:<28} {r.points:>6} {r2} {r.mean_rel_error:>9.3%} "
                      f"{r.max_rel_error:>8.3%} {r.final_rel_error:>+8.3%}")
     lines += [f"  note: {n}" for n in notes]
+    lines += [f"  warning: {w}" for w in result.warnings]
     sys.stdout.write("\n".join(lines) + "\n")

@@ -28,8 +28,10 @@ def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ra
         lr = d["peak"]
         notes.append(f"peak lr {lr:g} (the law's fitted peak; another lr is an extrapolation).")
     if warmup is None:
-        warmup = min(d.get("warmup", 0), total)
-        notes.append(f"warmup {warmup} steps (the law's fitted warmup).")
+        fitted = int(d.get("warmup", 0))
+        warmup = min(fitted, total)
+        notes.append(f"warmup {warmup} steps (the law's fitted warmup)." if warmup == fitted else
+                     f"warmup cut to the run's {total} steps: the law's fitted warmup is {fitted} steps.")
     return schedules.build(schedule, peak=lr, total_steps=total, warmup_steps=warmup, min_lr=min_lr,
                            min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape)
 
@@ -53,7 +55,7 @@ def parse_steps(text: str) -> list[int]:
 
 
 def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape,
-                  lr_trace, at, plot, force, format) -> None:
+                  lr_trace, at, plot, force, format, mapping=None) -> None:
     import numpy as np
 
     from hpadvisor import schedules
@@ -64,7 +66,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     if (lr_trace is None) == (schedule is None):
         raise InvalidInputError("give either --schedule (with --steps) or --lr-trace FILE.")
     if lr_trace is not None:
-        ts, tv = schedules.read_trace(str(lr_trace))
+        from hpadvisor.tables import parse_map
+
+        ts, tv = schedules.read_trace(str(lr_trace), mapping=parse_map(mapping))
         eta = schedules.interpolate_trace(ts, tv)
         if ts[0] > 0:
             notes.append(f"trace starts at step {int(ts[0])}: assumed a linear warmup from 0 before it.")
@@ -92,13 +96,15 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
 
         save_plot(plot, {label: (query, loss)}, ylabel="predicted loss", title=law.registry_key, force=force)
         sys.stderr.write(f"wrote {plot}\n")
-    if format is OutputFormat.json:
-        sys.stdout.write(json.dumps({"points": points}, allow_nan=False) + "\n")
-        return
-    if format is OutputFormat.yaml:
-        from hpadvisor import yamlio
+    if format in (OutputFormat.json, OutputFormat.yaml):
+        # stdout stays {"points": [...]}, the stable interface; the notes go to stderr
+        sys.stderr.write("".join(f"note: {n}\n" for n in notes))
+        if format is OutputFormat.json:
+            sys.stdout.write(json.dumps({"points": points}, allow_nan=False) + "\n")
+        else:
+            from hpadvisor import yamlio
 
-        sys.stdout.write(yamlio.dumps({"points": points}))
+            sys.stdout.write(yamlio.dumps({"points": points}))
         return
     _print_table(law, label, points, notes, markdown=format is OutputFormat.markdown)
 

@@ -94,6 +94,7 @@ class CurveFit:
     fixed: dict[str, float] = field(default_factory=dict)
     method: str = "converged"
     stopped: str = ""
+    warnings: tuple[str, ...] = ()
 
     def info(self) -> dict:
         """The ``fit`` block of the law file (data files and hashes are added by the caller)."""
@@ -110,6 +111,8 @@ class CurveFit:
         }
         if self.stopped:
             out["stopped"] = self.stopped
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         if self.fixed:
             out["fixed"] = {k: float(v) for k, v in self.fixed.items()}
         if self.intervals:
@@ -431,7 +434,24 @@ def fit_curves(
     runs = tuple(quality(c.name, p, c.loss) for c, p in zip(curves, preds, strict=True))
     return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
                     n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
-                    stopped=res.message if method == "luo" else "")
+                    stopped=res.message if method == "luo" else "",
+                    warnings=(() if any(lo < 0.99 * c.lr.max() for lo, c in zip(lows, curves, strict=True)) else (
+                        "no run lowers its lr after the warmup: the loss-drop constants are not determined by "
+                        "these runs, so predictions for decaying schedules are not supported by data.",))
+                    + at_bounds(model.names, res.params, lb, ub))
+
+
+def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> tuple[str, ...]:
+    """A warning for each fitted parameter that ended on a bound of its search range: the runs do
+    not pin it down (typically the drop shape, from runs without an lr decay of their own)."""
+    out = []
+    for name, p, lo, hi in zip(names, params, lb, ub, strict=True):
+        for side, b in (("lower", lo), ("upper", hi)):
+            if np.isfinite(b) and abs(p - b) <= (rel * abs(b) if b else tiny):
+                out.append(f"{name} = {p:.4g} is at the {side} bound of its range: these runs do not pin it "
+                           "down, and predictions for other schedules are unreliable. Add a run whose lr "
+                           "decays differently (a cosine, a WSD cooldown or a step drop).")
+    return tuple(out)
 
 
 def evaluate(law, curves: Sequence[Curve]) -> tuple[RunQuality, ...]:
