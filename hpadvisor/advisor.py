@@ -594,9 +594,10 @@ def planned_schedule(
     min_lr: float | None = None,
     min_lr_ratio: float | None = None,
     decay_fraction: float | None = None,
-    decay_shape: str = "linear",
+    decay_shape: str | None = None,
     convention: str = "megatron",
     warmup_init: float = 0.0,
+    cooldowns: int | None = None,
 ):
     """The run's per-step lr schedule and a note on where each of its values came from.
 
@@ -657,7 +658,11 @@ def planned_schedule(
         decay_fraction = sch.decay_fraction
     if shape in ("wsd", "wsd_restarts") and decay_fraction is None and advice is not None:
         decay_fraction = advice.value("decay_fraction")
+    if decay_shape is None:
+        decay_shape = (sch.decay_shape if sch is not None else None) or "linear"
+    if cooldowns is None and sch is not None:
+        cooldowns = sch.cooldowns
     sched = schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup_steps, min_lr=min_lr,
                             min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
-                            convention=convention, warmup_init=warmup_init)
+                            convention=convention, warmup_init=warmup_init, cooldowns=cooldowns)
     return sched, notes

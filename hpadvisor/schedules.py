@@ -39,7 +39,7 @@ SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "w
 DECAY_SHAPES = ("linear", "1-sqrt", "cosine", "exponential", "geometric")
 CONVENTIONS = ("megatron", "hf", "nanogpt")
 #: Trainer spellings of the cooldown shapes (Megatron lr_wsd_decay_style, torchtitan decay_type).
-DECAY_ALIASES = {"minus_sqrt": "1-sqrt", "sqrt": "1-sqrt", "one_minus_sqrt": "1-sqrt", "exp": "exponential"}
+DECAY_ALIASES = {"1_sqrt": "1-sqrt", "minus_sqrt": "1-sqrt", "sqrt": "1-sqrt", "one_minus_sqrt": "1-sqrt", "exp": "exponential"}
 #: DeepSeek LLM's multi-step schedule (LAWS.md section 5): (fraction of the run, factor of peak).
 DEEPSEEK_MILESTONES = ((0.8, 0.316), (0.9, 0.1))
 
@@ -217,9 +217,14 @@ class Schedule:
         return self.lr(np.arange(self.total_steps + 1, dtype=float))
 
     def describe(self) -> str:
-        parts = [self.shape if self.shape != "wsd" else f"wsd ({self.decay_shape} cooldown, "
-                 f"{self.decay_steps / self.total_steps:.0%})", f"peak {self.peak:.3g}",
-                 f"{self.total_steps} steps"]
+        if self.shape == "wsd":
+            head = f"wsd ({self.decay_shape} cooldown, {self.decay_steps / self.total_steps:.0%})"
+        elif self.shape == "wsd_restarts":
+            frac = (self.decay_steps or round(0.2 * self.total_steps)) / self.total_steps
+            head = f"wsd_restarts ({len(self.cycles)} {self.decay_shape} cooldowns, {frac:.0%} of each cycle)"
+        else:
+            head = self.shape
+        parts = [head, f"peak {self.peak:.3g}", f"{self.total_steps} steps"]
         if self.warmup_steps:
             parts.append(f"warmup {self.warmup_steps}")
         if self.min_lr:
@@ -307,6 +312,7 @@ def build(
     decay_shape: str = "linear",
     convention: str = "megatron",
     warmup_init: float = 0.0,
+    cooldowns: int | None = None,
 ) -> Schedule:
     """A schedule from run-file or flag values (``min_lr`` absolute or ``min_lr_ratio`` of the peak).
 
@@ -324,6 +330,16 @@ def build(
             raise bad_value("min_lr_ratio", "the schedule", "in [0, 1]", float(min_lr_ratio))
         min_lr = min_lr_ratio * peak
     decay_steps = None
+    cycles: tuple[int, ...] = ()
+    if cooldowns is not None and (cooldowns != int(cooldowns) or cooldowns < 1):
+        raise InvalidInputError(f"cooldowns must be a whole number >= 1, not {cooldowns}.")
+    if shape == "wsd" and cooldowns is not None and cooldowns > 1:
+        shape = "wsd_restarts"
+    if shape == "wsd_restarts":  # n cooldowns, the cycles evenly spaced after the warmup
+        n = int(cooldowns or 1)
+        if total_steps - warmup_steps < n:
+            raise InvalidInputError(f"{n} cooldowns need at least {n} steps after the warmup.")
+        cycles = tuple(warmup_steps + round((total_steps - warmup_steps) * (i + 1) / n) for i in range(n))
     if shape in ("wsd", "wsd_restarts"):
         frac = 0.2 if decay_fraction is None else decay_fraction
         if not 0 < frac <= 1:
@@ -331,7 +347,7 @@ def build(
         decay_steps = max(1, min(round(frac * total_steps), total_steps - warmup_steps))
     return Schedule(shape, peak=peak, total_steps=total_steps, warmup_steps=warmup_steps,
                     min_lr=0.0 if shape == "constant" else min_lr, decay_steps=decay_steps,
-                    decay_shape=decay_shape, convention=convention, warmup_init=warmup_init)
+                    decay_shape=decay_shape, convention=convention, warmup_init=warmup_init, cycles=cycles)
 
 
 def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -100,7 +100,10 @@ FIELDS: dict[str, Any] = {
         "warmup": Field(
             "warmup", "Warmup as '2000 steps', '500M tokens' or a fraction of the run (0.01)."
         ),
-        "decay_fraction": Field("fraction", "WSD: fraction of the run spent in the cooldown."),
+        "decay_fraction": Field("fraction", "WSD: fraction of the run (of each cycle with cooldowns > 1) spent cooling down."),
+        "decay_shape": Field("str", "WSD cooldown shape (default linear).",
+                             choices=("linear", "1_sqrt", "cosine", "exponential", "geometric")),
+        "cooldowns": Field("int", "WSD: number of cooldowns, evenly spaced (WSD-S; default 1)."),
         "min_lr": Field("nonneg", "Final learning rate, absolute."),
         "min_lr_ratio": Field("fraction", "Final learning rate as a fraction of the peak."),
     },
@@ -259,6 +262,8 @@ class ScheduleSpec:
     decay_fraction: float | None = None
     min_lr: float | None = None
     min_lr_ratio: float | None = None
+    decay_shape: str | None = None
+    cooldowns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -630,13 +635,14 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
     if warm is not None:
         kind, amount = warm
         sched_kw[{"steps": "warmup_steps", "tokens": "warmup_tokens", "fraction": "warmup_fraction"}[kind]] = amount
-    for key in ("decay_fraction", "min_lr", "min_lr_ratio"):
+    for key in ("decay_fraction", "min_lr", "min_lr_ratio", "decay_shape", "cooldowns"):
         if f"schedule.{key}" in v:
             sched_kw[key] = v[f"schedule.{key}"]
     if "min_lr" in sched_kw and "min_lr_ratio" in sched_kw:
         raise InvalidInputError("give schedule.min_lr or schedule.min_lr_ratio, not both.")
-    if sched_kw.get("decay_fraction") is not None and sched_kw["shape"] != "wsd":
-        notes.append(f"schedule.decay_fraction applies to wsd; the {sched_kw['shape']} schedule ignores it.")
+    for key in ("decay_fraction", "decay_shape", "cooldowns"):
+        if sched_kw.get(key) is not None and sched_kw["shape"] != "wsd":
+            notes.append(f"schedule.{key} applies to wsd; the {sched_kw['shape']} schedule ignores it.")
     schedule = ScheduleSpec(**sched_kw)
 
     # -- hardware ------------------------------------------------------------------------------

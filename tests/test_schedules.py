@@ -179,3 +179,31 @@ def test_cli_schedule_flags_override_the_run_file(cli, tmp_path):
 def test_cli_schedule_bad_flags(cli, args, msg):
     r = cli("schedule", *args)
     assert r.exit_code == 2 and msg in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_repeated_cooldowns_from_flags_and_run_file(cli, tmp_path):
+    out = tmp_path / "r.csv"
+    r = cli("schedule", "--schedule", "wsd", "--lr", "1e-3", "--steps", "9000", "--cooldowns", "3",
+            "--decay-fraction", "0.1", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    lr = {int(a): float(b) for a, b in (x.split(",") for x in out.read_text().splitlines()[1:])}
+    # three cycles of 3000 steps, each ending with a linear cooldown over its last 10% to 0.1x
+    assert lr[2700] == lr[3001] == lr[5700] == pytest.approx(1e-3)
+    assert lr[2850] == pytest.approx(1e-4 + 0.5 * 9e-4)
+    assert lr[3000] == lr[6000] == lr[9000] == pytest.approx(1e-4)
+    run = tmp_path / "run.yaml"
+    run.write_text("model: {params: 125M}\ndata: {tokens: 2.5B}\nseq_len: 1024\nbatch: 256 seqs\n"
+                   "optimizer: {lr: 1e-3}\n"
+                   "schedule: {shape: wsd, warmup: 100 steps, decay_shape: 1-sqrt, cooldowns: 2, decay_fraction: 0.2}\n")
+    out2 = tmp_path / "r2.csv"
+    r = cli("schedule", str(run), "--out", str(out2))
+    assert r.exit_code == 0, r.stderr
+    assert "wsd_restarts" in r.stdout and "1-sqrt" in r.stdout
+    rows = [float(x.split(",")[1]) for x in out2.read_text().splitlines()[1:]]
+    total = len(rows) - 1
+    mid = 100 + round((total - 100) / 2)
+    assert rows[mid] == pytest.approx(rows[-1]) and rows[mid + 1] == pytest.approx(1e-3)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(run.read_text().replace("cooldowns: 2", "cooldowns: 0"))
+    r = cli("schedule", str(bad))
+    assert r.exit_code == 2 and "'schedule.cooldowns' must be > 0. Got 0." in r.stderr

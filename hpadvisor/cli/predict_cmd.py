@@ -35,6 +35,7 @@ def predict(
     min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr as a fraction of the peak (default 0.1; 0 for linear).", rich_help_panel=_SCHED)] = None,
     decay_fraction: Annotated[Optional[float], typer.Option(help="WSD: fraction of the run in the cooldown (default 0.2).", rich_help_panel=_SCHED)] = None,
     decay_shape: Annotated[str, typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential, geometric.", rich_help_panel=_SCHED)] = "linear",
+    cooldowns: Annotated[Optional[int], typer.Option(help="WSD: number of cooldowns, evenly spaced (WSD-S; default 1).", rich_help_panel=_SCHED)] = None,
     lr_trace: Annotated[Optional[Path], typer.Option(help="A (step, lr) CSV/TSV/JSONL trace of the planned lr (sparse is interpolated).", rich_help_panel=_SCHED)] = None,
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a trace column: step=it, lr=LR (repeatable).", rich_help_panel=_SCHED)] = None,
     at: Annotated[Optional[str], typer.Option(help="Steps to predict at, e.g. 1000,24000 (default: the trace's steps, or 200 points).")] = None,
@@ -60,7 +61,7 @@ def predict(
     module, _, func = HANDLERS[form].partition(":")
     handler = getattr(importlib.import_module(module), func)
     offered = dict(schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
-                   min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+                   min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape, cooldowns=cooldowns,
                    lr_trace=lr_trace, mapping=map, at=at, plot=plot, force=force, format=format,
                    params=params, tokens=tokens, law_file=law_file)
     accepted = inspect.signature(handler).parameters

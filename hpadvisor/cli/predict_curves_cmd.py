@@ -12,7 +12,7 @@ from typing import Any
 
 
 def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction,
-                          decay_shape, notes: list[str]):
+                          decay_shape, notes: list[str], cooldowns=None):
     from hpadvisor import schedules, units
     from hpadvisor.errors import InvalidInputError
 
@@ -33,7 +33,8 @@ def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ra
         notes.append(f"warmup {warmup} steps (the law's fitted warmup)." if warmup == fitted else
                      f"warmup cut to the run's {total} steps: the law's fitted warmup is {fitted} steps.")
     return schedules.build(schedule, peak=lr, total_steps=total, warmup_steps=warmup, min_lr=min_lr,
-                           min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape)
+                           min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+                           cooldowns=cooldowns)
 
 
 def parse_steps(text: str) -> list[int]:
@@ -55,7 +56,7 @@ def parse_steps(text: str) -> list[int]:
 
 
 def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape,
-                  lr_trace, at, plot, force, format, mapping=None) -> None:
+                  lr_trace, at, plot, force, format, mapping=None, cooldowns=None) -> None:
     import numpy as np
 
     from hpadvisor import schedules
@@ -77,7 +78,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     else:
         sched = schedule_from_options(law, schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
                                       min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
-                                      decay_shape=decay_shape, notes=notes)
+                                      decay_shape=decay_shape, notes=notes, cooldowns=cooldowns)
         eta = sched.sequence()
         T = sched.total_steps
         query = np.unique(np.linspace(max(1, min(T, sched.warmup_steps or 1)), T, 200).round().astype(int))

@@ -30,7 +30,8 @@ def schedule_command(
     min_lr: Annotated[Optional[float], typer.Option(help="Final lr (absolute).")] = None,
     min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr as a fraction of the peak.")] = None,
     decay_fraction: Annotated[Optional[float], typer.Option(help="WSD: fraction of the run spent cooling down.")] = None,
-    decay_shape: Annotated[str, typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential.")] = "linear",
+    decay_shape: Annotated[Optional[str], typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential (default: the run file's, else linear).")] = None,
+    cooldowns: Annotated[Optional[int], typer.Option(help="WSD: number of cooldowns, evenly spaced (WSD-S; default 1).")] = None,
     convention: Annotated[str, typer.Option(help="Trainer convention: megatron, hf or nanogpt.")] = "megatron",
     out: Annotated[Optional[Path], typer.Option(help="Write step,lr CSV here (default: print the plot and a summary only).")] = None,
     every: Annotated[int, typer.Option(help="Write every k-th step (1 = every step).")] = 1,
@@ -58,7 +59,8 @@ def schedule_command(
     total = int(units.parse_count(steps, name="--steps")) if steps is not None else None
     s, notes = planned_schedule(spec, advice, shape=schedule, peak=lr, total_steps=total, warmup_steps=warmup,
                                 min_lr=min_lr, min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
-                                decay_shape=decay_shape, convention=convention, warmup_init=warmup_init)
+                                decay_shape=decay_shape, convention=convention, warmup_init=warmup_init,
+                                cooldowns=cooldowns)
     steps_out = np.arange(0, s.total_steps + 1, every)
     if steps_out[-1] != s.total_steps:
         steps_out = np.append(steps_out, s.total_steps)
