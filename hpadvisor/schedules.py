@@ -232,13 +232,27 @@ class Schedule:
         return ", ".join(parts) + f" [{self.convention}]"
 
 
+#: Where a user sets each schedule value: the command-line flag, then the run-file key.
+SET_BY = {"peak": "--lr, optimizer.lr", "total_steps": "--steps", "warmup_steps": "--warmup, schedule.warmup",
+          "min_lr": "--min-lr, schedule.min_lr", "min_lr_ratio": "--min-lr-ratio, schedule.min_lr_ratio",
+          "warmup_init": "--warmup-init", "decay_steps": "--decay-fraction, schedule.decay_fraction",
+          "decay_fraction": "--decay-fraction, schedule.decay_fraction"}
+
+
 def _check(x, name, where, requirement, ok) -> None:
     try:
         good = x is not None and math.isfinite(float(x)) and ok(float(x))
     except (TypeError, ValueError):
         good = False
     if not good:
-        raise bad_value(name, where, requirement, float(x) if isinstance(x, (int, float)) else x)
+        raise _bad(name, where, requirement, float(x) if isinstance(x, (int, float)) else x)
+
+
+def _bad(name: str, where: str, requirement: str, got: object) -> InvalidInputError:
+    """bad_value, naming the flag and run-file key that set the value."""
+    if name in SET_BY and where in ("Schedule", "the schedule"):
+        where = f"the schedule (set by {SET_BY[name]})"
+    return bad_value(name, where, requirement, got)
 
 
 def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: int | None = None,
@@ -323,11 +337,13 @@ def build(
         shape, min_lr, min_lr_ratio = "linear", 0.0, None
     if shape not in SHAPES or shape == "trace":
         raise InvalidInputError(f"unknown schedule '{shape}'.{did_you_mean(shape, [s for s in SHAPES if s != 'trace'] + ['d2z'])}")
+    if min_lr is not None and min_lr_ratio is not None:
+        raise InvalidInputError("give the final lr once: --min-lr (absolute) or --min-lr-ratio (of the peak), not both.")
     if min_lr is None:
         if min_lr_ratio is None:
             min_lr_ratio = {"linear": 0.0, "constant": 1.0}.get(shape, 0.1)
         if not 0 <= min_lr_ratio <= 1:
-            raise bad_value("min_lr_ratio", "the schedule", "in [0, 1]", float(min_lr_ratio))
+            raise _bad("min_lr_ratio", "the schedule", "in [0, 1]", float(min_lr_ratio))
         min_lr = min_lr_ratio * peak
     decay_steps = None
     cycles: tuple[int, ...] = ()
@@ -343,7 +359,7 @@ def build(
     if shape in ("wsd", "wsd_restarts"):
         frac = 0.2 if decay_fraction is None else decay_fraction
         if not 0 < frac <= 1:
-            raise bad_value("decay_fraction", "the schedule", "in (0, 1]", float(frac))
+            raise _bad("decay_fraction", "the schedule", "in (0, 1]", float(frac))
         decay_steps = max(1, min(round(frac * total_steps), total_steps - warmup_steps))
     return Schedule(shape, peak=peak, total_steps=total_steps, warmup_steps=warmup_steps,
                     min_lr=0.0 if shape == "constant" else min_lr, decay_steps=decay_steps,

@@ -129,6 +129,11 @@ def parse_count(value: object, *, name: str, positive: bool = True) -> float:
     return parse_quantity(value, name=name, positive=positive)[0]
 
 
+def parse_steps(value: object, *, name: str = "--steps") -> int:
+    """A whole number of steps with SI multiplier: ``72k`` -> 72000; ``2.5`` is refused."""
+    return int(parse_quantity(value, name=name, integer=True)[0])
+
+
 def parse_seq_len(value: object, *, name: str = "seq_len") -> int:
     """A sequence length in tokens; ``4k`` = 4096 (binary k, as everyone writes context sizes)."""
     number, _ = parse_quantity(value, name=name, units=("tokens",), binary_k=True, integer=True)

@@ -162,3 +162,36 @@ def test_schedule_keeps_the_advised_floor_as_a_fraction_of_the_peak_in_use(cli, 
     lr = [float(x.split(",")[1]) for x in out.read_text().splitlines()[1:]]
     assert max(lr) == pytest.approx(1e-3) and lr[-1] == pytest.approx(1e-4)  # cosine-10x: 0.1 x the peak
     assert "min lr 0.0001 = 0.1 x the peak (advice: cosine-10x)" in r.stdout
+
+
+@pytest.mark.parametrize(("args", "msg"), [
+    (("predict", "mpl-400m", "--schedule", "cosine", "--steps", "2.5"), "'--steps' must be a whole number. Got '2.5'."),
+    (("compare-schedules", "mpl-400m", "--steps", "24000.7"), "'--steps' must be a whole number"),
+    (("predict", "mpl-400m", "--schedule", "cosine", "--steps", "10000", "--min-lr", "1e-5", "--min-lr-ratio", "0.1"),
+     "--min-lr (absolute) or --min-lr-ratio (of the peak), not both"),
+    (("predict", "mpl-400m", "--schedule", "cosine", "--warmup", "2000", "--steps", "1000"),
+     "'warmup_steps' parameter of the schedule (set by --warmup, schedule.warmup)"),
+    (("predict", "mpl-400m", "--schedule", "cosine", "--steps", "1000", "--lr", "0"),
+     "'peak' parameter of the schedule (set by --lr, optimizer.lr)"),
+    (("schedule", "--schedule", "wsd", "--lr", "1e-3", "--steps", "100", "--decay-fraction", "0"),
+     "(set by --decay-fraction, schedule.decay_fraction) must be in (0, 1]"),
+])
+def test_schedule_flags_errors_name_the_flag(cli, args, msg):
+    r = cli(*args)
+    assert r.exit_code == 2 and msg in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_fit_curves_refuses_what_it_would_ignore_or_double(cli, tmp_path):
+    from tests.conftest import shared_data
+
+    f = shared_data("mpl_schedules", "csv_400", "wsdcon_9.csv")
+    again = f.parent.parent / "csv_400" / f.name
+    out = str(tmp_path / "x.yaml")
+    for args, msg in (((str(f), str(again)), "is given twice"),
+                      ((str(f), "--lambda", "0.99"), "--lambda is the annealing law's constant"),
+                      ((str(f), "--bootstrap", "-3"), "--bootstrap must be >= 0")):
+        r = cli("fit", "curves", *args, "--out", out)
+        assert r.exit_code == 2 and msg in r.stderr, r.stderr
+    md = cli("fit", "curves", str(f), str(f.parent / "cosine_24000.csv"), "--out", out, "-f", "markdown")
+    assert md.exit_code == 0, md.stderr
+    assert "| constant | value | 95% interval |" in md.stdout and "| wsdcon_9 | 109 |" in md.stdout

@@ -35,7 +35,7 @@ def compare_schedules(
     from hpadvisor import curve_advice, lawfile, units
 
     law = lawfile.find(law_file)
-    total = int(units.parse_count(steps, name="--steps"))
+    total = units.parse_steps(steps)
     result = curve_advice.compare(law, total, peak=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
                                   cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
     if plot is not None:

@@ -51,6 +51,16 @@ def fit_curves_command(
     from hpadvisor.tables import parse_map
 
     yamlio.check_writable(out, force=force)
+    if bootstrap < 0:
+        raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {bootstrap}.")
+    if lam is not None and law != "annealing":
+        raise InvalidInputError(f"--lambda is the annealing law's constant; the {law} law has none (use --law annealing).")
+    seen: dict[str, str] = {}
+    for f in files:
+        key = str(f.resolve())
+        if key in seen:
+            raise InvalidInputError(f"'{f}' is given twice (as '{seen[key]}'): each log once, or its runs would count double.")
+        seen[key] = str(f)
     lam_value: float | None = 0.999
     if lam is not None:
         if lam.strip().lower() == "fit":
@@ -88,6 +98,9 @@ def fit_curves_command(
     if format is OutputFormat.yaml:
         sys.stdout.write(yamlio.dumps(summary))
         return
+    if format is OutputFormat.markdown:
+        sys.stdout.write(_markdown(summary, result))
+        return
     lines = [f"{summary['law']} ({type(result.law).title})"]
     lines += [f"  {k:>6} = {v:.6g}" + (f"   95% [{result.intervals[k][0]:.4g}, {result.intervals[k][1]:.4g}]"
                                         if k in result.intervals else "") for k, v in summary["constants"].items()]
@@ -99,3 +112,16 @@ def fit_curves_command(
     lines += [f"  note: {n}" for n in notes]
     lines += [f"  warning: {w}" for w in result.warnings]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _markdown(summary: dict, result) -> str:
+    out = [f"**{summary['law']}** ({type(result.law).title})", "", "| constant | value | 95% interval |", "|---|---:|---|"]
+    for k, v in summary["constants"].items():
+        iv = result.intervals.get(k)
+        out.append(f"| {k} | {v:.6g} | {f'[{iv[0]:.4g}, {iv[1]:.4g}]' if iv else ''} |")
+    out += ["", "| run | points | R^2 | mean rel | max rel | final |", "|---|---:|---:|---:|---:|---:|"]
+    for r in result.runs:
+        r2 = f"{r.r2:.5f}" if r.r2 == r.r2 else "n/a"
+        out.append(f"| {r.name} | {r.points} | {r2} | {r.mean_rel_error:.3%} | {r.max_rel_error:.3%} | {r.final_rel_error:+.3%} |")
+    out += [""] + [f"- note: {n}" for n in summary["notes"]] + [f"- warning: {w}" for w in summary["warnings"]]
+    return "\n".join(out).rstrip() + "\n"

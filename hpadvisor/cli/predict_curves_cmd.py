@@ -18,7 +18,7 @@ def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ra
 
     if steps is None:
         raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
-    total = int(units.parse_count(steps, name="--steps")) if isinstance(steps, str) else int(steps)
+    total = units.parse_steps(steps) if isinstance(steps, str) else int(steps)
     from hpadvisor.curve_advice import fitted_defaults
 
     d = fitted_defaults(law)
@@ -47,7 +47,7 @@ def parse_steps(text: str) -> list[int]:
         if not part:
             continue
         try:
-            out.append(int(units.parse_count(part, name="--at")))
+            out.append(units.parse_steps(part, name="--at"))
         except HpAdvisorError:
             raise InvalidInputError(f"--at: '{part}' is not a step number (e.g. --at 1000,24000).") from None
     if not out:

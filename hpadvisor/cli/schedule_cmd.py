@@ -56,7 +56,7 @@ def schedule_command(
         advice = recommend(spec)
     elif schedule is None or lr is None or steps is None:
         raise InvalidInputError("give a run file, or the schedule by flags: --schedule, --lr and --steps at least.")
-    total = int(units.parse_count(steps, name="--steps")) if steps is not None else None
+    total = units.parse_steps(steps) if steps is not None else None
     s, notes = planned_schedule(spec, advice, shape=schedule, peak=lr, total_steps=total, warmup_steps=warmup,
                                 min_lr=min_lr, min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
                                 decay_shape=decay_shape, convention=convention, warmup_init=warmup_init,
