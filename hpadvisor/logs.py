@@ -51,6 +51,7 @@ class LogRun:
     lr: np.ndarray
     notes: tuple[str, ...] = ()
     excluded: tuple[tuple[int, str], ...] = field(default=())
+    lr_column: bool = False  # the log has an lr column (even if every cell is blank)
 
     @property
     def has_lr(self) -> bool:
@@ -158,7 +159,8 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
     if s_fit.size == 0:
         raise DataError(f"{where}: no usable loss values (all blank, NaN, inf or spikes).")
     return LogRun(name=name, file=path, sha256=digest, steps=s_fit.astype(np.int64), loss=l_fit,
-                  lr_steps=lr_steps, lr=lr_vals, notes=tuple(notes), excluded=tuple(excluded))
+                  lr_steps=lr_steps, lr=lr_vals, notes=tuple(notes), excluded=tuple(excluded),
+                  lr_column="lr" in frame.columns)
 
 
 def find_spikes(loss: np.ndarray) -> np.ndarray:

@@ -141,3 +141,11 @@ def test_a_diverging_end_is_excluded_and_the_steep_start_kept(tmp_path):
     clean.to_csv(tmp_path / "clean.csv", index=False)
     (run,) = read_log(tmp_path / "clean.csv")  # the steep first points are not spikes
     assert run.excluded == () and run.steps.size == len(clean)
+
+
+def test_an_empty_lr_column_is_named_as_such(cli, tmp_path):
+    log = _write(tmp_path, "blank.csv", "step,lr,loss\n" + "".join(f"{s},,{3 - s / 1e4}\n" for s in range(100, 1500, 100)))
+    (run,) = read_log(log)
+    assert run.lr_column and not run.has_lr
+    r = cli("fit", "curves", str(log), "--out", str(tmp_path / "o.yaml"))
+    assert r.exit_code == 2 and "the lr column has no values and no schedule was given" in r.stderr

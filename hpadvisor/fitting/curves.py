@@ -485,6 +485,9 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                 if eta.size - 1 < run.steps.max():
                     raise DataError(f"{path}: the log runs to step {int(run.steps.max())}, past the "
                                     f"schedule's {eta.size - 1} steps: give --total-steps.")
+            elif run.lr_column:
+                raise DataError(f"'{path}' [{run.name}]: the lr column has no values and no schedule was given: "
+                                "fill it, or pass --schedule/--lr/--warmup/--total-steps.")
             else:
                 raise DataError(
                     f"'{path}' has no lr column (accepted names: lr, learning_rate, ...) and no schedule "
