@@ -598,6 +598,7 @@ def planned_schedule(
     convention: str = "megatron",
     warmup_init: float = 0.0,
     cooldowns: int | None = None,
+    set_by: Mapping[str, str] | None = None,
 ):
     """The run's per-step lr schedule and a note on where each of its values came from.
 
@@ -664,5 +665,5 @@ def planned_schedule(
         cooldowns = sch.cooldowns
     sched = schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup_steps, min_lr=min_lr,
                             min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
-                            convention=convention, warmup_init=warmup_init, cooldowns=cooldowns)
+                            convention=convention, warmup_init=warmup_init, cooldowns=cooldowns, set_by=set_by)
     return sched, notes

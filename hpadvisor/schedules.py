@@ -28,18 +28,16 @@ default; Hägele et al. 2024 start at peak/100).  Everything is vectorised numpy
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hpadvisor.errors import InvalidInputError, bad_value, did_you_mean
+from hpadvisor.spec import DECAY_ALIASES, DECAY_SHAPES  # noqa: F401 - the run file's vocabulary, used here
 
 SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "wsd_restarts", "trace")
-DECAY_SHAPES = ("linear", "1-sqrt", "cosine", "exponential", "geometric")
 CONVENTIONS = ("megatron", "hf", "nanogpt")
-#: Trainer spellings of the cooldown shapes (Megatron lr_wsd_decay_style, torchtitan decay_type).
-DECAY_ALIASES = {"1_sqrt": "1-sqrt", "minus_sqrt": "1-sqrt", "sqrt": "1-sqrt", "one_minus_sqrt": "1-sqrt", "exp": "exponential"}
 #: DeepSeek LLM's multi-step schedule (LAWS.md section 5): (fraction of the run, factor of peak).
 DEEPSEEK_MILESTONES = ((0.8, 0.316), (0.9, 0.1))
 
@@ -191,9 +189,9 @@ class Schedule:
         elif self.shape == "wsd_restarts":
             out = np.full_like(s, peak)
             d_frac = (self.decay_steps or round(0.2 * T)) / T
-            prev = W
+            prev = 0  # the first cycle is measured from step 0, so one cycle is exactly ``wsd``
             for end in self.cycles:
-                d = max(1, round(d_frac * (end - prev)))
+                d = max(1, min(round(d_frac * (end - prev)), end - max(prev, W)))
                 rr = (s - (end - d)) / d
                 inside = (s > end - d) & (s <= end)
                 out = np.where(inside, lo + delta * decay_coefficient(self.decay_shape, rr, ratio), out)
@@ -232,13 +230,6 @@ class Schedule:
         return ", ".join(parts) + f" [{self.convention}]"
 
 
-#: Where a user sets each schedule value: the command-line flag, then the run-file key.
-SET_BY = {"peak": "--lr, optimizer.lr", "total_steps": "--steps", "warmup_steps": "--warmup, schedule.warmup",
-          "min_lr": "--min-lr, schedule.min_lr", "min_lr_ratio": "--min-lr-ratio, schedule.min_lr_ratio",
-          "warmup_init": "--warmup-init", "decay_steps": "--decay-fraction, schedule.decay_fraction",
-          "decay_fraction": "--decay-fraction, schedule.decay_fraction"}
-
-
 def _check(x, name, where, requirement, ok) -> None:
     try:
         good = x is not None and math.isfinite(float(x)) and ok(float(x))
@@ -248,11 +239,15 @@ def _check(x, name, where, requirement, ok) -> None:
         raise _bad(name, where, requirement, float(x) if isinstance(x, (int, float)) else x)
 
 
-def _bad(name: str, where: str, requirement: str, got: object) -> InvalidInputError:
-    """bad_value, naming the flag and run-file key that set the value."""
-    if name in SET_BY and where in ("Schedule", "the schedule"):
-        where = f"the schedule (set by {SET_BY[name]})"
-    return bad_value(name, where, requirement, got)
+def _bad(name: str, where: str, requirement: str, got: object,
+         set_by: Mapping[str, str] | None = None) -> InvalidInputError:
+    """bad_value, naming what set the value when the caller says (``set_by``: field -> flag or key).
+    The field, requirement and value ride on the error so :func:`build` can name the flag."""
+    if set_by and name in set_by:
+        where = f"the schedule (set by {set_by[name]})"
+    exc = bad_value(name, where, requirement, got)
+    exc.schedule_field = (name, requirement, got)  # type: ignore[attr-defined]
+    return exc
 
 
 def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: int | None = None,
@@ -327,6 +322,7 @@ def build(
     convention: str = "megatron",
     warmup_init: float = 0.0,
     cooldowns: int | None = None,
+    set_by: Mapping[str, str] | None = None,
 ) -> Schedule:
     """A schedule from run-file or flag values (``min_lr`` absolute or ``min_lr_ratio`` of the peak).
 
@@ -343,12 +339,17 @@ def build(
         if min_lr_ratio is None:
             min_lr_ratio = {"linear": 0.0, "constant": 1.0}.get(shape, 0.1)
         if not 0 <= min_lr_ratio <= 1:
-            raise _bad("min_lr_ratio", "the schedule", "in [0, 1]", float(min_lr_ratio))
+            raise _bad("min_lr_ratio", "the schedule", "in [0, 1]", float(min_lr_ratio), set_by)
         min_lr = min_lr_ratio * peak
     decay_steps = None
     cycles: tuple[int, ...] = ()
     if cooldowns is not None and (cooldowns != int(cooldowns) or cooldowns < 1):
         raise InvalidInputError(f"cooldowns must be a whole number >= 1, not {cooldowns}.")
+    if cooldowns is not None and shape not in ("wsd", "wsd_restarts"):
+        raise InvalidInputError(f"cooldowns apply to a wsd schedule, not {shape}.")
+    if shape in ("wsd", "wsd_restarts") and total_steps - warmup_steps < 1:
+        raise InvalidInputError(f"a wsd schedule needs steps after its warmup: the warmup ({warmup_steps} steps) "
+                                f"is the whole run ({total_steps} steps).")
     if shape == "wsd" and cooldowns is not None and cooldowns > 1:
         shape = "wsd_restarts"
     if shape == "wsd_restarts":  # n cooldowns, the cycles evenly spaced after the warmup
@@ -359,11 +360,19 @@ def build(
     if shape in ("wsd", "wsd_restarts"):
         frac = 0.2 if decay_fraction is None else decay_fraction
         if not 0 < frac <= 1:
-            raise _bad("decay_fraction", "the schedule", "in (0, 1]", float(frac))
-        decay_steps = max(1, min(round(frac * total_steps), total_steps - warmup_steps))
-    return Schedule(shape, peak=peak, total_steps=total_steps, warmup_steps=warmup_steps,
-                    min_lr=0.0 if shape == "constant" else min_lr, decay_steps=decay_steps,
-                    decay_shape=decay_shape, convention=convention, warmup_init=warmup_init, cycles=cycles)
+            raise _bad("decay_fraction", "the schedule", "in (0, 1]", float(frac), set_by)
+        decay_steps = max(1, round(frac * total_steps))
+        if shape == "wsd":  # the cooldown cannot reach into the warmup; each restart cycle is capped alone
+            decay_steps = min(decay_steps, total_steps - warmup_steps)
+    try:
+        return Schedule(shape, peak=peak, total_steps=total_steps, warmup_steps=warmup_steps,
+                        min_lr=0.0 if shape == "constant" else min_lr, decay_steps=decay_steps,
+                        decay_shape=decay_shape, convention=convention, warmup_init=warmup_init, cycles=cycles)
+    except InvalidInputError as exc:
+        field_ = getattr(exc, "schedule_field", None)
+        if field_ is None or not set_by or field_[0] not in set_by:
+            raise
+        raise _bad(field_[0], "the schedule", field_[1], field_[2], set_by) from None
 
 
 def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:

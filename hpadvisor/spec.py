@@ -40,6 +40,10 @@ class Field:
 
 
 SCHEDULE_SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
+#: WSD cooldown shapes, and trainers' spellings of them (Megatron lr_wsd_decay_style, torchtitan decay_type).
+DECAY_SHAPES = ("linear", "1-sqrt", "cosine", "exponential", "geometric")
+DECAY_ALIASES = {"1_sqrt": "1-sqrt", "minus_sqrt": "1-sqrt", "sqrt": "1-sqrt", "one_minus_sqrt": "1-sqrt",
+                 "exp": "exponential"}
 OPTIMIZERS = ("adamw", "adam")
 
 FIELDS: dict[str, Any] = {
@@ -102,7 +106,7 @@ FIELDS: dict[str, Any] = {
         ),
         "decay_fraction": Field("fraction", "WSD: fraction of the run (of each cycle with cooldowns > 1) spent cooling down."),
         "decay_shape": Field("str", "WSD cooldown shape (default linear).",
-                             choices=("linear", "1_sqrt", "cosine", "exponential", "geometric")),
+                             choices=tuple(dict.fromkeys(x.replace("-", "_") for x in (*DECAY_SHAPES, *DECAY_ALIASES)))),
         "cooldowns": Field("int", "WSD: number of cooldowns, evenly spaced (WSD-S; default 1)."),
         "min_lr": Field("nonneg", "Final learning rate, absolute."),
         "min_lr_ratio": Field("fraction", "Final learning rate as a fraction of the peak."),
@@ -763,8 +767,8 @@ def json_schema() -> dict[str, Any]:
             s = dict(number_or_text)
         else:
             s = {"type": "string"}
-            if fld.choices:
-                s["enum"] = list(fld.choices)
+            if fld.choices:  # the validator folds "-" into "_": both spellings are valid
+                s["enum"] = list(dict.fromkeys(v for c in fld.choices for v in (c, c.replace("_", "-"))))
         s["description"] = fld.help
         if fld.example is not None:
             s["examples"] = [fld.example]

@@ -74,8 +74,11 @@ def fit_curves_command(
     if schedule is not None:
         if lr is None or total_steps is None:
             raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
+        from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
+
         sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup,
-                                min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape)
+                                min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+                                set_by=FIT_SCHEDULE_FLAGS)
     curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched)
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
                         name=name or f"{law}@{out.stem}", method=method)

@@ -43,6 +43,7 @@ def schedule_command(
 
     from hpadvisor import units, yamlio
     from hpadvisor.advisor import planned_schedule, recommend
+    from hpadvisor.cli.options import SCHEDULE_FLAGS_OR_RUN
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.plot import text_plot
 
@@ -60,7 +61,7 @@ def schedule_command(
     s, notes = planned_schedule(spec, advice, shape=schedule, peak=lr, total_steps=total, warmup_steps=warmup,
                                 min_lr=min_lr, min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
                                 decay_shape=decay_shape, convention=convention, warmup_init=warmup_init,
-                                cooldowns=cooldowns)
+                                cooldowns=cooldowns, set_by=SCHEDULE_FLAGS_OR_RUN)
     steps_out = np.arange(0, s.total_steps + 1, every)
     if steps_out[-1] != s.total_steps:
         steps_out = np.append(steps_out, s.total_steps)
