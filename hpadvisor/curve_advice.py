@@ -35,6 +35,34 @@ def fitted_defaults(law) -> dict[str, float]:
     return out
 
 
+def run_defaults(law, total: int, peak: float | None, warmup: int | None) -> tuple[float, int, list[str]]:
+    """Peak lr and warmup for a run of ``total`` steps: the given ones, else the law's fitted run's
+    (a fitted warmup longer than the run is cut to it); with a note for each default taken."""
+    d = fitted_defaults(law)
+    notes = []
+    if peak is None:
+        if "peak" not in d:
+            raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
+        peak = d["peak"]
+        notes.append(f"peak lr {peak:g} (the law's fitted peak; another lr is an extrapolation).")
+    if warmup is None:
+        fitted = int(d.get("warmup", 0))
+        warmup = min(fitted, total)
+        notes.append(f"warmup {warmup} steps (the law's fitted warmup)." if warmup == fitted else
+                     f"warmup cut to the run's {total} steps: the law's fitted warmup is {fitted} steps.")
+    return peak, warmup, notes
+
+
+def planned(law, shape: str, total: int, *, peak: float | None = None, warmup: int | None = None,
+            set_by=None, **schedule_kw) -> tuple[schedules.Schedule, list[str]]:
+    """The schedule to predict: ``shape`` over ``total`` steps, peak lr and warmup defaulting to
+    the law's fitted run (:func:`run_defaults`); ``schedule_kw`` go to :func:`schedules.build`."""
+    _check_law(law)
+    peak, warmup, notes = run_defaults(law, total, peak, warmup)
+    return schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup, set_by=set_by,
+                           **schedule_kw), notes
+
+
 def lowest_lr(eta: np.ndarray) -> float:
     """The lowest lr after the warmup (the schedule's floor as run)."""
     eta = np.asarray(eta, dtype=float)
@@ -48,18 +76,22 @@ def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
     if "steps" in rng and last_step > rng["steps"][1] * (1 + 1e-9):
         notes.append(f"steps beyond {rng['steps'][1]:.0f} (the longest fitted run): extrapolation "
                      f"x{last_step / rng['steps'][1]:.2g}.")
-    eta = np.asarray(eta, dtype=float)[: last_step + 1]
-    peak = float(eta.max())
+    eta = np.asarray(eta, dtype=float)
+    peak = float(eta.max())  # of the whole schedule: a step inside the warmup has not seen it yet
     if "peak_lr" in rng:
         lo, hi = rng["peak_lr"]
         if peak > hi * (1 + 1e-9) or peak < lo * (1 - 1e-9):
             notes.append(f"peak lr {peak:g} is outside the fitted {lo:g}-{hi:g}: the law's constants hold "
                          "for the lr scale it was fitted on.")
-    if "min_lr" in rng:
-        floor, fitted = lowest_lr(eta), rng["min_lr"][0]
+    w = warmup_end(eta)
+    if "min_lr" in rng and last_step >= w:  # the floor reached by last_step, after the warmup
+        floor, fitted = float(eta[w: last_step + 1].min()), rng["min_lr"][0]
         if floor < fitted * (1 - FLOOR_TOLERANCE):
             notes.append(f"the lr falls to {floor:.3g}, below the lowest lr of any fitted run ({fitted:.3g}): "
                          "the loss drop there is extrapolated.")
+    elif "min_lr" not in rng and "steps" in rng:
+        notes.append("the law file records no lowest fitted lr (written before hpadvisor recorded it): "
+                     "whether the lr falls below the fitted runs' is not checked.")
     return notes
 
 
@@ -70,7 +102,7 @@ def predict(law, eta: np.ndarray, steps: Sequence[int]) -> tuple[list[dict], lis
     if query.size == 0:
         raise InvalidInputError("no steps >= 1 to predict at.")
     if query.max() > eta.size - 1:
-        raise InvalidInputError(f"step {int(query.max())} is past the schedule's last step {eta.size - 1}.")
+        raise InvalidInputError(f"step {int(query.max())} (--at) is past the schedule's last step {eta.size - 1}.")
     loss = law.curve(eta, query)
     points = [{"step": int(s), "loss": float(v)} for s, v in zip(query, loss, strict=True)]
     return points, extrapolation_notes(law, eta, int(query.max()))
@@ -110,14 +142,12 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
     for name, r in (("--min-lr-ratio", min_lr_ratio), ("--cooldown-min-lr-ratio", cooldown_min_lr_ratio)):
         if not 0 <= r < 1:
             raise InvalidInputError(f"{name} must be in [0, 1), not {r:g}.")
-    d = fitted_defaults(law)
-    if peak is None:
-        if "peak" not in d:
-            raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
-        peak = d["peak"]
-    w = warmup if warmup is not None else int(d.get("warmup", 0))
+    given_warmup = warmup
+    if warmup is None:
+        warmup = int(fitted_defaults(law).get("warmup", 0))
+    peak, w, _ = run_defaults(law, total, peak, warmup)
     if w >= total:
-        origin = "" if warmup is not None else ", the law's fitted run's"
+        origin = "" if given_warmup is not None else ", the law's fitted run's"
         raise InvalidInputError(f"--steps {total} is not longer than the warmup ({w} steps{origin}): there is no "
                                 "decay to compare; give more --steps or a shorter --warmup.")
     cands = candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio)

@@ -11,32 +11,6 @@ import sys
 from typing import Any
 
 
-def schedule_from_options(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction,
-                          decay_shape, notes: list[str], cooldowns=None):
-    from hpadvisor import schedules, units
-    from hpadvisor.errors import InvalidInputError
-
-    if steps is None:
-        raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
-    total = units.parse_steps(steps) if isinstance(steps, str) else int(steps)
-    from hpadvisor.curve_advice import fitted_defaults
-
-    d = fitted_defaults(law)
-    if lr is None:
-        if "peak" not in d:
-            raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
-        lr = d["peak"]
-        notes.append(f"peak lr {lr:g} (the law's fitted peak; another lr is an extrapolation).")
-    if warmup is None:
-        fitted = int(d.get("warmup", 0))
-        warmup = min(fitted, total)
-        notes.append(f"warmup {warmup} steps (the law's fitted warmup)." if warmup == fitted else
-                     f"warmup cut to the run's {total} steps: the law's fitted warmup is {fitted} steps.")
-    return schedules.build(schedule, peak=lr, total_steps=total, warmup_steps=warmup, min_lr=min_lr,
-                           min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
-                           cooldowns=cooldowns)
-
-
 def parse_steps(text: str) -> list[int]:
     from hpadvisor import units
     from hpadvisor.errors import HpAdvisorError, InvalidInputError
@@ -76,17 +50,22 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         query = ts[ts >= 1].astype(int)
         label = str(lr_trace)
     else:
-        sched = schedule_from_options(law, schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
-                                      min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
-                                      decay_shape=decay_shape, notes=notes, cooldowns=cooldowns)
+        if steps is None:
+            raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
+        from hpadvisor import units
+        from hpadvisor.cli.options import SCHEDULE_FLAGS
+        from hpadvisor.curve_advice import planned
+
+        sched, more = planned(law, schedule, units.parse_steps(steps), peak=lr, warmup=warmup, min_lr=min_lr,
+                              min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+                              cooldowns=cooldowns, set_by=SCHEDULE_FLAGS)
+        notes += more
         eta = sched.sequence()
         T = sched.total_steps
         query = np.unique(np.linspace(max(1, min(T, sched.warmup_steps or 1)), T, 200).round().astype(int))
         label = sched.describe()
     if at is not None:
         query = np.asarray(parse_steps(at))
-        if np.any(query > eta.size - 1):
-            raise InvalidInputError(f"--at step {int(query.max())} is past the schedule's last step {eta.size - 1}.")
     from hpadvisor.curve_advice import predict
 
     points, more = predict(law, eta, query)
