@@ -149,7 +149,10 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
         excluded.append((int(s), f"loss {v:g} is not a finite positive number"))
     good = ~missing & ~bad
     s_good, l_good = step[good], loss[good]
-    spikes = find_spikes(l_good)
+    # A loss that rises at the end because the lr rose (a warmup, a WSD-S rewarm) is not a spike.
+    tail_from = s_good[-SPIKE_WINDOW] if s_good.size >= SPIKE_WINDOW else (s_good[0] if s_good.size else 0)
+    lr_tail = lr_vals[lr_steps >= tail_from - 1]
+    spikes = find_spikes(l_good, judge_end=not (lr_tail.size > 1 and np.any(np.diff(lr_tail) > 0)))
     for s, v in zip(s_good[spikes], l_good[spikes], strict=True):
         excluded.append((int(s), f"loss {v:g} is a spike above the running median"))
     if excluded:
@@ -163,11 +166,12 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
                   lr_column="lr" in frame.columns)
 
 
-def find_spikes(loss: np.ndarray) -> np.ndarray:
+def find_spikes(loss: np.ndarray, judge_end: bool = True) -> np.ndarray:
     """Points far above the running median (a robust window of SPIKE_WINDOW points).
 
-    The last points are judged against the points before them; the first point cannot be told
-    from the steep start of training and is never called a spike.
+    The last points are judged against the points before them (``judge_end``; off where the lr
+    rises at the end, which raises the loss); the first point cannot be told from the steep start
+    of training and is never called a spike.
     """
     n = loss.size
     if n < 5:
@@ -177,7 +181,7 @@ def find_spikes(loss: np.ndarray) -> np.ndarray:
     # a run that diverges in its last points would be fitted.  The start is padded by repetition:
     # the first points of a run fall steeply, so their neighbours' median is always below them.
     padded = np.concatenate([np.full(half, loss[0]), loss, loss[-2::-1][:half]])
-    if padded.size < n + 2 * half:  # fewer points than half a window after the last one
+    if not judge_end or padded.size < n + 2 * half:  # lr rising at the end, or too few points
         padded = np.pad(loss, half, mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, SPIKE_WINDOW)
     med = np.median(windows, axis=1)
