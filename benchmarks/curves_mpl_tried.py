@@ -7,7 +7,7 @@ until it is scored.
 2. A log-normal prior on (C, beta, gamma) centred on the published cross-size means, its weight
    chosen by a time split of the training curves (fit up to step 16000, score steps after it).
 
-Run: python benchmarks/curves_mpl_tried.py      (about 3 minutes on 2 cores)
+Run: python benchmarks/curves_mpl_tried.py      (about 40 s on 2 cores)
 """
 
 from __future__ import annotations

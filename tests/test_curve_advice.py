@@ -170,11 +170,14 @@ def test_schedule_keeps_the_advised_floor_as_a_fraction_of_the_peak_in_use(cli, 
     (("predict", "mpl-400m", "--schedule", "cosine", "--steps", "10000", "--min-lr", "1e-5", "--min-lr-ratio", "0.1"),
      "--min-lr (absolute) or --min-lr-ratio (of the peak), not both"),
     (("predict", "mpl-400m", "--schedule", "cosine", "--warmup", "2000", "--steps", "1000"),
-     "'warmup_steps' parameter of the schedule (set by --warmup, schedule.warmup)"),
+     "'warmup_steps' parameter of the schedule (set by --warmup) must be a whole number in [0, total_steps]"),
     (("predict", "mpl-400m", "--schedule", "cosine", "--steps", "1000", "--lr", "0"),
-     "'peak' parameter of the schedule (set by --lr, optimizer.lr)"),
+     "'peak' parameter of the schedule (set by --lr) must be a finite number > 0"),
     (("schedule", "--schedule", "wsd", "--lr", "1e-3", "--steps", "100", "--decay-fraction", "0"),
-     "(set by --decay-fraction, schedule.decay_fraction) must be in (0, 1]"),
+     "(set by --decay-fraction or schedule.decay_fraction) must be in (0, 1]"),
+    (("predict", "mpl-400m", "--schedule", "wsd", "--steps", "2000"), "a wsd schedule needs steps after its warmup"),
+    (("schedule", "--schedule", "cosine", "--lr", "3e-4", "--steps", "1000", "--cooldowns", "3"),
+     "cooldowns apply to a wsd schedule, not cosine"),
 ])
 def test_schedule_flags_errors_name_the_flag(cli, args, msg):
     r = cli(*args)
@@ -185,7 +188,7 @@ def test_fit_curves_refuses_what_it_would_ignore_or_double(cli, tmp_path):
     from tests.conftest import shared_data
 
     f = shared_data("mpl_schedules", "csv_400", "wsdcon_9.csv")
-    again = f.parent.parent / "csv_400" / f.name
+    again = f.parent / ".." / "csv_400" / f.name  # the same file by another path
     out = str(tmp_path / "x.yaml")
     for args, msg in (((str(f), str(again)), "is given twice"),
                       ((str(f), "--lambda", "0.99"), "--lambda is the annealing law's constant"),
@@ -195,3 +198,18 @@ def test_fit_curves_refuses_what_it_would_ignore_or_double(cli, tmp_path):
     md = cli("fit", "curves", str(f), str(f.parent / "cosine_24000.csv"), "--out", out, "-f", "markdown")
     assert md.exit_code == 0, md.stderr
     assert "| constant | value | 95% interval |" in md.stdout and "| wsdcon_9 | 109 |" in md.stdout
+
+
+def test_extrapolation_notes_judge_the_whole_schedule():
+    # a step inside the warmup: the schedule's peak is the fitted one and its floor is not reached yet
+    eta = luo_schedule("cosine_24000").sequence()
+    _, notes = curve_advice.predict(MPL_400M, eta, [100])
+    assert notes == []
+    # an old law file without the lowest fitted lr says the floor is not checked
+    import dataclasses
+
+    old = dataclasses.replace(MPL_400M, provenance=dataclasses.replace(
+        MPL_400M.provenance, fitted_range=tuple(r for r in MPL_400M.provenance.fitted_range if r[0] != "min_lr")))
+    _, notes = curve_advice.predict(old, eta, [24000])
+    assert notes == ["the law file records no lowest fitted lr (written before hpadvisor recorded it): whether the "
+                     "lr falls below the fitted runs' is not checked."]

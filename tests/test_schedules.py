@@ -166,7 +166,9 @@ def test_cli_schedule_flags_override_the_run_file(cli, tmp_path):
     r = cli("schedule", str(run), "--lr", "1e-4", "--steps", "1000", "--out", str(out))
     assert r.exit_code == 0, r.stderr
     last = out.read_text().splitlines()[-1]
-    assert last.startswith("1000,") and float(last.split(",")[1]) <= 1e-4
+    # the run file's 2000-step warmup is longer than the 1000 steps asked: cut, and said
+    assert last.startswith("1000,") and float(last.split(",")[1]) == pytest.approx(1e-4)
+    assert "warmup cut to the run's 1000 steps (planned: 2000)" in r.stdout
     assert max(float(x.split(",")[1]) for x in out.read_text().splitlines()[1:]) == pytest.approx(1e-4)
 
 
@@ -207,3 +209,26 @@ def test_repeated_cooldowns_from_flags_and_run_file(cli, tmp_path):
     bad.write_text(run.read_text().replace("cooldowns: 2", "cooldowns: 0"))
     r = cli("schedule", str(bad))
     assert r.exit_code == 2 and "'schedule.cooldowns' must be > 0. Got 0." in r.stderr
+
+
+def test_repeated_cooldowns_one_cycle_is_wsd_and_fractions_hold():
+    one = build("wsd", peak=1.0, total_steps=1000, warmup_steps=100, decay_fraction=0.2)
+    assert np.array_equal(build("wsd_restarts", peak=1.0, total_steps=1000, warmup_steps=100,
+                                decay_fraction=0.2).sequence(), one.sequence())
+    two = build("wsd", peak=1.0, total_steps=2100, warmup_steps=100, decay_fraction=0.5, cooldowns=2).sequence()
+    # cycles end at 1100 and 2100; the first is measured from step 0 (1100 steps), the second 1000
+    assert two[550] == 1.0 and two[551] < 1.0 and two[1100] == pytest.approx(0.1)
+    assert two[1101] == 1.0 and two[1600] == 1.0 and two[1601] < 1.0 and two[2100] == pytest.approx(0.1)
+
+
+def test_log_rise_from_a_rewarm_is_not_a_spike(tmp_path):
+    import pandas as pd
+
+    from hpadvisor.laws.curves import MPL_400M
+    from hpadvisor.logs import read_log
+
+    eta = build("wsd", peak=3e-4, total_steps=24000, warmup_steps=2160, cooldowns=2).sequence()
+    steps = np.arange(2200, 13301, 100)  # ends 200 steps after the rewarm at 13080
+    pd.DataFrame({"step": steps, "lr": eta[steps], "loss": MPL_400M.curve(eta, steps)}).to_csv(tmp_path / "r.csv", index=False)
+    (run,) = read_log(tmp_path / "r.csv")
+    assert run.excluded == ()
