@@ -232,3 +232,35 @@ def test_log_rise_from_a_rewarm_is_not_a_spike(tmp_path):
     pd.DataFrame({"step": steps, "lr": eta[steps], "loss": MPL_400M.curve(eta, steps)}).to_csv(tmp_path / "r.csv", index=False)
     (run,) = read_log(tmp_path / "r.csv")
     assert run.excluded == ()
+
+
+@settings(max_examples=60, deadline=None)
+@given(T=st.integers(10, 3000), wfrac=st.floats(0, 0.9), n=st.integers(1, 6), frac=st.floats(0.01, 1.0),
+       ratio=st.floats(0.0, 1.0), decay=st.sampled_from(schedules.DECAY_SHAPES[:4]))
+def test_repeated_cooldowns_bounded_and_each_cycle_ends_at_the_floor(T, wfrac, n, frac, ratio, decay):
+    W = int(wfrac * T)
+    try:
+        s = build("wsd", peak=1.0, total_steps=T, warmup_steps=W, decay_fraction=frac, min_lr_ratio=ratio,
+                  decay_shape=decay, cooldowns=n)
+    except InvalidInputError as exc:  # too few steps after the warmup for n cooldowns
+        assert "steps after" in str(exc) or "cooldowns need" in str(exc)
+        return
+    lr = s.sequence()
+    assert np.all(lr <= 1.0 + 1e-12) and np.all(lr[W + 1:] >= ratio - 1e-12)
+    for end in s.cycles:  # every cycle ends at the floor
+        assert lr[end] == pytest.approx(ratio, abs=1e-12)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.dictionaries(st.sampled_from(["peak", "total_steps", "warmup_steps", "min_lr", "min_lr_ratio",
+                                        "decay_fraction", "cooldowns", "warmup_init"]),
+                       st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 10**6), st.none())),
+       st.sampled_from(["constant", "cosine", "linear", "wsd", "d2z", "multistep", "inverse_sqrt", "wsd_restarts"]))
+def test_build_from_any_flags_raises_only_our_errors(kwargs, shape):
+    kw = {"peak": 1e-3, "total_steps": 100, **kwargs}
+    if kw["peak"] is None or kw["total_steps"] is None:
+        return
+    try:
+        build(shape, **kw).lr([0, 1, 50])
+    except HpAdvisorError:
+        pass
