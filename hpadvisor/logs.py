@@ -57,8 +57,9 @@ class LogRun:
     def has_lr(self) -> bool:
         return self.lr.size > 0
 
-    def lr_sequence(self, total_steps: int | None = None) -> np.ndarray:
-        """The per-step lr (index = step), interpolated from the logged lr; warmup from 0 before it."""
+    def lr_sequence(self, total_steps: int | None = None, warmup_steps: int | None = None) -> np.ndarray:
+        """The per-step lr (index = step), interpolated from the logged lr; a linear warmup from 0
+        before it (over ``warmup_steps`` when given and no later than the first logged lr)."""
         from hpadvisor.schedules import interpolate_trace
 
         if not self.has_lr:
@@ -67,7 +68,7 @@ class LogRun:
                 "--total-steps) or name the column with --map lr=<column>."
             )
         T = max(int(self.steps.max()), int(self.lr_steps.max())) if total_steps is None else total_steps
-        return interpolate_trace(self.lr_steps, self.lr, T)
+        return interpolate_trace(self.lr_steps, self.lr, T, warmup_steps=warmup_steps)
 
     def source(self) -> dict:
         return {"file": self.file, "sha256": self.sha256, "run": self.name,

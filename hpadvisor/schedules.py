@@ -251,13 +251,14 @@ def _bad(name: str, where: str, requirement: str, got: object,
 
 
 def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: int | None = None,
-                      *, warmup_from_zero: bool = True) -> np.ndarray:
+                      *, warmup_from_zero: bool = True, warmup_steps: int | None = None) -> np.ndarray:
     """Per-step lr (index = step, 0..T) from a sparse ``(step, lr)`` trace, linearly interpolated.
 
     A trace that starts after step 0 is assumed to warm up linearly from 0 at step 0 (the usual
-    case: warmup rows are often not logged; the Multi-Power-Law runs log from step 2160 on), unless
-    ``warmup_from_zero`` is False (then the first value is held back to step 0).  Past the last
-    logged step the last value is held.
+    case: warmup rows are often not logged; the Multi-Power-Law runs log from step 2160 on): to its
+    first value at its first step, or, given ``warmup_steps`` no later than that step, at
+    ``warmup_steps`` and then held.  With ``warmup_from_zero`` False the first value is held back
+    to step 0.  Past the last logged step the last value is held.
     """
     s = np.asarray(steps, float)
     v = np.asarray(lr, float)
@@ -273,8 +274,12 @@ def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: 
     if np.any(np.diff(s) <= 0):
         raise InvalidInputError("the lr trace's steps must be strictly increasing (sort it; drop duplicates).")
     if warmup_from_zero and s[0] > 0:
-        s = np.concatenate([[0.0], s])
-        v = np.concatenate([[0.0], v])
+        if warmup_steps is not None and 0 < warmup_steps < s[0]:
+            s = np.concatenate([[0.0, float(warmup_steps)], s])
+            v = np.concatenate([[0.0, v[0]], v])
+        else:
+            s = np.concatenate([[0.0], s])
+            v = np.concatenate([[0.0], v])
     T = check_length(math.ceil(s[-1]) if total_steps is None else total_steps, "the lr trace")
     return np.interp(np.arange(T + 1, dtype=float), s, v)
 

@@ -264,3 +264,27 @@ def test_build_from_any_flags_raises_only_our_errors(kwargs, shape):
         build(shape, **kw).lr([0, 1, 50])
     except HpAdvisorError:
         pass
+
+
+def test_trace_warmup_given_before_the_first_logged_lr():
+    eta = interpolate_trace([2176, 3000], [3e-4, 3e-4], warmup_steps=2160)
+    assert eta[1080] == pytest.approx(1.5e-4) and eta[2160] == eta[2170] == pytest.approx(3e-4)
+    default = interpolate_trace([2176, 3000], [3e-4, 3e-4])
+    assert default[2160] == pytest.approx(3e-4 * 2160 / 2176)  # without it: a ramp to the first logged step
+    # a warmup ending after the first logged lr cannot be honoured: the log shows the ramp itself
+    assert np.array_equal(interpolate_trace([1000, 3000], [1e-4, 3e-4], warmup_steps=2000),
+                          interpolate_trace([1000, 3000], [1e-4, 3e-4]))
+
+
+def test_cli_fit_curves_warmup_for_logs_and_predict_trace(cli, tmp_path):
+    from tests.conftest import shared_data
+
+    f = shared_data("mpl_schedules", "csv_25", "constant_24000.csv")
+    r = cli("fit", "curves", str(f), str(f.parent / "cosine_24000.csv"), str(f.parent / "wsdcon_9.csv"),
+            "--warmup", "2160", "--out", str(tmp_path / "w.yaml"))
+    assert r.exit_code == 0, r.stderr
+    assert "lr logged from step 2176: a linear warmup from 0 over the given 2160 steps" in r.stdout
+    trace = tmp_path / "t.csv"
+    trace.write_text("step,lr\n2176,3e-4\n24000,3e-4\n")
+    p = cli("predict", "mpl-25m", "--lr-trace", str(trace), "--warmup", "2160")
+    assert p.exit_code == 0 and "linear warmup from 0 over the given 2160 steps" in p.stdout

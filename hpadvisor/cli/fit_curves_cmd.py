@@ -36,7 +36,7 @@ def fit_curves_command(
     name: Annotated[Optional[str], typer.Option(help="Name of the fitted law (default: <form>@<out stem>).")] = None,
     schedule: Annotated[Optional[str], typer.Option(help="Schedule shape for logs without lr.", rich_help_panel=_SCHED)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak lr for --schedule.", rich_help_panel=_SCHED)] = None,
-    warmup: Annotated[int, typer.Option(help="Warmup steps for --schedule.", rich_help_panel=_SCHED)] = 0,
+    warmup: Annotated[Optional[int], typer.Option(help="Warmup steps: of --schedule, or of logs whose lr column starts after the warmup.")] = None,
     total_steps: Annotated[Optional[int], typer.Option(help="Total steps for --schedule.", rich_help_panel=_SCHED)] = None,
     min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr / peak for --schedule.", rich_help_panel=_SCHED)] = None,
     decay_fraction: Annotated[Optional[float], typer.Option(help="WSD cooldown fraction for --schedule.", rich_help_panel=_SCHED)] = None,
@@ -76,10 +76,11 @@ def fit_curves_command(
             raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
         from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
 
-        sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup,
+        sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup or 0,
                                 min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
                                 set_by=FIT_SCHEDULE_FLAGS)
-    curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched)
+    curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched,
+                                     warmup=warmup if sched is None else None)
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
                         name=name or f"{law}@{out.stem}", method=method)
     fit_info = result.info()

@@ -44,9 +44,10 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         from hpadvisor.tables import parse_map
 
         ts, tv = schedules.read_trace(str(lr_trace), mapping=parse_map(mapping))
-        eta = schedules.interpolate_trace(ts, tv)
+        eta = schedules.interpolate_trace(ts, tv, warmup_steps=warmup)
         if ts[0] > 0:
-            notes.append(f"trace starts at step {int(ts[0])}: assumed a linear warmup from 0 before it.")
+            notes.append(f"trace starts at step {int(ts[0])}: assumed a linear warmup from 0 "
+                         + (f"over the given {warmup} steps before it." if warmup and warmup < ts[0] else "before it."))
         query = ts[ts >= 1].astype(int)
         label = str(lr_trace)
     else:

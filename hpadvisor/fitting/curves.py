@@ -460,7 +460,7 @@ def evaluate(law, curves: Sequence[Curve]) -> tuple[RunQuality, ...]:
 
 
 def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = None,
-                     schedule=None) -> tuple[list[Curve], list[str]]:
+                     schedule=None, warmup: int | None = None) -> tuple[list[Curve], list[str]]:
     """Read log files into fit-ready curves; returns (curves, notes on what was done to the data).
 
     The lr comes from the log's lr column (interpolated to every step, warmup from 0 before the
@@ -476,10 +476,16 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
             for n in run.notes:
                 notes.append(f"{path} [{run.name}]: {n}")
             if run.has_lr:
-                eta = run.lr_sequence()
-                if run.lr_steps.min() > 0:
-                    notes.append(f"{path} [{run.name}]: lr logged from step {int(run.lr_steps.min())}: "
-                                 "assumed a linear warmup from 0 at step 0 before it.")
+                eta = run.lr_sequence(warmup_steps=warmup)
+                first = int(run.lr_steps.min())
+                if first > 0 and warmup is not None and 0 < warmup <= first:
+                    notes.append(f"{path} [{run.name}]: lr logged from step {first}: a linear warmup from 0 over "
+                                 f"the given {warmup} steps, then the first logged lr, before it.")
+                elif first > 0:
+                    notes.append(f"{path} [{run.name}]: lr logged from step {first}: assumed a linear warmup from 0 "
+                                 "at step 0 before it" + (" (--warmup only applies when it ends before the "
+                                                          "first logged lr)." if warmup else "; give --warmup if "
+                                                          "it ended earlier."))
             elif schedule is not None:
                 eta = schedule.sequence()
                 if eta.size - 1 < run.steps.max():
