@@ -38,6 +38,8 @@ from hpadvisor.spec import DECAY_ALIASES, DECAY_SHAPES  # noqa: F401 - the run f
 
 SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "wsd_restarts", "trace")
 CONVENTIONS = ("megatron", "hf", "nanogpt")
+#: WSD-S cycles are evaluated one by one; far more than anyone runs, and a bound on the work.
+MAX_COOLDOWNS = 10_000
 #: DeepSeek LLM's multi-step schedule (LAWS.md section 5): (fraction of the run, factor of peak).
 DEEPSEEK_MILESTONES = ((0.8, 0.316), (0.9, 0.1))
 
@@ -338,6 +340,12 @@ def build(
         shape, min_lr, min_lr_ratio = "linear", 0.0, None
     if shape not in SHAPES or shape == "trace":
         raise InvalidInputError(f"unknown schedule '{shape}'.{did_you_mean(shape, [s for s in SHAPES if s != 'trace'] + ['d2z'])}")
+    for name, x in (("peak", peak), ("total_steps", total_steps), ("warmup_steps", warmup_steps)):
+        _check(x, name, "the schedule", "a finite number", lambda v: True)
+    for name, x in (("min_lr", min_lr), ("min_lr_ratio", min_lr_ratio), ("decay_fraction", decay_fraction),
+                    ("cooldowns", cooldowns)):
+        if x is not None:
+            _check(x, name, "the schedule", "a finite number", lambda v: True)
     if min_lr is not None and min_lr_ratio is not None:
         raise InvalidInputError("give the final lr once: --min-lr (absolute) or --min-lr-ratio (of the peak), not both.")
     if min_lr is None:
@@ -350,6 +358,8 @@ def build(
     cycles: tuple[int, ...] = ()
     if cooldowns is not None and (cooldowns != int(cooldowns) or cooldowns < 1):
         raise InvalidInputError(f"cooldowns must be a whole number >= 1, not {cooldowns}.")
+    if cooldowns is not None and cooldowns > MAX_COOLDOWNS:
+        raise InvalidInputError(f"at most {MAX_COOLDOWNS:,} cooldowns, not {int(cooldowns):,}.")
     if cooldowns is not None and shape not in ("wsd", "wsd_restarts"):
         raise InvalidInputError(f"cooldowns apply to a wsd schedule, not {shape}.")
     if shape in ("wsd", "wsd_restarts") and total_steps - warmup_steps < 1:
