@@ -62,6 +62,7 @@ def huber_log_fit(
     weights: np.ndarray | None = None,
     max_nfev: int | None = None,
     jac: Callable[[np.ndarray], np.ndarray] | None = None,
+    screen: tuple[int, int] | None = None,
 ) -> FitResult:
     """Minimise sum Huber_delta(log predict(p) - log observed) from each start; keep the best.
 
@@ -69,6 +70,9 @@ def huber_log_fit(
     prediction is not positive and finite is skipped.  Raises :class:`FitError` when no start
     gives a finite fit.  ``jac(p)``, if given, is the Jacobian of log(predict(p)) by the parameters
     (rows = observations); without it least_squares uses finite differences.
+    ``screen=(nfev, keep)``: run every start for at most ``nfev`` evaluations, then only the
+    ``keep`` best (lowest objective) on to convergence — for slow fits whose starts mostly end in
+    the same minimum.  ``n_starts`` still counts every start.
     """
     from scipy.optimize import least_squares
 
@@ -91,6 +95,21 @@ def huber_log_fit(
         J = np.where(np.isfinite(J), J, 0.0)
         return J if w is None else J * w[:, None]
 
+    if screen is not None and len(starts) > screen[1]:
+        nfev, keep = screen
+        short = []
+        for x0 in starts:
+            try:
+                short.append(huber_log_fit(predict, observed, [x0], bounds=bounds, delta=delta, weights=weights,
+                                           max_nfev=nfev, jac=jac))
+            except FitError:
+                continue
+        if short:
+            best_short = sorted(short, key=lambda r: r.objective)[:keep]
+            res = huber_log_fit(predict, observed, [r.params for r in best_short], bounds=bounds, delta=delta,
+                                weights=weights, max_nfev=max_nfev, jac=jac)
+            return FitResult(params=res.params, objective=res.objective, converged=res.converged,
+                             n_starts=len(starts), n_converged=res.n_converged, message=res.message)
     lb, ub = (-np.inf, np.inf) if bounds is None else (np.asarray(bounds[0], float), np.asarray(bounds[1], float))
     best = None
     n_ok = 0

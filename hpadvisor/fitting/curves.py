@@ -121,6 +121,17 @@ class CurveFit:
         return out
 
 
+#: The drop-sum plan while fitting: exact terms over the last 128 steps before each logged point,
+#: dyadic blocks (16 per size) farther back; within 4e-7 relative of the exact sum on the MPL
+#: schedules (the default plan, used for prediction: 1e-7), with about half the terms, so a
+#: Jacobian costs half as much.
+FIT_PLAN = {"near": 128, "blocks": 16}
+#: Multi-start screening: every start runs 40 evaluations, the best one goes on to convergence.
+#: On the MPL data all four starts end in the same minimum; screening gives the same parameters
+#: in a fraction of the time (25M via the logged lr: 11 s -> about 4 s).
+SCREEN = (40, 1)
+
+
 # -- per-law models --------------------------------------------------------------------------------
 
 class _Model:
@@ -152,7 +163,7 @@ class _MultiPower(_Model):
 
     def _add(self, seq, delta, steps):
         self.plans = getattr(self, "plans", [])
-        self.plans.append(DropPlan.build(seq, delta, steps))
+        self.plans.append(DropPlan.build(seq, delta, steps, **FIT_PLAN))
 
     def predict(self, p):
         L0, A, alpha, B, C, beta, gamma = p
@@ -397,7 +408,7 @@ def fit_curves(
             p, obj, why, n = _luo_fit(model, loss, idx)
             return FitResult(params=p, objective=obj, converged=True, n_starts=n, n_converged=n, message=why)
         if idx is None:
-            return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac)
+            return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac, screen=SCREEN)
         return huber_log_fit(lambda p: model.predict(p)[idx], loss[idx], starts_, bounds=(lb, ub),
                              jac=lambda p: model.jac(p)[idx])
 
