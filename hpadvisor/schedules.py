@@ -128,6 +128,10 @@ class Schedule:
                    f"{self.total_steps - self.warmup_steps}]",
                    lambda x: 1 <= x <= self.total_steps - self.warmup_steps and x == int(x))
             object.__setattr__(self, "decay_steps", int(d))
+        if self.shape == "wsd_restarts" and self.decay_steps is not None:
+            _check(self.decay_steps, "decay_steps", where, "a whole number in [1, total_steps]",
+                   lambda x: 1 <= x <= self.total_steps and x == int(x))
+            object.__setattr__(self, "decay_steps", int(self.decay_steps))
         if self.decay_shape == "geometric" and self.min_lr <= 0:
             raise InvalidInputError("a geometric cooldown needs min_lr > 0 (it decays in log lr).")
         if self.shape == "multistep":
@@ -137,7 +141,10 @@ class Schedule:
                         f"multistep milestone ({frac}, {factor}) must be (fraction of the run in (0, 1], factor in [0, 1])."
                     )
         if self.shape == "wsd_restarts":
-            ends = tuple(int(c) for c in self.cycles) or (self.total_steps,)
+            try:
+                ends = tuple(int(c) for c in self.cycles) or (self.total_steps,)
+            except (TypeError, ValueError, OverflowError):
+                raise InvalidInputError("wsd_restarts cycles must be whole step numbers.") from None
             if list(ends) != sorted(set(ends)) or ends[0] <= self.warmup_steps or ends[-1] > self.total_steps:
                 raise InvalidInputError(
                     "wsd_restarts cycles must be increasing step numbers after warmup and <= total_steps."
