@@ -124,7 +124,10 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
             for i in np.flatnonzero(counts > 1):
                 v = values[idx == i]
                 v = v[~np.isnan(v)]
-                if v.size and np.ptp(v) > 1e-12 * max(1.0, float(np.abs(v).max())):
+                with np.errstate(all="ignore"):  # inf - inf, or two values near the float limit
+                    differ = v.size > 0 and not np.all(v == v[0]) and not (
+                        np.ptp(v) <= 1e-12 * max(1.0, float(np.abs(v).max())))
+                if differ:
                     raise DataError(
                         f"{where}: step {uniq[i]:g} appears {counts[i]} times with different {what} values "
                         f"({', '.join(f'{x:g}' for x in v[:3])}): a restarted run? Keep one segment "
