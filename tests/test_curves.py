@@ -136,17 +136,18 @@ MRE_CASES = [
     ("multipower", "25", ()),
     ("multipower", "100", _xfail("mean test MRE 0.165% > 0.15% (converged fit; the authors' own parameters give 0.142%)")),
     ("multipower", "400", _xfail("mean test MRE 0.216% > 0.15% (converged fit; the authors' own parameters give 0.168%)")),
-    ("annealing", "25", _xfail("mean test MRE 0.212% > 0.15%; fitted on all nine curves the form itself reaches only 0.177%")),
-    ("annealing", "100", _xfail("mean test MRE 0.200% > 0.15%; fitted on all nine curves the form itself reaches only 0.161%")),
-    ("annealing", "400", _xfail("mean test MRE 0.228% > 0.15%; fitted on all nine curves the form itself reaches only 0.164%")),
+    # the annealing law with its default warmup convention, chosen from the training runs (auto: as-run)
+    ("annealing", "25", _xfail("mean test MRE 0.152% > 0.15% (0.150% via the logged lr)")),
+    ("annealing", "100", ()),
+    ("annealing", "400", _xfail("mean test MRE 0.182% > 0.15%")),
 ]
 FINAL_CASES = [
     ("multipower", "25", ()),
     ("multipower", "100", _xfail("worst final point 0.68% (cosine_72000) > 0.6%")),
     ("multipower", "400", _xfail("worst final point 0.97% (cosine_72000) > 0.6%; authors' parameters 0.87%")),
-    ("annealing", "25", _xfail("worst final point 0.99% (constant_72000) > 0.6%")),
-    ("annealing", "100", _xfail("worst final point 0.88% (constant_72000) > 0.6%")),
-    ("annealing", "400", _xfail("worst final point 0.80% (constant_72000) > 0.6%")),
+    ("annealing", "25", ()),
+    ("annealing", "100", ()),
+    ("annealing", "400", _xfail("worst final point 0.88% (wsd_20000_24000) > 0.6%")),
 ]
 # Luo et al.'s own procedure (--method luo): their published parameters, so their figures.
 LUO_CASES = [
@@ -316,3 +317,21 @@ def test_screened_multistart_finds_the_full_multistart_minimum():
     assert screened.n_starts == full.n_starts == 4
     assert screened.objective == pytest.approx(full.objective, rel=1e-6)
     assert screened.params == pytest.approx(full.params, rel=1e-3)
+
+
+
+def test_annealing_warmup_is_chosen_from_the_training_runs_alone():
+    # auto: each convention fitted on steps <= 2/3 of the longest run (2/3 of 23936), scored after;
+    # on the MPL training runs as-run wins at every size: later-step error 0.152/0.046/0.065% against
+    # 0.275/0.211/0.221% for the published peak convention (LAWS.md section 9 says the same)
+    from hpadvisor.fitting.curves import select_warmup
+
+    for size in SIZES:
+        chosen, info = select_warmup([_curve(size, n) for n in TRAIN], "annealing")
+        v = info["validation_mre"]
+        assert chosen == "as-run" and info["split_step"] == 15957 and set(v) == {"peak", "as-run"}
+        assert 1.5 * v["as-run"] < v["peak"]
+    fit = fit_curves([_curve("100", n) for n in TRAIN], "annealing")
+    assert type(fit.law).warmup == "as-run" and fit.info()["warmup_selection"]["chosen"] == "as-run"
+    # an explicit convention is kept as given, with no selection
+    assert fit_curves([_curve("100", n) for n in TRAIN], "annealing", warmup="peak").selection == {}

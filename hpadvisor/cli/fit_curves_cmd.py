@@ -26,7 +26,8 @@ def fit_curves_command(
     files: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSONL, JSON, Parquet) with step, loss and lr.")],
     out: Annotated[Path, typer.Option(help="Write the fitted law file here (YAML).")],
     law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025) or annealing (Tissue et al. 2024).")] = "multipower",
-    warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak or skip (default: the law's published convention).")] = None,
+    warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak, skip, or auto (the one that best predicts the runs' last third when fitted on the rest). "
+                                                                                  "Default: as-run for multipower (its authors' code), auto for annealing.")] = None,
     method: Annotated[str, typer.Option(help="converged (least squares to convergence, several starts) or luo "
                                           "(the multi-power law's authors' early-stopped procedure: reproduces their published fits; "
                                           "its step sizes suit peak lr ~3e-4).")] = "converged",
@@ -89,6 +90,13 @@ def fit_curves_command(
         fit_info["data_notes"] = notes
     yamlio.write_atomic(out, lawfile.dumps(result.law, fit=fit_info), force=force)
     sys.stderr.write(f"wrote {out}\n")
+    sel = result.selection
+    if sel.get("validation_mre"):
+        notes.append(f"warmup convention {sel['chosen']}: fitted on steps <= {sel['split_step']}, it predicted the "
+                     "later steps best (mean rel error " + ", ".join(
+                         f"{k} {v:.3%}" for k, v in sel["validation_mre"].items()) + ").")
+    elif sel:
+        notes.append(f"warmup convention {sel['chosen']}: {sel['reason']}.")
     summary = {"law": result.law.registry_key, "form": type(result.law).key, "out": str(out),
                "constants": {k: float(v) for k, v in result.law.constants().items()},
                "runs": [r.to_dict() for r in result.runs], "notes": notes, "warnings": list(result.warnings)}
