@@ -335,3 +335,14 @@ def test_annealing_warmup_is_chosen_from_the_training_runs_alone():
     assert type(fit.law).warmup == "as-run" and fit.info()["warmup_selection"]["chosen"] == "as-run"
     # an explicit convention is kept as given, with no selection
     assert fit_curves([_curve("100", n) for n in TRAIN], "annealing", warmup="peak").selection == {}
+
+
+def test_auto_warmup_falls_back_to_the_published_convention_with_too_few_points():
+    from hpadvisor.fitting.curves import select_warmup
+
+    eta = build("cosine", peak=3e-4, total_steps=1200, warmup_steps=100).sequence()
+    steps = np.arange(100, 1201, 100)  # 12 points: 8 before the split at step 800, 4 after
+    loss = MPL_400M.curve(eta, steps)
+    chosen, info = select_warmup([Curve("short", eta, steps, loss)], "annealing")
+    assert chosen == "peak" and info == {"chosen": "peak", "reason": "too few points on one side of the time "
+                                         "split: the published convention"}
