@@ -14,7 +14,7 @@ import numpy as np
 
 from hpadvisor import schedules
 from hpadvisor.errors import InvalidInputError
-from hpadvisor.laws.curves import FORMS, cooldown_search, rank_schedules, warmup_end
+from hpadvisor.laws.curves import FORMS, cooldown_search, lowest_lr, rank_schedules, warmup_end
 
 #: The WSD cooldown search grid of ``compare``: fraction of the run spent cooling down x shape.
 FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
@@ -63,12 +63,6 @@ def planned(law, shape: str, total: int, *, peak: float | None = None, warmup: i
                            **schedule_kw), notes
 
 
-def lowest_lr(eta: np.ndarray) -> float:
-    """The lowest lr after the warmup (the schedule's floor as run)."""
-    eta = np.asarray(eta, dtype=float)
-    return float(eta[warmup_end(eta):].min())
-
-
 def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
     """Where the lr sequence ``eta`` (predicted up to ``last_step``) leaves the law's fitted data."""
     rng = law.provenance.range_dict()
@@ -83,9 +77,8 @@ def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
         if peak > hi * (1 + 1e-9) or peak < lo * (1 - 1e-9):
             notes.append(f"peak lr {peak:g} is outside the fitted {lo:g}-{hi:g}: the law's constants hold "
                          "for the lr scale it was fitted on.")
-    w = warmup_end(eta)
-    if "min_lr" in rng and last_step >= w:  # the floor reached by last_step, after the warmup
-        floor, fitted = float(eta[w: last_step + 1].min()), rng["min_lr"][0]
+    if "min_lr" in rng and last_step >= warmup_end(eta):  # the floor reached by last_step, after the warmup
+        floor, fitted = lowest_lr(eta, last_step), rng["min_lr"][0]
         if floor < fitted * (1 - FLOOR_TOLERANCE):
             notes.append(f"the lr falls to {floor:.3g}, below the lowest lr of any fitted run ({fitted:.3g}): "
                          "the loss drop there is extrapolated.")
@@ -142,12 +135,11 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
     for name, r in (("--min-lr-ratio", min_lr_ratio), ("--cooldown-min-lr-ratio", cooldown_min_lr_ratio)):
         if not 0 <= r < 1:
             raise InvalidInputError(f"{name} must be in [0, 1), not {r:g}.")
-    given_warmup = warmup
-    if warmup is None:
-        warmup = int(fitted_defaults(law).get("warmup", 0))
-    peak, w, _ = run_defaults(law, total, peak, warmup)
+    # the fitted warmup is not cut to the run here: a run no longer than its warmup is refused
+    w = warmup if warmup is not None else int(fitted_defaults(law).get("warmup", 0))
+    peak, w, _ = run_defaults(law, total, peak, w)
     if w >= total:
-        origin = "" if given_warmup is not None else ", the law's fitted run's"
+        origin = "" if warmup is not None else ", the law's fitted run's"
         raise InvalidInputError(f"--steps {total} is not longer than the warmup ({w} steps{origin}): there is no "
                                 "decay to compare; give more --steps or a shorter --warmup.")
     cands = candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio)

@@ -27,6 +27,7 @@ from hpadvisor.laws.curves import (
     apply_warmup,
     check_sequence,
     check_steps,
+    lowest_lr,
     warmup_end,
 )
 
@@ -387,12 +388,10 @@ def fit_curves(
         raise InvalidInputError("--method luo is the multi-power law's authors' procedure: use it with --law multipower.")
     if not curves:
         raise InvalidInputError("no training curves to fit.")
-    base_cls = MultiPowerLaw if law == "multipower" else AnnealingLaw
     selection: dict = {}
     warmup = warmup or DEFAULT_WARMUP[law]
     if warmup == "auto":
         warmup, selection = select_warmup(curves, law, lam=lam, method=method)
-    warmup = warmup or base_cls.warmup
     cls = WARMUP_FORMS.get((law, warmup))
     if cls is None:
         raise InvalidInputError(f"the {law} law has no '{warmup}' warmup convention here "
@@ -434,7 +433,7 @@ def fit_curves(
         intervals = {k: (float(a), float(b)) for k, a, b in zip(model.names, lo_, hi_, strict=True)}
     steps_all = np.concatenate([c.steps for c in curves])
     # each run's lowest lr after its warmup, up to its last logged step
-    lows = [float(np.min(c.lr[min(warmup_end(c.lr), int(c.steps.max())): int(c.steps.max()) + 1])) for c in curves]
+    lows = [lowest_lr(c.lr, int(c.steps.max())) for c in curves]
     provenance = Provenance(
         citation=citation or f"fitted by hpadvisor on {len(curves)} runs "
         f"({', '.join(c.name for c in curves)})",
@@ -451,14 +450,14 @@ def fit_curves(
     fitted = cls(**values, name=name or f"{cls.key}@fit", provenance=provenance)
     preds = np.split(model.predict(res.params), np.cumsum([c.loss.size for c in curves])[:-1])
     runs = tuple(quality(c.name, p, c.loss) for c, p in zip(curves, preds, strict=True))
+    warnings = at_bounds(model.names, res.params, lb, ub)
+    if not any(lo < 0.99 * c.lr.max() for lo, c in zip(lows, curves, strict=True)):
+        no_decay = ("no run lowers its lr after the warmup: the loss-drop constants are not determined by these "
+                    "runs, so predictions for decaying schedules are not supported by data.")
+        warnings = (no_decay, *warnings)
     return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
                     n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
-                    stopped=res.message if method == "luo" else "",
-                    selection=selection,
-                    warnings=(() if any(lo < 0.99 * c.lr.max() for lo, c in zip(lows, curves, strict=True)) else (
-                        "no run lowers its lr after the warmup: the loss-drop constants are not determined by "
-                        "these runs, so predictions for decaying schedules are not supported by data.",))
-                    + at_bounds(model.names, res.params, lb, ub))
+                    stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings)
 
 
 def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> tuple[str, ...]:
@@ -497,10 +496,16 @@ def select_warmup(curves: Sequence[Curve], law: str, *, lam: float | None = 0.99
     modes = [w for (l_, w) in WARMUP_FORMS if l_ == law]
     published = (MultiPowerLaw if law == "multipower" else AnnealingLaw).warmup
     split = int(AUTO_SPLIT * max(int(c.steps.max()) for c in curves))
-    early = [dataclasses.replace(c, steps=c.steps[c.steps <= split], loss=c.loss[c.steps <= split])
-             for c in curves if np.sum(c.steps <= split) > 0]
-    late = [dataclasses.replace(c, steps=c.steps[c.steps > split], loss=c.loss[c.steps > split])
-            for c in curves if np.sum(c.steps > split) > 0]
+
+    def part(keep):  # each run's points where keep(steps); a run left with none is dropped
+        out = []
+        for c in curves:
+            m = keep(c.steps)
+            if m.any():
+                out.append(dataclasses.replace(c, steps=c.steps[m], loss=c.loss[m]))
+        return out
+
+    early, late = part(lambda st: st <= split), part(lambda st: st > split)
     n_par = len(MultiPowerLaw.params if law == "multipower" else AnnealingLaw.params)
     if sum(c.steps.size for c in early) <= 2 * n_par or sum(c.steps.size for c in late) < 3:
         return published, {"chosen": published, "reason": "too few points on one side of the time split: "
@@ -536,7 +541,6 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
     curves, notes = [], []
     for path in paths:
         for run in read_log(path, mapping=mapping):
-            label = run.name if run.name == run.file or "/" in run.name else run.name
             for n in run.notes:
                 notes.append(f"{path} [{run.name}]: {n}")
             if run.has_lr:
@@ -564,7 +568,7 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                     "was given: pass --schedule/--lr/--warmup/--total-steps, or --map lr=<column>."
                 )
             keep = run.steps >= 1
-            curves.append(Curve(label, eta[: max(int(run.steps.max()), 1) + 1], run.steps[keep], run.loss[keep],
+            curves.append(Curve(run.name, eta[: max(int(run.steps.max()), 1) + 1], run.steps[keep], run.loss[keep],
                                 source=run.source()))
     names = [c.name for c in curves]
     if len(set(names)) != len(names):  # same stem in different folders: qualify by path

@@ -68,6 +68,14 @@ def warmup_end(eta: np.ndarray) -> int:
     return int(np.argmax(eta >= eta.max() * (1 - 1e-12)))
 
 
+def lowest_lr(eta: np.ndarray, upto: int | None = None) -> float:
+    """The lowest lr after the warmup, up to step ``upto`` (default: the end); the lr at ``upto``
+    when the warmup has not ended by then."""
+    eta = np.asarray(eta, dtype=float)
+    end = eta.size - 1 if upto is None else int(upto)
+    return float(eta[min(warmup_end(eta), end): end + 1].min())
+
+
 def apply_warmup(eta: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
     """(sequence for S1, lr changes eta_{k-1} - eta_k for the drop sums) under a warmup mode."""
     if mode not in WARMUP_MODES:
@@ -118,6 +126,7 @@ def _unique_inverse(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     inv = np.empty(ks.size, dtype=np.int64)
     inv[order] = np.cumsum(new) - 1
     return ks[new], inv
+
 
 @dataclass(frozen=True)
 class DropPlan:
