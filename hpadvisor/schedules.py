@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpadvisor.errors import InvalidInputError, bad_value, did_you_mean
-from hpadvisor.spec import DECAY_ALIASES, DECAY_SHAPES  # noqa: F401 - the run file's vocabulary, used here
+from hpadvisor.spec import DECAY_ALIASES, DECAY_SHAPES  # the run file's vocabulary
 
 SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "wsd_restarts", "trace")
 CONVENTIONS = ("megatron", "hf", "nanogpt")
@@ -197,7 +197,7 @@ class Schedule:
             out = np.where(s <= start, peak, lo + delta * decay_coefficient(self.decay_shape, rr, ratio))
         elif self.shape == "wsd_restarts":
             out = np.full_like(s, peak)
-            d_frac = (self.decay_steps or round(0.2 * T)) / T
+            d_frac = self._cooldown_fraction
             prev = 0  # the first cycle is measured from step 0, so one cycle is exactly ``wsd``
             for end in self.cycles:
                 d = max(1, min(round(d_frac * (end - prev)), end - max(prev, W)))
@@ -223,12 +223,17 @@ class Schedule:
             return interpolate_trace(self.trace_steps, self.trace_lr, self.total_steps)
         return self.lr(np.arange(self.total_steps + 1, dtype=float))
 
+    @property
+    def _cooldown_fraction(self) -> float:
+        """wsd_restarts: the share of each cycle spent cooling down (default 20%)."""
+        return (self.decay_steps or round(0.2 * self.total_steps)) / self.total_steps
+
     def describe(self) -> str:
         if self.shape == "wsd":
             head = f"wsd ({self.decay_shape} cooldown, {self.decay_steps / self.total_steps:.0%})"
         elif self.shape == "wsd_restarts":
-            frac = (self.decay_steps or round(0.2 * self.total_steps)) / self.total_steps
-            head = f"wsd_restarts ({len(self.cycles)} {self.decay_shape} cooldowns, {frac:.0%} of each cycle)"
+            head = (f"wsd_restarts ({len(self.cycles)} {self.decay_shape} cooldowns, "
+                    f"{self._cooldown_fraction:.0%} of each cycle)")
         else:
             head = self.shape
         parts = [head, f"peak {self.peak:.3g}", f"{self.total_steps} steps"]
