@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 
-def parse_steps(text: str) -> list[int]:
+def parse_at(text: str) -> list[int]:
     from hpadvisor import units
     from hpadvisor.errors import HpAdvisorError, InvalidInputError
 
@@ -66,7 +66,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         query = np.unique(np.linspace(max(1, min(T, sched.warmup_steps or 1)), T, 200).round().astype(int))
         label = sched.describe()
     if at is not None:
-        query = np.asarray(parse_steps(at))
+        query = np.asarray(parse_at(at))
     from hpadvisor.curve_advice import predict
 
     points, more = predict(law, eta, query)
