@@ -54,7 +54,7 @@ def check_length(total_steps: float, what: str = "the schedule") -> int:
     if not math.isfinite(total_steps) or total_steps > MAX_STEPS:
         raise InvalidInputError(
             f"{what} runs to step {total_steps:.4g}, beyond the {MAX_STEPS:,} steps hpadvisor builds "
-            "step by step: is the step column optimizer steps (not tokens or samples)?"
+            "step by step: are these optimizer steps (not tokens or samples)?"
         )
     return int(total_steps)
 

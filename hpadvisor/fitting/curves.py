@@ -395,7 +395,7 @@ def fit_curves(
     cls = WARMUP_FORMS.get((law, warmup))
     if cls is None:
         raise InvalidInputError(f"the {law} law has no '{warmup}' warmup convention here "
-                                f"(use {', '.join(w for (l, w) in WARMUP_FORMS if l == law)}).")
+                                f"(use {', '.join(w for (l, w) in WARMUP_FORMS if l == law)}, or auto).")
     if lam is not None and not 0 < lam < 1:
         raise InvalidInputError(f"--lambda must be in (0, 1), not {lam:g}.")
     model = _MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
