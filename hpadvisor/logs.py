@@ -85,14 +85,17 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
                        numeric=["step", "loss", "lr"], what="log")
     digest = file_sha256(path)
+    # loss cells that said NaN (a diverged value), as opposed to blank ones (not evaluated there)
+    nan_loss = frame.attrs.get("nan_cells", {}).get("loss", np.zeros(len(frame), dtype=bool))
+    frame = frame.reset_index(drop=True)
     if "run" in frame.columns:
         groups = [(str(k), g) for k, g in frame.groupby(frame["run"].astype(str), sort=False)]
     else:
         groups = [(Path(path).stem, frame)]
-    return [_one_run(name, g, str(path), digest) for name, g in groups]
+    return [_one_run(name, g, nan_loss[g.index.to_numpy()], str(path), digest) for name, g in groups]
 
 
-def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
+def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str) -> LogRun:
     where = f"log '{path}'" + (f", run '{name}'" if name != Path(path).stem else "")
     notes: list[str] = []
     step = frame["step"].to_numpy(dtype=float)
@@ -112,7 +115,7 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
         raise DataError(str(exc)) from None
     if np.any(np.diff(step) < 0):
         order = np.argsort(step, kind="stable")
-        step, loss, lr = step[order], loss[order], lr[order]
+        step, loss, lr, nan_loss = step[order], loss[order], lr[order], nan_loss[order]
         notes.append("steps were not in order: sorted them.")
     # repeated steps: merge rows that agree (an lr row and a loss row of the same step), reject others
     uniq, first, counts = np.unique(step, return_index=True, return_counts=True)
@@ -135,8 +138,12 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
                     )
             ok = ~np.isnan(values)
             out[idx[ok]] = values[ok]
+        # a NaN loss and a number at the same step: the number stands (the NaN row is another logger's)
+        nan_at = np.zeros(uniq.size, dtype=bool)
+        nan_at[idx[nan_loss]] = True
+        nan_at &= np.isnan(keep_loss)
         notes.append(f"{int(np.sum(counts - 1))} repeated step rows with identical values merged.")
-        step, loss, lr = uniq, keep_loss, keep_lr
+        step, loss, lr, nan_loss = uniq, keep_loss, keep_lr, nan_at
     has_lr = ~np.isnan(lr)
     lr_steps, lr_vals = step[has_lr], lr[has_lr]
     if np.any(~np.isfinite(lr_vals)):
@@ -145,10 +152,17 @@ def _one_run(name: str, frame, path: str, digest: str) -> LogRun:
         i = int(np.flatnonzero(lr_vals < 0)[0])
         raise DataError(f"{where}: lr at step {lr_steps[i]:g} is {lr_vals[i]:g}; a learning rate must be >= 0.")
     excluded: list[tuple[int, str]] = []
-    missing = np.isnan(loss)
+    missing = np.isnan(loss) & ~nan_loss
     if missing.any():
-        notes.append(f"{int(missing.sum())} rows without a loss (not evaluated there, or NaN) were not fitted.")
+        n_blank = int(missing.sum())
+        notes.append(f"{n_blank} row{'s' if n_blank > 1 else ''} with a blank loss (not evaluated there) {'were' if n_blank > 1 else 'was'} not fitted.")
     bad = ~missing & (~np.isfinite(loss) | (loss <= 0))
+    fine = np.flatnonzero(~missing & ~bad)
+    tail = np.flatnonzero(bad)
+    tail = tail[tail > (fine[-1] if fine.size else -1)]
+    if tail.size:  # the run never came back: say where it went
+        notes.append(f"the loss is not a finite positive number from step {step[tail[0]]:g} to the end: "
+                     "the run diverged there; fitted up to it.")
     for s, v in zip(step[bad], loss[bad], strict=True):
         excluded.append((int(s), f"loss {v:g} is not a finite positive number"))
     good = ~missing & ~bad

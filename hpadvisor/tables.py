@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from hpadvisor.errors import DataError, InvalidInputError
 
 if TYPE_CHECKING:  # pandas is imported lazily: it is slow to import
+    import numpy as np
     import pandas as pd
 
 SUFFIXES = {
@@ -54,18 +55,56 @@ def parse_map(items: Sequence[str] | None) -> dict[str, str]:
     return out
 
 
+# A numeric cell can be empty in two ways that pandas reads alike as NaN: "no value here" (a blank,
+# NA, null: the run was not evaluated at that step) and "the value was not a number" (nan: what a
+# float loss becomes when a run diverges).  read_table keeps them apart: the first are missing
+# values, the second are NaN cells, listed per column in ``frame.attrs["nan_cells"]``.
+NAN_WORDS = frozenset({"nan", "-nan", "+nan", "1.#qnan", "-1.#qnan", "1.#ind", "-1.#ind"})
+MISSING_WORDS = frozenset({"", "na", "n/a", "#n/a", "#n/a n/a", "#na", "null", "none", "<na>"})
+
+
+def _json_text(path: Path, lines: bool) -> str:
+    """The JSON text with each NaN literal as the string "nan": pandas' reader would make JSON's
+    NaN and null the same NaN.  Only files that contain a NaN are rewritten."""
+    import json
+    import math
+
+    text = path.read_text()
+    if "NaN" not in text:
+        return text
+
+    def mark(v):
+        if isinstance(v, float) and math.isnan(v):
+            return "nan"
+        if isinstance(v, dict):
+            return {k: mark(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [mark(x) for x in v]
+        return v
+
+    if lines:
+        return "\n".join(json.dumps(mark(json.loads(line))) for line in text.splitlines() if line.strip())
+    return json.dumps(mark(json.loads(text)))
+
+
 def _read_frame(path: Path, kind: str) -> pd.DataFrame:
+    import io
+
     import pandas as pd
 
+    blanks = {"keep_default_na": False, "na_values": [""]}  # NA words are sorted out per column
+
     try:
-        if kind == "csv":
-            return pd.read_csv(path, sep=None if path.suffix == ".txt" else ",", engine="c" if path.suffix != ".txt" else "python")
-        if kind == "tsv":
-            return pd.read_csv(path, sep="\t")
-        if kind == "jsonl":
-            return pd.read_json(path, lines=True)
-        if kind == "json":
-            return pd.read_json(path)
+        # low_memory=False: a column read in chunks can come out part float, part str ("nan")
+        if kind == "csv" and path.suffix == ".txt":
+            return pd.read_csv(path, sep=None, engine="python", **blanks)
+        if kind in ("csv", "tsv"):
+            return pd.read_csv(path, sep="," if kind == "csv" else "\t", low_memory=False, **blanks)
+        if kind in ("jsonl", "json"):
+            text = _json_text(path, lines=kind == "jsonl")
+            # a column holding "nan" strings must reach read_table as strings: no dtype guessing then
+            marked = '"nan"' in text
+            return pd.read_json(io.StringIO(text), lines=kind == "jsonl", dtype=False if marked else None)
         if kind == "parquet":
             try:
                 import pyarrow  # noqa: F401
@@ -73,7 +112,7 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
                 raise DataError(
                     f"'{path}' is Parquet, which needs pyarrow: pip install 'hpadvisor[parquet]'."
                 ) from None
-            return pd.read_parquet(path)
+            return _parquet(path)
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -84,6 +123,23 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
     except OSError as exc:
         raise DataError(f"'{path}' cannot be read: {exc.strerror or exc}.") from None
     raise DataError(f"'{path}': unknown table kind {kind}.")  # pragma: no cover
+
+
+def _parquet(path: Path) -> pd.DataFrame:
+    """A Parquet file as a frame, NaN values (not nulls) of float columns as the string "nan"."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    frame = table.to_pandas()
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_floating(column.type):
+            nan = np.asarray(pc.fill_null(pc.is_nan(column), False))
+            if nan.any():
+                frame[name] = frame[name].astype(object).where(~nan, "nan")
+    return frame
 
 
 def read_table(
@@ -156,6 +212,7 @@ def read_table(
     # Keep other columns, but never let one shadow a canonical name.
     frame = frame.drop(columns=[c for c in frame.columns if c in found and c not in rename])
     frame = frame.rename(columns=rename)
+    nan_cells: dict[str, np.ndarray] = {}
     for canon in numeric if numeric is not None else sorted(found):
         if canon not in frame.columns:
             continue
@@ -163,17 +220,20 @@ def read_table(
         if pd.api.types.is_float_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
             frame[canon] = col.astype(float)  # already numbers: nothing to report
             continue
-        converted = pd.to_numeric(col, errors="coerce")
-        suspect = converted.isna() & col.notna()  # blank cells are missing values, not errors
-        bad = suspect.copy()
-        if suspect.any():
-            bad[suspect] = col[suspect].astype(str).str.strip() != ""
+        words = col.astype(str).str.strip().str.lower()
+        missing = col.isna() | words.isin(MISSING_WORDS)
+        nan = ~missing & words.isin(NAN_WORDS)
+        converted = pd.to_numeric(col.where(~(missing | nan)), errors="coerce")
+        bad = converted.isna() & ~missing & ~nan
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             raise DataError(
                 f"{what} '{p}', row {row + 2}: {canon} = {frame[canon].iloc[row]!r} is not a number."
             )
         frame[canon] = converted.astype(float)
+        if nan.any():
+            nan_cells[canon] = nan.to_numpy(dtype=bool)
     if len(frame) == 0:
         raise DataError(f"{what} '{p}' has a header but no rows.")
+    frame.attrs["nan_cells"] = nan_cells
     return frame

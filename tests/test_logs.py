@@ -24,7 +24,8 @@ def test_wandb_aliases_and_blank_losses(tmp_path):
     (run,) = read_log(_write(tmp_path, "w.csv", "\n".join(rows) + "\n"))
     assert run.steps.tolist() == list(range(0, 101, 10))
     assert run.lr.size == 101 and run.lr_sequence()[50] == pytest.approx(1e-3)
-    assert any("without a loss" in n for n in run.notes)
+    assert any("90 rows with a blank loss (not evaluated there)" in n for n in run.notes)
+    assert run.excluded == ()
     assert len(run.sha256) == 64
 
 
@@ -45,6 +46,61 @@ def test_nan_inf_and_spikes_are_reported_and_excluded(tmp_path):
     assert {s for s, _ in run.excluded} == {100, 200}
     assert 100 not in run.steps and 200 not in run.steps
     assert any("excluded 2 diverged points" in n for n in run.notes)
+
+
+LOSSES = [3.0 - s / 100 for s in range(12)]
+
+
+def _nan_log_frames():
+    """The same log in every format: NaN at step 3 (diverged), null/blank at step 5, NaN at 10-11."""
+    import math
+
+    loss = [float("nan") if s in (3, 10, 11) else (None if s == 5 else v) for s, v in enumerate(LOSSES)]
+    return [{"step": s, "loss": v, "lr": 1e-3} for s, v in enumerate(loss)], math
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "json", "parquet"])
+def test_a_nan_loss_is_diverged_and_a_blank_one_not_evaluated(tmp_path, fmt):
+    rows, math = _nan_log_frames()
+    path = tmp_path / f"n.{fmt}"
+    if fmt in ("csv", "tsv"):
+        sep = "," if fmt == "csv" else "\t"
+        cell = {None: "NA" if fmt == "tsv" else ""}
+        lines = [sep.join(("step", "loss", "lr"))] + [
+            sep.join((str(r["step"]), cell.get(r["loss"], "NaN" if r["loss"] is not None and math.isnan(r["loss"])
+                                                  else str(r["loss"])), "0.001")) for r in rows]
+        path.write_text("\n".join(lines) + "\n")
+    elif fmt in ("jsonl", "json"):
+        import json
+
+        dumps = [json.dumps(r) for r in rows]  # writes NaN for nan and null for None
+        path.write_text("\n".join(dumps) if fmt == "jsonl" else "[" + ",".join(dumps) + "]")
+    else:
+        pytest.importorskip("pyarrow", reason="pyarrow not installed (the parquet extra)")
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"step": [r["step"] for r in rows], "lr": [r["lr"] for r in rows],
+                                 "loss": pa.array([r["loss"] for r in rows], pa.float64())}), path)
+    (run,) = read_log(path)
+    assert [s for s, _ in run.excluded] == [3, 10, 11]
+    assert run.steps.tolist() == [0, 1, 2, 4, 6, 7, 8, 9]
+    assert run.loss.tolist() == pytest.approx([LOSSES[s] for s in run.steps])
+    assert "1 row with a blank loss (not evaluated there) was not fitted." in run.notes
+    assert any("not a finite positive number from step 10 to the end: the run diverged there" in n
+               for n in run.notes)
+
+
+def test_na_words_are_missing_and_other_words_are_errors(tmp_path):
+    (run,) = read_log(_write(tmp_path, "w.csv", "step,loss\n1,3.0\n2,null\n3,N/A\n4,2.9\n5,none\n6,2.8\n"))
+    assert run.steps.tolist() == [1, 4, 6] and run.excluded == ()
+    with pytest.raises(DataError, match=r"row 3: loss = 'diverged' is not a number"):
+        read_log(_write(tmp_path, "x.csv", "step,loss\n1,3.0\n2,diverged\n"))
+
+
+def test_a_nan_beside_a_number_at_the_same_step_is_merged_away(tmp_path):
+    (run,) = read_log(_write(tmp_path, "m.csv", "step,loss,lr\n1,3.0,1e-3\n2,nan,1e-3\n2,2.9,1e-3\n3,2.8,1e-3\n"))
+    assert run.steps.tolist() == [1, 2, 3] and run.excluded == ()
 
 
 def test_unsorted_sorted_duplicates_merged_or_rejected(tmp_path):
@@ -76,13 +132,36 @@ def test_arbitrary_text_raises_only_our_errors(tmp_path, text):
         pass
 
 
+CELL_WORDS = st.sampled_from(["", "nan", "NaN", "-nan", "NA", "null", "None", "N/A", "inf", "-inf", "x", " 2.5 "])
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.one_of(st.integers(-3, 50), st.floats(allow_nan=True)),
-                          st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just("")),
-                          st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(""))), max_size=30))
+                          st.one_of(st.floats(allow_nan=True, allow_infinity=True), CELL_WORDS),
+                          st.one_of(st.floats(allow_nan=True, allow_infinity=True), CELL_WORDS),
+                          CELL_WORDS), max_size=30))
 def test_arbitrary_numbers_raise_only_our_errors(tmp_path, rows):
     p = tmp_path / "fuzz2.csv"
-    p.write_text("step,loss,lr\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows))
+    p.write_text("step,loss,lr,run\n" + "".join(f"{a},{b},{c},{r}\n" for a, b, c, r in rows))
+    try:
+        for run in read_log(p):
+            if run.has_lr:
+                run.lr_sequence()
+    except HpAdvisorError:
+        pass
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.fixed_dictionaries({}, optional={
+    "step": st.one_of(st.integers(-3, 50), st.floats(allow_nan=True, allow_infinity=True), st.none(), CELL_WORDS),
+    "loss": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none(), CELL_WORDS),
+    "lr": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.none(), CELL_WORDS),
+    "run": st.one_of(st.none(), CELL_WORDS, st.integers())}), max_size=20))
+def test_arbitrary_jsonl_raises_only_our_errors(tmp_path, records):
+    import json
+
+    p = tmp_path / "fuzz.jsonl"
+    p.write_text("\n".join(json.dumps(r) for r in records))  # NaN, Infinity and null literals included
     try:
         for run in read_log(p):
             if run.has_lr:
