@@ -38,42 +38,47 @@ def row(label, law, size, exact=True):
           f"{np.mean([r.r2 for r in q]):.4f}  order {'yes' if order else 'NO'}")
 
 
-print(f"{'size':>5} {'law':<34} {'test MRE':>8} {'worst final':>8}           R^2     wsd<wsdld<cos<const")
-for size in ("25", "100", "400"):
-    row("published MPL parameters", PUBLISHED[size], size)
-    for law in ("multipower", "annealing"):
-        times = []
-        for _ in range(2):
-            t0 = time.perf_counter()
-            fit = fit_curves([curve(size, n) for n in TRAIN], law)
-            times.append(time.perf_counter() - t0)
-        row(f"{law} fitted (exact lr) {min(times):.1f}s", fit.law, size)
-        files = [str(DATA / f"csv_{size}" / f"{n}.csv") for n in TRAIN]
-        times = []
-        for _ in range(2):
-            t0 = time.perf_counter()
-            curves, _ = curves_from_logs(files)  # reading the logs is part of the command's work
-            cli_fit = fit_curves(curves, law)
-            times.append(time.perf_counter() - t0)
-        row(f"{law} via CLI path (logged lr) {min(times):.1f}s", cli_fit.law, size, exact=False)
-    # The authors' own procedure (--method luo): stage-1 grid, then at most 200 AdamW steps.
-    t0 = time.perf_counter()
-    luo = fit_curves([curve(size, n) for n in TRAIN], "multipower", method="luo")
-    row(f"multipower --method luo (exact lr) {time.perf_counter() - t0:.1f}s", luo.law, size)
-    curves, _ = curves_from_logs([str(DATA / f"csv_{size}" / f"{n}.csv") for n in TRAIN])
-    row("multipower --method luo via CLI path", fit_curves(curves, "multipower", method="luo").law, size, exact=False)
+def main() -> None:
+    print(f"{'size':>5} {'law':<34} {'test MRE':>8} {'worst final':>8}           R^2     wsd<wsdld<cos<const")
+    for size in ("25", "100", "400"):
+        row("published MPL parameters", PUBLISHED[size], size)
+        for law in ("multipower", "annealing"):
+            times = []
+            for _ in range(2):
+                t0 = time.perf_counter()
+                fit = fit_curves([curve(size, n) for n in TRAIN], law)
+                times.append(time.perf_counter() - t0)
+            row(f"{law} fitted (exact lr) {min(times):.1f}s", fit.law, size)
+            files = [str(DATA / f"csv_{size}" / f"{n}.csv") for n in TRAIN]
+            times = []
+            for _ in range(2):
+                t0 = time.perf_counter()
+                curves, _ = curves_from_logs(files)  # reading the logs is part of the command's work
+                cli_fit = fit_curves(curves, law)
+                times.append(time.perf_counter() - t0)
+            row(f"{law} via CLI path (logged lr) {min(times):.1f}s", cli_fit.law, size, exact=False)
+        # The authors' own procedure (--method luo): stage-1 grid, then at most 200 AdamW steps.
+        t0 = time.perf_counter()
+        luo = fit_curves([curve(size, n) for n in TRAIN], "multipower", method="luo")
+        row(f"multipower --method luo (exact lr) {time.perf_counter() - t0:.1f}s", luo.law, size)
+        curves, _ = curves_from_logs([str(DATA / f"csv_{size}" / f"{n}.csv") for n in TRAIN])
+        row("multipower --method luo via CLI path", fit_curves(curves, "multipower", method="luo").law, size, exact=False)
 
-# How far the law's form can go: fitted on all nine curves (the six test curves included), scored on
-# the six test curves, and how well those parameters fit the three training curves.  When the
-# all-curve fit is much worse on the training curves than the training-only fit, the training
-# curves alone cannot pin the parameters the test curves need.
-print("\nin-sample reference (fitted on all nine curves, test curves included):")
-for size in ("25", "100", "400"):
-    for law in ("multipower", "annealing"):
-        both = fit_curves([curve(size, n) for n in TRAIN + TEST], law).law
-        own = fit_curves([curve(size, n) for n in TRAIN], law).law
-        t_all = np.mean([r.mean_rel_error for r in evaluate(both, [curve(size, n) for n in TEST])])
-        tr_all = np.mean([r.mean_rel_error for r in evaluate(both, [curve(size, n) for n in TRAIN])])
-        tr_own = np.mean([r.mean_rel_error for r in evaluate(own, [curve(size, n) for n in TRAIN])])
-        print(f"{size:>4}M {law:<10} test-curve MRE {100 * t_all:.3f}%; on the 3 training curves "
-              f"{100 * tr_all:.3f}% (training-only fit: {100 * tr_own:.3f}%)")
+    # How far the law's form can go: fitted on all nine curves (the six test curves included), scored on
+    # the six test curves, and how well those parameters fit the three training curves.  When the
+    # all-curve fit is much worse on the training curves than the training-only fit, the training
+    # curves alone cannot pin the parameters the test curves need.
+    print("\nin-sample reference (fitted on all nine curves, test curves included):")
+    for size in ("25", "100", "400"):
+        for law in ("multipower", "annealing"):
+            both = fit_curves([curve(size, n) for n in TRAIN + TEST], law).law
+            own = fit_curves([curve(size, n) for n in TRAIN], law).law
+            t_all = np.mean([r.mean_rel_error for r in evaluate(both, [curve(size, n) for n in TEST])])
+            tr_all = np.mean([r.mean_rel_error for r in evaluate(both, [curve(size, n) for n in TRAIN])])
+            tr_own = np.mean([r.mean_rel_error for r in evaluate(own, [curve(size, n) for n in TRAIN])])
+            print(f"{size:>4}M {law:<10} test-curve MRE {100 * t_all:.3f}%; on the 3 training curves "
+                  f"{100 * tr_all:.3f}% (training-only fit: {100 * tr_own:.3f}%)")
+
+
+if __name__ == "__main__":
+    main()

@@ -249,6 +249,59 @@ def test_cli_fit_predict_compare(cli, tmp_path):
     assert ranking[0]["gap"] == 0 and ranking[-1]["schedule"] == "constant"
 
 
+@pytest.mark.realdata
+def test_cli_holdout_is_the_fit_on_the_rest_scored_on_the_held_out_runs(cli, tmp_path):
+    from hpadvisor.fitting.curves import curves_from_logs, evaluate, fit_curves
+
+    folder = shared_data("mpl_schedules", "csv_400")
+    out = tmp_path / "law.yaml"
+    files = [str(folder / f"{n}.csv") for n in TRAIN + TEST]
+    r = cli("fit", "curves", *files, "--law", "annealing", "--holdout", ",".join(TEST[:4]),
+            "--holdout", TEST[4], "--holdout", TEST[5], "--out", str(out), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    summary = json.loads(r.stdout)
+    assert [x["name"] for x in summary["runs"]] == list(TRAIN)
+    held = summary["holdout"]
+    assert [x["name"] for x in held["runs"]] == list(TEST)
+    # the same as fitting the three training logs alone and predicting the six others
+    train, _ = curves_from_logs(files[:3])
+    test, _ = curves_from_logs(files[3:])
+    alone = fit_curves(train, "annealing")
+    assert summary["constants"] == pytest.approx(alone.law.constants(), rel=1e-9)
+    expect = evaluate(alone.law, test)
+    assert [x["mean_rel_error"] for x in held["runs"]] == pytest.approx([q.mean_rel_error for q in expect], rel=1e-9)
+    assert held["mean_rel_error"] == pytest.approx(np.mean([q.mean_rel_error for q in expect]), rel=1e-12)
+    worst = max(expect, key=lambda q: abs(q.final_rel_error))
+    assert (held["worst_final_run"], held["worst_final_rel_error"]) == (worst.name, pytest.approx(worst.final_rel_error))
+    import yaml
+
+    saved = yaml.safe_load(out.read_text())
+    assert [d.get("held_out", False) for d in saved["fit"]["data"]] == [False] * 3 + [True] * 6
+    assert saved["fit"]["holdout"]["mean_rel_error"] == pytest.approx(held["mean_rel_error"])
+    assert saved["provenance"]["fitted_range"]["steps"][1] < 24000  # the 72k runs were not fitted
+    text = cli("fit", "curves", *files[:4], "--law", "annealing", "--holdout", TEST[0], "--out", str(tmp_path / "t.yaml"))
+    assert text.exit_code == 0 and "held out (predicted from their lr alone): mean rel error" in text.stdout
+    # naming a run that is not there, or every run
+    bad = cli("fit", "curves", *files[:3], "--holdout", "cosine_7200", "--out", str(tmp_path / "b.yaml"))
+    assert bad.exit_code == 2 and "--holdout cosine_7200: no run of that name (runs: cosine_24000, " in bad.stderr
+    every = cli("fit", "curves", files[0], "--holdout", TRAIN[0], "--out", str(tmp_path / "c.yaml"))
+    assert every.exit_code == 2 and "--holdout names every run" in every.stderr
+
+
+@pytest.mark.realdata
+def test_bootstrap_intervals_say_what_they_do_not_cover(cli, tmp_path):
+    folder = shared_data("mpl_schedules", "csv_400")
+    out = tmp_path / "law.yaml"
+    r = cli("fit", "curves", *[str(folder / f"{n}.csv") for n in TRAIN], "--law", "annealing", "--bootstrap", "3",
+            "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    assert "not how far a predicted curve can be off" in r.stdout and "--holdout RUN" in r.stdout
+    import yaml
+
+    boot = yaml.safe_load(out.read_text())["fit"]["bootstrap"]
+    assert boot["resamples"] == 3 and "hold none of the 36" in boot["scope"]
+
+
 def test_cli_bad_inputs(cli, tmp_path):
     notlaw = tmp_path / "x.yaml"
     notlaw.write_text("a: 1\n")

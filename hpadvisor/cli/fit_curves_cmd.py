@@ -35,6 +35,8 @@ def fit_curves_command(
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a column: loss=train/lm_loss (repeatable).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for parameter intervals (0 = none).")] = 0,
     name: Annotated[Optional[str], typer.Option(help="Name of the fitted law (default: <form>@<out stem>).")] = None,
+    holdout: Annotated[Optional[list[str]], typer.Option(help="Leave this run out of the fit and report how well the law predicts it "
+                                                      "(run name, repeatable or comma-separated).")] = None,
     schedule: Annotated[Optional[str], typer.Option(help="Schedule shape for logs without lr.", rich_help_panel=_SCHED)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak lr for --schedule.", rich_help_panel=_SCHED)] = None,
     warmup: Annotated[Optional[int], typer.Option(help="Warmup steps: of --schedule, or of logs whose lr column starts after the warmup.")] = None,
@@ -82,10 +84,11 @@ def fit_curves_command(
                                 set_by=FIT_SCHEDULE_FLAGS)
     curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched,
                                      warmup=warmup if sched is None else None)
+    held = [n.strip() for item in holdout or () for n in item.split(",") if n.strip()]
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
-                        name=name or f"{law}@{out.stem}", method=method)
+                        name=name or f"{law}@{out.stem}", method=method, holdout=held)
     fit_info = result.info()
-    fit_info["data"] = [c.source for c in curves]
+    fit_info["data"] = [dict(c.source, held_out=True) if c.name in held else c.source for c in curves]
     if notes:
         fit_info["data_notes"] = notes
     yamlio.write_atomic(out, lawfile.dumps(result.law, fit=fit_info), force=force)
@@ -97,11 +100,14 @@ def fit_curves_command(
                          f"{k} {v:.3%}" for k, v in sel["validation_mre"].items()) + ").")
     elif sel:
         notes.append(f"warmup convention {sel['chosen']}: {sel['reason']}.")
+    notes += [f"{c}." for c in result.caveats]
     summary = {"law": result.law.registry_key, "form": type(result.law).key, "out": str(out),
                "constants": {k: float(v) for k, v in result.law.constants().items()},
                "runs": [r.to_dict() for r in result.runs], "notes": notes, "warnings": list(result.warnings)}
     if result.intervals:
         summary["interval_95"] = {k: list(v) for k, v in result.intervals.items()}
+    if result.holdout:
+        summary["holdout"] = result.holdout_summary()
     if format is OutputFormat.json:
         from hpadvisor.cli.options import json_text
 
@@ -118,12 +124,21 @@ def fit_curves_command(
                                         if k in result.intervals else "") for k, v in summary["constants"].items()]
     lines.append(f"  {'run':<28} {'points':>6} {'R^2':>8} {'mean rel':>9} {'max rel':>8} {'final':>8}")
     for r in result.runs:
-        r2 = f"{r.r2:>8.5f}" if r.r2 == r.r2 else f"{'n/a':>8}"
-        lines.append(f"  {r.name[:28]:<28} {r.points:>6} {r2} {r.mean_rel_error:>9.3%} "
-                     f"{r.max_rel_error:>8.3%} {r.final_rel_error:>+8.3%}")
+        lines.append(_run_line(r))
+    if result.holdout:
+        h = summary["holdout"]
+        lines.append(f"  held out (predicted from their lr alone): mean rel error {h['mean_rel_error']:.3%}, "
+                     f"worst final {h['worst_final_rel_error']:+.3%} ({h['worst_final_run']})")
+        lines += [_run_line(r) for r in result.holdout]
     lines += [f"  note: {n}" for n in notes]
     lines += [f"  warning: {w}" for w in result.warnings]
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _run_line(r) -> str:
+    r2 = f"{r.r2:>8.5f}" if r.r2 == r.r2 else f"{'n/a':>8}"
+    return (f"  {r.name[:28]:<28} {r.points:>6} {r2} {r.mean_rel_error:>9.3%} "
+            f"{r.max_rel_error:>8.3%} {r.final_rel_error:>+8.3%}")
 
 
 def _markdown(summary: dict, result) -> str:
@@ -132,8 +147,14 @@ def _markdown(summary: dict, result) -> str:
         iv = result.intervals.get(k)
         out.append(f"| {k} | {v:.6g} | {f'[{iv[0]:.4g}, {iv[1]:.4g}]' if iv else ''} |")
     out += ["", "| run | points | R^2 | mean rel | max rel | final |", "|---|---:|---:|---:|---:|---:|"]
-    for r in result.runs:
-        r2 = f"{r.r2:.5f}" if r.r2 == r.r2 else "n/a"
-        out.append(f"| {r.name} | {r.points} | {r2} | {r.mean_rel_error:.3%} | {r.max_rel_error:.3%} | {r.final_rel_error:+.3%} |")
+    for held, runs in ((False, result.runs), (True, result.holdout)):
+        for r in runs:
+            r2 = f"{r.r2:.5f}" if r.r2 == r.r2 else "n/a"
+            out.append(f"| {r.name}{' (held out)' if held else ''} | {r.points} | {r2} | {r.mean_rel_error:.3%} | "
+                       f"{r.max_rel_error:.3%} | {r.final_rel_error:+.3%} |")
+    if result.holdout:
+        h = summary["holdout"]
+        out += ["", f"Held out, predicted from their lr alone: mean rel error {h['mean_rel_error']:.3%}, "
+                    f"worst final {h['worst_final_rel_error']:+.3%} ({h['worst_final_run']})."]
     out += [""] + [f"- note: {n}" for n in summary["notes"]] + [f"- warning: {w}" for w in summary["warnings"]]
     return "\n".join(out).rstrip() + "\n"
