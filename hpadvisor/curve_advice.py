@@ -150,18 +150,65 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
             law, lambda f, s: schedules.build("wsd", peak=peak, total_steps=total, warmup_steps=w, decay_fraction=f,
                                               decay_shape=s, min_lr_ratio=cooldown_min_lr_ratio),
             FRACTIONS, SHAPES)[:10]
-    notes = [n for n in extrapolation_notes(law, cands["constant"].sequence(), total)]
+    notes = _candidate_notes(law, cands, total, cooldown_floor=cooldown_min_lr_ratio * peak if search else None)
+    return {"law": law.registry_key, "steps": total, "peak_lr": peak, "warmup_steps": w,
+            "min_lr_ratio": min_lr_ratio, "cooldown_min_lr_ratio": cooldown_min_lr_ratio,
+            "ranking": ranked, "cooldown_search": best_cd, "notes": notes}
+
+
+def _candidate_notes(law, cands: dict, total: int, cooldown_floor: float | None = None) -> list[str]:
+    """Where the candidates leave the law's data: more steps, another peak or warmup, and an lr
+    below any fitted run's (``cooldown_floor``: the cooldown search's floor, when it was run)."""
+    notes = extrapolation_notes(law, cands["constant"].sequence(), total)
     fitted_low = law.provenance.range_dict().get("min_lr", (None, None))[0]
     if fitted_low is not None:
         below = [label for label, s in cands.items() if lowest_lr(s.sequence()) < fitted_low * (1 - FLOOR_TOLERANCE)]
-        if search and cooldown_min_lr_ratio * peak < fitted_low * (1 - FLOOR_TOLERANCE):
+        if cooldown_floor is not None and cooldown_floor < fitted_low * (1 - FLOOR_TOLERANCE):
             below.append("the WSD cooldown search")
         if below:
             notes.append(f"{', '.join(below)}: the lr falls below the lowest lr of any fitted run ({fitted_low:.3g}): "
                          "their loss drop there is extrapolated.")
-    return {"law": law.registry_key, "steps": total, "peak_lr": peak, "warmup_steps": w,
-            "min_lr_ratio": min_lr_ratio, "cooldown_min_lr_ratio": cooldown_min_lr_ratio,
-            "ranking": ranked, "cooldown_search": best_cd, "notes": notes}
+    return notes
+
+
+def compare_laws(laws: Sequence, total: int, **options) -> dict:
+    """:func:`compare` with ``laws[0]``, and the same candidates (its peak lr and warmup) ranked by
+    each other law, so a user with two fitted laws (or a fitted and a published one) sees where
+    they disagree.  Adds ``other_laws``: per law its ranking, whether it names the same best
+    schedule, Kendall's tau between its order and the first law's, and its extrapolation notes;
+    and to each ranking row ``other``: {law: {final_loss, rank}}."""
+    if not laws:
+        raise InvalidInputError("give at least one curve law.")
+    result = compare(laws[0], total, **options)
+    if len(laws) == 1:
+        return result
+    from scipy.stats import kendalltau
+
+    cands = candidates(total, result["peak_lr"], result["warmup_steps"], min_lr_ratio=result["min_lr_ratio"],
+                       cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"])
+    keys = [result["law"]]
+    order = [r["schedule"] for r in result["ranking"]]
+    others = []
+    for law in laws[1:]:
+        _check_law(law)
+        key = law.registry_key
+        key = key if key not in keys else f"{key}#{len(keys) + 1}"  # the same law name twice
+        keys.append(key)
+        ranked = rank_schedules(law, cands)
+        rank = {r["schedule"]: i + 1 for i, r in enumerate(ranked)}
+        tau = float(kendalltau(range(len(order)), [rank[s] for s in order]).statistic)
+        for row in result["ranking"]:
+            mine = ranked[rank[row["schedule"]] - 1]
+            row.setdefault("other", {})[key] = {"final_loss": mine["final_loss"], "rank": rank[row["schedule"]]}
+        others.append({"law": key, "ranking": ranked, "same_best": ranked[0]["schedule"] == order[0],
+                       "kendall_tau": tau, "notes": [f"{key}: {n}" for n in _candidate_notes(law, cands, total)]})
+        if ranked[0]["schedule"] != order[0]:
+            theirs = ranked[0]["schedule"]
+            gap = next(r["gap"] for r in result["ranking"] if r["schedule"] == theirs)
+            result["notes"].append(f"the laws disagree on the best schedule: {order[0]} by {keys[0]}, {theirs} by "
+                                   f"{key} (which {keys[0]} puts {gap:+.4f} nats behind).")
+    result["other_laws"] = others
+    return result
 
 
 def candidate_curves(law, result: dict, points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -213,3 +213,51 @@ def test_extrapolation_notes_judge_the_whole_schedule():
     _, notes = curve_advice.predict(old, eta, [24000])
     assert notes == ["the law file records no lowest fitted lr (written before hpadvisor recorded it): whether the "
                      "lr falls below the fitted runs' is not checked."]
+
+
+def _tau(a: list[int], b: list[int]) -> float:
+    """Kendall's tau without ties, by counting pairs (independent of scipy)."""
+    n = len(a)
+    s = sum(np.sign(a[i] - a[j]) * np.sign(b[i] - b[j]) for i in range(n) for j in range(i + 1, n))
+    return s / (n * (n - 1) / 2)
+
+
+def test_compare_laws_ranks_the_same_candidates_by_every_law():
+    from hpadvisor.laws.curves import MPL_100M
+
+    r = curve_advice.compare_laws([MPL_400M, MPL_100M], 24000, cooldown_min_lr_ratio=0.1, search=False)
+    (other,) = r["other_laws"]
+    assert other["law"] == "mpl-100m"
+    # the candidates are the first law's: its peak and warmup
+    cands = curve_advice.candidates(24000, 3e-4, 2160, min_lr_ratio=0.1, cooldown_min_lr_ratio=0.1)
+    direct = {k: float(MPL_100M.curve(s.sequence(), [24000])[0]) for k, s in cands.items()}
+    by_100m = sorted(direct, key=direct.get)
+    for row in r["ranking"]:
+        assert row["other"]["mpl-100m"]["final_loss"] == pytest.approx(direct[row["schedule"]], rel=1e-12)
+        assert row["other"]["mpl-100m"]["rank"] == by_100m.index(row["schedule"]) + 1
+    first = [row["schedule"] for row in r["ranking"]]
+    assert other["kendall_tau"] == pytest.approx(_tau(list(range(len(first))), [by_100m.index(s) for s in first]))
+    assert other["same_best"] == (by_100m[0] == first[0])
+    assert any("the laws disagree on the best schedule" in n for n in r["notes"]) == (not other["same_best"])
+    # the first law's own result is compare()'s, unchanged
+    alone = curve_advice.compare(MPL_400M, 24000, cooldown_min_lr_ratio=0.1, search=False)
+    assert [(x["schedule"], x["final_loss"]) for x in alone["ranking"]] == [(x["schedule"], x["final_loss"]) for x in r["ranking"]]
+
+
+def test_compare_laws_with_the_same_law_twice_agrees_fully():
+    r = curve_advice.compare_laws([MPL_400M, MPL_400M], 30000, search=False)
+    (other,) = r["other_laws"]
+    assert other["law"] == "mpl-400m#2" and other["same_best"] and other["kendall_tau"] == pytest.approx(1.0)
+    assert not any("disagree" in n for n in r["notes"])
+    with pytest.raises(InvalidInputError, match="not a curve law"):
+        curve_advice.compare_laws([MPL_400M, CHINCHILLA], 30000)
+
+
+def test_cli_compare_schedules_with_two_laws(cli):
+    r = cli("compare-schedules", "mpl-400m", "mpl-25m", "--steps", "24000", "--no-search", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert [o["law"] for o in out["other_laws"]] == ["mpl-25m"]
+    assert all("mpl-25m" in row["other"] for row in out["ranking"])
+    t = cli("compare-schedules", "mpl-400m", "mpl-25m", "--steps", "24000", "--no-search")
+    assert t.exit_code == 0 and "mpl-25m: same best schedule:" in t.stdout and "rank agreement with mpl-400m" in t.stdout

@@ -18,7 +18,9 @@ from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
 @app.command("compare-schedules")
 @guarded
 def compare_schedules(
-    law_file: Annotated[str, typer.Argument(help="A fitted curve law file (from `hpadvisor fit curves`).")],
+    law_files: Annotated[list[str], typer.Argument(
+        help="Fitted curve law files (from `hpadvisor fit curves`) or registry keys (mpl-400m). The first ranks; "
+             "the others rank the same candidates beside it.", metavar="LAW...")],
     steps: Annotated[str, typer.Option(help="Total optimizer steps of the run (e.g. 72000 or 72k).")],
     lr: Annotated[Optional[float], typer.Option(help="Peak lr (default: the law's fitted peak lr).")] = None,
     warmup: Annotated[Optional[int], typer.Option(help="Warmup steps (default: the law's fitted warmup).")] = None,
@@ -34,10 +36,11 @@ def compare_schedules(
     """Cosine vs WSD 10/20% vs linear-to-zero vs constant... ranked by the law's predicted final loss."""
     from hpadvisor import curve_advice, lawfile, units
 
-    law = lawfile.find(law_file)
+    laws = [lawfile.find(f) for f in law_files]
+    law = laws[0]
     total = units.parse_steps(steps)
-    result = curve_advice.compare(law, total, peak=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
-                                  cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
+    result = curve_advice.compare_laws(laws, total, peak=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
+                                       cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
     if plot is not None:
         from hpadvisor.plot import save_plot
 
@@ -58,15 +61,24 @@ def compare_schedules(
 def _render(result: dict, *, markdown: bool) -> str:
     head = (f"{result['law']}: predicted final loss at step {result['steps']} "
             f"(peak lr {result['peak_lr']:g}, warmup {result['warmup_steps']})")
+    others = [o["law"] for o in result.get("other_laws", ())]
+
+    def other_cells(r):  # each other law's final loss and its rank of this schedule
+        return [f"{r['other'][k]['final_loss']:.4f} ({r['other'][k]['rank']})" for k in others]
+
     if markdown:
-        lines = [f"**{head}**", "", "| schedule | final loss | gap | gap % |", "|---|---:|---:|---:|"]
+        lines = [f"**{head}**", "", "| schedule | final loss | gap | gap % |" + "".join(f" {k} (rank) |" for k in others),
+                 "|---|---:|---:|---:|" + "---:|" * len(others)]
         lines += [f"| {r['schedule']} | {r['final_loss']:.4f} | {r['gap']:+.4f} | {r['gap_percent']:+.3f} |"
-                  for r in result["ranking"]]
+                  + "".join(f" {c} |" for c in other_cells(r)) for r in result["ranking"]]
         lines.append("")
     else:
-        lines = [head, f"  {'schedule':<26} {'final loss':>10} {'gap':>9} {'gap %':>7}"]
+        width = [max(len(k), 15) for k in others]
+        lines = [head, f"  {'schedule':<26} {'final loss':>10} {'gap':>9} {'gap %':>7}"
+                 + "".join(f"  {k:>{w}}" for k, w in zip(others, width))]
         lines += [f"  {r['schedule']:<26} {r['final_loss']:>10.4f} {r['gap']:>+9.4f} {r['gap_percent']:>+7.3f}"
-                  for r in result["ranking"]]
+                  + "".join(f"  {c:>{w}}" for c, w in zip(other_cells(r), width)) for r in result["ranking"]]
+
     cd = result["cooldown_search"]
     if cd:
         b = cd[0]
@@ -74,4 +86,8 @@ def _render(result: dict, *, markdown: bool) -> str:
                      f"(final loss {b['final_loss']:.4f}); next: " + ", ".join(
                          f"{r['decay_shape']} {r['decay_fraction']:.0%} (+{r['gap']:.4f})" for r in cd[1:4]))
     lines += [f"note: {n}" for n in result["notes"]]
+    for o in result.get("other_laws", ()):
+        lines.append(f"{o['law']}: same best schedule: {'yes' if o['same_best'] else 'no'}; "
+                     f"rank agreement with {result['law']} (Kendall tau) {o['kendall_tau']:+.2f}")
+        lines += [f"note: {n}" for n in o["notes"]]
     return "\n".join(lines) + "\n"
