@@ -117,6 +117,8 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
         raise
     except pd.errors.EmptyDataError:
         raise DataError(f"'{path}' is empty: expected a header row and data.") from None
+    except RecursionError:
+        raise DataError(f"'{path}' cannot be parsed as {kind.upper()}: it is nested too deeply.") from None
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"'{path}' cannot be parsed as {kind.upper()}: {first}.") from None

@@ -169,6 +169,9 @@ def test_several_files_one_unreadable(tmp_path):
     assert res.exit_code == 2
     assert json.loads(res.stdout)["file"].endswith("llama2_7b_megatron.sh")
     assert "nope.yaml" in res.stderr
+    table = run("check", str(CORPUS / "llama2_7b_megatron.sh"), str(tmp_path / "nope.yaml"))
+    assert table.exit_code == 2
+    assert "1 file checked (1 could not be read: see the errors above):" in table.stdout
 
 
 def test_nanogpt_code_is_never_run(tmp_path, monkeypatch):

@@ -91,6 +91,14 @@ def test_a_nan_loss_is_diverged_and_a_blank_one_not_evaluated(tmp_path, fmt):
                for n in run.notes)
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000 + "NaN" + "]" * 100_000, '{"a":' * 5000 + "NaN" + "}" * 5000])
+def test_deeply_nested_json_is_one_error(tmp_path, text):
+    with pytest.raises(DataError, match="cannot be parsed as JSON"):
+        read_log(_write(tmp_path, "deep.json", text))
+    with pytest.raises(DataError, match="cannot be parsed as JSONL"):
+        read_log(_write(tmp_path, "deep.jsonl", text))
+
+
 def test_na_words_are_missing_and_other_words_are_errors(tmp_path):
     (run,) = read_log(_write(tmp_path, "w.csv", "step,loss\n1,3.0\n2,null\n3,N/A\n4,2.9\n5,none\n6,2.8\n"))
     assert run.steps.tolist() == [1, 4, 6] and run.excluded == ()

@@ -101,7 +101,7 @@ def check(
 
     from hpadvisor.formats.base import read_config
 
-    reports, unreadable = [], False
+    reports, unreadable = [], 0
     for path in files:
         try:
             cfg = read_config(path, format=kwargs["fmt"], model_config=model, overrides=overrides)
@@ -109,14 +109,14 @@ def check(
             if len(files) == 1:
                 raise
             fail(str(exc))  # one line on stderr; go on with the other files
-            unreadable = True
+            unreadable += 1
             continue
         ctx, notes = chk.build_context(cfg, params=kwargs["params"], tokens=kwargs["tokens"],
                                        laws=kwargs["laws"], preferred=kwargs["preferred"],
                                        reference=kwargs["reference"], base_values=kwargs["base"])
         found = chk.run_rules(ctx, disabled=settings.disabled, severity=settings.severity)
         reports.append(chk.Report(cfg.path, cfg.format, tuple(found), tuple(cfg.notes) + tuple(notes)))
-    _emit(reports, format)
+    _emit(reports, format, unreadable)
     if unreadable:
         raise typer.Exit(2)
     if any(r.fails(level) for r in reports):
@@ -150,7 +150,7 @@ def _inputs(tokens, params, laws, run, format_in) -> dict:
     }
 
 
-def _emit(reports, format: CheckFormat) -> None:
+def _emit(reports, format: CheckFormat, unreadable: int = 0) -> None:
     from hpadvisor import check_output
 
     if format is CheckFormat.json:
@@ -164,4 +164,4 @@ def _emit(reports, format: CheckFormat) -> None:
     else:
         from hpadvisor.cli import render
 
-        render.print_check(reports)
+        render.print_check(reports, unreadable=unreadable)

@@ -340,7 +340,7 @@ def print_simple_table(title: str, columns: tuple[str, ...], rows: list[list[str
 _GRADE_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 
 
-def print_check(reports: list[Any]) -> None:
+def print_check(reports: list[Any], unreadable: int = 0) -> None:
     """Findings as ``file:line: grade rule  message`` + the fix, then notes and a count."""
     from rich.text import Text
 
@@ -360,6 +360,7 @@ def print_check(reports: list[Any]) -> None:
             console.print(Text(f"  note ({report.file}): {note}", style="dim"), soft_wrap=True)
     total = sum(counts.values())
     summary = ", ".join(f"{n} {k}{'s' if n != 1 and k != 'info' else ''}" for k, n in counts.items() if n)
-    names = f"{len(reports)} file{'s' if len(reports) != 1 else ''}"
-    console.print(Text(f"{names} checked: {summary}." if total else f"{names} checked: no findings.",
-                       style="bold"))
+    names = f"{len(reports)} file{'s' if len(reports) != 1 else ''} checked"
+    if unreadable:
+        names += f" ({unreadable} could not be read: see the errors above)"
+    console.print(Text(f"{names}: {summary}." if total else f"{names}: no findings.", style="bold"))
