@@ -35,6 +35,8 @@ def fit_curves_command(
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a column: loss=train/lm_loss (repeatable).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for parameter intervals (0 = none).")] = 0,
     name: Annotated[Optional[str], typer.Option(help="Name of the fitted law (default: <form>@<out stem>).")] = None,
+    max_points: Annotated[Optional[int], typer.Option(help="Fit a run on at most this many of its loss points, evenly "
+                                                            "spaced (default 2000: for logs with the loss at every step); 0 keeps all.")] = None,
     holdout: Annotated[Optional[list[str]], typer.Option(help="Leave this run out of the fit and report how well the law predicts it "
                                                       "(run name, repeatable or comma-separated).")] = None,
     schedule: Annotated[Optional[str], typer.Option(help="Schedule shape for logs without lr.", rich_help_panel=_SCHED)] = None,
@@ -50,7 +52,7 @@ def fit_curves_command(
     """Fit the multi-power or LR-annealing law to loss curves; save it for `predict` and `compare-schedules`."""
     from hpadvisor import lawfile, schedules, yamlio
     from hpadvisor.errors import InvalidInputError
-    from hpadvisor.fitting.curves import curves_from_logs, fit_curves
+    from hpadvisor.fitting.curves import MAX_FIT_POINTS, curves_from_logs, fit_curves
     from hpadvisor.tables import parse_map
 
     yamlio.check_writable(out, force=force)
@@ -86,7 +88,8 @@ def fit_curves_command(
                                      warmup=warmup if sched is None else None)
     held = [n.strip() for item in holdout or () for n in item.split(",") if n.strip()]
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
-                        name=name or f"{law}@{out.stem}", method=method, holdout=held)
+                        name=name or f"{law}@{out.stem}", method=method, holdout=held,
+                        max_points=MAX_FIT_POINTS if max_points is None else (max_points or None))
     fit_info = result.info()
     fit_info["data"] = [dict(c.source, held_out=True) if c.name in held else c.source for c in curves]
     if notes:
@@ -100,7 +103,7 @@ def fit_curves_command(
                          f"{k} {v:.3%}" for k, v in sel["validation_mre"].items()) + ").")
     elif sel:
         notes.append(f"warmup convention {sel['chosen']}: {sel['reason']}.")
-    notes += [f"{c}." for c in result.caveats]
+    notes += [f"{n}." for n in result.notes] + [f"{c}." for c in result.caveats]
     summary = {"law": result.law.registry_key, "form": type(result.law).key, "out": str(out),
                "constants": {k: float(v) for k, v in result.law.constants().items()},
                "runs": [r.to_dict() for r in result.runs], "notes": notes, "warnings": list(result.warnings)}

@@ -101,6 +101,18 @@ class CurveFit:
     samples: np.ndarray | None = field(default=None, repr=False, compare=False)
     #: runs left out of the fit and predicted from their lr alone (``holdout``)
     holdout: tuple[RunQuality, ...] = ()
+    #: runs whose points were thinned for the fit: name -> (points logged, points fitted)
+    thinned: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: runs with loss points inside their warmup, not fitted: name -> (points, warmup end step)
+    in_warmup: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What was done to the data before fitting (said with the result)."""
+        return tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before the warmup ends (step {w:,}) "
+                     "not fitted: the laws describe the loss after warmup" for name, (n, w) in self.in_warmup.items()
+                     ) + tuple(f"run {name}: {n:,} loss points, fitted on {m:,} evenly spaced among them (--max-points)"
+                               for name, (n, m) in self.thinned.items())
 
     def holdout_summary(self) -> dict:
         """Mean over the held-out runs of each run's mean relative error, and the worst final point."""
@@ -137,6 +149,10 @@ class CurveFit:
             out["warmup_selection"] = self.selection
         if self.holdout:
             out["holdout"] = self.holdout_summary()
+        if self.thinned:
+            out["thinned"] = {k: {"points": n, "fitted": m} for k, (n, m) in self.thinned.items()}
+        if self.in_warmup:
+            out["not_fitted_in_warmup"] = {k: {"points": n, "warmup_end": w} for k, (n, w) in self.in_warmup.items()}
         if self.fixed:
             out["fixed"] = {k: float(v) for k, v in self.fixed.items()}
         if self.intervals:
@@ -159,6 +175,10 @@ BOOTSTRAP_SCOPE = (
 #: schedules (the default plan, used for prediction: 1e-7), with about half the terms, so a
 #: Jacobian costs half as much.
 FIT_PLAN = {"near": 128, "blocks": 16}
+#: A fitted run with R^2 below this is reported as not fitted (the MPL runs: 0.9996-0.99995).
+POOR_R2 = 0.9
+#: Loss points a run is fitted on at most (fit_curves' max_points): the MPL runs log 109-546.
+MAX_FIT_POINTS = 2000
 #: Multi-start screening: every start runs 40 evaluations, the best one goes on to convergence.
 #: On the MPL data all four starts end in the same minimum; screening gives the same parameters
 #: in a fraction of the time (25M via the logged lr: 11 s -> about 4 s).
@@ -401,11 +421,14 @@ def fit_curves(
     citation: str | None = None,
     method: str = "converged",
     holdout: Sequence[str] = (),
+    max_points: int | None = MAX_FIT_POINTS,
 ) -> CurveFit:
     """Fit ``law`` ('multipower' or 'annealing') to ``curves``; returns the fitted law and its quality.
 
     ``holdout``: names of runs left out of the fit (of everything: warmup selection included) and
     predicted from their lr alone; their errors are :attr:`CurveFit.holdout`.
+    ``max_points``: a run with more loss points is fitted on that many, evenly spaced among its
+    points (a log with the loss at every step would otherwise cost GBs; None keeps all).
 
     ``warmup``: 'as-run' | 'peak' | 'skip', or 'auto' (:func:`select_warmup`: the convention that
     best predicts the later part of the runs); default :data:`DEFAULT_WARMUP`.
@@ -424,8 +447,15 @@ def fit_curves(
     if holdout:
         curves, held = split_holdout(curves, holdout)
         fit = fit_curves(curves, law, warmup=warmup, lam=lam, n_boot=n_boot, seed=seed, name=name,
-                         citation=citation, method=method)
+                         citation=citation, method=method, max_points=max_points)
         return dataclasses.replace(fit, holdout=evaluate(fit.law, held))
+    if max_points is not None and max_points < 10:
+        raise InvalidInputError(f"--max-points must be at least 10 (0 keeps every point), not {max_points}.")
+    in_warmup = {c.name: (int(np.sum(c.steps < warmup_end(c.lr))), warmup_end(c.lr)) for c in curves
+                 if c.steps[0] < warmup_end(c.lr)}
+    curves = [after_warmup(c) if c.name in in_warmup else c for c in curves]
+    thinned = {c.name: (c.loss.size, max_points) for c in curves if max_points and c.loss.size > max_points}
+    curves = [thin(c, max_points) if c.name in thinned else c for c in curves]
     selection: dict = {}
     warmup = warmup or DEFAULT_WARMUP[law]
     if warmup == "auto":
@@ -494,10 +524,15 @@ def fit_curves(
         no_decay = ("no run lowers its lr after the warmup: the loss-drop constants are not determined by these "
                     "runs, so predictions for decaying schedules are not supported by data.")
         warnings = (no_decay, *warnings)
+    poor = [q for q in runs if q.r2 < POOR_R2]  # a flat run's R^2 is NaN: not judged
+    if poor:
+        warnings = (f"the law does not fit {', '.join(f'{q.name} (R^2 {q.r2:.3g})' for q in poor)}: check that the lr "
+                    "column holds the lr itself (not scaled), and look for a restart or a change of data inside "
+                    "the run; predictions from this fit are not reliable.", *warnings)
     return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
                     n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
                     stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings,
-                    samples=samples)
+                    samples=samples, thinned=thinned, in_warmup=in_warmup)
 
 
 def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> tuple[str, ...]:
@@ -561,6 +596,21 @@ def select_warmup(curves: Sequence[Curve], law: str, *, lam: float | None = 0.99
         return published, {"chosen": published, "reason": "no convention could be fitted on the early points"}
     chosen = min(scores, key=scores.get)
     return chosen, {"chosen": chosen, "split_step": split, "validation_mre": scores}
+
+
+def after_warmup(curve: Curve) -> Curve:
+    """``curve`` without its loss points before the warmup ends (an error if none is left)."""
+    keep = curve.steps >= warmup_end(curve.lr)
+    if not keep.any():
+        raise InvalidInputError(f"run '{curve.name}': every loss point is inside the warmup (before step "
+                                f"{warmup_end(curve.lr)}); the curve laws need points after it.")
+    return dataclasses.replace(curve, steps=curve.steps[keep], loss=curve.loss[keep])
+
+
+def thin(curve: Curve, n: int) -> Curve:
+    """``curve`` with ``n`` of its points, evenly spaced among them (the first and last kept)."""
+    keep = np.unique(np.round(np.linspace(0, curve.loss.size - 1, n)).astype(np.int64))
+    return dataclasses.replace(curve, steps=curve.steps[keep], loss=curve.loss[keep])
 
 
 def split_holdout(curves: Sequence[Curve], names: Sequence[str]) -> tuple[list[Curve], list[Curve]]:

@@ -42,6 +42,8 @@ from hpadvisor.errors import InvalidInputError
 from hpadvisor.laws.base import Law, Output, Provenance
 
 WARMUP_MODES = ("as-run", "peak", "skip")
+#: Query steps per drop plan in :meth:`MultiPowerLaw.curve`: ~900 terms a step, ~150 MB a chunk.
+CURVE_CHUNK = 4096
 _TINY = 1e-30
 LOG_BIN = 0.02  # width of a pseudo-term's log-lr bin
 
@@ -245,11 +247,17 @@ class MultiPowerLaw(_CurveLaw, Law):
     gamma: float = 0.6347
 
     def curve(self, eta, steps, *, exact: bool = False) -> np.ndarray:
-        """Predicted loss at ``steps`` (whole steps 1..T) of the per-step lr sequence ``eta``."""
+        """Predicted loss at ``steps`` (whole steps 1..T) of the per-step lr sequence ``eta``.
+
+        Steps are taken :data:`CURVE_CHUNK` at a time (exact: fewer), so the plan's terms stay
+        within a few hundred MB however many steps are asked for (a log with the loss at every step).
+        """
         seq, delta = self.prepare(eta)
         t = check_steps(steps, seq.size - 1, self.registry_key)
-        plan = DropPlan.build(seq, delta, t, exact=exact)
-        return self.from_plan(np.cumsum(seq)[t], plan)
+        S1 = np.cumsum(seq)
+        chunk = CURVE_CHUNK if not exact else max(1, CURVE_CHUNK * 1024 // max(seq.size, 1))
+        return np.concatenate([self.from_plan(S1[part], DropPlan.build(seq, delta, part, exact=exact))
+                               for part in np.array_split(t, -(-t.size // chunk))])
 
     def from_plan(self, S1: np.ndarray, plan: DropPlan) -> np.ndarray:
         return self.L0 + self.A * S1 ** -self.alpha - plan.drop(self.B, self.C, self.beta, self.gamma)
