@@ -133,6 +133,8 @@ class Advice:
     laws: Mapping[str, Law]
     #: per-group settings carried from the run file's `proxy` (hpadvisor.transfer.TransferPlan)
     transfer: Any = None
+    #: notes on the advice as a whole (a law file given that no quantity of the table uses)
+    notes: tuple[str, ...] = ()
 
     def __getitem__(self, name: str) -> Recommendation:
         for rec in self.recommendations:
@@ -161,6 +163,8 @@ class Advice:
         }
         if self.transfer is not None:
             out["transfer"] = self.transfer.to_dict()
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 
@@ -534,7 +538,27 @@ def recommend(
         from hpadvisor.transfer import plan_from_spec
 
         transfer = plan_from_spec(spec)
-    return Advice(spec=spec, recommendations=recs, laws=laws, transfer=transfer)
+    return Advice(spec=spec, recommendations=recs, laws=laws, transfer=transfer,
+                  notes=_unused_notes(preferred, recs, laws))
+
+
+def _unused_notes(preferred: Sequence[str], recs: Sequence[Recommendation], laws: Mapping[str, Law]) -> tuple[str, ...]:
+    """A note for each law the user gave (a law file) that no row of the table used, primary or other."""
+    used = {r.law for r in recs} | {k for r in recs for k in r.alternatives}
+    notes = []
+    for key in preferred:
+        if key in used:
+            continue
+        law = laws[key]
+        hint = ""
+        if hasattr(law, "curve"):
+            hint = (" It predicts loss curves under a schedule: use `hpadvisor predict` or `hpadvisor "
+                    "compare-schedules` with its file.")
+        elif hasattr(law, "relative_loss_cost"):
+            hint = " It prices lr and batch deviations: `hpadvisor check` uses it."
+        notes.append(f"{key}: a {type(law).key} law, which gives none of the advised quantities for this run; it was "
+                     f"not used.{hint}")
+    return tuple(notes)
 
 
 def _planned_note(what: str, planned: float | None, name: str) -> list[str]:

@@ -614,6 +614,8 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
         skipped = str(exc)
     sens = next((laws[k] for k in [*preferred, SENSITIVITY_KEY]
                  if k in laws and hasattr(laws[k], "relative_loss_cost")), None)
+    if advice is not None:  # a law file that neither the advice nor the lr/batch pricing used
+        notes += [n for n in advice.notes if sens is None or not n.startswith(f"{sens.registry_key}:")]
     ctx = Context(config=cfg, advice=advice, reference=reference, sensitivity=sens, skipped=skipped,
                   laws=laws)
     return ctx, notes

@@ -164,6 +164,15 @@ def test_bad_settings_file_exit_2(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "unknown rule 'no-such-rule'" in res.stderr
 
 
+def test_a_law_file_check_cannot_use_is_noted(tmp_path):
+    law = tmp_path / "curve.yaml"
+    assert run("laws", "export", "mpl-400m", "--out", str(law)).exit_code == 0
+    law.write_text(law.read_text().replace("name: mpl-400m", "name: mpl@mine"))
+    res = run("check", str(CORPUS / "llama2_7b_megatron.yaml"), "--laws", str(law))
+    assert res.exit_code in (0, 1), res.stderr
+    assert "mpl@mine: a multipower law, which gives none of the advised quantities for this run" in res.stdout
+
+
 def test_several_files_one_unreadable(tmp_path):
     res = run("check", str(CORPUS / "llama2_7b_megatron.sh"), str(tmp_path / "nope.yaml"), "-f", "json")
     assert res.exit_code == 2

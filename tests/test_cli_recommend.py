@@ -175,6 +175,17 @@ def test_laws_listing_show_and_export_round_trip(cli, tmp_path):
     loss = next(r for r in advice["recommendations"] if r["name"] == "final_loss")
     assert loss["law"] == "chinchilla@mine"
     assert loss["value"] == pytest.approx(loss["alternatives"]["chinchilla-epoch"] - (1.8172 - 1.5))
+    assert "notes" not in advice  # the law file was used
+    # a law file no row can use (a curve law) is said to be unused, not silently dropped
+    curve_file = tmp_path / "curve.yaml"
+    assert cli("laws", "export", "mpl-400m", "--out", str(curve_file)).exit_code == 0
+    curve_file.write_text(curve_file.read_text().replace("name: mpl-400m", "name: mpl@mine"))
+    advice = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--laws", str(curve_file), "--format", "json"))
+    assert advice["notes"] == ["mpl@mine: a multipower law, which gives none of the advised quantities for this run; it was "
+                               "not used. It predicts loss curves under a schedule: use `hpadvisor predict` or "
+                               "`hpadvisor compare-schedules` with its file."]
+    table = cli("recommend", "--params", "1B", "--tokens", "20B", "--laws", str(curve_file))
+    assert "mpl@mine: a multipower law, which gives none of the advised" in table.stdout
 
 
 def test_schema_command_prints_valid_json_schema(cli):

@@ -86,7 +86,7 @@ def _row_notes(advice: Any) -> list[str]:
             if note.startswith("inherits the extrapolation"):
                 continue  # shown as the range column of that row
             notes.append(f"{rec.name}: {note}")
-    return notes
+    return notes + list(getattr(advice, "notes", ()))
 
 
 # -- rich ------------------------------------------------------------------------------------------
