@@ -25,10 +25,14 @@ from hpadvisor.errors import DataError, InvalidInputError
 COLUMNS = {
     "step": ("_step", "trainer/global_step", "train/global_step", "global_step", "iteration", "iter",
              "iters", "steps", "optimizer_step", "num_steps"),
+    # Megatron "lm loss" and GPT-NeoX "train/lm_loss" fold to lm_loss; torchtitan logs
+    # loss_metrics/global_avg_loss (never its global_max_loss), OLMo train/CrossEntropyLoss.
     "loss": ("train/loss", "train_loss", "training_loss", "loss/train", "train/loss_step", "lm_loss",
-             "train/lm_loss", "train/ce_loss", "ce_loss"),
+             "train/lm_loss", "train/ce_loss", "ce_loss", "loss_metrics/global_avg_loss",
+             "train/crossentropyloss"),
+    # Lightning's LearningRateMonitor logs lr-<Optimizer>; OLMo optim/learning_rate_group0.
     "lr": ("learning_rate", "train/learning_rate", "trainer/learning_rate", "train/lr", "optim/lr",
-           "lr-adamw", "lr_0", "learning-rate", "learningrate"),
+           "lr-adamw", "lr-adam", "lr_0", "learning-rate", "learningrate", "optim/learning_rate_group0"),
     "run": ("run_name", "run_id", "name", "experiment", "series"),
 }
 #: A point is a spike when it lies this far above the running median (relative), and well above

@@ -29,6 +29,20 @@ def test_wandb_aliases_and_blank_losses(tmp_path):
     assert len(run.sha256) == 64
 
 
+@pytest.mark.parametrize("step,loss,lr", [
+    ("step", "loss_metrics/global_avg_loss", "lr"),              # torchtitan
+    ("_step", "train/CrossEntropyLoss", "optim/learning_rate_group0"),  # OLMo via W&B
+    ("iteration", "lm loss", "learning-rate"),                 # Megatron's TensorBoard scalars
+    ("trainer/global_step", "train/loss_step", "lr-AdamW"),     # Lightning
+])
+def test_trainer_log_names_are_recognised(tmp_path, step, loss, lr):
+    # torchtitan also logs loss_metrics/global_max_loss: it must not be taken for the loss
+    text = [f'"{step}","loss_metrics/global_max_loss","{loss}","{lr}"'] + [
+        f"{s},{9 - s / 100},{3 - s / 1000},1e-3" for s in range(10, 110, 10)]
+    (run,) = read_log(_write(tmp_path, "t.csv", "\n".join(text) + "\n"))
+    assert run.loss[0] == pytest.approx(2.99) and run.steps[-1] == 100 and run.lr[0] == 1e-3
+
+
 def test_run_column_jsonl_and_map(tmp_path):
     lines = [f'{{"iter": {s}, "lm": {3 - s / 100}, "lr": 0.001, "run_name": "{r}"}}'
              for r in ("a", "b") for s in range(1, 8)]
