@@ -14,7 +14,9 @@ into several runs.  Rules, each reported in :attr:`LogRun.notes` (never applied 
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,8 +88,11 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     from hpadvisor.tables import file_sha256, read_table
 
     required = ["step", "loss"] + (["lr"] if require_lr else [])
+    said: list[str] = []
+    mapping = dict(mapping or {})  # a W&B chart export consumes its loss/lr entries (read_table maps after reshape)
     frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
-                       numeric=["step", "loss", "lr"], what="log")
+                       numeric=["step", "loss", "lr"], what="log",
+                       reshape=lambda f: _wandb_wide(f, mapping, said))
     digest = file_sha256(path)
     # loss cells that said NaN (a diverged value), as opposed to blank ones (not evaluated there)
     nan_loss = frame.attrs.get("nan_cells", {}).get("loss", np.zeros(len(frame), dtype=bool))
@@ -96,7 +101,48 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
         groups = [(str(k), g) for k, g in frame.groupby(frame["run"].astype(str), sort=False)]
     else:
         groups = [(Path(path).stem, frame)]
-    return [_one_run(name, g, nan_loss[g.index.to_numpy()], str(path), digest) for name, g in groups]
+    runs = [_one_run(name, g, nan_loss[g.index.to_numpy()], str(path), digest) for name, g in groups]
+    if said and runs:  # said once, with the first run
+        runs[0] = dataclasses.replace(runs[0], notes=(*said, *runs[0].notes))
+    return runs
+
+
+#: A W&B chart's CSV export: a "Step" column, then "<run> - <metric>" columns (and __MIN/__MAX
+#: columns when the chart was sampled).
+_WIDE = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
+
+
+def _wandb_wide(frame, mapping: dict[str, str], said: list[str]):
+    """The long form (step, loss, lr, run) of a W&B chart export, or ``frame`` itself if it is not one."""
+    import pandas as pd
+
+    from hpadvisor.tables import normalise
+
+    step = next((c for c in frame.columns if normalise(c) in ("step", "_step")), None)
+    if step is None or any(normalise(c) in {normalise(a) for a in ("loss", *COLUMNS["loss"])} for c in frame.columns):
+        return frame
+    names = {canon: {normalise(a) for a in (canon, *COLUMNS[canon])} | ({normalise(mapping[canon])} if canon in mapping
+                                                                      else set()) for canon in ("loss", "lr")}
+    per_run: dict[str, dict[str, str]] = {}
+    for col in frame.columns:
+        m = _WIDE.match(col)
+        if m is None or m["agg"]:
+            continue
+        for canon, accepted in names.items():
+            if normalise(m["metric"]) in accepted:
+                per_run.setdefault(m["run"], {}).setdefault(canon, col)
+    runs = {r: cols for r, cols in per_run.items() if "loss" in cols}
+    if not runs:
+        return frame
+    parts = [pd.DataFrame({"step": frame[step], "loss": frame[cols["loss"]],
+                           "lr": frame[cols["lr"]] if "lr" in cols else None, "run": run})
+             for run, cols in runs.items()]
+    for canon in ("loss", "lr", "step", "run"):
+        mapping.pop(canon, None)  # the long frame names its columns itself
+    said.append(f"a W&B chart export: {len(runs)} run{'s' if len(runs) > 1 else ''} "
+                f"({', '.join(runs)}), one column each; __MIN/__MAX columns ignored.")
+    long = pd.concat(parts, ignore_index=True)
+    return long if any("lr" in cols for cols in runs.values()) else long.drop(columns="lr")
 
 
 def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str) -> LogRun:

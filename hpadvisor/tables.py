@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -152,6 +152,7 @@ def read_table(
     mapping: Mapping[str, str] | None = None,
     numeric: Sequence[str] | None = None,
     what: str = "table",
+    reshape: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
     """Read ``path`` and return a frame whose canonical columns are named as in ``columns``.
 
@@ -159,7 +160,9 @@ def read_table(
     always accepted); ``mapping`` (from ``--map``) names the column explicitly.  ``required``
     columns must be found; ``numeric`` ones (default: all found canonical columns) are converted to
     float, and a cell that is not a number is reported with its row (1-based, header = row 1).
-    Other columns are kept under their own names.
+    Other columns are kept under their own names.  ``reshape`` may turn the frame as read into
+    the long form first (a W&B chart export with one column per run, for instance); it runs
+    before ``mapping`` is read, so it may take the entries it has used out of it.
     """
     import pandas as pd
 
@@ -177,6 +180,8 @@ def read_table(
     if not isinstance(frame, pd.DataFrame) or frame.shape[1] == 0:
         raise DataError(f"{what} '{p}' has no columns.")
     frame.columns = [str(c) for c in frame.columns]
+    if reshape is not None:
+        frame = reshape(frame)
     mapping = dict(mapping or {})
     unknown = [k for k in mapping if k not in columns]
     if unknown:

@@ -43,6 +43,23 @@ def test_trainer_log_names_are_recognised(tmp_path, step, loss, lr):
     assert run.loss[0] == pytest.approx(2.99) and run.steps[-1] == 100 and run.lr[0] == 1e-3
 
 
+def test_a_wandb_chart_export_is_one_run_per_column(tmp_path):
+    text = ("Step,run-a - train/loss,run-a - train/loss__MIN,run-a - train/loss__MAX,run-a - learning_rate,"
+            "run-b - train/loss,run-b - learning_rate\n"
+            "100,4.0,3.9,4.1,1e-3,4.1,2e-3\n200,3.6,3.5,3.7,1e-3,3.7,2e-3\n300,3.4,,,1e-3,,2e-3\n400,3.3,3.2,3.4,5e-4,3.4,1e-3\n")
+    a, b = read_log(_write(tmp_path, "wb.csv", text))
+    assert (a.name, b.name) == ("run-a", "run-b")
+    assert a.loss.tolist() == [4.0, 3.6, 3.4, 3.3] and b.loss.tolist() == [4.1, 3.7, 3.4]
+    assert a.lr.tolist() == [1e-3, 1e-3, 1e-3, 5e-4] and b.lr.tolist() == [2e-3, 2e-3, 2e-3, 1e-3]
+    assert a.notes[0] == "a W&B chart export: 2 runs (run-a, run-b), one column each; __MIN/__MAX columns ignored."
+    # a metric named by --map; no lr column at all
+    (c,) = read_log(_write(tmp_path, "wb2.csv", "Step,exp 7 - lm\n10,3.0\n20,2.9\n"), mapping={"loss": "lm"})
+    assert c.name == "exp 7" and c.loss.tolist() == [3.0, 2.9] and not c.lr_column
+    # a file that also has a plain loss column is read as it is
+    (d,) = read_log(_write(tmp_path, "plain.csv", "Step,loss,x - loss\n10,3.0,9\n20,2.9,9\n"))
+    assert d.loss.tolist() == [3.0, 2.9]
+
+
 def test_run_column_jsonl_and_map(tmp_path):
     lines = [f'{{"iter": {s}, "lm": {3 - s / 100}, "lr": 0.001, "run_name": "{r}"}}'
              for r in ("a", "b") for s in range(1, 8)]
@@ -250,3 +267,20 @@ def test_an_empty_lr_column_is_named_as_such(cli, tmp_path):
     assert run.lr_column and not run.has_lr
     r = cli("fit", "curves", str(log), "--out", str(tmp_path / "o.yaml"))
     assert r.exit_code == 2 and "the lr column has no values and no schedule was given" in r.stderr
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.sampled_from(["a - train/loss", "a - train/loss__MIN", "b - loss", "b - lr", " - loss", "a - ",
+                                 "x - y - loss", "c - learning_rate"]), min_size=1, max_size=5, unique=True),
+       st.lists(st.lists(st.one_of(st.floats(allow_nan=True, allow_infinity=True), CELL_WORDS, st.integers(-5, 50)),
+                         min_size=6, max_size=6), max_size=8))
+def test_arbitrary_wandb_exports_raise_only_our_errors(tmp_path, headers, rows):
+    p = tmp_path / "wb.csv"
+    cols = ["Step", *headers]
+    p.write_text(",".join(cols) + "\n" + "".join(",".join(str(v) for v in r[: len(cols)]) + "\n" for r in rows))
+    try:
+        for run in read_log(p):
+            if run.has_lr:
+                run.lr_sequence()
+    except HpAdvisorError:
+        pass

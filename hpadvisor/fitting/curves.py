@@ -527,8 +527,8 @@ def fit_curves(
     poor = [q for q in runs if q.r2 < POOR_R2]  # a flat run's R^2 is NaN: not judged
     if poor:
         warnings = (f"the law does not fit {', '.join(f'{q.name} (R^2 {q.r2:.3g})' for q in poor)}: check that the lr "
-                    "column holds the lr itself (not scaled), and look for a restart or a change of data inside "
-                    "the run; predictions from this fit are not reliable.", *warnings)
+                    "it was given (its lr column, or --schedule) is the one it ran with, unscaled, and look for a "
+                    "restart or a change of data inside the run; predictions from this fit are not reliable.", *warnings)
     return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
                     n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
                     stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings,
