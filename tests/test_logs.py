@@ -11,6 +11,16 @@ from hpadvisor.errors import DataError, HpAdvisorError
 from hpadvisor.logs import read_log
 
 
+def _read_fully(path) -> None:
+    """Read a log and build each run's lr: any failure must be one of our errors."""
+    try:
+        for run in read_log(path):
+            if run.has_lr:
+                run.lr_sequence()
+    except HpAdvisorError:
+        pass
+
+
 def _write(tmp_path, name, text):
     p = tmp_path / name
     p.write_text(text)
@@ -182,12 +192,7 @@ CELL_WORDS = st.sampled_from(["", "nan", "NaN", "-nan", "NA", "null", "None", "N
 def test_arbitrary_numbers_raise_only_our_errors(tmp_path, rows):
     p = tmp_path / "fuzz2.csv"
     p.write_text("step,loss,lr,run\n" + "".join(f"{a},{b},{c},{r}\n" for a, b, c, r in rows))
-    try:
-        for run in read_log(p):
-            if run.has_lr:
-                run.lr_sequence()
-    except HpAdvisorError:
-        pass
+    _read_fully(p)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -201,12 +206,7 @@ def test_arbitrary_jsonl_raises_only_our_errors(tmp_path, records):
 
     p = tmp_path / "fuzz.jsonl"
     p.write_text("\n".join(json.dumps(r) for r in records))  # NaN, Infinity and null literals included
-    try:
-        for run in read_log(p):
-            if run.has_lr:
-                run.lr_sequence()
-    except HpAdvisorError:
-        pass
+    _read_fully(p)
 
 
 def test_parquet_log_with_aliases_and_runs(tmp_path):
@@ -278,9 +278,4 @@ def test_arbitrary_wandb_exports_raise_only_our_errors(tmp_path, headers, rows):
     p = tmp_path / "wb.csv"
     cols = ["Step", *headers]
     p.write_text(",".join(cols) + "\n" + "".join(",".join(str(v) for v in r[: len(cols)]) + "\n" for r in rows))
-    try:
-        for run in read_log(p):
-            if run.has_lr:
-                run.lr_sequence()
-    except HpAdvisorError:
-        pass
+    _read_fully(p)
