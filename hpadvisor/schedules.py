@@ -432,3 +432,80 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
         keep[dup + 1] = False
         s, v = s[keep], v[keep]
     return s, v
+
+
+# -- a trainer config's own schedule -----------------------------------------------------------------
+
+#: The convention a trainer computes its lr with (``Schedule.convention``).  GPT-NeoX is Megatron's
+#: code; torchtitan, nanotron and hpadvisor run files are computed with Megatron's, and say so.
+TRAINER_CONVENTION = {"megatron": "megatron", "neox": "megatron", "hf": "hf", "nanogpt": "nanogpt"}
+
+
+def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
+    """The per-step lr (steps 0..train_steps) a trainer config runs with, a label and notes.
+
+    ``cfg`` is a :class:`hpadvisor.formats.base.TrainerConfig`.  The decay runs over the config's
+    decay horizon (Megatron's ``lr_decay_iters``): past it the lr stays at its floor, and a horizon
+    beyond the run cuts the decay short, as the trainer does.
+    """
+    where = f"'{cfg.path}'"
+    notes: list[str] = []
+    unread = sorted(set(getattr(cfg, "unknown", ())) & {"lr", "min_lr", "schedule", "warmup_steps", "train_steps",
+                                                        "decay_steps", "wsd_decay_steps", "wsd_decay_style"})
+    if unread:
+        raise InvalidInputError(f"{where} sets {', '.join(unread)} by code hpadvisor does not run: the lr schedule "
+                                "cannot be built from it; write literal values, or give the schedule by flags.")
+    peak, total = cfg.value("lr"), cfg.value("train_steps")
+    missing = [name for name, v in (("the peak lr", peak), ("the number of training steps", total)) if v is None]
+    if missing:
+        raise InvalidInputError(f"{where} does not give {' or '.join(missing)}: the lr schedule cannot be built.")
+    shape = cfg.value("schedule")
+    if shape is None:
+        raise InvalidInputError(f"{where} does not give its lr decay style: the lr schedule cannot be built.")
+    if shape not in SHAPES or shape == "trace":
+        raise InvalidInputError(f"{where}: its '{shape}' lr decay is not one hpadvisor computes "
+                                f"({', '.join(s for s in SHAPES if s not in ('trace', 'wsd_restarts'))}).")
+    convention = TRAINER_CONVENTION.get(cfg.format)
+    if convention is None:
+        convention = "megatron"
+        notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
+                     "may differ from the trainer's by a step).")
+    def steps(key: str, default: int | None) -> int | None:
+        v = cfg.value(key)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise InvalidInputError(f"{where}: {cfg.get(key).field} = {v!r} is not a number of steps >= 0.")
+        return int(round(v))
+
+    total = steps("train_steps", None)
+    if total < 1:
+        raise InvalidInputError(f"{where}: {cfg.get('train_steps').field} gives a run of {total} steps.")
+    check_length(float(total), f"{where}'s run")
+    warmup = steps("warmup_steps", 0)
+    min_lr = 0.0 if shape == "constant" else float(cfg.value("min_lr", 0.0) or 0.0)
+    horizon = total if shape in ("constant", "inverse_sqrt") else steps("decay_steps", total)
+    if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
+        raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
+                                f"({warmup} steps).")
+    extra: dict = {}
+    if shape == "wsd":
+        d = steps("wsd_decay_steps", None)
+        if d is None:
+            notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
+        extra = {"decay_steps": d, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
+    if shape == "multistep":
+        notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
+                     "config's own are not read.")
+    sched = Schedule(shape, peak=float(peak), total_steps=horizon, warmup_steps=min(warmup, horizon),
+                     min_lr=min_lr, convention=convention, **extra)
+    eta = sched.sequence()
+    if horizon < total:
+        eta = np.concatenate([eta, np.full(total - horizon, eta[-1])])
+        notes.append(f"the lr decays over {horizon:,} steps and stays at {eta[-1]:.3g} for the last "
+                     f"{total - horizon:,} of {total:,}.")
+    elif horizon > total:
+        eta = eta[: total + 1]
+        notes.append(f"the decay horizon ({horizon:,} steps) is past the run's end ({total:,}): the lr ends at "
+                     f"{eta[-1]:.3g}, above its floor {min_lr:.3g}.")
+    return eta, f"{cfg.path} [{cfg.format}]: {sched.describe()}", notes

@@ -288,3 +288,108 @@ def test_cli_fit_curves_warmup_for_logs_and_predict_trace(cli, tmp_path):
     trace.write_text("step,lr\n2176,3e-4\n24000,3e-4\n")
     p = cli("predict", "mpl-25m", "--lr-trace", str(trace), "--warmup", "2160")
     assert p.exit_code == 0 and "linear warmup from 0 over the given 2160 steps" in p.stdout
+
+
+# -- a trainer config's own schedule ----------------------------------------------------------------
+
+CONFIGS = __import__("pathlib").Path(__file__).parent / "data" / "configs"
+
+
+def _trainer_lr(name):
+    from hpadvisor.formats.base import read_config
+
+    return schedules.from_trainer(read_config(CONFIGS / name))
+
+
+def test_megatron_config_decays_over_lr_decay_iters_then_holds_the_floor():
+    # llama2_7b_megatron.yaml: lr 3e-4, min_lr 3e-5, cosine, warmup 1% of lr_decay_iters 430000,
+    # train_iters 476837.  Megatron: ratio = (s - warmup) / (decay_iters - warmup),
+    # lr = min + (max - min) * 0.5 * (cos(pi * ratio) + 1), and min_lr after decay_iters.
+    eta, label, notes = _trainer_lr("llama2_7b_megatron.yaml")
+    assert eta.size == 476_838 and label.startswith(str(CONFIGS / "llama2_7b_megatron.yaml"))
+    assert eta[4300] == pytest.approx(3e-4)
+    mid = 4300 + (430_000 - 4300) // 2
+    assert eta[mid] == pytest.approx(3e-5 + 2.7e-4 * 0.5 * (math.cos(math.pi * (mid - 4300) / (430_000 - 4300)) + 1))
+    assert eta[430_000] == pytest.approx(3e-5) and np.all(eta[430_000:] == eta[430_000])
+    assert notes == ["the lr decays over 430,000 steps and stays at 3e-05 for the last 46,837 of 476,837."]
+
+
+def test_torchtitan_wsd_config_cools_down_over_its_decay_ratio():
+    eta, _, notes = _trainer_lr("torchtitan_llama3_8b.toml")  # warmup 2000, 100k steps, decay_ratio 0.2, 1-sqrt, to 0
+    assert eta.size == 100_001 and eta[80_000] == pytest.approx(3e-4) and eta[100_000] == pytest.approx(0.0, abs=1e-12)
+    assert eta[90_000] == pytest.approx(3e-4 * (1 - math.sqrt(0.5)), rel=1e-3)
+    assert "torchtitan: computed with Megatron's convention" in notes[0]
+
+
+def test_hf_config_uses_the_hf_convention_and_its_min_lr_rate():
+    eta, label, _ = _trainer_lr("hf_training_args.json")
+    assert label.endswith("[hf]") and eta.size == 100_001
+    assert eta[1000] == pytest.approx(4e-4) and eta[-1] == pytest.approx(4e-5)
+
+
+def test_a_config_schedule_that_cannot_be_built_is_one_clear_error():
+    from hpadvisor.formats.base import Setting, TrainerConfig
+
+    with pytest.raises(InvalidInputError, match="sets decay_steps, warmup_steps by code hpadvisor does not run"):
+        _trainer_lr("nanogpt_with_code.py")
+
+    def cfg(**values):
+        return TrainerConfig("x.yaml", "megatron", {k: Setting(v, k, None) for k, v in values.items()})
+
+    with pytest.raises(InvalidInputError, match="does not give the peak lr"):
+        schedules.from_trainer(cfg(train_steps=1000, schedule="cosine"))
+    with pytest.raises(InvalidInputError, match="does not give its lr decay style"):
+        schedules.from_trainer(cfg(lr=1e-3, train_steps=1000))
+    with pytest.raises(InvalidInputError, match="its 'exponential' lr decay is not one hpadvisor computes"):
+        schedules.from_trainer(cfg(lr=1e-3, train_steps=1000, schedule="exponential"))
+    # a decay horizon past the run: the decay is cut short, as the trainer does
+    eta, _, notes = schedules.from_trainer(cfg(lr=1e-3, min_lr=0.0, train_steps=1000, decay_steps=2000,
+                                               schedule="linear"))
+    assert eta.size == 1001 and eta[-1] == pytest.approx(5e-4)
+    assert notes == ["the decay horizon (2,000 steps) is past the run's end (1,000): the lr ends at 0.0005, "
+                     "above its floor 0."]
+
+
+def test_cli_schedule_and_predict_from_a_trainer_config(cli, tmp_path):
+    cfg = str(CONFIGS / "llama2_7b_megatron.yaml")
+    out = tmp_path / "lr.csv"
+    r = cli("schedule", "--config", cfg, "--out", str(out), "--every", "1000")
+    assert r.exit_code == 0, r.stderr
+    rows = out.read_text().splitlines()
+    assert rows[0] == "step,lr" and rows[-1] == "476837,3e-05" and len(rows) == 1 + 477 + 1
+    assert "stays at 3e-05 for the last 46,837" in r.stdout
+    p = cli("predict", "mpl-400m", "--config", cfg, "--at", "430000,476837", "--format", "json")
+    assert p.exit_code == 0, p.stderr
+    import json
+
+    from hpadvisor.laws.curves import MPL_400M
+
+    eta, _, _ = _trainer_lr("llama2_7b_megatron.yaml")
+    expect = MPL_400M.curve(eta, [430_000, 476_837])
+    assert [x["loss"] for x in json.loads(p.stdout)["points"]] == pytest.approx(expect, rel=1e-12)
+    bad = cli("predict", "mpl-400m", "--config", cfg, "--steps", "1000")
+    assert bad.exit_code == 2 and "--config gives the whole schedule: drop --steps" in bad.stderr
+    both = cli("schedule", "--config", cfg, "--lr", "1e-3")
+    assert both.exit_code == 2 and "drop --lr" in both.stderr
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.fixed_dictionaries({}, optional={
+    "lr": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(3e-4)),
+    "min_lr": st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.just(0.0)),
+    "train_steps": st.one_of(st.integers(-5, 5000), st.floats(allow_nan=True, allow_infinity=True)),
+    "warmup_steps": st.one_of(st.integers(-5, 6000), st.floats(0, 1e4)),
+    "decay_steps": st.one_of(st.integers(-5, 8000), st.none()),
+    "wsd_decay_steps": st.one_of(st.integers(-5, 8000), st.none()),
+    "wsd_decay_style": st.sampled_from(["linear", "1-sqrt", "cosine", "exponential", "bogus"]),
+    "schedule": st.sampled_from(["cosine", "linear", "wsd", "constant", "inverse_sqrt", "exponential", "multistep", "x"]),
+}), st.sampled_from(["megatron", "neox", "hf", "torchtitan", "nanotron", "nanogpt", "hpadvisor"]))
+def test_any_config_values_give_a_schedule_or_our_error(values, fmt):
+    from hpadvisor.formats.base import Setting, TrainerConfig
+
+    cfg = TrainerConfig("c.yaml", fmt, {k: Setting(v, k, None) for k, v in values.items()})
+    try:
+        eta, _, _ = schedules.from_trainer(cfg)
+    except HpAdvisorError:
+        return
+    assert eta.size == int(round(values["train_steps"])) + 1 and np.all(np.isfinite(eta)) and np.all(eta >= 0)

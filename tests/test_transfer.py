@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hpadvisor.errors import InvalidInputError
 from hpadvisor.laws import REGISTRY
 from hpadvisor.laws.transfer import PARAMETERIZATIONS
-from hpadvisor.transfer import GROUPS, MATRIX_GROUPS, NAME_PATTERNS, Shape, Tuned, plan, plan_from_values
-from hpadvisor.transfer_emit import EMITTERS, SUPPORTED, emit
+from hpadvisor.transfer import GROUPS, MATRIX_GROUPS, NAME_PATTERNS, Shape, Tuned, plan
+from hpadvisor.transfer_emit import EMITTERS, SUPPORTED
 
 ADAM_PARAMS = [k for k in PARAMETERIZATIONS if k != "mup-sgd"]
 widths = st.sampled_from([64, 128, 256, 384, 512, 1024, 2048, 4096, 8192])

@@ -30,7 +30,7 @@ def parse_at(text: str) -> list[int]:
 
 
 def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape,
-                  lr_trace, at, plot, force, format, mapping=None, cooldowns=None) -> None:
+                  lr_trace, at, plot, force, format, mapping=None, cooldowns=None, config=None) -> None:
     import numpy as np
 
     from hpadvisor import schedules
@@ -38,9 +38,23 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     from hpadvisor.errors import InvalidInputError
 
     notes: list[str] = []
-    if (lr_trace is None) == (schedule is None):
-        raise InvalidInputError("give either --schedule (with --steps) or --lr-trace FILE.")
-    if lr_trace is not None:
+    if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
+        raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
+    if config is not None:
+        from hpadvisor.formats.base import read_config
+
+        given = [f for f, v in (("--steps", steps), ("--lr", lr), ("--warmup", warmup), ("--min-lr", min_lr),
+                                ("--min-lr-ratio", min_lr_ratio), ("--decay-fraction", decay_fraction),
+                                ("--cooldowns", cooldowns)) if v is not None]
+        if given:
+            raise InvalidInputError(f"--config gives the whole schedule: drop {', '.join(given)} (or use --schedule).")
+        eta, label, more = schedules.from_trainer(read_config(config))
+        notes += more
+        T = eta.size - 1
+        from hpadvisor.laws.curves import warmup_end
+
+        query = np.unique(np.linspace(max(1, min(T, warmup_end(eta) or 1)), T, 200).round().astype(int))
+    elif lr_trace is not None:
         from hpadvisor.tables import parse_map
 
         ts, tv = schedules.read_trace(str(lr_trace), mapping=parse_map(mapping))

@@ -33,23 +33,36 @@ def schedule_command(
     decay_shape: Annotated[Optional[str], typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential (default: the run file's, else linear).")] = None,
     cooldowns: Annotated[Optional[int], typer.Option(help="WSD: number of cooldowns, evenly spaced (WSD-S; default 1).")] = None,
     convention: Annotated[str, typer.Option(help="Trainer convention: megatron, hf or nanogpt.")] = "megatron",
+    config: Annotated[Optional[Path], typer.Option(help="A trainer config (Megatron, GPT-NeoX, HF, torchtitan, nanotron, nanoGPT): "
+                                                        "write the lr it runs with, as that trainer computes it.")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write step,lr CSV here (default: print the plot and a summary only).")] = None,
     every: Annotated[int, typer.Option(help="Write every k-th step (1 = every step).")] = 1,
     plot: Annotated[Optional[Path], typer.Option(help="Also save a PNG/SVG plot (needs matplotlib).")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out / --plot if they exist.")] = False,
 ) -> None:
     """Write the per-step lr of the planned run (CSV step,lr) and show it as a plot."""
-    import numpy as np
-
-    from hpadvisor import units, yamlio
+    from hpadvisor import units
     from hpadvisor.advisor import planned_schedule, recommend
     from hpadvisor.cli.options import SCHEDULE_FLAGS_OR_RUN
     from hpadvisor.errors import InvalidInputError
-    from hpadvisor.plot import text_plot
 
     if every < 1:
         raise InvalidInputError("--every must be >= 1.")
     spec = advice = None
+    if config is not None:
+        from hpadvisor import schedules
+        from hpadvisor.formats.base import read_config
+
+        given = [f for f, v in (("a run file", run_file), ("--schedule", schedule), ("--lr", lr), ("--steps", steps),
+                                ("--warmup", warmup), ("--min-lr", min_lr), ("--min-lr-ratio", min_lr_ratio),
+                                ("--decay-fraction", decay_fraction), ("--decay-shape", decay_shape),
+                                ("--cooldowns", cooldowns)) if v is not None]
+        if given:
+            raise InvalidInputError(f"--config gives the whole schedule: drop {', '.join(given)}.")
+        eta, label, notes = schedules.from_trainer(read_config(config))
+        keep = _every(eta.size - 1, every)
+        _emit(keep, eta[keep], label, notes, out=out, plot=plot, force=force)
+        return
     if run_file is not None:
         from hpadvisor.api import load_spec
 
@@ -62,10 +75,25 @@ def schedule_command(
                                 min_lr=min_lr, min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
                                 decay_shape=decay_shape, convention=convention, warmup_init=warmup_init,
                                 cooldowns=cooldowns, set_by=SCHEDULE_FLAGS_OR_RUN)
-    steps_out = np.arange(0, s.total_steps + 1, every)
-    if steps_out[-1] != s.total_steps:
-        steps_out = np.append(steps_out, s.total_steps)
-    lr_out = s.lr(steps_out)
+    keep = _every(s.total_steps, every)
+    _emit(keep, s.lr(keep), s.describe(), notes, out=out, plot=plot, force=force)
+
+
+def _every(total: int, every: int):
+    """Steps 0, every, 2 every, ... and the last."""
+    import numpy as np
+
+    keep = np.arange(0, total + 1, every)
+    return keep if keep[-1] == total else np.append(keep, total)
+
+
+def _emit(steps_out, lr_out, label: str, notes: list[str], *, out, plot, force: bool) -> None:
+    """The step,lr CSV, a plot file, and the terminal plot with the notes."""
+    import numpy as np
+
+    from hpadvisor import yamlio
+    from hpadvisor.plot import text_plot
+
     if out is not None:
         text = "step,lr\n" + "".join(f"{int(a)},{b:.9g}\n" for a, b in zip(steps_out, lr_out, strict=True))
         yamlio.write_atomic(out, text, force=force)
@@ -73,8 +101,8 @@ def schedule_command(
     if plot is not None:
         from hpadvisor.plot import save_plot
 
-        save_plot(plot, {s.describe(): (steps_out, lr_out)}, ylabel="learning rate", force=force)
+        save_plot(plot, {label: (steps_out, lr_out)}, ylabel="learning rate", force=force)
         sys.stderr.write(f"wrote {plot}\n")
     pick = np.unique(np.linspace(0, steps_out.size - 1, 400).round().astype(int))
-    sys.stdout.write(f"{s.describe()}\n" + text_plot({"lr": (steps_out[pick], lr_out[pick])}, ylabel="lr"))
+    sys.stdout.write(f"{label}\n" + text_plot({"lr": (steps_out[pick], lr_out[pick])}, ylabel="lr"))
     sys.stdout.write("".join(f"note: {n}\n" for n in notes))

@@ -275,7 +275,7 @@ def finalize(d: Draft) -> TrainerConfig:
         d.put("tokens", value, " x ".join(fields), None, None, fields)
     for p in d.pending.values():
         d.note(f"{p.field} could not be converted: the settings it depends on are unknown.")
-    return TrainerConfig(d.path, d.format, dict(s), tuple(d.notes))
+    return TrainerConfig(d.path, d.format, dict(s), tuple(d.notes), frozenset(d.unknown))
 
 
 # ------------------------------------------------------------------------------------------------

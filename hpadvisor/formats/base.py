@@ -41,6 +41,7 @@ class TrainerConfig:
     format: str  # one of FORMATS
     settings: Mapping[str, Setting] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # normalisation remarks (e.g. "warmup given in samples")
+    unknown: frozenset[str] = frozenset()  # canonical names the file sets to something unreadable (code)
 
     def get(self, key: str) -> Setting | None:
         """The setting for a canonical name, or None when the file neither states nor implies it."""
