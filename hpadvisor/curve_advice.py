@@ -120,14 +120,35 @@ def candidates(total: int, peak: float, warmup: int, *, min_lr_ratio: float = 0.
     return cands
 
 
+class Given:
+    """A per-step lr given as it is (a trainer config's), ranked beside the candidates."""
+
+    def __init__(self, eta: np.ndarray) -> None:
+        self.eta = np.asarray(eta, dtype=float)
+
+    def sequence(self) -> np.ndarray:
+        return self.eta
+
+
+def _with_own(cands: dict, own: tuple[str, np.ndarray] | None, total: int) -> dict:
+    if own is None:
+        return cands
+    label, eta = own
+    if eta.size - 1 != total:
+        raise InvalidInputError(f"{label}: its schedule has {eta.size - 1} steps, the comparison {total}.")
+    return {label: Given(eta), **cands}
+
+
 def compare(law, total: int, *, peak: float | None = None, warmup: int | None = None,
-            min_lr_ratio: float = 0.1, cooldown_min_lr_ratio: float = 0.0, search: bool = True) -> dict:
+            min_lr_ratio: float = 0.1, cooldown_min_lr_ratio: float = 0.0, search: bool = True,
+            own: tuple[str, np.ndarray] | None = None) -> dict:
     """Rank the :func:`candidates` by predicted final loss and search the WSD cooldown.
 
     Returns ``{law, steps, peak_lr, warmup_steps, min_lr_ratio, cooldown_min_lr_ratio, ranking,
     cooldown_search, notes}``; ``ranking``
     rows are ``{schedule, final_loss, gap, gap_percent}``, best first (gap in nats); the cooldown
-    search rows add ``decay_shape`` and ``decay_fraction`` (the 10 best are kept).
+    search rows add ``decay_shape`` and ``decay_fraction`` (the 10 best are kept).  ``own``:
+    (label, per-step lr) of a schedule to rank beside the candidates (a trainer config's).
     """
     _check_law(law)
     if total < 2:
@@ -142,7 +163,8 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
         origin = "" if warmup is not None else ", the law's fitted run's"
         raise InvalidInputError(f"--steps {total} is not longer than the warmup ({w} steps{origin}): there is no "
                                 "decay to compare; give more --steps or a shorter --warmup.")
-    cands = candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio)
+    cands = _with_own(candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio),
+                      own, total)
     ranked = rank_schedules(law, cands)
     best_cd = []
     if search:
@@ -184,8 +206,8 @@ def compare_laws(laws: Sequence, total: int, **options) -> dict:
         return result
     from scipy.stats import kendalltau
 
-    cands = candidates(total, result["peak_lr"], result["warmup_steps"], min_lr_ratio=result["min_lr_ratio"],
-                       cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"])
+    cands = _with_own(candidates(total, result["peak_lr"], result["warmup_steps"], min_lr_ratio=result["min_lr_ratio"],
+                                 cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"]), options.get("own"), total)
     keys = [result["law"]]
     order = [r["schedule"] for r in result["ranking"]]
     others = []
@@ -211,11 +233,12 @@ def compare_laws(laws: Sequence, total: int, **options) -> dict:
     return result
 
 
-def candidate_curves(law, result: dict, points: int = 200) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def candidate_curves(law, result: dict, points: int = 200,
+                     own: tuple[str, np.ndarray] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The predicted curve of each candidate of a :func:`compare` result (for plotting)."""
     total, w = result["steps"], result["warmup_steps"]
-    cands = candidates(total, result["peak_lr"], w, min_lr_ratio=result["min_lr_ratio"],
-                       cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"])
+    cands = _with_own(candidates(total, result["peak_lr"], w, min_lr_ratio=result["min_lr_ratio"],
+                                 cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"]), own, total)
     q = np.unique(np.linspace(max(w, 1), total, points).round().astype(int))
     return {label: (q, law.curve(s.sequence(), q)) for label, s in cands.items()}
 

@@ -261,3 +261,29 @@ def test_cli_compare_schedules_with_two_laws(cli):
     assert all("mpl-25m" in row["other"] for row in out["ranking"])
     t = cli("compare-schedules", "mpl-400m", "mpl-25m", "--steps", "24000", "--no-search")
     assert t.exit_code == 0 and "mpl-25m: same best schedule:" in t.stdout and "rank agreement with mpl-400m" in t.stdout
+
+
+def test_compare_ranks_a_trainer_config_beside_the_candidates(cli, tmp_path):
+    from pathlib import Path
+
+    from hpadvisor.formats.base import read_config
+    from hpadvisor.laws.curves import MPL_100M
+    from hpadvisor.schedules import from_trainer
+
+    cfg = Path(__file__).parent / "data" / "configs" / "torchtitan_llama3_8b.toml"
+    r = cli("compare-schedules", "mpl-400m", "mpl-100m", "--config", str(cfg), "--no-search", "-f", "json")
+    assert r.exit_code == 0, r.stderr
+    out = json.loads(r.stdout)
+    eta, label, _ = from_trainer(read_config(cfg))
+    assert (out["steps"], out["peak_lr"], out["warmup_steps"]) == (100_000, 3e-4, 2000)
+    row = next(x for x in out["ranking"] if x["schedule"] == "this config")
+    assert row["final_loss"] == pytest.approx(MPL_400M.curve(eta, [100_000])[0], rel=1e-12)
+    assert row["other"]["mpl-100m"]["final_loss"] == pytest.approx(MPL_100M.curve(eta, [100_000])[0], rel=1e-12)
+    assert out["notes"][0] == f"this config: {label}."
+    # the config's wsd 1-sqrt 20% to 0 from step 2000 is the candidate of the same name
+    same = next(x for x in out["ranking"] if x["schedule"] == "wsd 1-sqrt 20% to 0")
+    assert row["final_loss"] == pytest.approx(same["final_loss"], rel=1e-6)
+    bad = cli("compare-schedules", "mpl-400m", "--config", str(cfg), "--steps", "10")
+    assert bad.exit_code == 2 and "--config sets the run's steps, peak lr and warmup: drop --steps" in bad.stderr
+    none = cli("compare-schedules", "mpl-400m")
+    assert none.exit_code == 2 and "give --steps" in none.stderr

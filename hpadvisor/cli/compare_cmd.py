@@ -21,7 +21,9 @@ def compare_schedules(
     law_files: Annotated[list[str], typer.Argument(
         help="Fitted curve law files (from `hpadvisor fit curves`) or registry keys (mpl-400m). The first ranks; "
              "the others rank the same candidates beside it.", metavar="LAW...")],
-    steps: Annotated[str, typer.Option(help="Total optimizer steps of the run (e.g. 72000 or 72k).")],
+    steps: Annotated[Optional[str], typer.Option(help="Total optimizer steps of the run (e.g. 72000 or 72k).")] = None,
+    config: Annotated[Optional[Path], typer.Option(
+        help="A trainer config: its schedule is ranked too, and its steps, peak lr and warmup are the candidates'.")] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak lr (default: the law's fitted peak lr).")] = None,
     warmup: Annotated[Optional[int], typer.Option(help="Warmup steps (default: the law's fitted warmup).")] = None,
     min_lr_ratio: Annotated[float, typer.Option(
@@ -36,15 +38,33 @@ def compare_schedules(
     """Cosine vs WSD 10/20% vs linear-to-zero vs constant... ranked by the law's predicted final loss."""
     from hpadvisor import curve_advice, lawfile, units
 
+    from hpadvisor.errors import InvalidInputError
+
     laws = [lawfile.find(f) for f in law_files]
     law = laws[0]
-    total = units.parse_steps(steps)
+    own, own_notes = None, []
+    if config is not None:
+        from hpadvisor import schedules
+        from hpadvisor.formats.base import read_config
+        from hpadvisor.laws.curves import warmup_end
+
+        given = [f for f, v in (("--steps", steps), ("--lr", lr), ("--warmup", warmup)) if v is not None]
+        if given:
+            raise InvalidInputError(f"--config sets the run's steps, peak lr and warmup: drop {', '.join(given)}.")
+        eta, label, more = schedules.from_trainer(read_config(config))
+        own, own_notes = ("this config", eta), [f"this config: {label}.", *more]
+        total, lr, warmup = eta.size - 1, float(eta.max()), warmup_end(eta)
+    elif steps is None:
+        raise InvalidInputError("give --steps (the run's total optimizer steps), or --config TRAINER-CONFIG.")
+    else:
+        total = units.parse_steps(steps)
     result = curve_advice.compare_laws(laws, total, peak=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
-                                       cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
+                                       cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search, own=own)
+    result["notes"] = own_notes + result["notes"]
     if plot is not None:
         from hpadvisor.plot import save_plot
 
-        series = curve_advice.candidate_curves(law, result)
+        series = curve_advice.candidate_curves(law, result, own=own)
         save_plot(plot, series, ylabel="predicted loss", title=law.registry_key, force=force)
         sys.stderr.write(f"wrote {plot}\n")
     if format is OutputFormat.json:
