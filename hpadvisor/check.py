@@ -51,6 +51,13 @@ EXTRAPOLATION_DOWNGRADE = 10.0
 #: run file vs trainer config: relative tolerance for numbers.
 CONTRADICTION_TOL = 0.01
 
+#: schedule vs a fitted curve law (``--laws``): a predicted final-loss gap to the best candidate
+#: schedule above SCHEDULE_INFO is reported; above SCHEDULE_WARN (1%: beyond the largest held-out
+#: final-loss error measured on the Multi-Power-Law authors' split, 0.97%) it is a warning, when
+#: the run is at most SCHEDULE_MAX_EXTRAPOLATION times the longest fitted run (the 3x that split
+#: tests) and its peak lr is inside the fitted range; otherwise it stays info.
+SCHEDULE_INFO, SCHEDULE_WARN, SCHEDULE_MAX_EXTRAPOLATION = 0.0025, 0.01, 3.0
+
 SENSITIVITY_KEY = "steplaw-sensitivity"
 DECAYING = ("cosine", "linear", "wsd", "exponential")
 
@@ -102,6 +109,7 @@ class Context:
     sensitivity: Any = None  # a law with relative_loss_cost(lr_ratio, batch_ratio), or None
     skipped: str = ""  # why there is no advice
     laws: Mapping[str, Any] = field(default_factory=dict)
+    curve_law: Any = None  # a fitted loss-curve law from --laws (multi-power or LR-annealing), or None
 
     def rec(self, name: str) -> Any:
         if self.advice is None:
@@ -495,6 +503,46 @@ def contradictions(ctx: Context) -> list[Finding]:
     return out
 
 
+def schedule_gap(ctx: Context) -> list[Finding]:
+    """The config's lr schedule against the best of the common schedules, under a fitted curve law."""
+    law = ctx.curve_law
+    if law is None:
+        return []
+    from hpadvisor import curve_advice, schedules
+    from hpadvisor.errors import HpAdvisorError
+    from hpadvisor.laws.curves import warmup_end
+
+    key = law.registry_key
+    try:
+        eta, _, _ = schedules.from_trainer(ctx.config)
+        result = curve_advice.compare(law, eta.size - 1, peak=float(eta.max()), warmup=warmup_end(eta),
+                                      search=False, own=("this config", eta))
+    except HpAdvisorError as exc:
+        return [Finding("schedule-loss-gap", "info", None, None, f"the curve law {key} was not applied: {exc}",
+                        "give the schedule literally (peak lr, decay style, warmup, steps) to have it checked")]
+    rows = result["ranking"]
+    mine, best = next(r for r in rows if r["schedule"] == "this config"), rows[0]
+    gap = mine["gap_percent"] / 100
+    if gap < SCHEDULE_INFO:
+        return []
+    fitted = law.provenance.range_dict()
+    longest = fitted.get("steps", (None, None))[1]
+    lo, hi = fitted.get("peak_lr", (None, None))
+    inside = (longest is not None and result["steps"] <= SCHEDULE_MAX_EXTRAPOLATION * longest
+              and (lo is None or lo * 0.999 <= result["peak_lr"] <= hi * 1.001))
+    sev = "warning" if gap >= SCHEDULE_WARN and inside else "info"
+    msg = (f"{key} predicts this schedule ends at loss {mine['final_loss']:.4f}, {gap:.2%} above "
+           f"'{best['schedule']}' ({best['final_loss']:.4f}) at the same steps, peak lr and warmup.")
+    if result["notes"]:
+        msg += " Extrapolated: " + " ".join(result["notes"])
+    if sev == "info" and gap >= SCHEDULE_WARN:
+        msg += (f" (Info only: beyond {SCHEDULE_MAX_EXTRAPOLATION:g}x the longest fitted run or outside its "
+                "peak lr range, the law's error is unmeasured.)")
+    return [_finding(ctx, "schedule-loss-gap", sev, "schedule", msg,
+                     f"consider '{best['schedule']}'; `hpadvisor compare-schedules LAW --config "
+                     f"{ctx.config.path}` ranks them all")]
+
+
 def advice_unavailable(ctx: Context) -> list[Finding]:
     if ctx.advice is not None or not ctx.skipped:
         return []
@@ -520,12 +568,13 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("tokens-off-compute-optimal", "info", "tokens far from compute-optimal (info only)"),
     Rule("run-file-contradiction", "error", "the trainer config contradicts the run file"),
     Rule("advice-unavailable", "info", "law-based rules skipped for lack of model or data size"),
+    Rule("schedule-loss-gap", "warning", "a fitted curve law predicts another schedule ends lower"),
 )}
 
 #: The functions that produce the findings (one may produce several rule ids).
 CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     lr_plateau, batch_critical, warmup, decay_horizon, min_lr, beta2, weight_decay_groups, mup,
-    batch_arithmetic, compute_optimal, contradictions, advice_unavailable,
+    batch_arithmetic, compute_optimal, contradictions, advice_unavailable, schedule_gap,
 )
 
 
@@ -614,10 +663,12 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
         skipped = str(exc)
     sens = next((laws[k] for k in [*preferred, SENSITIVITY_KEY]
                  if k in laws and hasattr(laws[k], "relative_loss_cost")), None)
-    if advice is not None:  # a law file that neither the advice nor the lr/batch pricing used
-        notes += [n for n in advice.notes if sens is None or not n.startswith(f"{sens.registry_key}:")]
+    curve = next((laws[k] for k in preferred if k in laws and hasattr(laws[k], "curve")), None)
+    used = {x.registry_key for x in (sens, curve) if x is not None}
+    if advice is not None:  # a law file that neither the advice, the lr/batch pricing nor the schedule rule used
+        notes += [n for n in advice.notes if n.split(":", 1)[0] not in used]
     ctx = Context(config=cfg, advice=advice, reference=reference, sensitivity=sens, skipped=skipped,
-                  laws=laws)
+                  laws=laws, curve_law=curve)
     return ctx, notes
 
 

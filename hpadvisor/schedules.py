@@ -454,7 +454,7 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
                                                         "decay_steps", "wsd_decay_steps", "wsd_decay_style"})
     if unread:
         raise InvalidInputError(f"{where} sets {', '.join(unread)} by code hpadvisor does not run: the lr schedule "
-                                "cannot be built from it; write literal values, or give the schedule by flags.")
+                                "cannot be built from it; write them as literal values.")
     peak, total = cfg.value("lr"), cfg.value("train_steps")
     missing = [name for name, v in (("the peak lr", peak), ("the number of training steps", total)) if v is None]
     if missing:

@@ -330,7 +330,7 @@ def test_hf_config_uses_the_hf_convention_and_its_min_lr_rate():
 def test_a_config_schedule_that_cannot_be_built_is_one_clear_error():
     from hpadvisor.formats.base import Setting, TrainerConfig
 
-    with pytest.raises(InvalidInputError, match="sets decay_steps, warmup_steps by code hpadvisor does not run"):
+    with pytest.raises(InvalidInputError, match="sets decay_steps, warmup_steps by code hpadvisor does not run: .* write them as literal values"):
         _trainer_lr("nanogpt_with_code.py")
 
     def cfg(**values):
