@@ -419,11 +419,21 @@ def plan_from_values(base: dict[str, Any], target: dict[str, Any], *, param: str
         b = replace(b, ffn=max(1, round(t.ffn / t.width * b.width)))
     elif t_ffn is None and b_ffn is not None:
         t = replace(t, ffn=max(1, round(b.ffn / b.width * t.width)))
+    def real(name: str, v: Any, default: float) -> float:
+        if v is None:
+            return default
+        try:
+            if isinstance(v, bool):
+                raise TypeError
+            return float(v)
+        except (TypeError, ValueError):
+            raise InvalidInputError(f"proxy {name} = {v!r} is not a number.") from None
+
     tuned = Tuned(
-        lr=float(base["lr"]),
-        init_std=float(base.get("init_std") or 0.02),
-        weight_decay=float(0.1 if base.get("weight_decay") is None else base["weight_decay"]),
-        adam_eps=float(base.get("eps") or 1e-8),
+        lr=real("lr", base["lr"], 0.0),
+        init_std=real("init_std", base.get("init_std") or None, 0.02),
+        weight_decay=real("weight_decay", base.get("weight_decay"), 0.1),
+        adam_eps=real("eps", base.get("eps") or None, 1e-8),
         batch_tokens=base.get("batch_tokens"),
         tokens=base.get("tokens"),
     )
