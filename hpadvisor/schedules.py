@@ -458,7 +458,9 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     peak, total = cfg.value("lr"), cfg.value("train_steps")
     missing = [name for name, v in (("the peak lr", peak), ("the number of training steps", total)) if v is None]
     if missing:
-        raise InvalidInputError(f"{where} does not give {' or '.join(missing)}: the lr schedule cannot be built.")
+        hint = (" For a run file, `hpadvisor schedule RUN.yaml` fills them in from the advice."
+                if cfg.format == "hpadvisor" else "")
+        raise InvalidInputError(f"{where} does not give {' or '.join(missing)}: the lr schedule cannot be built.{hint}")
     shape = cfg.value("schedule")
     if shape is None:
         raise InvalidInputError(f"{where} does not give its lr decay style: the lr schedule cannot be built.")
