@@ -213,6 +213,7 @@ def describe(law: Law, *, brief: bool = False) -> dict[str, Any]:
         source=prov.source,
         notes=prov.notes,
         secondary=prov.secondary,
+        input_note=getattr(type(law), "input_note", ""),
     )
     return info
 

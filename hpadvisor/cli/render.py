@@ -181,7 +181,8 @@ def _law_renderables(info: dict[str, Any]) -> list[Any]:
         outs.add_column(col)
     for q, d in info["outputs"].items():
         outs.add_row(q, d["unit"] or "-", d["description"])
-    out += [consts, ins, outs]
+    out += [consts, ins if info["inputs"] or not info.get("input_note") else
+            Text(f"inputs: {info['input_note']}"), outs]
     extra = {k: v for k, v in info["fitted_range"].items() if k not in info["inputs"]}
     if extra:
         out.append(Text("derived fitted range: " + _ranges(extra)))
@@ -310,7 +311,10 @@ def markdown(kind: str, obj: Any) -> str:
     lines = [f"### {info['key']}: {_md_escape(info['title'])}", "", f"`{info['formula']}`", "",
              "| constant | value |", "|---|---|"]
     lines += [f"| {k} | {v:.6g} |" for k, v in info["constants"].items()]
-    lines += ["", "| input | meaning | unit | fitted range |", "|---|---|---|---|"]
+    if not info["inputs"] and info.get("input_note"):
+        lines += ["", f"Inputs: {_md_escape(info['input_note'])}"]
+    else:
+        lines += ["", "| input | meaning | unit | fitted range |", "|---|---|---|---|"]
     for sym, d in info["inputs"].items():
         rng = info["fitted_range"].get(sym)
         lines.append(f"| {sym} | {_md_escape(d['meaning'])} | {d['unit'] or '-'} | "

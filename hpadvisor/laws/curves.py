@@ -42,6 +42,10 @@ from hpadvisor.errors import InvalidInputError
 from hpadvisor.laws.base import Law, Output, Provenance
 
 WARMUP_MODES = ("as-run", "peak", "skip")
+#: What a curve law takes (``laws show`` prints it: these laws have no run-variable inputs).
+INPUT_NOTE = ("eta, the per-step lr (absolute, index = optimizer step, from a schedule, a (step, lr) trace "
+              "or a trainer config), and the steps t to predict at; S1(t) = sum of eta_i for i <= t, "
+              "S_k(t) = sum of eta_i for k <= i <= t")
 #: Query steps per drop plan in :meth:`MultiPowerLaw.curve`: ~900 terms a step, ~150 MB a chunk.
 CURVE_CHUNK = 4096
 _TINY = 1e-30
@@ -236,6 +240,7 @@ class MultiPowerLaw(_CurveLaw, Law):
     inputs: ClassVar[dict] = {}
     outputs: ClassVar[dict] = _CURVE_OUTPUT
     warmup: ClassVar[str] = "as-run"
+    input_note: ClassVar[str] = INPUT_NOTE
     params: ClassVar[tuple[str, ...]] = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
 
     L0: float = 2.3747
@@ -295,6 +300,7 @@ class AnnealingLaw(_CurveLaw, Law):
     inputs: ClassVar[dict] = {}
     outputs: ClassVar[dict] = _CURVE_OUTPUT
     warmup: ClassVar[str] = "peak"
+    input_note: ClassVar[str] = INPUT_NOTE
     params: ClassVar[tuple[str, ...]] = ("L0", "A", "alpha", "C", "lam")
 
     L0: float = 2.5
