@@ -279,3 +279,11 @@ def test_arbitrary_wandb_exports_raise_only_our_errors(tmp_path, headers, rows):
     cols = ["Step", *headers]
     p.write_text(",".join(cols) + "\n" + "".join(",".join(str(v) for v in r[: len(cols)]) + "\n" for r in rows))
     _read_fully(p)
+
+
+def test_a_remark_shared_by_several_runs_is_said_once():
+    from hpadvisor.fitting.curves import group_notes
+
+    said = [("a.csv", "a", "lr logged from step 10."), ("b.csv", "b", "sorted them."),
+            ("c.csv", "c", "lr logged from step 10."), ("d.csv", "x [y]", "lr logged from step 10.")]
+    assert group_notes(said) == ["3 runs (a, c, x [y]): lr logged from step 10.", "b.csv [b]: sorted them."]

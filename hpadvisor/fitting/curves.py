@@ -640,22 +640,23 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
     from hpadvisor.errors import DataError
     from hpadvisor.logs import read_log
 
-    curves, notes = [], []
+    curves: list[Curve] = []
+    said: list[tuple[str, str, str]] = []  # (file, run, what was done to it)
     for path in paths:
         for run in read_log(path, mapping=mapping):
             for n in run.notes:
-                notes.append(f"{path} [{run.name}]: {n}")
+                said.append((path, run.name, n))
             if run.has_lr:
                 eta = run.lr_sequence(warmup_steps=warmup)
                 first = int(run.lr_steps.min())
                 if first > 0 and warmup is not None and 0 < warmup <= first:
-                    notes.append(f"{path} [{run.name}]: lr logged from step {first}: a linear warmup from 0 over "
-                                 f"the given {warmup} steps, then the first logged lr, before it.")
+                    said.append((path, run.name, f"lr logged from step {first}: a linear warmup from 0 over "
+                                 f"the given {warmup} steps, then the first logged lr, before it."))
                 elif first > 0:
-                    notes.append(f"{path} [{run.name}]: lr logged from step {first}: assumed a linear warmup from 0 "
+                    said.append((path, run.name, f"lr logged from step {first}: assumed a linear warmup from 0 "
                                  "at step 0 before it" + (" (--warmup only applies when it ends before the "
                                                           "first logged lr)." if warmup else "; give --warmup if "
-                                                          "it ended earlier."))
+                                                          "it ended earlier.")))
             elif schedule is not None:
                 eta = schedule.sequence()
                 if eta.size - 1 < run.steps.max():
@@ -675,4 +676,14 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
     names = [c.name for c in curves]
     if len(set(names)) != len(names):  # same stem in different folders: qualify by path
         curves = [dataclasses.replace(c, name=f"{c.source.get('file')}:{c.name}") for c in curves]
-    return curves, notes
+    return curves, group_notes(said)
+
+
+def group_notes(said: Sequence[tuple[str, str, str]]) -> list[str]:
+    """One line per distinct remark on (file, run): "file [run]: remark", or "N runs (a, b, ...):
+    remark" when several runs share it (a log of nine runs would otherwise repeat it nine times)."""
+    by_text: dict[str, list[tuple[str, str]]] = {}
+    for path, run, text in said:
+        by_text.setdefault(text, []).append((path, run))
+    return [f"{whos[0][0]} [{whos[0][1]}]: {text}" if len(whos) == 1 else
+            f"{len(whos)} runs ({', '.join(run for _, run in whos)}): {text}" for text, whos in by_text.items()]
