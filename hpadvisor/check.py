@@ -510,13 +510,11 @@ def schedule_gap(ctx: Context) -> list[Finding]:
         return []
     from hpadvisor import curve_advice, schedules
     from hpadvisor.errors import HpAdvisorError
-    from hpadvisor.laws.curves import warmup_end
 
     key = law.registry_key
     try:
         eta, _, _ = schedules.from_trainer(ctx.config)
-        result = curve_advice.compare(law, eta.size - 1, peak=float(eta.max()), warmup=warmup_end(eta),
-                                      search=False, own=("this config", eta))
+        result = curve_advice.compare_given([law], eta, search=False)
     except HpAdvisorError as exc:
         return [Finding("schedule-loss-gap", "info", None, None, f"the curve law {key} was not applied: {exc}",
                         "give the schedule literally (peak lr, decay style, warmup, steps) to have it checked")]

@@ -233,6 +233,14 @@ def compare_laws(laws: Sequence, total: int, **options) -> dict:
     return result
 
 
+def compare_given(laws: Sequence, eta: np.ndarray, *, label: str = "this config", **options) -> dict:
+    """:func:`compare_laws` for a given per-step lr (a trainer config's): ranked as ``label`` beside
+    the candidates, which take its steps, peak lr and warmup."""
+    eta = np.asarray(eta, dtype=float)
+    return compare_laws(laws, eta.size - 1, peak=float(eta.max()), warmup=warmup_end(eta), own=(label, eta),
+                        **options)
+
+
 def candidate_curves(law, result: dict, points: int = 200,
                      own: tuple[str, np.ndarray] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The predicted curve of each candidate of a :func:`compare` result (for plotting)."""

@@ -37,30 +37,27 @@ def compare_schedules(
 ) -> None:
     """Cosine vs WSD 10/20% vs linear-to-zero vs constant... ranked by the law's predicted final loss."""
     from hpadvisor import curve_advice, lawfile, units
-
     from hpadvisor.errors import InvalidInputError
 
     laws = [lawfile.find(f) for f in law_files]
     law = laws[0]
-    own, own_notes = None, []
+    options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
+    own = None
     if config is not None:
         from hpadvisor import schedules
         from hpadvisor.formats.base import read_config
-        from hpadvisor.laws.curves import warmup_end
 
         given = [f for f, v in (("--steps", steps), ("--lr", lr), ("--warmup", warmup)) if v is not None]
         if given:
             raise InvalidInputError(f"--config sets the run's steps, peak lr and warmup: drop {', '.join(given)}.")
         eta, label, more = schedules.from_trainer(read_config(config))
-        own, own_notes = ("this config", eta), [f"this config: {label}.", *more]
-        total, lr, warmup = eta.size - 1, float(eta.max()), warmup_end(eta)
+        own = ("this config", eta)
+        result = curve_advice.compare_given(laws, eta, label=own[0], **options)
+        result["notes"] = [f"this config: {label}.", *more, *result["notes"]]
     elif steps is None:
         raise InvalidInputError("give --steps (the run's total optimizer steps), or --config TRAINER-CONFIG.")
     else:
-        total = units.parse_steps(steps)
-    result = curve_advice.compare_laws(laws, total, peak=lr, warmup=warmup, min_lr_ratio=min_lr_ratio,
-                                       cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search, own=own)
-    result["notes"] = own_notes + result["notes"]
+        result = curve_advice.compare_laws(laws, units.parse_steps(steps), peak=lr, warmup=warmup, **options)
     if plot is not None:
         from hpadvisor.plot import save_plot
 
