@@ -100,7 +100,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     if "run" in frame.columns:
         groups = [(str(k), g) for k, g in frame.groupby(frame["run"].astype(str), sort=False)]
     else:
-        groups = [(Path(path).stem, frame)]
+        groups = [(run_name(path), frame)]
     runs = [_one_run(name, g, nan_loss[g.index.to_numpy()], str(path), digest) for name, g in groups]
     if said and runs:  # said once, with the first run
         runs[0] = dataclasses.replace(runs[0], notes=(*said, *runs[0].notes))
@@ -145,8 +145,17 @@ def _wandb_wide(frame, mapping: dict[str, str], said: list[str]):
     return long if any("lr" in cols for cols in runs.values()) else long.drop(columns="lr")
 
 
+def run_name(path: str | os.PathLike[str]) -> str:
+    """A log's run name without a run column: the file's stem; for TensorBoard, the run directory's
+    name (an event file's name is a timestamp and a host)."""
+    p = Path(path)
+    if p.is_dir():
+        return p.resolve().name
+    return p.resolve().parent.name if ".tfevents." in p.name else p.stem
+
+
 def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str) -> LogRun:
-    where = f"log '{path}'" + (f", run '{name}'" if name != Path(path).stem else "")
+    where = f"log '{path}'" + (f", run '{name}'" if name != run_name(path) else "")
     notes: list[str] = []
     step = frame["step"].to_numpy(dtype=float)
     loss = frame["loss"].to_numpy(dtype=float)

@@ -27,14 +27,22 @@ SUFFIXES = {
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks (recorded in law files as the data's identity)."""
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (recorded in law files as the data's identity);
+    of a TensorBoard log directory, its event files' bytes in name order."""
     import hashlib
 
     h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
+    files = _event_files(Path(path)) if Path(path).is_dir() else [Path(path)]
+    for f in files:
+        with open(f, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
     return h.hexdigest()
+
+
+def _event_files(folder: Path) -> list[Path]:
+    """The TensorBoard event files directly in ``folder``, by name."""
+    return sorted(f for f in folder.iterdir() if f.is_file() and ".tfevents." in f.name)
 
 
 def normalise(name: str) -> str:
@@ -113,6 +121,8 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
                     f"'{path}' is Parquet, which needs pyarrow: pip install 'hpadvisor[parquet]'."
                 ) from None
             return _parquet(path)
+        if kind == "tfevents":
+            return _tfevents(path)
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -125,6 +135,32 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
     except OSError as exc:
         raise DataError(f"'{path}' cannot be read: {exc.strerror or exc}.") from None
     raise DataError(f"'{path}': unknown table kind {kind}.")  # pragma: no cover
+
+
+def _tfevents(path: Path) -> pd.DataFrame:
+    """TensorBoard scalars (an event file, or a log directory's) as a frame: a ``step`` column and
+    one column per tag (blank where a tag was not logged); a tag logged twice at a step keeps its
+    last value, as TensorBoard shows it."""
+    import pandas as pd
+
+    try:
+        from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    except ImportError:
+        raise DataError(f"'{path}' is a TensorBoard log, which needs tensorboard: "
+                        "pip install 'hpadvisor[tensorboard]'.") from None
+    try:
+        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        acc.Reload()
+        tags = acc.Tags().get("scalars", [])
+        columns = {tag: {int(e.step): float(e.value) for e in acc.Scalars(tag)} for tag in tags}
+    except Exception as exc:  # noqa: BLE001 -- the reader's own errors (truncated records, bad protobuf)
+        raise DataError(f"'{path}' cannot be read as TensorBoard events: {type(exc).__name__}.") from None
+    if not columns:
+        raise DataError(f"'{path}' holds no TensorBoard scalars (a loss logged with add_scalar is needed).")
+    columns.pop("step", None)  # a step counter logged as a scalar: the event's own step is the step
+    if not columns:
+        raise DataError(f"'{path}' holds no TensorBoard scalars but a step counter.")
+    return pd.DataFrame(columns).sort_index().reset_index(names="step")
 
 
 def _parquet(path: Path) -> pd.DataFrame:
@@ -170,11 +206,17 @@ def read_table(
     if not p.exists():
         raise DataError(f"{what} '{p}' not found. Check the path.")
     if p.is_dir():
-        raise DataError(f"{what} '{p}' is a directory, not a file.")
-    kind = SUFFIXES.get(p.suffix.lower())
+        if not _event_files(p):
+            raise DataError(f"{what} '{p}' is a directory, not a file (nor a TensorBoard log directory).")
+        kind = "tfevents"
+    elif ".tfevents." in p.name:
+        kind = "tfevents"
+    else:
+        kind = SUFFIXES.get(p.suffix.lower())
     if kind is None:
         raise DataError(
-            f"{what} '{p}': unknown file type '{p.suffix}'. Use .csv, .tsv, .jsonl, .json or .parquet."
+            f"{what} '{p}': unknown file type '{p.suffix}'. Use .csv, .tsv, .jsonl, .json, .parquet "
+            "or a TensorBoard event file."
         )
     frame = _read_frame(p, kind)
     if not isinstance(frame, pd.DataFrame) or frame.shape[1] == 0:

@@ -287,3 +287,58 @@ def test_a_remark_shared_by_several_runs_is_said_once():
     said = [("a.csv", "a", "lr logged from step 10."), ("b.csv", "b", "sorted them."),
             ("c.csv", "c", "lr logged from step 10."), ("d.csv", "x [y]", "lr logged from step 10.")]
     assert group_notes(said) == ["3 runs (a, c, x [y]): lr logged from step 10.", "b.csv [b]: sorted them."]
+
+
+def _tb_log(folder, rows):
+    """Write TensorBoard scalars {step: {tag: value}} into ``folder`` (tensorboard's own writer)."""
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (the tensorboard extra)")
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    writer = EventFileWriter(str(folder))
+    for t, (step, tags) in enumerate(rows):
+        writer.add_event(Event(wall_time=1.7e9 + t, step=step, summary=Summary(
+            value=[Summary.Value(tag=k, simple_value=v) for k, v in tags.items()])))
+    writer.close()
+    return folder
+
+
+def test_a_tensorboard_log_is_read_by_its_megatron_tag_names(tmp_path):
+    rows = [(s, {"lm loss": 3 - s / 1000, "learning-rate": 1e-3, **({"validation loss": 9.0} if s % 50 == 0 else {})})
+            for s in range(10, 210, 10)]
+    rows.append((100, {"lm loss": 2.85}))  # logged twice at a step: the later value, as TensorBoard shows
+    folder = _tb_log(tmp_path / "gpt-350m", rows)
+    (run,) = read_log(folder)
+    assert run.name == "gpt-350m" and run.steps.tolist() == list(range(10, 210, 10))
+    assert run.loss[9] == pytest.approx(2.85) and run.loss[0] == pytest.approx(2.99, rel=1e-6)
+    assert run.lr[0] == pytest.approx(1e-3) and len(run.sha256) == 64
+    (event_file,) = list(folder.iterdir())
+    (same,) = read_log(event_file)
+    assert same.name == "gpt-350m" and same.loss.tolist() == run.loss.tolist()
+
+
+def test_tensorboard_errors_are_one_line(tmp_path, monkeypatch):
+    empty = _tb_log(tmp_path / "empty", [(1, {})])
+    with pytest.raises(DataError, match="holds no TensorBoard scalars"):
+        read_log(empty)
+    with pytest.raises(DataError, match="is a directory, not a file"):
+        read_log(tmp_path)  # no event file directly in it
+    no_loss = _tb_log(tmp_path / "acc", [(1, {"accuracy": 0.5})])
+    with pytest.raises(DataError, match=r"has no loss column .*Found: step, accuracy"):
+        read_log(no_loss)
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorboard.backend.event_processing.event_accumulator", None)
+    with pytest.raises(DataError, match=r"needs tensorboard: pip install 'hpadvisor\[tensorboard\]'"):
+        read_log(no_loss)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_as_an_event_file_raise_only_our_errors(tmp_path, data):
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (the tensorboard extra)")
+    p = tmp_path / "events.out.tfevents.1.host"
+    p.write_bytes(data)
+    _read_fully(p)
