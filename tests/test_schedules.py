@@ -393,3 +393,24 @@ def test_any_config_values_give_a_schedule_or_our_error(values, fmt):
     except HpAdvisorError:
         return
     assert eta.size == int(round(values["train_steps"])) + 1 and np.all(np.isfinite(eta)) and np.all(eta >= 0)
+
+
+def test_cli_fit_curves_takes_the_lr_of_logs_without_one_from_a_trainer_config(cli, tmp_path):
+    from hpadvisor.laws.curves import MPL_400M
+
+    eta, label, _ = _trainer_lr("torchtitan_llama3_8b.toml")
+    steps = np.arange(2000, 100_001, 500)
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss\n" + "".join(f"{s},{v:.6f}\n" for s, v in zip(steps, MPL_400M.curve(eta, steps),
+                                                                             strict=True)))
+    out = tmp_path / "law.yaml"
+    cfg = str(CONFIGS / "torchtitan_llama3_8b.toml")
+    r = cli("fit", "curves", str(log), "--config", cfg, "--out", str(out), "--format", "json")
+    assert r.exit_code == 0, r.stderr
+    summary = __import__("json").loads(r.stdout)
+    assert summary["notes"][0] == f"the given schedule (--config): {label}."
+    assert any(n.endswith("no lr column: the lr of the given schedule.") for n in summary["notes"])
+    # the curve came from that very schedule, so the fit follows it closely
+    assert summary["runs"][0]["mean_rel_error"] < 1e-3
+    both = cli("fit", "curves", str(log), "--config", cfg, "--schedule", "cosine", "--out", str(tmp_path / "b.yaml"))
+    assert both.exit_code == 2 and "give the lr schedule once: --config or --schedule" in both.stderr

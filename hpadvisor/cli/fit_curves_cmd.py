@@ -46,6 +46,8 @@ def fit_curves_command(
     min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr / peak for --schedule.", rich_help_panel=_SCHED)] = None,
     decay_fraction: Annotated[Optional[float], typer.Option(help="WSD cooldown fraction for --schedule.", rich_help_panel=_SCHED)] = None,
     decay_shape: Annotated[str, typer.Option(help="WSD cooldown shape for --schedule.", rich_help_panel=_SCHED)] = "linear",
+    config: Annotated[Optional[Path], typer.Option(help="A trainer config whose lr schedule the logs without lr ran "
+                                                        "(instead of --schedule).", rich_help_panel=_SCHED)] = None,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
@@ -76,7 +78,16 @@ def fit_curves_command(
             except ValueError:
                 raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
     sched = None
-    if schedule is not None:
+    if config is not None:
+        if schedule is not None:
+            raise InvalidInputError("give the lr schedule once: --config or --schedule.")
+        from hpadvisor.curve_advice import Given
+        from hpadvisor.formats.base import read_config
+
+        eta, label, more = schedules.from_trainer(read_config(config))
+        sched = Given(eta)
+        config_notes = [f"the given schedule (--config): {label}.", *more]
+    elif schedule is not None:
         if lr is None or total_steps is None:
             raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
         from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
@@ -86,6 +97,8 @@ def fit_curves_command(
                                 set_by=FIT_SCHEDULE_FLAGS)
     curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched,
                                      warmup=warmup if sched is None else None)
+    if config is not None:
+        notes = [*config_notes, *notes]
     held = [n.strip() for item in holdout or () for n in item.split(",") if n.strip()]
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
                         name=name or f"{law}@{out.stem}", method=method, holdout=held,

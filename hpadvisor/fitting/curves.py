@@ -660,8 +660,9 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
             elif schedule is not None:
                 eta = schedule.sequence()
                 if eta.size - 1 < run.steps.max():
-                    raise DataError(f"{path}: the log runs to step {int(run.steps.max())}, past the "
-                                    f"schedule's {eta.size - 1} steps: give --total-steps.")
+                    raise DataError(f"{path}: the log runs to step {int(run.steps.max())}, past the given "
+                                    f"schedule's {eta.size - 1} steps: give the run's full length.")
+                said.append((path, run.name, "no lr column: the lr of the given schedule."))
             elif run.lr_column:
                 raise DataError(f"'{path}' [{run.name}]: the lr column has no values and no schedule was given: "
                                 "fill it, or pass --schedule/--lr/--warmup/--total-steps.")
