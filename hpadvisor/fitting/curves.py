@@ -665,11 +665,11 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                 said.append((path, run.name, "no lr column: the lr of the given schedule."))
             elif run.lr_column:
                 raise DataError(f"'{path}' [{run.name}]: the lr column has no values and no schedule was given: "
-                                "fill it, or pass --schedule/--lr/--warmup/--total-steps.")
+                                "fill it, or pass --schedule/--lr/--warmup/--total-steps or --config TRAINER-CONFIG.")
             else:
                 raise DataError(
                     f"'{path}' has no lr column (accepted names: lr, learning_rate, ...) and no schedule "
-                    "was given: pass --schedule/--lr/--warmup/--total-steps, or --map lr=<column>."
+                    "was given: pass --schedule/--lr/--warmup/--total-steps, --config TRAINER-CONFIG, or --map lr=<column>."
                 )
             keep = run.steps >= 1
             curves.append(Curve(run.name, eta[: max(int(run.steps.max()), 1) + 1], run.steps[keep], run.loss[keep],
