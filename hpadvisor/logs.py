@@ -83,8 +83,12 @@ class LogRun:
 
 
 def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = None,
-             require_lr: bool = False) -> list[LogRun]:
-    """Read a training log into one :class:`LogRun` per run (one, without a run column)."""
+             require_lr: bool = False, planned_lr: np.ndarray | None = None) -> list[LogRun]:
+    """Read a training log into one :class:`LogRun` per run (one, without a run column).
+
+    ``planned_lr``: the per-step lr the runs without an lr column ran (a given schedule); it tells
+    a loss that rises at the end because the lr rose (a WSD-S rewarm) from a diverging run.
+    """
     from hpadvisor.tables import file_sha256, read_table
 
     required = ["step", "loss"] + (["lr"] if require_lr else [])
@@ -101,7 +105,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
         groups = [(str(k), g) for k, g in frame.groupby(frame["run"].astype(str), sort=False)]
     else:
         groups = [(run_name(path), frame)]
-    runs = [_one_run(name, g, nan_loss[g.index.to_numpy()], str(path), digest) for name, g in groups]
+    runs = [_one_run(name, g, nan_loss[g.index.to_numpy()], str(path), digest, planned_lr) for name, g in groups]
     if said and runs:  # said once, with the first run
         runs[0] = dataclasses.replace(runs[0], notes=(*said, *runs[0].notes))
     return runs
@@ -154,7 +158,8 @@ def run_name(path: str | os.PathLike[str]) -> str:
     return p.resolve().parent.name if ".tfevents." in p.name else p.stem
 
 
-def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str) -> LogRun:
+def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
+             planned_lr: np.ndarray | None = None) -> LogRun:
     where = f"log '{path}'" + (f", run '{name}'" if name != run_name(path) else "")
     notes: list[str] = []
     step = frame["step"].to_numpy(dtype=float)
@@ -229,6 +234,8 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str) -> 
     # A loss that rises at the end because the lr rose (a warmup, a WSD-S rewarm) is not a spike.
     tail_from = s_good[-SPIKE_WINDOW] if s_good.size >= SPIKE_WINDOW else (s_good[0] if s_good.size else 0)
     lr_tail = lr_vals[lr_steps >= tail_from - 1]
+    if not lr_vals.size and planned_lr is not None and s_good.size:  # no lr logged: the planned one
+        lr_tail = planned_lr[int(max(tail_from - 1, 0)): int(s_good[-1]) + 1]
     spikes = find_spikes(l_good, judge_end=not (lr_tail.size > 1 and np.any(np.diff(lr_tail) > 0)))
     for s, v in zip(s_good[spikes], l_good[spikes], strict=True):
         excluded.append((int(s), f"loss {v:g} is a spike above the running median"))

@@ -232,6 +232,13 @@ def test_log_rise_from_a_rewarm_is_not_a_spike(tmp_path):
     pd.DataFrame({"step": steps, "lr": eta[steps], "loss": MPL_400M.curve(eta, steps)}).to_csv(tmp_path / "r.csv", index=False)
     (run,) = read_log(tmp_path / "r.csv")
     assert run.excluded == ()
+    # the same log without its lr column: the rise looks like divergence, unless the lr the run
+    # ran is given (a --schedule or --config for logs without lr)
+    pd.DataFrame({"step": steps, "loss": MPL_400M.curve(eta, steps)}).to_csv(tmp_path / "n.csv", index=False)
+    (blind,) = read_log(tmp_path / "n.csv")
+    assert blind.excluded and max(s for s, _ in blind.excluded) == 13300
+    (told,) = read_log(tmp_path / "n.csv", planned_lr=eta)
+    assert told.excluded == ()
 
 
 @settings(max_examples=60, deadline=None)

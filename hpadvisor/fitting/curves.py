@@ -643,7 +643,7 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
     curves: list[Curve] = []
     said: list[tuple[str, str, str]] = []  # (file, run, what was done to it)
     for path in paths:
-        for run in read_log(path, mapping=mapping):
+        for run in read_log(path, mapping=mapping, planned_lr=None if schedule is None else schedule.sequence()):
             for n in run.notes:
                 said.append((path, run.name, n))
             if run.has_lr:
