@@ -138,9 +138,9 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
 
 
 def _tfevents(path: Path) -> pd.DataFrame:
-    """TensorBoard scalars (an event file, or a log directory's) as a frame: a ``step`` column and
-    one column per tag (blank where a tag was not logged); a tag logged twice at a step keeps its
-    last value, as TensorBoard shows it."""
+    """TensorBoard scalars (an event file, or a log directory's; PyTorch's scalar summaries and TF2's
+    one-number tensor summaries) as a frame: a ``step`` column and one column per tag (blank where
+    a tag was not logged); a tag logged twice at a step keeps its last value, as TensorBoard shows it."""
     import pandas as pd
 
     try:
@@ -149,10 +149,18 @@ def _tfevents(path: Path) -> pd.DataFrame:
         raise DataError(f"'{path}' is a TensorBoard log, which needs tensorboard: "
                         "pip install 'hpadvisor[tensorboard]'.") from None
     try:
-        acc = EventAccumulator(str(path), size_guidance={"scalars": 0})
+        import numpy as np
+        from tensorboard.util.tensor_util import make_ndarray
+
+        acc = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
         acc.Reload()
-        tags = acc.Tags().get("scalars", [])
-        columns = {tag: {int(e.step): float(e.value) for e in acc.Scalars(tag)} for tag in tags}
+        tags = acc.Tags()
+        columns = {tag: {int(e.step): float(e.value) for e in acc.Scalars(tag)} for tag in tags.get("scalars", [])}
+        for tag in tags.get("tensors", []):  # TF2-style summaries (tf.summary.scalar): one-number tensors
+            values = {int(e.step): make_ndarray(e.tensor_proto) for e in acc.Tensors(tag)}
+            if values and all(np.size(v) == 1 and np.issubdtype(np.asarray(v).dtype, np.number)
+                              for v in values.values()):
+                columns.setdefault(tag, {k: float(np.asarray(v).reshape(-1)[0]) for k, v in values.items()})
     except Exception as exc:  # noqa: BLE001 -- the reader's own errors (truncated records, bad protobuf)
         raise DataError(f"'{path}' cannot be read as TensorBoard events: {type(exc).__name__}.") from None
     if not columns:

@@ -319,6 +319,28 @@ def test_a_tensorboard_log_is_read_by_its_megatron_tag_names(tmp_path):
     assert same.name == "gpt-350m" and same.loss.tolist() == run.loss.tolist()
 
 
+def test_tf2_tensor_summaries_are_read_too(tmp_path):
+    pytest.importorskip("tensorboard", reason="tensorboard not installed (the tensorboard extra)")
+    from tensorboard.compat.proto.event_pb2 import Event
+    from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+    from tensorboard.util.tensor_util import make_tensor_proto
+
+    folder = tmp_path / "jax-run"
+    folder.mkdir()
+    writer = EventFileWriter(str(folder))
+    meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
+    for s in range(10, 60, 10):
+        writer.add_event(Event(wall_time=1.7e9 + s, step=s, summary=Summary(value=[
+            Summary.Value(tag="train/loss", tensor=make_tensor_proto(3.0 - s / 100), metadata=meta),
+            Summary.Value(tag="learning_rate", tensor=make_tensor_proto(1e-3), metadata=meta),
+            Summary.Value(tag="histogram-like", tensor=make_tensor_proto([1.0, 2.0]), metadata=meta)])))
+    writer.close()
+    (run,) = read_log(folder)
+    assert run.name == "jax-run" and run.steps.tolist() == [10, 20, 30, 40, 50]
+    assert run.loss.tolist() == pytest.approx([2.9, 2.8, 2.7, 2.6, 2.5], rel=1e-6) and run.lr[0] == pytest.approx(1e-3)
+
+
 def test_tensorboard_errors_are_one_line(tmp_path, monkeypatch):
     empty = _tb_log(tmp_path / "empty", [(1, {})])
     with pytest.raises(DataError, match="holds no TensorBoard scalars"):
