@@ -23,7 +23,7 @@ _SCHED = "Schedule (for logs without an lr column)"
 @fit_app.command("curves")
 @guarded
 def fit_curves_command(
-    files: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSONL, JSON, Parquet) with step, loss and lr.")],
+    files: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSONL, JSON, Parquet, TensorBoard event files or run directories) with step, loss and lr.")],
     out: Annotated[Path, typer.Option(help="Write the fitted law file here (YAML).")],
     law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025) or annealing (Tissue et al. 2024).")] = "multipower",
     warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak, skip, or auto (the one that best predicts the runs' last third when fitted on the rest). "
