@@ -287,3 +287,23 @@ def test_compare_ranks_a_trainer_config_beside_the_candidates(cli, tmp_path):
     assert bad.exit_code == 2 and "--config sets the run's steps, peak lr and warmup: drop --steps" in bad.stderr
     none = cli("compare-schedules", "mpl-400m")
     assert none.exit_code == 2 and "give --steps" in none.stderr
+
+
+def test_cli_predict_several_curve_laws_side_by_side(cli):
+    from hpadvisor.laws.curves import MPL_100M
+
+    one = cli("predict", "mpl-400m", "--schedule", "wsd", "--steps", "24000", "--at", "12000,24000", "-f", "json")
+    two = cli("predict", "mpl-400m", "mpl-100m", "--schedule", "wsd", "--steps", "24000", "--at", "12000,24000",
+              "-f", "json")
+    assert one.exit_code == 0 and two.exit_code == 0, two.stderr
+    a, b = json.loads(one.stdout), json.loads(two.stdout)
+    assert a == {"points": b["points"]}  # the first law's points are the single-law output, unchanged
+    (other,) = b["other_laws"]
+    eta = __import__("hpadvisor.schedules", fromlist=["x"]).build("wsd", peak=3e-4, total_steps=24000,
+                                                                  warmup_steps=2160).sequence()
+    assert other["law"] == "mpl-100m"
+    assert [x["loss"] for x in other["points"]] == pytest.approx(MPL_100M.curve(eta, [12000, 24000]), rel=1e-12)
+    table = cli("predict", "mpl-400m", "mpl-100m", "--schedule", "wsd", "--steps", "24000")
+    assert table.exit_code == 0 and "mpl-400m  mpl-100m" in table.stdout
+    bad = cli("predict", "mpl-400m", "chinchilla", "--schedule", "wsd", "--steps", "24000")
+    assert bad.exit_code == 2 and "side by side only when all are curve laws" in bad.stderr

@@ -26,7 +26,9 @@ _SCHED = "Schedule (curve laws)"
 @app.command()
 @guarded
 def predict(
-    law_file: Annotated[str, typer.Argument(help="A law file (from `hpadvisor fit ...`) or a registry key.")],
+    law_files: Annotated[list[str], typer.Argument(
+        help="A law file (from `hpadvisor fit ...`) or a registry key; several curve laws are predicted side by side.",
+        metavar="LAW...")],
     schedule: Annotated[Optional[str], typer.Option(help="Schedule shape: cosine, wsd, linear, d2z, constant, multistep, inverse_sqrt.", rich_help_panel=_SCHED)] = None,
     steps: Annotated[Optional[str], typer.Option(help="Total optimizer steps of the schedule (e.g. 72000 or 72k).", rich_help_panel=_SCHED)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak lr (default: the law's fitted peak lr).", rich_help_panel=_SCHED)] = None,
@@ -53,8 +55,14 @@ def predict(
     from hpadvisor import lawfile
     from hpadvisor.errors import InvalidInputError
 
+    law_file = law_files[0]
     law = lawfile.find(law_file)
     form = type(law).key
+    others = [lawfile.find(f) for f in law_files[1:]]
+    curve = HANDLERS["multipower"]
+    if others and (HANDLERS.get(form) != curve or any(HANDLERS.get(type(o).key) != curve for o in others)):
+        raise InvalidInputError("several law files are predicted side by side only when all are curve laws "
+                                "(multi-power or LR-annealing); give one law file otherwise.")
     if form not in HANDLERS:
         raise InvalidInputError(
             f"predict does not handle '{form}' laws yet (it handles: {', '.join(sorted(set(HANDLERS)))})."
@@ -64,8 +72,10 @@ def predict(
     offered = dict(schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
                    min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape, cooldowns=cooldowns,
                    lr_trace=lr_trace, mapping=map, config=config, at=at, plot=plot, force=force, format=format,
-                   params=params, tokens=tokens, law_file=law_file)
+                   params=params, tokens=tokens, law_file=law_file, others=others)
     accepted = inspect.signature(handler).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
         offered = {k: v for k, v in offered.items() if k in accepted}
+    if not others:
+        offered.pop("others", None)
     handler(law, **offered)

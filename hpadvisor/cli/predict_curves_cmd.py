@@ -30,7 +30,7 @@ def parse_at(text: str) -> list[int]:
 
 
 def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape,
-                  lr_trace, at, plot, force, format, mapping=None, cooldowns=None, config=None) -> None:
+                  lr_trace, at, plot, force, format, mapping=None, cooldowns=None, config=None, others=()) -> None:
     import numpy as np
 
     from hpadvisor import schedules
@@ -85,38 +85,55 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
 
     points, more = predict(law, eta, query)
     notes += more
-    loss = [p["loss"] for p in points]
+    side: dict[str, list[dict[str, Any]]] = {}  # the other laws' points, by law
+    for other in others:
+        key = other.registry_key if other.registry_key not in (law.registry_key, *side) else \
+            f"{other.registry_key}#{len(side) + 2}"
+        side[key], more = predict(other, eta, query)
+        notes += [f"{key}: {n}" for n in more]
     if plot is not None:
         from hpadvisor.plot import save_plot
 
-        save_plot(plot, {label: (query, loss)}, ylabel="predicted loss", title=law.registry_key, force=force)
+        series = {law.registry_key: (query, [p["loss"] for p in points])}
+        series.update({k: (query, [p["loss"] for p in v]) for k, v in side.items()})
+        save_plot(plot, series, ylabel="predicted loss", title=label, force=force)
         sys.stderr.write(f"wrote {plot}\n")
     if format in (OutputFormat.json, OutputFormat.yaml):
-        # stdout stays {"points": [...]}, the stable interface; the notes go to stderr
+        # stdout stays {"points": [...]}, the stable interface (other laws beside it); notes go to stderr
         sys.stderr.write("".join(f"note: {n}\n" for n in notes))
+        out: dict[str, Any] = {"points": points}
+        if side:
+            out["other_laws"] = [{"law": k, "points": v} for k, v in side.items()]
         if format is OutputFormat.json:
-            sys.stdout.write(json.dumps({"points": points}, allow_nan=False) + "\n")
+            sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
         else:
             from hpadvisor import yamlio
 
-            sys.stdout.write(yamlio.dumps({"points": points}))
+            sys.stdout.write(yamlio.dumps(out))
         return
-    _print_table(law, label, points, notes, markdown=format is OutputFormat.markdown)
+    _print_table(law, label, points, notes, markdown=format is OutputFormat.markdown, side=side)
 
 
-def _print_table(law, label: str, points: list[dict[str, Any]], notes: list[str], *, markdown: bool) -> None:
+def _print_table(law, label: str, points: list[dict[str, Any]], notes: list[str], *, markdown: bool,
+                 side: dict[str, list[dict[str, Any]]] | None = None) -> None:
     from hpadvisor.plot import text_plot
 
-    out = [f"{law.registry_key}: predicted loss for {label}"]
+    side = side or {}
+    names = [law.registry_key, *side] if side else ["loss"]
+    columns = [points, *side.values()]
+    out = [f"{law.registry_key}: predicted loss for {label}" if not side else
+           f"predicted loss for {label}, by {len(names)} laws"]
     if not markdown:
-        out.append(text_plot({"predicted": ([p["step"] for p in points], [p["loss"] for p in points])},
-                             ylabel="loss"))
-    pick = points if len(points) <= 12 else [points[int(i)] for i in
-                                             sorted({round(j * (len(points) - 1) / 10) for j in range(11)})]
-    out.append("| step | loss |" if markdown else f"{'step':>10}  {'loss':>8}")
+        out.append(text_plot({("predicted" if not side else n): ([p["step"] for p in c], [p["loss"] for p in c])
+                              for n, c in zip(names, columns, strict=True)}, ylabel="loss"))
+    rows = range(len(points)) if len(points) <= 12 else sorted({round(j * (len(points) - 1) / 10) for j in range(11)})
+    width = [max(8, len(n)) for n in names]
     if markdown:
-        out.append("|---:|---:|")
-    for p in pick:
-        out.append(f"| {p['step']} | {p['loss']:.4f} |" if markdown else f"{p['step']:>10}  {p['loss']:>8.4f}")
+        out += ["| step | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
+        out += [f"| {points[i]['step']} | " + " | ".join(f"{c[i]['loss']:.4f}" for c in columns) + " |" for i in rows]
+    else:
+        out.append(f"{'step':>10}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, width, strict=True)))
+        out += [f"{points[i]['step']:>10}  " + "  ".join(f"{c[i]['loss']:>{w}.4f}" for c, w in zip(columns, width, strict=True))
+                for i in rows]
     out += [f"note: {n}" for n in notes]
     sys.stdout.write("\n".join(out) + "\n")
