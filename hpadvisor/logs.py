@@ -89,8 +89,14 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     ``planned_lr``: the per-step lr the runs without an lr column ran (a given schedule); it tells
     a loss that rises at the end because the lr rose (a WSD-S rewarm) from a diverging run.
     """
-    from hpadvisor.tables import file_sha256, read_table
+    from hpadvisor.tables import event_files, file_sha256, read_table
 
+    folder = Path(path)
+    if folder.is_dir() and not event_files(folder):  # TensorBoard's log root: one run per subdirectory
+        runs_in = sorted(d for d in folder.iterdir() if d.is_dir() and event_files(d))
+        if runs_in:
+            return [run for d in runs_in for run in read_log(d, mapping=mapping, require_lr=require_lr,
+                                                              planned_lr=planned_lr)]
     required = ["step", "loss"] + (["lr"] if require_lr else [])
     said: list[str] = []
     mapping = dict(mapping or {})  # a W&B chart export consumes its loss/lr entries (read_table maps after reshape)

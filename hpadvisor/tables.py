@@ -32,7 +32,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     import hashlib
 
     h = hashlib.sha256()
-    files = _event_files(Path(path)) if Path(path).is_dir() else [Path(path)]
+    files = event_files(Path(path)) if Path(path).is_dir() else [Path(path)]
     for f in files:
         with open(f, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):
@@ -40,7 +40,7 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
-def _event_files(folder: Path) -> list[Path]:
+def event_files(folder: Path) -> list[Path]:
     """The TensorBoard event files directly in ``folder``, by name."""
     return sorted(f for f in folder.iterdir() if f.is_file() and ".tfevents." in f.name)
 
@@ -214,7 +214,7 @@ def read_table(
     if not p.exists():
         raise DataError(f"{what} '{p}' not found. Check the path.")
     if p.is_dir():
-        if not _event_files(p):
+        if not event_files(p):
             raise DataError(f"{what} '{p}' is a directory, not a file (nor a TensorBoard log directory).")
         kind = "tfevents"
     elif ".tfevents." in p.name:

@@ -345,8 +345,9 @@ def test_tensorboard_errors_are_one_line(tmp_path, monkeypatch):
     empty = _tb_log(tmp_path / "empty", [(1, {})])
     with pytest.raises(DataError, match="holds no TensorBoard scalars"):
         read_log(empty)
+    (tmp_path / "plain").mkdir()
     with pytest.raises(DataError, match="is a directory, not a file"):
-        read_log(tmp_path)  # no event file directly in it
+        read_log(tmp_path / "plain")  # no event file in it or in a subdirectory
     no_loss = _tb_log(tmp_path / "acc", [(1, {"accuracy": 0.5})])
     with pytest.raises(DataError, match=r"has no loss column .*Found: step, accuracy"):
         read_log(no_loss)
@@ -364,3 +365,13 @@ def test_arbitrary_bytes_as_an_event_file_raise_only_our_errors(tmp_path, data):
     p = tmp_path / "events.out.tfevents.1.host"
     p.write_bytes(data)
     _read_fully(p)
+
+
+def test_a_tensorboard_log_root_is_one_run_per_subdirectory(tmp_path):
+    for name, shift in (("lr-3e-4", 0.0), ("lr-1e-3", 0.1)):
+        _tb_log(tmp_path / "tb" / name, [(s, {"lm loss": 3 - s / 1000 + shift, "learning-rate": 1e-3})
+                                         for s in range(10, 110, 10)])
+    (tmp_path / "tb" / "notes.txt").write_text("not a run")
+    runs = read_log(tmp_path / "tb")
+    assert [r.name for r in runs] == ["lr-1e-3", "lr-3e-4"]
+    assert runs[0].loss[0] == pytest.approx(3.09, rel=1e-6) and runs[1].loss[0] == pytest.approx(2.99, rel=1e-6)
