@@ -133,8 +133,8 @@ class Advice:
     laws: Mapping[str, Law]
     #: per-group settings carried from the run file's `proxy` (hpadvisor.transfer.TransferPlan)
     transfer: Any = None
-    #: notes on the advice as a whole (a law file given that no quantity of the table uses)
-    notes: tuple[str, ...] = ()
+    #: the law files given that no quantity of the table uses: (law key, a note saying so)
+    unused: tuple[tuple[str, str], ...] = ()
 
     def __getitem__(self, name: str) -> Recommendation:
         for rec in self.recommendations:
@@ -147,6 +147,11 @@ class Advice:
             return self[name]
         except KeyError:
             return None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Notes on the advice as a whole (each law file that no quantity used)."""
+        return tuple(note for _, note in self.unused)
 
     def value(self, name: str) -> float | None:
         rec = self.get(name)
@@ -539,11 +544,12 @@ def recommend(
 
         transfer = plan_from_spec(spec)
     return Advice(spec=spec, recommendations=recs, laws=laws, transfer=transfer,
-                  notes=_unused_notes(preferred, recs, laws))
+                  unused=_unused_laws(preferred, recs, laws))
 
 
-def _unused_notes(preferred: Sequence[str], recs: Sequence[Recommendation], laws: Mapping[str, Law]) -> tuple[str, ...]:
-    """A note for each law the user gave (a law file) that no row of the table used, primary or other."""
+def _unused_laws(preferred: Sequence[str], recs: Sequence[Recommendation],
+                 laws: Mapping[str, Law]) -> tuple[tuple[str, str], ...]:
+    """(key, note) for each law the user gave (a law file) that no row of the table used, primary or other."""
     used = {r.law for r in recs} | {k for r in recs for k in r.alternatives}
     notes = []
     for key in preferred:
@@ -556,8 +562,8 @@ def _unused_notes(preferred: Sequence[str], recs: Sequence[Recommendation], laws
                     "compare-schedules` with its file.")
         elif hasattr(law, "relative_loss_cost"):
             hint = " It prices lr and batch deviations: `hpadvisor check` uses it."
-        notes.append(f"{key}: a {type(law).key} law, which gives none of the advised quantities for this run; it was "
-                     f"not used.{hint}")
+        notes.append((key, f"{key}: a {type(law).key} law, which gives none of the advised quantities for this run; "
+                           f"it was not used.{hint}"))
     return tuple(notes)
 
 

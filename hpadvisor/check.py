@@ -664,7 +664,7 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
     curve = next((laws[k] for k in preferred if k in laws and hasattr(laws[k], "curve")), None)
     used = {x.registry_key for x in (sens, curve) if x is not None}
     if advice is not None:  # a law file that neither the advice, the lr/batch pricing nor the schedule rule used
-        notes += [n for n in advice.notes if n.split(":", 1)[0] not in used]
+        notes += [note for key, note in advice.unused if key not in used]
     ctx = Context(config=cfg, advice=advice, reference=reference, sensitivity=sens, skipped=skipped,
                   laws=laws, curve_law=curve)
     return ctx, notes
