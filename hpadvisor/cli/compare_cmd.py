@@ -44,13 +44,10 @@ def compare_schedules(
     options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
     own = None
     if config is not None:
-        from hpadvisor import schedules
-        from hpadvisor.formats.base import read_config
+        from hpadvisor.cli.options import config_schedule
 
-        given = [f for f, v in (("--steps", steps), ("--lr", lr), ("--warmup", warmup)) if v is not None]
-        if given:
-            raise InvalidInputError(f"--config sets the run's steps, peak lr and warmup: drop {', '.join(given)}.")
-        eta, label, more = schedules.from_trainer(read_config(config))
+        eta, label, more = config_schedule(config, "--config sets the run's steps, peak lr and warmup: drop {flags}.",
+                                           {"--steps": steps, "--lr": lr, "--warmup": warmup})
         own = ("this config", eta)
         result = curve_advice.compare_given(laws, eta, label=own[0], **options)
         result["notes"] = [f"this config: {label}.", *more, *result["notes"]]

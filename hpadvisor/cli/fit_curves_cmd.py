@@ -79,12 +79,11 @@ def fit_curves_command(
                 raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
     sched = None
     if config is not None:
-        if schedule is not None:
-            raise InvalidInputError("give the lr schedule once: --config or --schedule.")
+        from hpadvisor.cli.options import config_schedule
         from hpadvisor.curve_advice import Given
-        from hpadvisor.formats.base import read_config
 
-        eta, label, more = schedules.from_trainer(read_config(config))
+        eta, label, more = config_schedule(config, "give the lr schedule once: --config or {flags}.",
+                                           {"--schedule": schedule})
         sched = Given(eta)
         config_notes = [f"the given schedule (--config): {label}.", *more]
     elif schedule is not None:

@@ -31,6 +31,22 @@ SCHEDULE_FLAGS_OR_RUN = {**SCHEDULE_FLAGS, "peak": "--lr or optimizer.lr", "warm
 FIT_SCHEDULE_FLAGS = {**SCHEDULE_FLAGS, "total_steps": "--total-steps"}
 
 
+def config_schedule(config: Path, clash: str, given: dict[str, Any]):
+    """The per-step lr a trainer config runs, its label and notes (``schedules.from_trainer``).
+
+    ``given`` maps each flag that would set the schedule a second way to its value (None when not
+    given); if any is given, the error is ``clash`` with ``{flags}`` filled in.
+    """
+    from hpadvisor import schedules
+    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.formats.base import read_config
+
+    flags = [flag for flag, value in given.items() if value is not None]
+    if flags:
+        raise InvalidInputError(clash.format(flags=", ".join(flags)))
+    return schedules.from_trainer(read_config(config))
+
+
 def plain(obj: Any) -> Any:
     """numpy scalars and tuples to plain YAML/JSON data; NaN/inf to None."""
     import math

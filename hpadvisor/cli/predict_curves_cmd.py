@@ -41,14 +41,12 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
     if config is not None:
-        from hpadvisor.formats.base import read_config
+        from hpadvisor.cli.options import config_schedule
 
-        given = [f for f, v in (("--steps", steps), ("--lr", lr), ("--warmup", warmup), ("--min-lr", min_lr),
-                                ("--min-lr-ratio", min_lr_ratio), ("--decay-fraction", decay_fraction),
-                                ("--cooldowns", cooldowns)) if v is not None]
-        if given:
-            raise InvalidInputError(f"--config gives the whole schedule: drop {', '.join(given)} (or use --schedule).")
-        eta, label, more = schedules.from_trainer(read_config(config))
+        eta, label, more = config_schedule(
+            config, "--config gives the whole schedule: drop {flags} (or use --schedule).",
+            {"--steps": steps, "--lr": lr, "--warmup": warmup, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio,
+             "--decay-fraction": decay_fraction, "--cooldowns": cooldowns})
         notes += more
         T = eta.size - 1
         from hpadvisor.laws.curves import warmup_end

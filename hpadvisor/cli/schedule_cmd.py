@@ -50,16 +50,13 @@ def schedule_command(
         raise InvalidInputError("--every must be >= 1.")
     spec = advice = None
     if config is not None:
-        from hpadvisor import schedules
-        from hpadvisor.formats.base import read_config
+        from hpadvisor.cli.options import config_schedule
 
-        given = [f for f, v in (("a run file", run_file), ("--schedule", schedule), ("--lr", lr), ("--steps", steps),
-                                ("--warmup", warmup), ("--min-lr", min_lr), ("--min-lr-ratio", min_lr_ratio),
-                                ("--decay-fraction", decay_fraction), ("--decay-shape", decay_shape),
-                                ("--cooldowns", cooldowns)) if v is not None]
-        if given:
-            raise InvalidInputError(f"--config gives the whole schedule: drop {', '.join(given)}.")
-        eta, label, notes = schedules.from_trainer(read_config(config))
+        eta, label, notes = config_schedule(
+            config, "--config gives the whole schedule: drop {flags}.",
+            {"a run file": run_file, "--schedule": schedule, "--lr": lr, "--steps": steps, "--warmup": warmup,
+             "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio, "--decay-fraction": decay_fraction,
+             "--decay-shape": decay_shape, "--cooldowns": cooldowns})
         keep = _every(eta.size - 1, every)
         _emit(keep, eta[keep], label, notes, out=out, plot=plot, force=force)
         return
