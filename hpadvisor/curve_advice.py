@@ -63,6 +63,12 @@ def planned(law, shape: str, total: int, *, peak: float | None = None, warmup: i
                            **schedule_kw), notes
 
 
+def curve_steps(total: int, warmup: int, points: int = 200) -> np.ndarray:
+    """Where to draw a predicted curve: ``points`` steps evenly spaced from the end of the warmup
+    (step 1 at least) to ``total``."""
+    return np.unique(np.linspace(max(1, min(total, warmup)), total, points).round().astype(int))
+
+
 def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
     """Where the lr sequence ``eta`` (predicted up to ``last_step``) leaves the law's fitted data."""
     rng = law.provenance.range_dict()
@@ -206,8 +212,7 @@ def compare_laws(laws: Sequence, total: int, **options) -> dict:
         return result
     from scipy.stats import kendalltau
 
-    cands = _with_own(candidates(total, result["peak_lr"], result["warmup_steps"], min_lr_ratio=result["min_lr_ratio"],
-                                 cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"]), options.get("own"), total)
+    cands = _result_candidates(result, options.get("own"))
     keys = [result["law"]]
     order = [r["schedule"] for r in result["ranking"]]
     others = []
@@ -244,11 +249,15 @@ def compare_given(laws: Sequence, eta: np.ndarray, *, label: str = "this config"
 def candidate_curves(law, result: dict, points: int = 200,
                      own: tuple[str, np.ndarray] | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The predicted curve of each candidate of a :func:`compare` result (for plotting)."""
-    total, w = result["steps"], result["warmup_steps"]
-    cands = _with_own(candidates(total, result["peak_lr"], w, min_lr_ratio=result["min_lr_ratio"],
-                                 cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"]), own, total)
-    q = np.unique(np.linspace(max(w, 1), total, points).round().astype(int))
-    return {label: (q, law.curve(s.sequence(), q)) for label, s in cands.items()}
+    q = curve_steps(result["steps"], result["warmup_steps"], points)
+    return {label: (q, law.curve(s.sequence(), q)) for label, s in _result_candidates(result, own).items()}
+
+
+def _result_candidates(result: dict, own: tuple[str, np.ndarray] | None) -> dict:
+    """The candidates a :func:`compare` result ranked, rebuilt from its steps, peak, warmup and floors."""
+    return _with_own(candidates(result["steps"], result["peak_lr"], result["warmup_steps"],
+                                min_lr_ratio=result["min_lr_ratio"],
+                                cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"]), own, result["steps"])
 
 
 def _check_law(law) -> None:

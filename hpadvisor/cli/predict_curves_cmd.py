@@ -48,10 +48,10 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
             {"--steps": steps, "--lr": lr, "--warmup": warmup, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio,
              "--decay-fraction": decay_fraction, "--cooldowns": cooldowns})
         notes += more
-        T = eta.size - 1
+        from hpadvisor.curve_advice import curve_steps
         from hpadvisor.laws.curves import warmup_end
 
-        query = np.unique(np.linspace(max(1, min(T, warmup_end(eta) or 1)), T, 200).round().astype(int))
+        query = curve_steps(eta.size - 1, warmup_end(eta))
     elif lr_trace is not None:
         from hpadvisor.tables import parse_map
 
@@ -67,15 +67,14 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
             raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
         from hpadvisor import units
         from hpadvisor.cli.options import SCHEDULE_FLAGS
-        from hpadvisor.curve_advice import planned
+        from hpadvisor.curve_advice import curve_steps, planned
 
         sched, more = planned(law, schedule, units.parse_steps(steps), peak=lr, warmup=warmup, min_lr=min_lr,
                               min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
                               cooldowns=cooldowns, set_by=SCHEDULE_FLAGS)
         notes += more
         eta = sched.sequence()
-        T = sched.total_steps
-        query = np.unique(np.linspace(max(1, min(T, sched.warmup_steps or 1)), T, 200).round().astype(int))
+        query = curve_steps(sched.total_steps, sched.warmup_steps)
         label = sched.describe()
     if at is not None:
         query = np.asarray(parse_at(at))
