@@ -451,9 +451,9 @@ def fit_curves(
         return dataclasses.replace(fit, holdout=evaluate(fit.law, held))
     if max_points is not None and max_points < 10:
         raise InvalidInputError(f"--max-points must be at least 10 (0 keeps every point), not {max_points}.")
-    in_warmup = {c.name: (int(np.sum(c.steps < warmup_end(c.lr))), warmup_end(c.lr)) for c in curves
-                 if c.steps[0] < warmup_end(c.lr)}
-    curves = [after_warmup(c) if c.name in in_warmup else c for c in curves]
+    ends = [warmup_end(c.lr) for c in curves]
+    in_warmup = {c.name: (int(np.sum(c.steps < e)), e) for c, e in zip(curves, ends, strict=True) if c.steps[0] < e}
+    curves = [after_warmup(c, e) if c.steps[0] < e else c for c, e in zip(curves, ends, strict=True)]
     thinned = {c.name: (c.loss.size, max_points) for c in curves if max_points and c.loss.size > max_points}
     curves = [thin(c, max_points) if c.name in thinned else c for c in curves]
     selection: dict = {}
@@ -598,12 +598,12 @@ def select_warmup(curves: Sequence[Curve], law: str, *, lam: float | None = 0.99
     return chosen, {"chosen": chosen, "split_step": split, "validation_mre": scores}
 
 
-def after_warmup(curve: Curve) -> Curve:
-    """``curve`` without its loss points before the warmup ends (an error if none is left)."""
-    keep = curve.steps >= warmup_end(curve.lr)
+def after_warmup(curve: Curve, end: int) -> Curve:
+    """``curve`` without its loss points before the warmup ``end``s (an error if none is left)."""
+    keep = curve.steps >= end
     if not keep.any():
         raise InvalidInputError(f"run '{curve.name}': every loss point is inside the warmup (before step "
-                                f"{warmup_end(curve.lr)}); the curve laws need points after it.")
+                                f"{end}); the curve laws need points after it.")
     return dataclasses.replace(curve, steps=curve.steps[keep], loss=curve.loss[keep])
 
 
@@ -642,8 +642,9 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
 
     curves: list[Curve] = []
     said: list[tuple[str, str, str]] = []  # (file, run, what was done to it)
+    planned = None if schedule is None else schedule.sequence()  # the lr of the runs without an lr column
     for path in paths:
-        for run in read_log(path, mapping=mapping, planned_lr=None if schedule is None else schedule.sequence()):
+        for run in read_log(path, mapping=mapping, planned_lr=planned):
             for n in run.notes:
                 said.append((path, run.name, n))
             if run.has_lr:
@@ -657,8 +658,8 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                                  "at step 0 before it" + (" (--warmup only applies when it ends before the "
                                                           "first logged lr)." if warmup else "; give --warmup if "
                                                           "it ended earlier.")))
-            elif schedule is not None:
-                eta = schedule.sequence()
+            elif planned is not None:
+                eta = planned
                 if eta.size - 1 < run.steps.max():
                     raise DataError(f"{path}: the log runs to step {int(run.steps.max())}, past the given "
                                     f"schedule's {eta.size - 1} steps: give the run's full length.")
