@@ -40,9 +40,14 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return h.hexdigest()
 
 
+def is_event_file(path: Path) -> bool:
+    """A TensorBoard event file (``events.out.tfevents.<time>.<host>...``), by its name."""
+    return ".tfevents." in path.name
+
+
 def event_files(folder: Path) -> list[Path]:
     """The TensorBoard event files directly in ``folder``, by name."""
-    return sorted(f for f in folder.iterdir() if f.is_file() and ".tfevents." in f.name)
+    return sorted(f for f in folder.iterdir() if f.is_file() and is_event_file(f))
 
 
 def normalise(name: str) -> str:
@@ -217,7 +222,7 @@ def read_table(
         if not event_files(p):
             raise DataError(f"{what} '{p}' is a directory, not a file (nor a TensorBoard log directory).")
         kind = "tfevents"
-    elif ".tfevents." in p.name:
+    elif is_event_file(p):
         kind = "tfevents"
     else:
         kind = SUFFIXES.get(p.suffix.lower())
