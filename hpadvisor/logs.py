@@ -128,11 +128,11 @@ def _wandb_wide(frame, mapping: dict[str, str], said: list[str]):
 
     from hpadvisor.tables import normalise
 
-    step = next((c for c in frame.columns if normalise(c) in ("step", "_step")), None)
-    if step is None or any(normalise(c) in {normalise(a) for a in ("loss", *COLUMNS["loss"])} for c in frame.columns):
-        return frame
     names = {canon: {normalise(a) for a in (canon, *COLUMNS[canon])} | ({normalise(mapping[canon])} if canon in mapping
                                                                       else set()) for canon in ("loss", "lr")}
+    step = next((c for c in frame.columns if normalise(c) in ("step", "_step")), None)
+    if step is None or any(normalise(c) in names["loss"] for c in frame.columns):  # a plain loss column: not wide
+        return frame
     per_run: dict[str, dict[str, str]] = {}
     for col in frame.columns:
         m = _WIDE.match(col)
@@ -158,10 +158,12 @@ def _wandb_wide(frame, mapping: dict[str, str], said: list[str]):
 def run_name(path: str | os.PathLike[str]) -> str:
     """A log's run name without a run column: the file's stem; for TensorBoard, the run directory's
     name (an event file's name is a timestamp and a host)."""
+    from hpadvisor.tables import is_event_file
+
     p = Path(path)
     if p.is_dir():
         return p.resolve().name
-    return p.resolve().parent.name if ".tfevents." in p.name else p.stem
+    return p.resolve().parent.name if is_event_file(p) else p.stem
 
 
 def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
