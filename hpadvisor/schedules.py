@@ -472,6 +472,7 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         convention = "megatron"
         notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
                      "may differ from the trainer's by a step).")
+
     def steps(key: str, default: int | None) -> int | None:
         v = cfg.value(key)
         if v is None:

@@ -419,15 +419,16 @@ def plan_from_values(base: dict[str, Any], target: dict[str, Any], *, param: str
         b = replace(b, ffn=max(1, round(t.ffn / t.width * b.width)))
     elif t_ffn is None and b_ffn is not None:
         t = replace(t, ffn=max(1, round(b.ffn / b.width * t.width)))
+
     def real(name: str, v: Any, default: float) -> float:
         if v is None:
             return default
-        try:
-            if isinstance(v, bool):
-                raise TypeError
-            return float(v)
-        except (TypeError, ValueError):
-            raise InvalidInputError(f"proxy {name} = {v!r} is not a number.") from None
+        if not isinstance(v, bool):
+            try:
+                return float(v)
+            except (TypeError, ValueError):
+                pass
+        raise InvalidInputError(f"proxy {name} = {v!r} is not a number.")
 
     tuned = Tuned(
         lr=real("lr", base["lr"], 0.0),
