@@ -4,7 +4,6 @@ and search the WSD cooldown fraction and shape ("best cooldown for my run").  Th
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -62,7 +61,9 @@ def compare_schedules(
         save_plot(plot, series, ylabel="predicted loss", title=law.registry_key, force=force)
         sys.stderr.write(f"wrote {plot}\n")
     if format is OutputFormat.json:
-        sys.stdout.write(json.dumps(result, indent=2, allow_nan=False) + "\n")
+        from hpadvisor.cli.options import json_text
+
+        sys.stdout.write(json_text(result))
         return
     if format is OutputFormat.yaml:
         from hpadvisor import yamlio

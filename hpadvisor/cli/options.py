@@ -73,7 +73,7 @@ def to_text(obj: Any, fmt: OutputFormat, kind: str, *, width: int | None = None)
 
     data = obj.to_dict() if hasattr(obj, "to_dict") else obj
     if fmt is OutputFormat.json:
-        return json.dumps(data, indent=2, allow_nan=False) + "\n"
+        return json_text(data)
     if fmt is OutputFormat.yaml:
         from hpadvisor import yamlio
 

@@ -6,7 +6,6 @@ steps, at ``--at`` steps, or at 200 evenly spaced steps of a ``--schedule``.
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
@@ -102,7 +101,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         if side:
             out["other_laws"] = [{"law": k, "points": v} for k, v in side.items()]
         if format is OutputFormat.json:
-            sys.stdout.write(json.dumps(out, allow_nan=False) + "\n")
+            from hpadvisor.cli.options import json_text
+
+            sys.stdout.write(json_text(out, indent=None))
         else:
             from hpadvisor import yamlio
 
