@@ -12,19 +12,20 @@ Run: python benchmarks/curves_mpl_tried.py      (about 40 s on 2 cores)
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 from scipy.optimize import least_squares
 
-from hpadvisor.fitting.curves import Curve, _MultiPower, evaluate, fit_curves
-from hpadvisor.laws.curves import MPL_25M, MPL_100M, MPL_400M, MultiPowerLaw
-from hpadvisor.schedules import luo_schedule
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from curves_mpl import TEST, TRAIN  # noqa: E402  (the same data and split)
+from curves_mpl import curve as whole_curve  # noqa: E402
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mpl_schedules"
-TRAIN = ("cosine_24000", "constant_24000", "wsdcon_9")
-TEST = ("constant_72000", "cosine_72000", "wsd_20000_24000", "wsdld_20000_24000", "wsdcon_3", "wsdcon_18")
+from hpadvisor.fitting.curves import Curve, _MultiPower, evaluate, fit_curves  # noqa: E402
+from hpadvisor.laws.curves import MPL_25M, MPL_100M, MPL_400M, MultiPowerLaw  # noqa: E402
+
 SIZES = ("25", "100", "400")
 NAMES = MultiPowerLaw.params  # L0, A, alpha, B, C, beta, gamma
 SHAPE = (4, 5, 6)  # C, beta, gamma
@@ -33,13 +34,14 @@ DELTA = 1e-3
 
 
 def curve(size: str, name: str, upto: int | None = None, after: int | None = None) -> Curve:
-    d = pd.read_csv(DATA / f"csv_{size}" / f"{name}.csv")
-    keep = np.ones(len(d), bool)
+    """A run of the authors' data with its exact lr, only its points up to / after a step if asked."""
+    c = whole_curve(size, name)
+    keep = np.ones(c.steps.size, bool)
     if upto is not None:
-        keep &= d.step.to_numpy() <= upto
+        keep &= c.steps <= upto
     if after is not None:
-        keep &= d.step.to_numpy() > after
-    return Curve(name, luo_schedule(name).sequence(), d.step.to_numpy()[keep], d.loss.to_numpy()[keep])
+        keep &= c.steps > after
+    return dataclasses.replace(c, steps=c.steps[keep], loss=c.loss[keep])
 
 
 def law_of(p) -> MultiPowerLaw:
