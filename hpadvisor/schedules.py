@@ -20,9 +20,19 @@ Warmup and end-of-decay conventions differ by trainer; ``convention`` picks one:
     update ``s``): ``s / W`` for ``s < W``; progress ``(s - W) / (T - W)``; ``min_lr`` from ``T`` on.
 ``nanogpt`` (nanoGPT ``get_lr``): ``peak * (s + 1) / (W + 1)`` for ``s < W``; decay ratio
     ``(s - W) / (T - W)``; ``min_lr`` for ``s > T``.
+``torchtitan`` (``linear_warmup_stable_decay`` in torchtitan/components/lr_scheduler.py, the
+    ``min_lr_factor`` versions; a LambdaLR like HF's): ``peak * (s + 1) / W`` for ``s < W`` (the
+    ramp reaches the peak at update ``W - 1``); then Megatron's decay: ratio ``(s - W) / (T - W)``,
+    WSD's cooldown from ``T - decay_steps`` with ``lr(T) = min_lr`` (its "virtual last step").
+    Versions with the older ``lr_min`` field ramped ``(s + 1) / (W + 1)`` and decayed over one
+    step more; :func:`from_trainer` says so when a config uses that field.
 
-``warmup_init`` is where warmup starts as a fraction of the peak (0 for all three trainers by
-default; Hägele et al. 2024 start at peak/100).  Everything is vectorised numpy.
+nanotron (``lr_scheduler_builder`` in nanotron/helpers.py) is Megatron's convention exactly:
+``s / W`` for ``s <= W``, decay ratio ``(s - start) / decay_steps``, ``min_decay_lr`` after.
+
+``warmup_init`` is where warmup starts as a fraction of the peak (0 by default in every trainer
+here; Megatron's ``lr_warmup_init`` sets it, nanotron's constant warmup style is 1; Hägele et al.
+2024 start at peak/100).  Everything is vectorised numpy.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ from hpadvisor.errors import InvalidInputError, bad_value, did_you_mean
 from hpadvisor.spec import DECAY_ALIASES, DECAY_SHAPES  # the run file's vocabulary
 
 SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "wsd_restarts", "trace")
-CONVENTIONS = ("megatron", "hf", "nanogpt")
+CONVENTIONS = ("megatron", "hf", "nanogpt", "torchtitan")
 #: WSD-S cycles are evaluated one by one; far more than anyone runs, and a bound on the work.
 MAX_COOLDOWNS = 10_000
 #: DeepSeek LLM's multi-step schedule (LAWS.md section 5): (fraction of the run, factor of peak).
@@ -175,6 +185,9 @@ class Schedule:
             elif self.convention == "hf":
                 warm = s < W
                 ramp = init + (peak - init) * s / W
+            elif self.convention == "torchtitan":
+                warm = s < W
+                ramp = init + (peak - init) * (s + 1) / W
             else:  # nanogpt
                 warm = s < W
                 ramp = init + (peak - init) * (s + 1) / (W + 1)
@@ -437,8 +450,10 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
 # -- a trainer config's own schedule -----------------------------------------------------------------
 
 #: The convention a trainer computes its lr with (``Schedule.convention``).  GPT-NeoX is Megatron's
-#: code; torchtitan, nanotron and hpadvisor run files are computed with Megatron's, and say so.
-TRAINER_CONVENTION = {"megatron": "megatron", "neox": "megatron", "hf": "hf", "nanogpt": "nanogpt"}
+#: code and nanotron's scheduler is Megatron's formula; hpadvisor run files are computed with
+#: Megatron's convention, and say so.
+TRAINER_CONVENTION = {"megatron": "megatron", "neox": "megatron", "nanotron": "megatron", "hf": "hf",
+                      "nanogpt": "nanogpt", "torchtitan": "torchtitan"}
 
 
 def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
@@ -472,6 +487,10 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         convention = "megatron"
         notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
                      "may differ from the trainer's by a step).")
+    floor_field = cfg.get("min_lr").field if cfg.get("min_lr") is not None else ""
+    if cfg.format == "torchtitan" and floor_field.endswith("lr_min"):
+        notes.append(f"torchtitan: computed as its min_lr_factor versions do; versions with {floor_field} "
+                     "ramped the warmup to (s + 1) / (W + 1) and decayed over one step more.")
 
     def steps(key: str, default: int | None) -> int | None:
         v = cfg.value(key)
@@ -496,12 +515,32 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         d = steps("wsd_decay_steps", None)
         if d is None:
             notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
-        extra = {"decay_steps": d, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
+            d = max(1, round(0.2 * horizon))
+        room = horizon - min(warmup, horizon)
+        if cfg.format == "torchtitan" and d > room:  # torchtitan shortens it, with a warning
+            notes.append(f"torchtitan shortens the cooldown ({d:,} steps) to the {room:,} steps after the warmup.")
+            d = room
+        if cfg.format == "torchtitan" and d == 0:  # no decay: the lr stays at its peak
+            shape, d = "constant", None
+            min_lr = 0.0
+        elif not 1 <= d <= room:
+            field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
+            raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {d:,} steps) must be at least 1 step and "
+                                    f"fit in the {room:,} steps after the warmup.")
+        extra = {"decay_steps": d, "decay_shape": cfg.value("wsd_decay_style") or "linear"} if d else {}
     if shape == "multistep":
         notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
                      "config's own are not read.")
+    init, init_frac = cfg.value("warmup_init_lr", 0.0), 0.0
+    if init:  # Megatron's lr_warmup_init (absolute); nanotron's constant warmup style gives the peak
+        ok_peak = isinstance(peak, (int, float)) and not isinstance(peak, bool) and 0 < peak < math.inf
+        if ok_peak and isinstance(init, (int, float)) and not isinstance(init, bool) and 0 <= init <= peak:
+            init_frac = float(init) / float(peak)
+        elif ok_peak:
+            raise InvalidInputError(f"{where}: {cfg.get('warmup_init_lr').field} = {init!r} is not an lr in "
+                                    f"[0, the peak lr {peak:g}].")
     sched = Schedule(shape, peak=float(peak), total_steps=horizon, warmup_steps=min(warmup, horizon),
-                     min_lr=min_lr, convention=convention, **extra)
+                     min_lr=min_lr, convention=convention, warmup_init=init_frac, **extra)
     eta = sched.sequence()
     if horizon < total:
         eta = np.concatenate([eta, np.full(total - horizon, eta[-1])])

@@ -324,8 +324,83 @@ def test_megatron_config_decays_over_lr_decay_iters_then_holds_the_floor():
 def test_torchtitan_wsd_config_cools_down_over_its_decay_ratio():
     eta, _, notes = _trainer_lr("torchtitan_llama3_8b.toml")  # warmup 2000, 100k steps, decay_ratio 0.2, 1-sqrt, to 0
     assert eta.size == 100_001 and eta[80_000] == pytest.approx(3e-4) and eta[100_000] == pytest.approx(0.0, abs=1e-12)
-    assert eta[90_000] == pytest.approx(3e-4 * (1 - math.sqrt(0.5)), rel=1e-3)
-    assert "torchtitan: computed with Megatron's convention" in notes[0]
+    assert eta[90_000] == pytest.approx(3e-4 * (1 - math.sqrt(0.5)))
+    assert eta[0] == pytest.approx(3e-4 / 2000) and eta[1999] == pytest.approx(3e-4)  # (s + 1) / W
+    assert notes == []
+
+
+def test_torchtitan_convention_golden_values():
+    # torchtitan linear_warmup_stable_decay (min_lr_factor versions), a LambdaLR factor for update s:
+    # (s + 1) / W for s < W; 1 until W + S with S = T + 1 - W - D; then p = (s + 1 - (W + S)) / D and
+    # min_lr_factor + (1 - min_lr_factor) * (1 - p).  T = 10, W = 2, D = 4 (decay_ratio 0.4), factor 0.1:
+    s = Schedule("wsd", peak=1.0, total_steps=10, warmup_steps=2, decay_steps=4, min_lr=0.1, convention="torchtitan")
+    assert s.sequence() == pytest.approx([0.5, 1, 1, 1, 1, 1, 1, 0.775, 0.55, 0.325, 0.1])
+    # no decay_ratio: D = T - W, one "virtual" stable step, then p = (s - W) / (T - W) as Megatron's ratio
+    c = Schedule("cosine", peak=1.0, total_steps=10, warmup_steps=2, convention="torchtitan")
+    assert c.lr([0, 1, 2, 3, 10]) == pytest.approx([0.5, 1.0, 1.0, 0.5 * (1 + math.cos(math.pi / 8)), 0.0])
+
+
+def _toml(tmp_path, text):
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "job.toml"
+    f.write_text(text)
+    return schedules.from_trainer(read_config(f))
+
+
+def test_torchtitan_config_cooldown_longer_than_the_run_after_warmup_is_shortened_as_torchtitan_does(tmp_path):
+    head = '[optimizer]\nlr = 1.0\n[training]\nsteps = 10\n[lr_scheduler]\nwarmup_steps = 4\nmin_lr_factor = 0.1\n'
+    eta, _, notes = _toml(tmp_path, head + 'decay_ratio = 0.8\ndecay_type = "linear"\n')
+    # D = round(8) capped to T - W = 6; S = 1: update 5 is 0.1 + 0.9 * (1 - 1/6)
+    assert eta == pytest.approx([0.25, 0.5, 0.75, 1, 1, 0.85, 0.7, 0.55, 0.4, 0.25, 0.1])
+    assert notes == ["torchtitan shortens the cooldown (8 steps) to the 6 steps after the warmup."]
+    eta, _, _ = _toml(tmp_path, head + "decay_ratio = 0.04\n")  # round(0.4) = 0 steps of decay: no decay
+    assert eta == pytest.approx([0.25, 0.5, 0.75, 1, 1, 1, 1, 1, 1, 1, 1])
+    _, _, notes = _toml(tmp_path, head.replace("min_lr_factor", "lr_min") + "decay_ratio = 0.2\n")
+    assert notes == [("torchtitan: computed as its min_lr_factor versions do; versions with lr_scheduler.lr_min "
+                      "ramped the warmup to (s + 1) / (W + 1) and decayed over one step more.")]
+
+
+def _nanotron(tmp_path, sched):
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "nanotron.yaml"
+    f.write_text("optimizer:\n  learning_rate_scheduler:\n" + "".join(f"    {k}: {v}\n" for k, v in sched.items())
+                 + "  optimizer_factory:\n    name: adamW\ntokens:\n  train_steps: 10\n  micro_batch_size: 1\n"
+                 "  sequence_length: 512\n  batch_accumulation_per_replica: 1\n")
+    cfg = read_config(f)
+    assert cfg.format == "nanotron"
+    return schedules.from_trainer(cfg)
+
+
+def test_nanotron_schedule_is_its_lr_lambda_step_by_step(tmp_path):
+    # nanotron lr_lambda: s / W for s <= W; peak until lr_decay_starting_step; then
+    # min + (peak - min) * (D - (s - start)) / D; min_decay_lr from start + D on.  The decay style
+    # defaults to linear and lr_decay_steps to train_steps - warmup (LRSchedulerArgs / Config.__post_init__).
+    base = {"learning_rate": 1.0, "lr_warmup_steps": 2, "lr_warmup_style": "linear", "min_decay_lr": 0.2}
+    eta, _, notes = _nanotron(tmp_path, base)
+    assert eta == pytest.approx([0, 0.5, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2]) and notes == []
+    # a decay start after the warmup: stable, then the decay over train_steps - warmup = 8 steps, past the end
+    eta, _, notes = _nanotron(tmp_path, {**base, "lr_decay_starting_step": 4})
+    assert eta == pytest.approx([0, 0.5, 1, 1, 1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4])
+    assert "past the run's end" in notes[-1]
+    # a constant warmup style: the peak from the first update
+    eta, _, _ = _nanotron(tmp_path, {**base, "lr_warmup_style": "constant", "lr_decay_style": "cosine"})
+    assert eta[:3] == pytest.approx([1, 1, 1]) and eta[6] == pytest.approx(0.2 + 0.8 * 0.5)
+
+
+def test_megatron_lr_warmup_init_starts_the_ramp(tmp_path):
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "megatron.yaml"
+    f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-4\nlr_warmup_init: 1.0e-4\nlr_warmup_iters: 10\ntrain_iters: 100\n"
+                 "lr_decay_style: cosine\nglobal_batch_size: 8\nseq_length: 1024\n")
+    cfg = read_config(f, format="megatron")
+    eta, _, _ = schedules.from_trainer(cfg)
+    assert eta[:2] == pytest.approx([1e-4, 1e-4 + 9e-4 / 10]) and eta[10] == pytest.approx(1e-3)
+    f.write_text(f.read_text().replace("lr_warmup_init: 1.0e-4", "lr_warmup_init: 2.0e-3"))
+    with pytest.raises(InvalidInputError, match="lr_warmup_init = 0.002 is not an lr in"):
+        schedules.from_trainer(read_config(f, format="megatron"))
 
 
 def test_hf_config_uses_the_hf_convention_and_its_min_lr_rate():

@@ -37,6 +37,7 @@ DEFAULTS = {"lr_decay_style": "linear", "min_lr": 0.0, "weight_decay": 0.01, "ad
 _SIMPLE = (
     ("lr", "lr", "pos"), ("min_lr", "min_lr", "nonneg"), ("train_steps", "train_iters", "posint"),
     ("decay_steps", "lr_decay_iters", "posint"), ("warmup_steps", "lr_warmup_iters", "count"),
+    ("warmup_init_lr", "lr_warmup_init", "nonneg"),
     ("wsd_decay_steps", "lr_wsd_decay_iters", "count"),
     ("global_batch_seqs", "global_batch_size", "posint"),
     ("micro_batch_seqs", "micro_batch_size", "posint"), ("seq_len", "seq_length", "posint"),

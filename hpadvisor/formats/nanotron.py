@@ -4,8 +4,10 @@ Field names and defaults are those of ``nanotron/config/config.py`` and the sche
 ``lr_scheduler_builder`` in ``nanotron/helpers.py``:
 
 * ``optimizer.learning_rate_scheduler``: ``learning_rate``, ``lr_warmup_steps`` (default 0),
-  ``lr_decay_style`` (cosine default; linear, 1-sqrt), ``lr_decay_starting_step`` (default: end of
-  warmup), ``lr_decay_steps`` (default: train_steps - warmup [- decay start]),
+  ``lr_decay_style`` (linear default, set in ``LRSchedulerArgs.__post_init__``; cosine, 1-sqrt),
+  ``lr_warmup_style`` (linear, or constant: the peak lr from the first step),
+  ``lr_decay_starting_step`` (default: end of warmup), ``lr_decay_steps`` (default, set in
+  ``Config.__post_init__``: train_steps - warmup, even when the decay starts later),
   ``min_decay_lr`` absolute -- and when absent it DEFAULTS TO THE PEAK LR: no decay at all;
 * a decay start after the warmup leaves a constant phase: a warmup-stable-decay schedule;
 * ``optimizer.optimizer_factory``: ``adam_beta1``, ``adam_beta2``, ``adam_eps``;
@@ -26,6 +28,7 @@ from hpadvisor.formats._common import Draft
 from hpadvisor.formats.base import DataError, InvalidInputError
 
 DECAY = {"cosine": "cosine", "linear": "linear", "1-sqrt": "1-sqrt"}
+WARMUP = {"linear": "linear", "constant": "constant"}
 
 #: Representative nanotron parameter names, to test the exclusion regexes against.
 EMBEDDING_NAMES = ("model.token_position_embeddings.pp_block.token_embedding.weight",
@@ -94,6 +97,9 @@ def read(path: str, text: str) -> Draft:
             # nanotron's muP is spectral: it scales by each matrix's own shape, no base model.
             d.put("mup_base_shapes", True, a[2], a[1], a[0])
     _schedule(d, get, warm)
+    a = get(*sched, "lr_warmup_style")
+    if a is not None and d.choice(a[0], a[2], a[1], WARMUP) == "constant" and d.has("lr"):
+        d.put("warmup_init_lr", d.val("lr"), a[2], a[1], a[0])
     _exclusions(d, get)
     if not d.has("min_lr") and d.has("lr"):
         lr = d.settings["lr"]
@@ -109,7 +115,7 @@ def read(path: str, text: str) -> Draft:
 def _schedule(d: Draft, get: Any, warm: Any) -> None:
     sched = ("optimizer", "learning_rate_scheduler")
     style_a = get(*sched, "lr_decay_style")
-    style = d.choice(style_a[0], style_a[2], style_a[1], DECAY) if style_a else "cosine"
+    style = d.choice(style_a[0], style_a[2], style_a[1], DECAY) if style_a else "linear"
     start_a = get(*sched, "lr_decay_starting_step")
     steps_a = get(*sched, "lr_decay_steps")
     warmup = d.val("warmup_steps", 0)
@@ -118,9 +124,10 @@ def _schedule(d: Draft, get: Any, warm: Any) -> None:
     if steps_a is not None:
         length = d.number(steps_a[0], steps_a[2], steps_a[1], "count")
     elif d.has("train_steps"):
-        # lr_scheduler_builder: train_steps - warmup, minus the decay start too when it is given.
-        length = d.val("train_steps") - warmup - (start if start_a else 0)
-        length_from = tuple(x[2] for x in (warm, start_a) if x) + ("tokens.train_steps",)
+        # Config.__post_init__ sets train_steps - warmup before lr_scheduler_builder runs (whose own
+        # default, which also subtracts a decay start, is therefore never reached).
+        length = d.val("train_steps") - warmup
+        length_from = tuple(x[2] for x in (warm,) if x) + ("tokens.train_steps",)
     else:
         length = None
     style_field = style_a[2] if style_a else f"{'.'.join(sched)}.lr_decay_style"
@@ -138,7 +145,7 @@ def _schedule(d: Draft, get: Any, warm: Any) -> None:
     elif style_a is not None:
         d.put("schedule", style, style_a[2], style_a[1], style_a[0])
     else:
-        d.default("schedule", "cosine", style_field)
+        d.default("schedule", "linear", style_field)
     if length is not None:
         # The lr reaches min_decay_lr at decay start + decay length.
         start_from = (start_a[2],) if start_a else ((warm[2],) if warm else ())
