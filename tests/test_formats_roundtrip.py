@@ -96,3 +96,10 @@ def test_roundtrip_property(tmp_path: Path, fmt: str, lr: float, ratio: float, w
     back = roundtrip(fmt, values, tmp_path)
     bad = {k: (values[k], v) for k, v in back.items() if not same(values[k], v)}
     assert not bad, bad
+
+
+def test_nanotron_snippet_always_states_the_warmup_style_its_config_requires():
+    from hpadvisor.formats import nanotron
+
+    text = nanotron.dump({"lr": 1e-3, "schedule": "cosine", "train_steps": 100})
+    assert "lr_warmup_style: linear" in text and "lr_decay_style: cosine" in text

@@ -234,7 +234,8 @@ def dump(values: dict[str, Any]) -> str:
     opt: dict[str, Any] = {}
     if v.get("grad_clip") is not None:
         opt["clip_grad"] = float(v["grad_clip"])
-    if sched:
+    if sched:  # LRSchedulerArgs refuses a missing lr_warmup_style (its check runs before its default)
+        sched.setdefault("lr_warmup_style", "linear")
         opt["learning_rate_scheduler"] = sched
     factory = {f"adam_{k}": float(v[k]) for k in ("beta1", "beta2", "eps") if v.get(k) is not None}
     if factory:
