@@ -8,6 +8,7 @@ law was fitted on (longer run, other peak lr or warmup, an lr lower than any fit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -162,6 +163,10 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
     for name, r in (("--min-lr-ratio", min_lr_ratio), ("--cooldown-min-lr-ratio", cooldown_min_lr_ratio)):
         if not 0 <= r < 1:
             raise InvalidInputError(f"{name} must be in [0, 1), not {r:g}.")
+    if peak is not None and not (isinstance(peak, (int, float)) and 0 < peak < math.inf):
+        raise InvalidInputError(f"--lr must be a finite number > 0, not {peak}.")
+    if warmup is not None and not (isinstance(warmup, int) and warmup >= 0):
+        raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
     # the fitted warmup is not cut to the run here: a run no longer than its warmup is refused
     w = warmup if warmup is not None else int(fitted_defaults(law).get("warmup", 0))
     peak, w, _ = run_defaults(law, total, peak, w)

@@ -257,13 +257,13 @@ class Schedule:
         return ", ".join(parts) + f" [{self.convention}]"
 
 
-def _check(x, name, where, requirement, ok) -> None:
+def _check(x, name, where, requirement, ok, set_by: Mapping[str, str] | None = None) -> None:
     try:
         good = x is not None and math.isfinite(float(x)) and ok(float(x))
     except (TypeError, ValueError):
         good = False
     if not good:
-        raise _bad(name, where, requirement, float(x) if isinstance(x, (int, float)) else x)
+        raise _bad(name, where, requirement, float(x) if isinstance(x, (int, float)) else x, set_by)
 
 
 def _bad(name: str, where: str, requirement: str, got: object,
@@ -366,11 +366,11 @@ def build(
     if shape not in SHAPES or shape == "trace":
         raise InvalidInputError(f"unknown schedule '{shape}'.{did_you_mean(shape, [s for s in SHAPES if s != 'trace'] + ['d2z'])}")
     for name, x in (("peak", peak), ("total_steps", total_steps), ("warmup_steps", warmup_steps)):
-        _check(x, name, "the schedule", "a finite number", lambda v: True)
+        _check(x, name, "the schedule", "a finite number", lambda v: True, set_by)
     for name, x in (("min_lr", min_lr), ("min_lr_ratio", min_lr_ratio), ("decay_fraction", decay_fraction),
                     ("cooldowns", cooldowns)):
         if x is not None:
-            _check(x, name, "the schedule", "a finite number", lambda v: True)
+            _check(x, name, "the schedule", "a finite number", lambda v: True, set_by)
     if min_lr is not None and min_lr_ratio is not None:
         raise InvalidInputError("give the final lr once: --min-lr (absolute) or --min-lr-ratio (of the peak), not both.")
     if min_lr is None:

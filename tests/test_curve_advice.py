@@ -309,3 +309,18 @@ def test_cli_predict_several_curve_laws_side_by_side(cli):
     assert table.exit_code == 0 and "mpl-400m  mpl-100m" in table.stdout
     bad = cli("predict", "mpl-400m", "chinchilla", "--schedule", "wsd", "--steps", "24000")
     assert bad.exit_code == 2 and "side by side only when all are curve laws" in bad.stderr
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--lr", "nan"], "--lr must be a finite number > 0, not nan."),
+    (["--lr", "-1"], "--lr must be a finite number > 0, not -1.0."),
+    (["--warmup", "-5"], "--warmup must be a whole number of steps >= 0, not -5."),
+])
+def test_compare_names_the_flag_of_a_bad_peak_or_warmup(cli, flags, message):
+    r = cli("compare-schedules", "mpl-400m", "--steps", "30000", *flags)
+    assert r.exit_code == 2 and message in r.stderr
+
+
+def test_predict_names_the_flag_of_a_non_finite_peak(cli):
+    r = cli("predict", "mpl-400m", "--schedule", "cosine", "--steps", "30000", "--lr", "nan")
+    assert r.exit_code == 2 and "(set by --lr) must be a finite number" in r.stderr
