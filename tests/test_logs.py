@@ -375,3 +375,13 @@ def test_a_tensorboard_log_root_is_one_run_per_subdirectory(tmp_path):
     runs = read_log(tmp_path / "tb")
     assert [r.name for r in runs] == ["lr-1e-3", "lr-3e-4"]
     assert runs[0].loss[0] == pytest.approx(3.09, rel=1e-6) and runs[1].loss[0] == pytest.approx(2.99, rel=1e-6)
+
+
+def test_a_log_left_with_too_few_points_after_divergence_says_how_many_were_excluded(cli, tmp_path):
+    f = tmp_path / "diverged.csv"
+    f.write_text("step,lr,loss\n" + "".join(f"{s},1e-3,{'nan' if s > 100 else 3.0 - s / 1000}\n"
+                                              for s in range(0, 1000, 100)))
+    r = cli("fit", "curves", str(f), "--out", str(tmp_path / "law.yaml"))
+    assert r.exit_code == 2
+    assert ("1 loss points for 7 parameters of the multipower law (8 excluded as diverged or spikes): "
+            "give more points") in r.stderr

@@ -470,8 +470,12 @@ def fit_curves(
     loss = np.concatenate([c.loss for c in curves])
     n_par = len(model.names)
     if loss.size <= n_par:
+        dropped = [f"{n} excluded as diverged or spikes" for n in [sum(int(c.source.get("excluded", 0))
+                                                                        for c in curves)] if n]
+        dropped += [f"{n} inside the warmup, not fitted" for n in [sum(k for k, _ in in_warmup.values())] if n]
         raise FitError(
-            f"{loss.size} loss points for {n_par} parameters of the {law} law: give more points "
+            f"{loss.size} loss points for {n_par} parameters of the {law} law"
+            f"{' (' + '; '.join(dropped) + ')' if dropped else ''}: give more points "
             "(log the loss more often) or more runs."
         )
     peak = max(float(c.lr.max()) for c in curves)
