@@ -531,14 +531,24 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     if shape == "multistep":
         notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
                      "config's own are not read.")
+    if cfg.value("warmup_shape", "linear") != "linear":
+        raise InvalidInputError(f"{where}: its {cfg.value('warmup_shape')} warmup ({cfg.get('warmup_shape').field}) "
+                                "is not one hpadvisor computes (linear warmups only).")
     init, init_frac = cfg.value("warmup_init_lr", 0.0), 0.0
+    if cfg.format == "hf" and shape == "wsd" and isinstance(peak, (int, float)) and peak > 0:
+        init = min_lr  # transformers' WSD warms up from min_lr_ratio x the peak
     if init:  # Megatron's lr_warmup_init (absolute); nanotron's constant warmup style gives the peak
         ok_peak = isinstance(peak, (int, float)) and not isinstance(peak, bool) and 0 < peak < math.inf
         if ok_peak and isinstance(init, (int, float)) and not isinstance(init, bool) and 0 <= init <= peak:
             init_frac = float(init) / float(peak)
         elif ok_peak:
-            raise InvalidInputError(f"{where}: {cfg.get('warmup_init_lr').field} = {init!r} is not an lr in "
-                                    f"[0, the peak lr {peak:g}].")
+            said = cfg.get("warmup_init_lr")
+            raise InvalidInputError(f"{where}: {said.field if said else 'the lr the warmup starts from'} = {init!r} "
+                                    f"is not an lr in [0, the peak lr {peak:g}].")
+    raw_type = str(getattr(cfg.get("schedule"), "raw", "") or "").lower().replace("_", "-")
+    if cfg.format == "hf" and raw_type == "cosine-warmup-with-min-lr":
+        notes.append("cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps "
+                     "this one to (s + 1) / W and decays one step earlier.")
     sched = Schedule(shape, peak=float(peak), total_steps=horizon, warmup_steps=min(warmup, horizon),
                      min_lr=min_lr, convention=convention, warmup_init=init_frac, **extra)
     eta = sched.sequence()

@@ -496,3 +496,46 @@ def test_cli_fit_curves_takes_the_lr_of_logs_without_one_from_a_trainer_config(c
     assert summary["runs"][0]["mean_rel_error"] < 1e-3
     both = cli("fit", "curves", str(log), "--config", cfg, "--schedule", "cosine", "--out", str(tmp_path / "b.yaml"))
     assert both.exit_code == 2 and "give the lr schedule once: --config or --schedule" in both.stderr
+
+
+def _hf(tmp_path, **args):
+    import json
+
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "args.json"
+    f.write_text(json.dumps({"learning_rate": 1.0, "max_steps": 10, **args}))
+    return schedules.from_trainer(read_config(f))
+
+
+def test_hf_schedules_step_by_step_as_transformers_builds_them(tmp_path):
+    # _get_wsd_scheduler_lambda: warmup from min_lr_ratio, min_lr_ratio + (1 - r) * s / W for s < W; 1 until
+    # W + S (S = T - W - D); then min_lr_ratio + (1 - r) * (1 - (s - W - S) / D); min_lr_ratio from W + S + D on.
+    wsd = {"lr_scheduler_type": "warmup_stable_decay", "warmup_steps": 2,
+           "lr_scheduler_kwargs": {"num_decay_steps": 4, "min_lr_ratio": 0.1, "decay_type": "linear"}}
+    eta, _, notes = _hf(tmp_path, **wsd)
+    assert eta == pytest.approx([0.1, 0.55, 1, 1, 1, 1, 1, 0.775, 0.55, 0.325, 0.1]) and notes == []
+    with pytest.raises(InvalidInputError, match=r"its cosine warmup \(lr_scheduler_kwargs.warmup_type\) is not one"):
+        _hf(tmp_path, **{**wsd, "lr_scheduler_kwargs": {**wsd["lr_scheduler_kwargs"], "warmup_type": "cosine"}})
+    # get_scheduler builds "constant" without num_warmup_steps: no warmup at all
+    eta, _, _ = _hf(tmp_path, lr_scheduler_type="constant", warmup_steps=5)
+    assert np.all(eta == 1.0)
+    eta, _, _ = _hf(tmp_path, lr_scheduler_type="constant_with_warmup", warmup_steps=5)
+    assert eta[:6] == pytest.approx([0, 0.2, 0.4, 0.6, 0.8, 1])
+    _, _, notes = _hf(tmp_path, lr_scheduler_type="cosine_warmup_with_min_lr", warmup_steps=2,
+                      lr_scheduler_kwargs={"min_lr_rate": 0.1})
+    assert notes == ["cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps this "
+                     "one to (s + 1) / W and decays one step earlier."]
+
+
+def test_hf_constant_schedule_says_its_warmup_is_ignored(tmp_path):
+    import json
+
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "args.json"
+    f.write_text(json.dumps({"learning_rate": 1e-3, "max_steps": 10, "lr_scheduler_type": "constant",
+                             "warmup_ratio": 0.1}))
+    cfg = read_config(f)
+    assert cfg.value("warmup_steps") == 0
+    assert any("runs without a warmup" in n for n in cfg.notes)

@@ -6,7 +6,9 @@ Field names and defaults are those of ``transformers.TrainingArguments`` and
 * ``learning_rate`` 5e-5, ``lr_scheduler_type`` "linear" (decays to 0 at ``max_steps``);
   ``cosine_with_min_lr`` takes ``lr_scheduler_kwargs`` ``min_lr`` (absolute) or ``min_lr_rate``
   (ratio); ``warmup_stable_decay`` takes ``num_stable_steps``, ``num_decay_steps``,
-  ``decay_type`` and ``min_lr_ratio``;
+  ``decay_type`` (cosine by default), ``warmup_type`` and ``min_lr_ratio`` -- its warmup starts
+  from ``min_lr_ratio`` x the peak, not from 0;
+* ``constant`` and ``reduce_lr_on_plateau`` run without a warmup whatever ``warmup_steps`` says;
 * warmup: ``warmup_steps`` when > 0 (a value below 1 is a ratio in recent versions), else
   ``ceil(warmup_ratio x max_steps)``;
 * the global batch is ``per_device_train_batch_size`` x ``gradient_accumulation_steps`` x the
@@ -90,7 +92,13 @@ def read(path: str, text: str) -> Draft:
         sched_type = str(a[0]).strip().lower().replace("_", "-")
     else:
         d.default("schedule", "linear", "lr_scheduler_type")
-    _warmup(d, get("warmup_steps"), get("warmup_ratio"))
+    if sched_type in ("constant", "reduce-lr-on-plateau") and _asks_warmup(d, get("warmup_steps"), get("warmup_ratio")):
+        # get_scheduler builds these two without num_warmup_steps: the run has no warmup.
+        d.put("warmup_steps", 0, a[2], a[1], a[0])
+        d.note(f"lr_scheduler_type {a[0]!r} runs without a warmup (transformers builds it without "
+               "num_warmup_steps): warmup_steps/warmup_ratio are ignored; constant_with_warmup warms up.")
+    else:
+        _warmup(d, get("warmup_steps"), get("warmup_ratio"))
     _final_lr(d, sched_type, kwargs, a)
     d.default("lr", 5e-5, "learning_rate")
     d.default("micro_batch_seqs", 8, "per_device_train_batch_size")
@@ -120,6 +128,12 @@ def _kwargs(d: Draft, a: tuple[Any, int | None, str] | None) -> dict[str, tuple[
     if not isinstance(value, dict):
         raise d.bad(a[2], a[1], "a mapping of scheduler arguments", a[0])
     return {str(k): (v, a[1], f"{a[2]}.{k}") for k, v in value.items() if v is not None}
+
+
+def _asks_warmup(d: Draft, steps: Any, ratio: Any) -> bool:
+    """True when warmup_steps or warmup_ratio asks for a warmup (both checked as numbers)."""
+    asked = [d.number(x[0], x[2], x[1], "nonneg" if x is steps else "frac") > 0 for x in (steps, ratio) if x]
+    return any(asked)
 
 
 def _warmup(d: Draft, steps: Any, ratio: Any) -> None:
@@ -169,6 +183,9 @@ def _final_lr(d: Draft, sched: str, kw: dict[str, tuple[Any, int | None, str]], 
             d.later("min_lr_ratio", d.number(m[0], m[2], m[1], "frac"), m[2], m[1], m[0])
         else:
             d.default("min_lr", 0.0, "lr_scheduler_kwargs.min_lr_ratio")
+        if "warmup_type" in kw:
+            m = kw["warmup_type"]
+            d.put("warmup_shape", d.choice(m[0], m[2], m[1], WSD_STYLES), m[2], m[1], m[0])
         if "num_stable_steps" in kw and "num_decay_steps" in kw:
             # The decay ends at warmup + stable + decay (get_wsd_schedule).
             st, de = kw["num_stable_steps"], kw["num_decay_steps"]
