@@ -347,6 +347,20 @@ def _end_of_run_lr(shape: str, frac: float) -> float | None:
     return None
 
 
+def _neox_rise(cfg: TrainerConfig, horizon: int) -> float | None:
+    """How far back towards the peak (0 = floor, 1 = peak) GPT-NeoX's cosine ends, its progress
+    running past the decay horizon; None when the schedule cannot be built."""
+    from hpadvisor import schedules
+    from hpadvisor.errors import HpAdvisorError
+
+    try:
+        eta, _, _ = schedules.from_trainer(cfg)
+    except HpAdvisorError:
+        return None
+    lo, hi = float(eta[min(horizon, eta.size - 1)]), float(eta.max())
+    return (float(eta[-1]) - lo) / (hi - lo) if hi > lo else None
+
+
 def decay_horizon(ctx: Context) -> list[Finding]:
     cfg = ctx.config
     shape, steps, d = cfg.value("schedule"), cfg.value("train_steps"), cfg.get("decay_steps")
@@ -358,6 +372,13 @@ def decay_horizon(ctx: Context) -> list[Finding]:
     fix = suggest(ctx, "decay_steps", int(steps), "the run length")
     if ratio < 1:
         tail = steps - d.value
+        back = _neox_rise(cfg, int(d.value)) if cfg.format == "neox" and shape == "cosine" else None
+        if back:
+            msg = (f"the lr decays over {_num(d.value)} steps but the run lasts {_num(steps)}, and GPT-NeoX's "
+                   f"cosine does not hold its floor after the horizon: over the last {_num(tail)} steps "
+                   f"({tail / steps:.0%} of the run) it rises again, ending {back:.0%} of the way back to the peak.")
+            return [_finding(ctx, "decay-horizon-mismatch", "error" if back >= 0.5 else "warning", "decay_steps",
+                             msg, fix)]
         msg = (f"the lr decays over {_num(d.value)} steps but the run lasts {_num(steps)}: it sits at its "
                f"floor for the last {_num(tail)} steps ({tail / steps:.0%} of the run).")
         return [_finding(ctx, "decay-horizon-mismatch", "warning", "decay_steps", msg, fix)]

@@ -27,6 +27,11 @@ Warmup and end-of-decay conventions differ by trainer; ``convention`` picks one:
     Versions with the older ``lr_min`` field ramped ``(s + 1) / (W + 1)`` and decayed over one
     step more; :func:`from_trainer` says so when a config uses that field.
 
+``neox`` (GPT-NeoX ``AnnealingLR.get_lr``): Megatron's warmup; cosine
+    ``min + (peak - min) (1 + cos(pi q)) / 2`` and linear ``peak (1 - q)`` (to zero, not to
+    ``min_lr``), both floored by ``max(lr, min_lr)``, with ``q = (s - W) / (T - W)`` not capped at
+    1: past the horizon the cosine rises again.  Other shapes as Megatron.
+
 nanotron (``lr_scheduler_builder`` in nanotron/helpers.py) is Megatron's convention exactly:
 ``s / W`` for ``s <= W``, decay ratio ``(s - start) / decay_steps``, ``min_decay_lr`` after.
 
@@ -47,7 +52,7 @@ from hpadvisor.errors import InvalidInputError, bad_value, did_you_mean
 from hpadvisor.spec import DECAY_ALIASES, DECAY_SHAPES  # the run file's vocabulary
 
 SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "wsd_restarts", "trace")
-CONVENTIONS = ("megatron", "hf", "nanogpt", "torchtitan")
+CONVENTIONS = ("megatron", "hf", "nanogpt", "torchtitan", "neox")
 #: WSD-S cycles are evaluated one by one; far more than anyone runs, and a bound on the work.
 MAX_COOLDOWNS = 10_000
 #: DeepSeek LLM's multi-step schedule (LAWS.md section 5): (fraction of the run, factor of peak).
@@ -179,19 +184,16 @@ class Schedule:
         out = self._after_warmup(s)
         if W > 0:
             init = self.warmup_init * peak
-            if self.convention == "megatron":
-                warm = s <= W
-                ramp = init + (peak - init) * s / W
+            if self.convention in ("megatron", "neox"):
+                warm, frac = s <= W, s / W
             elif self.convention == "hf":
-                warm = s < W
-                ramp = init + (peak - init) * s / W
+                warm, frac = s < W, s / W
             elif self.convention == "torchtitan":
-                warm = s < W
-                ramp = init + (peak - init) * (s + 1) / W
+                warm, frac = s < W, (s + 1) / W
             else:  # nanogpt
-                warm = s < W
-                ramp = init + (peak - init) * (s + 1) / (W + 1)
-            out = np.where(warm, ramp, out)
+                warm, frac = s < W, (s + 1) / (W + 1)
+            # the fraction is <= 1 inside the warmup; capped so steps after it cannot overflow a huge peak
+            out = np.where(warm, init + (peak - init) * np.minimum(frac, 1.0), out)
         return out
 
     def _after_warmup(self, s: np.ndarray) -> np.ndarray:
@@ -202,6 +204,12 @@ class Schedule:
         ratio = lo / peak
         if self.shape == "constant":
             return np.full_like(s, peak)
+        if self.shape in ("cosine", "linear") and self.convention == "neox":
+            # GPT-NeoX AnnealingLR: progress is not capped at the horizon, and max(lr, min_lr) is the floor.
+            q = np.maximum((s - W) / span, 0.0)
+            raw = (lo + delta * 0.5 * (1.0 + np.cos(np.pi * q)) if self.shape == "cosine"
+                   else peak * (1.0 - q))
+            return np.maximum(raw, lo)
         if self.shape in ("cosine", "linear"):
             out = lo + delta * decay_coefficient(self.shape, r)
         elif self.shape == "wsd":
@@ -258,9 +266,10 @@ class Schedule:
 
 
 def _check(x, name, where, requirement, ok, set_by: Mapping[str, str] | None = None) -> None:
-    try:
-        good = x is not None and math.isfinite(float(x)) and ok(float(x))
-    except (TypeError, ValueError):
+    try:  # a number, not text that float() would read ('0', '1e-3'): the fields are used as numbers
+        good = (isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+                and math.isfinite(float(x)) and ok(float(x)))
+    except (TypeError, ValueError, OverflowError):
         good = False
     if not good:
         raise _bad(name, where, requirement, float(x) if isinstance(x, (int, float)) else x, set_by)
@@ -449,10 +458,9 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
 
 # -- a trainer config's own schedule -----------------------------------------------------------------
 
-#: The convention a trainer computes its lr with (``Schedule.convention``).  GPT-NeoX is Megatron's
-#: code and nanotron's scheduler is Megatron's formula; hpadvisor run files are computed with
-#: Megatron's convention, and say so.
-TRAINER_CONVENTION = {"megatron": "megatron", "neox": "megatron", "nanotron": "megatron", "hf": "hf",
+#: The convention a trainer computes its lr with (``Schedule.convention``).  nanotron's scheduler is
+#: Megatron's formula; hpadvisor run files are computed with Megatron's convention, and say so.
+TRAINER_CONVENTION = {"megatron": "megatron", "neox": "neox", "nanotron": "megatron", "hf": "hf",
                       "nanogpt": "nanogpt", "torchtitan": "torchtitan"}
 
 
@@ -552,7 +560,12 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     sched = Schedule(shape, peak=float(peak), total_steps=horizon, warmup_steps=min(warmup, horizon),
                      min_lr=min_lr, convention=convention, warmup_init=init_frac, **extra)
     eta = sched.sequence()
-    if horizon < total:
+    if horizon < total and convention == "neox":  # NeoX's progress runs past its horizon
+        eta = sched.lr(np.arange(total + 1, dtype=float))
+        if shape == "cosine" and eta[-1] > eta[horizon] * (1 + 1e-9):
+            notes.append(f"GPT-NeoX's cosine is not held at its floor after lr_decay_iters ({horizon:,}): it rises "
+                         f"again, to {eta[-1]:.3g} at the run's end ({total:,} steps).")
+    elif horizon < total:
         eta = np.concatenate([eta, np.full(total - horizon, eta[-1])])
         notes.append(f"the lr decays over {horizon:,} steps and stays at {eta[-1]:.3g} for the last "
                      f"{total - horizon:,} of {total:,}.")

@@ -146,6 +146,19 @@ def test_decay_horizon():
                 if x.rule == "decay-horizon-mismatch"]
 
 
+def test_decay_horizon_of_a_neox_cosine_that_rises_again():
+    # GPT-NeoX: q = (s - W) / (E - W) runs past 1; at the end 0.5 (1 + cos(pi q)) of the way back to the peak
+    v = {"lr": 3e-4, "min_lr": 3e-5, "schedule": "cosine", "train_steps": 100_000, "decay_steps": 80_000,
+         "warmup_steps": 800}
+    q = (100_000 - 800) / (80_000 - 800)
+    f = only(rules_of(make(fmt="neox", **v)), "decay-horizon-mismatch")
+    assert f.severity == "warning" and f"ending {0.5 * (1 + math.cos(math.pi * q)):.0%} of the way back" in f.message
+    f = only(rules_of(make(fmt="neox", **{**v, "decay_steps": 50_000})), "decay-horizon-mismatch")
+    assert f.severity == "error" and "it rises again" in f.message  # q = 2.02: back at the peak
+    f = only(rules_of(make(fmt="megatron", **v)), "decay-horizon-mismatch")  # Megatron holds its floor
+    assert "sits at its floor for the last" in f.message and "rises" not in f.message
+
+
 def test_min_lr_that_means_no_decay_even_as_a_default():
     v = base(lr=1e-3)
     default = Setting(1e-3, "min_decay_lr", None, None, ("f_lr",))

@@ -539,3 +539,24 @@ def test_hf_constant_schedule_says_its_warmup_is_ignored(tmp_path):
     cfg = read_config(f)
     assert cfg.value("warmup_steps") == 0
     assert any("runs without a warmup" in n for n in cfg.notes)
+
+
+def test_neox_convention_golden_values():
+    # GPT-NeoX AnnealingLR.get_lr: start * s / W for s <= W; q = (s - W) / (E - W), not capped;
+    # linear start * (1 - q) (to zero), cosine min + (start - min) (cos(pi q) + 1) / 2; max(lr, min_lr).
+    lin = Schedule("linear", peak=1.0, total_steps=10, warmup_steps=2, min_lr=0.3, convention="neox")
+    assert lin.lr([0, 1, 2, 4, 6, 7, 8, 10, 12]) == pytest.approx([0, 0.5, 1, 0.75, 0.5, 0.375, 0.3, 0.3, 0.3])
+    cos = Schedule("cosine", peak=1.0, total_steps=10, warmup_steps=2, min_lr=0.2, convention="neox")
+    assert cos.lr([6, 10, 14, 18]) == pytest.approx([0.6, 0.2, 0.6, 1.0])  # past E the cosine rises again
+
+
+def test_neox_config_cosine_past_lr_decay_iters_rises_again(tmp_path):
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "neox.yml"
+    f.write_text('{"optimizer": {"type": "Adam", "params": {"lr": 1.0}}, "min_lr": 0.2, "train_iters": 18,\n'
+                 ' "lr_decay_iters": 10, "warmup": 0.2, "lr_decay_style": "cosine"}\n')
+    eta, label, notes = schedules.from_trainer(read_config(f))
+    assert label.endswith("[neox]") and eta[[2, 6, 10, 14, 18]] == pytest.approx([1.0, 0.6, 0.2, 0.6, 1.0])
+    assert notes == ["GPT-NeoX's cosine is not held at its floor after lr_decay_iters (10): it rises again, to 1 "
+                     "at the run's end (18 steps)."]
