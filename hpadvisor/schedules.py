@@ -514,7 +514,11 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     check_length(float(total), f"{where}'s run")
     warmup = steps("warmup_steps", 0)
     min_lr = 0.0 if shape == "constant" else float(cfg.value("min_lr", 0.0) or 0.0)
-    horizon = total if shape in ("constant", "inverse_sqrt") else steps("decay_steps", total)
+    # Megatron's inverse square root also ends at lr_decay_iters (min_lr after it); HF's never ends.
+    endless = ("constant",) if cfg.format == "megatron" else ("constant", "inverse_sqrt")
+    horizon = total if shape in endless else steps("decay_steps", total)
+    if shape == "inverse_sqrt" and horizon < warmup:
+        horizon = total  # a horizon inside the warmup: the decay never starts (refused below for the others)
     if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
         raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
                                 f"({warmup} steps).")
@@ -566,7 +570,7 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
             notes.append(f"GPT-NeoX's cosine is not held at its floor after lr_decay_iters ({horizon:,}): it rises "
                          f"again, to {eta[-1]:.3g} at the run's end ({total:,} steps).")
     elif horizon < total:
-        eta = np.concatenate([eta, np.full(total - horizon, eta[-1])])
+        eta = np.concatenate([eta, np.full(total - horizon, min_lr if shape == "inverse_sqrt" else eta[-1])])
         notes.append(f"the lr decays over {horizon:,} steps and stays at {eta[-1]:.3g} for the last "
                      f"{total - horizon:,} of {total:,}.")
     elif horizon > total:

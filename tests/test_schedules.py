@@ -560,3 +560,15 @@ def test_neox_config_cosine_past_lr_decay_iters_rises_again(tmp_path):
     assert label.endswith("[neox]") and eta[[2, 6, 10, 14, 18]] == pytest.approx([1.0, 0.6, 0.2, 0.6, 1.0])
     assert notes == ["GPT-NeoX's cosine is not held at its floor after lr_decay_iters (10): it rises again, to 1 "
                      "at the run's end (18 steps)."]
+
+
+def test_megatron_inverse_sqrt_drops_to_min_lr_after_lr_decay_iters(tmp_path):
+    # OptimizerParamScheduler.get_lr: min_lr for num_steps > lr_decay_steps, before the inverse-sqrt branch
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "megatron.yaml"
+    f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-5\nlr_warmup_iters: 100\ntrain_iters: 1000\nlr_decay_iters: 400\n"
+                 "lr_decay_style: inverse-square-root\nglobal_batch_size: 8\nseq_length: 1024\n")
+    eta, _, notes = schedules.from_trainer(read_config(f, format="megatron"))
+    assert eta[[100, 400, 401, 1000]] == pytest.approx([1e-3, 5e-4, 1e-5, 1e-5])
+    assert notes == ["the lr decays over 400 steps and stays at 1e-05 for the last 600 of 1,000."]
