@@ -231,7 +231,10 @@ class Schedule:
             for frac, factor in sorted(self.milestones):
                 out = np.where(s >= math.ceil(frac * T), factor * peak, out)
         elif self.shape == "inverse_sqrt":
-            # Megatron: max(min_lr, peak * sqrt(max(W, 1)) / sqrt(max(s, 1))), no end of decay.
+            if self.convention == "hf":  # get_inverse_sqrt_schedule: timescale W (10,000 without warmup)
+                ts = W or 10_000
+                return np.maximum(lo, peak * np.sqrt(ts / np.maximum(s - W + ts, 1.0)))
+            # Megatron: max(min_lr, peak * sqrt(max(W, 1)) / sqrt(max(s, 1))); its end is from_trainer's.
             return np.maximum(lo, peak * math.sqrt(max(W, 1)) / np.sqrt(np.maximum(s, 1.0)))
         else:  # pragma: no cover - shapes checked in __post_init__
             raise InvalidInputError(self.shape)

@@ -572,3 +572,11 @@ def test_megatron_inverse_sqrt_drops_to_min_lr_after_lr_decay_iters(tmp_path):
     eta, _, notes = schedules.from_trainer(read_config(f, format="megatron"))
     assert eta[[100, 400, 401, 1000]] == pytest.approx([1e-3, 5e-4, 1e-5, 1e-5])
     assert notes == ["the lr decays over 400 steps and stays at 1e-05 for the last 600 of 1,000."]
+
+
+def test_hf_inverse_sqrt_timescale():
+    # transformers: 1 / sqrt((s + timescale - W) / timescale), timescale = W, or 10,000 without warmup
+    assert Schedule("inverse_sqrt", peak=1.0, total_steps=10**5, warmup_steps=100, convention="hf").lr(
+        [50, 100, 400]) == pytest.approx([0.5, 1.0, 0.5])
+    assert Schedule("inverse_sqrt", peak=1.0, total_steps=10**5, convention="hf").lr(
+        [0, 30_000]) == pytest.approx([1.0, 0.5])
