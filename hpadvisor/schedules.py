@@ -546,6 +546,9 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     if shape == "multistep":
         notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
                      "config's own are not read.")
+    if cfg.value("schedule_variant"):
+        raise InvalidInputError(f"{where}: its {cfg.value('schedule_variant')} ({cfg.get('schedule_variant').field}) "
+                                "is not a schedule hpadvisor computes.")
     if cfg.value("warmup_shape", "linear") != "linear":
         raise InvalidInputError(f"{where}: its {cfg.value('warmup_shape')} warmup ({cfg.get('warmup_shape').field}) "
                                 "is not one hpadvisor computes (linear warmups only).")

@@ -580,3 +580,17 @@ def test_hf_inverse_sqrt_timescale():
         [50, 100, 400]) == pytest.approx([0.5, 1.0, 0.5])
     assert Schedule("inverse_sqrt", peak=1.0, total_steps=10**5, convention="hf").lr(
         [0, 30_000]) == pytest.approx([1.0, 0.5])
+
+
+@pytest.mark.parametrize(("kind", "kwargs", "said"), [
+    ("polynomial", {"power": 2.0}, "polynomial decay with power 2"),
+    ("cosine_with_restarts", {"num_cycles": 3}, "cosine with num_cycles 3"),
+    ("cosine", {"num_cycles": 1.5}, "cosine with num_cycles 1.5"),
+])
+def test_hf_decays_the_plain_shapes_do_not_describe_are_refused(tmp_path, kind, kwargs, said):
+    with pytest.raises(InvalidInputError, match=f"its {said} .* is not a schedule hpadvisor computes"):
+        _hf(tmp_path, lr_scheduler_type=kind, warmup_steps=2, lr_scheduler_kwargs=kwargs)
+    eta, _, _ = _hf(tmp_path, lr_scheduler_type=kind, warmup_steps=2,  # the defaults are the plain shapes
+                    lr_scheduler_kwargs={k: {"power": 1.0, "num_cycles": 1 if "restarts" in kind else 0.5}[k]
+                                         for k in kwargs})
+    assert eta.size == 11

@@ -100,6 +100,7 @@ def read(path: str, text: str) -> Draft:
     else:
         _warmup(d, get("warmup_steps"), get("warmup_ratio"))
     _final_lr(d, sched_type, kwargs, a)
+    _variant(d, sched_type, kwargs)
     d.default("lr", 5e-5, "learning_rate")
     d.default("micro_batch_seqs", 8, "per_device_train_batch_size")
     d.default("grad_accum", 1, "gradient_accumulation_steps")
@@ -128,6 +129,21 @@ def _kwargs(d: Draft, a: tuple[Any, int | None, str] | None) -> dict[str, tuple[
     if not isinstance(value, dict):
         raise d.bad(a[2], a[1], "a mapping of scheduler arguments", a[0])
     return {str(k): (v, a[1], f"{a[2]}.{k}") for k, v in value.items() if v is not None}
+
+
+def _variant(d: Draft, sched: str, kw: dict[str, tuple[Any, int | None, str]]) -> None:
+    """A decay the canonical schedule names do not describe (a polynomial power, cosine cycles):
+    recorded so the per-step lr is refused rather than computed as the plain shape."""
+    default_cycles = 1.0 if sched == "cosine-with-restarts" else 0.5
+    checks = [("power", 1.0, "polynomial decay with power {:g}")] if sched == "polynomial" else []
+    if sched.startswith("cosine") or sched == "warmup-stable-decay":
+        checks.append(("num_cycles", default_cycles, "cosine with num_cycles {:g}"))
+    for key, default, text in checks:
+        if key in kw:
+            m = kw[key]
+            x = d.number(m[0], m[2], m[1], "pos")
+            if x != default:
+                d.put("schedule_variant", text.format(x), m[2], m[1], m[0])
 
 
 def _asks_warmup(d: Draft, steps: Any, ratio: Any) -> bool:
