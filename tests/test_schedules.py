@@ -594,3 +594,13 @@ def test_hf_decays_the_plain_shapes_do_not_describe_are_refused(tmp_path, kind, 
                     lr_scheduler_kwargs={k: {"power": 1.0, "num_cycles": 1 if "restarts" in kind else 0.5}[k]
                                          for k in kwargs})
     assert eta.size == 11
+
+
+def test_nanogpt_without_decay_lr_runs_the_peak_from_the_first_step(tmp_path):
+    # train.py: lr = get_lr(iter_num) if decay_lr else learning_rate
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "train_x.py"
+    f.write_text("learning_rate = 1e-3\nmax_iters = 100\nwarmup_iters = 10\ndecay_lr = False\n")
+    eta, _, _ = schedules.from_trainer(read_config(f, format="nanogpt"))
+    assert np.all(eta == 1e-3)

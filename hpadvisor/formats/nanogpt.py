@@ -8,7 +8,7 @@ assignment is skipped and a note says so.  No exec, eval, compile or import of t
 
 Field names and defaults are those of nanoGPT's ``train.py`` (which the override file modifies):
 learning_rate 6e-4, min_lr 6e-5 (absolute), warmup_iters 2000, lr_decay_iters 600000,
-max_iters 600000, decay_lr True (False: constant lr), weight_decay 0.1, beta1 0.9, beta2 0.95,
+max_iters 600000, decay_lr True (False: constant lr, without warmup), weight_decay 0.1, beta1 0.9, beta2 0.95,
 grad_clip 1.0, batch_size 12 (per device), block_size 1024, gradient_accumulation_steps 40.
 
 Unit trap: nanoGPT's ``gradient_accumulation_steps`` is the TOTAL over all devices (train.py
@@ -179,6 +179,8 @@ def read(path: str, text: str) -> Draft:
         if not d.boolean(v, "decay_lr", line):
             d.put("schedule", "constant", "decay_lr", line, v)
             d.put("min_lr", d.val("lr"), "decay_lr", line, v, ("decay_lr", "learning_rate"))
+            # train.py: lr = get_lr(it) if decay_lr else learning_rate -- no warmup either
+            d.put("warmup_steps", 0, "decay_lr", line, v)
     d.default("schedule", "cosine", "decay_lr")
     for key in ("mup_enabled", "use_mup"):
         if key in values:
