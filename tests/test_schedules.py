@@ -604,3 +604,25 @@ def test_nanogpt_without_decay_lr_runs_the_peak_from_the_first_step(tmp_path):
     f.write_text("learning_rate = 1e-3\nmax_iters = 100\nwarmup_iters = 10\ndecay_lr = False\n")
     eta, _, _ = schedules.from_trainer(read_config(f, format="nanogpt"))
     assert np.all(eta == 1e-3)
+
+
+def test_cli_format_in_names_the_trainer_of_a_config_it_cannot_detect(cli, tmp_path):
+    f = tmp_path / "bare.yaml"
+    f.write_text("lr: 1.0e-3\nlr_warmup_init: 0.0\ntrain_iters: 100\nlr_decay_style: cosine\n")
+    auto = cli("schedule", "--config", str(f), "--every", "10")
+    assert auto.exit_code == 2 and "Name the format explicitly (--format-in: one of megatron" in auto.stderr
+    for cmd in (["schedule", "--every", "10"], ["predict", "mpl-400m"], ["compare-schedules", "mpl-400m", "--no-search"]):
+        r = cli(*cmd, "--config", str(f), "--format-in", "megatron")
+        assert r.exit_code == 0, (cmd, r.stderr)
+    r = cli("schedule", "--config", str(f), "--format-in", "megatron", "--every", "10", "--out", str(tmp_path / "lr.csv"))
+    assert r.exit_code == 0 and "[megatron]" in r.stdout
+    lines = (tmp_path / "lr.csv").read_text().splitlines()
+    assert lines[1] == "0,0.001"  # Megatron's defaults: no warmup (lr_warmup_iters 0), cosine to min_lr 0
+    bad = cli("predict", "mpl-400m", "--schedule", "cosine", "--steps", "1000", "--format-in", "megatron")
+    assert bad.exit_code == 2 and "--format-in names the trainer of --config: give --config FILE too." in bad.stderr
+    typo = cli("schedule", "--config", str(f), "--format-in", "megatorn")
+    assert typo.exit_code == 2 and "--format-in 'megatorn' is not auto or one of" in typo.stderr
+    log = tmp_path / "run.csv"
+    log.write_text("step,loss\n" + "".join(f"{s},{3.0 - s / 1000}\n" for s in range(10, 101, 10)))
+    fit = cli("fit", "curves", str(log), "--config", str(f), "--format-in", "hf", "--out", str(tmp_path / "l.yaml"))
+    assert fit.exit_code == 2 and fit.stderr.startswith("Error: ")  # read as HF it has no schedule: one line

@@ -126,14 +126,10 @@ def check(
 def _inputs(tokens, params, laws, run, format_in) -> dict:
     """Validated flag values (bad ones raise our errors: one line, exit 2)."""
     from hpadvisor import lawfile, units
-    from hpadvisor.formats.base import FORMATS
-    from hpadvisor.errors import InvalidInputError, did_you_mean
+    from hpadvisor.cli.options import trainer_format
     from hpadvisor.laws import REGISTRY
 
-    fmt = None if format_in == "auto" else format_in
-    if fmt is not None and fmt not in FORMATS:
-        raise InvalidInputError(f"--format-in '{format_in}' is not auto or one of {', '.join(FORMATS)}."
-                                + did_you_mean(format_in, FORMATS))
+    fmt = trainer_format(format_in)
     all_laws, preferred = lawfile.merge(REGISTRY, [str(p) for p in (laws or [])])
     reference = base = None
     if run is not None:

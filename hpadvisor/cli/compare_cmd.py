@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
-from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
+from hpadvisor.cli.options import CONFIG_FORMAT_HELP, FORMAT_HELP, OutputFormat
 
 
 @app.command("compare-schedules")
@@ -23,6 +23,7 @@ def compare_schedules(
     steps: Annotated[Optional[str], typer.Option(help="Total optimizer steps of the run (e.g. 72000 or 72k).")] = None,
     config: Annotated[Optional[Path], typer.Option(
         help="A trainer config: its schedule is ranked too, and its steps, peak lr and warmup are the candidates'.")] = None,
+    format_in: Annotated[str, typer.Option("--format-in", help=CONFIG_FORMAT_HELP)] = "auto",
     lr: Annotated[Optional[float], typer.Option(help="Peak lr (default: the law's fitted peak lr).")] = None,
     warmup: Annotated[Optional[int], typer.Option(help="Warmup steps (default: the law's fitted warmup).")] = None,
     min_lr_ratio: Annotated[float, typer.Option(
@@ -42,11 +43,11 @@ def compare_schedules(
     law = laws[0]
     options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
     own = None
-    if config is not None:
+    if config is not None or format_in != "auto":
         from hpadvisor.cli.options import config_schedule
 
         eta, label, more = config_schedule(config, "--config sets the run's steps, peak lr and warmup: drop {flags}.",
-                                           {"--steps": steps, "--lr": lr, "--warmup": warmup})
+                                           {"--steps": steps, "--lr": lr, "--warmup": warmup}, format_in)
         own = ("this config", eta)
         result = curve_advice.compare_given(laws, eta, label=own[0], **options)
         result["notes"] = [f"this config: {label}.", *more, *result["notes"]]

@@ -15,7 +15,7 @@ import typer
 
 from hpadvisor.cli.base import guarded
 from hpadvisor.cli.fit_cmd import fit_app
-from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
+from hpadvisor.cli.options import CONFIG_FORMAT_HELP, FORMAT_HELP, OutputFormat
 
 _SCHED = "Schedule (for logs without an lr column)"
 
@@ -48,6 +48,7 @@ def fit_curves_command(
     decay_shape: Annotated[str, typer.Option(help="WSD cooldown shape for --schedule.", rich_help_panel=_SCHED)] = "linear",
     config: Annotated[Optional[Path], typer.Option(help="A trainer config whose lr schedule the logs without lr ran "
                                                         "(instead of --schedule).", rich_help_panel=_SCHED)] = None,
+    format_in: Annotated[str, typer.Option("--format-in", help=CONFIG_FORMAT_HELP, rich_help_panel=_SCHED)] = "auto",
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
@@ -78,12 +79,12 @@ def fit_curves_command(
             except ValueError:
                 raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
     sched = None
-    if config is not None:
+    if config is not None or format_in != "auto":
         from hpadvisor.cli.options import config_schedule
         from hpadvisor.curve_advice import Given
 
         eta, label, more = config_schedule(config, "give the lr schedule once: --config or {flags}.",
-                                           {"--schedule": schedule})
+                                           {"--schedule": schedule}, format_in)
         sched = Given(eta)
         config_notes = [f"the given schedule (--config): {label}.", *more]
     elif schedule is not None:

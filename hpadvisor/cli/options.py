@@ -31,20 +31,50 @@ SCHEDULE_FLAGS_OR_RUN = {**SCHEDULE_FLAGS, "peak": "--lr or optimizer.lr", "warm
 FIT_SCHEDULE_FLAGS = {**SCHEDULE_FLAGS, "total_steps": "--total-steps"}
 
 
-def config_schedule(config: Path, clash: str, given: dict[str, Any]):
+CONFIG_FORMAT_HELP = ("The trainer --config is written for: auto (detected from its keys), megatron, neox, hf, "
+                      "torchtitan, nanotron, nanogpt or hpadvisor.")
+
+
+def trainer_format(format_in: str) -> str | None:
+    """``--format-in``: None for auto-detection, else a format ``read_config`` knows (checked)."""
+    from hpadvisor.errors import InvalidInputError, did_you_mean
+    from hpadvisor.formats.base import FORMATS
+
+    if format_in == "auto":
+        return None
+    if format_in not in FORMATS:
+        raise InvalidInputError(f"--format-in '{format_in}' is not auto or one of {', '.join(FORMATS)}."
+                                + did_you_mean(format_in, FORMATS))
+    return format_in
+
+
+def require_config(config: Path | None, format_in: str) -> None:
+    """``--format-in`` without ``--config`` is refused (it would silently do nothing)."""
+    from hpadvisor.errors import InvalidInputError
+
+    if config is None and format_in != "auto":
+        raise InvalidInputError("--format-in names the trainer of --config: give --config FILE too.")
+
+
+def config_schedule(config: Path | None, clash: str, given: dict[str, Any], format_in: str = "auto"):
     """The per-step lr a trainer config runs, its label and notes (``schedules.from_trainer``).
 
     ``given`` maps each flag that would set the schedule a second way to its value (None when not
-    given); if any is given, the error is ``clash`` with ``{flags}`` filled in.
+    given); if any is given, the error is ``clash`` with ``{flags}`` filled in.  ``format_in`` names
+    the trainer (``--format-in``); without ``config`` it must be auto.
     """
     from hpadvisor import schedules
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.formats.base import read_config
 
+    fmt = trainer_format(format_in)
+    if config is None:
+        require_config(config, format_in)
+        return None
     flags = [flag for flag, value in given.items() if value is not None]
     if flags:
         raise InvalidInputError(clash.format(flags=", ".join(flags)))
-    return schedules.from_trainer(read_config(config))
+    return schedules.from_trainer(read_config(config, format=fmt))
 
 
 def plain(obj: Any) -> Any:

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
-from hpadvisor.cli.options import FORMAT_HELP, OutputFormat
+from hpadvisor.cli.options import CONFIG_FORMAT_HELP, FORMAT_HELP, OutputFormat
 
 HANDLERS: dict[str, str] = {}
 HANDLERS.update(dict.fromkeys(("chinchilla", "chinchilla-nonemb", "kaplan"), "hpadvisor.cli.fit_final_cmd:predict_final"))
@@ -41,6 +41,7 @@ def predict(
     lr_trace: Annotated[Optional[Path], typer.Option(help="A (step, lr) CSV/TSV/JSONL trace of the planned lr (sparse is interpolated).", rich_help_panel=_SCHED)] = None,
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a trace column: step=it, lr=LR (repeatable).", rich_help_panel=_SCHED)] = None,
     config: Annotated[Optional[Path], typer.Option(help="A trainer config (Megatron, GPT-NeoX, HF, torchtitan, nanotron, nanoGPT): predict the lr schedule it runs.", rich_help_panel=_SCHED)] = None,
+    format_in: Annotated[str, typer.Option("--format-in", help=CONFIG_FORMAT_HELP, rich_help_panel=_SCHED)] = "auto",
     at: Annotated[Optional[str], typer.Option(help="Steps to predict at, e.g. 1000,24000 (default: the trace's steps, or 200 points).")] = None,
     params: Annotated[Optional[str], typer.Option(help="N for final-loss and sweep laws (the count the law was fitted on).")] = None,
     tokens: Annotated[Optional[str], typer.Option(help="D (tokens) for final-loss and sweep laws.")] = None,
@@ -71,7 +72,7 @@ def predict(
     handler = getattr(importlib.import_module(module), func)
     offered = dict(schedule=schedule, steps=steps, lr=lr, warmup=warmup, min_lr=min_lr,
                    min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape, cooldowns=cooldowns,
-                   lr_trace=lr_trace, mapping=map, config=config, at=at, plot=plot, force=force, format=format,
+                   lr_trace=lr_trace, mapping=map, config=config, format_in=format_in, at=at, plot=plot, force=force, format=format,
                    params=params, tokens=tokens, law_file=law_file, others=others)
     accepted = inspect.signature(handler).parameters
     if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):

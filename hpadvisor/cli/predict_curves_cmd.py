@@ -29,7 +29,8 @@ def parse_at(text: str) -> list[int]:
 
 
 def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape,
-                  lr_trace, at, plot, force, format, mapping=None, cooldowns=None, config=None, others=()) -> None:
+                  lr_trace, at, plot, force, format, mapping=None, cooldowns=None, config=None, format_in="auto",
+                  others=()) -> None:
     import numpy as np
 
     from hpadvisor import schedules
@@ -39,13 +40,15 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
+    from hpadvisor.cli.options import config_schedule, require_config
+
+    require_config(config, format_in)
     if config is not None:
-        from hpadvisor.cli.options import config_schedule
 
         eta, label, more = config_schedule(
             config, "--config gives the whole schedule: drop {flags} (or use --schedule).",
             {"--steps": steps, "--lr": lr, "--warmup": warmup, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio,
-             "--decay-fraction": decay_fraction, "--cooldowns": cooldowns})
+             "--decay-fraction": decay_fraction, "--cooldowns": cooldowns}, format_in)
         notes += more
         from hpadvisor.curve_advice import curve_steps
         from hpadvisor.laws.curves import warmup_end

@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
+from hpadvisor.cli.options import CONFIG_FORMAT_HELP
 
 
 @app.command("schedule")
@@ -35,6 +36,7 @@ def schedule_command(
     convention: Annotated[str, typer.Option(help="Trainer convention: megatron (also nanotron), neox, hf, nanogpt or torchtitan.")] = "megatron",
     config: Annotated[Optional[Path], typer.Option(help="A trainer config (Megatron, GPT-NeoX, HF, torchtitan, nanotron, nanoGPT): "
                                                         "write the lr it runs with, as that trainer computes it.")] = None,
+    format_in: Annotated[str, typer.Option("--format-in", help=CONFIG_FORMAT_HELP)] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="Write step,lr CSV here (default: print the plot and a summary only).")] = None,
     every: Annotated[int, typer.Option(help="Write every k-th step (1 = every step).")] = 1,
     plot: Annotated[Optional[Path], typer.Option(help="Also save a PNG/SVG plot (needs matplotlib).")] = None,
@@ -49,14 +51,14 @@ def schedule_command(
     if every < 1:
         raise InvalidInputError("--every must be >= 1.")
     spec = advice = None
-    if config is not None:
+    if config is not None or format_in != "auto":
         from hpadvisor.cli.options import config_schedule
 
         eta, label, notes = config_schedule(
             config, "--config gives the whole schedule: drop {flags}.",
             {"a run file": run_file, "--schedule": schedule, "--lr": lr, "--steps": steps, "--warmup": warmup,
              "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio, "--decay-fraction": decay_fraction,
-             "--decay-shape": decay_shape, "--cooldowns": cooldowns})
+             "--decay-shape": decay_shape, "--cooldowns": cooldowns}, format_in)
         keep = _every(eta.size - 1, every)
         _emit(keep, eta[keep], label, notes, out=out, plot=plot, force=force)
         return

@@ -13,8 +13,8 @@ from typing import Any
 
 from hpadvisor.errors import DataError
 
-_HINT = ("Name the format explicitly (one of megatron, neox, hf, torchtitan, nanotron, nanogpt, "
-         "hpadvisor).")
+_HINT = ("Name the format explicitly (--format-in: one of megatron, neox, hf, torchtitan, nanotron, "
+         "nanogpt, hpadvisor).")
 
 MARKERS: dict[str, frozenset[str]] = {
     "neox": frozenset({"train_micro_batch_size_per_gpu", "pipe_parallel_size", "model_parallel_size",
