@@ -27,8 +27,10 @@ steps at the peak lr [secondary]; ``as-run`` is the alternative.
 Fast LD: the naive sum is O(t) per point.  :class:`DropPlan` sums the steps near each point
 exactly and replaces farther steps by dyadic blocks (one pseudo-term per block and sign of the
 lr change: total change, change-weighted mean log lr and mean area offset).  The block error is
-second order in block width / distance; blocks grow with distance, so a point costs
-O(near + K log T) terms.  The plan depends on the schedule only, so a fit builds it once.
+second order in block width / distance, measured in lr area: a block whose own area is large
+against the area between it and the point (high lr, then a long stretch at a tiny lr) keeps its
+terms exact.  Blocks grow with distance, so a point costs O(near + K log T) terms on the usual
+schedules.  The plan depends on the schedule only, so a fit builds it once.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ class DropPlan:
 
     @classmethod
     def build(cls, eta: np.ndarray, delta: np.ndarray, steps: np.ndarray, *, exact: bool = False,
-              near: int = 512, blocks: int = 32, base: int = 16) -> DropPlan:
+              near: int = 512, blocks: int = 32, base: int = 16, log_bin: float | None = None) -> DropPlan:
         """Terms for ``steps`` (ints in 1..T).  ``exact`` keeps every term (O(T) per step)."""
         S = np.cumsum(eta)
         P = np.concatenate([[0.0], S[:-1]])  # P[k] = S[k-1]: area before step k
@@ -171,12 +173,26 @@ class DropPlan:
             size = base
             # A pseudo-term never mixes lr levels more than LOG_BIN apart in log lr (a warmup from 0
             # spans many e-folds in one block) nor increases with decreases.
-            lbin = np.floor((logeta[nz] - logeta[nz].min()) / LOG_BIN).astype(np.int64)
+            lbin = np.floor((logeta[nz] - logeta[nz].min()) / (log_bin or LOG_BIN)).astype(np.int64)
             nb = 2 * (int(lbin.max()) + 1)
             sub = 2 * lbin + (delta[nz] < 0)
+            last = eta.size - 1
+            # Nor does it merge a block whose own lr area is large against the area between it and the
+            # nearest query that uses it (a block at high lr followed by a long stretch at a tiny lr:
+            # its terms' distances D then differ by a large factor); such terms stay exact.
+            spread = 2.0 * max(base / near, 2.0 / blocks)
             while np.any(b > 0):
                 chunk = (nz - 1) // size
-                used, inv = _unique_inverse(chunk * nb + sub)
+                dist = near if size == base else near + blocks * size // 2
+                c = np.arange(last // size + 1)
+                end = np.minimum((c + 1) * size, last)
+                alone_c = S[end] - S[c * size] > spread * (S[np.minimum(end + dist, last)] - S[end])
+                span = nb * size  # key: chunk, then (log-lr bin, sign), then the step for terms kept alone
+                key = chunk * span + sub * size
+                if alone_c.any():
+                    alone = np.flatnonzero(alone_c[chunk])
+                    key[alone] += (nz[alone] - 1) % size
+                used, inv = _unique_inverse(key)
                 W = np.bincount(inv, w)
                 Wd = np.bincount(inv, delta[nz])
                 Lb = np.bincount(inv, w * logeta[nz]) / W
@@ -184,8 +200,8 @@ class DropPlan:
                 c_hi = b // size
                 b_next = np.maximum(0, (b - blocks * size) // (2 * size) * (2 * size))
                 c_lo = b_next // size
-                lo = np.searchsorted(used, nb * c_lo)
-                hi = np.searchsorted(used, nb * c_hi)
+                lo = np.searchsorted(used, span * c_lo)
+                hi = np.searchsorted(used, span * c_hi)
                 q, j = _ranges(lo, hi)
                 parts.append((q, St[q] - Pb[j], Lb[j], Wd[j]))
                 b = b_next
