@@ -522,6 +522,11 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     horizon = total if shape in endless else steps("decay_steps", total)
     if shape == "inverse_sqrt" and horizon < warmup:
         horizon = total  # a horizon inside the warmup: the decay never starts (refused below for the others)
+    if cfg.format == "torchtitan" and warmup >= horizon and shape != "constant":
+        # torchtitan shortens the warmup to the run (with a warning); no step is left to decay in
+        notes.append(f"torchtitan: the warmup ({warmup:,} steps) is not shorter than the run ({horizon:,}): "
+                     "the lr only ramps up, and never decays.")
+        shape, warmup, min_lr = "constant", min(warmup, horizon), 0.0
     if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
         raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
                                 f"({warmup} steps).")

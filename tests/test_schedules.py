@@ -626,3 +626,11 @@ def test_cli_format_in_names_the_trainer_of_a_config_it_cannot_detect(cli, tmp_p
     log.write_text("step,loss\n" + "".join(f"{s},{3.0 - s / 1000}\n" for s in range(10, 101, 10)))
     fit = cli("fit", "curves", str(log), "--config", str(f), "--format-in", "hf", "--out", str(tmp_path / "l.yaml"))
     assert fit.exit_code == 2 and fit.stderr.startswith("Error: ")  # read as HF it has no schedule: one line
+
+
+def test_torchtitan_warmup_as_long_as_the_run_only_ramps(tmp_path):
+    eta, _, notes = _toml(tmp_path, '[optimizer]\nlr = 1.0\n[training]\nsteps = 4\n[lr_scheduler]\nwarmup_steps = 8\n')
+    # torchtitan sets warmup_steps = training.steps (4), then ramps (s + 1) / 4; step 4 is its "virtual" step
+    assert eta == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
+    assert notes == ["torchtitan: the warmup (8 steps) is not shorter than the run (4): the lr only ramps up, "
+                     "and never decays."]
