@@ -324,3 +324,11 @@ def test_compare_names_the_flag_of_a_bad_peak_or_warmup(cli, flags, message):
 def test_predict_names_the_flag_of_a_non_finite_peak(cli):
     r = cli("predict", "mpl-400m", "--schedule", "cosine", "--steps", "30000", "--lr", "nan")
     assert r.exit_code == 2 and "(set by --lr) must be a finite number" in r.stderr
+
+
+def test_predict_refuses_options_the_law_does_not_take(cli, tmp_path):
+    r = cli("predict", "chinchilla", "--params", "1B", "--tokens", "20B", "--schedule", "cosine")
+    assert r.exit_code == 2 and "--schedule does not apply to a 'chinchilla' law; it takes --params, --tokens." in r.stderr
+    r = cli("predict", "mpl-400m", "--schedule", "cosine", "--steps", "30000", "--params", "1B", "--tokens", "2B")
+    assert r.exit_code == 2 and "--params, --tokens do not apply to a 'multipower' law; it takes --schedule" in r.stderr
+    assert cli("predict", "chinchilla", "--params", "1B", "--tokens", "20B").exit_code == 0

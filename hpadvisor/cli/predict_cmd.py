@@ -21,6 +21,14 @@ HANDLERS.update(dict.fromkeys(("cbs-fit", "cbs-fit-nonemb"), "hpadvisor.cli.pred
 HANDLERS.update(dict.fromkeys(("multipower", "multipower-peak-warmup", "multipower-paper-warmup", "annealing", "annealing-as-run-warmup"), "hpadvisor.cli.predict_curves_cmd:predict_curve"))
 
 _SCHED = "Schedule (curve laws)"
+#: predict's options by handler argument, to name those a law's handler does not take.
+FLAGS = {"schedule": "--schedule", "steps": "--steps", "lr": "--lr", "warmup": "--warmup", "min_lr": "--min-lr",
+         "min_lr_ratio": "--min-lr-ratio", "decay_fraction": "--decay-fraction", "decay_shape": "--decay-shape",
+         "cooldowns": "--cooldowns", "lr_trace": "--lr-trace", "mapping": "--map", "config": "--config",
+         "format_in": "--format-in", "at": "--at", "plot": "--plot", "force": "--force", "params": "--params",
+         "tokens": "--tokens"}
+#: Options whose default is a value rather than None/False.
+_DEFAULTS = {"format_in": "auto", "decay_shape": "linear"}
 
 
 @app.command()
@@ -75,6 +83,12 @@ def predict(
                    lr_trace=lr_trace, mapping=map, config=config, format_in=format_in, at=at, plot=plot, force=force, format=format,
                    params=params, tokens=tokens, law_file=law_file, others=others)
     accepted = inspect.signature(handler).parameters
+    named = {k for k, p in accepted.items() if p.kind is not p.VAR_KEYWORD}
+    unused = [FLAGS[k] for k, v in offered.items()
+              if k in FLAGS and k not in named and v not in (None, False, []) and v != _DEFAULTS.get(k)]
+    if unused:
+        raise InvalidInputError(f"{', '.join(unused)} {'does' if len(unused) == 1 else 'do'} not apply to a '{form}' "
+                                f"law; it takes {', '.join(FLAGS[k] for k in FLAGS if k in named)}.")
     if not any(p.kind is p.VAR_KEYWORD for p in accepted.values()):
         offered = {k: v for k, v in offered.items() if k in accepted}
     if not others:
