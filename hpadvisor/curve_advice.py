@@ -70,13 +70,19 @@ def curve_steps(total: int, warmup: int, points: int = 200) -> np.ndarray:
     return np.unique(np.linspace(max(1, min(total, warmup)), total, points).round().astype(int))
 
 
+#: What extrapolating in steps cost on real runs (benchmarks/curves_mpl.py, the authors' split).
+EXTRAPOLATION_MEASURED = ("For scale: fitted on three 24k-step runs of the Multi-Power-Law data, both laws "
+                          "missed 72k-step final losses by up to 0.97%.")
+
+
 def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
     """Where the lr sequence ``eta`` (predicted up to ``last_step``) leaves the law's fitted data."""
     rng = law.provenance.range_dict()
     notes = []
     if "steps" in rng and last_step > rng["steps"][1] * (1 + 1e-9):
-        notes.append(f"steps beyond {rng['steps'][1]:.0f} (the longest fitted run): extrapolation "
-                     f"x{last_step / rng['steps'][1]:.2g}.")
+        factor = last_step / rng["steps"][1]
+        scale = f" {EXTRAPOLATION_MEASURED}" if factor >= 2 else ""
+        notes.append(f"steps beyond {rng['steps'][1]:.0f} (the longest fitted run): extrapolation x{factor:.2g}.{scale}")
     eta = np.asarray(eta, dtype=float)
     peak = float(eta.max())  # of the whole schedule: a step inside the warmup has not seen it yet
     if "peak_lr" in rng:
