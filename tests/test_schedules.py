@@ -621,7 +621,7 @@ def test_cli_format_in_names_the_trainer_of_a_config_it_cannot_detect(cli, tmp_p
     bad = cli("predict", "mpl-400m", "--schedule", "cosine", "--steps", "1000", "--format-in", "megatron")
     assert bad.exit_code == 2 and "--format-in names the trainer of --config: give --config FILE too." in bad.stderr
     typo = cli("schedule", "--config", str(f), "--format-in", "megatorn")
-    assert typo.exit_code == 2 and "--format-in 'megatorn' is not auto or one of" in typo.stderr
+    assert typo.exit_code == 2 and "--format-in 'megatorn' is not a trainer hpadvisor reads. Did you mean 'megatron'?" in typo.stderr
     log = tmp_path / "run.csv"
     log.write_text("step,loss\n" + "".join(f"{s},{3.0 - s / 1000}\n" for s in range(10, 101, 10)))
     fit = cli("fit", "curves", str(log), "--config", str(f), "--format-in", "hf", "--out", str(tmp_path / "l.yaml"))

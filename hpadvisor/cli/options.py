@@ -43,8 +43,8 @@ def trainer_format(format_in: str) -> str | None:
     if format_in == "auto":
         return None
     if format_in not in FORMATS:
-        raise InvalidInputError(f"--format-in '{format_in}' is not auto or one of {', '.join(FORMATS)}."
-                                + did_you_mean(format_in, FORMATS))
+        raise InvalidInputError(f"--format-in '{format_in}' is not a trainer hpadvisor reads."
+                                + did_you_mean(format_in, ("auto", *FORMATS)))
     return format_in
 
 
