@@ -467,15 +467,33 @@ TRAINER_CONVENTION = {"megatron": "megatron", "neox": "neox", "nanotron": "megat
                       "nanogpt": "nanogpt", "torchtitan": "torchtitan"}
 
 
-def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
-    """The per-step lr (steps 0..train_steps) a trainer config runs with, a label and notes.
+@dataclass
+class _ConfigPlan:
+    """A trainer config's schedule as read, before the trainer's own rules adjust it."""
 
-    ``cfg`` is a :class:`hpadvisor.formats.base.TrainerConfig`.  The decay runs over the config's
-    decay horizon (Megatron's ``lr_decay_iters``): past it the lr stays at its floor, and a horizon
-    beyond the run cuts the decay short, as the trainer does.
-    """
+    shape: str
+    peak: float
+    total: int  # the run's steps
+    horizon: int  # the decay horizon (Megatron's lr_decay_iters)
+    warmup: int
+    min_lr: float
+    cooldown: int | None = None  # WSD: its cooldown steps
+    cooldown_said: bool = False  # the config gives the cooldown (else 20% of the horizon)
+    init: float = 0.0  # the lr the warmup starts from, absolute
+
+
+def _steps(cfg, key: str, default: int | None) -> int | None:
+    v = cfg.value(key)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise InvalidInputError(f"'{cfg.path}': {cfg.get(key).field} = {v!r} is not a number of steps >= 0.")
+    return int(round(v))
+
+
+def _read_plan(cfg) -> _ConfigPlan:
+    """The schedule values a config gives, checked one by one (no trainer's rules yet)."""
     where = f"'{cfg.path}'"
-    notes: list[str] = []
     unread = sorted(set(getattr(cfg, "unknown", ())) & {"lr", "min_lr", "schedule", "warmup_steps", "train_steps",
                                                         "decay_steps", "wsd_decay_steps", "wsd_decay_style"})
     if unread:
@@ -493,73 +511,107 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     if shape not in SHAPES or shape == "trace":
         raise InvalidInputError(f"{where}: its '{shape}' lr decay is not one hpadvisor computes "
                                 f"({', '.join(s for s in SHAPES if s not in ('trace', 'wsd_restarts'))}).")
-    convention = TRAINER_CONVENTION.get(cfg.format)
-    if convention is None:
-        convention = "megatron"
-        notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
-                     "may differ from the trainer's by a step).")
-    floor_field = cfg.get("min_lr").field if cfg.get("min_lr") is not None else ""
-    if cfg.format == "torchtitan" and floor_field.endswith("lr_min"):
-        notes.append(f"torchtitan: computed as its min_lr_factor versions do; versions with {floor_field} "
-                     "ramped the warmup to (s + 1) / (W + 1) and decayed over one step more.")
-
-    def steps(key: str, default: int | None) -> int | None:
-        v = cfg.value(key)
-        if v is None:
-            return default
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise InvalidInputError(f"{where}: {cfg.get(key).field} = {v!r} is not a number of steps >= 0.")
-        return int(round(v))
-
-    total = steps("train_steps", None)
-    if total < 1:
-        raise InvalidInputError(f"{where}: {cfg.get('train_steps').field} gives a run of {total} steps.")
-    check_length(float(total), f"{where}'s run")
-    warmup = steps("warmup_steps", 0)
-    min_lr = 0.0 if shape == "constant" else float(cfg.value("min_lr", 0.0) or 0.0)
-    # Megatron's inverse square root also ends at lr_decay_iters (min_lr after it); HF's never ends.
-    endless = ("constant",) if cfg.format == "megatron" else ("constant", "inverse_sqrt")
-    horizon = total if shape in endless else steps("decay_steps", total)
-    if shape == "inverse_sqrt" and horizon < warmup:
-        horizon = total  # a horizon inside the warmup: the decay never starts (refused below for the others)
-    if cfg.format == "torchtitan" and warmup >= horizon and shape != "constant":
-        # torchtitan shortens the warmup to the run (with a warning); no step is left to decay in
-        notes.append(f"torchtitan: the warmup ({warmup:,} steps) is not shorter than the run ({horizon:,}): "
-                     "the lr only ramps up, and never decays.")
-        shape, warmup, min_lr = "constant", min(warmup, horizon), 0.0
-    if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
-        raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
-                                f"({warmup} steps).")
-    extra: dict = {}
-    if shape == "wsd":
-        d = steps("wsd_decay_steps", None)
-        if d is None:
-            notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
-            d = max(1, round(0.2 * horizon))
-        room = horizon - min(warmup, horizon)
-        if cfg.format == "torchtitan" and d > room:  # torchtitan shortens it, with a warning
-            notes.append(f"torchtitan shortens the cooldown ({d:,} steps) to the {room:,} steps after the warmup.")
-            d = room
-        if cfg.format == "torchtitan" and d == 0:  # no decay: the lr stays at its peak
-            shape, d = "constant", None
-            min_lr = 0.0
-        elif not 1 <= d <= room:
-            field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
-            raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {d:,} steps) must be at least 1 step and "
-                                    f"fit in the {room:,} steps after the warmup.")
-        extra = {"decay_steps": d, "decay_shape": cfg.value("wsd_decay_style") or "linear"} if d else {}
-    if shape == "multistep":
-        notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
-                     "config's own are not read.")
     if cfg.value("schedule_variant"):
         raise InvalidInputError(f"{where}: its {cfg.value('schedule_variant')} ({cfg.get('schedule_variant').field}) "
                                 "is not a schedule hpadvisor computes.")
     if cfg.value("warmup_shape", "linear") != "linear":
         raise InvalidInputError(f"{where}: its {cfg.value('warmup_shape')} warmup ({cfg.get('warmup_shape').field}) "
                                 "is not one hpadvisor computes (linear warmups only).")
-    init, init_frac = cfg.value("warmup_init_lr", 0.0), 0.0
-    if cfg.format == "hf" and shape == "wsd" and isinstance(peak, (int, float)) and peak > 0:
-        init = min_lr  # transformers' WSD warms up from min_lr_ratio x the peak
+    total = _steps(cfg, "train_steps", None)
+    if total < 1:
+        raise InvalidInputError(f"{where}: {cfg.get('train_steps').field} gives a run of {total} steps.")
+    check_length(float(total), f"{where}'s run")
+    endless = shape in ("constant", "inverse_sqrt")
+    plan = _ConfigPlan(shape, peak, total, horizon=total if endless else _steps(cfg, "decay_steps", total),
+                       warmup=_steps(cfg, "warmup_steps", 0),
+                       min_lr=0.0 if shape == "constant" else float(cfg.value("min_lr", 0.0) or 0.0),
+                       init=cfg.value("warmup_init_lr", 0.0) or 0.0)
+    if shape == "wsd":
+        plan.cooldown = _steps(cfg, "wsd_decay_steps", None)
+        plan.cooldown_said = plan.cooldown is not None
+        if plan.cooldown is None:
+            plan.cooldown = max(1, round(0.2 * plan.horizon))
+    return plan
+
+
+# -- each trainer's own rules, applied to the plan as read (the trainers' code, read 2026-12-01) ------
+
+def _megatron_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    # get_lr returns min_lr past lr_decay_steps before its inverse-square-root branch
+    if plan.shape == "inverse_sqrt":
+        plan.horizon = _steps(cfg, "decay_steps", plan.total)
+        if plan.horizon < plan.warmup:
+            plan.horizon = plan.total  # a horizon inside the warmup: the decay never starts
+
+
+def _torchtitan_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    said = cfg.get("min_lr")
+    if said is not None and said.field.endswith("lr_min"):
+        notes.append(f"torchtitan: computed as its min_lr_factor versions do; versions with {said.field} "
+                     "ramped the warmup to (s + 1) / (W + 1) and decayed over one step more.")
+    if plan.warmup >= plan.horizon and plan.shape != "constant":  # the warmup is cut to the run, with a warning
+        notes.append(f"torchtitan: the warmup ({plan.warmup:,} steps) is not shorter than the run "
+                     f"({plan.horizon:,}): the lr only ramps up, and never decays.")
+        plan.shape, plan.warmup, plan.min_lr, plan.cooldown = "constant", plan.horizon, 0.0, None
+    if plan.shape == "wsd":
+        room = plan.horizon - plan.warmup
+        if plan.cooldown > room:  # shortened to fit, with a warning
+            notes.append(f"torchtitan shortens the cooldown ({plan.cooldown:,} steps) to the {room:,} steps "
+                         "after the warmup.")
+            plan.cooldown = room
+        if plan.cooldown == 0:  # decay_ratio rounding to no step: the lr stays at its peak
+            plan.shape, plan.min_lr, plan.cooldown = "constant", 0.0, None
+
+
+def _hf_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    if plan.shape == "wsd":  # _get_wsd_scheduler_lambda warms up from min_lr_ratio x the peak
+        plan.init = plan.min_lr
+    raw_type = str(getattr(cfg.get("schedule"), "raw", "") or "").lower().replace("_", "-")
+    if raw_type == "cosine-warmup-with-min-lr":
+        notes.append("cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps "
+                     "this one to (s + 1) / W and decays one step earlier.")
+
+
+_TRAINER_RULES = {"megatron": _megatron_rules, "torchtitan": _torchtitan_rules, "hf": _hf_rules}
+
+
+def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
+    """The per-step lr (steps 0..train_steps) a trainer config runs with, a label and notes.
+
+    ``cfg`` is a :class:`hpadvisor.formats.base.TrainerConfig`.  The values it gives are read
+    (:func:`_read_plan`), the trainer's own rules applied (``_TRAINER_RULES``), and the lr computed
+    with its convention (``TRAINER_CONVENTION``).  The decay runs over the config's decay horizon
+    (Megatron's ``lr_decay_iters``): past it the lr stays at its floor (GPT-NeoX's cosine rises
+    again), and a horizon beyond the run cuts the decay short, as the trainer does.
+    """
+    where = f"'{cfg.path}'"
+    notes: list[str] = []
+    convention = TRAINER_CONVENTION.get(cfg.format)
+    if convention is None:
+        convention = "megatron"
+        notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
+                     "may differ from the trainer's by a step).")
+    plan = _read_plan(cfg)
+    if cfg.format in _TRAINER_RULES:
+        _TRAINER_RULES[cfg.format](plan, cfg, notes)
+    shape, horizon, total, warmup = plan.shape, plan.horizon, plan.total, plan.warmup
+    if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
+        raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
+                                f"({warmup} steps).")
+    extra: dict = {}
+    if shape == "wsd":
+        if not plan.cooldown_said:
+            notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
+        room = horizon - warmup
+        if not 1 <= plan.cooldown <= room:
+            field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
+            raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
+                                    f"1 step and fit in the {room:,} steps after the warmup.")
+        extra = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
+    if shape == "multistep":
+        notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
+                     "config's own are not read.")
+    peak, init, init_frac = plan.peak, plan.init, 0.0
     if init:  # Megatron's lr_warmup_init (absolute); nanotron's constant warmup style gives the peak
         ok_peak = isinstance(peak, (int, float)) and not isinstance(peak, bool) and 0 < peak < math.inf
         if ok_peak and isinstance(init, (int, float)) and not isinstance(init, bool) and 0 <= init <= peak:
@@ -568,12 +620,8 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
             said = cfg.get("warmup_init_lr")
             raise InvalidInputError(f"{where}: {said.field if said else 'the lr the warmup starts from'} = {init!r} "
                                     f"is not an lr in [0, the peak lr {peak:g}].")
-    raw_type = str(getattr(cfg.get("schedule"), "raw", "") or "").lower().replace("_", "-")
-    if cfg.format == "hf" and raw_type == "cosine-warmup-with-min-lr":
-        notes.append("cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps "
-                     "this one to (s + 1) / W and decays one step earlier.")
     sched = Schedule(shape, peak=float(peak), total_steps=horizon, warmup_steps=min(warmup, horizon),
-                     min_lr=min_lr, convention=convention, warmup_init=init_frac, **extra)
+                     min_lr=plan.min_lr, convention=convention, warmup_init=init_frac, **extra)
     eta = sched.sequence()
     if horizon < total and convention == "neox":  # NeoX's progress runs past its horizon
         eta = sched.lr(np.arange(total + 1, dtype=float))
@@ -581,11 +629,11 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
             notes.append(f"GPT-NeoX's cosine is not held at its floor after lr_decay_iters ({horizon:,}): it rises "
                          f"again, to {eta[-1]:.3g} at the run's end ({total:,} steps).")
     elif horizon < total:
-        eta = np.concatenate([eta, np.full(total - horizon, min_lr if shape == "inverse_sqrt" else eta[-1])])
+        eta = np.concatenate([eta, np.full(total - horizon, plan.min_lr if shape == "inverse_sqrt" else eta[-1])])
         notes.append(f"the lr decays over {horizon:,} steps and stays at {eta[-1]:.3g} for the last "
                      f"{total - horizon:,} of {total:,}.")
     elif horizon > total:
         eta = eta[: total + 1]
         notes.append(f"the decay horizon ({horizon:,} steps) is past the run's end ({total:,}): the lr ends at "
-                     f"{eta[-1]:.3g}, above its floor {min_lr:.3g}.")
+                     f"{eta[-1]:.3g}, above its floor {plan.min_lr:.3g}.")
     return eta, f"{cfg.path} [{cfg.format}]: {sched.describe()}", notes
