@@ -405,11 +405,20 @@ def min_lr(ctx: Context) -> list[Finding]:
                          f"min lr {units.format_sci(s.value)}{default} is {ratio:.3g}x the peak "
                          f"{units.format_sci(lr)}: the {shape or 'decay'} schedule does not decay.",
                          suggest(ctx, "min_lr", float(f"{target:.3g}"), how))]
+    found = []
     if ratio > HIGH_FINAL * (1 + 1e-6):
-        return [_finding(ctx, "min-lr-high", "info", "min_lr",
-                         f"min lr is {ratio:.3g}x the peak; published schedules end at 0-{HIGH_FINAL:g}x.",
-                         suggest(ctx, "min_lr", float(f"{target:.3g}"), how))]
-    return []
+        found.append(_finding(ctx, "min-lr-high", "info", "min_lr",
+                              f"min lr is {ratio:.3g}x the peak; published schedules end at 0-{HIGH_FINAL:g}x.",
+                              suggest(ctx, "min_lr", float(f"{target:.3g}"), how)))
+    if cfg.format == "neox" and shape == "linear" and ratio > 0:
+        # AnnealingLR: lr = peak (E - n) / E, then max(lr, min_lr): it meets the floor at 1 - ratio of the decay
+        found.append(_finding(ctx, "linear-floor-early", "info", "min_lr",
+                              f"GPT-NeoX's linear decay falls toward 0 and is floored at min_lr ({ratio:.3g}x the peak): "
+                              f"the lr reaches its floor at {1 - ratio:.0%} of the decay and stays there for the "
+                              f"last {ratio:.0%} of it.",
+                              "set min_lr to 0 for a linear decay to zero, or use cosine, which GPT-NeoX decays "
+                              "to min_lr"))
+    return found
 
 
 def _half_life(beta2: float) -> float:
@@ -579,6 +588,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("decay-horizon-mismatch", "warning", "decay horizon differs from the run length"),
     Rule("min-lr-no-decay", "error", "a min lr that means no decay"),
     Rule("min-lr-high", "info", "min lr above the published 0-10% of the peak"),
+    Rule("linear-floor-early", "info", "GPT-NeoX's linear decay reaches min_lr before its horizon"),
     Rule("beta2-too-low", "warning", "Adam beta2 too low for the batch"),
     Rule("wd-on-norms", "info", "weight decay on norm gains and biases"),
     Rule("wd-on-embeddings", "info", "weight decay on the embeddings"),

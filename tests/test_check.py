@@ -159,6 +159,15 @@ def test_decay_horizon_of_a_neox_cosine_that_rises_again():
     assert "sits at its floor for the last" in f.message and "rises" not in f.message
 
 
+def test_neox_linear_decay_reaches_its_floor_early():
+    # AnnealingLR: lr = peak (E - n) / E floored at min_lr: min_lr 0.1x the peak is reached at 90% of the decay
+    v = {"lr": 3e-4, "min_lr": 3e-5, "schedule": "linear", "train_steps": 100_000, "warmup_steps": 1000}
+    f = only(rules_of(make(fmt="neox", **v)), "linear-floor-early")
+    assert f.severity == "info" and "reaches its floor at 90% of the decay and stays there for the last 10%" in f.message
+    assert not [x for x in rules_of(make(fmt="megatron", **v)) if x.rule == "linear-floor-early"]  # Megatron: to min_lr
+    assert not [x for x in rules_of(make(fmt="neox", **{**v, "min_lr": 0.0})) if x.rule == "linear-floor-early"]
+
+
 def test_min_lr_that_means_no_decay_even_as_a_default():
     v = base(lr=1e-3)
     default = Setting(1e-3, "min_decay_lr", None, None, ("f_lr",))
