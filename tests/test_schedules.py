@@ -634,3 +634,11 @@ def test_torchtitan_warmup_as_long_as_the_run_only_ramps(tmp_path):
     assert eta == pytest.approx([0.25, 0.5, 0.75, 1.0, 1.0])
     assert notes == ["torchtitan: the warmup (8 steps) is not shorter than the run (4): the lr only ramps up, "
                      "and never decays."]
+
+
+def test_nanotron_decay_starting_inside_the_warmup_is_refused(tmp_path):
+    base = {"learning_rate": 1.0, "lr_warmup_steps": 4, "lr_warmup_style": "linear", "min_decay_lr": 0.2,
+            "lr_decay_starting_step": 2, "lr_decay_steps": 6}
+    with pytest.raises(InvalidInputError, match="its decay starting at step 2, inside the 4-step warmup "
+                                                r"\(optimizer.learning_rate_scheduler.lr_decay_starting_step\) is not"):
+        _nanotron(tmp_path, base)

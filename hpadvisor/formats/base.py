@@ -63,7 +63,8 @@ CANONICAL: dict[str, str] = {
     "schedule": "one of cosine, linear, wsd, constant, inverse_sqrt, exponential, multistep",
     "wsd_decay_style": "linear, cosine, exponential, 1-sqrt (WSD cooldown shape)",
     "warmup_steps": "warmup length in optimizer steps (samples/fractions converted; keep the raw field)",
-    "schedule_variant": "a decay the schedule name does not describe (HF power or num_cycles); not computed",
+    "schedule_variant": "a decay the schedule name does not describe (HF power or num_cycles, a nanotron decay "
+                        "starting inside the warmup); not computed",
     "warmup_shape": "warmup ramp shape when not linear (HF warmup_stable_decay's warmup_type)",
     "warmup_init_lr": "lr the warmup starts from, absolute (Megatron lr_warmup_init; the peak for a constant warmup)",
     "train_steps": "total optimizer steps of the run",

@@ -131,6 +131,9 @@ def _schedule(d: Draft, get: Any, warm: Any) -> None:
     else:
         length = None
     style_field = style_a[2] if style_a else f"{'.'.join(sched)}.lr_decay_style"
+    if start_a is not None and start < warmup:  # lr_lambda then jumps from the warmup into its decay
+        d.put("schedule_variant", f"decay starting at step {start}, inside the {warmup}-step warmup",
+              start_a[2], start_a[1], start_a[0])
     if start > warmup or style == "1-sqrt":
         # A constant phase between warmup and decay start (or a 1-sqrt cooldown): WSD.
         src = start_a if start > warmup else style_a
