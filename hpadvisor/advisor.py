@@ -625,7 +625,7 @@ def planned_schedule(
     min_lr_ratio: float | None = None,
     decay_fraction: float | None = None,
     decay_shape: str | None = None,
-    convention: str = "megatron",
+    convention: str | None = None,
     warmup_init: float = 0.0,
     cooldowns: int | None = None,
     set_by: Mapping[str, str] | None = None,
@@ -693,6 +693,9 @@ def planned_schedule(
         decay_shape = (sch.decay_shape if sch is not None else None) or "linear"
     if cooldowns is None and sch is not None:
         cooldowns = sch.cooldowns
+    if convention is None:  # the run file's trainer, else Megatron's formulas
+        trainer = sch.trainer if sch is not None else None
+        convention = schedules.TRAINER_CONVENTION.get(trainer, "megatron") if trainer else "megatron"
     sched = schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup_steps, min_lr=min_lr,
                             min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
                             convention=convention, warmup_init=warmup_init, cooldowns=cooldowns, set_by=set_by)

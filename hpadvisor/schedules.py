@@ -586,14 +586,15 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     """
     where = f"'{cfg.path}'"
     notes: list[str] = []
-    convention = TRAINER_CONVENTION.get(cfg.format)
+    trainer = cfg.value("trainer") if cfg.format == "hpadvisor" else cfg.format  # a run file may name it
+    convention = TRAINER_CONVENTION.get(trainer)
     if convention is None:
         convention = "megatron"
         notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
-                     "may differ from the trainer's by a step).")
+                     "may differ from the trainer's by a step; schedule.trainer names another).")
     plan = _read_plan(cfg)
-    if cfg.format in _TRAINER_RULES:
-        _TRAINER_RULES[cfg.format](plan, cfg, notes)
+    if trainer in _TRAINER_RULES:
+        _TRAINER_RULES[trainer](plan, cfg, notes)
     shape, horizon, total, warmup = plan.shape, plan.horizon, plan.total, plan.warmup
     if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
         raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "

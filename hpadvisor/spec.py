@@ -40,6 +40,8 @@ class Field:
 
 
 SCHEDULE_SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
+#: Trainers whose lr formulas a run file may name (schedule.trainer).
+TRAINERS = ("megatron", "neox", "hf", "torchtitan", "nanotron", "nanogpt")
 #: WSD cooldown shapes, and trainers' spellings of them (Megatron lr_wsd_decay_style, torchtitan decay_type).
 DECAY_SHAPES = ("linear", "1-sqrt", "cosine", "exponential", "geometric")
 DECAY_ALIASES = {"1_sqrt": "1-sqrt", "minus_sqrt": "1-sqrt", "sqrt": "1-sqrt", "one_minus_sqrt": "1-sqrt",
@@ -110,6 +112,8 @@ FIELDS: dict[str, Any] = {
         "cooldowns": Field("int", "WSD: number of cooldowns, evenly spaced (WSD-S; default 1)."),
         "min_lr": Field("nonneg", "Final learning rate, absolute."),
         "min_lr_ratio": Field("fraction", "Final learning rate as a fraction of the peak."),
+        "trainer": Field("str", "The trainer that runs it: the per-step lr follows that trainer's formulas "
+                         "(hpadvisor schedule, predict --config; default megatron).", choices=TRAINERS),
     },
     "proxy": {
         "d_model": Field("int", "Width of the small proxy the hyperparameters were tuned on."),
@@ -268,6 +272,7 @@ class ScheduleSpec:
     min_lr_ratio: float | None = None
     decay_shape: str | None = None
     cooldowns: int | None = None
+    trainer: str | None = None  # whose per-step lr formulas (schedules.TRAINER_CONVENTION)
 
 
 @dataclass(frozen=True)
@@ -639,7 +644,7 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
     if warm is not None:
         kind, amount = warm
         sched_kw[{"steps": "warmup_steps", "tokens": "warmup_tokens", "fraction": "warmup_fraction"}[kind]] = amount
-    for key in ("decay_fraction", "min_lr", "min_lr_ratio", "decay_shape", "cooldowns"):
+    for key in ("decay_fraction", "min_lr", "min_lr_ratio", "decay_shape", "cooldowns", "trainer"):
         if f"schedule.{key}" in v:
             sched_kw[key] = v[f"schedule.{key}"]
     if "min_lr" in sched_kw and "min_lr_ratio" in sched_kw:

@@ -642,3 +642,24 @@ def test_nanotron_decay_starting_inside_the_warmup_is_refused(tmp_path):
     with pytest.raises(InvalidInputError, match="its decay starting at step 2, inside the 4-step warmup "
                                                 r"\(optimizer.learning_rate_scheduler.lr_decay_starting_step\) is not"):
         _nanotron(tmp_path, base)
+
+
+def test_a_run_file_names_the_trainer_whose_lr_formulas_it_follows(cli, tmp_path):
+    run = tmp_path / "run.yaml"
+    run.write_text("model: {params: 125M}\ndata: {tokens: 2.5B}\noptimizer: {lr: 1.0e-3}\nbatch: 0.5M tokens\n"
+                   "seq_len: 2048\nschedule: {shape: cosine, warmup: 10 steps, min_lr: 1.0e-4, trainer: torchtitan}\n")
+    for args in (["schedule", str(run)], ["schedule", "--config", str(run), "--format-in", "hpadvisor"]):
+        out = tmp_path / "lr.csv"
+        r = cli(*args, "--out", str(out), "--force")
+        assert r.exit_code == 0, r.stderr
+        rows = out.read_text().splitlines()
+        assert rows[1:3] == ["0,0.0001", "1,0.0002"]  # torchtitan: (s + 1) / W, W = 10
+    assert cli("schedule", str(run), "--convention", "megatron", "--out", str(out), "--force").exit_code == 0
+    assert out.read_text().splitlines()[1] == "0,0"  # the flag wins: Megatron ramps s / W
+    from hpadvisor.formats.base import read_config
+
+    _, label, notes = schedules.from_trainer(read_config(run))
+    assert label.endswith("[torchtitan]") and not any("Megatron's convention" in n for n in notes)
+    run.write_text(run.read_text().replace("trainer: torchtitan", "trainer: megatorn"))
+    bad = cli("schedule", str(run))
+    assert bad.exit_code == 2 and "'schedule.trainer' = 'megatorn' is not one of" in bad.stderr

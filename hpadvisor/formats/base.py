@@ -65,6 +65,7 @@ CANONICAL: dict[str, str] = {
     "warmup_steps": "warmup length in optimizer steps (samples/fractions converted; keep the raw field)",
     "schedule_variant": "a decay the schedule name does not describe (HF power or num_cycles, a nanotron decay "
                         "starting inside the warmup); not computed",
+    "trainer": "the trainer a run file says runs it (its per-step lr formulas)",
     "warmup_shape": "warmup ramp shape when not linear (HF warmup_stable_decay's warmup_type)",
     "warmup_init_lr": "lr the warmup starts from, absolute (Megatron lr_warmup_init; the peak for a constant warmup)",
     "train_steps": "total optimizer steps of the run",

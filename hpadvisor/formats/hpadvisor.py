@@ -15,7 +15,7 @@ from hpadvisor.formats._common import Draft
 _DIRECT = (
     ("optimizer.lr", "lr"), ("optimizer.beta1", "beta1"), ("optimizer.beta2", "beta2"),
     ("optimizer.eps", "eps"), ("optimizer.weight_decay", "weight_decay"), ("schedule.shape", "schedule"),
-    ("schedule.min_lr", "min_lr"), ("seq_len", "seq_len"), ("data.tokens", "tokens"),
+    ("schedule.min_lr", "min_lr"), ("schedule.trainer", "trainer"), ("seq_len", "seq_len"), ("data.tokens", "tokens"),
     ("model.architecture.d_model", "d_model"), ("model.architecture.n_layers", "n_layers"),
     ("model.architecture.n_heads", "n_heads"), ("model.architecture.n_kv_heads", "n_kv_heads"),
     ("model.architecture.ffn_hidden", "ffn_hidden"), ("model.architecture.vocab_size", "vocab_size"),
