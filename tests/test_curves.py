@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import given, settings, target
 from hypothesis import strategies as st
 
 from hpadvisor.errors import FitError, InvalidInputError
@@ -81,9 +81,11 @@ def test_fast_drop_sums_match_the_exact_loss_on_any_schedule(eta, C, beta, gamma
     t = np.unique(np.linspace(1, eta.size - 1, 60).round().astype(int))
     S1 = np.cumsum(seq)[t]
     exact = law.from_plan(S1, DropPlan.build(seq, delta, t, exact=True))
-    for plan in ({}, FIT_PLAN):
+    for name, plan in (("prediction", {}), ("fit", FIT_PLAN)):
         fast = law.from_plan(S1, DropPlan.build(seq, delta, t, **plan))
-        assert np.max(np.abs(fast / exact - 1)) < 1e-4
+        err = float(np.max(np.abs(fast / exact - 1)))
+        target(err, label=name)  # steer the search towards the worst schedules
+        assert err < 1e-4
 
 
 def test_fast_drop_sums_keep_a_high_lr_block_before_a_long_low_lr_stretch_apart():
