@@ -58,7 +58,9 @@ def _piecewise_lr(draw):
     w = draw(st.integers(0, T // 10))
     peak = draw(st.floats(1e-5, 1e-2))
     n_seg = draw(st.integers(1, 8))
-    cuts = sorted(draw(st.lists(st.integers(w + 1, T), min_size=n_seg - 1, max_size=n_seg - 1)))
+    cuts = draw(st.lists(st.integers(w + 1, T), min_size=n_seg - 1, max_size=n_seg - 1))
+    # short excursions too: a segment of 1-15 steps right after a cut (a one-step dip, a brief return)
+    cuts = sorted(set(cuts + [min(c + draw(st.integers(1, 15)), T) for c in cuts if draw(st.booleans())]))
     eta = np.empty(T + 1)
     eta[: w + 1] = peak * np.arange(w + 1) / w if w else peak
     level = peak
