@@ -177,21 +177,38 @@ class DropPlan:
             nb = 2 * (int(lbin.max()) + 1)
             sub = 2 * lbin + (delta[nz] < 0)
             last = eta.size - 1
-            # Nor does it merge a block whose own lr area is large against the area between it and the
-            # nearest query that uses it (a block at high lr followed by a long stretch at a tiny lr:
-            # its terms' distances D then differ by a large factor); such terms stay exact.
+            # Nor does one spread over more lr area than `spread` x the least area between its terms
+            # and a query that uses it (a step at high lr between two drops to the same tiny lr, say:
+            # their distances D differ by a large factor).  Such a pseudo-term is cut into sub-blocks
+            # of g steps, g the largest power of two with g x (the block's highest lr) within
+            # `spread` x the area between block and query (g = 1: its terms stay exact).
             spread = 2.0 * max(base / near, 2.0 / blocks)
             while np.any(b > 0):
                 chunk = (nz - 1) // size
                 dist = near if size == base else near + blocks * size // 2
                 c = np.arange(last // size + 1)
                 end = np.minimum((c + 1) * size, last)
-                alone_c = S[end] - S[c * size] > spread * (S[np.minimum(end + dist, last)] - S[end])
-                span = nb * size  # key: chunk, then (log-lr bin, sign), then the step for terms kept alone
+                after = S[np.minimum(end + dist, last)] - S[end]  # least area between block and query
+                span = nb * size  # key: chunk, then (log-lr bin, sign), then the sub-block
                 key = chunk * span + sub * size
-                if alone_c.any():
-                    alone = np.flatnonzero(alone_c[chunk])
-                    key[alone] += (nz[alone] - 1) % size
+                # a block's pseudo-terms spread over no more than the block's own area: most pass here
+                # (a block within `dist` of the last step serves no query: not looked at)
+                wide = (S[end] - S[c * size] > spread * after) & (end + dist <= last)
+                inside = np.flatnonzero(wide[chunk]) if wide.any() else np.empty(0, dtype=np.int64)
+                if inside.size:
+                    _, grp = _unique_inverse(key[inside])
+                    lo_p, hi_p = np.full(grp.max() + 1, np.inf), np.full(grp.max() + 1, -np.inf)
+                    np.minimum.at(lo_p, grp, P[nz[inside]])
+                    np.maximum.at(hi_p, grp, P[nz[inside]])
+                    ci = chunk[inside]
+                    least = S[end[ci]] - hi_p[grp] + after[ci]  # after the group's last term, to the query
+                    cut = (hi_p - lo_p)[grp] > spread * least
+                    if cut.any():
+                        cut, ci = inside[cut], ci[cut]
+                        top = np.maximum.reduceat(eta, np.minimum(c * size + 1, last))  # each block's highest lr
+                        g = np.clip(spread * after[ci] / np.maximum(top[ci], _TINY), 1.0, size)
+                        g = np.exp2(np.floor(np.log2(g))).astype(np.int64)
+                        key[cut] += (nz[cut] - 1) % size // g * g
                 used, inv = _unique_inverse(key)
                 W = np.bincount(inv, w)
                 Wd = np.bincount(inv, delta[nz])
