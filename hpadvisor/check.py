@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any
 
 from hpadvisor import units
@@ -116,6 +117,18 @@ class Context:
             return None
         rec = next((r for r in self.advice.recommendations if r.name == name), None)
         return rec if rec is not None and rec.value is not None else None
+
+    @cached_property
+    def lr_schedule(self) -> tuple[Any, str]:
+        """(the config's per-step lr as its trainer computes it, "") or (None, why it cannot be
+        built); computed once for every rule that needs it (``schedules.from_trainer``)."""
+        from hpadvisor import schedules
+        from hpadvisor.errors import HpAdvisorError
+
+        try:
+            return schedules.from_trainer(self.config)[0], ""
+        except HpAdvisorError as exc:
+            return None, str(exc)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
@@ -347,15 +360,11 @@ def _end_of_run_lr(shape: str, frac: float) -> float | None:
     return None
 
 
-def _neox_rise(cfg: TrainerConfig, horizon: int) -> float | None:
+def _neox_rise(ctx: Context, horizon: int) -> float | None:
     """How far back towards the peak (0 = floor, 1 = peak) GPT-NeoX's cosine ends, its progress
     running past the decay horizon; None when the schedule cannot be built."""
-    from hpadvisor import schedules
-    from hpadvisor.errors import HpAdvisorError
-
-    try:
-        eta, _, _ = schedules.from_trainer(cfg)
-    except HpAdvisorError:
+    eta, _ = ctx.lr_schedule
+    if eta is None:
         return None
     lo, hi = float(eta[min(horizon, eta.size - 1)]), float(eta.max())
     return (float(eta[-1]) - lo) / (hi - lo) if hi > lo else None
@@ -372,7 +381,7 @@ def decay_horizon(ctx: Context) -> list[Finding]:
     fix = suggest(ctx, "decay_steps", int(steps), "the run length")
     if ratio < 1:
         tail = steps - d.value
-        back = _neox_rise(cfg, int(d.value)) if cfg.format == "neox" and shape == "cosine" else None
+        back = _neox_rise(ctx, int(d.value)) if cfg.format == "neox" and shape == "cosine" else None
         if back:
             msg = (f"the lr decays over {_num(d.value)} steps but the run lasts {_num(steps)}, and GPT-NeoX's "
                    f"cosine does not hold its floor after the horizon: over the last {_num(tail)} steps "
@@ -538,15 +547,18 @@ def schedule_gap(ctx: Context) -> list[Finding]:
     law = ctx.curve_law
     if law is None:
         return []
-    from hpadvisor import curve_advice, schedules
+    from hpadvisor import curve_advice
     from hpadvisor.errors import HpAdvisorError
 
     key = law.registry_key
-    try:
-        eta, _, _ = schedules.from_trainer(ctx.config)
-        result = curve_advice.compare_given([law], eta, search=False)
-    except HpAdvisorError as exc:
-        return [Finding("schedule-loss-gap", "info", None, None, f"the curve law {key} was not applied: {exc}",
+    eta, why = ctx.lr_schedule
+    if eta is not None:
+        try:
+            result = curve_advice.compare_given([law], eta, search=False)
+        except HpAdvisorError as exc:
+            why = str(exc)
+    if why:
+        return [Finding("schedule-loss-gap", "info", None, None, f"the curve law {key} was not applied: {why}",
                         "give the schedule literally (peak lr, decay style, warmup, steps) to have it checked")]
     rows = result["ranking"]
     mine, best = next(r for r in rows if r["schedule"] == "this config"), rows[0]
