@@ -37,15 +37,15 @@ def compare_schedules(
 ) -> None:
     """Cosine vs WSD 10/20% vs linear-to-zero vs constant... ranked by the law's predicted final loss."""
     from hpadvisor import curve_advice, lawfile, units
+    from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
 
     laws = [lawfile.find(f) for f in law_files]
     law = laws[0]
     options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
     own = None
-    if config is not None or format_in != "auto":
-        from hpadvisor.cli.options import config_schedule
-
+    require_config(config, format_in)
+    if config is not None:
         eta, label, more = config_schedule(config, "--config sets the run's steps, peak lr and warmup: drop {flags}.",
                                            {"--steps": steps, "--lr": lr, "--warmup": warmup}, format_in)
         own = ("this config", eta)

@@ -54,6 +54,7 @@ def fit_curves_command(
 ) -> None:
     """Fit the multi-power or LR-annealing law to loss curves; save it for `predict` and `compare-schedules`."""
     from hpadvisor import lawfile, schedules, yamlio
+    from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting.curves import MAX_FIT_POINTS, curves_from_logs, fit_curves
     from hpadvisor.tables import parse_map
@@ -79,8 +80,8 @@ def fit_curves_command(
             except ValueError:
                 raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
     sched = None
-    if config is not None or format_in != "auto":
-        from hpadvisor.cli.options import config_schedule
+    require_config(config, format_in)
+    if config is not None:
         from hpadvisor.curve_advice import Given
 
         eta, label, more = config_schedule(config, "give the lr schedule once: --config or {flags}.",

@@ -56,21 +56,18 @@ def require_config(config: Path | None, format_in: str) -> None:
         raise InvalidInputError("--format-in names the trainer of --config: give --config FILE too.")
 
 
-def config_schedule(config: Path | None, clash: str, given: dict[str, Any], format_in: str = "auto"):
+def config_schedule(config: Path, clash: str, given: dict[str, Any], format_in: str = "auto"):
     """The per-step lr a trainer config runs, its label and notes (``schedules.from_trainer``).
 
     ``given`` maps each flag that would set the schedule a second way to its value (None when not
     given); if any is given, the error is ``clash`` with ``{flags}`` filled in.  ``format_in`` names
-    the trainer (``--format-in``); without ``config`` it must be auto.
+    the trainer (``--format-in``).
     """
     from hpadvisor import schedules
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.formats.base import read_config
 
     fmt = trainer_format(format_in)
-    if config is None:
-        require_config(config, format_in)
-        return None
     flags = [flag for flag, value in given.items() if value is not None]
     if flags:
         raise InvalidInputError(clash.format(flags=", ".join(flags)))

@@ -44,7 +44,6 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
 
     require_config(config, format_in)
     if config is not None:
-
         eta, label, more = config_schedule(
             config, "--config gives the whole schedule: drop {flags} (or use --schedule).",
             {"--steps": steps, "--lr": lr, "--warmup": warmup, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio,

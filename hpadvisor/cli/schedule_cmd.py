@@ -45,15 +45,14 @@ def schedule_command(
     """Write the per-step lr of the planned run (CSV step,lr) and show it as a plot."""
     from hpadvisor import units
     from hpadvisor.advisor import planned_schedule, recommend
-    from hpadvisor.cli.options import SCHEDULE_FLAGS_OR_RUN
+    from hpadvisor.cli.options import SCHEDULE_FLAGS_OR_RUN, config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
 
     if every < 1:
         raise InvalidInputError("--every must be >= 1.")
     spec = advice = None
-    if config is not None or format_in != "auto":
-        from hpadvisor.cli.options import config_schedule
-
+    require_config(config, format_in)
+    if config is not None:
         eta, label, notes = config_schedule(
             config, "--config gives the whole schedule: drop {flags}.",
             {"a run file": run_file, "--schedule": schedule, "--lr": lr, "--steps": steps, "--warmup": warmup,
