@@ -470,9 +470,10 @@ def fit_curves(
     loss = np.concatenate([c.loss for c in curves])
     n_par = len(model.names)
     if loss.size <= n_par:
-        dropped = [f"{n} excluded as diverged or spikes" for n in [sum(int(c.source.get("excluded", 0))
-                                                                        for c in curves)] if n]
-        dropped += [f"{n} inside the warmup, not fitted" for n in [sum(k for k, _ in in_warmup.values())] if n]
+        n_bad = sum(int(c.source.get("excluded", 0)) for c in curves)
+        n_warm = sum(n for n, _ in in_warmup.values())
+        dropped = ([f"{n_bad} excluded as diverged or spikes"] if n_bad else []) + \
+                  ([f"{n_warm} inside the warmup, not fitted"] if n_warm else [])
         raise FitError(
             f"{loss.size} loss points for {n_par} parameters of the {law} law"
             f"{' (' + '; '.join(dropped) + ')' if dropped else ''}: give more points "
