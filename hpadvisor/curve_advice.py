@@ -143,13 +143,16 @@ class Given:
         return self.eta
 
 
-def _with_own(cands: dict, own: tuple[str, np.ndarray] | None, total: int) -> dict:
+def _ranked_set(cands: dict, own: tuple[str, np.ndarray] | None, total: int) -> dict:
+    """The candidates, each built once (ranking and notes read the same per-step lr), with ``own``
+    (label, per-step lr) first."""
+    built = {label: Given(s.sequence()) for label, s in cands.items()}
     if own is None:
-        return cands
+        return built
     label, eta = own
     if eta.size - 1 != total:
         raise InvalidInputError(f"{label}: its schedule has {eta.size - 1} steps, the comparison {total}.")
-    return {label: Given(eta), **cands}
+    return {label: Given(eta), **built}
 
 
 def compare(law, total: int, *, peak: float | None = None, warmup: int | None = None,
@@ -180,7 +183,7 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
         origin = "" if warmup is not None else ", the law's fitted run's"
         raise InvalidInputError(f"--steps {total} is not longer than the warmup ({w} steps{origin}): there is no "
                                 "decay to compare; give more --steps or a shorter --warmup.")
-    cands = _with_own(candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio),
+    cands = _ranked_set(candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio),
                       own, total)
     ranked = rank_schedules(law, cands)
     best_cd = []
@@ -266,7 +269,7 @@ def candidate_curves(law, result: dict, points: int = 200,
 
 def _result_candidates(result: dict, own: tuple[str, np.ndarray] | None) -> dict:
     """The candidates a :func:`compare` result ranked, rebuilt from its steps, peak, warmup and floors."""
-    return _with_own(candidates(result["steps"], result["peak_lr"], result["warmup_steps"],
+    return _ranked_set(candidates(result["steps"], result["peak_lr"], result["warmup_steps"],
                                 min_lr_ratio=result["min_lr_ratio"],
                                 cooldown_min_lr_ratio=result["cooldown_min_lr_ratio"]), own, result["steps"])
 
