@@ -89,7 +89,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     ``planned_lr``: the per-step lr the runs without an lr column ran (a given schedule); it tells
     a loss that rises at the end because the lr rose (a WSD-S rewarm) from a diverging run.
     """
-    from hpadvisor.tables import event_files, file_sha256, read_table
+    from hpadvisor.tables import event_files, read_table
 
     folder = Path(path)
     if folder.is_dir() and not event_files(folder):  # TensorBoard's log root: one run per subdirectory
@@ -103,7 +103,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
                        numeric=["step", "loss", "lr"], what="log",
                        reshape=lambda f: _wandb_wide(f, mapping, said))
-    digest = file_sha256(path)
+    digest = frame.attrs["sha256"]
     # loss cells that said NaN (a diverged value), as opposed to blank ones (not evaluated there)
     nan_loss = frame.attrs.get("nan_cells", {}).get("loss", np.zeros(len(frame), dtype=bool))
     frame = frame.reset_index(drop=True)

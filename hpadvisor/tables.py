@@ -26,20 +26,6 @@ SUFFIXES = {
 }
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks (recorded in law files as the data's identity);
-    of a TensorBoard log directory, its event files' bytes in name order."""
-    import hashlib
-
-    h = hashlib.sha256()
-    files = event_files(Path(path)) if Path(path).is_dir() else [Path(path)]
-    for f in files:
-        with open(f, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
 def is_event_file(path: Path) -> bool:
     """A TensorBoard event file (``events.out.tfevents.<time>.<host>...``), by its name."""
     return ".tfevents." in path.name
@@ -76,13 +62,12 @@ NAN_WORDS = frozenset({"nan", "-nan", "+nan", "1.#qnan", "-1.#qnan", "1.#ind", "
 MISSING_WORDS = frozenset({"", "na", "n/a", "#n/a", "#n/a n/a", "#na", "null", "none", "<na>"})
 
 
-def _json_text(path: Path, lines: bool) -> str:
+def _json_text(text: str, lines: bool) -> str:
     """The JSON text with each NaN literal as the string "nan": pandas' reader would make JSON's
-    NaN and null the same NaN.  Only files that contain a NaN are rewritten."""
+    NaN and null the same NaN.  Only texts that contain a NaN are rewritten."""
     import json
     import math
 
-    text = path.read_text()
     if "NaN" not in text:
         return text
 
@@ -100,7 +85,10 @@ def _json_text(path: Path, lines: bool) -> str:
     return json.dumps(mark(json.loads(text)))
 
 
-def _read_frame(path: Path, kind: str) -> pd.DataFrame:
+def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
+    """The file as a frame, and the SHA-256 of the very bytes parsed (read once: a log that is
+    still being written cannot differ between the data and its recorded digest)."""
+    import hashlib
     import io
 
     import pandas as pd
@@ -108,16 +96,21 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
     blanks = {"keep_default_na": False, "na_values": [""]}  # NA words are sorted out per column
 
     try:
+        if kind == "tfevents":  # read by TensorBoard's own reader, file by file
+            return _tfevents(path)
+        data = path.read_bytes()
+        digest = hashlib.sha256(data).hexdigest()
         # low_memory=False: a column read in chunks can come out part float, part str ("nan")
         if kind == "csv" and path.suffix == ".txt":
-            return pd.read_csv(path, sep=None, engine="python", **blanks)
+            return pd.read_csv(io.BytesIO(data), sep=None, engine="python", **blanks), digest
         if kind in ("csv", "tsv"):
-            return pd.read_csv(path, sep="," if kind == "csv" else "\t", low_memory=False, **blanks)
+            return pd.read_csv(io.BytesIO(data), sep="," if kind == "csv" else "\t", low_memory=False,
+                               **blanks), digest
         if kind in ("jsonl", "json"):
-            text = _json_text(path, lines=kind == "jsonl")
+            text = _json_text(data.decode("utf-8"), lines=kind == "jsonl")
             # a column holding "nan" strings must reach read_table as strings: no dtype guessing then
             marked = '"nan"' in text
-            return pd.read_json(io.StringIO(text), lines=kind == "jsonl", dtype=False if marked else None)
+            return pd.read_json(io.StringIO(text), lines=kind == "jsonl", dtype=False if marked else None), digest
         if kind == "parquet":
             try:
                 import pyarrow  # noqa: F401
@@ -125,9 +118,7 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
                 raise DataError(
                     f"'{path}' is Parquet, which needs pyarrow: pip install 'hpadvisor[parquet]'."
                 ) from None
-            return _parquet(path)
-        if kind == "tfevents":
-            return _tfevents(path)
+            return _parquet(data), digest
     except DataError:
         raise
     except pd.errors.EmptyDataError:
@@ -142,10 +133,15 @@ def _read_frame(path: Path, kind: str) -> pd.DataFrame:
     raise DataError(f"'{path}': unknown table kind {kind}.")  # pragma: no cover
 
 
-def _tfevents(path: Path) -> pd.DataFrame:
+def _tfevents(path: Path) -> tuple[pd.DataFrame, str]:
     """TensorBoard scalars (an event file, or a log directory's; PyTorch's scalar summaries and TF2's
     one-number tensor summaries) as a frame: a ``step`` column and one column per tag (blank where
-    a tag was not logged); a tag logged twice at a step keeps its last value, as TensorBoard shows it."""
+    a tag was not logged); a tag logged twice at a step keeps its last value, as TensorBoard shows it.
+    Also the digest of the bytes read: the event files are copied once (hashed on the way) and
+    TensorBoard's reader reads the copy, so a run still writing its log cannot make them differ."""
+    import hashlib
+    import tempfile
+
     import pandas as pd
 
     try:
@@ -157,8 +153,16 @@ def _tfevents(path: Path) -> pd.DataFrame:
         import numpy as np
         from tensorboard.util.tensor_util import make_ndarray
 
-        acc = EventAccumulator(str(path), size_guidance={"scalars": 0, "tensors": 0})
-        acc.Reload()
+        h = hashlib.sha256()
+        with tempfile.TemporaryDirectory(prefix="hpadvisor-tb-") as tmp:
+            for f in event_files(path) if path.is_dir() else [path]:
+                with open(f, "rb") as src, open(Path(tmp) / f.name, "wb") as dst:
+                    for block in iter(lambda src=src: src.read(1 << 20), b""):
+                        h.update(block)
+                        dst.write(block)
+            target = tmp if path.is_dir() else str(Path(tmp) / path.name)
+            acc = EventAccumulator(target, size_guidance={"scalars": 0, "tensors": 0})
+            acc.Reload()
         tags = acc.Tags()
         columns = {tag: {int(e.step): float(e.value) for e in acc.Scalars(tag)} for tag in tags.get("scalars", [])}
         for tag in tags.get("tensors", []):  # TF2-style summaries (tf.summary.scalar): one-number tensors
@@ -166,6 +170,8 @@ def _tfevents(path: Path) -> pd.DataFrame:
             if values and all(np.size(v) == 1 and np.issubdtype(np.asarray(v).dtype, np.number)
                               for v in values.values()):
                 columns.setdefault(tag, {k: float(np.asarray(v).reshape(-1)[0]) for k, v in values.items()})
+    except OSError as exc:
+        raise DataError(f"'{path}' cannot be read: {exc.strerror or exc}.") from None
     except Exception as exc:  # noqa: BLE001 -- the reader's own errors (truncated records, bad protobuf)
         raise DataError(f"'{path}' cannot be read as TensorBoard events: {type(exc).__name__}.") from None
     if not columns:
@@ -173,17 +179,17 @@ def _tfevents(path: Path) -> pd.DataFrame:
     columns.pop("step", None)  # a step counter logged as a scalar: the event's own step is the step
     if not columns:
         raise DataError(f"'{path}' holds no TensorBoard scalars but a step counter.")
-    return pd.DataFrame(columns).sort_index().reset_index(names="step")
+    return pd.DataFrame(columns).sort_index().reset_index(names="step"), h.hexdigest()
 
 
-def _parquet(path: Path) -> pd.DataFrame:
-    """A Parquet file as a frame, NaN values (not nulls) of float columns as the string "nan"."""
+def _parquet(data: bytes) -> pd.DataFrame:
+    """A Parquet file's bytes as a frame, NaN values (not nulls) of float columns as the string "nan"."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    table = pq.read_table(pa.BufferReader(data))
     frame = table.to_pandas()
     for name, column in zip(table.column_names, table.columns, strict=True):
         if pa.types.is_floating(column.type):
@@ -212,6 +218,8 @@ def read_table(
     Other columns are kept under their own names.  ``reshape`` may turn the frame as read into
     the long form first (a W&B chart export with one column per run, for instance); it runs
     before ``mapping`` is read, so it may take the entries it has used out of it.
+    ``frame.attrs`` carries ``sha256`` (of the bytes parsed: record it, do not hash the file again),
+    ``columns_read`` (the names as found) and ``nan_cells``.
     """
     import pandas as pd
 
@@ -231,13 +239,14 @@ def read_table(
             f"{what} '{p}': unknown file type '{p.suffix}'. Use .csv, .tsv, .jsonl, .json, .parquet "
             "or a TensorBoard event file."
         )
-    frame = _read_frame(p, kind)
+    frame, digest = _read_frame(p, kind)
     if not isinstance(frame, pd.DataFrame) or frame.shape[1] == 0:
         raise DataError(f"{what} '{p}' has no columns.")
     frame.columns = [str(c) for c in frame.columns]
     if reshape is not None:
         frame = reshape(frame)
     mapping = dict(mapping or {})
+    names_read = list(frame.columns)
     unknown = [k for k in mapping if k not in columns]
     if unknown:
         raise InvalidInputError(
@@ -298,4 +307,6 @@ def read_table(
     if len(frame) == 0:
         raise DataError(f"{what} '{p}' has a header but no rows.")
     frame.attrs["nan_cells"] = nan_cells
+    frame.attrs["sha256"] = digest  # of the bytes parsed
+    frame.attrs["columns_read"] = names_read  # before canonical renaming
     return frame

@@ -223,3 +223,19 @@ def test_residual_plots_terminal_and_file(cli, tmp_path):
     assert png.read_bytes()[:4] == b"\x89PNG" and (tmp_path / "fit-residuals.png").exists()
     again = cli("fit", "final", str(path), "--bootstrap", "0", "--plot", str(png))
     assert again.exit_code == 2 and "--force" in again.stderr
+
+
+def test_a_parquet_ladder_is_told_non_embedding_by_its_column_name_too(tmp_path):
+    """The column names as read decide (a Parquet file has no text header line to look at)."""
+    pytest.importorskip("pyarrow", reason="pyarrow not installed (the parquet extra)")
+    import hashlib
+
+    import pandas as pd
+
+    N = np.geomspace(5e7, 5e9, 12)
+    D = 20 * N
+    f = tmp_path / "ladder.parquet"
+    pd.DataFrame({"non_embedding_params": N, "tokens": D, "loss": TRUE.loss(N, D)}).to_parquet(f)
+    ladder = read_ladder(str(f))
+    assert ladder.param_count == "non-embedding"
+    assert ladder.source["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()

@@ -63,7 +63,7 @@ def read_fit_table(
     need_batch: bool = False,
 ) -> Table:
     """Read ``path`` with the canonical columns ``need`` (plus batch if ``need_batch``)."""
-    from hpadvisor.tables import file_sha256, normalise, read_table
+    from hpadvisor.tables import normalise, read_table
 
     if param_count is not None and param_count not in PARAM_COUNTS:
         raise InvalidInputError(f"--param-count must be non-embedding or total, not '{param_count}'.")
@@ -71,6 +71,7 @@ def read_fit_table(
     required = [c for c in need if c not in ("D",)]
     frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
                        numeric=[c for c in COLUMNS if c != "model"], what=what)
+    digest = frame.attrs["sha256"]
     notes: list[str] = []
     frame = frame.reset_index(drop=True)
     frame["row"] = frame.index + 2  # 1-based, header is row 1
@@ -104,7 +105,7 @@ def read_fit_table(
         _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes)
     for col in [c for c in ("N", "D", "lr", "batch_tokens", "steps") if c in frame.columns and c in (*need, "batch_tokens")]:
         _check_positive(frame, col, path, what)
-    return Table(frame=frame, path=str(path), sha256=file_sha256(path), notes=notes, param_count=param_count,
+    return Table(frame=frame, path=str(path), sha256=digest, notes=notes, param_count=param_count,
                  seq_len=seq_len)
 
 

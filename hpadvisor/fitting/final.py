@@ -54,10 +54,11 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
                 param_count: str | None = None) -> Ladder:
     """Read a final-loss table: N, loss, and D (or C, with D = C / 6N)."""
     from hpadvisor.fitting.data import COLUMNS  # the alias table every fit input shares
-    from hpadvisor.tables import file_sha256, read_table
+    from hpadvisor.tables import read_table
 
     frame = read_table(path, columns=COLUMNS, required=["N", "loss"], mapping=mapping,
                        numeric=["N", "D", "C", "loss"], what="ladder")
+    digest, names_read = frame.attrs["sha256"], frame.attrs["columns_read"]
     if "D" not in frame.columns and "C" not in frame.columns:
         raise DataError(
             f"ladder '{path}' has neither a tokens column nor a compute column (accepted: tokens, D, "
@@ -85,19 +86,11 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
         keep[order[:drop_highest_loss]] = False
         dropped[f"the {drop_highest_loss} highest-loss runs (--drop-highest-loss)"] = drop_highest_loss
     if param_count is None:
-        named = list(_raw_columns(path)) + list((mapping or {}).values())
+        named = list(names_read) + list((mapping or {}).values())
         param_count = "non-embedding" if any("non_embedding" in str(c).lower() for c in named) else "total"
-    info = {"file": Path(path).name, "sha256": file_sha256(path), "rows": int(len(loss)),
+    info = {"file": Path(path).name, "sha256": digest, "rows": int(len(loss)),
             "rows_used": int(keep.sum())}
     return Ladder(N=N[keep], D=D[keep], loss=loss[keep], source=info, dropped=dropped, param_count=param_count)
-
-
-def _raw_columns(path: str) -> list[str]:
-    try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            return [c.strip() for c in fh.readline().replace("\t", ",").split(",")]
-    except OSError:
-        return []
 
 
 # -- the Chinchilla form -------------------------------------------------------------------------
