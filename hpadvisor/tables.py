@@ -219,7 +219,7 @@ def read_table(
     the long form first (a W&B chart export with one column per run, for instance); it runs
     before ``mapping`` is read, so it may take the entries it has used out of it.
     ``frame.attrs`` carries ``sha256`` (of the bytes parsed: record it, do not hash the file again),
-    ``columns_read`` (the names as found) and ``nan_cells``.
+    ``column_of`` (canonical name -> the column read for it) and ``nan_cells``.
     """
     import pandas as pd
 
@@ -246,7 +246,6 @@ def read_table(
     if reshape is not None:
         frame = reshape(frame)
     mapping = dict(mapping or {})
-    names_read = list(frame.columns)
     unknown = [k for k in mapping if k not in columns]
     if unknown:
         raise InvalidInputError(
@@ -308,5 +307,5 @@ def read_table(
         raise DataError(f"{what} '{p}' has a header but no rows.")
     frame.attrs["nan_cells"] = nan_cells
     frame.attrs["sha256"] = digest  # of the bytes parsed
-    frame.attrs["columns_read"] = names_read  # before canonical renaming
+    frame.attrs["column_of"] = {canon: col for col, canon in rename.items()}  # canonical -> as read
     return frame

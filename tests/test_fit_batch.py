@@ -187,3 +187,21 @@ def test_arbitrary_batch_studies_raise_our_errors(tmp_path_factory, body, refere
         fit_batch(table, reference_batch=reference, n_boot=3)
     except HpAdvisorError:
         pass
+
+
+@pytest.mark.parametrize("name,expected,said", [
+    ("non_embedding_params", "non-embedding", "the column 'non_embedding_params'"),
+    ("n_nonemb", "non-embedding", "the column 'n_nonemb'"),
+    ("total_params", "total", "the column 'total_params'"),
+    ("params", "total", "this law's convention"),  # the name does not say: the law's own convention
+])
+def test_what_n_counts_is_read_from_the_n_columns_name(tmp_path, name, expected, said):
+    f = tmp_path / "study.csv"
+    # an unrelated non-embedding column must not decide what the N column counts
+    extra = ",non_embedding_fraction" if name == "params" else ""
+    f.write_text(f"{name},batch_size,steps{extra}\n" + "".join(
+        f"{n},{b},{1000 + 64000 / b}{',0.9' if extra else ''}\n" for n in (1e8, 2e8) for b in (32, 64, 128, 256)))
+    table = read_fit_table(f, need=["N", "steps"], what="batch study", param_count=None,
+                           default_param_count="total", seq_len=512, need_batch=True)
+    assert table.param_count == expected
+    assert any(said in n for n in table.notes)

@@ -20,7 +20,8 @@ PARAM_COUNTS = ("non-embedding", "total")
 #: Canonical columns and their accepted aliases (normalised: case, spaces, / - . folded).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "N": ("params", "n_params", "parameters", "num_params", "model_size", "non_embedding_params",
-          "nonembedding_params", "n_nonemb", "model_params", "N_nominal"),
+          "nonembedding_params", "non_embedding_parameters", "n_nonemb", "model_params", "N_nominal",
+          "total_params", "total_parameters"),
     "D": ("tokens", "n_tokens", "train_tokens", "training_tokens", "data_tokens", "dataset_size"),
     "C": ("flops", "compute", "training_flop", "training_flops", "train_flops", "C_flops"),
     "lr": ("learning_rate", "peak_lr", "lr_peak", "max_lr"),
@@ -50,6 +51,17 @@ class Table:
                 "excluded": dict(self.excluded)}
 
 
+def param_count_of(column: str | None) -> str | None:
+    """What an N column's own name says it counts: ``non_embedding_params``, ``n_nonemb`` ... are
+    non-embedding, ``total_params`` total; None when the name does not say (``params``, ``N``)."""
+    from hpadvisor.tables import normalise
+
+    key = normalise(column).replace("_", "") if column is not None else ""
+    if "nonemb" in key:
+        return "non-embedding"
+    return "total" if "total" in key else None
+
+
 def read_fit_table(
     path: str | Path,
     *,
@@ -71,7 +83,7 @@ def read_fit_table(
     required = [c for c in need if c not in ("D",)]
     frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
                        numeric=[c for c in COLUMNS if c != "model"], what=what)
-    digest = frame.attrs["sha256"]
+    digest, n_column = frame.attrs["sha256"], frame.attrs["column_of"].get("N")
     notes: list[str] = []
     frame = frame.reset_index(drop=True)
     frame["row"] = frame.index + 2  # 1-based, header is row 1
@@ -94,8 +106,13 @@ def read_fit_table(
                 f"{what} '{path}' has no D column (accepted names: D, {', '.join(COLUMNS['D'])}) and no "
                 f"compute column to derive it. Use --map D=<column>."
             )
-    # Which parameter count N is: said by --param-count, else the law's own convention.
-    if param_count is None:
+    # Which parameter count N is: said by --param-count, else by the N column's name, else the law's
+    # own convention.
+    if param_count is None and param_count_of(n_column) is not None:
+        param_count = param_count_of(n_column)
+        notes.append(f"N taken as {param_count} parameters (the column '{n_column}'); "
+                     f"pass --param-count to say otherwise.")
+    elif param_count is None:
         param_count = default_param_count
         notes.append(f"N taken as {param_count} parameters (this law's convention); "
                      f"pass --param-count to say otherwise.")

@@ -53,12 +53,12 @@ class Ladder:
 def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highest_loss: int = 0,
                 param_count: str | None = None) -> Ladder:
     """Read a final-loss table: N, loss, and D (or C, with D = C / 6N)."""
-    from hpadvisor.fitting.data import COLUMNS  # the alias table every fit input shares
+    from hpadvisor.fitting.data import COLUMNS, param_count_of  # the alias table every fit input shares
     from hpadvisor.tables import read_table
 
     frame = read_table(path, columns=COLUMNS, required=["N", "loss"], mapping=mapping,
                        numeric=["N", "D", "C", "loss"], what="ladder")
-    digest, names_read = frame.attrs["sha256"], frame.attrs["columns_read"]
+    digest, n_column = frame.attrs["sha256"], frame.attrs["column_of"]["N"]
     if "D" not in frame.columns and "C" not in frame.columns:
         raise DataError(
             f"ladder '{path}' has neither a tokens column nor a compute column (accepted: tokens, D, "
@@ -85,9 +85,8 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
         order = np.argsort(np.where(keep, loss, -np.inf))[::-1]
         keep[order[:drop_highest_loss]] = False
         dropped[f"the {drop_highest_loss} highest-loss runs (--drop-highest-loss)"] = drop_highest_loss
-    if param_count is None:
-        named = list(names_read) + list((mapping or {}).values())
-        param_count = "non-embedding" if any("non_embedding" in str(c).lower() for c in named) else "total"
+    if param_count is None:  # the N column's name says, else total (Chinchilla's and Epoch's N)
+        param_count = param_count_of(n_column) or "total"
     info = {"file": Path(path).name, "sha256": digest, "rows": int(len(loss)),
             "rows_used": int(keep.sum())}
     return Ladder(N=N[keep], D=D[keep], loss=loss[keep], source=info, dropped=dropped, param_count=param_count)
