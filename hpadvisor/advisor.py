@@ -492,7 +492,10 @@ def recommend(
     warm_notes = []
     sch = spec.schedule
     planned_warm = _planned_warmup_steps(spec, b_use, steps)
-    if planned_warm is not None:
+    if planned_warm is not None and planned_warm > steps:
+        warm_notes.append(f"planned warmup: {planned_warm:.4g} steps, longer than the whole run ({steps} "
+                          "steps): the lr would never reach its peak.")
+    elif planned_warm is not None:
         warm_notes.append(f"planned warmup: {planned_warm:.0f} steps.")
     warm = b.from_laws("warmup_steps", inherit=from_batch, notes=warm_notes)
     if warm is not None and warm.value is not None and warm.value > 0.1 * steps:

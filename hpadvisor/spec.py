@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from hpadvisor import units
@@ -40,6 +41,9 @@ class Field:
 
 
 SCHEDULE_SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
+#: Training compute (FLOPs) above which a run is refused: ~1e9x the largest runs to date, far below
+#: where the laws' products (N x D, C^alpha) leave float range; such numbers are wrong units.
+MAX_COMPUTE = 1e35
 #: Trainers whose lr formulas a run file may name (schedule.trainer).
 TRAINERS = ("megatron", "neox", "hf", "torchtitan", "nanotron", "nanogpt")
 #: WSD cooldown shapes, and trainers' spellings of them (Megatron lr_wsd_decay_style, torchtitan decay_type).
@@ -400,9 +404,9 @@ def _convert(fld: Field, value: Any, dotted: str) -> Any:
         return value.strip()
     if kind == "warmup":
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            x = float(value)
+            x = float(Decimal(value)) if isinstance(value, int) else value  # a huge int: inf, not an error
             if not math.isfinite(x) or x < 0:
-                raise InvalidInputError(f"'{dotted}' must be >= 0. Got {value!r}.")
+                raise InvalidInputError(f"'{dotted}' must be a finite number >= 0. Got {units.describe(value)}.")
             if 0 < x < 1:
                 return ("fraction", x)
             if x != int(x):
@@ -612,6 +616,12 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
     if tokens < seq_len:
         raise InvalidInputError(
             f"data.tokens ({units.format_si(tokens)}) is fewer than one sequence of {seq_len} tokens."
+        )
+    if not provisional.flops_per_token * tokens <= MAX_COMPUTE:
+        raise InvalidInputError(
+            f"model.params ({units.format_si(model.params)}) x data.tokens ({units.format_si(tokens)}) "
+            f"is {provisional.flops_per_token * tokens:.3g} FLOPs, beyond the "
+            f"{MAX_COMPUTE:.0e} hpadvisor computes with (the largest runs so far are near 1e26): check the units."
         )
 
     # -- batch ---------------------------------------------------------------------------------

@@ -41,8 +41,10 @@ UNIT_WORDS: dict[str, str] = {
 }
 
 
-def _describe(text: object) -> str:
-    return repr(text) if isinstance(text, str) else str(text)
+def describe(text: object) -> str:
+    """A value as an error message shows it: strings quoted, anything longer than 40 characters cut."""
+    out = repr(text) if isinstance(text, str) else str(text)
+    return out if len(out) <= 40 else out[:37] + "..."
 
 
 def parse_quantity(
@@ -62,10 +64,10 @@ def parse_quantity(
     if isinstance(value, bool):
         raise InvalidInputError(f"'{name}' must be a number such as 7B or 2e21, not {value}.")
     unit: str | None = None
-    if isinstance(value, (int, float)):
-        number = float(value)
-        if isinstance(value, int):
-            number = float(Decimal(value))
+    if isinstance(value, int):  # via Decimal: a huge int gives inf (refused below), not OverflowError
+        number = float(Decimal(value))
+    elif isinstance(value, float):
+        number = value
     elif isinstance(value, str):
         match = _PATTERN.match(value)
         if not match:
@@ -74,17 +76,17 @@ def parse_quantity(
             if lead and stripped[lead.end():]:
                 rest = stripped[lead.end():]
                 raise InvalidInputError(
-                    f"'{name}' = {_describe(value)}: unknown unit suffix '{rest.split()[0]}'. "
+                    f"'{name}' = {describe(value)}: unknown unit suffix '{rest.split()[0]}'. "
                     "Use k, M, B, T (e.g. 7B, 1.4T, 2e21)."
                 )
             raise InvalidInputError(
-                f"'{name}' = {_describe(value)} is not a number. Write it like 7B, 1.4T, 2e21 or 4k."
+                f"'{name}' = {describe(value)} is not a number. Write it like 7B, 1.4T, 2e21 or 4k."
             )
         num, mult, word = match.group("num"), match.group("mult"), match.group("unit").strip()
         try:
             dec = Decimal(num.replace("_", ""))
         except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-            raise InvalidInputError(f"'{name}' = {_describe(value)} is not a number.") from None
+            raise InvalidInputError(f"'{name}' = {describe(value)} is not a number.") from None
         if mult:
             key = mult.lower()
             if key in _BINARY:
@@ -98,13 +100,13 @@ def parse_quantity(
             attached = not mult and value.lstrip()[len(num):][:1].isalpha()
             if canonical is None and attached:
                 raise InvalidInputError(
-                    f"'{name}' = {_describe(value)}: unknown unit suffix '{word}'. "
+                    f"'{name}' = {describe(value)}: unknown unit suffix '{word}'. "
                     "Use k, M, B, T (e.g. 7B, 1.4T, 2e21), and a space before a unit word (4M tokens)."
                 )
             if canonical is None or canonical not in units:
                 accepted = ", ".join(units) if units else "none (a bare number)"
                 raise InvalidInputError(
-                    f"'{name}' = {_describe(value)}: unknown unit '{word}'. Units accepted here: {accepted}."
+                    f"'{name}' = {describe(value)}: unknown unit '{word}'. Units accepted here: {accepted}."
                 )
             unit = canonical
         try:
@@ -116,11 +118,11 @@ def parse_quantity(
             f"'{name}' must be a number such as 7B or 2e21, not a {type(value).__name__}."
         )
     if not math.isfinite(number):
-        raise InvalidInputError(f"'{name}' = {_describe(value)} is not a finite number.")
+        raise InvalidInputError(f"'{name}' = {describe(value)} is not a finite number.")
     if positive and number <= 0:
-        raise InvalidInputError(f"'{name}' must be > 0. Got {_describe(value)}.")
+        raise InvalidInputError(f"'{name}' must be > 0. Got {describe(value)}.")
     if integer and number != int(number):
-        raise InvalidInputError(f"'{name}' must be a whole number. Got {_describe(value)}.")
+        raise InvalidInputError(f"'{name}' must be a whole number. Got {describe(value)}.")
     return number, unit
 
 

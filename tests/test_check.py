@@ -262,7 +262,7 @@ def test_bad_rule_settings_are_one_line_errors(tmp_path, text, msg):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12),
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.integers(-10**400, 10**400) | st.floats() | st.text(max_size=12),
                     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=10), kids, max_size=4),
                     max_leaves=12))
 def test_rule_settings_parser_never_crashes(raw):

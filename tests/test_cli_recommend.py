@@ -79,6 +79,13 @@ def test_planned_batch_rescales_lr_by_the_square_root_rule(cli):
     assert any("sqrt-batch" in n for n in lr["notes"])
 
 
+def test_a_planned_warmup_longer_than_the_run_is_said(cli):
+    out = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--batch", "1M tokens", "--warmup", "1e300",
+                    "--format", "json"))
+    warm = next(r for r in out["recommendations"] if r["name"] == "warmup_steps")
+    assert any("1e+300 steps, longer than the whole run (20000 steps)" in n for n in warm["notes"])
+
+
 def test_law_choice_flags(cli):
     data = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--lr-law", "porian",
                      "--batch-law", "deepseek", "--loss-law", "chinchilla", "--format", "json"))

@@ -199,7 +199,8 @@ _KEYS = ["lr", "min_lr", "train_iters", "lr_decay_iters", "lr_warmup_fraction", 
          "per_device_train_batch_size", "adam_beta2", "max_seq_length", "tokens", "parallelism",
          "learning_rate_scheduler", "weight_decay_exclude_named_params", "model", "data", "batch",
          "schedule", "seq_len", "nproc_per_node", "tensor_model_parallel_size"]
-_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**12), st.floats(allow_nan=True),
+_LEAF = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**12), st.integers(-10**400, 10**400),
+                  st.floats(allow_nan=True),
                   st.text(max_size=12), st.sampled_from(["cosine", "WSD", "3e-4", "0.5", "sqrt", "1-sqrt",
                                                           "warmup_stable_decay", "cosine_with_min_lr"]))
 _VALUE = st.recursive(_LEAF, lambda inner: st.one_of(
@@ -214,3 +215,13 @@ def test_fuzz_structured(tmp_path: Path, data: dict, fmt: str) -> None:
 
     text = json.dumps(data, allow_nan=True) if fmt == "hf" else __import__("yaml").safe_dump(data)
     _read(tmp_path, fmt, text, ".json" if fmt == "hf" else ".yaml")
+
+
+def test_an_integer_past_float_range_in_a_trainer_config_is_one_clear_error(tmp_path: Path) -> None:
+    text = (Path(__file__).parent / "data" / "configs" / "llama2_7b_megatron.yaml").read_text()
+    lines = [f"train_iters: 1{'0' * 400}" if ln.startswith("train_iters:") else ln for ln in text.splitlines()]
+    path = tmp_path / "big.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(InvalidInputError) as err:
+        read_config(path)
+    assert "train_iters" in str(err.value) and "\n" not in str(err.value)

@@ -77,12 +77,22 @@ def test_batch_in_sequences_is_converted_with_the_sequence_length():
         ({"params": "1B", "tokens": "1T", "accelerator": "H1000"}, "unknown accelerator"),
         ({"params": "1B", "tokens": "1T", "mfu": "1.5"}, "between 0 and 1"),
         ({"params": "0", "tokens": "1T"}, "must be > 0"),
+        ({"params": "1e20", "tokens": "1e15"}, "6e+35 FLOPs, beyond the 1e+35"),  # wrong units, not a run
     ],
 )
 def test_resolution_errors(kwargs, fragment):
     with pytest.raises(InvalidInputError) as err:
         api.spec_from(**kwargs)
     assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("key", ["data.tokens", "model.params", "schedule.warmup", "seq_len", "hardware.mfu"])
+def test_an_integer_past_float_range_is_one_clear_error(tmp_path, key):
+    values = {"model.params": "7B", "data.tokens": "2T", key: 10**400}
+    with pytest.raises(InvalidInputError) as err:
+        api.load_spec(None, values)
+    msg = str(err.value)
+    assert key in msg and "\n" not in msg and len(msg) < 200  # the 401 digits are cut
 
 
 def test_unknown_key_names_the_line_and_the_closest_key(tmp_path):
@@ -119,7 +129,9 @@ def test_schema_lists_every_field_and_validates_the_examples():
 
 # -- arbitrary input: errors, never crashes ------------------------------------------------------
 
-yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=12))
+# integers past float range (a YAML int has no size limit) as well as the usual ones
+yaml_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-10**400, 10**400),
+                         st.floats(), st.text(max_size=12))
 yaml_values = st.recursive(
     yaml_scalars,
     lambda children: st.one_of(st.lists(children, max_size=3),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError
@@ -105,8 +106,8 @@ class Draft:
         x: float
         if isinstance(raw, bool) or raw is None:
             raise self.bad(field, line, req, raw)
-        if isinstance(raw, int):
-            x = raw  # keep ints exact
+        if isinstance(raw, int):  # kept exact; past 2**62 a float (inf beyond float range, refused below)
+            x = raw if abs(raw) <= 2**62 else float(Decimal(raw))
         elif isinstance(raw, float):
             x = raw
         elif isinstance(raw, str):
@@ -119,8 +120,10 @@ class Draft:
         if not math.isfinite(x):
             raise self.bad(field, line, req, raw)
         if kind in ("int", "posint", "count"):
-            if x != int(x) or abs(x) > 2**62:
+            if x != int(x):
                 raise self.bad(field, line, req, raw)
+            if abs(x) > 2**62:
+                raise self.bad(field, line, f"{req} below 2**62", raw)
             x = int(x)
             if (kind == "posint" and x < 1) or (kind == "count" and x < 0):
                 raise self.bad(field, line, req, raw)
