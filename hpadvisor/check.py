@@ -755,6 +755,11 @@ def canonical_values(advice: Any) -> dict[str, Any]:
         out["schedule"] = shape
     if shape == "wsd" and "decay_fraction" in recs and "train_steps" in out:
         out["wsd_decay_steps"] = max(1, round(recs["decay_fraction"].value * out["train_steps"]))
+    if shape == "wsd":  # always written: trainers' own defaults differ (Megatron exponential, HF cosine)
+        from hpadvisor.spec import DECAY_ALIASES
+
+        style = spec.schedule.decay_shape or "linear"
+        out["wsd_decay_style"] = DECAY_ALIASES.get(style, style)
     if "weight_decay" in recs:
         out["weight_decay"] = float(f"{recs['weight_decay'].value:.3g}")
         out["wd_on_norms"] = False

@@ -229,6 +229,25 @@ def test_emitted_snippet_passes_check(tmp_path, trainer, run_file):
     assert not bad and out.exit_code == 0, (res.stdout, data)
 
 
+@pytest.mark.parametrize("trainer", ["megatron", "hf", "torchtitan", "nanotron"])
+@pytest.mark.parametrize("shape", [None, "1-sqrt", "cosine"])
+def test_emitted_wsd_snippet_states_the_cooldown_shape(tmp_path, trainer, shape):
+    """Megatron's lr_wsd_decay_style defaults to exponential and HF's decay_type to cosine: a snippet
+    that left the shape out ran another cooldown than the advised one (linear unless the run says)."""
+    from hpadvisor.formats import read_config
+
+    text = (ROOT / "configs" / "chinchilla-1b.yaml").read_text()
+    if shape:
+        text = text.replace("  shape: wsd\n", f"  shape: wsd\n  decay_shape: {shape}\n")
+    run_file = tmp_path / "run.yaml"
+    run_file.write_text(text)
+    res = run("recommend", str(run_file), "--emit", trainer)
+    assert res.exit_code == 0, res.stderr
+    snippet = tmp_path / "snippet"
+    snippet.write_text(res.stdout)
+    assert read_config(snippet, format=trainer).value("wsd_decay_style") == (shape or "linear")
+
+
 def test_emit_refuses_unknown_trainer_and_overwrites_only_with_force(tmp_path):
     res = run("recommend", str(ROOT / "configs" / "llama-7b-2t.yaml"), "--emit", "megatrom")
     assert res.exit_code == 2 and "Did you mean 'megatron'" in res.stderr
