@@ -213,3 +213,19 @@ def test_unresolved_shell_variable_is_unknown_not_an_error(tmp_path: Path) -> No
     assert cfg.get("lr") is None and any("--lr $LR" in n for n in cfg.notes)
     assert cfg.value("min_lr") == 1e-5 and cfg.get("min_lr").raw == "1e-5"
     assert cfg.value("train_steps") == 100 and cfg.get("train_steps").line == 3
+
+
+@pytest.mark.parametrize("model_type,tied", [("llama", False), ("qwen2", False), ("olmo2", False),
+                                             ("gemma", True), ("gpt2", True), ("somethingnew", True)])
+def test_hf_model_config_without_tie_word_embeddings_takes_its_model_types_default(tmp_path, model_type, tied):
+    """transformers' LlamaConfig, Qwen2Config, Olmo2Config... default to untied; PretrainedConfig to tied."""
+    import json
+
+    data = json.loads((CORPUS / "hf_config.json").read_text())
+    del data["tie_word_embeddings"]
+    data["model_type"] = model_type
+    model = tmp_path / "config.json"
+    model.write_text(json.dumps(data))
+    cfg = read_config(CORPUS / "hf_training_args.json", model_config=model)
+    assert cfg.value("tied_embeddings") is tied
+    assert any("not known here: assumed tied" in n for n in cfg.notes) == (model_type == "somethingnew")

@@ -289,6 +289,14 @@ _GATED = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_m
           "gemma2", "gemma3_text", "olmo", "olmo2", "olmoe", "deepseek_v2", "deepseek_v3", "phi3",
           "granite", "cohere", "internlm2", "yi", "smollm3"}
 
+#: tie_word_embeddings when config.json leaves it out: each transformers config class's own default
+#: (PretrainedConfig's is True, but LlamaConfig, MistralConfig, Qwen2Config, Olmo2Config... set False).
+_UNTIED_BY_DEFAULT = {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "qwen3_moe", "olmo",
+                      "olmo2", "olmoe", "deepseek_v2", "deepseek_v3", "phi3", "phi", "granite",
+                      "internlm2", "gpt_neox", "stablelm"}
+_TIED_BY_DEFAULT = {"gpt2", "gemma", "gemma2", "gemma3_text", "cohere", "starcoder2", "smollm3", "opt",
+                    "falcon", "gpt_bigcode"}
+
 #: config.json key (first found wins) -> canonical architecture name.
 _HF_ARCH = (
     ("d_model", ("hidden_size", "n_embd", "d_model")),
@@ -321,9 +329,18 @@ def read_hf_model_config(path: str, into: Draft) -> None:
         line = lines.get(("tie_word_embeddings",))
         sub.put("tied_embeddings", sub.boolean(data["tie_word_embeddings"], "tie_word_embeddings",
                                                line), "tie_word_embeddings", line, data["tie_word_embeddings"])
-    else:
-        # PretrainedConfig's default is tie_word_embeddings=True.
-        sub.default("tied_embeddings", True, "tie_word_embeddings")
+    else:  # the default of the model type's config class
+        model_type = data.get("model_type")
+        field = f"tie_word_embeddings (default of model_type {model_type})"
+        if model_type in _UNTIED_BY_DEFAULT:
+            sub.default("tied_embeddings", False, field)
+        elif model_type in _TIED_BY_DEFAULT:
+            sub.default("tied_embeddings", True, field)
+        else:
+            sub.default("tied_embeddings", True, "tie_word_embeddings (PretrainedConfig's default)")
+            if "tied_embeddings" not in into.settings:
+                into.note(f"{path}: tie_word_embeddings not set and model_type {model_type!r} not known "
+                          "here: assumed tied (PretrainedConfig's default); set it in the file if it is untied.")
     model_type = data.get("model_type")
     act = data.get("hidden_act", data.get("activation_function"))
     if isinstance(model_type, str) and model_type in _GATED:
