@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from hpadvisor.errors import HpAdvisorError
 from hpadvisor.formats import detect_format, read_config
 
 CORPUS = Path(__file__).parent / "data" / "configs"
@@ -229,3 +230,33 @@ def test_hf_model_config_without_tie_word_embeddings_takes_its_model_types_defau
     cfg = read_config(CORPUS / "hf_training_args.json", model_config=model)
     assert cfg.value("tied_embeddings") is tied
     assert any("not known here: assumed tied" in n for n in cfg.notes) == (model_type == "somethingnew")
+
+
+@pytest.mark.parametrize("extra,ffn", [
+    ({"intermediate_size": 32768, "activation": "swiglu"}, 11008),  # NeoX's configs/llama2/7B.yml
+    ({"intermediate_size": 86016, "activation": "swiglu"}, 28672),  # configs/llama2/70B.yml: 3 x 28672
+    ({"activation": "swiglu"}, 5632),  # no intermediate_size: 2/3 of 4h, halved, to a multiple of 256
+    ({"intermediate_size": 16384, "activation": "gelu"}, 16384),
+    ({"activation": "gelu"}, 16384),
+])
+def test_neox_mlp_width_is_parallel_mlps(tmp_path, extra, ffn):
+    """GPT-NeoX's ParallelMLP: a gated MLP's matrices are ceil256(int(2 I / 3) // 2) wide."""
+    import yaml as _yaml
+
+    cfg = {"hidden_size": 4096, "num_layers": 32, "num_attention_heads": 32, "seq_length": 4096, **extra}
+    path = tmp_path / "model.yml"
+    path.write_text(_yaml.safe_dump(cfg))
+    got = read_config(path, format="neox")
+    assert got.value("ffn_hidden") == ffn
+
+
+def test_neox_snippet_writes_three_times_the_gated_width_and_reads_it_back(tmp_path):
+    from hpadvisor.formats.base import dump_snippet
+
+    text = dump_snippet("neox", {"d_model": 4096, "n_layers": 32, "n_heads": 32, "ffn_hidden": 11008, "swiglu": True})
+    assert "intermediate_size: 33024" in text
+    path = tmp_path / "snippet.yml"
+    path.write_text(text)
+    assert read_config(path, format="neox").value("ffn_hidden") == 11008
+    with pytest.raises(HpAdvisorError, match="multiple of 256"):
+        dump_snippet("neox", {"ffn_hidden": 11000, "swiglu": True})

@@ -12,7 +12,11 @@ Field names and defaults are those of GPT-NeoX's ``megatron/neox_arguments`` and
 * the batch follows DeepSpeed: ``train_batch_size`` = ``train_micro_batch_size_per_gpu`` x
   ``gradient_accumulation_steps`` x data-parallel size;
 * weight decay skips norms and biases, embeddings are decayed; embeddings are tied unless
-  ``no_weight_tying``; muP needs ``base_shapes_file`` (or ``mup_width_scale``).
+  ``no_weight_tying``; muP needs ``base_shapes_file`` (or ``mup_width_scale``);
+* the MLP width (``ParallelMLP``): ``I`` = ``intermediate_size``, else ``expansion_factor x
+  hidden_size``, else ``4 x hidden_size``; a gated activation (swiglu, geglu, reglu) scales it
+  by 2/3 for its two fused matrices, so each of gate/up/down is ``ceil256(int(2 I / 3) // 2)`` wide:
+  Llama-2-7B's 11008 is written ``intermediate_size: 32768`` (NeoX's own llama2 configs).
 """
 
 from __future__ import annotations
@@ -33,8 +37,7 @@ _SIMPLE = (
     ("weight_decay", "weight_decay", "nonneg"), ("grad_clip", "gradient_clipping", "nonneg"),
     ("d_model", "hidden_size", "posint"), ("n_layers", "num_layers", "posint"),
     ("n_heads", "num_attention_heads", "posint"), ("n_kv_heads", "num_kv_heads", "posint"),
-    ("ffn_hidden", "intermediate_size", "posint"), ("n_experts", "moe_num_experts", "posint"),
-    ("top_k", "moe_top_k", "posint"),
+    ("n_experts", "moe_num_experts", "posint"), ("top_k", "moe_top_k", "posint"),
 )
 _GATED = ("swiglu", "geglu", "reglu")
 
@@ -123,6 +126,7 @@ def read(path: str, text: str) -> Draft:
                 d.put("mup_base_shapes", True, base[2], base[1], base[0])
             else:
                 d.put("mup_base_shapes", False, "base_shapes_file", None, None)
+    _mlp_width(d, get)
     d.default("schedule", "linear", "lr_decay_style")
     d.default("min_lr", 0.0, "min_lr")
     d.default("weight_decay", 0.01, "weight_decay")
@@ -138,6 +142,32 @@ def read(path: str, text: str) -> Draft:
     return d
 
 
+def _ceil(x: int, multiple: int) -> int:
+    return multiple * ((x + multiple - 1) // multiple)
+
+
+def _mlp_width(d: Draft, get: Any) -> None:
+    """Each MLP matrix's width as ParallelMLP builds it (see the module docstring)."""
+    size, factor = get("intermediate_size"), get("expansion_factor")
+    gated = bool(d.val("swiglu", False))
+    if size is not None:
+        base, src = d.number(size[0], size[2], size[1], "posint"), size
+    elif factor is not None and d.has("d_model"):
+        base = int(d.number(factor[0], factor[2], factor[1], "pos") * d.val("d_model"))
+        src = factor
+    elif d.has("d_model"):
+        base, src = 4 * d.val("d_model"), None
+    else:
+        return
+    width = _ceil(int(base * 2 / 3) // 2, 256) if gated else base
+    act = ("activation",) if gated else ()
+    if src is not None:
+        d.put("ffn_hidden", width, src[2], src[1], src[0], derived_from=(src[2], *act) if gated else ())
+    else:
+        d.put("ffn_hidden", width, "intermediate_size (default 4 x hidden_size)", None, None,
+              derived_from=("hidden_size", *act))
+
+
 # ------------------------------------------------------------------------------------------------
 # Writer: a GPT-NeoX YAML fragment.
 
@@ -146,18 +176,16 @@ _OUT = (("min_lr", "min_lr"), ("train_steps", "train_iters"), ("decay_steps", "l
         ("grad_accum", "gradient_accumulation_steps"), ("seq_len", "seq_length"),
         ("weight_decay", "weight_decay"), ("grad_clip", "gradient_clipping"),
         ("n_layers", "num_layers"), ("d_model", "hidden_size"), ("n_heads", "num_attention_heads"),
-        ("n_kv_heads", "num_kv_heads"), ("ffn_hidden", "intermediate_size"),
-        ("n_experts", "moe_num_experts"), ("top_k", "moe_top_k"))
+        ("n_kv_heads", "num_kv_heads"), ("n_experts", "moe_num_experts"), ("top_k", "moe_top_k"))
 _INTS = {"train_steps", "decay_steps", "global_batch_seqs", "micro_batch_seqs", "grad_accum", "seq_len",
-         "n_layers", "d_model", "n_heads", "n_kv_heads", "ffn_hidden", "n_experts", "top_k"}
-WRITES = {k for k, _ in _OUT} | {"lr", "beta1", "beta2", "eps", "schedule", "warmup_steps",
+         "n_layers", "d_model", "n_heads", "n_kv_heads", "n_experts", "top_k"}
+WRITES = {k for k, _ in _OUT} | {"lr", "beta1", "beta2", "eps", "schedule", "warmup_steps", "ffn_hidden",
                                  "tied_embeddings", "swiglu", "use_mup", "data_parallel", "tokens"}
 
 
 def dump(values: dict[str, Any]) -> str:
     from hpadvisor import yamlio
-    from hpadvisor.formats._common import (complete_batch, complete_steps, header, unsupported,
-                                           whole)
+    from hpadvisor.formats._common import complete_batch, complete_steps, header, unsupported, whole
 
     v = complete_steps(complete_batch(values, "GPT-NeoX"))
     out: dict[str, Any] = {}
@@ -194,6 +222,15 @@ def dump(values: dict[str, Any]) -> str:
         out["no_weight_tying"] = not v["tied_embeddings"]
     if v.get("swiglu") is not None:
         out["activation"] = "swiglu" if v["swiglu"] else "gelu"
+    if v.get("ffn_hidden") is not None:
+        width = whole(v, "ffn_hidden", "GPT-NeoX")
+        if v.get("swiglu"):  # ParallelMLP takes 2/3 of intermediate_size and halves it (two fused matrices)
+            if width % 256:
+                raise unsupported("GPT-NeoX", "ffn_hidden", width,
+                                  "its gated MLP width is a multiple of 256 (ceil256(int(2 I / 3) // 2))")
+            out["intermediate_size"] = 3 * width
+        else:
+            out["intermediate_size"] = width
     if v.get("use_mup") is not None:
         out["use_mup"] = bool(v["use_mup"])
     written = WRITES & {k for k, x in v.items() if x is not None}
