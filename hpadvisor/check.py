@@ -636,7 +636,7 @@ def run_rules(ctx: Context, *, disabled: Iterable[str] = (),
 # -- from a trainer config to the run spec (and back, for recommend --emit) --------------------------
 
 _ARCH_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size", "swiglu",
-              "tied_embeddings", "n_experts", "top_k")
+              "tied_embeddings", "n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts")
 _SHAPES = {"cosine": "cosine", "linear": "linear", "wsd": "wsd", "constant": "constant",
            "inverse_sqrt": "inverse_sqrt", "multistep": "multistep"}
 
@@ -771,7 +771,7 @@ def canonical_values(advice: Any) -> dict[str, Any]:
     if arch is not None:
         for key in _ARCH_KEYS:
             x = getattr(arch, key, None)
-            if x is not None:
+            if x is not None and not (key == "n_shared_experts" and not x):  # 0: nothing to write
                 out[key] = x
         out["ffn_hidden"] = arch.ffn
     return out

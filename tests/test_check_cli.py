@@ -294,3 +294,10 @@ def test_schedule_loss_gap_under_a_fitted_curve_law(tmp_path):
     _, data = findings(CORPUS / "nanogpt_with_code.py", "--laws", str(law))
     (f,) = [x for x in data["findings"] if x["rule"] == "schedule-loss-gap"]
     assert f["severity"] == "info" and "was not applied" in f["message"]
+
+
+def test_emitted_moe_snippet_states_the_expert_width():
+    """Without --moe-ffn-hidden-size Megatron builds every expert ffn_hidden_size wide (5632 here)."""
+    res = run("recommend", str(ROOT / "configs" / "moe-olmoe-1b-7b.yaml"), "--emit", "megatron")
+    assert res.exit_code == 0, res.stderr
+    assert "--moe-ffn-hidden-size 1024" in res.stdout and "--num-experts 64" in res.stdout

@@ -260,3 +260,36 @@ def test_neox_snippet_writes_three_times_the_gated_width_and_reads_it_back(tmp_p
     assert read_config(path, format="neox").value("ffn_hidden") == 11008
     with pytest.raises(HpAdvisorError, match="multiple of 256"):
         dump_snippet("neox", {"ffn_hidden": 11000, "swiglu": True})
+
+
+def test_hf_moe_config_counts_experts_of_their_own_width(tmp_path):
+    """Qwen1.5-MoE-A2.7B's config.json: 60 experts of moe_intermediate_size 1408, top-4, and a shared
+    expert 5632 wide (= 4 experts); its intermediate_size (5632) is the dense MLP's. 14.3B / 2.7B."""
+    import json
+
+    from hpadvisor.check import build_context
+
+    model = tmp_path / "config.json"
+    model.write_text(json.dumps({
+        "model_type": "qwen2_moe", "hidden_size": 2048, "num_hidden_layers": 24, "num_attention_heads": 16,
+        "num_key_value_heads": 16, "intermediate_size": 5632, "moe_intermediate_size": 1408,
+        "shared_expert_intermediate_size": 5632, "num_experts": 60, "num_experts_per_tok": 4,
+        "vocab_size": 151936, "tie_word_embeddings": False}))
+    cfg = read_config(CORPUS / "hf_training_args.json", model_config=model, overrides={"data_parallel": 32})
+    assert (cfg.value("moe_ffn_hidden"), cfg.value("n_shared_experts")) == (1408, 4)
+    spec = build_context(cfg)[0].advice.spec
+    assert spec.model.params == pytest.approx(14.316e9, rel=1e-3)
+    assert spec.model.active_params == pytest.approx(2.689e9, rel=1e-3)
+
+
+def test_megatron_moe_expert_width_and_shared_experts_round_trip(tmp_path):
+    from hpadvisor.formats.base import dump_snippet
+
+    path = tmp_path / "moe.yaml"
+    path.write_text("num_layers: 16\nhidden_size: 2048\nffn_hidden_size: 8192\nmoe_ffn_hidden_size: 1024\n"
+                    "moe_shared_expert_intermediate_size: 2048\nnum_attention_heads: 16\nnum_experts: 64\n"
+                    "moe_router_topk: 8\nswiglu: true\n")
+    cfg = read_config(path, format="megatron")
+    assert (cfg.value("ffn_hidden"), cfg.value("moe_ffn_hidden"), cfg.value("n_shared_experts")) == (8192, 1024, 2)
+    text = dump_snippet("megatron", {"ffn_hidden": 8192, "moe_ffn_hidden": 1024, "n_shared_experts": 2, "n_experts": 64})
+    assert "--moe-ffn-hidden-size 1024" in text and "--moe-shared-expert-intermediate-size 2048" in text

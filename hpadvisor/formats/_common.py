@@ -307,6 +307,9 @@ _HF_ARCH = (
     ("vocab_size", ("vocab_size",)),
     ("n_experts", ("num_local_experts", "num_experts", "n_routed_experts")),
     ("top_k", ("num_experts_per_tok",)),
+    # Qwen-MoE and DeepSeek: the experts' width (their intermediate_size is the dense MLP's);
+    # OLMoE and Mixtral use intermediate_size for the experts.
+    ("moe_ffn_hidden", ("moe_intermediate_size",)),
 )
 
 
@@ -325,6 +328,7 @@ def read_hf_model_config(path: str, into: Draft) -> None:
                 sub.put(key, sub.number(data[name], name, lines.get((name,)), "posint"), name,
                         lines.get((name,)), data[name])
                 break
+    _hf_shared_experts(data, lines, sub, into, path)
     if "tie_word_embeddings" in data:
         line = lines.get(("tie_word_embeddings",))
         sub.put("tied_embeddings", sub.boolean(data["tie_word_embeddings"], "tie_word_embeddings",
@@ -352,6 +356,30 @@ def read_hf_model_config(path: str, into: Draft) -> None:
         if key not in into.settings:
             into.settings[key] = setting
     into.note(f"architecture from {path}.")
+
+
+def _hf_shared_experts(data: dict, lines: dict, sub: Draft, into: Draft, path: str) -> None:
+    """Shared experts: DeepSeek's ``n_shared_experts`` (each of the experts' width), Qwen-MoE's
+    ``shared_expert_intermediate_size`` (their total width)."""
+    if data.get("n_shared_experts") is not None:
+        line = lines.get(("n_shared_experts",))
+        sub.put("n_shared_experts", sub.number(data["n_shared_experts"], "n_shared_experts", line, "count"),
+                "n_shared_experts", line, data["n_shared_experts"])
+    elif data.get("shared_expert_intermediate_size") is not None and sub.has("n_experts"):
+        line = lines.get(("shared_expert_intermediate_size",))
+        total = sub.number(data["shared_expert_intermediate_size"], "shared_expert_intermediate_size", line, "count")
+        width = sub.val("moe_ffn_hidden", sub.val("ffn_hidden", 0))
+        if total and width:
+            n = max(1, round(total / width))
+            sub.put("n_shared_experts", n, "shared_expert_intermediate_size", line, total,
+                    derived_from=("shared_expert_intermediate_size", "moe_intermediate_size"))
+            if total % width:
+                into.note(f"{path}: shared_expert_intermediate_size {total} is not a multiple of the expert "
+                          f"width {width}: counted as {n} shared experts.")
+    k = data.get("first_k_dense_replace")
+    if isinstance(k, int) and k > 0 and sub.has("n_experts"):
+        into.note(f"{path}: the first {k} layers are dense (first_k_dense_replace); counted as MoE layers "
+                  "like the others (parameters off by a few percent).")
 
 
 def apply_overrides(d: Draft, overrides: Mapping[str, Any]) -> None:

@@ -96,6 +96,8 @@ CANONICAL: dict[str, str] = {
     "tied_embeddings": "output layer shares the embedding matrix (bool)",
     "n_experts": "MoE routed experts",
     "top_k": "MoE experts per token",
+    "moe_ffn_hidden": "MoE: one expert's MLP hidden size (default ffn_hidden)",
+    "n_shared_experts": "MoE: always-active shared experts, each moe_ffn_hidden wide",
     "batch_arithmetic_ok": "False when stated global batch != micro x accum x dp (with both given)",
 }
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 from hpadvisor.formats._common import Draft
-from hpadvisor.formats.base import DataError
+from hpadvisor.formats.base import DataError, InvalidInputError
 
 SCHEDULES = {"constant": "constant", "linear": "linear", "cosine": "cosine",
              "inverse-square-root": "inverse_sqrt", "wsd": "wsd"}
@@ -46,7 +46,7 @@ _SIMPLE = (
     ("d_model", "hidden_size", "posint"), ("n_layers", "num_layers", "posint"),
     ("n_heads", "num_attention_heads", "posint"), ("ffn_hidden", "ffn_hidden_size", "posint"),
     ("vocab_size", "vocab_size", "posint"), ("n_experts", "num_experts", "posint"),
-    ("top_k", "moe_router_topk", "posint"),
+    ("top_k", "moe_router_topk", "posint"), ("moe_ffn_hidden", "moe_ffn_hidden_size", "posint"),
 )
 _PENDING = (("train_samples", "train_samples"), ("decay_samples", "lr_decay_samples"),
             ("warmup_samples", "lr_warmup_samples"), ("wsd_decay_samples", "lr_wsd_decay_samples"))
@@ -167,6 +167,16 @@ def apply(d: Draft, args: Args) -> None:
         d.put("mup_base_shapes", True, a[2], a[1], a[0])
     if d.val("use_mup") and not d.has("mup_base_shapes"):
         d.put("mup_base_shapes", False, "mup_base_hidden_size", None, None)
+    a = get("moe_shared_expert_intermediate_size")
+    if a is not None:  # all shared experts together; counted as that many experts of the routed width
+        total = d.number(a[0], a[2], a[1], "posint")
+        width = d.val("moe_ffn_hidden", d.val("ffn_hidden", 0))
+        if width:
+            d.put("n_shared_experts", max(1, round(total / width)), a[2], a[1], a[0],
+                  derived_from=(a[2], "moe_ffn_hidden_size" if d.has("moe_ffn_hidden") else "ffn_hidden_size"))
+            if total % width:
+                d.note(f"{a[2]} = {total} is not a multiple of the expert width {width}: counted as "
+                       f"{max(1, round(total / width))} shared experts.")
     a = get("rampup_batch_size")
     if a is not None:
         d.note(f"{a[2]} ramps the batch up at the start; the batch checks use the final global batch.")
@@ -238,12 +248,13 @@ _FLAGS = (  # canonical, flag, whole number?
     ("d_model", "--hidden-size", True), ("ffn_hidden", "--ffn-hidden-size", True),
     ("n_heads", "--num-attention-heads", True), ("vocab_size", "--vocab-size", True),
     ("n_experts", "--num-experts", True), ("top_k", "--moe-router-topk", True),
+    ("moe_ffn_hidden", "--moe-ffn-hidden-size", True),
 )
 _SCHED_OUT = {"constant": "constant", "linear": "linear", "cosine": "cosine",
               "inverse_sqrt": "inverse-square-root", "wsd": "WSD"}
 _WSD_OUT = {"exponential": "exponential", "linear": "linear", "cosine": "cosine", "1-sqrt": "minus_sqrt"}
 #: What a Megatron snippet can state (the rest is the launcher's or Megatron's fixed behaviour).
-WRITES = {k for k, _, _ in _FLAGS} | {"schedule", "wsd_decay_style", "n_kv_heads", "swiglu",
+WRITES = {k for k, _, _ in _FLAGS} | {"schedule", "wsd_decay_style", "n_kv_heads", "swiglu", "n_shared_experts",
                                        "tied_embeddings", "use_mup", "tokens"}
 
 
@@ -267,6 +278,12 @@ def dump(values: dict[str, Any]) -> str:
             raise unsupported("Megatron-LM", "wsd_decay_style", v["wsd_decay_style"],
                               "its --lr-wsd-decay-style is one of " + ", ".join(_WSD_OUT))
         lines.append(f"--lr-wsd-decay-style {_WSD_OUT[v['wsd_decay_style']]}")
+    if v.get("n_shared_experts"):
+        width = v.get("moe_ffn_hidden") or v.get("ffn_hidden")
+        if width is None:
+            raise InvalidInputError("Megatron-LM states shared experts as their total width "
+                                    "(--moe-shared-expert-intermediate-size): give moe_ffn_hidden or ffn_hidden.")
+        lines.append(f"--moe-shared-expert-intermediate-size {whole(v, 'n_shared_experts', 'Megatron-LM') * int(width)}")
     if v.get("n_kv_heads") is not None:
         lines += ["--group-query-attention",
                   f"--num-query-groups {whole(v, 'n_kv_heads', 'Megatron-LM')}"]
