@@ -641,14 +641,19 @@ _SHAPES = {"cosine": "cosine", "linear": "linear", "wsd": "wsd", "constant": "co
            "inverse_sqrt": "inverse_sqrt", "multistep": "multistep"}
 
 
-def run_values(cfg: TrainerConfig, *, params: float | None = None, tokens: float | None = None
-               ) -> tuple[dict[str, Any], list[str]]:
-    """Run-file values (dotted keys, base units) implied by a trainer config, and notes."""
+def run_values(cfg: TrainerConfig, *, params: float | None = None, tokens: float | None = None,
+               arch_fill: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Run-file values (dotted keys, base units) implied by a trainer config, and notes.
+    ``arch_fill``: architecture settings (a run file's) for what a config with an architecture lacks."""
     from hpadvisor.spec import Architecture
 
     v: dict[str, Any] = {}
     notes: list[str] = []
     arch = {k: cfg.value(k) for k in _ARCH_KEYS if cfg.value(k) is not None}
+    filled = [k for k in _ARCH_KEYS if arch and k not in arch and (arch_fill or {}).get(k) is not None]
+    if filled:
+        arch.update({k: arch_fill[k] for k in filled})  # type: ignore[index]
+        notes.append(f"from the run file (the config does not state them): {', '.join(filled)}.")
     if all(k in arch for k in ("d_model", "n_layers", "n_heads")):
         if "vocab_size" in arch:
             v.update({f"model.architecture.{k}": x for k, x in arch.items()})
@@ -687,7 +692,9 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
     from hpadvisor.laws import REGISTRY
 
     laws = dict(REGISTRY if laws is None else laws)
-    values, notes = run_values(cfg, params=params, tokens=tokens)
+    fill = {k.removeprefix("model.architecture."): x for k, x in (base_values or {}).items()
+            if k.startswith("model.architecture.")}
+    values, notes = run_values(cfg, params=params, tokens=tokens, arch_fill=fill)
     if base_values:
         merged = dict(base_values)
         if any(k.startswith("model.") for k in values):

@@ -301,3 +301,11 @@ def test_emitted_moe_snippet_states_the_expert_width():
     res = run("recommend", str(ROOT / "configs" / "moe-olmoe-1b-7b.yaml"), "--emit", "megatron")
     assert res.exit_code == 0, res.stderr
     assert "--moe-ffn-hidden-size 1024" in res.stdout and "--num-experts 64" in res.stdout
+
+
+def test_run_file_fills_the_architecture_the_config_lacks():
+    """The Megatron config states no vocab_size; the run file does: the run's parameters are then
+    counted with embeddings (6.74B, not the 6.48B non-embedding count), and the note says where from."""
+    res = run("check", str(CORPUS / "llama2_7b_megatron.yaml"), "--run", str(CORPUS / "hpadvisor_llama_7b.yaml"))
+    assert "from the run file (the config does not state them): vocab_size" in res.stdout
+    assert "for 6.74B params" in res.stdout and "vocab_size not in the config" not in res.stdout

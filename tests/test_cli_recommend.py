@@ -138,7 +138,7 @@ def test_bad_input_is_one_line_on_stderr_with_exit_2(cli, args, fragment):
         ("", "is empty"),
         ("model:\n  params: .nan\ndata:\n  tokens: 2T\n", "not a finite number"),
         ("model:\n  params: 7B\ndata:\n  tokens: 2T\nbatch: 512\n", "has no unit"),
-        ("model:\n  params: 7B\ndata:\n  tokens: 2T\nschedule:\n  warmup: -5\n", "must be >= 0"),
+        ("model:\n  params: 7B\ndata:\n  tokens: 2T\nschedule:\n  warmup: -5\n", "must be a finite number >= 0"),
         ("model:\n  architecture:\n    d_model: 4096.5\n", "whole number"),
         ("name: !!python/object/apply:os.system ['echo pwned']\n", "refused YAML tag !!python/object/apply:os.system"),
     ],
