@@ -519,8 +519,16 @@ def recommend(
 
     # -- optimizer -----------------------------------------------------------------------------
     if spec.optimizer.name in ("adamw", "adam"):
-        b.from_laws("weight_decay", inherit=("peak_lr", *from_batch),
-                    notes=_planned_note("planned weight decay", spec.optimizer.weight_decay, ""))
+        wd = b.from_laws("weight_decay", inherit=("peak_lr", *from_batch),
+                         notes=_planned_note("planned weight decay", spec.optimizer.weight_decay, ""))
+        lr_used, lr_planned = b.vars.get("peak_lr"), spec.optimizer.lr
+        if (wd is not None and wd.value is not None and wd.law in ("adamw-timescale", "powerlines-wd")
+                and lr_used and lr_planned and abs(lr_planned / lr_used - 1) > 0.01):
+            # the timescale rules hold eta x lambda fixed: lambda scales as 1 / eta
+            b.recs["weight_decay"] = _with_note(
+                wd, f"computed with the advised peak lr {units.format_sci(lr_used)}; with the planned "
+                f"lr {units.format_sci(lr_planned)} the same timescale needs "
+                f"{wd.value * lr_used / lr_planned:.3g} (lambda = B / (eta tau D)).")
         b.from_laws("adam_beta2", inherit=from_batch,
                     notes=_planned_note("planned beta2", spec.optimizer.beta2, "adam_beta2"))
 

@@ -86,6 +86,18 @@ def test_a_planned_warmup_longer_than_the_run_is_said(cli):
     assert any("1e+300 steps, longer than the whole run (20000 steps)" in n for n in warm["notes"])
 
 
+def test_weight_decay_row_says_what_the_planned_lr_would_need(cli):
+    """lambda = B / (eta tau D) is computed with the advised lr; the planned Llama-2 settings (lr 3e-4,
+    its batch, 2T tokens) are the rule's own anchor, so at the planned lr it gives ~0.1 again."""
+    out = _json(cli("recommend", str(CONFIGS / "llama-7b-2t.yaml"), "--format", "json"))
+    rec = {r["name"]: r for r in out["recommendations"]}
+    wd, lr = rec["weight_decay"], rec["peak_lr"]["value"]
+    note = next(n for n in wd["notes"] if "with the planned lr 3.00e-04" in n)
+    needed = float(note.split("timescale needs ")[1].split()[0])
+    assert needed == pytest.approx(float(f"{wd['value'] * lr / 3e-4:.3g}"))
+    assert needed == pytest.approx(0.1, rel=0.06)  # batch 4.19M tokens vs the anchor's 4M
+
+
 def test_law_choice_flags(cli):
     data = _json(cli("recommend", "--params", "1B", "--tokens", "20B", "--lr-law", "porian",
                      "--batch-law", "deepseek", "--loss-law", "chinchilla", "--format", "json"))
