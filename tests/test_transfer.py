@@ -282,8 +282,8 @@ def test_proxy_run_file_to_target_run_file(cli):
     assert data["width_multiplier"] == 16 and data["depth_multiplier"] == 4
     assert data["residual_multiplier"] == pytest.approx(0.25)
     items = {i["setting"]: i for i in data["not_transferred"]}
-    # 128 seqs of 4096 -> 4M tokens: sqrt(8) ~ 2.76; 5B -> 2T tokens: 400^-0.32.
-    assert items["batch size"]["lr_factor"] == pytest.approx(math.sqrt(4e6 / (128 * 4096)))
+    # 128 seqs of 4096 -> 1024 seqs of 4096: sqrt(8); 5B -> 2T tokens: 400^-0.32.
+    assert items["batch size"]["lr_factor"] == pytest.approx(math.sqrt(8))
     assert items["token horizon"]["lr_factor"] == pytest.approx(400**-0.32)
-    expected_wd = (4e6 / (128 * 4096)) / (math.sqrt(4e6 / (128 * 4096)) * 400**-0.32) / 400
+    expected_wd = 8 / (math.sqrt(8) * 400**-0.32) / 400
     assert items["weight decay"]["weight_decay_factor"] == pytest.approx(expected_wd)
