@@ -293,3 +293,16 @@ def test_megatron_moe_expert_width_and_shared_experts_round_trip(tmp_path):
     assert (cfg.value("ffn_hidden"), cfg.value("moe_ffn_hidden"), cfg.value("n_shared_experts")) == (8192, 1024, 2)
     text = dump_snippet("megatron", {"ffn_hidden": 8192, "moe_ffn_hidden": 1024, "n_shared_experts": 2, "n_experts": 64})
     assert "--moe-ffn-hidden-size 1024" in text and "--moe-shared-expert-intermediate-size 2048" in text
+
+
+def test_nanogpt_model_defaults_are_train_pys_and_vocab_size_lines_are_not_read(tmp_path):
+    """train.py's GPT-2 small (12 x 768, 12 heads) and its vocabulary 50304 (no meta.pkl): the
+    canonical GPT-2 124M override file states no architecture at all."""
+    cfg = read_config(CORPUS / "nanogpt_gpt2_124m.py")
+    assert (cfg.value("n_layers"), cfg.value("d_model"), cfg.value("n_heads"), cfg.value("vocab_size")) == (
+        12, 768, 12, 50304)
+    path = tmp_path / "override.py"
+    path.write_text("n_layer = 6\nvocab_size = 65\n")
+    cfg = read_config(path, format="nanogpt")
+    assert cfg.value("n_layers") == 6 and cfg.value("vocab_size") == 50304
+    assert any("vocab_size (line 2) is not read by train.py" in n for n in cfg.notes)

@@ -9,13 +9,16 @@ assignment is skipped and a note says so.  No exec, eval, compile or import of t
 Field names and defaults are those of nanoGPT's ``train.py`` (which the override file modifies):
 learning_rate 6e-4, min_lr 6e-5 (absolute), warmup_iters 2000, lr_decay_iters 600000,
 max_iters 600000, decay_lr True (False: constant lr, without warmup), weight_decay 0.1, beta1 0.9, beta2 0.95,
-grad_clip 1.0, batch_size 12 (per device), block_size 1024, gradient_accumulation_steps 40.
+grad_clip 1.0, batch_size 12 (per device), block_size 1024, gradient_accumulation_steps 40,
+n_layer 12, n_head 12, n_embd 768 (GPT-2 small).
 
 Unit trap: nanoGPT's ``gradient_accumulation_steps`` is the TOTAL over all devices (train.py
 divides it by the world size), so the global batch is ``batch_size x
 gradient_accumulation_steps`` sequences whatever the device count.  configure_optimizers decays
 every parameter with 2 or more dimensions (embeddings included) and no norm gains or biases;
-the token embedding and the output layer are tied.
+the token embedding and the output layer are tied.  The vocabulary is not a train.py setting: it
+is the dataset's ``meta.pkl`` ``vocab_size`` when there is one, else 50304 (GPT-2's 50257 padded);
+a ``vocab_size`` line in an override file is never read by train.py.
 """
 
 from __future__ import annotations
@@ -137,13 +140,15 @@ _SIMPLE = (
     ("beta1", "beta1", "beta"), ("beta2", "beta2", "beta"), ("grad_clip", "grad_clip", "nonneg"),
     ("micro_batch_seqs", "batch_size", "posint"), ("seq_len", "block_size", "posint"),
     ("d_model", "n_embd", "posint"), ("n_layers", "n_layer", "posint"), ("n_heads", "n_head", "posint"),
-    ("vocab_size", "vocab_size", "posint"),
 )
+#: train.py's model vocabulary without a dataset meta.pkl (GPT-2's 50257 padded to a multiple of 64).
+VOCAB = 50304
 
 #: train.py's values for what an override file leaves out.
 DEFAULTS = {"learning_rate": 6e-4, "min_lr": 6e-5, "warmup_iters": 2000, "lr_decay_iters": 600000,
             "max_iters": 600000, "weight_decay": 0.1, "beta1": 0.9, "beta2": 0.95, "grad_clip": 1.0,
-            "batch_size": 12, "block_size": 1024, "gradient_accumulation_steps": 40}
+            "batch_size": 12, "block_size": 1024, "gradient_accumulation_steps": 40,
+            "n_layer": 12, "n_head": 12, "n_embd": 768}  # the model: GPT-2 small
 
 
 def read(path: str, text: str) -> Draft:
@@ -191,6 +196,11 @@ def read(path: str, text: str) -> Draft:
                 d.put("mup_base_shapes", base is not None and base[0] is not None,
                       "mup_width_multiplier", base[1] if base else None, base[0] if base else None)
             break
+    if "vocab_size" in values:
+        d.note(f"vocab_size (line {values['vocab_size'][1]}) is not read by train.py: the model's vocabulary "
+               f"is the dataset's meta.pkl vocab_size, else {VOCAB}; counted with {VOCAB} (--model or "
+               "--params to say otherwise).")
+    d.default("vocab_size", VOCAB, "meta.pkl vocab_size, else 50304 (train.py)")
     d.default("use_mup", False, "mup_enabled")
     d.default("tied_embeddings", True, "lm_head")
     d.default("swiglu", False, "mlp")
