@@ -41,6 +41,21 @@ class Field:
 
 
 SCHEDULE_SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
+#: What trainers call a run file's key (CONVENTIONS.md), for "did you mean" on an unknown key.
+SYNONYMS = {
+    "learning_rate": "lr", "peak_lr": "lr", "max_lr": "lr", "lr_max": "lr", "wd": "weight_decay",
+    "adam_beta1": "beta1", "adam_beta2": "beta2", "adam_eps": "eps", "adam_epsilon": "eps",
+    "betas": "beta2", "warmup_steps": "warmup", "warmup_iters": "warmup", "warmup_ratio": "warmup",
+    "min_lr_rate": "min_lr_ratio", "lr_decay_style": "shape", "lr_scheduler_type": "shape",
+    "decay_style": "shape", "num_params": "params", "n_params": "params", "parameters": "params",
+    "n_tokens": "tokens", "train_tokens": "tokens", "num_tokens": "tokens", "hidden_size": "d_model",
+    "n_embd": "d_model", "num_layers": "n_layers", "num_hidden_layers": "n_layers", "n_layer": "n_layers",
+    "num_attention_heads": "n_heads", "n_head": "n_heads", "num_key_value_heads": "n_kv_heads",
+    "intermediate_size": "ffn_hidden", "ffn_hidden_size": "ffn_hidden", "num_experts": "n_experts",
+    "moe_router_topk": "top_k", "num_experts_per_tok": "top_k", "batch_size": "batch",
+    "global_batch_size": "batch", "seq_length": "seq_len", "max_seq_length": "seq_len",
+    "block_size": "seq_len", "context_length": "seq_len", "gpus": "count", "num_gpus": "count",
+}
 #: Training compute (FLOPs) above which a run is refused: ~1e9x the largest runs to date, far below
 #: where the laws' products (N x D, C^alpha) leave float range; such numbers are wrong units.
 MAX_COMPUTE = 1e35
@@ -456,7 +471,8 @@ def parse_raw(
             where = _where(kpath, lines, source)
             if not isinstance(key, str) or key not in tree:
                 here = [".".join(path + (k,)) for k in tree]
-                best = closest(dotted, here + field_paths())
+                synonym = ".".join(path + (SYNONYMS.get(str(key).lower(), ""),))
+                best = synonym if synonym in field_paths() else closest(dotted, here + field_paths())
                 hint = (f" Did you mean '{best}'?" if best else
                         f" Valid here: {', '.join(here)} (see `hpadvisor schema`).")
                 raise InvalidInputError(f"{where}unknown key {dotted!r}.{hint}")

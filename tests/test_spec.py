@@ -95,6 +95,21 @@ def test_an_integer_past_float_range_is_one_clear_error(tmp_path, key):
     assert key in msg and "\n" not in msg and len(msg) < 200  # the 401 digits are cut
 
 
+@pytest.mark.parametrize("text,suggested", [
+    ("optimizer:\n  learning_rate: 3e-4\n", "optimizer.lr"),
+    ("optimizer:\n  adam_beta2: 0.95\n", "optimizer.beta2"),
+    ("model:\n  architecture:\n    hidden_size: 4096\n", "model.architecture.d_model"),
+    ("batch_size: 1024 seqs\n", "batch"),
+    ("schedule:\n  warmup_steps: 2000\n", "schedule.warmup"),
+])
+def test_unknown_key_suggests_the_run_files_name_for_a_trainers_name(tmp_path, text, suggested):
+    run = tmp_path / "run.yaml"
+    run.write_text("model:\n  params: 7B\ndata:\n  tokens: 2T\n" + text if not text.startswith("model") else
+                   text + "data:\n  tokens: 2T\n")
+    with pytest.raises(InvalidInputError, match=f"Did you mean '{suggested}'"):
+        api.load_spec(run)
+
+
 def test_unknown_key_names_the_line_and_the_closest_key(tmp_path):
     run = tmp_path / "run.yaml"
     run.write_text("model:\n  parms: 7B\ndata:\n  tokens: 2T\n")
