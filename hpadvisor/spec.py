@@ -438,6 +438,10 @@ def _convert(fld: Field, value: Any, dotted: str) -> Any:
             if 0 < number < 1:
                 return ("fraction", number)
             unit = "steps"
+        if unit == "steps" and number != int(number):
+            raise InvalidInputError(
+                f"'{dotted}' = {units.describe(value)}: give a fraction below 1, or whole steps ('2000 steps')."
+            )
         return (unit, number)
     raise AssertionError(f"unhandled field kind {kind}")  # pragma: no cover - table is fixed
 
@@ -642,6 +646,10 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
 
     # -- batch ---------------------------------------------------------------------------------
     batch_tokens = _batch_tokens(v.get("batch"), seq_len)
+    if batch_tokens is not None and batch_tokens < seq_len:
+        raise InvalidInputError(
+            f"batch ({units.format_si(batch_tokens)} tokens) is less than one sequence of {seq_len} tokens."
+        )
     if batch_tokens is not None and batch_tokens > tokens:
         raise InvalidInputError(
             f"batch ({units.format_si(batch_tokens)} tokens) is larger than the whole run "

@@ -78,6 +78,8 @@ def test_batch_in_sequences_is_converted_with_the_sequence_length():
         ({"params": "1B", "tokens": "1T", "mfu": "1.5"}, "between 0 and 1"),
         ({"params": "0", "tokens": "1T"}, "must be > 0"),
         ({"params": "1e20", "tokens": "1e15"}, "6e+35 FLOPs, beyond the 1e+35"),  # wrong units, not a run
+        ({"params": "1B", "tokens": "1T", "batch": "0.5 seqs"}, "less than one sequence"),
+        ({"params": "1B", "tokens": "1T", "warmup": "1.5"}, "give a fraction below 1, or whole steps"),
     ],
 )
 def test_resolution_errors(kwargs, fragment):
