@@ -383,7 +383,7 @@ def _hf_shared_experts(data: dict, lines: dict, sub: Draft, into: Draft, path: s
 
 
 def apply_overrides(d: Draft, overrides: Mapping[str, Any]) -> None:
-    """Caller-supplied canonical values (e.g. data_parallel from --devices) replace the file's."""
+    """Caller-supplied canonical values (data_parallel from --data-parallel) replace the file's."""
     for key, value in overrides.items():
         if value is None:
             continue
@@ -391,7 +391,7 @@ def apply_overrides(d: Draft, overrides: Mapping[str, Any]) -> None:
             from hpadvisor.errors import did_you_mean
 
             raise InvalidInputError(f"unknown override '{key}'.{did_you_mean(key, CANONICAL)}")
-        d.put(key, value, "override", None, value)
+        d.put(key, value, f"--{key.replace('_', '-')}", None, value)  # the flag that set it
 
 
 # ------------------------------------------------------------------------------------------------
