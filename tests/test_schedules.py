@@ -528,6 +528,15 @@ def test_hf_schedules_step_by_step_as_transformers_builds_them(tmp_path):
                      "one to (s + 1) / W and decays one step earlier."]
 
 
+@pytest.mark.parametrize("warmup", [{"warmup_steps": 2}, {"warmup_ratio": 0.2}, {"warmup_steps": 0.2}])
+def test_hf_wsd_with_stable_steps_ends_its_decay_at_warmup_plus_stable_plus_decay(tmp_path, warmup):
+    """get_wsd_schedule with num_stable_steps: the decay runs over W + S .. W + S + D, then min_lr_ratio
+    to max_steps; a warmup given as a ratio (ceil(0.2 x 10) = 2) must place it the same."""
+    eta, _, _ = _hf(tmp_path, lr_scheduler_type="warmup_stable_decay", **warmup, lr_scheduler_kwargs={
+        "num_stable_steps": 3, "num_decay_steps": 4, "min_lr_ratio": 0.1, "decay_type": "linear"})
+    assert eta == pytest.approx([0.1, 0.55, 1, 1, 1, 1, 0.775, 0.55, 0.325, 0.1, 0.1])
+
+
 def test_hf_constant_schedule_says_its_warmup_is_ignored(tmp_path):
     import json
 

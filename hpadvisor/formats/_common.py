@@ -263,6 +263,12 @@ def finalize(d: Draft) -> TrainerConfig:
         else:
             d.note(f"{p.field} is a fraction of the run but the run length is unknown; "
                    "warmup in steps left undetermined.")
+    p = d.pending.pop("wsd_stable_steps", None)  # HF WSD: the decay ends at warmup + stable + decay
+    if p is not None and d.has("warmup_steps") and d.has("wsd_decay_steps"):
+        w, k = s["warmup_steps"], s["wsd_decay_steps"]
+        d.put("decay_steps", w.value + p.value + k.value, k.field, k.line, k.raw, (w.field, p.field, k.field))
+    elif p is not None:
+        d.note(f"{p.field}: the warmup or the decay length is unknown, so where the decay ends is too.")
     p = d.pending.pop("wsd_decay_fraction", None)
     if p is not None and not d.has("wsd_decay_steps") and d.has("train_steps"):
         t = s["train_steps"]
