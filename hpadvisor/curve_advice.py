@@ -20,6 +20,8 @@ from hpadvisor.laws.curves import FORMS, cooldown_search, lowest_lr, rank_schedu
 #: The WSD cooldown search grid of ``compare``: fraction of the run spent cooling down x shape.
 FRACTIONS = (0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5)
 SHAPES = ("linear", "1-sqrt", "cosine", "exponential")
+#: A warmup within this factor of the fitted one is not called an extrapolation.
+WARMUP_BAND = 2.0
 #: An lr floor within 1% of the lowest fitted lr is not called an extrapolation (a logged cosine
 #: stops a few steps short of its floor).
 FLOOR_TOLERANCE = 0.01
@@ -90,6 +92,16 @@ def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
         if peak > hi * (1 + 1e-9) or peak < lo * (1 - 1e-9):
             notes.append(f"peak lr {peak:g} is outside the fitted {lo:g}-{hi:g}: the law's constants hold "
                          "for the lr scale it was fitted on.")
+    if "warmup_steps" in rng and rng["warmup_steps"][0] > 0:
+        lo, hi = rng["warmup_steps"]
+        w = warmup_end(eta)
+        fitted = f"{lo:.0f}" if lo == hi else f"{lo:.0f}-{hi:.0f}"
+        if w == 0 and getattr(law, "warmup", "as-run") == "as-run":  # peak/skip modes have no rise term
+            notes.append(f"no warmup, but the law was fitted on runs with {fitted} warmup steps: the warmup's lr "
+                         "rise is a term of the law's sums, and without it the predicted loss is lower by "
+                         "several percent (an artefact, not a gain): compare schedules of the same warmup.")
+        elif w < lo / WARMUP_BAND or w > hi * WARMUP_BAND:
+            notes.append(f"warmup {w} steps is outside the fitted {fitted}: an extrapolation in warmup.")
     if "min_lr" in rng and last_step >= warmup_end(eta):  # the floor reached by last_step, after the warmup
         floor, fitted = lowest_lr(eta, last_step), rng["min_lr"][0]
         if floor < fitted * (1 - FLOOR_TOLERANCE):
