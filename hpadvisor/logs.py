@@ -106,6 +106,11 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     digest = frame.attrs["sha256"]
     # loss cells that said NaN (a diverged value), as opposed to blank ones (not evaluated there)
     nan_loss = frame.attrs.get("nan_cells", {}).get("loss", np.zeros(len(frame), dtype=bool))
+    nan_lr = frame.attrs.get("nan_cells", {}).get("lr")
+    if nan_lr is not None and nan_lr.any():  # a blank lr is a step without one; NaN is a broken value
+        row = int(np.flatnonzero(nan_lr)[0])
+        raise DataError(f"log '{path}': the lr at step {frame['step'].iloc[row]:g} is NaN, not a number "
+                        "(leave the cell blank where the lr was not logged).")
     frame = frame.reset_index(drop=True)
     if "run" in frame.columns:
         groups = [(str(k), g) for k, g in frame.groupby(frame["run"].astype(str), sort=False)]

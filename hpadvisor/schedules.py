@@ -435,6 +435,12 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
 
     frame = read_table(path, columns={"step": COLUMNS["step"], "lr": COLUMNS["lr"]},
                        required=["step", "lr"], mapping=mapping, what="lr trace")
+    for col in ("lr", "step"):  # a cell that says NaN is an error; a blank one is a row without a value
+        nan = frame.attrs.get("nan_cells", {}).get(col)
+        if nan is not None and nan.any():
+            row = int(np.flatnonzero(nan)[0])
+            where = f"step {frame['step'].iloc[row]:g}" if col == "lr" else f"row {row + 2}"
+            raise DataError(f"lr trace '{path}': the {col} at {where} is NaN, not a number.")
     frame = frame.dropna(subset=["step", "lr"])
     s = frame["step"].to_numpy(float)
     v = frame["lr"].to_numpy(float)

@@ -388,3 +388,17 @@ def test_a_log_left_with_too_few_points_after_divergence_says_how_many_were_excl
     assert r.exit_code == 2
     assert ("1 loss points for 7 parameters of the multipower law (8 excluded as diverged or spikes): "
             "give more points") in r.stderr
+
+
+def test_a_nan_lr_is_an_error_not_a_gap(tmp_path):
+    """A blank lr cell is a step without one (interpolated over); a NaN is a broken value."""
+    from hpadvisor.schedules import read_trace
+
+    log = _write(tmp_path, "log.csv", "step,lr,loss\n0,0,10\n100,nan,5\n200,1e-4,4\n300,1e-4,3.9\n")
+    with pytest.raises(DataError, match="the lr at step 100 is NaN"):
+        read_log(log)
+    trace = _write(tmp_path, "trace.csv", "step,lr\n0,0\n100,nan\n300,1e-4\n")
+    with pytest.raises(DataError, match="the lr at step 100 is NaN"):
+        read_trace(str(trace))
+    steps, lr = read_trace(str(_write(tmp_path, "blank.csv", "step,lr\n0,0\n100,\n300,1e-4\n")))
+    assert steps.tolist() == [0, 300] and lr.tolist() == [0, 1e-4]
