@@ -200,3 +200,73 @@ def test_arbitrary_tables_raise_our_errors(tmp_path_factory, body):
         fit_sweep(table, n_boot=3)
     except HpAdvisorError:
         pass
+
+
+def test_a_setting_whose_lr_grid_stops_at_its_optimum_has_an_open_plateau(tmp_path):
+    """Real sweeps often stop at the best lr: the upper curvature is then ~0 and that side of the
+    plateau unbounded (it overflowed math.exp: exit 3 on the Step Law data's raw loss column)."""
+    truth, sens = (1.0, -0.6, 0.2, 0.3, 0.55), (0.005, 0.011, 0.0066, 0.006, -0.0048)
+    df = _synthetic(truth, sens, 0.0, np.random.default_rng(0))
+    first = (df["N"] == 1e8) & (df["D"] == 5e9)
+    opt = truth[0] * 1e8 ** truth[1] * 5e9 ** truth[2]
+    df = df[~first | (df["lr"] <= 0.9 * opt)]  # one setting never ran above its optimum
+    path = tmp_path / "sweep.csv"
+    df.to_csv(path, index=False)
+    table = read_fit_table(path, need=["N", "D", "lr", "loss"], what="sweep", param_count="non-embedding",
+                           default_param_count="non-embedding", need_batch=True)
+    for method in ("near-best", "surface"):
+        fit = fit_sweep(table, method=method, n_boot=5)
+        assert fit.law.lr_exp_n == pytest.approx(-0.6, abs=0.1)
+    import dataclasses
+
+    surface = next(s for s in fit_sweep(table, method="surface", n_boot=0).settings if s.surface is not None).surface
+    flat = dataclasses.replace(surface, a_hi=1e-12)  # what a grid stopping at the optimum can fit
+    lo, hi = flat.plateau()["lr"]
+    assert hi == math.inf and 0 < lo < flat.lr_opt
+
+
+def test_settings_that_barely_differ_in_n_do_not_fit_an_n_exponent(cli, tmp_path):
+    """Step Law's MoE file: three N within 0.26% (a bootstrap overflowed: exit 3)."""
+    truth, sens = (1.0, -0.6, 0.2, 0.3, 0.55), (0.005, 0.011, 0.0066, 0.006, -0.0048)
+    df = _synthetic(truth, sens, 1e-4, np.random.default_rng(1))
+    df["N"] = 2.15e9 * (1 + 0.001 * np.log2(df["N"] / 1e8))
+    path = tmp_path / "sweep.csv"
+    df.to_csv(path, index=False)
+    res = cli("fit", "sweep", str(path), "--seq-len", "2048", "--batch-unit", "tokens", "--out", str(tmp_path / "o.yaml"))
+    assert res.exit_code == 2 and "N spans only 0.3% (2.15e+09-2.156e+09)" in res.stderr
+
+
+@pytest.mark.parametrize("change,said", [
+    ("loss", "in every setting the loss does not vary"),
+    ("lr", "in every setting only one lr was run"),
+])
+def test_a_sweep_that_locates_no_optimum_is_refused(cli, tmp_path, change, said):
+    """Constant losses, or one lr per setting, fitted 'laws' (a zero-width lr interval that then led
+    recommend for any model)."""
+    truth, sens = (1.0, -0.6, 0.2, 0.3, 0.55), (0.005, 0.011, 0.0066, 0.006, -0.0048)
+    df = _synthetic(truth, sens, 1e-4, np.random.default_rng(2))
+    if change == "loss":
+        df["loss"] = 3.0
+    else:
+        df["lr"] = 2e-3
+    path = tmp_path / "sweep.csv"
+    df.to_csv(path, index=False)
+    res = cli("fit", "sweep", str(path), "--seq-len", "2048", "--batch-unit", "tokens", "--out", str(tmp_path / "o.yaml"))
+    assert res.exit_code == 2 and said in res.stderr and not (tmp_path / "o.yaml").exists()
+
+
+def test_a_best_run_on_the_edge_of_its_grid_is_said():
+    truth, sens = (1.0, -0.6, 0.2, 0.3, 0.55), (0.005, 0.011, 0.0066, 0.006, -0.0048)
+    df = _synthetic(truth, sens, 0.0, np.random.default_rng(0))
+    first = (df["N"] == 1e8) & (df["D"] == 5e9)
+    df = df[~first | (df["lr"] <= 0.9 * truth[0] * 1e8 ** truth[1] * 5e9 ** truth[2])]
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = f"{tmp}/sweep.csv"
+        df.to_csv(path, index=False)
+        table = read_fit_table(path, need=["N", "D", "lr", "loss"], what="sweep", param_count="non-embedding",
+                               default_param_count="non-embedding", need_batch=True)
+    fit = fit_sweep(table, n_boot=0)
+    assert any(n.startswith("1 of 12 settings ran their best lr at the edge of the lrs they tried (N=1e+08 D=5e+09)")
+               for n in fit.notes)

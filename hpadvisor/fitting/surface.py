@@ -89,8 +89,9 @@ class Surface:
         t = math.log1p(tolerance)
 
         def span(lo: float, hi: float, opt: float) -> tuple[float, float]:
+            # a side with (almost) no curvature: that side of the plateau is unbounded
             down = math.exp(-math.sqrt(t / lo)) if lo > 0 else 0.0
-            up = math.exp(math.sqrt(t / hi)) if hi > 0 else math.inf
+            up = math.exp(math.sqrt(t / hi)) if hi > 0 and t / hi < 700.0**2 else math.inf
             return opt * down, opt * up
 
         out = {"lr": span(self.a_lo, self.a_hi, self.lr_opt)}

@@ -136,7 +136,14 @@ def _law_coefs(N, D, lr, B) -> np.ndarray:
     one = np.ones_like(lnN)
     c_lr = _ols(np.column_stack([one, lnN, lnD]), np.log(lr))
     c_b = _ols(np.column_stack([one, lnD]), np.log(B))
-    return np.array([math.exp(c_lr[0]), c_lr[1], c_lr[2], math.exp(c_b[0]), c_b[1]])
+    try:
+        return np.array([math.exp(c_lr[0]), c_lr[1], c_lr[2], math.exp(c_b[0]), c_b[1]])
+    except OverflowError:  # a near-singular design (a resample of two close sizes): no coefficients
+        raise FitError("Optimal parameters not found: the prefactor overflows.") from None
+
+
+#: The fitted settings must span at least this factor in N and in D for an exponent to be fitted.
+MIN_SPREAD = 1.25
 
 
 def fit_sweep(
@@ -176,6 +183,8 @@ def fit_sweep(
     if not finite.any():
         raise DataError(f"sweep '{table.path}': all {len(df)} runs diverged (no finite loss > 0).")
     settings: list[Setting] = []
+    edges: dict[str, list[Setting]] = {"lr": [], "batch": []}  # best run on the edge of its grid
+    varied: dict[str, int] = {"lr": 0, "batch": 0, "loss": 0}  # settings where each varies
     ok = np.zeros(len(df), dtype=bool)  # non-diverged
     near = np.zeros(len(df), dtype=bool)
     for g, (n, d) in enumerate(order):
@@ -198,6 +207,13 @@ def fit_sweep(
         s = Setting(N=n, D=d, runs=int(rows.size), diverged=int(rows.size - good.size),
                     best_lr=float(lr[best]), best_batch=float(B[best]), best_loss=float(loss[best]),
                     near_best=int(within.size), held_out=bool(part.all()))
+        if not part.all():
+            for what, values in (("lr", lr), ("batch", B)):
+                tried = np.unique(values[good])
+                varied[what] += tried.size > 1
+                if tried.size > 1 and values[best] in (tried[0], tried[-1]):
+                    edges[what].append(s)
+            varied["loss"] += bool(np.ptp(loss[good]) > 1e-9 * loss[best])
         try:
             s.surface = fit_surface(lr[good], B[good], loss[good], window=window)
         except FitError as exc:
@@ -224,6 +240,17 @@ def fit_sweep(
             f"needs settings at 2+ values of N and 2+ values of D."
         )
     train_rows = ~held & ok
+    for what, word in (("loss", "the loss does not vary"), ("lr", "only one lr was run"),
+                       ("batch", "only one batch size was run")):
+        if not varied[what]:
+            raise FitError(f"Optimal parameters not found: in every setting {word}, so no optimum in lr "
+                           "and batch can be located; sweep lr and batch around their optima in each setting.")
+    for what, flag in (("lr", "lr"), ("batch", "batch size")):
+        if edges[what]:
+            shown = ", ".join(f"N={e.N:.3g} D={e.D:.3g}" for e in edges[what][:3])
+            notes.append(f"{len(edges[what])} of {len(train_settings)} settings ran their best {flag} at the edge "
+                         f"of the {flag}s they tried ({shown}{' ...' if len(edges[what]) > 3 else ''}): their "
+                         f"optimum may lie beyond it; extend the grid there.")
 
     if method == "near-best":
         sel = np.flatnonzero(train_rows & near)
@@ -239,6 +266,14 @@ def fit_sweep(
         data = tuple(np.array(v) for v in zip(*[(s.N, s.D, s.surface.lr_opt, s.surface.batch_opt)
                                                  for s in usable], strict=True))
         groups = None  # one row per setting: resampling rows resamples settings
+    for name, values in (("N", data[0]), ("D", data[1])):
+        spread = float(values.max() / values.min())
+        if spread < MIN_SPREAD:
+            raise FitError(
+                f"Optimal parameters not found: the fitted settings' {name} spans only "
+                f"{100 * (spread - 1):.2g}% ({values.min():.4g}-{values.max():.4g}), so the exponent in "
+                f"{name} is not determined; sweep settings at least {MIN_SPREAD}x apart in {name}."
+            )
     try:
         coefs = _law_coefs(*data)
     except FitError:
