@@ -179,8 +179,10 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     loss = frame["loss"].to_numpy(dtype=float)
     lr = frame["lr"].to_numpy(dtype=float) if "lr" in frame.columns else np.full(step.size, np.nan)
     if np.any(~np.isfinite(step)):
-        row = int(np.flatnonzero(~np.isfinite(step))[0])
-        raise DataError(f"{where}: a row ({row + 2}) has no step number; every row needs one.")
+        from hpadvisor.tables import row_label
+
+        row = int(frame.index[np.flatnonzero(~np.isfinite(step))[0]])  # the position in the file
+        raise DataError(f"{where}: {row_label(frame, row)} has no step number; every row needs one.")
     if np.any(step < 0) or np.any(step != np.round(step)):
         bad = step[(step < 0) | (step != np.round(step))][0]
         raise DataError(f"{where}: step {bad:g} is not a whole number >= 0.")

@@ -41,6 +41,13 @@ def normalise(name: str) -> str:
     return re.sub(r"[\s/\-.]+", "_", str(name).strip().lower())
 
 
+def row_label(frame: pd.DataFrame, i: int) -> str:
+    """How an error names the ``i``-th data row (0-based) of a table read by :func:`read_table`:
+    ``row 2`` is a CSV's first data row (the header is row 1), ``record 1`` a JSON/JSONL/Parquet one."""
+    word, first = frame.attrs.get("rows", ("row", 2))
+    return f"{word} {i + first}"
+
+
 def parse_map(items: Sequence[str] | None) -> dict[str, str]:
     """``["loss=train/lm_loss", "step=_step"]`` -> {"loss": "train/lm_loss", "step": "_step"}."""
     out: dict[str, str] = {}
@@ -62,12 +69,33 @@ NAN_WORDS = frozenset({"nan", "-nan", "+nan", "1.#qnan", "-1.#qnan", "1.#ind", "
 MISSING_WORDS = frozenset({"", "na", "n/a", "#n/a", "#n/a n/a", "#na", "null", "none", "<na>"})
 
 
-def _json_text(text: str, lines: bool) -> str:
+def _json_text(text: str, lines: bool, path: Path) -> str:
     """The JSON text with each NaN literal as the string "nan": pandas' reader would make JSON's
-    NaN and null the same NaN.  Only texts that contain a NaN are rewritten."""
+    NaN and null the same NaN (only texts that contain a NaN are rewritten).  Rows that are not
+    objects of column: value are refused here, by line, before pandas reads them."""
     import json
     import math
 
+    if lines:
+        for i, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except ValueError as exc:
+                    raise DataError(f"'{path}', line {i}: not JSON ({exc.msg}).") from None
+                if not isinstance(row, dict):
+                    raise DataError(f"'{path}', line {i}: a JSON Lines row must be an object of "
+                                    f"column: value, not a {type(row).__name__}.")
+    else:
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise DataError(f"'{path}' is not JSON ({exc.msg}, line {exc.lineno}).") from None
+        records = isinstance(data, list) and all(isinstance(r, dict) for r in data)
+        columns = isinstance(data, dict) and all(isinstance(c, (list, dict)) for c in data.values())
+        if not (records or columns):
+            raise DataError(f"'{path}': a JSON table must be a list of objects (one per row) or an object "
+                            "of columns (column: list of values).")
     if "NaN" not in text:
         return text
 
@@ -107,7 +135,7 @@ def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
             return pd.read_csv(io.BytesIO(data), sep="," if kind == "csv" else "\t", low_memory=False,
                                **blanks), digest
         if kind in ("jsonl", "json"):
-            text = _json_text(data.decode("utf-8"), lines=kind == "jsonl")
+            text = _json_text(data.decode("utf-8"), lines=kind == "jsonl", path=path)
             # a column holding "nan" strings must reach read_table as strings: no dtype guessing then
             marked = '"nan"' in text
             return pd.read_json(io.StringIO(text), lines=kind == "jsonl", dtype=False if marked else None), digest
@@ -125,7 +153,7 @@ def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
         raise DataError(f"'{path}' is empty: expected a header row and data.") from None
     except RecursionError:
         raise DataError(f"'{path}' cannot be parsed as {kind.upper()}: it is nested too deeply.") from None
-    except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, ValueError, TypeError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"'{path}' cannot be parsed as {kind.upper()}: {first}.") from None
     except OSError as exc:
@@ -245,6 +273,8 @@ def read_table(
     frame.columns = [str(c) for c in frame.columns]
     if reshape is not None:
         frame = reshape(frame)
+    rows = ("row", 2) if kind in ("csv", "tsv") else ("record", 1)  # how errors name a row
+    frame.attrs["rows"] = rows
     mapping = dict(mapping or {})
     unknown = [k for k in mapping if k not in columns]
     if unknown:
@@ -298,7 +328,7 @@ def read_table(
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             raise DataError(
-                f"{what} '{p}', row {row + 2}: {canon} = {frame[canon].iloc[row]!r} is not a number."
+                f"{what} '{p}', {row_label(frame, row)}: {canon} = {frame[canon].iloc[row]!r} is not a number."
             )
         frame[canon] = converted.astype(float)
         if nan.any():
@@ -307,5 +337,6 @@ def read_table(
         raise DataError(f"{what} '{p}' has a header but no rows.")
     frame.attrs["nan_cells"] = nan_cells
     frame.attrs["sha256"] = digest  # of the bytes parsed
+    frame.attrs["rows"] = rows
     frame.attrs["column_of"] = {canon: col for col, canon in rename.items()}  # canonical -> as read
     return frame

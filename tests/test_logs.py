@@ -402,3 +402,16 @@ def test_a_nan_lr_is_an_error_not_a_gap(tmp_path):
         read_trace(str(trace))
     steps, lr = read_trace(str(_write(tmp_path, "blank.csv", "step,lr\n0,0\n100,\n300,1e-4\n")))
     assert steps.tolist() == [0, 300] and lr.tolist() == [0, 1e-4]
+
+
+@pytest.mark.parametrize("name,text,said", [
+    ("a.jsonl", '{"step": 1, "loss": 3}\n[1, 2, 3]\n', "a.jsonl', line 2: a JSON Lines row must be an object"),
+    ("b.jsonl", '{"step": 1, "loss": 3}\n{"step": 2,\n', "line 2: not JSON"),
+    ("c.json", '[{"step": 1, "loss": 3}, 5]', "a JSON table must be a list of objects"),
+    ("d.json", '{"step": 1}', "a JSON table must be a list of objects"),
+    ("e.jsonl", '{"step": 1, "loss": "x"}\n', "record 1: loss = 'x' is not a number"),
+])
+def test_json_rows_that_are_not_objects_are_named_by_line(tmp_path, name, text, said):
+    """These raised TypeError inside pandas (exit 3) or gave pandas' own words."""
+    with pytest.raises(DataError, match=said.replace("[", r"\[").replace("(", r"\(")):
+        read_log(_write(tmp_path, name, text))

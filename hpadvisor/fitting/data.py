@@ -86,7 +86,8 @@ def read_fit_table(
     digest, n_column = frame.attrs["sha256"], frame.attrs["column_of"].get("N")
     notes: list[str] = []
     frame = frame.reset_index(drop=True)
-    frame["row"] = frame.index + 2  # 1-based, header is row 1
+    first = frame.attrs.get("rows", ("row", 2))[1]
+    frame["row"] = frame.index + first  # as errors name rows: a CSV's header is row 1
     # The loss column: prefer a smoothed final loss when the file has both (Step Law's data).
     if "loss" in need and "loss" not in mapping:
         for col in list(frame.columns):
@@ -178,7 +179,7 @@ def _check_positive(frame, col, path, what) -> None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{what} '{path}', row {int(frame['row'].iloc[i])}: {col} = {values[i]:g} must be a "
+            f"{what} '{path}', {frame.attrs.get('rows', ('row',))[0]} {int(frame['row'].iloc[i])}: {col} = {values[i]:g} must be a "
             f"finite number > 0 ({int(bad.sum())} such rows). Fix or drop them."
         )
 

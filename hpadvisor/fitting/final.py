@@ -53,8 +53,11 @@ class Ladder:
 def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highest_loss: int = 0,
                 param_count: str | None = None) -> Ladder:
     """Read a final-loss table: N, loss, and D (or C, with D = C / 6N)."""
-    from hpadvisor.fitting.data import COLUMNS, param_count_of  # the alias table every fit input shares
-    from hpadvisor.tables import read_table
+    from hpadvisor.fitting.data import (  # the alias table every fit input shares
+        COLUMNS,
+        param_count_of,
+    )
+    from hpadvisor.tables import read_table, row_label
 
     frame = read_table(path, columns=COLUMNS, required=["N", "loss"], mapping=mapping,
                        numeric=["N", "D", "C", "loss"], what="ladder")
@@ -71,7 +74,8 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
         bad = ~np.isfinite(arr) | (arr <= 0)
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
-            raise DataError(f"ladder '{path}', row {row + 2}: {name} = {arr[row]:g} must be a finite number > 0.")
+            raise DataError(f"ladder '{path}', {row_label(frame, row)}: {name} = {arr[row]:g} must be a "
+                            "finite number > 0.")
     dropped: dict[str, int] = {}
     diverged = ~np.isfinite(loss) | (loss <= 0)
     if diverged.any():
