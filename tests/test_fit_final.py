@@ -119,6 +119,26 @@ def test_kaplan_form_round_trip():
     fit = fit_final(ladder, form="kaplan", bootstrap=0)
     assert fit.quality["mean_relative_error"] < 1e-4
     assert fit.law.alpha_N == pytest.approx(0.076, rel=0.02) and fit.law.alpha_D == pytest.approx(0.103, rel=0.02)
+    # the loss only: Kaplan's lr and B_crit constants were not fitted and must not lead any row
+    assert type(fit.law).key == "kaplan-fit-total" and set(fit.law.outputs) == {"final_loss"}  # N: total here
+
+
+def test_a_fitted_kaplan_law_leads_only_the_loss_row(cli, tmp_path):
+    from hpadvisor.laws.loss import KAPLAN
+
+    N = np.geomspace(1e7, 1e9, 12).repeat(3)
+    D = np.tile([1e9, 1e10, 1e11], 12)
+    path = tmp_path / "ladder.csv"
+    path.write_text("non_embedding_params,tokens,loss\n" + "".join(
+        f"{n},{d},{KAPLAN.loss(n, d) * 1.01}\n" for n, d in zip(N, D, strict=True)))
+    law = tmp_path / "k.yaml"
+    assert cli("fit", "final", str(path), "--law", "kaplan", "--bootstrap", "0", "--out", str(law)).exit_code == 0
+    out = json.loads(cli("recommend", "--params", "1B", "--tokens", "20B", "--laws", str(law), "-f", "json").stdout)
+    rec = {r["name"]: r for r in out["recommendations"]}
+    name = yaml.safe_load(law.read_text())["name"]
+    assert yaml.safe_load(law.read_text())["law"] == "kaplan-fit"  # the column says non-embedding
+    assert rec["final_loss"]["law"] == name
+    assert rec["peak_lr"]["law"] != name and rec["critical_batch_tokens"]["law"] != name
 
 
 # -- CLI ---------------------------------------------------------------------------------------

@@ -296,14 +296,13 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
         fitted_range=fitted_range,
         notes="; ".join(f"dropped {v}: {k}" for k, v in ladder.dropped.items()),
     )
-    if form == "chinchilla":
-        # The form records which parameter count N is, so `recommend --laws` feeds it the same one.
-        from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
+    # The form records which parameter count N is, so `recommend --laws` feeds it the same one; a
+    # Kaplan fit is its loss only (its lr and critical-batch constants are not fitted here).
+    from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
 
-        cls = BY_PARAM_COUNT["chinchilla"][ladder.param_count]
-        law = cls(**constants, name=name, provenance=prov)
-    else:
-        law = dataclasses.replace(base, **constants, name=name, provenance=prov)
+    cls = BY_PARAM_COUNT[form][ladder.param_count]
+    fields = {f.name: getattr(base, f.name) for f in dataclasses.fields(base)}
+    law = cls(**{**fields, **constants, "name": name, "provenance": prov})
     quality, rel = _quality(law, ladder)
     fit = FinalFit(law=law, names=names, estimate=est, samples=samples, failed_resamples=failed,
                    residuals=rel, quality=quality, ladder=ladder)

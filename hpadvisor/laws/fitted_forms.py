@@ -7,6 +7,10 @@ the law file's ``law:`` key records which one was fitted:
     steplaw-fit (N non-embedding)      steplaw-fit-total (N total)
     chinchilla  (N total)              chinchilla-nonemb (N non-embedding)
     cbs-fit     (N total)              cbs-fit-nonemb (N non-embedding)
+    kaplan-fit  (N non-embedding)      kaplan-fit-total (N total)
+
+``kaplan-fit`` gives the final loss only: ``fit final --law kaplan`` fits L(N, D), not Kaplan's lr
+or critical-batch constants, which a law file of the published form would carry unfitted.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hpadvisor.laws.base import Input, Law, Output, positive
-from hpadvisor.laws.loss import Chinchilla
+from hpadvisor.laws.loss import Chinchilla, Kaplan
 from hpadvisor.laws.sensitivity import FittedSweep
 
 _N_TOTAL = Input("total parameters", "params", "params")
@@ -38,6 +42,25 @@ class ChinchillaNonEmb(Chinchilla):
     key = "chinchilla-nonemb"
     title = "Chinchilla L(N, D), N = non-embedding parameters"
     inputs = {**Chinchilla.inputs, "N": _N_NONEMB}
+
+
+@dataclass(frozen=True)
+class KaplanLossFit(Kaplan):
+    """Kaplan's L(N, D) fitted to a team's final losses, N = non-embedding parameters: the loss only."""
+
+    key = "kaplan-fit"
+    title = "Kaplan L(N, D) fitted to your runs (N = non-embedding parameters)"
+    formula = "L = [(Nc/N)^(aN/aD) + Dc/D]^aD"
+    outputs = {"final_loss": Output("loss", "nats/token", "final loss (Kaplan's form, fitted)")}
+
+
+@dataclass(frozen=True)
+class KaplanLossFitTotal(KaplanLossFit):
+    """KaplanLossFit fitted with N = total parameters."""
+
+    key = "kaplan-fit-total"
+    title = "Kaplan L(N, D) fitted to your runs (N = total parameters)"
+    inputs = {"N": _N_TOTAL, "D": _D}
 
 
 @dataclass(frozen=True)
@@ -83,11 +106,13 @@ class CriticalBatchFitNonEmb(CriticalBatchFit):
     inputs = {"N": _N_NONEMB, "D": _D}
 
 
-FORMS = (FittedSweep, FittedSweepTotal, ChinchillaNonEmb, CriticalBatchFit, CriticalBatchFitNonEmb)
+FORMS = (FittedSweep, FittedSweepTotal, ChinchillaNonEmb, CriticalBatchFit, CriticalBatchFitNonEmb,
+         KaplanLossFit, KaplanLossFitTotal)
 
 #: (form for non-embedding N, form for total N) per kind of fit.
 BY_PARAM_COUNT = {
     "sweep": {"non-embedding": FittedSweep, "total": FittedSweepTotal},
     "chinchilla": {"non-embedding": ChinchillaNonEmb, "total": Chinchilla},
     "batch": {"non-embedding": CriticalBatchFitNonEmb, "total": CriticalBatchFit},
+    "kaplan": {"non-embedding": KaplanLossFit, "total": KaplanLossFitTotal},
 }
