@@ -259,3 +259,28 @@ def test_a_parquet_ladder_is_told_non_embedding_by_its_column_name_too(tmp_path)
     ladder = read_ladder(str(f))
     assert ladder.param_count == "non-embedding"
     assert ladder.source["sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
+
+
+def test_the_prediction_interval_survives_a_resaved_law_file_and_not_an_edit(cli, tmp_path):
+    """The bootstrap samples are columns in the fit's parameter order: a file re-saved with sorted
+    keys mapped them to the wrong constants (interval 1187-7296 around 2.53); an edited constant
+    left the point outside its own interval."""
+    law = tmp_path / "final.yaml"
+    assert cli("fit", "final", str(shared_data("epoch_chinchilla", "svg_extracted_data.csv")), "--bootstrap", "40",
+               "--out", str(law)).exit_code == 0
+    doc = yaml.safe_load(law.read_text())
+
+    def interval(d, name):
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(d))  # sorted keys
+        return json.loads(cli("predict", str(path), "--params", "1e9", "--tokens", "2e10", "-f", "json").stdout)
+
+    first = json.loads(cli("predict", str(law), "--params", "1e9", "--tokens", "2e10", "-f", "json").stdout)
+    lo, hi = first["interval"]
+    assert lo < first["loss"] < hi < 1.1 * lo
+    assert interval(doc, "resaved.yaml")["interval"] == [lo, hi]
+    del doc["fit"]["bootstrap"]["columns"]  # a file written before the columns were recorded
+    assert interval(doc, "old.yaml")["interval"] == [lo, hi]
+    doc["constants"]["E"] = 2.5
+    edited = interval(doc, "edited.yaml")
+    assert edited["interval"] is None and "the law's E differs from the fitted estimate" in edited["note"]

@@ -145,6 +145,8 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
     sys.stdout.write(text + f" at N = {units.format_si(N)} ({result['param_count']}), D = {units.format_si(D)}\n")
     for r in reasons:
         sys.stdout.write(f"extrapolation: {r}\n")
+    if result.get("note"):
+        sys.stderr.write(f"note: {result['note']}\n")
 
 
 def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool) -> None:

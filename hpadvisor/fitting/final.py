@@ -20,6 +20,7 @@ tokens); the next largest residual is 6.1 sd, so any threshold from 6.2 to 13 gi
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -203,6 +204,7 @@ class FinalFit:
             "estimate": {n: float(v) for n, v in zip(self.names, self.estimate, strict=True)},
             "intervals_95": self.intervals(),
             "bootstrap": {"resamples": int(len(self.samples)), "failed": int(self.failed_resamples),
+                          "columns": list(self.names),
                           "samples": [[float(x) for x in row] for row in self.samples[:200]]},
             "residuals": [float(r) for r in self.residuals[:2000]],
             "quality": self.quality,
@@ -333,12 +335,24 @@ def _fit_kaplan(N, D, loss, start=None) -> np.ndarray:
 def predict_with_fit(law, fit: dict[str, Any], N: float, D: float, level: float = 0.95) -> dict[str, Any]:
     """Loss at (N, D) with the prediction interval recorded in a law file's fit section."""
     point = float(law.loss(N, D))
-    samples = np.asarray((fit.get("bootstrap") or {}).get("samples") or [], float)
+    boot = fit.get("bootstrap") or {}
+    samples = np.asarray(boot.get("samples") or [], float)
     residuals = np.asarray(fit.get("residuals") or [], float)
-    names = tuple((fit.get("estimate") or {}).keys())
+    estimate = fit.get("estimate") or {}
+    # The samples' columns: recorded since 2026-12-01; before, the fit's own parameter order (a
+    # re-saved file may have sorted the estimate's keys, so never their order).
+    names = tuple(boot.get("columns") or next((n for n in (CHINCHILLA_NAMES, KAPLAN_NAMES)
+                                                if set(n) == set(estimate)), ()))
     if samples.ndim != 2 or samples.shape[0] < 2 or not names or samples.shape[1] != len(names):
         return {"loss": point, "interval": None,
                 "note": "no bootstrap in the law file: refit with --bootstrap N for an interval"}
+    edited = [n for n in names if not math.isclose(float(getattr(law, n, math.nan)), float(estimate.get(n, math.nan)),
+                                                   rel_tol=1e-9)]
+    if edited:
+        return {"loss": point, "interval": None,
+                "note": f"no interval: the law's {', '.join(edited)} {'differs' if len(edited) == 1 else 'differ'} "
+                        "from the fitted estimate the "
+                        "bootstrap belongs to (an edited law file)."}
     preds = np.array([float(dataclasses.replace(law, **dict(zip(names, map(float, row), strict=True))).loss(N, D))
                       for row in samples])
     if residuals.size:
