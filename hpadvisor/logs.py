@@ -42,6 +42,10 @@ COLUMNS = {
 SPIKE_REL = 0.02
 SPIKE_MADS = 8.0
 SPIKE_WINDOW = 11
+#: A run has diverged from the first of at least DIVERGED_POINTS last points that all lie this far
+#: above the lowest running median before them (a sustained rise, which the running median follows).
+DIVERGED_REL = 0.1
+DIVERGED_POINTS = 3
 
 
 @dataclass(frozen=True)
@@ -254,6 +258,20 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     spikes = find_spikes(l_good, judge_end=not (lr_tail.size > 1 and np.any(np.diff(lr_tail) > 0)))
     for s, v in zip(s_good[spikes], l_good[spikes], strict=True):
         excluded.append((int(s), f"loss {v:g} is a spike above the running median"))
+    start = diverged_from(l_good)
+    if start is not None:
+        at, before = s_good[start], (s_good[start - 1] if start > 0 else 0)
+        lr_in = lr_vals[lr_steps >= before]  # from the last point before the rise
+        if not lr_vals.size and planned_lr is not None:
+            lr_in = planned_lr[int(before):]
+        if not (lr_in.size > 1 and np.any(np.diff(lr_in) > 0)):  # a loss that rises with the lr is not this
+            notes.append(f"the loss rose to {l_good[start]:g} at step {at:g} and stayed more than "
+                         f"{DIVERGED_REL:.0%} above its best so far to the end: the run diverged there; "
+                         "fitted up to it.")
+            excluded += [(int(s), f"loss {v:g}: after the run diverged at step {at:g}")
+                         for s, v, spike in zip(s_good[start:], l_good[start:], spikes[start:], strict=True)
+                         if not spike]
+            spikes[start:] = True
     if excluded:
         shown = ", ".join(str(s) for s, _ in excluded[:5]) + (" ..." if len(excluded) > 5 else "")
         notes.append(f"excluded {len(excluded)} diverged points (NaN/inf/non-positive/spikes) at steps {shown}.")
@@ -263,6 +281,23 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     return LogRun(name=name, file=path, sha256=digest, steps=s_fit.astype(np.int64), loss=l_fit,
                   lr_steps=lr_steps, lr=lr_vals, notes=tuple(notes), excluded=tuple(excluded),
                   lr_column="lr" in frame.columns)
+
+
+def diverged_from(loss: np.ndarray) -> int | None:
+    """Index of the first of the last points (at least DIVERGED_POINTS) that all lie more than
+    DIVERGED_REL above the lowest running median (SPIKE_WINDOW points) before them: the run blew up
+    there and never came back.  None if it did not."""
+    n = loss.size
+    if n < SPIKE_WINDOW + DIVERGED_POINTS:
+        return None
+    half = SPIKE_WINDOW // 2
+    windows = np.lib.stride_tricks.sliding_window_view(np.pad(loss, half, mode="edge"), SPIKE_WINDOW)
+    best_before = np.r_[np.inf, np.minimum.accumulate(np.median(windows, axis=1))[:-1]]
+    above = loss > (1 + DIVERGED_REL) * best_before
+    if not above[-1]:
+        return None
+    start = n - int(np.argmin(above[::-1])) if not above.all() else 0
+    return start if n - start >= DIVERGED_POINTS else None
 
 
 def find_spikes(loss: np.ndarray, judge_end: bool = True) -> np.ndarray:

@@ -415,3 +415,23 @@ def test_json_rows_that_are_not_objects_are_named_by_line(tmp_path, name, text, 
     """These raised TypeError inside pandas (exit 3) or gave pandas' own words."""
     with pytest.raises(DataError, match=said.replace("[", r"\[").replace("(", r"\(")):
         read_log(_write(tmp_path, name, text))
+
+
+@pytest.mark.parametrize("tail,lr_rises,excluded_from", [
+    ([7.5] * 21, False, 400),                           # blew up and stayed up
+    ([2.9 * 1.5, 2.9 * 2, 2.9 * 3, 2.9 * 4], False, 400),  # a gradual rise to the end
+    ([2.9 * 1.02, 2.9 * 1.04, 2.9 * 1.05], False, None),   # within 10% of its best: not diverged
+    ([2.9 * 1.3, 2.9 * 1.3, 2.9 * 1.3], True, None),        # the lr rose (a WSD-S rewarm): not diverged
+])
+def test_a_run_that_blows_up_and_stays_up_is_excluded_from_there(tmp_path, tail, lr_rises, excluded_from):
+    """The running median follows a sustained rise, so the spike filter kept such tails (R^2 -0.22)."""
+    base = [3.3 - s / 100 for s in range(40)]
+    lr = [1e-3] * 40 + [(2e-3 if lr_rises else 1e-3)] * len(tail)
+    rows = [f"{s * 10},{v},{r}" for s, (v, r) in enumerate(zip(base + tail, lr, strict=True))]
+    (run,) = read_log(_write(tmp_path, "d.csv", "step,loss,lr\n" + "\n".join(rows) + "\n"))
+    if excluded_from is None:  # (a noiseless curve's small rise may still be a spike: another rule)
+        assert not any("stayed more than 10% above its best" in n for n in run.notes)
+        assert not any("after the run diverged" in why for _, why in run.excluded)
+    else:
+        assert min(s for s, _ in run.excluded) == excluded_from and run.steps.max() == excluded_from - 10
+        assert any(f"at step {excluded_from} and stayed more than 10% above its best" in n for n in run.notes)
