@@ -82,6 +82,19 @@ def dumps(law: Law, fit: Mapping[str, Any] | None = None) -> str:
     return yamlio.dumps(to_dict(law, fit))
 
 
+#: Largest constant a law file may give (E = 1e308 printed a 300-digit loss).
+MAX_CONSTANT = 1e100
+
+
+def _sign_rule(name: str, default: float | None) -> str | None:
+    """Whether a law file's constant must be >= 0: one published >= 0 (a coefficient, a loss floor,
+    a curvature cannot turn negative), except exponents ('exp' in the name), which fits may flip,
+    and constants published negative (a cross term)."""
+    if default is None or "exp" in name or default < 0:
+        return None
+    return "non-negative"
+
+
 def from_dict(data: Any, *, source: str = "law file") -> Law:
     """Build a law from parsed law-file data, validating every field."""
     if not isinstance(data, Mapping) or "hpadvisor_law_file" not in data:
@@ -108,13 +121,25 @@ def from_dict(data: Any, *, source: str = "law file") -> Law:
         raise DataError(f"{source}: 'constants' must be a mapping of name: number.")
     fields = {f.name for f in dataclasses.fields(cls)} - {"provenance", "name"}
     kwargs: dict[str, float] = {}
+    defaults = cls().constants()
     for k, v in consts.items():
         if k not in fields:
             raise DataError(f"{source}: '{k}' is not a constant of {form}.{did_you_mean(str(k), fields)}")
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
-            raise DataError(f"{source}: constant '{k}' must be a finite number, not {v!r}.")
+        if isinstance(v, str):  # YAML 1.1 reads 5e2 (no dot) as text: a number written so is one
+            try:
+                v = float(v.strip())
+            except ValueError:
+                pass
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)) \
+                or abs(float(v)) > MAX_CONSTANT:
+            raise DataError(f"{source}: constant '{k}' must be a finite number (|x| <= {MAX_CONSTANT:.0e}), "
+                            f"not {v!r}.")
         kwargs[k] = float(v)
-    missing = [k for k in cls().constants() if k not in kwargs]
+        sign = _sign_rule(k, defaults.get(k))
+        if sign == "non-negative" and not kwargs[k] >= 0:
+            raise DataError(f"{source}: constant '{k}' of {form} must be >= 0 (published {defaults[k]:g}); "
+                            f"got {kwargs[k]:g}.")
+    missing = [k for k in defaults if k not in kwargs]
     if missing:
         raise DataError(f"{source}: constant{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing: "
                         f"a {form} law file gives every constant ({', '.join(cls().constants())}).")
@@ -160,6 +185,8 @@ def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
     fit = data.get("fit") or {}
     if not isinstance(fit, dict):
         raise DataError(f"{path}: 'fit' must be a mapping.")
+    if fit.get("param_count", "total") not in ("total", "non-embedding"):
+        raise DataError(f"{path}: fit.param_count must be total or non-embedding, not {fit['param_count']!r}.")
     return law, fit
 
 
@@ -167,6 +194,7 @@ def merge(base: Mapping[str, Law], paths: Sequence[str]) -> tuple[dict[str, Law]
     """The registry plus the laws in ``paths``; returns (laws, keys of the loaded ones)."""
     laws = dict(base)
     loaded: list[str] = []
+    source: dict[str, str] = {}
     for path in paths:
         law = load(path)
         key = law.registry_key
@@ -174,6 +202,10 @@ def merge(base: Mapping[str, Law], paths: Sequence[str]) -> tuple[dict[str, Law]
             raise DataError(
                 f"{path}: name '{key}' is a published law's key; give the law file another 'name'."
             )
+        if key in source:  # the second would replace the first unseen
+            raise DataError(f"{path}: name '{key}' is also {source[key]}'s; give one of the law files "
+                            "another 'name' (the default is <form>@<file stem>).")
+        source[key] = str(path)
         laws[key] = law
         loaded.append(key)
     return laws, loaded

@@ -40,6 +40,8 @@ def test_a_newer_format_is_refused_with_a_clear_message(tmp_path):
         (lambda d: d["constants"].update(lr_coef=float("nan")), "must be a finite number"),
         (lambda d: d["provenance"]["fitted_range"].update(N=[5, 1]), "must be [low, high]"),
         (lambda d: d.update(extra=1), "unknown key 'extra'"),
+        (lambda d: d["constants"].update(lr_coef=-1.0), "constant 'lr_coef' of steplaw must be >= 0 (published 1.79)"),
+        (lambda d: d["constants"].update(lr_coef=1e308), "must be a finite number (|x| <= 1e+100)"),
     ],
 )
 def test_bad_law_files(edit, fragment):
@@ -49,6 +51,24 @@ def test_bad_law_files(edit, fragment):
     with pytest.raises(DataError) as err:
         lawfile.from_dict(data, source="law.yaml")
     assert fragment in str(err.value)
+
+
+def test_a_law_files_constants_may_be_written_as_yaml_1_1_text_and_exponents_flip():
+    data = lawfile.to_dict(REGISTRY["steplaw"])
+    data["name"] = "steplaw@mine"
+    data["constants"].update(lr_coef="5e2", lr_exp_d=-0.2)  # PyYAML reads 5e2 as a string
+    law = lawfile.from_dict(data, source="law.yaml")
+    assert law.lr_coef == 500.0 and law.lr_exp_d == -0.2
+
+
+def test_two_law_files_of_one_name_are_refused(tmp_path):
+    for d in ("a", "b"):
+        (tmp_path / d).mkdir()
+        data = lawfile.to_dict(REGISTRY["steplaw"])
+        data["name"] = "steplaw-fit@lr-law"
+        (tmp_path / d / "lr-law.yaml").write_text(__import__("yaml").safe_dump(data))
+    with pytest.raises(DataError, match="name 'steplaw-fit@lr-law' is also .*a/lr-law.yaml's"):
+        lawfile.merge(REGISTRY, [str(tmp_path / "a" / "lr-law.yaml"), str(tmp_path / "b" / "lr-law.yaml")])
 
 
 def test_a_law_file_may_not_shadow_a_published_law(tmp_path):
@@ -123,3 +143,20 @@ def test_a_law_file_missing_a_constant_is_refused(tmp_path):
     e.write_text("hpadvisor_law_file: 1\nlaw: multipower\nname: x\nconstants: {}\n")
     with pytest.raises(DataError, match="constants L0, A, alpha, B, C, beta, gamma missing"):
         lawfile.load(e)
+
+
+def test_a_curve_law_with_a_negative_constant_and_a_bogus_param_count_are_refused(tmp_path):
+    """C = -2 made every predicted loss NaN (exit 0); fit.param_count 'bogus' was printed as is."""
+    import yaml
+
+    data = lawfile.to_dict(REGISTRY["mpl-400m"])
+    data["name"] = "multipower@edited"
+    data["constants"]["C"] = -2.0
+    with pytest.raises(DataError, match="constant 'C' of multipower must be >= 0"):
+        lawfile.from_dict(data, source="law.yaml")
+    data["constants"]["C"] = 2.0
+    data["fit"] = {"param_count": "bogus"}
+    path = tmp_path / "law.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(DataError, match="fit.param_count must be total or non-embedding, not 'bogus'"):
+        lawfile.load_document(path)
