@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,32 @@ def check_writable(path: str | os.PathLike[str] | None, *, force: bool = False) 
         raise DataError(f"cannot write '{p}': folder '{parent}' does not exist.")
 
 
+def check_outputs(paths: Mapping[str, str | os.PathLike[str] | None], *, force: bool = False,
+                  plots: Sequence[str] = ("--plot",)) -> None:
+    """Every output a command will write (flag -> path), checked before any work and any write:
+    each writable (:func:`check_writable`), a plot's suffix one matplotlib writes, no two the same
+    file.  A command that wrote its CSV and then refused its plot left half its output behind."""
+    from hpadvisor.plot import check_plot_path
+
+    seen: dict[Path, str] = {}
+    for flag, path in paths.items():
+        if path is None:
+            continue
+        if flag in plots:
+            check_plot_path(path)
+        check_writable(path, force=force)
+        key = Path(path).resolve()
+        if key in seen:
+            raise DataError(f"{seen[key]} and {flag} name the same file '{path}': give each its own.")
+        seen[key] = flag
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: str | os.PathLike[str], text: str, *, force: bool = False) -> Path:
     """Write ``text`` to ``path`` atomically (temp file + rename).
 
@@ -145,6 +172,9 @@ def write_atomic(path: str | os.PathLike[str], text: str, *, force: bool = False
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        # mkstemp makes the file 0600: give it what open() would (0666 less the umask), or the
+        # mode of the file it replaces
+        os.chmod(tmp, p.stat().st_mode & 0o777 if p.exists() else 0o666 & ~_umask())
         os.replace(tmp, p)
     except BaseException:
         try:

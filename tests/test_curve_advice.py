@@ -351,3 +351,30 @@ def test_predict_refuses_options_the_law_does_not_take(cli, tmp_path):
     r = cli("predict", "mpl-400m", "--schedule", "cosine", "--steps", "30000", "--params", "1B", "--tokens", "2B")
     assert r.exit_code == 2 and "--params, --tokens do not apply to a 'multipower' law; it takes --schedule" in r.stderr
     assert cli("predict", "chinchilla", "--params", "1B", "--tokens", "20B").exit_code == 0
+
+
+def test_outputs_are_checked_before_anything_is_written(cli, tmp_path):
+    """A bad --plot used to fail after --out was written (a rerun then found it 'already exists');
+    --out and --plot on one file wrote the CSV and refused it, or with --force replaced it."""
+    import os
+    import stat
+
+    out, base = tmp_path / "lr.csv", ["schedule", "--schedule", "cosine", "--lr", "1e-3", "--steps", "100"]
+    res = cli(*base, "--out", str(out), "--plot", str(tmp_path / "lr.jpg"))
+    assert res.exit_code == 2 and "use a .png, .svg or .pdf" in res.stderr and not out.exists()
+    same = tmp_path / "x.png"
+    res = cli(*base, "--out", str(same), "--plot", str(same), "--force")
+    assert res.exit_code == 2 and "--out and --plot name the same file" in res.stderr and not same.exists()
+    old = os.umask(0o022)
+    try:
+        assert cli(*base, "--out", str(out)).exit_code == 0
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o644  # as open() makes it, not mkstemp's 0600
+    from tests.conftest import shared_data
+
+    (tmp_path / "r-residuals.png").write_text("mine")  # fit final's second plot
+    res = cli("fit", "final", str(shared_data("epoch_chinchilla", "svg_extracted_data.csv")), "--bootstrap", "0",
+              "--out", str(tmp_path / "h.yaml"), "--plot", str(tmp_path / "r.png"))
+    assert res.exit_code == 2 and "r-residuals.png' already exists" in res.stderr
+    assert not (tmp_path / "h.yaml").exists() and not (tmp_path / "r.png").exists()

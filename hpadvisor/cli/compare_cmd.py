@@ -40,6 +40,9 @@ def compare_schedules(
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
 
+    from hpadvisor import yamlio
+
+    yamlio.check_outputs({"--plot": plot}, force=force)
     laws = [lawfile.find(f) for f in law_files]
     law = laws[0]
     options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)

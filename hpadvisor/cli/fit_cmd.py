@@ -71,8 +71,7 @@ def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path
     from hpadvisor import yamlio
     from hpadvisor.errors import InvalidInputError
 
-    yamlio.check_writable(out, force=force)
-    yamlio.check_writable(plot, force=force)
+    yamlio.check_outputs({"--out": out, "--plot": plot}, force=force)
     if holdout is not None and not holdout.strip():
         raise InvalidInputError("--holdout is empty; give e.g. 'N >= 1e9'.")
 

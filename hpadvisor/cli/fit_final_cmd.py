@@ -55,8 +55,9 @@ def fit_final_cmd(
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting import final, holdout as ho
 
-    yamlio.check_writable(out, force=force)
-    yamlio.check_writable(plot, force=force)
+    resid = plot.with_name(plot.stem + "-residuals" + plot.suffix) if plot is not None else None
+    yamlio.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
+                         plots=("--plot", "--plot (its residuals)"))
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")
     if bootstrap < 0:

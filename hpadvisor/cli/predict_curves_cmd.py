@@ -37,6 +37,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     from hpadvisor.cli.options import OutputFormat
     from hpadvisor.errors import InvalidInputError
 
+    from hpadvisor import yamlio
+
+    yamlio.check_outputs({"--plot": plot}, force=force)
     notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")

@@ -50,6 +50,9 @@ def schedule_command(
 
     if every < 1:
         raise InvalidInputError("--every must be >= 1.")
+    from hpadvisor import yamlio
+
+    yamlio.check_outputs({"--out": out, "--plot": plot}, force=force)
     spec = advice = None
     require_config(config, format_in)
     if config is not None:
