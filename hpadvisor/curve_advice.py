@@ -61,7 +61,12 @@ def planned(law, shape: str, total: int, *, peak: float | None = None, warmup: i
     """The schedule to predict: ``shape`` over ``total`` steps, peak lr and warmup defaulting to
     the law's fitted run (:func:`run_defaults`); ``schedule_kw`` go to :func:`schedules.build`."""
     _check_law(law)
+    given = warmup
     peak, warmup, notes = run_defaults(law, total, peak, warmup)
+    if given is None and warmup >= total and shape in ("wsd", "wsd_restarts"):
+        fitted = int(fitted_defaults(law).get("warmup", 0))
+        raise InvalidInputError(f"a {shape} schedule of {total} steps cannot take the law's fitted warmup "
+                                f"({fitted} steps): give --warmup (shorter than the run).")
     return schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup, set_by=set_by,
                            **schedule_kw), notes
 
@@ -205,9 +210,26 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
                                               decay_shape=s, min_lr_ratio=cooldown_min_lr_ratio),
             FRACTIONS, SHAPES)[:10]
     notes = _candidate_notes(law, cands, total, cooldown_floor=cooldown_min_lr_ratio * peak if search else None)
+    notes += _short_run_notes(total, w, search)
     return {"law": law.registry_key, "steps": total, "peak_lr": peak, "warmup_steps": w,
             "min_lr_ratio": min_lr_ratio, "cooldown_min_lr_ratio": cooldown_min_lr_ratio,
             "ranking": ranked, "cooldown_search": best_cd, "notes": notes}
+
+
+def _short_run_notes(total: int, warmup: int, search: bool) -> list[str]:
+    """What the warmup leaves of the comparison: cooldowns cut to the steps after it (which then
+    coincide), and DeepSeek's milestones inside it."""
+    after = total - warmup
+    notes = []
+    cut = [f for f in (0.1, 0.2, *(FRACTIONS if search else ())) if round(f * total) > after]
+    if cut:
+        notes.append(f"only {after} steps follow the {warmup}-step warmup: WSD cooldowns of "
+                     f"{', '.join(f'{f:.0%}' for f in sorted(set(cut)))} of the run are cut to them, so those "
+                     "candidates coincide.")
+    inside = [f"{frac:.0%}" for frac, _ in schedules.DEEPSEEK_MILESTONES if math.ceil(frac * total) <= warmup]
+    if inside:
+        notes.append(f"the multistep milestones at {' and '.join(inside)} of the run fall inside the warmup.")
+    return notes
 
 
 def _candidate_notes(law, cands: dict, total: int, cooldown_floor: float | None = None) -> list[str]:

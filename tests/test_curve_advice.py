@@ -378,3 +378,16 @@ def test_outputs_are_checked_before_anything_is_written(cli, tmp_path):
               "--out", str(tmp_path / "h.yaml"), "--plot", str(tmp_path / "r.png"))
     assert res.exit_code == 2 and "r-residuals.png' already exists" in res.stderr
     assert not (tmp_path / "h.yaml").exists() and not (tmp_path / "r.png").exists()
+
+
+def test_a_run_barely_longer_than_its_warmup_says_what_the_warmup_leaves():
+    short = curve_advice.compare(MPL_400M, 2200)
+    assert any(n.startswith("only 40 steps follow the 2160-step warmup: WSD cooldowns of 5%, 10%") for n in short["notes"])
+    assert "the multistep milestones at 80% and 90% of the run fall inside the warmup." in short["notes"]
+    long = curve_advice.compare(MPL_400M, 24000, search=False)
+    assert not any("follow the" in n or "milestones" in n for n in long["notes"])
+
+
+def test_a_wsd_run_shorter_than_the_fitted_warmup_asks_for_a_warmup():
+    with pytest.raises(InvalidInputError, match=r"a wsd schedule of 1000 steps cannot take the law's fitted warmup \(2160"):
+        curve_advice.planned(MPL_400M, "wsd", 1000)
