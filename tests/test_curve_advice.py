@@ -176,7 +176,7 @@ def test_schedule_keeps_the_advised_floor_as_a_fraction_of_the_peak_in_use(cli, 
      "'peak' parameter of the schedule (set by --lr) must be a finite number > 0"),
     (("schedule", "--schedule", "wsd", "--lr", "1e-3", "--steps", "100", "--decay-fraction", "0"),
      "(set by --decay-fraction or schedule.decay_fraction) must be in (0, 1]"),
-    (("predict", "mpl-400m", "--schedule", "wsd", "--steps", "2000"), "a wsd schedule needs steps after its warmup"),
+    (("predict", "mpl-400m", "--schedule", "wsd", "--steps", "2000"), "a wsd schedule of 2000 steps cannot take the law's fitted warmup (2160 steps): give --warmup"),
     (("schedule", "--schedule", "cosine", "--lr", "3e-4", "--steps", "1000", "--cooldowns", "3"),
      "cooldowns apply to a wsd schedule, not cosine"),
 ])
