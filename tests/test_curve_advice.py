@@ -391,3 +391,25 @@ def test_a_run_barely_longer_than_its_warmup_says_what_the_warmup_leaves():
 def test_a_wsd_run_shorter_than_the_fitted_warmup_asks_for_a_warmup():
     with pytest.raises(InvalidInputError, match=r"a wsd schedule of 1000 steps cannot take the law's fitted warmup \(2160"):
         curve_advice.planned(MPL_400M, "wsd", 1000)
+
+
+def test_predict_and_fit_curves_refuse_flags_their_input_ignores(cli, tmp_path):
+    trace = tmp_path / "t.csv"
+    trace.write_text("step,lr\n0,0\n100,1e-4\n300,1e-4\n")
+    base = ["predict", "mpl-400m"]
+    for args, said in [
+        ([*base, "--lr-trace", str(trace), "--lr", "1e-3"], "--lr-trace gives the whole schedule: drop --lr"),
+        ([*base, "--lr-trace", str(trace), "--warmup", "-3"], "--warmup must be a whole number of steps >= 0"),
+        ([*base, "--schedule", "cosine", "--steps", "3000", "--decay-fraction", "0.2"],
+         "--decay-fraction: a WSD cooldown's settings; --schedule cosine has none"),
+        ([*base, "--schedule", "cosine", "--steps", "3000", "--decay-shape", "1-sqrt"], "--decay-shape: a WSD"),
+    ]:
+        res = cli(*args)
+        assert res.exit_code == 2 and said in res.stderr, (args, res.stderr)
+    from tests.conftest import shared_data
+
+    log = str(shared_data("mpl_schedules", "csv_100", "cosine_24000.csv"))
+    res = cli("fit", "curves", log, "--lr", "3e-4", "--out", str(tmp_path / "o.yaml"))
+    assert res.exit_code == 2 and "--lr: these set the --schedule of logs without an lr column" in res.stderr
+    res = cli("fit", "curves", log, "--warmup", "-5", "--out", str(tmp_path / "o.yaml"))
+    assert res.exit_code == 2 and "--warmup must be a whole number of steps >= 0" in res.stderr

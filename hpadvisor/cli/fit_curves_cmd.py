@@ -81,6 +81,13 @@ def fit_curves_command(
                 raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
     sched = None
     require_config(config, format_in)
+    if warmup is not None and warmup < 0:
+        raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
+    if schedule is None:
+        from hpadvisor.cli.options import refuse_flags
+
+        refuse_flags("{flags}: these set the --schedule of logs without an lr column; give --schedule too, or "
+                     "drop them.", {"--lr": lr, "--total-steps": total_steps})
     if config is not None:
         from hpadvisor.curve_advice import Given
 

@@ -68,10 +68,18 @@ def config_schedule(config: Path, clash: str, given: dict[str, Any], format_in: 
     from hpadvisor.formats.base import read_config
 
     fmt = trainer_format(format_in)
+    refuse_flags(clash, given)
+    return schedules.from_trainer(read_config(config, format=fmt))
+
+
+def refuse_flags(clash: str, given: dict[str, Any]) -> None:
+    """InvalidInputError ``clash`` (``{flags}`` filled in) if any flag in ``given`` has a value: flags
+    that the way the schedule is given would ignore."""
+    from hpadvisor.errors import InvalidInputError
+
     flags = [flag for flag, value in given.items() if value is not None]
     if flags:
         raise InvalidInputError(clash.format(flags=", ".join(flags)))
-    return schedules.from_trainer(read_config(config, format=fmt))
 
 
 def plain(obj: Any) -> Any:

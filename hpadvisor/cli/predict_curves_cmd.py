@@ -43,9 +43,13 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
-    from hpadvisor.cli.options import config_schedule, require_config
+    from hpadvisor.cli.options import config_schedule, refuse_flags, require_config
 
     require_config(config, format_in)
+    if warmup is not None and warmup < 0:
+        raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
+    shape_flags = {"--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None,
+                   "--cooldowns": cooldowns}
     if config is not None:
         eta, label, more = config_schedule(
             config, "--config gives the whole schedule: drop {flags} (or use --schedule).",
@@ -59,6 +63,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     elif lr_trace is not None:
         from hpadvisor.tables import parse_map
 
+        refuse_flags("--lr-trace gives the whole schedule: drop {flags} (--warmup only places a warmup "
+                     "before a trace's first step).", {"--steps": steps, "--lr": lr, "--min-lr": min_lr,
+                                                        "--min-lr-ratio": min_lr_ratio, **shape_flags})
         ts, tv = schedules.read_trace(str(lr_trace), mapping=parse_map(mapping))
         eta = schedules.interpolate_trace(ts, tv, warmup_steps=warmup)
         if ts[0] > 0:
@@ -69,6 +76,8 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     else:
         if steps is None:
             raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
+        if schedule not in ("wsd", "wsd_restarts"):
+            refuse_flags(f"{{flags}}: a WSD cooldown's settings; --schedule {schedule} has none.", shape_flags)
         from hpadvisor import units
         from hpadvisor.cli.options import SCHEDULE_FLAGS
         from hpadvisor.curve_advice import curve_steps, planned

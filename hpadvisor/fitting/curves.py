@@ -549,7 +549,8 @@ def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> t
             if np.isfinite(b) and abs(p - b) <= (rel * abs(b) if b else tiny):
                 out.append(f"{name} = {p:.4g} is at the {side} bound of its range: these runs do not pin it "
                            "down, and predictions for other schedules are unreliable. Add a run whose lr "
-                           "decays differently (a cosine, a WSD cooldown or a step drop).")
+                           "follows another shape than these (a constant lr, a cosine, a WSD cooldown or a "
+                           "step drop).")
     return tuple(out)
 
 
@@ -648,6 +649,7 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
     curves: list[Curve] = []
     said: list[tuple[str, str, str]] = []  # (file, run, what was done to it)
     planned = None if schedule is None else schedule.sequence()  # the lr of the runs without an lr column
+    used_planned = False
     for path in paths:
         for run in read_log(path, mapping=mapping, planned_lr=planned):
             for n in run.notes:
@@ -669,6 +671,7 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                     raise DataError(f"{path}: the log runs to step {int(run.steps.max())}, past the given "
                                     f"schedule's {eta.size - 1} steps: give the run's full length.")
                 said.append((path, run.name, "no lr column: the lr of the given schedule."))
+                used_planned = True
             elif run.lr_column:
                 raise DataError(f"'{path}' [{run.name}]: the lr column has no values and no schedule was given: "
                                 "fill it, or pass --schedule/--lr/--warmup/--total-steps or --config TRAINER-CONFIG.")
@@ -681,9 +684,17 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
             curves.append(Curve(run.name, eta[: max(int(run.steps.max()), 1) + 1], run.steps[keep], run.loss[keep],
                                 source=run.source()))
     names = [c.name for c in curves]
-    if len(set(names)) != len(names):  # same stem in different folders: qualify by path
-        curves = [dataclasses.replace(c, name=f"{c.source.get('file')}:{c.name}") for c in curves]
-    return curves, group_notes(said)
+    if len(set(names)) != len(names):  # same stem in different folders: qualify by the folder, else the path
+        from pathlib import Path
+
+        short = [f"{Path(str(c.source.get('file'))).parent.name}/{c.name}" for c in curves]
+        full = [f"{c.source.get('file')}:{c.name}" for c in curves]
+        curves = [dataclasses.replace(c, name=n) for c, n in
+                  zip(curves, short if len(set(short)) == len(short) else full, strict=True)]
+    notes = group_notes(said)
+    if planned is not None and not used_planned:
+        notes.append("the given schedule was not used: every log has its own lr column (the logged lr is fitted).")
+    return curves, notes
 
 
 def group_notes(said: Sequence[tuple[str, str, str]]) -> list[str]:
