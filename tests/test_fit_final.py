@@ -284,3 +284,12 @@ def test_the_prediction_interval_survives_a_resaved_law_file_and_not_an_edit(cli
     doc["constants"]["E"] = 2.5
     edited = interval(doc, "edited.yaml")
     assert edited["interval"] is None and "the law's E differs from the fitted estimate" in edited["note"]
+
+
+def test_losses_that_do_not_vary_are_refused():
+    """Constant losses gave E 2.5e-198, A 9.9e-20, R^2 nan, exit 0 and a law file."""
+    N = np.geomspace(1e7, 1e9, 10).repeat(2)
+    D = np.tile([1e9, 1e10], 10)
+    ladder = Ladder(N=N, D=D, loss=np.full(20, 3.0), source={"file": "s", "sha256": "0", "rows": 20, "rows_used": 20})
+    with pytest.raises(DataError, match="every run's loss is 3: a law of how the loss falls"):
+        fit_final(ladder, bootstrap=0)

@@ -248,6 +248,9 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
         raise DataError("every run has the same (N, D): give runs at several model and data sizes.")
     if np.unique(ladder.N).size < 2 or np.unique(ladder.D).size < 2:
         raise DataError("the runs vary only one of N and D: L(N, D) needs both to vary.")
+    if np.ptp(ladder.loss) <= 1e-9 * float(np.max(ladder.loss)):
+        raise DataError(f"every run's loss is {ladder.loss[0]:g}: a law of how the loss falls with N and D "
+                        "needs losses that differ (is the loss column the right one?).")
     if form == "chinchilla":
         est = fit_chinchilla_params(ladder.N, ladder.D, ladder.loss, starts=starts or core.grid_starts(*_COARSE))
         warm = [_from_constants(est)]
