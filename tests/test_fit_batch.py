@@ -205,3 +205,22 @@ def test_what_n_counts_is_read_from_the_n_columns_name(tmp_path, name, expected,
                            default_param_count="total", seq_len=512, need_batch=True)
     assert table.param_count == expected
     assert any(said in n for n in table.notes)
+
+
+@pytest.mark.parametrize("steps,said", [
+    (lambda b: 1e10 / b, "its critical batch lies beyond it"),     # perfect linear scaling throughout
+    (lambda b: 1000 + b / 100, "steps do not fall as the batch grows"),  # tokens, not steps, say
+])
+def test_a_study_that_locates_no_critical_batch_is_refused(tmp_path, steps, said):
+    """They gave B_crit 3.8e16 seqs (interval 2.9e32) or B_crit = 1.2 B_ref with B_noise 1e-194."""
+    from hpadvisor.errors import FitError, InvalidInputError
+
+    f = tmp_path / "study.csv"
+    f.write_text("params,batch_size,steps\n" + "".join(
+        f"{n},{b},{steps(b * 512)}\n" for n in (1e8, 2e8) for b in (32, 64, 128, 256, 512, 1024)))
+    table = read_fit_table(f, need=["N", "steps"], what="batch study", param_count=None,
+                           default_param_count="total", seq_len=512, need_batch=True)
+    with pytest.raises(FitError, match=said):
+        fit_batch(table, tokens_per_param=20, seq_len=512, n_boot=0)
+    with pytest.raises(InvalidInputError, match="--bootstrap must be >= 0"):
+        fit_batch(table, tokens_per_param=20, seq_len=512, n_boot=-3)

@@ -145,6 +145,10 @@ def model_labels(frame) -> np.ndarray:
     return np.array([f"{n:.4g}" for n in frame["N"].to_numpy(float)])
 
 
+#: A fitted B_noise this far beyond the batches tried is not located by them.
+BEYOND = 10.0
+
+
 def fit_batch(
     table,
     *,
@@ -158,6 +162,8 @@ def fit_batch(
     seq_len: float | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> BatchFit:
+    if n_boot < 0:
+        raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {n_boot}.")
     if not (0 < overhead < 10):
         raise InvalidInputError(f"--overhead must be in (0, 10), e.g. 0.2 (20%); got {overhead:g}.")
     seq_len = seq_len if seq_len is not None else table.seq_len
@@ -216,6 +222,17 @@ def fit_batch(
     for lab, rows, part in groups:
         p = _fit_model(B[rows], S[rows])
         s_min, b_noise = math.exp(p[0]), math.exp(p[1])
+        lo_b, hi_b = float(B[rows].min()), float(B[rows].max())
+        if b_noise > BEYOND * hi_b:
+            raise FitError(
+                f"Optimal parameters not found: model {lab}'s steps fall in proportion to the batch up to the "
+                f"largest batch tried ({hi_b:.4g} tokens): its critical batch lies beyond it (a lower bound, "
+                "not a value); add larger batches.")
+        if b_noise < lo_b / BEYOND:
+            raise FitError(
+                f"Optimal parameters not found: model {lab}'s steps do not fall as the batch grows (from "
+                f"{lo_b:.4g} to {hi_b:.4g} tokens): is the steps column optimizer steps to the target loss "
+                "(not tokens)?")
         pred = s_min * (1 + b_noise / B[rows])
         samples = []
         if n_boot > 0:

@@ -162,6 +162,8 @@ def fit_sweep(
     """Fit the Step-Law-form laws to ``table`` (from read_fit_table: N, D, lr, batch_tokens, loss)."""
     if method not in METHODS:
         raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not '{method}'.")
+    if n_boot < 0:
+        raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {n_boot}.")
     if not (0 < tolerance < 0.5):
         raise InvalidInputError(f"--tolerance must be in (0, 0.5), e.g. 0.0025; got {tolerance:g}.")
     if not (0 < window < 1):
