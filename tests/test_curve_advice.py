@@ -413,3 +413,18 @@ def test_predict_and_fit_curves_refuse_flags_their_input_ignores(cli, tmp_path):
     assert res.exit_code == 2 and "--lr: these set the --schedule of logs without an lr column" in res.stderr
     res = cli("fit", "curves", log, "--warmup", "-5", "--out", str(tmp_path / "o.yaml"))
     assert res.exit_code == 2 and "--warmup must be a whole number of steps >= 0" in res.stderr
+
+
+def test_a_run_file_gives_one_schedule_by_either_path(cli, tmp_path):
+    """`schedule RUN` (the run spec) and `schedule --config RUN` (the run file read as a trainer config)
+    gave 4769 vs 4768 steps and a warmup from 0 vs from HF's WSD floor."""
+    run = tmp_path / "run.yaml"
+    run.write_text("model: {params: 125M}\ndata: {tokens: 2.5B}\nseq_len: 2048\nbatch: 256 seqs\n"
+                   "optimizer: {lr: 1e-3}\nschedule: {shape: wsd, warmup: 100 steps, min_lr_ratio: 0.1, "
+                   "decay_fraction: 0.2, trainer: hf}\n")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert cli("schedule", str(run), "--out", str(a)).exit_code == 0
+    assert cli("schedule", "--config", str(run), "--out", str(b)).exit_code == 0
+    assert a.read_text() == b.read_text()
+    rows = a.read_text().splitlines()
+    assert len(rows) == 1 + 4770 and rows[1] == "0,0.0001"  # ceil(2.5e9 / 524288) = 4769 steps; HF's WSD floor

@@ -8,6 +8,7 @@ steps is data.tokens / tokens per step.  seq_len defaults to 2048, as in the spe
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from hpadvisor.formats._common import Draft
@@ -53,8 +54,8 @@ def read(path: str, text: str) -> Draft:
             d.later("global_batch_tokens", number, "batch", line("batch"), values["batch"])
             batch_tokens = number
     if batch_tokens and d.has("tokens"):
-        steps = d.val("tokens") / batch_tokens
-        d.put("train_steps", int(steps) if float(steps).is_integer() else steps, "data.tokens / batch",
+        steps = d.val("tokens") / batch_tokens  # whole steps as the advice counts them: ceil
+        d.put("train_steps", math.ceil(steps * (1 - 1e-12)), "data.tokens / batch (rounded up)",
               None, None, ("data.tokens", "batch"))
     if "schedule.warmup" in values:
         unit, x = values["schedule.warmup"]
