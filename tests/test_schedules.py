@@ -175,7 +175,7 @@ def test_cli_schedule_flags_override_the_run_file(cli, tmp_path):
 @pytest.mark.parametrize(("args", "msg"), [
     (("--schedule", "cosine"), "give a run file, or the schedule by flags"),
     (("--schedule", "foo", "--lr", "1e-3", "--steps", "100"), "unknown schedule 'foo'"),
-    (("--schedule", "cosine", "--lr", "1e-3", "--steps", "1e12"), "beyond the 50,000,000 steps"),
+    (("--schedule", "cosine", "--lr", "1e-3", "--steps", "1e12"), "beyond the 10,000,000 steps"),
     (("--schedule", "cosine", "--lr", "1e-3", "--steps", "100", "--every", "0"), "--every must be >= 1"),
 ])
 def test_cli_schedule_bad_flags(cli, args, msg):
