@@ -488,6 +488,7 @@ class _ConfigPlan:
     cooldown: int | None = None  # WSD: its cooldown steps
     cooldown_said: bool = False  # the config gives the cooldown (else 20% of the horizon)
     init: float = 0.0  # the lr the warmup starts from, absolute
+    rounded: list = field(default_factory=list)  # step counts given as fractions, rounded (said)
 
 
 def _steps(cfg, key: str, default: int | None) -> int | None:
@@ -539,6 +540,11 @@ def _read_plan(cfg) -> _ConfigPlan:
         plan.cooldown_said = plan.cooldown is not None
         if plan.cooldown is None:
             plan.cooldown = max(1, round(0.2 * plan.horizon))
+    for key in ("warmup_steps", "decay_steps", "wsd_decay_steps"):
+        v = cfg.value(key)
+        if isinstance(v, float) and not v.is_integer():  # e.g. Megatron's fraction x horizon, or samples / batch
+            plan.rounded.append(f"{cfg.get(key).field} gives {v:g} steps, computed as {round(v)} (the trainer counts "
+                                "a fraction of a step: its lr differs slightly over that phase)")
     return plan
 
 
@@ -601,6 +607,7 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
                      "may differ from the trainer's by a step; schedule.trainer names another).")
     plan = _read_plan(cfg)
+    notes += [f"{r}." for r in plan.rounded]
     if trainer in _TRAINER_RULES:
         _TRAINER_RULES[trainer](plan, cfg, notes)
     shape, horizon, total, warmup = plan.shape, plan.horizon, plan.total, plan.warmup

@@ -672,3 +672,16 @@ def test_a_run_file_names_the_trainer_whose_lr_formulas_it_follows(cli, tmp_path
     run.write_text(run.read_text().replace("trainer: torchtitan", "trainer: megatorn"))
     bad = cli("schedule", str(run))
     assert bad.exit_code == 2 and "'schedule.trainer' = 'megatorn' is not one of" in bad.stderr
+
+
+def test_a_fractional_step_count_is_said_where_it_is_rounded(tmp_path):
+    """Megatron's lr_warmup_fraction x lr_decay_iters (and samples / batch) can be 10.5 steps; the
+    schedule is built in whole steps, and says so."""
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "m.yaml"
+    f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-4\nlr_decay_style: linear\ntrain_iters: 1000\nlr_decay_iters: 1050\n"
+                 "lr_warmup_fraction: 0.01\nglobal_batch_size: 64\nmicro_batch_size: 4\n")
+    eta, _, notes = schedules.from_trainer(read_config(f, format="megatron"))
+    assert "lr_warmup_fraction gives 10.5 steps, computed as 10" in " ".join(notes)
+    assert eta[10] == pytest.approx(1e-3)
