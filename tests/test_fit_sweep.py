@@ -270,3 +270,16 @@ def test_a_best_run_on_the_edge_of_its_grid_is_said():
     fit = fit_sweep(table, n_boot=0)
     assert any(n.startswith("1 of 12 settings ran their best lr at the edge of the lrs they tried (N=1e+08 D=5e+09)")
                for n in fit.notes)
+
+
+@pytest.mark.parametrize("text,extra,said", [
+    ("N,D,lr,bs,loss\n1e8,2,1e-3,64,2.5\n2e8,4,1e-3,64,2.5\n", [], "D = 2 tokens is below 1e+06: is the column in billions?"),
+    ("N,D,lr,bs,loss\n0.1,2e9,1e-3,64,2.5\n0.2,4e9,1e-3,64,2.5\n", [], "N = 0.1 parameters is below 1000"),
+    ("N,D,lr,bs,loss\n1e8,2e9,1e-3,64,2.5\n2e8,4e9,1e-3,64,2.5\n", ["--batch-unit", "tokens"],
+     "a batch of 64 tokens is less than one sequence of 2048: is --batch-unit right"),
+])
+def test_columns_in_other_units_are_refused(cli, tmp_path, text, extra, said):
+    """D in billions, or a batch in sequences called tokens, were fitted without comment."""
+    src = _write(tmp_path, "s.csv", text)
+    res = cli("fit", "sweep", src, "--seq-len", "2048", *extra, "--out", str(tmp_path / "o.yaml"))
+    assert res.exit_code == 2 and said in res.stderr

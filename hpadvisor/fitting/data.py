@@ -123,8 +123,24 @@ def read_fit_table(
         _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes)
     for col in [c for c in ("N", "D", "lr", "batch_tokens", "steps") if c in frame.columns and c in (*need, "batch_tokens")]:
         _check_positive(frame, col, path, what)
+    _check_scale(frame, path, what, seq_len)
     return Table(frame=frame, path=str(path), sha256=digest, notes=notes, param_count=param_count,
                  seq_len=seq_len)
+
+
+#: Below these a column is in other units (billions, sequences): no language model is smaller.
+SMALLEST = {"N": (1e3, "parameters", "in millions or billions"), "D": (1e6, "tokens", "in billions")}
+
+
+def _check_scale(frame, path, what, seq_len) -> None:
+    """Sizes no training run has: a column in other units, refused with the likely cause."""
+    for col, (least, unit, likely) in SMALLEST.items():
+        if col in frame.columns and float(frame[col].min()) < least:
+            raise DataError(f"{what} '{path}': {col} = {float(frame[col].min()):g} {unit} is below {least:g}: is "
+                            f"the column {likely}? Give plain {unit} (e.g. 7e9), or --map {col}=<column>.")
+    if seq_len and "batch_tokens" in frame.columns and float(frame["batch_tokens"].min()) < seq_len:
+        raise DataError(f"{what} '{path}': a batch of {float(frame['batch_tokens'].min()):g} tokens is less than "
+                        f"one sequence of {seq_len:g}: is --batch-unit right (sequences, not tokens)?")
 
 
 def _seq_len_from(frame, path, what, notes) -> float | None:

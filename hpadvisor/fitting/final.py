@@ -56,6 +56,7 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
     """Read a final-loss table: N, loss, and D (or C, with D = C / 6N)."""
     from hpadvisor.fitting.data import (  # the alias table every fit input shares
         COLUMNS,
+        SMALLEST,
         param_count_of,
     )
     from hpadvisor.tables import read_table, row_label
@@ -77,6 +78,10 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"ladder '{path}', {row_label(frame, row)}: {name} = {arr[row]:g} must be a "
                             "finite number > 0.")
+        least, unit, likely = SMALLEST[name]
+        if arr.min() < least:
+            raise DataError(f"ladder '{path}': {name} = {arr.min():g} {unit} is below {least:g}: is the column "
+                            f"{likely}? Give plain {unit} (e.g. 7e9), or --map {name}=<column>.")
     dropped: dict[str, int] = {}
     diverged = ~np.isfinite(loss) | (loss <= 0)
     if diverged.any():
