@@ -123,6 +123,7 @@ def test_cli_json_law_file_and_predict(cli, tmp_path):
     assert data["sensitivity"]["lr_2x_high"] > data["sensitivity"]["lr_2x_low"] > 0
     law, fit = lawfile.load_document(out)
     assert isinstance(law, FittedSweep) and fit["param_count"] == "non-embedding"
+    assert law.registry_key == "steplaw-fit@lr" and data["law"] == "steplaw-fit@lr"  # <form>@<out stem>
     assert fit["data"][0]["sha256"] and fit["rows_excluded"]["held_out"] == 165
     assert float(law.relative_loss_cost(2.0)) == pytest.approx(data["sensitivity"]["lr_2x_high"])
     h0 = data["holdout"][0]

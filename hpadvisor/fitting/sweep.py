@@ -268,13 +268,13 @@ def fit_sweep(
         data = tuple(np.array(v) for v in zip(*[(s.N, s.D, s.surface.lr_opt, s.surface.batch_opt)
                                                  for s in usable], strict=True))
         groups = None  # one row per setting: resampling rows resamples settings
-    for name, values in (("N", data[0]), ("D", data[1])):
+    for var, values in (("N", data[0]), ("D", data[1])):
         spread = float(values.max() / values.min())
         if spread < MIN_SPREAD:
             raise FitError(
-                f"Optimal parameters not found: the fitted settings' {name} spans only "
+                f"Optimal parameters not found: the fitted settings' {var} spans only "
                 f"{100 * (spread - 1):.2g}% ({values.min():.4g}-{values.max():.4g}), so the exponent in "
-                f"{name} is not determined; sweep settings at least {MIN_SPREAD}x apart in {name}."
+                f"{var} is not determined; sweep settings at least {MIN_SPREAD}x apart in {var}."
             )
     try:
         coefs = _law_coefs(*data)
