@@ -352,7 +352,7 @@ class _Builder:
             raw = self.laws[key].evaluate(quantity, self.vars)
             if transform is not None:
                 raw, note = transform(key, raw)
-                if note and key == cands[0]:
+                if note and (key == cands[0] or note.startswith(f"{key} ")):  # an alternative's own caveat
                     extra_notes.append(note)
             values[key] = raw if math.isfinite(raw) else None
             factors[key], reasons[key] = self.factor(key)
@@ -445,6 +445,9 @@ def recommend(
             )
         if planned is None or sqrt is None:
             return lr, None
+        if key not in own_batch and key in laws and "batch_tokens" not in laws[key].outputs:
+            # an lr law without a batch of its own (Kaplan's eq. D.1): no batch to rescale from
+            return lr, f"{key} gives no batch of its own: its lr is not rescaled to the planned batch."
         base = own_batch.get(key, ref_b)
         scaled = float(sqrt.lr(lr, base, planned))
         return scaled, (

@@ -277,7 +277,7 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
         notes.append(f"excluded {len(excluded)} diverged points (NaN/inf/non-positive/spikes) at steps {shown}.")
     s_fit, l_fit = s_good[~spikes], l_good[~spikes]
     if s_fit.size == 0:
-        raise DataError(f"{where}: no usable loss values (all blank, NaN, inf or spikes).")
+        raise DataError(f"{where}: no usable loss values (all blank, NaN, inf, not positive, or spikes).")
     return LogRun(name=name, file=path, sha256=digest, steps=s_fit.astype(np.int64), loss=l_fit,
                   lr_steps=lr_steps, lr=lr_vals, notes=tuple(notes), excluded=tuple(excluded),
                   lr_column="lr" in frame.columns)

@@ -218,3 +218,14 @@ def test_help_and_version(cli):
     assert cli("--help").exit_code == 0
     assert "recommend" in cli("--help").stdout
     assert cli("--version").stdout.startswith("hpadvisor ")
+
+
+def test_an_lr_law_without_a_batch_of_its_own_is_not_rescaled(cli):
+    """Kaplan's eq. D.1 has no batch: it was rescaled from Step Law's batch (an arbitrary reference)."""
+    import math
+
+    out = _json(cli("recommend", str(CONFIGS / "llama-7b-2t.yaml"), "--format", "json"))
+    lr = next(r for r in out["recommendations"] if r["name"] == "peak_lr")
+    n = out["spec"]["non_embedding_params"]
+    assert lr["alternatives"]["kaplan"] == pytest.approx(0.003239 - 0.0001395 * math.log(n), rel=1e-9)
+    assert "kaplan gives no batch of its own: its lr is not rescaled to the planned batch." in lr["notes"]
