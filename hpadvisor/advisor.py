@@ -496,7 +496,8 @@ def recommend(
     sch = spec.schedule
     planned_warm = _planned_warmup_steps(spec, b_use, steps)
     if planned_warm is not None and planned_warm > steps:
-        warm_notes.append(f"planned warmup: {planned_warm:.4g} steps, longer than the whole run ({steps} "
+        shown = f"{planned_warm:.0f}" if planned_warm < 1e15 else f"{planned_warm:.3g}"
+        warm_notes.append(f"planned warmup: {shown} steps, longer than the whole run ({steps} "
                           "steps): the lr would never reach its peak.")
     elif planned_warm is not None:
         warm_notes.append(f"planned warmup: {planned_warm:.0f} steps.")

@@ -664,6 +664,9 @@ def run_values(cfg: TrainerConfig, *, params: float | None = None, tokens: float
                 v["model.active_params"] = counts["active_non_embedding_params"]
             notes.append("vocab_size not in the config: parameters counted without embeddings "
                          "(give --model config.json or --params for the total).")
+    for key in ("params", "non_embedding_params"):  # a run file's own size, when no architecture gave one
+        if params is None and cfg.value(key) is not None and not any(k.startswith("model.") for k in v):
+            v[f"model.{key}"] = float(cfg.value(key))
     if params is not None:
         v["model.params"] = params
     t = tokens if tokens is not None else cfg.value("tokens")

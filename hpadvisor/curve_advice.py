@@ -228,7 +228,8 @@ def _short_run_notes(total: int, warmup: int, search: bool) -> list[str]:
                      "candidates coincide.")
     inside = [f"{frac:.0%}" for frac, _ in schedules.DEEPSEEK_MILESTONES if math.ceil(frac * total) <= warmup]
     if inside:
-        notes.append(f"the multistep milestones at {' and '.join(inside)} of the run fall inside the warmup.")
+        notes.append(f"the multistep milestone{'s' if len(inside) > 1 else ''} at {' and '.join(inside)} of the "
+                     f"run fall{'' if len(inside) > 1 else 's'} inside the warmup.")
     return notes
 
 

@@ -86,11 +86,16 @@ def dumps(law: Law, fit: Mapping[str, Any] | None = None) -> str:
 MAX_CONSTANT = 1e100
 
 
+#: Exponents by name (the loss forms' alpha, beta, gamma; 'exp' in the others'): a fit may give any
+#: sign (a loss rising with N is a bad fit, said by the fit, but its file must load).
+EXPONENTS = ("alpha", "beta", "gamma", "alpha_N", "alpha_D", "alpha_B")
+
+
 def _sign_rule(name: str, default: float | None) -> str | None:
     """Whether a law file's constant must be >= 0: one published >= 0 (a coefficient, a loss floor,
-    a curvature cannot turn negative), except exponents ('exp' in the name), which fits may flip,
-    and constants published negative (a cross term)."""
-    if default is None or "exp" in name or default < 0:
+    a curvature cannot turn negative), except exponents, and constants published negative (a
+    cross term)."""
+    if default is None or "exp" in name or name in EXPONENTS or default < 0:
         return None
     return "non-negative"
 

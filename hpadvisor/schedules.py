@@ -433,7 +433,7 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
     """(steps, lr) of a ``(step, lr)`` trace file (CSV/TSV/JSONL/Parquet); sorted, validated."""
     from hpadvisor.errors import DataError
     from hpadvisor.logs import COLUMNS
-    from hpadvisor.tables import read_table
+    from hpadvisor.tables import read_table, row_label
 
     frame = read_table(path, columns={"step": COLUMNS["step"], "lr": COLUMNS["lr"]},
                        required=["step", "lr"], mapping=mapping, what="lr trace")
@@ -441,7 +441,7 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
         nan = frame.attrs.get("nan_cells", {}).get(col)
         if nan is not None and nan.any():
             row = int(np.flatnonzero(nan)[0])
-            where = f"step {frame['step'].iloc[row]:g}" if col == "lr" else f"row {row + 2}"
+            where = f"step {frame['step'].iloc[row]:g}" if col == "lr" else row_label(frame, row)
             raise DataError(f"lr trace '{path}': the {col} at {where} is NaN, not a number.")
     frame = frame.dropna(subset=["step", "lr"])
     s = frame["step"].to_numpy(float)

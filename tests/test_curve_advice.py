@@ -178,7 +178,7 @@ def test_schedule_keeps_the_advised_floor_as_a_fraction_of_the_peak_in_use(cli, 
      "(set by --decay-fraction or schedule.decay_fraction) must be in (0, 1]"),
     (("predict", "mpl-400m", "--schedule", "wsd", "--steps", "2000"), "a wsd schedule of 2000 steps cannot take the law's fitted warmup (2160 steps): give --warmup"),
     (("schedule", "--schedule", "cosine", "--lr", "3e-4", "--steps", "1000", "--cooldowns", "3"),
-     "cooldowns apply to a wsd schedule, not cosine"),
+     "--cooldowns: a WSD cooldown's settings; the cosine schedule has none"),
 ])
 def test_schedule_flags_errors_name_the_flag(cli, args, msg):
     r = cli(*args)

@@ -139,6 +139,9 @@ def test_a_fitted_kaplan_law_leads_only_the_loss_row(cli, tmp_path):
     assert yaml.safe_load(law.read_text())["law"] == "kaplan-fit"  # the column says non-embedding
     assert rec["final_loss"]["law"] == name
     assert rec["peak_lr"]["law"] != name and rec["critical_batch_tokens"]["law"] != name
+    pred = cli("predict", str(law), "--params", "1e9", "--tokens", "2e10", "-f", "json")
+    assert pred.exit_code == 0, pred.stderr
+    assert json.loads(pred.stdout)["loss"] == pytest.approx(1.01 * float(KAPLAN.loss(1e9, 2e10)), rel=1e-3)
 
 
 # -- CLI ---------------------------------------------------------------------------------------
@@ -293,3 +296,23 @@ def test_losses_that_do_not_vary_are_refused():
     ladder = Ladder(N=N, D=D, loss=np.full(20, 3.0), source={"file": "s", "sha256": "0", "rows": 20, "rows_used": 20})
     with pytest.raises(DataError, match="every run's loss is 3: a law of how the loss falls"):
         fit_final(ladder, bootstrap=0)
+
+
+def test_a_compute_column_in_other_units_and_a_directory_plot_are_one_line(cli, tmp_path):
+    path = tmp_path / "pf.csv"
+    path.write_text("params,compute,loss\n1e8,1e-3,3.0\n2e8,2e-3,2.9\n4e8,4e-3,2.8\n8e8,8e-3,2.7\n1e9,1e-2,2.6\n2e9,2e-2,2.5\n")
+    res = cli("fit", "final", str(path), "--out", str(tmp_path / "o.yaml"))
+    assert res.exit_code == 2 and "D = C / (6 N) = 1.66667e-12 tokens is below 1e+06: is the compute column in FLOPs" in res.stderr
+    res = cli("fit", "final", str(shared_data("epoch_chinchilla", "svg_extracted_data.csv")), "--out",
+              str(tmp_path / "o.yaml"), "--plot", ".")
+    assert res.exit_code == 2 and res.stderr.startswith("Error: --plot '.'")
+
+
+def test_a_fit_with_a_negative_exponent_writes_a_law_file_that_loads():
+    """The fitter may return alpha < 0 (a loss rising with N: a bad fit); its law file must load."""
+    import dataclasses
+
+    from hpadvisor import lawfile
+
+    law = dataclasses.replace(Chinchilla(E=1.5, A=400.0, B=400.0, alpha=-0.1, beta=0.3), name="chinchilla@neg")
+    assert lawfile.from_dict(lawfile.to_dict(law), source="neg.yaml").alpha == -0.1

@@ -307,3 +307,30 @@ def test_nanogpt_model_defaults_are_train_pys_and_vocab_size_lines_are_not_read(
     cfg = read_config(path, format="nanogpt")
     assert cfg.value("n_layers") == 6 and cfg.value("vocab_size") == 50304
     assert any("vocab_size (line 2) is not read by train.py" in n for n in cfg.notes)
+
+
+def test_a_run_file_read_as_a_config_keeps_moe_width_cooldown_shape_and_size(tmp_path):
+    """The run-file format dropped moe_ffn_hidden (35.9B for OLMoE's 6.92B), decay_shape (a 1-sqrt
+    cooldown read as linear) and model.params (check said 'no model size')."""
+    run = tmp_path / "run.yaml"
+    run.write_text("model:\n  params: 125M\n  architecture: {d_model: 2048, n_layers: 16, n_heads: 16, vocab_size: 50304,\n"
+                   "    n_experts: 64, top_k: 8, moe_ffn_hidden: 1024, n_shared_experts: 1}\n"
+                   "data: {tokens: 2.5B}\nbatch: 256 seqs\nschedule: {shape: wsd, decay_shape: minus_sqrt}\n")
+    cfg = read_config(run, format="hpadvisor")
+    assert (cfg.value("moe_ffn_hidden"), cfg.value("n_shared_experts"), cfg.value("wsd_decay_style"),
+            cfg.value("params")) == (1024, 1, "1-sqrt", 125e6)
+
+
+def test_a_model_config_json_replaces_a_trainers_default_architecture_only(tmp_path):
+    """nanoGPT's 12 x 768 defaults gave way to nothing: --model config.json was ignored (161M hybrid)."""
+    import json
+
+    cfg = read_config(CORPUS / "nanogpt_gpt2_124m.py", model_config=CORPUS / "hf_config.json")
+    assert (cfg.value("d_model"), cfg.value("n_layers"), cfg.value("vocab_size")) == (2048, 22, 32000)
+    model = tmp_path / "config.json"
+    model.write_text(json.dumps({**json.loads((CORPUS / "hf_config.json").read_text()), "model_type": ["llama"]}))
+    del_tie = json.loads(model.read_text())
+    del_tie.pop("tie_word_embeddings")
+    model.write_text(json.dumps(del_tie))
+    cfg = read_config(CORPUS / "hf_training_args.json", model_config=model)  # a list model_type: no crash
+    assert cfg.value("tied_embeddings") is True

@@ -160,3 +160,13 @@ def test_a_curve_law_with_a_negative_constant_and_a_bogus_param_count_are_refuse
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(DataError, match="fit.param_count must be total or non-embedding, not 'bogus'"):
         lawfile.load_document(path)
+
+
+def test_every_law_form_a_fit_writes_can_be_predicted_from():
+    """kaplan-fit was added to the fit forms and not to predict's handlers: its law files were refused."""
+    from hpadvisor.cli.predict_cmd import HANDLERS
+    from hpadvisor.laws.curves import FORMS as CURVE_FORMS
+    from hpadvisor.laws.fitted_forms import FORMS as FIT_FORMS
+
+    missing = [cls.key for cls in (*FIT_FORMS, *CURVE_FORMS) if cls.key not in HANDLERS]
+    assert missing == []

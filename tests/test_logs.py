@@ -435,3 +435,11 @@ def test_a_run_that_blows_up_and_stays_up_is_excluded_from_there(tmp_path, tail,
     else:
         assert min(s for s, _ in run.excluded) == excluded_from and run.steps.max() == excluded_from - 10
         assert any(f"at step {excluded_from} and stayed more than 10% above its best" in n for n in run.notes)
+
+
+def test_a_nan_step_in_a_jsonl_trace_is_named_by_its_record(tmp_path):
+    from hpadvisor.schedules import read_trace
+
+    path = _write(tmp_path, "t.jsonl", '{"step": 0, "lr": 0}\n{"step": NaN, "lr": 1e-4}\n{"step": 300, "lr": 1e-4}\n')
+    with pytest.raises(DataError, match="the step at record 2 is NaN"):
+        read_trace(str(path))

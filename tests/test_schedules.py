@@ -495,7 +495,7 @@ def test_cli_fit_curves_takes_the_lr_of_logs_without_one_from_a_trainer_config(c
     # the curve came from that very schedule, so the fit follows it closely
     assert summary["runs"][0]["mean_rel_error"] < 1e-3
     both = cli("fit", "curves", str(log), "--config", cfg, "--schedule", "cosine", "--out", str(tmp_path / "b.yaml"))
-    assert both.exit_code == 2 and "give the lr schedule once: --config or --schedule" in both.stderr
+    assert both.exit_code == 2 and "give the lr schedule once: --config, or --schedule with its flags; drop --schedule" in both.stderr
 
 
 def _hf(tmp_path, **args):

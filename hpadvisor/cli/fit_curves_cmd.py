@@ -83,21 +83,26 @@ def fit_curves_command(
     require_config(config, format_in)
     if warmup is not None and warmup < 0:
         raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
-    if schedule is None:
-        from hpadvisor.cli.options import refuse_flags
+    from hpadvisor.cli.options import refuse_flags
 
-        refuse_flags("{flags}: these set the --schedule of logs without an lr column; give --schedule too, or "
-                     "drop them.", {"--lr": lr, "--total-steps": total_steps})
+    shape_flags = {"--lr": lr, "--total-steps": total_steps, "--min-lr-ratio": min_lr_ratio,
+                   "--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None}
     if config is not None:
         from hpadvisor.curve_advice import Given
 
-        eta, label, more = config_schedule(config, "give the lr schedule once: --config or {flags}.",
-                                           {"--schedule": schedule}, format_in)
+        eta, label, more = config_schedule(config, "give the lr schedule once: --config, or --schedule with its "
+                                           "flags; drop {flags}.", {"--schedule": schedule, **shape_flags}, format_in)
         sched = Given(eta)
         config_notes = [f"the given schedule (--config): {label}.", *more]
-    elif schedule is not None:
+    elif schedule is None:
+        refuse_flags("{flags}: these set the --schedule of logs without an lr column; give --schedule too, or "
+                     "drop them.", shape_flags)
+    else:
         if lr is None or total_steps is None:
             raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
+        if schedule not in ("wsd", "wsd_restarts"):
+            refuse_flags(f"{{flags}}: a WSD cooldown's settings; --schedule {schedule} has none.",
+                         {"--decay-fraction": decay_fraction, "--decay-shape": shape_flags["--decay-shape"]})
         from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
 
         sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup or 0,

@@ -55,9 +55,11 @@ def fit_final_cmd(
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting import final, holdout as ho
 
-    resid = plot.with_name(plot.stem + "-residuals" + plot.suffix) if plot is not None else None
-    yamlio.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
-                         plots=("--plot", "--plot (its residuals)"))
+    yamlio.check_outputs({"--out": out, "--plot": plot}, force=force)
+    if plot is not None:  # the second plot beside it: checked too, before the fit
+        resid = plot.with_name(plot.stem + "-residuals" + plot.suffix)
+        yamlio.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
+                             plots=("--plot", "--plot (its residuals)"))
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")
     if bootstrap < 0:

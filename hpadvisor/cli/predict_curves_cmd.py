@@ -54,7 +54,8 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         eta, label, more = config_schedule(
             config, "--config gives the whole schedule: drop {flags} (or use --schedule).",
             {"--steps": steps, "--lr": lr, "--warmup": warmup, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio,
-             "--decay-fraction": decay_fraction, "--cooldowns": cooldowns}, format_in)
+             "--decay-fraction": decay_fraction, "--cooldowns": cooldowns,
+             "--decay-shape": shape_flags["--decay-shape"]}, format_in)
         notes += more
         from hpadvisor.curve_advice import curve_steps
         from hpadvisor.laws.curves import warmup_end

@@ -135,6 +135,10 @@ SMALLEST = {"N": (1e3, "parameters", "in millions or billions"), "D": (1e6, "tok
 def _check_scale(frame, path, what, seq_len) -> None:
     """Sizes no training run has: a column in other units, refused with the likely cause."""
     for col, (least, unit, likely) in SMALLEST.items():
+        if col == "D" and "D" in frame.columns and "D" not in frame.attrs.get("column_of", {}) and \
+                float(frame["D"].min()) < least:  # derived: D = C / (6 N)
+            raise DataError(f"{what} '{path}': D = C / (6 N) = {float(frame['D'].min()):g} tokens is below "
+                            f"{least:g}: is the compute column in FLOPs (not PF-days or another unit)?")
         if col in frame.columns and float(frame[col].min()) < least:
             raise DataError(f"{what} '{path}': {col} = {float(frame[col].min()):g} {unit} is below {least:g}: is "
                             f"the column {likely}? Give plain {unit} (e.g. 7e9), or --map {col}=<column>.")

@@ -79,6 +79,9 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
             raise DataError(f"ladder '{path}', {row_label(frame, row)}: {name} = {arr[row]:g} must be a "
                             "finite number > 0.")
         least, unit, likely = SMALLEST[name]
+        if arr.min() < least and name == "D" and "D" not in frame.columns:
+            raise DataError(f"ladder '{path}': D = C / (6 N) = {arr.min():g} tokens is below {least:g}: is the "
+                            "compute column in FLOPs (not PF-days or another unit)?")
         if arr.min() < least:
             raise DataError(f"ladder '{path}': {name} = {arr.min():g} {unit} is below {least:g}: is the column "
                             f"{likely}? Give plain {unit} (e.g. 7e9), or --map {name}=<column>.")

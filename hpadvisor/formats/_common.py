@@ -320,7 +320,8 @@ _HF_ARCH = (
 
 
 def read_hf_model_config(path: str, into: Draft) -> None:
-    """Fill architecture settings from an HF ``config.json`` (only those the file left unset)."""
+    """Fill architecture settings from an HF ``config.json``: those the trainer config does not state
+    (unset, or only the trainer's default)."""
     from hpadvisor.formats.jsonio import load_json
 
     data, lines = load_json(path, what="model config")
@@ -340,7 +341,7 @@ def read_hf_model_config(path: str, into: Draft) -> None:
         sub.put("tied_embeddings", sub.boolean(data["tie_word_embeddings"], "tie_word_embeddings",
                                                line), "tie_word_embeddings", line, data["tie_word_embeddings"])
     else:  # the default of the model type's config class
-        model_type = data.get("model_type")
+        model_type = data.get("model_type") if isinstance(data.get("model_type"), str) else None
         field = f"tie_word_embeddings (default of model_type {model_type})"
         if model_type in _UNTIED_BY_DEFAULT:
             sub.default("tied_embeddings", False, field)
@@ -359,7 +360,9 @@ def read_hf_model_config(path: str, into: Draft) -> None:
         line = lines.get(("hidden_act",)) or lines.get(("activation_function",))
         sub.put("swiglu", act.lower() in ("silu", "swiglu", "swish"), "hidden_act", line, act)
     for key, setting in sub.settings.items():
-        if key not in into.settings:
+        mine = into.settings.get(key)
+        # what the config states wins; a trainer's default (nanoGPT's 12 x 768 GPT-2) gives way
+        if mine is None or (mine.line is None and mine.raw is None and not mine.derived_from):
             into.settings[key] = setting
     into.note(f"architecture from {path}.")
 

@@ -22,6 +22,9 @@ _DIRECT = (
     ("model.architecture.ffn_hidden", "ffn_hidden"), ("model.architecture.vocab_size", "vocab_size"),
     ("model.architecture.swiglu", "swiglu"), ("model.architecture.tied_embeddings", "tied_embeddings"),
     ("model.architecture.n_experts", "n_experts"), ("model.architecture.top_k", "top_k"),
+    ("model.architecture.moe_ffn_hidden", "moe_ffn_hidden"),
+    ("model.architecture.n_shared_experts", "n_shared_experts"), ("schedule.decay_shape", "wsd_decay_style"),
+    ("model.params", "params"), ("model.non_embedding_params", "non_embedding_params"),
 )
 
 
@@ -38,6 +41,8 @@ def read(path: str, text: str) -> Draft:
     for dotted, canon in _DIRECT:
         if dotted in values:
             v = values[dotted]
+            if canon == "wsd_decay_style":  # the run file's spellings (1_sqrt, minus_sqrt ...), canonical
+                v = spec.DECAY_ALIASES.get(v, v)
             d.put(canon, int(v) if canon == "tokens" and float(v).is_integer() else v, dotted,
                   line(dotted), v)
     d.default("seq_len", 2048, "seq_len")
@@ -131,4 +136,4 @@ def dump(values: dict[str, Any]) -> str:
 
 _SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
 _INT = {"tokens", "seq_len", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size",
-        "n_experts", "top_k"}
+        "n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts"}
