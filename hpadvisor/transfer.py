@@ -198,6 +198,11 @@ class TransferPlan:
         }
 
 
+#: Largest proxy-to-target factor (width, depth, batch, tokens) a plan is made for: muP's evidence
+#: spans ~1e2-1e3x in width; a factor past 1e6 is a unit error (a 1e300 batch overflowed: exit 3).
+MAX_RATIO = 1e6
+
+
 def _whole(x: Any, what: str) -> int:
     value = units.parse_quantity(x, name=what, integer=True)[0]
     return int(value)
@@ -247,6 +252,19 @@ def plan(
     m_l = target.depth / base.depth
     m_ffn = target.ffn / base.ffn
     m_attn = (target.n_heads * target.head_dim) / (base.n_heads * base.head_dim)
+    ratios = [("width", m_d), ("depth", m_l), ("MLP size", m_ffn), ("attention size", m_attn)]
+    for what, value in (("batch", target_batch_tokens), ("batch", tuned.batch_tokens),
+                        ("token count", target_tokens), ("token count", tuned.tokens)):
+        if value is not None and not (math.isfinite(value) and value >= 1):
+            raise InvalidInputError(f"a {what} of {value:.3g} tokens: it is at least one token.")
+    if target_batch_tokens is not None and tuned.batch_tokens is not None:
+        ratios.append(("batch", target_batch_tokens / tuned.batch_tokens))
+    if target_tokens is not None and tuned.tokens is not None:
+        ratios.append(("token count", target_tokens / tuned.tokens))
+    for what, r in ratios:
+        if not (1 / MAX_RATIO <= r <= MAX_RATIO):
+            raise InvalidInputError(f"the target's {what} is {r:.3g}x the proxy's: beyond the {MAX_RATIO:.0e}x either "
+                                    "way any transfer rule was meant for; check the units.")
     notes: list[str] = []
     for what, shape in (("proxy", base), ("target", target)):
         if shape.head_dim_assumed:

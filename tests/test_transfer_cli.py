@@ -182,3 +182,23 @@ def test_any_proxy_section_gives_advice_or_one_clear_line(cli, tmp_path_factory,
         assert result.exit_code in (0, 2), result.output
         if result.exit_code == 2:
             assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("extra,said", [
+    (["--base-batch", "1e300 tokens", "--batch", "1e-300 tokens"], "a batch of 1e-300 tokens: it is at least one token"),
+    (["--base-batch", "0.5 tokens", "--batch", "1M tokens"], "a batch of 0.5 tokens"),
+    (["--base-tokens", "1e-300", "--tokens", "1e300"], "a token count of 1e-300 tokens"),
+    (["--base-tokens", "1e3", "--tokens", "1e12"], "the target's token count is 1e+09x the proxy's"),
+    (["--width", "1e308"], "the target's width is 3.91e+305x the proxy's: beyond the 1e+06x"),
+    (["--weight-decay", "-1"], "'--weight-decay' must be >= 0"),
+    (["--base-batch", "abc"], "'--base-batch' = 'abc' is not a number"),
+])
+def test_transfer_refuses_impossible_ratios_and_names_its_own_flags(cli, extra, said):
+    """A 1e300 batch ratio raised ZeroDivisionError (exit 3); messages named '--base-lr', '--base-batch-tokens'."""
+    base = ["transfer", "--base-width", "256", "--width", "1024", "--base-depth", "8", "--depth", "32", "--lr", "1e-2"]
+    args = base + extra
+    if "--width" in extra:
+        i = base.index("--width")
+        args = base[:i] + base[i + 2:] + extra
+    res = cli(*args)
+    assert res.exit_code == 2 and said in res.stderr and res.stderr.count("\n") == 1, res.stderr

@@ -102,11 +102,15 @@ def transfer(
     flag_target = {"width": (width, "int"), "depth": (depth, "int"), "n_heads": (heads, "int"),
                    "head_dim": (head_dim, "int"), "ffn": (ffn, "int"), "batch_tokens": (batch, "batch"),
                    "tokens": (tokens, "count")}
+    # each value's own flag, for the messages (the proxy's tuned values have no --base- prefix)
+    flag_names = {("--base-", "n_heads"): "--base-heads", ("--", "n_heads"): "--heads",
+                  ("--base-", "batch_tokens"): "--base-batch", ("--", "batch_tokens"): "--batch",
+                  **{("--base-", k): f"--{k.replace('_', '-')}" for k in ("lr", "init_std", "weight_decay", "eps")}}
     for vals, flags, prefix in ((base, flag_base, "--base-"), (target, flag_target, "--")):
         for key, (value, kind) in flags.items():
             if value is None:
                 continue
-            converted = spec.convert(kind, value, prefix + key.replace("_", "-"))
+            converted = spec.convert(kind, value, flag_names.get((prefix, key), prefix + key.replace("_", "-")))
             if kind == "batch":
                 converted = converted[0] * seq if converted[1] == "sequences" else converted[0]
             vals[key] = converted
