@@ -746,13 +746,12 @@ def canonical_values(advice: Any) -> dict[str, Any]:
     if seqs:
         # Trainers that state the batch per device need a split.  The device layout (tensor and
         # pipeline parallelism) is not in the run spec, so the split is written for one
-        # data-parallel rank: micro batch 8 where the batch allows (tune it for memory), the rest
-        # as accumulation; divide the accumulation by the real data-parallel size.  The global
-        # batch is rounded to a multiple of the micro batch.
+        # data-parallel rank: the largest micro batch up to 8 that divides the batch (tune it for
+        # memory), the rest as accumulation; divide the accumulation by the real data-parallel
+        # size.  The advised global batch is kept exactly (132 seqs: micro 6 x 22, not 8 x 16 = 128).
         dp = 1
-        micro = 8 if seqs >= 8 * dp else 1
+        micro = next(m for m in range(min(8, int(seqs)), 0, -1) if int(seqs) % m == 0)
         per = micro * dp
-        seqs = max(per, per * round(seqs / per))
         out.update(global_batch_seqs=int(seqs), micro_batch_seqs=micro, grad_accum=int(seqs // per),
                    data_parallel=dp)
         steps = math.ceil(spec.tokens / (seqs * spec.seq_len))

@@ -309,3 +309,13 @@ def test_run_file_fills_the_architecture_the_config_lacks():
     res = run("check", str(CORPUS / "llama2_7b_megatron.yaml"), "--run", str(CORPUS / "hpadvisor_llama_7b.yaml"))
     assert "from the run file (the config does not state them): vocab_size" in res.stdout
     assert "for 6.74B params" in res.stdout and "vocab_size not in the config" not in res.stdout
+
+
+def test_emitted_batch_split_keeps_the_advised_global_batch():
+    """132 sequences were written as micro 8 x accumulation 16 = 128 (-3% batch, +2.8% steps)."""
+    advice = json.loads(run("recommend", str(ROOT / "configs" / "gpt-125m-quick.yaml"), "-f", "json").stdout)
+    seqs = int(next(r for r in advice["recommendations"] if r["name"] == "batch_sequences")["value"])
+    text = run("recommend", str(ROOT / "configs" / "gpt-125m-quick.yaml"), "--emit", "megatron").stdout
+    assert f"--global-batch-size {seqs}\n" in text
+    micro = int(text.split("--micro-batch-size ")[1].split()[0])
+    assert seqs % micro == 0 and micro <= 8
