@@ -103,3 +103,19 @@ def test_nanotron_snippet_always_states_the_warmup_style_its_config_requires():
 
     text = nanotron.dump({"lr": 1e-3, "schedule": "cosine", "train_steps": 100})
     assert "lr_warmup_style: linear" in text and "lr_decay_style: cosine" in text
+
+
+def test_nanogpt_constant_lr_after_a_warmup_is_written_so_train_py_warms_up(tmp_path):
+    """decay_lr = False skips the warmup too; get_lr from learning_rate to min_lr = learning_rate keeps it."""
+    from hpadvisor import schedules
+    from hpadvisor.formats.base import dump_snippet
+
+    text = dump_snippet("nanogpt", {"lr": 1e-3, "min_lr": 1e-3, "schedule": "constant", "warmup_steps": 100,
+                                    "train_steps": 1000})
+    assert "decay_lr" not in text and "min_lr = 0.001" in text
+    path = tmp_path / "c.py"
+    path.write_text(text)
+    cfg = read_config(path, format="nanogpt")
+    assert cfg.value("schedule") == "constant"
+    eta, _, _ = schedules.from_trainer(cfg)
+    assert eta[0] == pytest.approx(1e-3 / 101) and eta[100] == pytest.approx(1e-3) and eta[-1] == pytest.approx(1e-3)

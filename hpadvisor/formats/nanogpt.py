@@ -187,6 +187,10 @@ def read(path: str, text: str) -> Draft:
             # train.py: lr = get_lr(it) if decay_lr else learning_rate -- no warmup either
             d.put("warmup_steps", 0, "decay_lr", line, v)
     d.default("schedule", "cosine", "decay_lr")
+    if d.val("schedule") == "cosine" and d.has("lr") and d.val("min_lr") == d.val("lr"):
+        # get_lr decays from learning_rate to min_lr: equal, the lr is constant after the warmup
+        d.put("schedule", "constant", "min_lr", d.settings["min_lr"].line, d.settings["min_lr"].raw,
+              ("min_lr", "learning_rate"))
     for key in ("mup_enabled", "use_mup"):
         if key in values:
             v, line = values[key]
@@ -235,7 +239,14 @@ def dump(values: dict[str, Any]) -> str:
         # nanoGPT counts accumulation over all devices (train.py divides it by the world size).
         lines.append(f"gradient_accumulation_steps = {g // micro}  # total over all devices")
     shape = v.get("schedule")
-    if shape == "constant":
+    if shape == "constant" and v.get("warmup_steps"):
+        # decay_lr = False would skip the warmup too (train.py: lr = get_lr(it) if decay_lr else
+        # learning_rate): keep get_lr and decay to the peak itself, which holds the lr constant
+        if v.get("lr") is None:
+            raise InvalidInputError("nanoGPT: a constant lr after a warmup needs the lr (min_lr = learning_rate).")
+        lines = [ln for ln in lines if not ln.startswith("min_lr = ")]
+        lines.append(f"min_lr = {float(v['lr'])!r}  # = learning_rate: constant after the warmup")
+    elif shape == "constant":
         lines.append("decay_lr = False")
     elif shape not in (None, "cosine"):
         raise unsupported(fmt, "schedule", shape, "train.py has cosine decay or none (decay_lr)")
