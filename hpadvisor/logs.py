@@ -25,7 +25,9 @@ import numpy as np
 from hpadvisor.errors import DataError, InvalidInputError
 
 COLUMNS = {
-    "step": ("_step", "trainer/global_step", "train/global_step", "global_step", "iteration", "iter",
+    # the trainer's optimizer step before W&B's _step, which counts log calls (eval rows too) when the
+    # HF Trainer's WandbCallback logs train/global_step beside it
+    "step": ("trainer/global_step", "train/global_step", "global_step", "_step", "iteration", "iter",
              "iters", "steps", "optimizer_step", "num_steps"),
     # Megatron "lm loss" and GPT-NeoX "train/lm_loss" fold to lm_loss; torchtitan logs
     # loss_metrics/global_avg_loss (never its global_max_loss), OLMo train/CrossEntropyLoss.
@@ -108,6 +110,9 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
                        numeric=["step", "loss", "lr"], what="log",
                        reshape=lambda f: _wandb_wide(f, mapping, said))
     digest = frame.attrs["sha256"]
+    step_col = frame.attrs.get("column_of", {}).get("step")
+    if step_col not in (None, "_step") and "_step" in frame.columns:
+        said.append(f"step from '{step_col}' (the optimizer step); W&B's _step, which counts log calls, not used.")
     # loss cells that said NaN (a diverged value), as opposed to blank ones (not evaluated there)
     nan_loss = frame.attrs.get("nan_cells", {}).get("loss", np.zeros(len(frame), dtype=bool))
     nan_lr = frame.attrs.get("nan_cells", {}).get("lr")
@@ -128,7 +133,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
 
 #: A W&B chart's CSV export: a "Step" column, then "<run> - <metric>" columns (and __MIN/__MAX
 #: columns when the chart was sampled).
-_WIDE = re.compile(r"^(?P<run>.+?) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")
+_WIDE = re.compile(r"^(?P<run>.+) - (?P<metric>.+?)(?P<agg>__MIN|__MAX)?$")  # a run name may hold " - "
 
 
 def _wandb_wide(frame, mapping: dict[str, str], said: list[str]):

@@ -443,3 +443,21 @@ def test_a_nan_step_in_a_jsonl_trace_is_named_by_its_record(tmp_path):
     path = _write(tmp_path, "t.jsonl", '{"step": 0, "lr": 0}\n{"step": NaN, "lr": 1e-4}\n{"step": 300, "lr": 1e-4}\n')
     with pytest.raises(DataError, match="the step at record 2 is NaN"):
         read_trace(str(path))
+
+
+def test_the_trainers_global_step_wins_over_wandbs_log_counter(tmp_path):
+    """HF's WandbCallback: _step counts log calls (eval rows too); train/global_step is the optimizer
+    step. _step was taken (steps 0-187 for a 24k-step run) and the fit looked perfect."""
+    rows = ["_step,train/global_step,train/loss,train/learning_rate"]
+    for i, s in enumerate(range(100, 2100, 100)):
+        rows.append(f"{i},{s},{3 - s / 10000},1e-3")
+    (run,) = read_log(_write(tmp_path, "h.csv", "\n".join(rows) + "\n"))
+    assert run.steps.tolist() == list(range(100, 2100, 100))
+    assert any("step from 'train/global_step'" in n for n in run.notes)
+
+
+def test_a_chart_export_keeps_runs_whose_names_hold_a_dash(tmp_path):
+    text = ("Step,llama-400m - cos - train/loss,llama-400m - cos - train/loss__MIN,b - train/loss\n"
+            + "".join(f"{s},{3 - s / 1e4},{3 - s / 1e4},{3.1 - s / 1e4}\n" for s in range(10, 200, 10)))
+    runs = read_log(_write(tmp_path, "chart.csv", text), require_lr=False)
+    assert [r.name for r in runs] == ["llama-400m - cos", "b"]
