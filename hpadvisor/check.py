@@ -764,6 +764,8 @@ def canonical_values(advice: Any) -> dict[str, Any]:
         out["schedule"] = shape
     if shape == "wsd" and "decay_fraction" in recs and "train_steps" in out:
         out["wsd_decay_steps"] = max(1, round(recs["decay_fraction"].value * out["train_steps"]))
+    if shape == "wsd" and (spec.schedule.cooldowns or 1) > 1:  # WSD-S: a run file writes it, trainers cannot
+        out["cooldowns"] = int(spec.schedule.cooldowns)
     if shape == "wsd":  # always written: trainers' own defaults differ (Megatron exponential, HF cosine)
         from hpadvisor.spec import DECAY_ALIASES
 

@@ -624,6 +624,10 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
             raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
                                     f"1 step and fit in the {room:,} steps after the warmup.")
         extra = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
+        n = cfg.value("cooldowns")
+        if n is not None and n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as schedules.build spaces them
+            shape = "wsd_restarts"
+            extra["cycles"] = tuple(warmup + round((horizon - warmup) * (i + 1) / n) for i in range(int(n)))
     if shape == "multistep":
         notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
                      "config's own are not read.")

@@ -428,3 +428,16 @@ def test_a_run_file_gives_one_schedule_by_either_path(cli, tmp_path):
     assert a.read_text() == b.read_text()
     rows = a.read_text().splitlines()
     assert len(rows) == 1 + 4770 and rows[1] == "0,0.0001"  # ceil(2.5e9 / 524288) = 4769 steps; HF's WSD floor
+
+
+def test_a_wsd_s_run_file_keeps_its_cooldowns_by_either_path(cli, tmp_path):
+    """--config RUN.yaml read schedule.cooldowns: 3 as one cooldown (0.9% off the predicted final loss)."""
+    run = tmp_path / "run.yaml"
+    run.write_text("model: {params: 400M}\ndata: {tokens: 3.15B}\nseq_len: 2048\nbatch: 256 seqs\noptimizer: {lr: 3e-4}\n"
+                   "schedule: {shape: wsd, warmup: 216 steps, decay_fraction: 0.15, cooldowns: 3, min_lr_ratio: 0}\n")
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    assert cli("schedule", str(run), "--out", str(a)).exit_code == 0
+    assert cli("schedule", "--config", str(run), "--out", str(b)).exit_code == 0
+    assert a.read_text() == b.read_text()
+    lr = [float(line.split(",")[1]) for line in a.read_text().splitlines()[1:]]
+    assert sum(1 for i, (x, y) in enumerate(zip(lr, lr[1:], strict=False)) if i > 216 and y > 2 * x) == 2  # rewarms

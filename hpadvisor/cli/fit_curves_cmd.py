@@ -46,6 +46,8 @@ def fit_curves_command(
     min_lr_ratio: Annotated[Optional[float], typer.Option(help="Final lr / peak for --schedule.", rich_help_panel=_SCHED)] = None,
     decay_fraction: Annotated[Optional[float], typer.Option(help="WSD cooldown fraction for --schedule.", rich_help_panel=_SCHED)] = None,
     decay_shape: Annotated[str, typer.Option(help="WSD cooldown shape for --schedule.", rich_help_panel=_SCHED)] = "linear",
+    cooldowns: Annotated[Optional[int], typer.Option(help="WSD-S: number of evenly spaced cooldowns for --schedule wsd.",
+                                                     rich_help_panel=_SCHED)] = None,
     config: Annotated[Optional[Path], typer.Option(help="A trainer config whose lr schedule the logs without lr ran "
                                                         "(instead of --schedule).", rich_help_panel=_SCHED)] = None,
     format_in: Annotated[str, typer.Option("--format-in", help=CONFIG_FORMAT_HELP, rich_help_panel=_SCHED)] = "auto",
@@ -86,7 +88,8 @@ def fit_curves_command(
     from hpadvisor.cli.options import refuse_flags
 
     shape_flags = {"--lr": lr, "--total-steps": total_steps, "--min-lr-ratio": min_lr_ratio,
-                   "--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None}
+                   "--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None,
+                   "--cooldowns": cooldowns}
     if config is not None:
         from hpadvisor.curve_advice import Given
 
@@ -102,12 +105,13 @@ def fit_curves_command(
             raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
         if schedule not in ("wsd", "wsd_restarts"):
             refuse_flags(f"{{flags}}: a WSD cooldown's settings; --schedule {schedule} has none.",
-                         {"--decay-fraction": decay_fraction, "--decay-shape": shape_flags["--decay-shape"]})
+                         {"--decay-fraction": decay_fraction, "--decay-shape": shape_flags["--decay-shape"],
+                          "--cooldowns": cooldowns})
         from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
 
         sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup or 0,
                                 min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
-                                set_by=FIT_SCHEDULE_FLAGS)
+                                cooldowns=cooldowns, set_by=FIT_SCHEDULE_FLAGS)
     curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched,
                                      warmup=warmup if sched is None else None)
     if config is not None:

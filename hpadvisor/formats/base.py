@@ -98,6 +98,7 @@ CANONICAL: dict[str, str] = {
     "top_k": "MoE experts per token",
     "moe_ffn_hidden": "MoE: one expert's MLP hidden size (default ffn_hidden)",
     "n_shared_experts": "MoE: always-active shared experts, each moe_ffn_hidden wide",
+    "cooldowns": "WSD-S: number of evenly spaced cooldowns (a run file's schedule.cooldowns)",
     "params": "total parameters, as a run file states them (model.params)",
     "non_embedding_params": "non-embedding parameters, as a run file states them",
     "batch_arithmetic_ok": "False when stated global batch != micro x accum x dp (with both given)",

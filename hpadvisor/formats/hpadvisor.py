@@ -25,6 +25,7 @@ _DIRECT = (
     ("model.architecture.moe_ffn_hidden", "moe_ffn_hidden"),
     ("model.architecture.n_shared_experts", "n_shared_experts"), ("schedule.decay_shape", "wsd_decay_style"),
     ("model.params", "params"), ("model.non_embedding_params", "non_embedding_params"),
+    ("schedule.cooldowns", "cooldowns"),
 )
 
 
@@ -136,4 +137,4 @@ def dump(values: dict[str, Any]) -> str:
 
 _SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
 _INT = {"tokens", "seq_len", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size",
-        "n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts"}
+        "n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts", "cooldowns"}
