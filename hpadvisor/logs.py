@@ -221,8 +221,8 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
                 if differ:
                     raise DataError(
                         f"{where}: step {uniq[i]:g} appears {counts[i]} times with different {what} values "
-                        f"({', '.join(f'{x:g}' for x in v[:3])}): a restarted run? Keep one segment "
-                        "(or give each segment its own run name)."
+                        f"({', '.join(f'{x:g}' for x in v[:3])}): a run restarted from a checkpoint? Keep "
+                        "the later segment: drop the earlier one's rows from that step on (as TensorBoard does)."
                     )
             ok = ~np.isnan(values)
             out[idx[ok]] = values[ok]

@@ -544,3 +544,14 @@ def test_auto_warmup_falls_back_to_the_published_convention_with_too_few_points(
     chosen, info = select_warmup([Curve("short", eta, steps, loss)], "annealing")
     assert chosen == "peak" and info == {"chosen": "peak", "reason": "too few points on one side of the time "
                                          "split: the published convention"}
+
+
+def test_a_sparsely_logged_lr_jump_is_said():
+    """Between two logged steps the lr is a ramp: a guess at a step drop or a rewarm (MPL wsdcon_9: 3e-4
+    at 7936, 9e-5 at 8000); a cosine's small steps are not called jumps."""
+    from hpadvisor.fitting.curves import curves_from_logs
+
+    _, notes = curves_from_logs([str(shared_data("mpl_schedules", "csv_100", n + ".csv"))
+                                 for n in ("wsdcon_9", "cosine_24000")])
+    jumps = [n for n in notes if "the logged lr jumps" in n]
+    assert len(jumps) == 1 and "from 0.0003 at step 7936 to 9e-05 at step 8000" in jumps[0]
