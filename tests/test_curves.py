@@ -173,7 +173,7 @@ def test_multipower_fit_recovers_known_curves():
     assert fit.law.curve(held.sequence(), steps) == pytest.approx(truth.curve(held.sequence(), steps), rel=2e-3)
 
 
-def test_a_log_with_the_loss_at_every_step_is_fitted_on_evenly_spaced_points():
+def test_a_log_with_the_loss_at_every_step_is_fitted_on_block_means():
     truth = AnnealingLaw(L0=2.4, A=0.6, alpha=0.45, C=0.5, lam=0.999)
     rng = np.random.default_rng(3)
     runs = []
@@ -184,15 +184,15 @@ def test_a_log_with_the_loss_at_every_step_is_fitted_on_evenly_spaced_points():
                           truth.curve(s.sequence(), steps) * (1 + 1e-3 * rng.standard_normal(steps.size))))
     fit = fit_curves(runs, "annealing", lam=0.999, warmup="peak", max_points=600)
     # the 999 points inside the warmup are not fitted (the loss there is ~19 down to ~4, which the
-    # law does not describe: fitted with them, this fit ended at R^2 -32); then 600 of the 29,001
+    # law does not describe: fitted with them, this fit ended at R^2 -32); then 600 means of the 29,001
     assert fit.in_warmup == {"cosine": (999, 1000), "constant": (999, 1000)}
     assert fit.thinned == {"cosine": (29_001, 600), "constant": (29_001, 600)}
     assert [q.points for q in fit.runs] == [600, 600]
     assert fit.notes == (
         "run cosine: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
         "run constant: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
-        "run cosine: 29,001 loss points, fitted on 600 evenly spaced among them (--max-points)",
-        "run constant: 29,001 loss points, fitted on 600 evenly spaced among them (--max-points)")
+        "run cosine: 29,001 loss points, fitted as 600 means of 48.3 consecutive points each (--max-points)",
+        "run constant: 29,001 loss points, fitted as 600 means of 48.3 consecutive points each (--max-points)")
     info = fit.info()
     assert info["thinned"]["constant"] == {"points": 29_001, "fitted": 600}
     assert info["not_fitted_in_warmup"]["cosine"] == {"points": 999, "warmup_end": 1000}

@@ -111,8 +111,8 @@ class CurveFit:
         """What was done to the data before fitting (said with the result)."""
         return tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before the warmup ends (step {w:,}) "
                      "not fitted: the laws describe the loss after warmup" for name, (n, w) in self.in_warmup.items()
-                     ) + tuple(f"run {name}: {n:,} loss points, fitted on {m:,} evenly spaced among them (--max-points)"
-                               for name, (n, m) in self.thinned.items())
+                     ) + tuple(f"run {name}: {n:,} loss points, fitted as {m:,} means of {n / m:.3g} consecutive "
+                               "points each (--max-points)" for name, (n, m) in self.thinned.items())
 
     def holdout_summary(self) -> dict:
         """Mean over the held-out runs of each run's mean relative error, and the worst final point."""
@@ -427,7 +427,7 @@ def fit_curves(
 
     ``holdout``: names of runs left out of the fit (of everything: warmup selection included) and
     predicted from their lr alone; their errors are :attr:`CurveFit.holdout`.
-    ``max_points``: a run with more loss points is fitted on that many, evenly spaced among its
+    ``max_points``: a run with more loss points is fitted on that many block means of its
     points (a log with the loss at every step would otherwise cost GBs; None keeps all).
 
     ``warmup``: 'as-run' | 'peak' | 'skip', or 'auto' (:func:`select_warmup`: the convention that
@@ -614,9 +614,16 @@ def after_warmup(curve: Curve, end: int) -> Curve:
 
 
 def thin(curve: Curve, n: int) -> Curve:
-    """``curve`` with ``n`` of its points, evenly spaced among them (the first and last kept)."""
-    keep = np.unique(np.round(np.linspace(0, curve.loss.size - 1, n)).astype(np.int64))
-    return dataclasses.replace(curve, steps=curve.steps[keep], loss=curve.loss[keep])
+    """``curve`` as ``n`` points: the means (step and loss) of ``n`` runs of consecutive points.
+
+    Means keep the information the points carry (a noisy per-step log fitted on 2,000 evenly spaced
+    points predicted a held-out WSD run 0.36% off, on 2,000 block means 0.09%: a reviewer's test);
+    over a block of a few dozen steps the curve is close to straight, so the mean loss sits at the
+    mean step."""
+    blocks = np.array_split(np.arange(curve.loss.size), n)
+    steps = np.array([round(float(curve.steps[b].mean())) for b in blocks], dtype=np.int64)
+    loss = np.array([float(curve.loss[b].mean()) for b in blocks])
+    return dataclasses.replace(curve, steps=steps, loss=loss)
 
 
 def split_holdout(curves: Sequence[Curve], names: Sequence[str]) -> tuple[list[Curve], list[Curve]]:
