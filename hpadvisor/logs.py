@@ -82,10 +82,13 @@ class LogRun:
         T = max(int(self.steps.max()), int(self.lr_steps.max())) if total_steps is None else total_steps
         return interpolate_trace(self.lr_steps, self.lr, T, warmup_steps=warmup_steps)
 
-    def source(self) -> dict:
+    def source(self, first_step: int = 0) -> dict:
+        """What a law file records of this run's data: file, hash, the steps from ``first_step`` on
+        (those a fit can use), and the excluded points by step (the first 1,000)."""
+        used = self.steps[self.steps >= first_step]
         return {"file": self.file, "sha256": self.sha256, "run": self.name,
-                "steps": [int(self.steps.min()), int(self.steps.max())], "points": int(self.steps.size),
-                "excluded": len(self.excluded)}
+                "steps": [int(used.min()), int(used.max())] if used.size else [], "points": int(used.size),
+                "excluded": len(self.excluded), "excluded_steps": [int(s) for s, _ in self.excluded[:1000]]}
 
 
 def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = None,

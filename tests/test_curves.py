@@ -218,13 +218,13 @@ def test_a_run_the_law_cannot_follow_is_said_to_be_unfitted():
     assert not any("does not fit" in w for w in fit_curves([good], "annealing").warnings)
 
 
-def test_thinning_keeps_the_first_and_last_points_evenly_between():
+def test_thinning_fits_block_means_which_lie_on_a_straight_curve_at_their_mean_step():
     from hpadvisor.fitting.curves import thin
 
     c = Curve("r", np.full(1001, 1e-3), np.arange(1, 1001), np.linspace(3, 2, 1000))
-    t = thin(c, 11)
-    assert t.steps.tolist() == [1, 101, 201, 301, 401, 501, 600, 700, 800, 900, 1000]  # round(99.9 i)
-    assert t.loss.tolist() == pytest.approx(c.loss[t.steps - 1].tolist())
+    t = thin(c, 10)  # 10 blocks of 100 consecutive points
+    assert t.steps.tolist() == list(range(50, 1000, 100))  # the mean steps 50.5 ... rounded (half to even)
+    assert t.loss.tolist() == pytest.approx([3 - (m - 1) / 999 for m in np.arange(50.5, 1000, 100)], rel=1e-12)
 
 
 def test_multipower_curve_in_chunks_equals_one_plan(monkeypatch):
@@ -555,3 +555,14 @@ def test_a_sparsely_logged_lr_jump_is_said():
                                  for n in ("wsdcon_9", "cosine_24000")])
     jumps = [n for n in notes if "the logged lr jumps" in n]
     assert len(jumps) == 1 and "from 0.0003 at step 7936 to 9e-05 at step 8000" in jumps[0]
+
+
+def test_a_summed_loss_is_said_and_the_law_file_records_the_steps_fitted(tmp_path):
+    from hpadvisor.fitting.curves import curves_from_logs
+
+    log = tmp_path / "s.csv"
+    log.write_text("step,lr,loss\n" + "".join(f"{s},1e-3,{20000 - s}\n" for s in range(0, 500, 10)))
+    curves, notes = curves_from_logs([str(log)])
+    assert any("the loss never falls below 1.951e+04" in n for n in notes)
+    assert curves[0].source["steps"] == [10, 490] and curves[0].source["points"] == 49  # step 0 is not fitted
+    assert curves[0].source["excluded_steps"] == []

@@ -690,9 +690,13 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                     f"'{path}' has no lr column (accepted names: lr, learning_rate, ...) and no schedule "
                     "was given: pass --schedule/--lr/--warmup/--total-steps, --config TRAINER-CONFIG, or --map lr=<column>."
                 )
-            keep = run.steps >= 1
+            keep = run.steps >= 1  # the laws start at step 1
+            if run.loss.size and float(np.min(run.loss)) > SUMMED_LOSS:
+                said.append((path, run.name, f"the loss never falls below {float(np.min(run.loss)):.4g}: a per-token "
+                             f"cross-entropy starts near ln(vocab) (about 11-12 nats); is it summed over tokens or "
+                             "sequences? (the fit only rescales, but the law's losses are then in those units)"))
             curves.append(Curve(run.name, eta[: max(int(run.steps.max()), 1) + 1], run.steps[keep], run.loss[keep],
-                                source=run.source()))
+                                source=run.source(first_step=1)))
     names = [c.name for c in curves]
     if len(set(names)) != len(names):  # same stem in different folders: qualify by the folder, else the path
         from pathlib import Path
@@ -706,6 +710,9 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
         notes.append("the given schedule was not used: every log has its own lr column (the logged lr is fitted).")
     return curves, notes
 
+
+#: A loss always above this many nats is not a per-token mean (ln of a 256k vocabulary is 12.5).
+SUMMED_LOSS = 20.0
 
 #: Consecutive logged lr values this far apart (either way) and by at least LR_JUMP_PEAK of the
 #: peak, logged more than a step apart: the lr between them is a guess (a WSD-S rewarm from ~0 to
