@@ -788,6 +788,43 @@ def canonical_values(advice: Any) -> dict[str, Any]:
     return out
 
 
+def emit_notes(advice: Any, trainer: str) -> list[str]:
+    """What a user must know about ``recommend --emit``'s snippet: the run file's own values the
+    advice replaces in it, and what of the run file it does not carry."""
+    spec = advice.spec
+    out = canonical_values(advice)
+    notes = []
+    replaced = []
+    steps = out.get("train_steps")
+    planned = {
+        "lr": spec.optimizer.lr,
+        "weight_decay": spec.optimizer.weight_decay,
+        "beta2": spec.optimizer.beta2,
+        "warmup_steps": (spec.schedule.warmup_steps if spec.schedule.warmup_steps is not None else
+                         spec.schedule.warmup_fraction * steps if spec.schedule.warmup_fraction is not None and steps
+                         else None),
+        "min_lr": (spec.schedule.min_lr if spec.schedule.min_lr is not None else
+                   spec.schedule.min_lr_ratio * out["lr"] if spec.schedule.min_lr_ratio is not None and "lr" in out
+                   else None),
+    }
+    for key, mine in planned.items():
+        theirs = out.get(key)
+        if mine is not None and theirs is not None and not math.isclose(float(mine), float(theirs), rel_tol=0.01,
+                                                                        abs_tol=1e-12):
+            replaced.append(f"{key} {mine:.4g} -> {theirs:.4g}")
+    if replaced:
+        notes.append("the snippet carries the advice, which replaces the run file's own " + ", ".join(replaced)
+                     + "; check it against the run file (--run) and it reports them as contradictions.")
+    if spec.proxy:
+        notes.append("the run file's proxy: section (a per-group muP/CompleteP transfer) is not in this snippet: "
+                     "`hpadvisor transfer RUN.yaml --emit ...` writes it.")
+    if spec.model.architecture is None and trainer not in ("hf", "torchtitan", "hpadvisor"):
+        notes.append(f"the run file gives no architecture, so the snippet states no model shape: set it in the "
+                     f"{trainer} config yourself" + (" (nanoGPT would otherwise train its 124M default)."
+                                                     if trainer == "nanogpt" else "."))
+    return notes
+
+
 def emit_snippet(advice: Any, trainer: str) -> str:
     """``recommend --emit``: the advice as a config snippet in ``trainer``'s own format."""
     from hpadvisor.errors import InvalidInputError, did_you_mean

@@ -319,3 +319,12 @@ def test_emitted_batch_split_keeps_the_advised_global_batch():
     assert f"--global-batch-size {seqs}\n" in text
     micro = int(text.split("--micro-batch-size ")[1].split()[0])
     assert seqs % micro == 0 and micro <= 8
+
+
+def test_emit_says_which_run_file_values_the_advice_replaced_and_what_it_leaves_out():
+    res = run("recommend", str(ROOT / "configs" / "llama-7b-2t.yaml"), "--emit", "megatron")
+    assert "replaces the run file's own lr 0.0003 -> 0.000894" in res.stderr and "warmup_steps 2000 ->" in res.stderr
+    res = run("recommend", str(ROOT / "configs" / "proxy-section-1b.yaml"), "--emit", "megatron")
+    assert "proxy: section" in res.stderr and "hpadvisor transfer" in res.stderr
+    res = run("recommend", str(ROOT / "configs" / "budget-2e21.yaml"), "--emit", "nanogpt")
+    assert "no model shape" in res.stderr and "124M default" in res.stderr
