@@ -27,14 +27,16 @@ RECIPE_ONLY = ("readout_bias", "final_norm")
 #: Regular expressions matching common parameter names to groups, tried in this order
 #: (biases early: every group has them).  Used by the framework-neutral recipe.
 NAME_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("readout_bias", r"(lm_head|unembed|embed_out|readout)\.bias$"),
+    ("readout_bias", r"(lm_head|unembed|embed_out|readout|output_layer)\.bias$"),
     ("bias", r"\.bias$"),
     ("final_norm", r"(ln_f|final_layer_?norm|norm_f|final_norm|^(model\.)?norm\.)"),
     ("norm", r"(norm|ln_\d|layernorm|\.ln\d?\.)"),
-    ("embedding", r"(embed_tokens|embed_in|wte|tok_embeddings|word_embeddings|\bembedding\b)"),
-    ("readout", r"(lm_head|unembed|embed_out|output\.weight$|readout)"),
+    # input embeddings, token and position (GPT-2's wpe; Megatron's position_embeddings)
+    ("embedding", r"(embed_tokens|embed_in|wte|wpe|tok_embeddings|word_embeddings|position_embeddings|"
+                  r"\bembedding\b)"),
+    ("readout", r"(lm_head|unembed|embed_out|output\.weight$|output_layer\.weight$|readout)"),
     ("attn_qkv", r"(q_proj|k_proj|v_proj|c_attn|qkv|query_key_value|\.wq\.|\.wk\.|\.wv\.)"),
-    ("attn_out", r"(o_proj|attn\.c_proj|attention\.dense|out_proj|\.wo\.)"),
+    ("attn_out", r"(o_proj|attn\.c_proj|attention\.dense|out_proj|linear_proj|\.wo\.)"),
     ("mlp_in", r"(up_proj|gate_proj|c_fc|dense_h_to_4h|\.w1\.|\.w3\.|fc1)"),
     ("mlp_out", r"(down_proj|mlp\.c_proj|dense_4h_to_h|\.w2\.|fc2)"),
 )

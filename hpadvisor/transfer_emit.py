@@ -8,6 +8,8 @@ recipe instead lists every group's final values for code that builds its own opt
 
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 from hpadvisor.errors import InvalidInputError, did_you_mean
@@ -126,7 +128,8 @@ def emit(plan: TransferPlan, fmt: str) -> str:
             },
             "optimizer": {"learning_rate": plan.tuned.lr, "weight_decay": plan.tuned.weight_decay},
         }
-        return _header(plan, "Cerebras Model Zoo") + _yaml(data)
+        return (_header(plan, "Cerebras Model Zoo") + _eps_note(plan, "its optimizer's eps field is not written here")
+                + _yaml(data))
     # nanoGPT-mup (EleutherAI, the CompleteP authors' code): a Python override file of `key = value`
     # lines.  Its configure_optimizers applies the per-group factors itself; note that its muP
     # branch also divides every group's Adam eps by mup_width_multiplier (microsoft/mup does not)
@@ -147,6 +150,16 @@ def emit(plan: TransferPlan, fmt: str) -> str:
         lines += ["depth_alpha_enabled = True", f"depth_multiplier = {plan.depth_multiplier!r}",
                   f"depth_alpha_exp = {alpha!r}"]
     note = ("# nanoGPT-mup gives norms and biases weight decay 0" +
-            ("; its muP branch also divides every group's Adam eps by mup_width_multiplier.\n"
+            ("; its muP branch also divides every group's Adam eps by mup_width_multiplier, and keeps the\n"
+             "# hidden weights' weight_decay while it divides their lr by the multiplier (so lr x weight_decay\n"
+             "# falls by it; this plan's muP rows multiply weight_decay by it instead, as microsoft/mup's MuAdam).\n"
              if not depth_rule else ".\n"))
+    note += _eps_note(plan, "nanoGPT-mup's AdamW takes no eps setting; torch's default is 1e-8")
     return _header(plan, "nanoGPT-mup override file") + note + "\n".join(lines) + "\n"
+
+
+def _eps_note(plan: TransferPlan, why: str) -> str:
+    """A comment when the proxy's Adam eps is not the trainer's default and the snippet cannot set it."""
+    if math.isclose(plan.tuned.adam_eps, 1e-8, rel_tol=1e-9):
+        return ""
+    return f"# Adam eps: the proxy's {plan.tuned.adam_eps:g} is not written ({why}): set it yourself.\n"

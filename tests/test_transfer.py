@@ -287,3 +287,19 @@ def test_proxy_run_file_to_target_run_file(cli):
     assert items["token horizon"]["lr_factor"] == pytest.approx(400**-0.32)
     expected_wd = 8 / (math.sqrt(8) * 400**-0.32) / 400
     assert items["weight decay"]["weight_decay_factor"] == pytest.approx(expected_wd)
+
+
+@pytest.mark.parametrize("name,group", [
+    ("transformer.wpe.weight", "embedding"),                               # GPT-2 / nanoGPT position embedding
+    ("decoder.layers.0.self_attention.linear_proj.weight", "attn_out"),   # Megatron-core
+    ("decoder.layers.0.self_attention.linear_qkv.weight", "attn_qkv"),
+    ("decoder.layers.0.mlp.linear_fc1.weight", "mlp_in"),
+    ("output_layer.weight", "readout"),
+    ("output_layer.bias", "readout_bias"),
+])
+def test_recipe_patterns_cover_common_parameter_names(name, group):
+    import re
+
+    from hpadvisor.transfer import NAME_PATTERNS
+
+    assert next(g for g, p in NAME_PATTERNS if re.search(p, name)) == group
