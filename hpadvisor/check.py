@@ -779,6 +779,8 @@ def canonical_values(advice: Any) -> dict[str, Any]:
     if "adam_beta2" in recs:
         out["beta2"] = float(f"{recs['adam_beta2'].value:.4g}")
     arch = spec.model.architecture
+    if arch is None:  # the size alone (a run file writes it; trainers name it as left out)
+        out["params"] = spec.model.params
     if arch is not None:
         for key in _ARCH_KEYS:
             x = getattr(arch, key, None)
@@ -804,8 +806,8 @@ def emit_notes(advice: Any, trainer: str) -> list[str]:
                          spec.schedule.warmup_fraction * steps if spec.schedule.warmup_fraction is not None and steps
                          else None),
         "min_lr": (spec.schedule.min_lr if spec.schedule.min_lr is not None else
-                   spec.schedule.min_lr_ratio * out["lr"] if spec.schedule.min_lr_ratio is not None and "lr" in out
-                   else None),
+                   spec.schedule.min_lr_ratio * (spec.optimizer.lr or out["lr"])
+                   if spec.schedule.min_lr_ratio is not None and "lr" in out else None),
     }
     for key, mine in planned.items():
         theirs = out.get(key)
@@ -815,6 +817,9 @@ def emit_notes(advice: Any, trainer: str) -> list[str]:
     if replaced:
         notes.append("the snippet carries the advice, which replaces the run file's own " + ", ".join(replaced)
                      + "; check it against the run file (--run) and it reports them as contradictions.")
+    if out.get("cooldowns") and trainer != "hpadvisor":
+        notes.append(f"{trainer} cannot state WSD-S: the snippet has one cooldown, not the run file's "
+                     f"{out['cooldowns']}.")
     if spec.proxy:
         notes.append("the run file's proxy: section (a per-group muP/CompleteP transfer) is not in this snippet: "
                      "`hpadvisor transfer RUN.yaml --emit ...` writes it.")

@@ -190,11 +190,20 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     step = frame["step"].to_numpy(dtype=float)
     loss = frame["loss"].to_numpy(dtype=float)
     lr = frame["lr"].to_numpy(dtype=float) if "lr" in frame.columns else np.full(step.size, np.nan)
+    nostep = ~np.isfinite(step)
+    empty = nostep & np.isnan(loss) & np.isnan(lr) & ~nan_loss  # another metric's rows (eval), nothing of ours
+    if empty.any():
+        keep = ~empty
+        step, loss, lr, nan_loss, frame = step[keep], loss[keep], lr[keep], nan_loss[keep], frame[keep]
+        notes.append(f"{int(empty.sum())} rows without a step, a loss or an lr (another metric's) skipped.")
+        if step.size == 0:
+            raise DataError(f"{where}: no row has a step with a loss or an lr.")
     if np.any(~np.isfinite(step)):
         from hpadvisor.tables import row_label
 
         row = int(frame.index[np.flatnonzero(~np.isfinite(step))[0]])  # the position in the file
-        raise DataError(f"{where}: {row_label(frame, row)} has no step number; every row needs one.")
+        raise DataError(f"{where}: {row_label(frame, row)} has a loss or an lr but no step number; every such row "
+                        "needs one (--map step=<column> names the step column).")
     if np.any(step < 0) or np.any(step != np.round(step)):
         bad = step[(step < 0) | (step != np.round(step))][0]
         raise DataError(f"{where}: step {bad:g} is not a whole number >= 0.")

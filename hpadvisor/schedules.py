@@ -291,6 +291,42 @@ def _bad(name: str, where: str, requirement: str, got: object,
     return exc
 
 
+#: Consecutive logged lr values this far apart (either way) and by at least LR_JUMP_PEAK of the
+#: peak, logged more than a step apart and not on a straight ramp: the lr between them is a guess
+#: (a WSD-S rewarm from ~0 to the peak became a 100-step ramp and a fit predicted 2.7% off on
+#: noise-free data, a reviewer measured; the MPL wsdcon_9 log's step drop at 8000, logged at 7936
+#: and 8000, moved the 100M test error from 0.165% to 0.119%: benchmarks/README.md).
+LR_JUMP = 3.0
+LR_JUMP_PEAK = 0.1
+
+
+def sparse_jumps(steps: Sequence[float] | np.ndarray, lr: Sequence[float] | np.ndarray) -> str | None:
+    """Where a sparsely logged lr changes by LR_JUMP or more between two logged steps, off a straight
+    ramp (a linear warmup or decay logged coarsely interpolates exactly: its neighbours share its
+    slope); None if nowhere.  The caller adds what to do."""
+    steps, lr = np.asarray(steps, float), np.asarray(lr, float)
+    if steps.size < 2:
+        return None
+    dt = np.diff(steps)
+    slope = np.diff(lr) / np.maximum(dt, 1)
+    lo, hi = np.minimum(lr[:-1], lr[1:]), np.maximum(lr[:-1], lr[1:])
+    big = (dt > 1) & (hi >= LR_JUMP * lo) & (hi - lo >= LR_JUMP_PEAK * float(lr.max()))
+
+    def same(a, b):
+        return np.isclose(a, b, rtol=0.2, atol=0.0)
+
+    ramp = np.zeros_like(big)
+    ramp[1:] |= same(slope[1:], slope[:-1])
+    ramp[:-1] |= same(slope[:-1], slope[1:])
+    big &= ~ramp
+    if not big.any():
+        return None
+    i = int(np.flatnonzero(big)[0])
+    more = f" ({int(big.sum())} such jumps)" if big.sum() > 1 else ""
+    return (f"the logged lr jumps from {lr[i]:.3g} at step {steps[i]:g} to {lr[i + 1]:.3g} at step {steps[i + 1]:g}"
+            f"{more}: the lr between logged steps is interpolated as a ramp, a guess there")
+
+
 def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: int | None = None,
                       *, warmup_from_zero: bool = True, warmup_steps: int | None = None) -> np.ndarray:
     """Per-step lr (index = step, 0..T) from a sparse ``(step, lr)`` trace, linearly interpolated.
@@ -441,7 +477,8 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
         nan = frame.attrs.get("nan_cells", {}).get(col)
         if nan is not None and nan.any():
             row = int(np.flatnonzero(nan)[0])
-            where = f"step {frame['step'].iloc[row]:g}" if col == "lr" else row_label(frame, row)
+            stepped = col == "lr" and math.isfinite(float(frame["step"].iloc[row]))
+            where = f"step {frame['step'].iloc[row]:g}" if stepped else row_label(frame, row)
             raise DataError(f"lr trace '{path}': the {col} at {where} is NaN, not a number.")
     frame = frame.dropna(subset=["step", "lr"])
     s = frame["step"].to_numpy(float)
@@ -489,6 +526,19 @@ class _ConfigPlan:
     cooldown_said: bool = False  # the config gives the cooldown (else 20% of the horizon)
     init: float = 0.0  # the lr the warmup starts from, absolute
     rounded: list = field(default_factory=list)  # step counts given as fractions, rounded (said)
+
+
+def _cooldowns(cfg, room: int) -> int:
+    """A config's WSD-S cooldown count, checked as :func:`build` checks it."""
+    n = cfg.value("cooldowns")
+    if n is None:
+        return 1
+    where, field_ = f"'{cfg.path}'", cfg.get("cooldowns").field
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or n != int(n) or not 1 <= n <= MAX_COOLDOWNS:
+        raise InvalidInputError(f"{where}: {field_} = {n!r} must be a whole number from 1 to {MAX_COOLDOWNS:,}.")
+    if n > room:
+        raise InvalidInputError(f"{where}: {int(n)} cooldowns need at least {int(n)} steps after the warmup ({room}).")
+    return int(n)
 
 
 def _steps(cfg, key: str, default: int | None) -> int | None:
@@ -624,10 +674,12 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
             raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
                                     f"1 step and fit in the {room:,} steps after the warmup.")
         extra = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
-        n = cfg.value("cooldowns")
-        if n is not None and n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as schedules.build spaces them
+        n = _cooldowns(cfg, room)
+        if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as schedules.build spaces them
             shape = "wsd_restarts"
-            extra["cycles"] = tuple(warmup + round((horizon - warmup) * (i + 1) / n) for i in range(int(n)))
+            extra["cycles"] = tuple(warmup + round((horizon - warmup) * (i + 1) / n) for i in range(n))
+    elif cfg.value("cooldowns") not in (None, 1):
+        raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
     if shape == "multistep":
         notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
                      "config's own are not read.")

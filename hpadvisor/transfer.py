@@ -203,6 +203,7 @@ class TransferPlan:
 #: Largest proxy-to-target factor (width, depth, batch, tokens) a plan is made for: muP's evidence
 #: spans ~1e2-1e3x in width; a factor past 1e6 is a unit error (a 1e300 batch overflowed: exit 3).
 MAX_RATIO = 1e6
+MAX_TOKEN_RATIO = 1e9
 
 
 def _whole(x: Any, what: str) -> int:
@@ -261,12 +262,14 @@ def plan(
             raise InvalidInputError(f"a {what} of {value:.3g} tokens: it is at least one token.")
     if target_batch_tokens is not None and tuned.batch_tokens is not None:
         ratios.append(("batch", target_batch_tokens / tuned.batch_tokens))
+    limits = {what: MAX_RATIO for what, _ in ratios}
     if target_tokens is not None and tuned.tokens is not None:
         ratios.append(("token count", target_tokens / tuned.tokens))
+        limits["token count"] = MAX_TOKEN_RATIO  # a 10M-token proxy for a 15T-token run is 1.5e6x
     for what, r in ratios:
-        if not (1 / MAX_RATIO <= r <= MAX_RATIO):
-            raise InvalidInputError(f"the target's {what} is {r:.3g}x the proxy's: beyond the {MAX_RATIO:.0e}x either "
-                                    "way any transfer rule was meant for; check the units.")
+        if not (1 / limits[what] <= r <= limits[what]):
+            raise InvalidInputError(f"the target's {what} is {r:.3g}x the proxy's: beyond the {limits[what]:.0e}x "
+                                    "either way any transfer rule was meant for; check the units.")
     notes: list[str] = []
     for what, shape in (("proxy", base), ("target", target)):
         if shape.head_dim_assumed:

@@ -328,3 +328,15 @@ def test_emit_says_which_run_file_values_the_advice_replaced_and_what_it_leaves_
     assert "proxy: section" in res.stderr and "hpadvisor transfer" in res.stderr
     res = run("recommend", str(ROOT / "configs" / "budget-2e21.yaml"), "--emit", "nanogpt")
     assert "no model shape" in res.stderr and "124M default" in res.stderr
+
+
+def test_emit_notes_name_min_lr_wsd_s_and_write_a_bare_size(tmp_path):
+    res = run("recommend", str(ROOT / "configs" / "llama-7b-2t.yaml"), "--emit", "megatron")
+    assert "min_lr 3e-05 -> 8.94e-05" in res.stderr  # 0.1 x the run file's own 3e-4, not the advice's lr
+    run_file = tmp_path / "r.yaml"
+    run_file.write_text("model: {params: 1B}\ndata: {tokens: 20B}\nbatch: 256 seqs\n"
+                        "schedule: {shape: wsd, cooldowns: 3, warmup: 1000 steps}\n")
+    res = run("recommend", str(run_file), "--emit", "hf")
+    assert "hf cannot state WSD-S: the snippet has one cooldown, not the run file's 3" in res.stderr
+    res = run("recommend", str(run_file), "--emit", "hpadvisor")
+    assert "params: 1000000000" in res.stdout and "cooldowns: 3" in res.stdout

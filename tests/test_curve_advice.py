@@ -441,3 +441,35 @@ def test_a_wsd_s_run_file_keeps_its_cooldowns_by_either_path(cli, tmp_path):
     assert a.read_text() == b.read_text()
     lr = [float(line.split(",")[1]) for line in a.read_text().splitlines()[1:]]
     assert sum(1 for i, (x, y) in enumerate(zip(lr, lr[1:], strict=False)) if i > 216 and y > 2 * x) == 2  # rewarms
+
+
+def test_wsd_s_cooldowns_through_config_are_checked_like_the_run_file(cli, tmp_path):
+    """cooldowns: 1e9 through --config ran on (18 GB); on a cosine it was silently ignored."""
+    base = "model: {params: 400M}\ndata: {tokens: 2B}\nseq_len: 2048\nbatch: 256 seqs\noptimizer: {lr: 3e-4}\n"
+    for sched, said in [("{shape: wsd, warmup: 100 steps, cooldowns: 1000000000}", "must be a whole number from 1 to 10,000"),
+                        ("{shape: cosine, warmup: 100 steps, cooldowns: 3}", "applies to a wsd schedule, not cosine")]:
+        run = tmp_path / "r.yaml"
+        run.write_text(base + f"schedule: {sched}\n")
+        res = cli("schedule", "--config", str(run), "--every", "100")
+        assert res.exit_code == 2 and said in res.stderr, res.stderr
+
+
+def test_a_coarsely_logged_ramp_is_not_a_jump_and_a_trace_drop_is():
+    from hpadvisor.schedules import sparse_jumps
+
+    steps = np.arange(0, 1100, 100)
+    assert sparse_jumps(steps, np.minimum(steps / 500, 1.0) * 3e-4) is None  # warmup logged every 100 steps
+    assert sparse_jumps(steps, np.linspace(3e-4, 0, steps.size)) is None     # linear decay to 0
+    drop = np.where(steps < 600, 3e-4, 3e-5)
+    assert "jumps from 0.0003 at step 500 to 3e-05 at step 600" in sparse_jumps(steps, drop)
+
+
+def test_thinning_keeps_a_runs_first_and_last_points(tmp_path):
+    """Block means alone moved the last fitted step (40000 -> 39991): predicting the fitted schedule
+    itself was then called an extrapolation."""
+    from hpadvisor.fitting.curves import Curve, thin
+
+    c = Curve("r", np.full(40_001, 1e-3), np.arange(500, 40_001), np.linspace(4, 3, 39_501))
+    t = thin(c, 2000)
+    assert (t.steps[0], t.steps[-1], t.steps.size) == (500, 40_000, 2000)
+    assert (t.loss[0], t.loss[-1]) == (4.0, 3.0)

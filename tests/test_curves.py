@@ -191,8 +191,10 @@ def test_a_log_with_the_loss_at_every_step_is_fitted_on_block_means():
     assert fit.notes == (
         "run cosine: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
         "run constant: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
-        "run cosine: 29,001 loss points, fitted as 600 means of 48.3 consecutive points each (--max-points)",
-        "run constant: 29,001 loss points, fitted as 600 means of 48.3 consecutive points each (--max-points)")
+        "run cosine: 29,001 loss points, fitted as its first and last and 598 means of 48.5 consecutive points "
+        "between (--max-points)",
+        "run constant: 29,001 loss points, fitted as its first and last and 598 means of 48.5 consecutive points "
+        "between (--max-points)")
     info = fit.info()
     assert info["thinned"]["constant"] == {"points": 29_001, "fitted": 600}
     assert info["not_fitted_in_warmup"]["cosine"] == {"points": 999, "warmup_end": 1000}
@@ -222,9 +224,11 @@ def test_thinning_fits_block_means_which_lie_on_a_straight_curve_at_their_mean_s
     from hpadvisor.fitting.curves import thin
 
     c = Curve("r", np.full(1001, 1e-3), np.arange(1, 1001), np.linspace(3, 2, 1000))
-    t = thin(c, 10)  # 10 blocks of 100 consecutive points
-    assert t.steps.tolist() == list(range(50, 1000, 100))  # the mean steps 50.5 ... rounded (half to even)
-    assert t.loss.tolist() == pytest.approx([3 - (m - 1) / 999 for m in np.arange(50.5, 1000, 100)], rel=1e-12)
+    t = thin(c, 12)  # the first and last points, and 10 blocks of the 998 between (100 or 99 points)
+    blocks = np.array_split(np.arange(2, 1000), 10)
+    means = [float(b.mean()) for b in blocks]
+    assert t.steps.tolist() == [1, *(round(m) for m in means), 1000]
+    assert t.loss.tolist() == pytest.approx([3.0, *(3 - (m - 1) / 999 for m in means), 2.0], rel=1e-12)
 
 
 def test_multipower_curve_in_chunks_equals_one_plan(monkeypatch):

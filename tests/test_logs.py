@@ -461,3 +461,14 @@ def test_a_chart_export_keeps_runs_whose_names_hold_a_dash(tmp_path):
             + "".join(f"{s},{3 - s / 1e4},{3 - s / 1e4},{3.1 - s / 1e4}\n" for s in range(10, 200, 10)))
     runs = read_log(_write(tmp_path, "chart.csv", text), require_lr=False)
     assert [r.name for r in runs] == ["llama-400m - cos", "b"]
+
+
+def test_rows_of_another_metric_without_a_step_are_skipped(tmp_path):
+    """HF's W&B history: eval rows hold eval/loss only, train/global_step blank: they were refused."""
+    text = ("_step,train/global_step,train/loss,train/learning_rate,eval/loss\n0,10,3.0,1e-3,\n1,,,,3.1\n"
+            "2,20,2.9,1e-3,\n3,,,,3.0\n4,30,2.8,1e-3,\n")
+    (run,) = read_log(_write(tmp_path, "wb.csv", text))
+    assert run.steps.tolist() == [10, 20, 30]
+    assert any("2 rows without a step, a loss or an lr" in n for n in run.notes)
+    with pytest.raises(DataError, match="has a loss or an lr but no step number"):
+        read_log(_write(tmp_path, "bad.csv", "step,loss,lr\n1,3.0,1e-3\n,2.9,1e-3\n"))

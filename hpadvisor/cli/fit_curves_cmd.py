@@ -35,8 +35,9 @@ def fit_curves_command(
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a column: loss=train/lm_loss (repeatable).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for parameter intervals (0 = none).")] = 0,
     name: Annotated[Optional[str], typer.Option(help="Name of the fitted law (default: <form>@<out stem>).")] = None,
-    max_points: Annotated[Optional[int], typer.Option(help="Fit a run on at most this many of its loss points, evenly "
-                                                            "spaced (default 2000: for logs with the loss at every step); 0 keeps all.")] = None,
+    max_points: Annotated[Optional[int], typer.Option(help="Fit a run on at most this many points: its first and last, "
+                                                            "and means of consecutive points between (default 2000: for "
+                                                            "logs with the loss at every step); 0 keeps all.")] = None,
     holdout: Annotated[Optional[list[str]], typer.Option(help="Leave this run out of the fit and report how well the law predicts it "
                                                       "(run name, repeatable or comma-separated).")] = None,
     schedule: Annotated[Optional[str], typer.Option(help="Schedule shape for logs without lr.", rich_help_panel=_SCHED)] = None,
@@ -94,7 +95,8 @@ def fit_curves_command(
         from hpadvisor.curve_advice import Given
 
         eta, label, more = config_schedule(config, "give the lr schedule once: --config, or --schedule with its "
-                                           "flags; drop {flags}.", {"--schedule": schedule, **shape_flags}, format_in)
+                                           "flags; drop {flags}.", {"--schedule": schedule, "--warmup": warmup,
+                                                                    **shape_flags}, format_in)
         sched = Given(eta)
         config_notes = [f"the given schedule (--config): {label}.", *more]
     elif schedule is None:

@@ -68,6 +68,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
                      "before a trace's first step).", {"--steps": steps, "--lr": lr, "--min-lr": min_lr,
                                                         "--min-lr-ratio": min_lr_ratio, **shape_flags})
         ts, tv = schedules.read_trace(str(lr_trace), mapping=parse_map(mapping))
+        jump = schedules.sparse_jumps(ts, tv)
+        if jump:
+            notes.append(f"{jump}: give the lr at every step around such changes.")
         eta = schedules.interpolate_trace(ts, tv, warmup_steps=warmup)
         if ts[0] > 0:
             notes.append(f"trace starts at step {int(ts[0])}: assumed a linear warmup from 0 "

@@ -111,8 +111,9 @@ class CurveFit:
         """What was done to the data before fitting (said with the result)."""
         return tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before the warmup ends (step {w:,}) "
                      "not fitted: the laws describe the loss after warmup" for name, (n, w) in self.in_warmup.items()
-                     ) + tuple(f"run {name}: {n:,} loss points, fitted as {m:,} means of {n / m:.3g} consecutive "
-                               "points each (--max-points)" for name, (n, m) in self.thinned.items())
+                     ) + tuple(f"run {name}: {n:,} loss points, fitted as its first and last and {m - 2:,} means of "
+                               f"{(n - 2) / (m - 2):.3g} consecutive points between (--max-points)"
+                               for name, (n, m) in self.thinned.items())
 
     def holdout_summary(self) -> dict:
         """Mean over the held-out runs of each run's mean relative error, and the worst final point."""
@@ -614,15 +615,18 @@ def after_warmup(curve: Curve, end: int) -> Curve:
 
 
 def thin(curve: Curve, n: int) -> Curve:
-    """``curve`` as ``n`` points: the means (step and loss) of ``n`` runs of consecutive points.
+    """``curve`` as ``n`` points: its first and last points as logged (the run's step range, hence
+    the law's fitted range, stays the run's), and between them the means (step and loss) of
+    ``n - 2`` runs of consecutive points.
 
     Means keep the information the points carry (a noisy per-step log fitted on 2,000 evenly spaced
-    points predicted a held-out WSD run 0.36% off, on 2,000 block means 0.09%: a reviewer's test);
-    over a block of a few dozen steps the curve is close to straight, so the mean loss sits at the
-    mean step."""
-    blocks = np.array_split(np.arange(curve.loss.size), n)
-    steps = np.array([round(float(curve.steps[b].mean())) for b in blocks], dtype=np.int64)
-    loss = np.array([float(curve.loss[b].mean()) for b in blocks])
+    points predicted a held-out WSD run's final loss 0.36% off, on 2,000 block means 0.04%: a
+    reviewer's synthetic logs); over a block of a few dozen steps the curve is close to straight, so
+    the mean loss sits at the mean step."""
+    inner = np.array_split(np.arange(1, curve.loss.size - 1), n - 2)
+    steps = np.array([curve.steps[0], *(round(float(curve.steps[b].mean())) for b in inner), curve.steps[-1]],
+                     dtype=np.int64)
+    loss = np.array([curve.loss[0], *(float(curve.loss[b].mean()) for b in inner), curve.loss[-1]])
     return dataclasses.replace(curve, steps=steps, loss=loss)
 
 
@@ -652,6 +656,7 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
     """
     from hpadvisor.errors import DataError
     from hpadvisor.logs import read_log
+    from hpadvisor.schedules import sparse_jumps
 
     curves: list[Curve] = []
     said: list[tuple[str, str, str]] = []  # (file, run, what was done to it)
@@ -663,9 +668,10 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                 said.append((path, run.name, n))
             if run.has_lr:
                 eta = run.lr_sequence(warmup_steps=warmup)
-                jump = _sparse_jump(run.lr_steps, run.lr)
+                jump = sparse_jumps(run.lr_steps, run.lr)
                 if jump:
-                    said.append((path, run.name, jump))
+                    said.append((path, run.name, f"{jump}: log the lr at every step around such changes (or drop "
+                                 "the lr column and give the schedule: --schedule or --config)"))
                 first = int(run.lr_steps.min())
                 if first > 0 and warmup is not None and 0 < warmup <= first:
                     said.append((path, run.name, f"lr logged from step {first}: a linear warmup from 0 over "
@@ -713,31 +719,6 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
 
 #: A loss always above this many nats is not a per-token mean (ln of a 256k vocabulary is 12.5).
 SUMMED_LOSS = 20.0
-
-#: Consecutive logged lr values this far apart (either way) and by at least LR_JUMP_PEAK of the
-#: peak, logged more than a step apart: the lr between them is a guess (a WSD-S rewarm from ~0 to
-#: the peak became a 100-step ramp and the fit predicted 2.7% off on noise-free data, a reviewer
-#: measured; the MPL wsdcon_9 log's step drop at 8000, logged at 7936 and 8000, moved the 100M test
-#: error from 0.165% to 0.119%: benchmarks/README.md).
-LR_JUMP = 3.0
-LR_JUMP_PEAK = 0.1
-
-
-def _sparse_jump(steps: np.ndarray, lr: np.ndarray) -> str | None:
-    """A note when a sparsely logged lr changes by LR_JUMP or more between two logged steps."""
-    if steps.size < 2:
-        return None
-    gap = np.diff(steps) > 1
-    lo, hi = np.minimum(lr[:-1], lr[1:]), np.maximum(lr[:-1], lr[1:])
-    big = gap & (hi >= LR_JUMP * lo) & (hi - lo >= LR_JUMP_PEAK * float(lr.max()))
-    if not big.any():
-        return None
-    i = int(np.flatnonzero(big)[0])
-    return (f"the logged lr jumps from {lr[i]:.3g} at step {steps[i]:g} to {lr[i + 1]:.3g} at step {steps[i + 1]:g}"
-            f"{f' ({int(big.sum())} such jumps)' if big.sum() > 1 else ''}: the lr between logged steps is interpolated "
-            "as a ramp, a guess there: log the lr at every step around such changes (or drop the lr column "
-            "and give the schedule: --schedule or --config)")
-
 
 def group_notes(said: Sequence[tuple[str, str, str]]) -> list[str]:
     """One line per distinct remark on (file, run): "file [run]: remark", or "N runs (a, b, ...):
