@@ -334,3 +334,13 @@ def test_a_model_config_json_replaces_a_trainers_default_architecture_only(tmp_p
     model.write_text(json.dumps(del_tie))
     cfg = read_config(CORPUS / "hf_training_args.json", model_config=model)  # a list model_type: no crash
     assert cfg.value("tied_embeddings") is True
+
+
+def test_flags_after_a_comment_that_ends_a_continued_command_are_not_read(tmp_path):
+    """bash ends the command at the comment line: the flags below run as a command of their own."""
+    script = tmp_path / "train.sh"
+    script.write_text("#!/bin/bash\ntorchrun pretrain_gpt.py \\\n  --lr 1e-3 \\\n  # a comment\n"
+                      "  --train-iters 100 \\\n  --global-batch-size 8\n")
+    cfg = read_config(script, format="megatron")
+    assert cfg.value("lr") == 1e-3 and cfg.value("train_steps") is None and cfg.value("global_batch_seqs") is None
+    assert any("line 4: a comment line inside a command" in n for n in cfg.notes)

@@ -29,13 +29,19 @@ class Flag:
     line: int
 
 
-def _physical_chunks(text: str, source: str, notes: list[str]) -> list[tuple[int, str]]:
-    """(first line, text) chunks: one per line, joined while a quote or a trailing \\ is open."""
+def _physical_chunks(text: str, source: str, notes: list[str]) -> list[tuple[int, str, bool]]:
+    """(first line, text, cut off) chunks: one per line, joined while a quote or a trailing \\ is
+    open; "cut off" marks the lines bash runs as a command of their own after a comment line ended
+    the command they continued (their flags are not the trainer's)."""
     lines = text.splitlines()
-    chunks: list[tuple[int, str]] = []
+    chunks: list[tuple[int, str, bool]] = []
     i = 0
+    cut = False  # the chunk after a comment that ended a continued command
     while i < len(lines):
         start, buf = i + 1, lines[i]
+        orphan = cut and not buf.lstrip().startswith("#") and buf.lstrip().startswith("-")
+        if buf.strip() and not buf.lstrip().startswith("#"):
+            cut = False
         while True:
             stripped = buf.rstrip()
             continued = stripped.endswith("\\") and not stripped.endswith("\\\\")
@@ -49,8 +55,9 @@ def _physical_chunks(text: str, source: str, notes: list[str]) -> list[tuple[int
                 # bash ends the command at a comment line, even after a trailing backslash:
                 # the flags on the lines below it are not passed to the trainer.
                 notes.append(f"line {i + 2}: a comment line inside a command continued with '\\' "
-                             "ends the command in bash; the flags after it are not passed.")
+                             "ends the command in bash; the flags after it are not passed (not read).")
                 buf = stripped[:-1]
+                cut = True
                 break
             if i + 1 >= len(lines):
                 what = "a line continued with '\\'" if continued else "an unclosed quote"
@@ -58,7 +65,7 @@ def _physical_chunks(text: str, source: str, notes: list[str]) -> list[tuple[int
                                 "complete (truncated)?")
             i += 1
             buf = (stripped[:-1] if continued else buf) + "\n" + lines[i]
-        chunks.append((start, buf))
+        chunks.append((start, buf, orphan))
         i += 1
     return chunks
 
@@ -76,7 +83,9 @@ def parse_flags(text: str, source: str) -> tuple[list[Flag], list[str]]:
     notes: list[str] = []
     env: dict[str, str] = {}
     flags: list[Flag] = []
-    for start, chunk in _physical_chunks(text, source, notes):
+    for start, chunk, cut_off in _physical_chunks(text, source, notes):
+        if cut_off:
+            continue
         try:
             words = shlex.split(chunk, comments=True, posix=True)
         except ValueError:  # pragma: no cover - _physical_chunks only returns splittable chunks
