@@ -680,10 +680,13 @@ def planned_schedule(
     if warmup_steps is None:
         if sch is not None and sch.warmup_steps is not None:
             warm: float = sch.warmup_steps
+            notes.append(f"warmup {round(warm)} steps (run file).")
         elif sch is not None and sch.warmup_fraction is not None:
             warm = sch.warmup_fraction * total
+            notes.append(f"warmup {round(warm)} steps = {sch.warmup_fraction:g} x the run (run file).")
         elif sch is not None and sch.warmup_tokens is not None and spec is not None and spec.batch_tokens:
             warm = sch.warmup_tokens / spec.batch_tokens
+            notes.append(f"warmup {round(warm)} steps = {units.format_si(sch.warmup_tokens)} tokens / batch (run file).")
         elif spec is None:
             warm = 0
         else:
@@ -694,6 +697,10 @@ def planned_schedule(
             notes.append(f"warmup cut to the run's {total} steps (planned: {round(warm)}).")
     if min_lr is None and min_lr_ratio is None and sch is not None:
         min_lr, min_lr_ratio = sch.min_lr, sch.min_lr_ratio
+        if min_lr is not None:
+            notes.append(f"min lr {min_lr:.3g} (run file).")
+        elif min_lr_ratio is not None:
+            notes.append(f"min lr {min_lr_ratio * peak:.3g} = {min_lr_ratio:g} x the peak (run file).")
         if min_lr is None and min_lr_ratio is None and shape in ("cosine", "wsd", "wsd_restarts") and advice is not None:
             rec, advised_peak = advice.get("min_lr"), advice.value("peak_lr")
             if rec is not None and rec.value is not None and advised_peak:
