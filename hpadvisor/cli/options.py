@@ -64,7 +64,6 @@ def config_schedule(config: Path, clash: str, given: dict[str, Any], format_in: 
     the trainer (``--format-in``).
     """
     from hpadvisor import schedules
-    from hpadvisor.errors import InvalidInputError
     from hpadvisor.formats.base import read_config
 
     fmt = trainer_format(format_in)
