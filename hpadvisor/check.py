@@ -328,26 +328,40 @@ def warmup(ctx: Context) -> list[Finding]:
     horizon = cfg.value("decay_steps") or steps
     rec = ctx.rec("warmup_steps")
     laws = {} if rec is None else {rec.law: rec.value, **{k: v for k, v in rec.alternatives.items() if v}}
+    # a suggested warmup stays within WARMUP_LONG of the horizon (the too-long rule's bound), or
+    # applying one fix would draw the other finding
+    cap = max(1, math.floor(WARMUP_LONG * horizon)) if horizon else None
+
+    def fix(target: float, law: str) -> tuple[str | None, str]:
+        n = int(min(round(target), cap) if cap else round(target))
+        detail = f"{_num(n)} steps, {law}" + (f"; capped at {WARMUP_LONG:.0%} of the decay horizon"
+                                              if cap is not None and round(target) > cap else "")
+        if s.field == "decay_lr":  # nanoGPT: decay_lr = False skips the warmup with get_lr
+            return "decay_lr", (f"set decay_lr = True and warmup_iters = {n} ({detail}), with min_lr = "
+                                "learning_rate to keep the lr constant after it")
+        return suggest(ctx, "warmup_steps", n, detail)
+
     if horizon and w >= horizon:
         return [_finding(ctx, "warmup-too-long", "error", "warmup_steps",
                          f"warmup of {_num(w)} steps is not shorter than the decay horizon of "
                          f"{_num(horizon)} steps: the lr never follows the schedule.",
-                         suggest(ctx, "warmup_steps", round(rec.value) if rec else round(WARMUP_LONG * horizon),
-                                 "steps"))]
+                         fix(rec.value if rec else WARMUP_LONG * horizon, rec.law if rec else "10% of the horizon"))]
     if not laws:
         return []
     shortest, longest = min(laws.values()), max(laws.values())
     said = ", ".join(f"{k} {_num(round(v))}" for k, v in laws.items())
-    if w < WARMUP_SHORT * shortest:
+    need = min(shortest, cap) if cap else shortest
+    if w < WARMUP_SHORT * need:
         what = "no warmup" if w == 0 else f"warmup of {_num(w)} steps"
         return [_finding(ctx, "warmup-too-short", "warning", "warmup_steps",
-                         f"{what}: below {WARMUP_SHORT:g}x the shortest published rule (steps: {said}).",
-                         suggest(ctx, "warmup_steps", round(rec.value), f"steps, {rec.law}"))]
+                         f"{what}: below {WARMUP_SHORT:g}x the shortest published rule (steps: {said})"
+                         + (f", capped at {WARMUP_LONG:.0%} of the decay horizon" if need < shortest else "") + ".",
+                         fix(rec.value, rec.law))]
     if steps and w > WARMUP_LONG * steps and w > longest:
         return [_finding(ctx, "warmup-too-long", "warning", "warmup_steps",
                          f"warmup of {_num(w)} steps is {w / steps:.0%} of the run's {_num(steps)} steps "
                          f"and longer than every rule (steps: {said}).",
-                         suggest(ctx, "warmup_steps", round(rec.value), f"steps, {rec.law}"))]
+                         fix(rec.value, rec.law))]
     return []
 
 

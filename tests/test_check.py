@@ -124,7 +124,7 @@ def test_warmup_rules():
     rec = advice_of(v).rec("warmup_steps")
     f = only(rules_of(make(**v, warmup_steps=0)), "warmup-too-short")
     assert f.severity == "warning" and "no warmup" in f.message
-    assert f.suggestion == f"set f_warmup_steps to {round(rec.value)} (steps, olmo-warmup)"
+    assert f.suggestion == f"set f_warmup_steps to {round(rec.value)} ({round(rec.value)} steps, olmo-warmup)"
     assert not [x for x in rules_of(make(**v, warmup_steps=round(rec.value))) if x.rule.startswith("warmup")]
     long = only(rules_of(make(**v, warmup_steps=int(0.3 * v["train_steps"]))), "warmup-too-long")
     assert long.severity == "warning" and "30% of the run" in long.message
@@ -352,3 +352,20 @@ def test_rules_never_crash_on_what_a_reader_accepts(tmp_path_factory, values, st
         return
     for f in report.findings:
         assert f.rule in chk.RULES and f.severity in chk.SEVERITIES and f.message
+
+
+def test_a_warmup_fix_stays_inside_the_run_so_fixes_do_not_loop():
+    """torchtitan llama3_8b's 1000-step debug run drew 'set warmup_steps to 15259', which then drew
+    warmup-too-long with the same fix."""
+    v = base(batch_seqs=8, tokens=8 * SEQ * 1000)  # 1000 steps, the advised warmup far longer
+    assert advice_of(v).rec("warmup_steps").value > 1000
+    f = only(rules_of(make(**v, warmup_steps=0)), "warmup-too-short")
+    assert f.suggestion.startswith("set f_warmup_steps to 100 (100 steps, ") and "capped at 10%" in f.suggestion
+    assert not [x for x in rules_of(make(**v, warmup_steps=100)) if x.rule.startswith("warmup")]
+    assert not [x for x in rules_of(make(**v, warmup_steps=200)) if x.rule.startswith("warmup")]
+
+
+def test_nanogpts_decay_lr_false_warmup_fix_names_the_fields_to_set():
+    v = base()
+    f = only(rules_of(make(**v, warmup_steps=Setting(0, "decay_lr", 3, False))), "warmup-too-short")
+    assert f.suggestion.startswith("set decay_lr = True and warmup_iters = ")
