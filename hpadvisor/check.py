@@ -163,6 +163,8 @@ def _in_field_units(s: Setting, value: float) -> str:
     Readers convert linearly (fractions x steps, samples / batch, ratio x lr, tokens / seq_len),
     so raw/value is the conversion factor.
     """
+    if s.offset:  # the field counts from a later start: value = offset + raw (no scaling)
+        return _num(round(value - s.offset))
     raw = s.raw
     if isinstance(raw, str):
         try:
@@ -393,6 +395,12 @@ def decay_horizon(ctx: Context) -> list[Finding]:
     if abs(ratio - 1) <= HORIZON_TOL:
         return []
     fix = suggest(ctx, "decay_steps", int(steps), "the run length")
+    if d.offset and d.offset >= steps:  # the decay would start after the run: move its start
+        fix = (d.field, f"the decay starts at step {_num(d.offset)}, not before the run's end ({_num(steps)}): "
+               f"start it earlier, so that it ends at step {_num(steps)}")
+    elif d.offset:
+        fix = (d.field, f"set {d.field} to {_num(round(steps - d.offset))} (the run length {_num(steps)} less the "
+               f"{_num(d.offset)} steps before the decay)")
     if ratio < 1:
         tail = steps - d.value
         back = _neox_rise(ctx, int(d.value)) if cfg.format == "neox" and shape == "cosine" else None
@@ -410,6 +418,12 @@ def decay_horizon(ctx: Context) -> list[Finding]:
     msg = (f"the decay horizon is {_num(d.value)} steps but the run stops at {_num(steps)} "
            f"({1 / ratio:.0%} of the decay{where}): the final anneal is lost.")
     sev = "error" if ratio >= HORIZON_ERROR else "warning"
+    cool = cfg.value("wsd_decay_steps")
+    start = d.offset if d.offset else (float(d.value) - float(cool) if shape == "wsd" and cool else None)
+    if shape == "wsd" and start is not None and start >= steps:  # the cooldown never begins
+        msg = (f"the WSD cooldown starts at step {_num(start)} (decay horizon {_num(d.value)}), not before the run "
+               f"stops at {_num(steps)}: the lr stays at its peak to the end, with no anneal at all.")
+        sev = "error"
     return [_finding(ctx, "decay-horizon-mismatch", sev, "decay_steps", msg, fix)]
 
 

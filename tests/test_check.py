@@ -369,3 +369,23 @@ def test_nanogpts_decay_lr_false_warmup_fix_names_the_fields_to_set():
     v = base()
     f = only(rules_of(make(**v, warmup_steps=Setting(0, "decay_lr", 3, False))), "warmup-too-short")
     assert f.suggestion.startswith("set decay_lr = True and warmup_iters = ")
+
+
+def test_decay_horizon_fixes_count_from_where_the_decay_starts():
+    """HF WSD's horizon is warmup + stable + num_decay_steps and nanotron's is its decay start +
+    lr_decay_steps: the fix scaled the run length instead (num_decay_steps 16393 left the horizon
+    at 67,393 of 100,000)."""
+    steps = base()["train_steps"]
+    d = Setting(steps // 2, "num_decay_steps", 8, steps // 2 - 300, (), offset=300)
+    f = only(rules_of(make(**base(decay_steps=d))), "decay-horizon-mismatch")
+    assert f.suggestion == f"set num_decay_steps to {steps - 300} (the run length {steps} less the 300 steps before the decay)"
+    late = Setting(steps + 2000, "lr_decay_steps", 8, 1000, (), offset=steps + 1000)
+    f = only(rules_of(make(**base(decay_steps=late, schedule="wsd"))), "decay-horizon-mismatch")
+    assert f.severity == "error" and "no anneal at all" in f.message and "start it earlier" in f.suggestion
+
+
+def test_a_wsd_cooldown_past_the_run_end_is_an_error():
+    steps = base()["train_steps"]
+    v = base(schedule="wsd", decay_steps=int(1.5 * steps), wsd_decay_steps=int(0.2 * steps))
+    f = only(rules_of(make(**v)), "decay-horizon-mismatch")
+    assert f.severity == "error" and "the WSD cooldown starts at step" in f.message

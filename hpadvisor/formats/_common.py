@@ -55,11 +55,11 @@ class Draft:
 
     # -- writing -------------------------------------------------------------------------------
     def put(self, key: str, value: Any, field: str, line: int | None, raw: Any = _UNSET,
-            derived_from: tuple[str, ...] = ()) -> None:
+            derived_from: tuple[str, ...] = (), offset: float = 0.0) -> None:
         if key not in CANONICAL:  # pragma: no cover - a reader bug, not user input
             raise KeyError(key)
         self.settings[key] = Setting(value, field, line, value if raw is _UNSET else raw,
-                                     tuple(derived_from))
+                                     tuple(derived_from), offset)
 
     def default(self, key: str, value: Any, field: str) -> None:
         """The trainer's default for a field the file leaves out (line None, raw None)."""
@@ -266,7 +266,8 @@ def finalize(d: Draft) -> TrainerConfig:
     p = d.pending.pop("wsd_stable_steps", None)  # HF WSD: the decay ends at warmup + stable + decay
     if p is not None and d.has("warmup_steps") and d.has("wsd_decay_steps"):
         w, k = s["warmup_steps"], s["wsd_decay_steps"]
-        d.put("decay_steps", w.value + p.value + k.value, k.field, k.line, k.raw, (w.field, p.field, k.field))
+        d.put("decay_steps", w.value + p.value + k.value, k.field, k.line, k.raw, (w.field, p.field, k.field),
+              offset=w.value + p.value)
     elif p is not None:
         d.note(f"{p.field}: the warmup or the decay length is unknown, so where the decay ends is too.")
     p = d.pending.pop("wsd_decay_fraction", None)

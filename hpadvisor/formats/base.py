@@ -31,6 +31,7 @@ class Setting:
     line: int | None  # 1-based line in the file where it is set (None if derived or a default)
     raw: Any = None  # the value exactly as written
     derived_from: tuple[str, ...] = ()  # fields it was computed from
+    offset: float = 0.0  # value = offset + raw, when the field counts from a later start (HF WSD, nanotron)
 
 
 @dataclass(frozen=True)

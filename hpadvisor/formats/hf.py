@@ -209,7 +209,7 @@ def _final_lr(d: Draft, sched: str, kw: dict[str, tuple[Any, int | None, str]], 
             warm = d.val("warmup_steps")
             if warm is not None:
                 d.put("decay_steps", warm + stable + d.val("wsd_decay_steps"), de[2], de[1], de[0],
-                      (d.settings["warmup_steps"].field, st[2], de[2]))
+                      (d.settings["warmup_steps"].field, st[2], de[2]), offset=warm + stable)
             else:  # a warmup from warmup_ratio is known only once max_steps is: finalize adds it
                 d.later("wsd_stable_steps", stable, st[2], st[1], st[0])
     elif sched == "polynomial":

@@ -154,7 +154,7 @@ def _schedule(d: Draft, get: Any, warm: Any) -> None:
         start_from = (start_a[2],) if start_a else ((warm[2],) if warm else ())
         if steps_a is not None:
             d.put("decay_steps", start + length, steps_a[2], steps_a[1], steps_a[0],
-                  start_from + (steps_a[2],))
+                  start_from + (steps_a[2],), offset=start)
         else:
             d.put("decay_steps", start + length, "lr_decay_steps (default)", None, None,
                   start_from + length_from)
