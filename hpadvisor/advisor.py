@@ -697,10 +697,13 @@ def planned_schedule(
             notes.append(f"warmup cut to the run's {total} steps (planned: {round(warm)}).")
     if min_lr is None and min_lr_ratio is None and sch is not None:
         min_lr, min_lr_ratio = sch.min_lr, sch.min_lr_ratio
-        if min_lr is not None:
+        floored = shape not in ("constant", "d2z")  # build() sets these floors itself
+        if min_lr is not None and floored:
             notes.append(f"min lr {min_lr:.3g} (run file).")
-        elif min_lr_ratio is not None:
+        elif min_lr_ratio is not None and floored:
             notes.append(f"min lr {min_lr_ratio * peak:.3g} = {min_lr_ratio:g} x the peak (run file).")
+        elif min_lr is not None or min_lr_ratio is not None:
+            notes.append(f"the run file's min lr is not used: a {shape} schedule sets its own floor.")
         if min_lr is None and min_lr_ratio is None and shape in ("cosine", "wsd", "wsd_restarts") and advice is not None:
             rec, advised_peak = advice.get("min_lr"), advice.value("peak_lr")
             if rec is not None and rec.value is not None and advised_peak:

@@ -318,6 +318,7 @@ def sparse_jumps(steps: Sequence[float] | np.ndarray, lr: Sequence[float] | np.n
     ramp = np.zeros_like(big)
     ramp[1:] |= same(slope[1:], slope[:-1])
     ramp[:-1] |= same(slope[:-1], slope[1:])
+    ramp[0] |= lr[1] >= lr[0]  # the first rise is the warmup, interpolated as the warmup is assumed
     big &= ~ramp
     if not big.any():
         return None
@@ -678,7 +679,7 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as schedules.build spaces them
             shape = "wsd_restarts"
             extra["cycles"] = tuple(warmup + round((horizon - warmup) * (i + 1) / n) for i in range(n))
-    elif cfg.value("cooldowns") not in (None, 1):
+    elif cfg.value("cooldowns") is not None:
         raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
     if shape == "multistep":
         notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "

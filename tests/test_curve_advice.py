@@ -473,3 +473,19 @@ def test_thinning_keeps_a_runs_first_and_last_points(tmp_path):
     t = thin(c, 2000)
     assert (t.steps[0], t.steps[-1], t.steps.size) == (500, 40_000, 2000)
     assert (t.loss[0], t.loss[-1]) == (4.0, 3.0)
+
+
+def test_a_warmup_logged_at_its_ends_is_not_a_jump_and_cooldowns_1_on_a_cosine_is_refused(cli, tmp_path):
+    from hpadvisor.schedules import sparse_jumps
+
+    assert sparse_jumps([0, 100, 1000, 2000], [0, 1e-3, 1e-3, 1e-3]) is None
+    run = tmp_path / "r.yaml"
+    run.write_text("model: {params: 400M}\ndata: {tokens: 2B}\nseq_len: 2048\nbatch: 256 seqs\noptimizer: {lr: 3e-4}\n"
+                   "schedule: {shape: cosine, warmup: 100 steps, cooldowns: 1, min_lr: 3e-5}\n")
+    for args in (["schedule", str(run)], ["schedule", "--config", str(run)]):
+        res = cli(*args, "--every", "100")
+        assert res.exit_code == 2 and "wsd schedule, not cosine" in res.stderr, (args, res.stderr)
+    run.write_text("model: {params: 400M}\ndata: {tokens: 2B}\nseq_len: 2048\nbatch: 256 seqs\noptimizer: {lr: 3e-4}\n"
+                   "schedule: {shape: cosine, warmup: 100 steps, min_lr: 3e-5}\n")
+    res = cli("schedule", str(run), "--schedule", "constant", "--every", "100")
+    assert "the run file's min lr is not used: a constant schedule sets its own floor." in res.stdout + res.stderr

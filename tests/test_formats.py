@@ -204,7 +204,7 @@ def test_bash_comment_inside_continued_command_is_reported(tmp_path: Path) -> No
     p.write_text("torchrun pretrain_gpt.py \\\n  --lr 1e-4 \\\n  # --min-lr 1e-5 \\\n  --train-iters 10\n")
     cfg = read_config(p)
     assert any("ends the command" in n for n in cfg.notes)
-    assert cfg.get("lr").line == 2 and cfg.get("train_steps").line == 4
+    assert cfg.get("lr").line == 2 and cfg.get("train_steps") is None  # bash does not pass --train-iters
 
 
 def test_unresolved_shell_variable_is_unknown_not_an_error(tmp_path: Path) -> None:
@@ -344,3 +344,13 @@ def test_flags_after_a_comment_that_ends_a_continued_command_are_not_read(tmp_pa
     cfg = read_config(script, format="megatron")
     assert cfg.value("lr") == 1e-3 and cfg.value("train_steps") is None and cfg.value("global_batch_seqs") is None
     assert any("line 4: a comment line inside a command" in n for n in cfg.notes)
+
+
+@pytest.mark.parametrize("after", ["  # --lr-warmup-iters 50 \\\n  --train-iters 100 \\\n  --global-batch-size 8\n",
+                                   "  # a comment\n  $EXTRA --train-iters 100\n"])
+def test_a_commented_out_flag_line_ends_the_command_in_bash(tmp_path, after):
+    """A backslash at the end of a comment is part of the comment: the lines below are another command."""
+    script = tmp_path / "train.sh"
+    script.write_text("torchrun pretrain_gpt.py \\\n  --lr 1e-3 \\\n" + after)
+    cfg = read_config(script, format="megatron")
+    assert cfg.value("lr") == 1e-3 and cfg.value("train_steps") is None

@@ -39,9 +39,14 @@ def _physical_chunks(text: str, source: str, notes: list[str]) -> list[tuple[int
     cut = False  # the chunk after a comment that ended a continued command
     while i < len(lines):
         start, buf = i + 1, lines[i]
-        orphan = cut and not buf.lstrip().startswith("#") and buf.lstrip().startswith("-")
-        if buf.strip() and not buf.lstrip().startswith("#"):
+        comment = buf.lstrip().startswith("#")
+        orphan = cut and not comment and bool(buf.strip())  # bash runs it as a command of its own
+        if buf.strip() and not comment:
             cut = False
+        if comment:  # a backslash at the end of a comment is part of the comment: nothing continues
+            chunks.append((start, buf, False))
+            i += 1
+            continue
         while True:
             stripped = buf.rstrip()
             continued = stripped.endswith("\\") and not stripped.endswith("\\\\")
