@@ -120,8 +120,12 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     nan_loss = frame.attrs.get("nan_cells", {}).get("loss", np.zeros(len(frame), dtype=bool))
     nan_lr = frame.attrs.get("nan_cells", {}).get("lr")
     if nan_lr is not None and nan_lr.any():  # a blank lr is a step without one; NaN is a broken value
+        from hpadvisor.tables import row_label
+
         row = int(np.flatnonzero(nan_lr)[0])
-        raise DataError(f"log '{path}': the lr at step {frame['step'].iloc[row]:g} is NaN, not a number "
+        at = frame["step"].iloc[row]
+        where = f"step {at:g}" if np.isfinite(at) else row_label(frame, row)
+        raise DataError(f"log '{path}': the lr at {where} is NaN, not a number "
                         "(leave the cell blank where the lr was not logged).")
     frame = frame.reset_index(drop=True)
     if "run" in frame.columns:
