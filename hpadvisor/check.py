@@ -506,6 +506,14 @@ def mup(ctx: Context) -> list[Finding]:
                      suggest(ctx, "mup_base_shapes", True, "give the base (proxy) shapes"))]
 
 
+def trainer_refuses(ctx: Context) -> list[Finding]:
+    why = ctx.config.value("trainer_refuses")
+    if not why:
+        return []
+    return [_finding(ctx, "trainer-refuses", "error", "trainer_refuses", f"{why}.",
+                     "fix the config so the trainer starts")]
+
+
 def batch_arithmetic(ctx: Context) -> list[Finding]:
     cfg = ctx.config
     if cfg.value("batch_arithmetic_ok") is not False:
@@ -634,6 +642,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("wd-on-embeddings", "info", "weight decay on the embeddings"),
     Rule("mup-without-base-shapes", "error", "muP switched on without base shapes"),
     Rule("batch-arithmetic", "error", "global batch != micro x accumulation x data-parallel"),
+    Rule("trainer-refuses", "error", "the trainer's own argument checks refuse the config"),
     Rule("tokens-off-compute-optimal", "info", "tokens far from compute-optimal (info only)"),
     Rule("run-file-contradiction", "error", "the trainer config contradicts the run file"),
     Rule("advice-unavailable", "info", "law-based rules skipped for lack of model or data size"),
@@ -643,7 +652,7 @@ RULES: dict[str, Rule] = {r.id: r for r in (
 #: The functions that produce the findings (one may produce several rule ids).
 CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     lr_plateau, batch_critical, warmup, decay_horizon, min_lr, beta2, weight_decay_groups, mup,
-    batch_arithmetic, compute_optimal, contradictions, advice_unavailable, schedule_gap,
+    batch_arithmetic, trainer_refuses, compute_optimal, contradictions, advice_unavailable, schedule_gap,
 )
 
 

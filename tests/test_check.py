@@ -389,3 +389,17 @@ def test_a_wsd_cooldown_past_the_run_end_is_an_error():
     v = base(schedule="wsd", decay_steps=int(1.5 * steps), wsd_decay_steps=int(0.2 * steps))
     f = only(rules_of(make(**v)), "decay-horizon-mismatch")
     assert f.severity == "error" and "the WSD cooldown starts at step" in f.message
+
+
+def test_a_config_the_trainer_refuses_is_an_error(tmp_path):
+    """Megatron's own gpt3 175B example: --rampup-batch-size with --train-iters (validate_args refuses it)."""
+    from hpadvisor.formats.base import read_config
+
+    script = tmp_path / "train.sh"
+    script.write_text("torchrun --nproc_per_node 8 pretrain_gpt.py --tensor-model-parallel-size 8 "
+                      "--pipeline-model-parallel-size 16 --train-iters 500000 --rampup-batch-size 16 16 5859375 "
+                      "--global-batch-size 1536 --micro-batch-size 1 --lr 6e-5\n")
+    f = only(chk.run_rules(chk.build_context(read_config(script, format="megatron"), params=175e9, tokens=3e11)[0]),
+             "trainer-refuses")
+    assert f.severity == "error" and "with iteration-based training (--train-iters)" in f.message
+    assert "trainer-refuses" in chk.RULES

@@ -103,6 +103,7 @@ CANONICAL: dict[str, str] = {
     "params": "total parameters, as a run file states them (model.params)",
     "non_embedding_params": "non-embedding parameters, as a run file states them",
     "batch_arithmetic_ok": "False when stated global batch != micro x accum x dp (with both given)",
+    "trainer_refuses": "why the trainer would refuse to start with this config (its own argument checks)",
 }
 
 SCHEDULES = ("cosine", "linear", "wsd", "constant", "inverse_sqrt", "exponential", "multistep")

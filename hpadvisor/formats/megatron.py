@@ -180,6 +180,10 @@ def apply(d: Draft, args: Args) -> None:
     a = get("rampup_batch_size")
     if a is not None:
         d.note(f"{a[2]} ramps the batch up at the start; the batch checks use the final global batch.")
+        iters = get("train_iters")
+        if iters is not None:  # validate_args: 'expected no batch-size rampup for iteration-based training'
+            d.put("trainer_refuses", f"Megatron refuses {a[2]} with iteration-based training ({iters[2]}): give "
+                  "the run in samples (train_samples) or drop the rampup", a[2], a[1], a[0])
     for key in ("start_weight_decay", "end_weight_decay"):
         a = get(key)
         if a is not None:
@@ -227,6 +231,10 @@ def _data_parallel(d: Draft, args: Args) -> None:
             used.append(a[2])
     if world % model_par:
         d.note(f"world size {world} is not divisible by tp x pp x cp = {model_par}.")
+        if not d.has("trainer_refuses"):  # initialize: the world size must split into model-parallel groups
+            d.put("trainer_refuses", f"the world size {world} is not divisible by tensor x pipeline x context "
+                  f"parallel = {model_par}: Megatron cannot form its model-parallel groups", nproc[2], nproc[1],
+                  nproc[0])
         return
     field = " x ".join(used[: 2 if nnodes else 1])
     if len(used) > (2 if nnodes else 1):
