@@ -316,9 +316,23 @@ def batch_critical(ctx: Context) -> list[Finding]:
     seq = float(ctx.config.value("seq_len"))
     target = ctx.rec("batch_sequences")
     seqs = target.value if target is not None and target.value * seq <= crit.value else math.floor(crit.value / seq)
+    dp = ctx.config.value("data_parallel")
+    seqs = int(max(seqs, 1))
+    if dp and seqs < dp:  # at least one sequence per data-parallel rank, or the trainer cannot run it
+        return [_finding(ctx, "batch-above-critical", sev, "global_batch_seqs", msg,
+                         (ctx.config.get("global_batch_seqs").field if ctx.config.get("global_batch_seqs") else None,
+                          f"the critical batch is {seqs} sequences, below one per data-parallel rank ({_num(dp)}): "
+                          "use fewer data-parallel ranks (more tensor or pipeline parallelism), or accept the "
+                          "larger batch's token cost"))]
+    g = ctx.config.get("global_batch_seqs")
+    if g is not None and " x " in g.field and dp:  # a product of fields: say the per-rank split
+        per_rank = max(1, seqs // int(dp))
+        return [_finding(ctx, "batch-above-critical", sev, "global_batch_seqs", msg,
+                         (g.field, f"a global batch of about {per_rank * int(dp)} sequences: {per_rank} per "
+                          f"data-parallel rank ({_num(dp)} ranks; micro batch x accumulation); rescale lr by sqrt "
+                          "of the batch ratio"))]
     return [_finding(ctx, "batch-above-critical", sev, "global_batch_seqs", msg,
-                     suggest(ctx, "global_batch_seqs", int(max(seqs, 1)),
-                             "sequences; rescale lr by sqrt of the batch ratio"))]
+                     suggest(ctx, "global_batch_seqs", seqs, "sequences; rescale lr by sqrt of the batch ratio"))]
 
 
 def warmup(ctx: Context) -> list[Finding]:

@@ -403,3 +403,12 @@ def test_a_config_the_trainer_refuses_is_an_error(tmp_path):
              "trainer-refuses")
     assert f.severity == "error" and "with iteration-based training (--train-iters)" in f.message
     assert "trainer-refuses" in chk.RULES
+
+
+def test_a_batch_fix_below_one_sequence_per_rank_says_so():
+    """torchtitan's 64-rank llama3_8b debug run was told to set a product of fields to 7 sequences."""
+    v = base(batch_seqs=4096, tokens=4096 * SEQ * 300)
+    crit = advice_of(v).rec("critical_batch_tokens").value
+    dp = int(2 * crit / SEQ) + 64
+    f = only(rules_of(make(**v, data_parallel=dp)), "batch-above-critical")
+    assert f"below one per data-parallel rank ({dp})" in f.suggestion
