@@ -86,7 +86,7 @@ def fit_curves_command(
     require_config(config, format_in)
     if warmup is not None and warmup < 0:
         raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
-    from hpadvisor.cli.options import refuse_flags
+    from hpadvisor.cli.options import refuse_flags, refuse_wsd_flags
 
     shape_flags = {"--lr": lr, "--total-steps": total_steps, "--min-lr-ratio": min_lr_ratio,
                    "--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None,
@@ -105,10 +105,8 @@ def fit_curves_command(
     else:
         if lr is None or total_steps is None:
             raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
-        if schedule not in ("wsd", "wsd_restarts"):
-            refuse_flags(f"{{flags}}: a WSD cooldown's settings; --schedule {schedule} has none.",
-                         {"--decay-fraction": decay_fraction, "--decay-shape": shape_flags["--decay-shape"],
-                          "--cooldowns": cooldowns})
+        refuse_wsd_flags(schedule, {"--decay-fraction": decay_fraction, "--decay-shape": shape_flags["--decay-shape"],
+                                    "--cooldowns": cooldowns}, f"--schedule {schedule}")
         from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
 
         sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup or 0,

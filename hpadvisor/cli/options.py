@@ -81,6 +81,13 @@ def refuse_flags(clash: str, given: dict[str, Any]) -> None:
         raise InvalidInputError(clash.format(flags=", ".join(flags)))
 
 
+def refuse_wsd_flags(shape: str | None, given: dict[str, Any], named: str) -> None:
+    """refuse_flags for a WSD cooldown's own flags (``given``) when ``shape`` is a schedule without
+    one; ``named`` is how the message names that schedule."""
+    if shape is not None and shape not in ("wsd", "wsd_restarts"):
+        refuse_flags(f"{{flags}}: a WSD cooldown's settings; {named} has none.", given)
+
+
 def plain(obj: Any) -> Any:
     """numpy scalars and tuples to plain YAML/JSON data; NaN/inf to None."""
     import math

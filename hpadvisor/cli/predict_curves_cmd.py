@@ -43,7 +43,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
-    from hpadvisor.cli.options import config_schedule, refuse_flags, require_config
+    from hpadvisor.cli.options import config_schedule, refuse_flags, refuse_wsd_flags, require_config
 
     require_config(config, format_in)
     if warmup is not None and warmup < 0:
@@ -80,8 +80,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     else:
         if steps is None:
             raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
-        if schedule not in ("wsd", "wsd_restarts"):
-            refuse_flags(f"{{flags}}: a WSD cooldown's settings; --schedule {schedule} has none.", shape_flags)
+        refuse_wsd_flags(schedule, shape_flags, f"--schedule {schedule}")
         from hpadvisor import units
         from hpadvisor.cli.options import SCHEDULE_FLAGS
         from hpadvisor.curve_advice import curve_steps, planned

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
-from hpadvisor.cli.options import CONFIG_FORMAT_HELP
+from hpadvisor.cli.options import CONFIG_FORMAT_HELP, refuse_wsd_flags
 
 
 @app.command("schedule")
@@ -73,11 +73,8 @@ def schedule_command(
         raise InvalidInputError("give a run file, or the schedule by flags: --schedule, --lr and --steps at least.")
     total = units.parse_steps(steps) if steps is not None else None
     shape = schedule or (spec.schedule.shape if spec is not None else None)
-    if shape is not None and shape not in ("wsd", "wsd_restarts"):
-        from hpadvisor.cli.options import refuse_flags
-
-        refuse_flags(f"{{flags}}: a WSD cooldown's settings; the {shape} schedule has none.",
-                     {"--decay-fraction": decay_fraction, "--decay-shape": decay_shape, "--cooldowns": cooldowns})
+    refuse_wsd_flags(shape, {"--decay-fraction": decay_fraction, "--decay-shape": decay_shape, "--cooldowns": cooldowns},
+                     f"the {shape} schedule")
     s, notes = planned_schedule(spec, advice, shape=schedule, peak=lr, total_steps=total, warmup_steps=warmup,
                                 min_lr=min_lr, min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction,
                                 decay_shape=decay_shape, convention=convention, warmup_init=warmup_init,
