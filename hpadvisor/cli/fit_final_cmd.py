@@ -55,11 +55,11 @@ def fit_final_cmd(
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting import final, holdout as ho
 
-    yamlio.check_outputs({"--out": out, "--plot": plot}, force=force)
-    if plot is not None:  # the second plot beside it: checked too, before the fit
-        resid = plot.with_name(plot.stem + "-residuals" + plot.suffix)
-        yamlio.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
-                             plots=("--plot", "--plot (its residuals)"))
+    # the second plot beside --plot is checked too, before the fit; a --plot without a name ('.')
+    # has none, and fails on --plot's own check, which comes first
+    resid = _residual_plot(plot) if plot is not None and plot.name else None
+    yamlio.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
+                         plots=("--plot", "--plot (its residuals)"))
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")
     if bootstrap < 0:
@@ -152,6 +152,11 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
         sys.stderr.write(f"note: {result['note']}\n")
 
 
+def _residual_plot(plot: Path) -> Path:
+    """The residual plot written beside --plot FILE: FILE-residuals, same suffix."""
+    return plot.with_name(plot.stem + "-residuals" + plot.suffix)
+
+
 def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool) -> None:
     """Observed and fitted loss against compute, and relative residuals (fitted and held out)."""
     import numpy as np
@@ -180,7 +185,7 @@ def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool) 
             path, lines, observed=observed, ylabel="final loss", xlabel="training compute 6ND (FLOPs)",
             xlog=True, title=f"{fit.law.registry_key}: {fit.quality['mean_relative_error']:.2%} mean relative error",
             force=force)
-        resid = path.with_name(path.stem + "-residuals" + path.suffix)
+        resid = _residual_plot(path)
         span = [float(10 ** min(v[0].min() for v in res.values())), float(10 ** max(v[0].max() for v in res.values()))]
         plotting.save_plot(resid, {"zero": (span, [0.0, 0.0])},
                            observed={k: (10 ** v[0], v[1]) for k, v in res.items()},
