@@ -132,16 +132,25 @@ def read_fit_table(
 SMALLEST = {"N": (1e3, "parameters", "in millions or billions"), "D": (1e6, "tokens", "in billions")}
 
 
+def check_size(what: str, path: str, name: str, least_seen: float, *, derived: bool = False) -> None:
+    """Refuse a size no training run has (``SMALLEST``: N or D): a column in other units, refused
+    with the likely cause; a D derived as C / (6 N) (``derived``) points at the compute column."""
+    least, unit, likely = SMALLEST[name]
+    if not least_seen < least:  # NaN (an empty column) is left to the checks that name it
+        return
+    if derived:
+        raise DataError(f"{what} '{path}': D = C / (6 N) = {least_seen:g} tokens is below {least:g}: is the "
+                        "compute column in FLOPs (not PF-days or another unit)?")
+    raise DataError(f"{what} '{path}': {name} = {least_seen:g} {unit} is below {least:g}: is the column "
+                    f"{likely}? Give plain {unit} (e.g. 7e9), or --map {name}=<column>.")
+
+
 def _check_scale(frame, path, what, seq_len) -> None:
     """Sizes no training run has: a column in other units, refused with the likely cause."""
-    for col, (least, unit, likely) in SMALLEST.items():
-        if col == "D" and "D" in frame.columns and "D" not in frame.attrs.get("column_of", {}) and \
-                float(frame["D"].min()) < least:  # derived: D = C / (6 N)
-            raise DataError(f"{what} '{path}': D = C / (6 N) = {float(frame['D'].min()):g} tokens is below "
-                            f"{least:g}: is the compute column in FLOPs (not PF-days or another unit)?")
-        if col in frame.columns and float(frame[col].min()) < least:
-            raise DataError(f"{what} '{path}': {col} = {float(frame[col].min()):g} {unit} is below {least:g}: is "
-                            f"the column {likely}? Give plain {unit} (e.g. 7e9), or --map {col}=<column>.")
+    for col in SMALLEST:
+        if col in frame.columns:
+            check_size(what, path, col, float(frame[col].min()),
+                       derived=col == "D" and "D" not in frame.attrs.get("column_of", {}))
     if seq_len and "batch_tokens" in frame.columns and float(frame["batch_tokens"].min()) < seq_len:
         raise DataError(f"{what} '{path}': a batch of {float(frame['batch_tokens'].min()):g} tokens is less than "
                         f"one sequence of {seq_len:g}: is --batch-unit right (sequences, not tokens)?")

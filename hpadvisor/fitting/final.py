@@ -56,7 +56,7 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
     """Read a final-loss table: N, loss, and D (or C, with D = C / 6N)."""
     from hpadvisor.fitting.data import (  # the alias table every fit input shares
         COLUMNS,
-        SMALLEST,
+        check_size,
         param_count_of,
     )
     from hpadvisor.tables import read_table, row_label
@@ -78,13 +78,7 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"ladder '{path}', {row_label(frame, row)}: {name} = {arr[row]:g} must be a "
                             "finite number > 0.")
-        least, unit, likely = SMALLEST[name]
-        if arr.min() < least and name == "D" and "D" not in frame.columns:
-            raise DataError(f"ladder '{path}': D = C / (6 N) = {arr.min():g} tokens is below {least:g}: is the "
-                            "compute column in FLOPs (not PF-days or another unit)?")
-        if arr.min() < least:
-            raise DataError(f"ladder '{path}': {name} = {arr.min():g} {unit} is below {least:g}: is the column "
-                            f"{likely}? Give plain {unit} (e.g. 7e9), or --map {name}=<column>.")
+        check_size("ladder", path, name, float(arr.min()), derived=name == "D" and "D" not in frame.columns)
     dropped: dict[str, int] = {}
     diverged = ~np.isfinite(loss) | (loss <= 0)
     if diverged.any():
