@@ -494,7 +494,7 @@ def recommend(
     )
     warm_notes = []
     sch = spec.schedule
-    planned_warm = _planned_warmup_steps(spec, b_use, steps)
+    planned_warm = planned_warmup_steps(spec, b_use, steps)
     if planned_warm is not None and planned_warm > steps:
         shown = f"{planned_warm:.0f}" if planned_warm < 1e15 else f"{planned_warm:.3g}"
         warm_notes.append(f"planned warmup: {shown} steps, longer than the whole run ({steps} "
@@ -595,7 +595,9 @@ def _with_note(rec: Recommendation, note: str) -> Recommendation:
     return replace(rec, notes=rec.notes + (note,))
 
 
-def _planned_warmup_steps(spec: RunSpec, b_use: float, steps: int) -> float | None:
+def planned_warmup_steps(spec: RunSpec, b_use: float, steps: int) -> float | None:
+    """The run file's own warmup in optimizer steps (given in steps, tokens at ``b_use`` tokens a
+    step, or a fraction of ``steps``); None if it gives none."""
     s = spec.schedule
     if s.warmup_steps is not None:
         return s.warmup_steps

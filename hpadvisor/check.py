@@ -844,6 +844,8 @@ def canonical_values(advice: Any) -> dict[str, Any]:
 def emit_notes(advice: Any, trainer: str) -> list[str]:
     """What a user must know about ``recommend --emit``'s snippet: the run file's own values the
     advice replaces in it, and what of the run file it does not carry."""
+    from hpadvisor.advisor import planned_warmup_steps
+
     spec = advice.spec
     out = canonical_values(advice)
     notes = []
@@ -853,9 +855,8 @@ def emit_notes(advice: Any, trainer: str) -> list[str]:
         "lr": spec.optimizer.lr,
         "weight_decay": spec.optimizer.weight_decay,
         "beta2": spec.optimizer.beta2,
-        "warmup_steps": (spec.schedule.warmup_steps if spec.schedule.warmup_steps is not None else
-                         spec.schedule.warmup_fraction * steps if spec.schedule.warmup_fraction is not None and steps
-                         else None),
+        "warmup_steps": (planned_warmup_steps(spec, out["global_batch_seqs"] * spec.seq_len, steps)
+                         if steps else None),  # without a batch the snippet states no warmup
         "min_lr": (spec.schedule.min_lr if spec.schedule.min_lr is not None else
                    spec.schedule.min_lr_ratio * (spec.optimizer.lr or out["lr"])
                    if spec.schedule.min_lr_ratio is not None and "lr" in out else None),

@@ -340,3 +340,13 @@ def test_emit_notes_name_min_lr_wsd_s_and_write_a_bare_size(tmp_path):
     assert "hf cannot state WSD-S: the snippet has one cooldown, not the run file's 3" in res.stderr
     res = run("recommend", str(run_file), "--emit", "hpadvisor")
     assert "params: 1000000000" in res.stdout and "cooldowns: 3" in res.stdout
+
+
+def test_emit_notes_name_a_warmup_given_in_tokens(tmp_path):
+    """The run file's warmup in tokens is replaced as much as one in steps: 2B tokens at 256 x 2048
+    tokens a step is 3815 steps (the advisor's own planned-warmup rule), which the snippet replaces."""
+    run_file = tmp_path / "r.yaml"
+    run_file.write_text("model: {params: 1B}\ndata: {tokens: 20B}\nbatch: 256 seqs\nseq_len: 2048\n"
+                        "schedule: {shape: cosine, warmup: 2B tokens}\n")
+    res = run("recommend", str(run_file), "--emit", "megatron")
+    assert "warmup_steps 3815 ->" in res.stderr
