@@ -36,11 +36,9 @@ def compare_schedules(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
     """Cosine vs WSD 10/20% vs linear-to-zero vs constant... ranked by the law's predicted final loss."""
-    from hpadvisor import curve_advice, lawfile, units
+    from hpadvisor import curve_advice, lawfile, units, yamlio
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
-
-    from hpadvisor import yamlio
 
     yamlio.check_outputs({"--plot": plot}, force=force)
     laws = [lawfile.find(f) for f in law_files]
@@ -70,8 +68,6 @@ def compare_schedules(
         sys.stdout.write(json_text(result))
         return
     if format is OutputFormat.yaml:
-        from hpadvisor import yamlio
-
         sys.stdout.write(yamlio.dumps(result))
         return
     sys.stdout.write(_render(result, markdown=format is OutputFormat.markdown))

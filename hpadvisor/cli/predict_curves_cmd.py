@@ -33,18 +33,20 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
                   others=()) -> None:
     import numpy as np
 
-    from hpadvisor import schedules
-    from hpadvisor.cli.options import OutputFormat
+    from hpadvisor import schedules, yamlio
+    from hpadvisor.cli.options import (
+        OutputFormat,
+        config_schedule,
+        refuse_flags,
+        refuse_wsd_flags,
+        require_config,
+    )
     from hpadvisor.errors import InvalidInputError
-
-    from hpadvisor import yamlio
 
     yamlio.check_outputs({"--plot": plot}, force=force)
     notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
-    from hpadvisor.cli.options import config_schedule, refuse_flags, refuse_wsd_flags, require_config
-
     require_config(config, format_in)
     if warmup is not None and warmup < 0:
         raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
@@ -122,8 +124,6 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
 
             sys.stdout.write(json_text(out, indent=None))
         else:
-            from hpadvisor import yamlio
-
             sys.stdout.write(yamlio.dumps(out))
         return
     _print_table(law, label, points, notes, markdown=format is OutputFormat.markdown, side=side)
