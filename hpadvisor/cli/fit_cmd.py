@@ -170,10 +170,10 @@ def fit_sweep_command(
                "sensitivity": sens, "comparison_with_steplaw_paper": result.comparison(),
                "settings": [s.to_dict() for s in result.settings], "holdout": result.holdout,
                "rows_used": result.rows_used, "rows_excluded": result.rows_excluded, "notes": result.notes}
+    held = sum(x.held_out for x in result.settings)
     lines = [f"{law.registry_key}: lr* = a N^alpha D^beta, B* = b D^gamma tokens "
              f"(N = {table.param_count} params; {result.method}; "
-             f"{sum(not x.held_out for x in result.settings)} settings"
-             f"{' + %d held out' % sum(x.held_out for x in result.settings) if any(x.held_out for x in result.settings) else ''}, "
+             f"{len(result.settings) - held} settings{f' + {held} held out' if held else ''}, "
              f"{result.rows_used} {'runs' if result.method == 'near-best' else 'optima'} used)"]
     lines += _constant_lines(summary["constants"], result.intervals)
     lines.append("  Step Law paper: lr* = 1.79 N^-0.713 D^0.307, B* = 0.58 D^0.571; paper value inside "
