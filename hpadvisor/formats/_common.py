@@ -337,12 +337,12 @@ def read_hf_model_config(path: str, into: Draft) -> None:
                         lines.get((name,)), data[name])
                 break
     _hf_shared_experts(data, lines, sub, into, path)
+    model_type = data.get("model_type") if isinstance(data.get("model_type"), str) else None
     if "tie_word_embeddings" in data:
         line = lines.get(("tie_word_embeddings",))
         sub.put("tied_embeddings", sub.boolean(data["tie_word_embeddings"], "tie_word_embeddings",
                                                line), "tie_word_embeddings", line, data["tie_word_embeddings"])
     else:  # the default of the model type's config class
-        model_type = data.get("model_type") if isinstance(data.get("model_type"), str) else None
         field = f"tie_word_embeddings (default of model_type {model_type})"
         if model_type in _UNTIED_BY_DEFAULT:
             sub.default("tied_embeddings", False, field)
@@ -353,9 +353,8 @@ def read_hf_model_config(path: str, into: Draft) -> None:
             if "tied_embeddings" not in into.settings:
                 into.note(f"{path}: tie_word_embeddings not set and model_type {model_type!r} not known "
                           "here: assumed tied (PretrainedConfig's default); set it in the file if it is untied.")
-    model_type = data.get("model_type")
     act = data.get("hidden_act", data.get("activation_function"))
-    if isinstance(model_type, str) and model_type in _GATED:
+    if model_type in _GATED:
         sub.put("swiglu", True, "model_type", lines.get(("model_type",)), model_type)
     elif isinstance(act, str):
         line = lines.get(("hidden_act",)) or lines.get(("activation_function",))
