@@ -720,6 +720,7 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
 #: A loss always above this many nats is not a per-token mean (ln of a 256k vocabulary is 12.5).
 SUMMED_LOSS = 20.0
 
+
 def group_notes(said: Sequence[tuple[str, str, str]]) -> list[str]:
     """One line per distinct remark on (file, run): "file [run]: remark", or "N runs (a, b, ...):
     remark" when several runs share it (a log of nine runs would otherwise repeat it nine times)."""
