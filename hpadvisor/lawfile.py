@@ -147,7 +147,7 @@ def from_dict(data: Any, *, source: str = "law file") -> Law:
     missing = [k for k in defaults if k not in kwargs]
     if missing:
         raise DataError(f"{source}: constant{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing: "
-                        f"a {form} law file gives every constant ({', '.join(cls().constants())}).")
+                        f"a {form} law file gives every constant ({', '.join(defaults)}).")
     prov_data = data.get("provenance") or {}
     if not isinstance(prov_data, Mapping):
         raise DataError(f"{source}: 'provenance' must be a mapping.")
