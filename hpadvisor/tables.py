@@ -273,8 +273,7 @@ def read_table(
     frame.columns = [str(c) for c in frame.columns]
     if reshape is not None:
         frame = reshape(frame)
-    rows = ("row", 2) if kind in ("csv", "tsv") else ("record", 1)  # how errors name a row
-    frame.attrs["rows"] = rows
+    frame.attrs["rows"] = ("row", 2) if kind in ("csv", "tsv") else ("record", 1)  # how errors name a row
     mapping = dict(mapping or {})
     unknown = [k for k in mapping if k not in columns]
     if unknown:
@@ -337,6 +336,5 @@ def read_table(
         raise DataError(f"{what} '{p}' has a header but no rows.")
     frame.attrs["nan_cells"] = nan_cells
     frame.attrs["sha256"] = digest  # of the bytes parsed
-    frame.attrs["rows"] = rows
     frame.attrs["column_of"] = {canon: col for col, canon in rename.items()}  # canonical -> as read
     return frame
