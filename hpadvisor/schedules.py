@@ -392,6 +392,11 @@ def luo_schedule(name: str, peak: float = 3e-4, floor: float = 3e-5, warmup: int
     raise InvalidInputError(f"unknown Multi-Power-Law run '{name}'.")
 
 
+def wsd_cycles(warmup_steps: int, total_steps: int, n: int) -> tuple[int, ...]:
+    """WSD-S: the end step of each of ``n`` cycles, evenly spaced after the warmup."""
+    return tuple(warmup_steps + round((total_steps - warmup_steps) * (i + 1) / n) for i in range(n))
+
+
 def build(
     shape: str,
     *,
@@ -447,7 +452,7 @@ def build(
         n = int(cooldowns or 1)
         if total_steps - warmup_steps < n:
             raise InvalidInputError(f"{n} cooldowns need at least {n} steps after the warmup.")
-        cycles = tuple(warmup_steps + round((total_steps - warmup_steps) * (i + 1) / n) for i in range(n))
+        cycles = wsd_cycles(warmup_steps, total_steps, n)
     if shape in ("wsd", "wsd_restarts"):
         frac = 0.2 if decay_fraction is None else decay_fraction
         if not 0 < frac <= 1:
@@ -676,9 +681,9 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
                                     f"1 step and fit in the {room:,} steps after the warmup.")
         extra = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
         n = _cooldowns(cfg, room)
-        if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as schedules.build spaces them
+        if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as build spaces them
             shape = "wsd_restarts"
-            extra["cycles"] = tuple(warmup + round((horizon - warmup) * (i + 1) / n) for i in range(n))
+            extra["cycles"] = wsd_cycles(warmup, horizon, n)
     elif cfg.value("cooldowns") is not None:
         raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
     if shape == "multistep":
