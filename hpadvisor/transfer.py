@@ -255,20 +255,19 @@ def plan(
     m_l = target.depth / base.depth
     m_ffn = target.ffn / base.ffn
     m_attn = (target.n_heads * target.head_dim) / (base.n_heads * base.head_dim)
-    ratios = [("width", m_d), ("depth", m_l), ("MLP size", m_ffn), ("attention size", m_attn)]
+    ratios = [("width", m_d, MAX_RATIO), ("depth", m_l, MAX_RATIO), ("MLP size", m_ffn, MAX_RATIO),
+              ("attention size", m_attn, MAX_RATIO)]
     for what, value in (("batch", target_batch_tokens), ("batch", tuned.batch_tokens),
                         ("token count", target_tokens), ("token count", tuned.tokens)):
         if value is not None and not (math.isfinite(value) and value >= 1):
             raise InvalidInputError(f"a {what} of {value:.3g} tokens: it is at least one token.")
     if target_batch_tokens is not None and tuned.batch_tokens is not None:
-        ratios.append(("batch", target_batch_tokens / tuned.batch_tokens))
-    limits = {what: MAX_RATIO for what, _ in ratios}
-    if target_tokens is not None and tuned.tokens is not None:
-        ratios.append(("token count", target_tokens / tuned.tokens))
-        limits["token count"] = MAX_TOKEN_RATIO  # a 10M-token proxy for a 15T-token run is 1.5e6x
-    for what, r in ratios:
-        if not (1 / limits[what] <= r <= limits[what]):
-            raise InvalidInputError(f"the target's {what} is {r:.3g}x the proxy's: beyond the {limits[what]:.0e}x "
+        ratios.append(("batch", target_batch_tokens / tuned.batch_tokens, MAX_RATIO))
+    if target_tokens is not None and tuned.tokens is not None:  # a 10M-token proxy for a 15T-token run is 1.5e6x
+        ratios.append(("token count", target_tokens / tuned.tokens, MAX_TOKEN_RATIO))
+    for what, r, limit in ratios:
+        if not (1 / limit <= r <= limit):
+            raise InvalidInputError(f"the target's {what} is {r:.3g}x the proxy's: beyond the {limit:.0e}x "
                                     "either way any transfer rule was meant for; check the units.")
     notes: list[str] = []
     for what, shape in (("proxy", base), ("target", target)):

@@ -9,7 +9,6 @@ recipe instead lists every group's final values for code that builds its own opt
 from __future__ import annotations
 
 import math
-
 from typing import Any
 
 from hpadvisor.errors import InvalidInputError, did_you_mean
