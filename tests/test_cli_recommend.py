@@ -128,6 +128,13 @@ def test_absurd_but_valid_request_is_answered_and_flagged(cli):
         (["recommend", "--params", "7B", "--tokens", "1T", "--lr-law", "chinchilla"], "does not give peak_lr"),
         (["recommend", "--params", "7B"], "no data size"),
         (["laws", "show", "chinchila"], "Did you mean 'chinchilla'"),
+        # command-line usage errors: one line too, naming where help is
+        (["recommend", "--bogus", "1"], "No such option: --bogus"),
+        (["recommend", "--params"], "Option '--params' requires an argument. See 'hpadvisor recommend --help'"),
+        (["recommend", "--format", "xml", "--params", "7B"], "'xml' is not one of"),
+        (["predict"], "Missing argument 'LAW...'. See 'hpadvisor predict --help'"),
+        (["fit", "curves", "x.csv"], "Missing option '--out'. See 'hpadvisor fit curves --help'"),
+        (["nosuch"], "No such command 'nosuch'. See 'hpadvisor --help'"),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_with_exit_2(cli, args, fragment):
@@ -216,6 +223,8 @@ def test_schema_command_prints_valid_json_schema(cli):
 
 def test_help_and_version(cli):
     assert cli("--help").exit_code == 0
+    bare = cli("fit")  # a group without its command shows its help, not a one-line error
+    assert "Commands:" in bare.stdout + bare.stderr and "curves" in bare.stdout + bare.stderr
     assert "recommend" in cli("--help").stdout
     assert cli("--version").stdout.startswith("hpadvisor ")
 

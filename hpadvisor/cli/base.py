@@ -16,10 +16,54 @@ from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer.core import TyperGroup
 
 from hpadvisor import __version__
 
+
+class _OneLineUsageError(UsageError):
+    """A usage error shown as one line: the message, then where help is."""
+
+    def show(self, file: Any = None) -> None:
+        sys.stderr.write(f"Error: {self.message}\n")
+
+
+def _one_line(exc: UsageError, where: str) -> _OneLineUsageError:
+    text = " ".join(exc.format_message().split()).rstrip(".")
+    if exc.ctx is not None:
+        where = exc.ctx.command_path
+    one = _OneLineUsageError(f"{text}. See '{where} --help'.", ctx=exc.ctx)
+    one.exit_code = exc.exit_code
+    return one
+
+
+class _Group(TyperGroup):
+    """The top-level group: command-line usage errors (unknown option, missing argument, bad
+    value) become one line on stderr, exit code 2, like every other input error; click would
+    print the usage line, a hint and a blank line before it.  A bare command still shows help."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except NoArgsIsHelpError:
+            raise
+        except UsageError as exc:
+            raise _one_line(exc, "hpadvisor") from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (NoArgsIsHelpError, _OneLineUsageError):
+            raise
+        except UsageError as exc:
+            # An option's parse error may come without its command's context.
+            where = " ".join(filter(None, (ctx.command_path, ctx.invoked_subcommand)))
+            raise _one_line(exc, where) from None
+
+
 app = typer.Typer(
+    cls=_Group,
     name="hpadvisor",
     help="Hyperparameter advice for LLM pretraining: every published lr / batch / loss law, "
     "with its source, its spread and its fitted range.",
