@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from hpadvisor.errors import InvalidInputError
@@ -88,12 +88,17 @@ def test_writer_refuses_what_the_trainer_cannot_say(fmt: str, values: dict, matc
        warm=st.integers(0, 5000), steps=st.integers(5001, 10**7), micro=st.integers(1, 64),
        accum=st.integers(1, 64), dp=st.integers(1, 4096), seq=st.sampled_from([512, 2048, 4096, 8192]),
        beta2=st.floats(0.5, 0.9999))
+@example(fmt="nanogpt", lr=0.0625, ratio=1.0, warm=0, steps=5001, micro=1, accum=1, dp=1, seq=512, beta2=0.5)
 def test_roundtrip_property(tmp_path: Path, fmt: str, lr: float, ratio: float, warm: int, steps: int,
                             micro: int, accum: int, dp: int, seq: int, beta2: float) -> None:
     values = dict(lr=lr, min_lr=lr * ratio, schedule="cosine", warmup_steps=warm, train_steps=steps,
                   decay_steps=steps, micro_batch_seqs=micro, grad_accum=accum, data_parallel=dp,
                   global_batch_seqs=micro * accum * dp, seq_len=seq, beta2=beta2)
     back = roundtrip(fmt, values, tmp_path)
+    if values["min_lr"] == lr and back.get("schedule") == "constant":
+        # a cosine from the lr to itself is a constant lr after the warmup; nanoGPT's reader says so
+        # (its min_lr = learning_rate is how a constant lr with warmup is written)
+        back["schedule"] = "cosine"
     bad = {k: (values[k], v) for k, v in back.items() if not same(values[k], v)}
     assert not bad, bad
 
