@@ -491,6 +491,12 @@ def beta2(ctx: Context) -> list[Finding]:
                      suggest(ctx, "beta2", float(f"{rec.value:.4g}"), rec.law))]
 
 
+#: Trainers whose config chooses which parameters weight decay skips (nanotron:
+#: optimizer.weight_decay_exclude_named_params); the others
+#: (Megatron-LM, GPT-NeoX, torchtitan, Hugging Face, nanoGPT) build their groups in code.
+WD_GROUP_SWITCH = frozenset({"nanotron"})
+
+
 def weight_decay_groups(ctx: Context) -> list[Finding]:
     cfg = ctx.config
     if not cfg.value("weight_decay"):
@@ -504,9 +510,14 @@ def weight_decay_groups(ctx: Context) -> list[Finding]:
         if s is None or s.value is not True:
             continue
         how = "by the trainer's default" if s.line is None else "as configured"
+        if cfg.format in WD_GROUP_SWITCH:  # the config can say it: name the field
+            fix = f"exclude the {what} from weight decay ({s.field})"
+        else:
+            fix = (f"{cfg.format} has no config switch for it: exclude the {what} from weight decay in "
+                   "the optimizer's parameter groups (a code change)")
         out.append(_finding(ctx, rule, sev, key,
                             f"weight decay {cfg.value('weight_decay'):g} applies to the {what} ({how}).",
-                            (s.field, f"exclude the {what} from weight decay ({s.field})")))
+                            (s.field, fix)))
     return out
 
 

@@ -200,6 +200,10 @@ def test_weight_decay_groups_mup_and_batch_arithmetic():
                data_parallel=32, batch_arithmetic_ok=False)
     found = {f.rule: f for f in rules_of(cfg)}
     assert found["wd-on-norms"].severity == "info" and found["wd-on-embeddings"].severity == "info"
+    # Megatron-LM builds its weight-decay groups in code: the fix says so rather than naming a field
+    assert "megatron has no config switch for it" in found["wd-on-embeddings"].suggestion
+    nano = {f.rule: f for f in rules_of(make(fmt="nanotron", weight_decay=0.1, wd_on_norms=True))}
+    assert nano["wd-on-norms"].suggestion.endswith("exclude the norm gains and biases from weight decay (f_wd_on_norms)")
     assert found["mup-without-base-shapes"].severity == "error"
     f = found["batch-arithmetic"]
     assert f.severity == "error" and "= 1024" in f.message
