@@ -373,10 +373,13 @@ def warmup(ctx: Context) -> list[Finding]:
                          f"{what}: below {WARMUP_SHORT:g}x the shortest published rule (steps: {said})"
                          + (f", capped at {WARMUP_LONG:.0%} of the decay horizon" if need < shortest else "") + ".",
                          fix(rec.value, rec.law))]
-    if steps and w > WARMUP_LONG * steps and w > longest:
+    # a tie counts: a fixed 2000-step rule (DeepSeek, Step Law) meant for long runs does not make a
+    # 2000-step warmup right for a 5000-step run (nanoGPT's shakespeare-style configs)
+    if steps and w > WARMUP_LONG * steps and w >= longest:
+        than = "longer than every rule" if w > longest else "no shorter than the longest rule"
         return [_finding(ctx, "warmup-too-long", "warning", "warmup_steps",
                          f"warmup of {_num(w)} steps is {w / steps:.0%} of the run's {_num(steps)} steps "
-                         f"and longer than every rule (steps: {said}).",
+                         f"and {than} (steps: {said}).",
                          fix(rec.value, rec.law))]
     return []
 

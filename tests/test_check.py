@@ -129,6 +129,13 @@ def test_warmup_rules():
     long = only(rules_of(make(**v, warmup_steps=int(0.3 * v["train_steps"]))), "warmup-too-long")
     assert long.severity == "warning" and "30% of the run" in long.message
     assert only(rules_of(make(**v, warmup_steps=v["train_steps"])), "warmup-too-long").severity == "error"
+    # a warmup as long as the longest rule, but 40% of a short run, is too long all the same
+    short = base(tokens=SEQ * 256 * 5000)
+    longest = max([advice_of(short).rec("warmup_steps").value,
+                   *[x for x in advice_of(short).rec("warmup_steps").alternatives.values() if x]])
+    assert 0.10 * 5000 < longest <= 5000, longest
+    tie = only(rules_of(make(**short, warmup_steps=longest)), "warmup-too-long")
+    assert "no shorter than the longest rule" in tie.message and tie.suggestion.startswith("set f_warmup_steps to 500 ")
 
 
 def test_decay_horizon():
