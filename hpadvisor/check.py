@@ -411,7 +411,10 @@ def decay_horizon(ctx: Context) -> list[Finding]:
     ratio = float(d.value) / float(steps)
     if abs(ratio - 1) <= HORIZON_TOL:
         return []
-    fix = suggest(ctx, "decay_steps", int(steps), "the run length")
+    # The run's length unrounded when the horizon's field converts it (Megatron's samples / batch):
+    # --train-samples 10000003 at batch 512 is 19531.26 steps, and the fix is 10000003 samples.
+    run = steps if d.line is not None and not float(steps).is_integer() else int(round(steps))
+    fix = suggest(ctx, "decay_steps", run, "the run length")
     if d.offset and d.offset >= steps:  # the decay would start after the run: move its start
         fix = (d.field, f"the decay starts at step {_num(d.offset)}, not before the run's end ({_num(steps)}): "
                f"start it earlier, so that it ends at step {_num(steps)}")

@@ -350,3 +350,15 @@ def test_emit_notes_name_a_warmup_given_in_tokens(tmp_path):
                         "schedule: {shape: cosine, warmup: 2B tokens}\n")
     res = run("recommend", str(run_file), "--emit", "megatron")
     assert "warmup_steps 3815 ->" in res.stderr
+
+
+def test_a_samples_horizon_fix_is_the_run_length_in_samples_unrounded(tmp_path):
+    """--train-samples 10000003 at batch 512 is 19531.26 steps: the fix was 19531 x 512 = 9999872."""
+    p = tmp_path / "run.sh"
+    p.write_text("#!/bin/bash\ntorchrun --nproc_per_node 8 pretrain_gpt.py --num-layers 24 --hidden-size 2048 "
+                 "--num-attention-heads 16 --seq-length 4096 --global-batch-size 512 --micro-batch-size 4 "
+                 "--lr 3e-4 --min-lr 3e-5 --lr-decay-style cosine --train-samples 10000003 "
+                 "--lr-decay-samples 6000000 --lr-warmup-samples 1000000\n")
+    _, data = findings(p)
+    (f,) = [f for f in data["findings"] if f["rule"] == "decay-horizon-mismatch"]
+    assert f["suggestion"] == "set --lr-decay-samples to 10000003 (the run length)"
