@@ -133,12 +133,17 @@ class Schedule:
         _check(self.peak, "peak", where, "a finite number > 0", lambda x: x > 0)
         _check(self.total_steps, "total_steps", where, "a whole number >= 1", lambda x: x >= 1 and x == int(x))
         check_length(float(self.total_steps), f"the {self.shape} schedule")
-        _check(self.warmup_steps, "warmup_steps", where, "a whole number in [0, total_steps]",
-               lambda x: 0 <= x <= self.total_steps and x == int(x))
+        # Megatron and GPT-NeoX count a fractional warmup exactly (lr_warmup_fraction x the horizon,
+        # or samples / batch): lr(s) = peak s / W for s <= W, the decay from s = W; the others whole steps.
+        exact = self.convention in ("megatron", "neox")
+        _check(self.warmup_steps, "warmup_steps", where,
+               "a number of steps in [0, total_steps]" if exact else "a whole number in [0, total_steps]",
+               lambda x: 0 <= x <= self.total_steps and (exact or x == int(x)))
         _check(self.min_lr, "min_lr", where, "in [0, peak]", lambda x: 0 <= x <= self.peak)
         _check(self.warmup_init, "warmup_init", where, "a fraction of the peak in [0, 1]", lambda x: 0 <= x <= 1)
         object.__setattr__(self, "total_steps", int(self.total_steps))
-        object.__setattr__(self, "warmup_steps", int(self.warmup_steps))
+        w = float(self.warmup_steps)
+        object.__setattr__(self, "warmup_steps", int(w) if w.is_integer() else w)
         if self.shape == "wsd":
             d = self.decay_steps if self.decay_steps is not None else round(0.2 * self.total_steps)
             _check(d, "decay_steps", where, f"a whole number in [1, total_steps - warmup_steps = "
@@ -264,7 +269,7 @@ class Schedule:
             head = self.shape
         parts = [head, f"peak {self.peak:.3g}", f"{self.total_steps} steps"]
         if self.warmup_steps:
-            parts.append(f"warmup {self.warmup_steps}")
+            parts.append(f"warmup {self.warmup_steps:.6g}")
         if self.min_lr:
             parts.append(f"min {self.min_lr:.3g}")
         return ", ".join(parts) + f" [{self.convention}]"
@@ -547,17 +552,22 @@ def _cooldowns(cfg, room: int) -> int:
     return int(n)
 
 
-def _steps(cfg, key: str, default: int | None) -> int | None:
+def _steps(cfg, key: str, default: int | None, exact: bool = False) -> int | float | None:
     v = cfg.value(key)
     if v is None:
         return default
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
         raise InvalidInputError(f"'{cfg.path}': {cfg.get(key).field} = {v!r} is not a number of steps >= 0.")
+    if exact and not float(v).is_integer():
+        return float(v)
     return int(round(v))
 
 
-def _read_plan(cfg) -> _ConfigPlan:
-    """The schedule values a config gives, checked one by one (no trainer's rules yet)."""
+def _read_plan(cfg, exact_warmup: bool = False) -> _ConfigPlan:
+    """The schedule values a config gives, checked one by one (no trainer's rules yet).
+
+    ``exact_warmup``: the trainer counts a fractional warmup exactly (Megatron, GPT-NeoX), so a
+    warmup given as a fraction of the horizon or in samples is kept, not rounded."""
     where = f"'{cfg.path}'"
     unread = sorted(set(getattr(cfg, "unknown", ())) & {"lr", "min_lr", "schedule", "warmup_steps", "train_steps",
                                                         "decay_steps", "wsd_decay_steps", "wsd_decay_style"})
@@ -588,7 +598,7 @@ def _read_plan(cfg) -> _ConfigPlan:
     check_length(float(total), f"{where}'s run")
     endless = shape in ("constant", "inverse_sqrt")
     plan = _ConfigPlan(shape, peak, total, horizon=total if endless else _steps(cfg, "decay_steps", total),
-                       warmup=_steps(cfg, "warmup_steps", 0),
+                       warmup=_steps(cfg, "warmup_steps", 0, exact=exact_warmup),
                        min_lr=0.0 if shape == "constant" else float(cfg.value("min_lr", 0.0) or 0.0),
                        init=cfg.value("warmup_init_lr", 0.0) or 0.0)
     if shape == "wsd":
@@ -596,7 +606,7 @@ def _read_plan(cfg) -> _ConfigPlan:
         plan.cooldown_said = plan.cooldown is not None
         if plan.cooldown is None:
             plan.cooldown = max(1, round(0.2 * plan.horizon))
-    for key in ("warmup_steps", "decay_steps", "wsd_decay_steps"):
+    for key in ("decay_steps", "wsd_decay_steps") if exact_warmup else ("warmup_steps", "decay_steps", "wsd_decay_steps"):
         v = cfg.value(key)
         if isinstance(v, float) and not v.is_integer():  # e.g. Megatron's fraction x horizon, or samples / batch
             plan.rounded.append(f"{cfg.get(key).field} gives {v:g} steps, computed as {round(v)} (the trainer counts "
@@ -662,14 +672,14 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         convention = "megatron"
         notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
                      "may differ from the trainer's by a step; schedule.trainer names another).")
-    plan = _read_plan(cfg)
+    plan = _read_plan(cfg, exact_warmup=convention in ("megatron", "neox"))
     notes += [f"{r}." for r in plan.rounded]
     if trainer in _TRAINER_RULES:
         _TRAINER_RULES[trainer](plan, cfg, notes)
     shape, horizon, total, warmup = plan.shape, plan.horizon, plan.total, plan.warmup
     if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
         raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
-                                f"({warmup} steps).")
+                                f"({warmup:.6g} steps).")
     extra: dict = {}
     if shape == "wsd":
         if not plan.cooldown_said:
@@ -678,12 +688,12 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         if not 1 <= plan.cooldown <= room:
             field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
             raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
-                                    f"1 step and fit in the {room:,} steps after the warmup.")
+                                    f"1 step and fit in the {room:,.6g} steps after the warmup.")
         extra = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
         n = _cooldowns(cfg, room)
         if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as build spaces them
             shape = "wsd_restarts"
-            extra["cycles"] = wsd_cycles(warmup, horizon, n)
+            extra["cycles"] = wsd_cycles(round(warmup), horizon, n)
     elif cfg.value("cooldowns") is not None:
         raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
     if shape == "multistep":

@@ -674,14 +674,34 @@ def test_a_run_file_names_the_trainer_whose_lr_formulas_it_follows(cli, tmp_path
     assert bad.exit_code == 2 and "'schedule.trainer' = 'megatorn' is not one of" in bad.stderr
 
 
-def test_a_fractional_step_count_is_said_where_it_is_rounded(tmp_path):
-    """Megatron's lr_warmup_fraction x lr_decay_iters (and samples / batch) can be 10.5 steps; the
-    schedule is built in whole steps, and says so."""
+def test_a_fractional_warmup_is_counted_as_megatron_counts_it(tmp_path):
+    """Megatron's lr_warmup_fraction x lr_decay_iters can be 10.5 steps: get_lr ramps to
+    peak s / 10.5 for s <= 10.5 and decays over (s - 10.5) / (1050 - 10.5) (its num_steps count
+    samples, so the warmup need not end on a step); it was rounded to 10 steps."""
     from hpadvisor.formats.base import read_config
 
     f = tmp_path / "m.yaml"
     f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-4\nlr_decay_style: linear\ntrain_iters: 1000\nlr_decay_iters: 1050\n"
                  "lr_warmup_fraction: 0.01\nglobal_batch_size: 64\nmicro_batch_size: 4\n")
+    eta, label, notes = schedules.from_trainer(read_config(f, format="megatron"))
+    assert not [n for n in notes if "computed as" in n]
+    assert "warmup 10.5" in label
+    assert eta[10] == pytest.approx(1e-3 * 10 / 10.5, rel=1e-12)
+    r = (11 - 10.5) / (1050 - 10.5)
+    assert eta[11] == pytest.approx(1e-4 + (1e-3 - 1e-4) * (1 - r), rel=1e-12)
+    assert eta[1000] == pytest.approx(1e-4 + 9e-4 * (1 - (1000 - 10.5) / 1039.5), rel=1e-12)
+
+
+def test_a_fractional_count_is_said_where_the_trainer_rounds_it(tmp_path):
+    """A fractional decay horizon (samples / batch) is computed in whole steps, and says so; HF's
+    convention has whole-step warmups, so a fractional one is rounded there too."""
+    from hpadvisor.formats.base import read_config
+
+    f = tmp_path / "m.yaml"
+    f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-4\nlr_decay_style: linear\ntrain_samples: 64000\n"
+                 "lr_decay_samples: 67232\nlr_warmup_samples: 672\nglobal_batch_size: 64\nmicro_batch_size: 4\n")
     eta, _, notes = schedules.from_trainer(read_config(f, format="megatron"))
-    assert "lr_warmup_fraction gives 10.5 steps, computed as 10" in " ".join(notes)
-    assert eta[10] == pytest.approx(1e-3)
+    assert eta.size == 1001 and eta[10] == pytest.approx(1e-3 * 10 / 10.5, rel=1e-12)
+    assert "lr_decay_samples gives 1050.5 steps, computed as 1050" in " ".join(notes)
+    with pytest.raises(InvalidInputError, match="a whole number"):
+        schedules.Schedule("cosine", peak=1e-3, total_steps=100, warmup_steps=10.5, convention="hf")
