@@ -24,7 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from hpadvisor import units
-from hpadvisor.errors import DataError, InvalidInputError, closest, did_you_mean
+from hpadvisor.errors import DataError, HpAdvisorError, InvalidInputError, closest, did_you_mean
 
 # ------------------------------------------------------------------------------------------------
 # The run file, described as data.
@@ -768,8 +768,51 @@ def load_values(path: str | None, overrides: Mapping[str, Any] | None = None) ->
 
     values: dict[str, Any] = {}
     if path is not None:
-        raw, lines = yamlio.load(path, what="run file")
-        values.update(parse_raw(raw, lines=lines, source=str(path)))
+        try:
+            raw, lines = yamlio.load(path, what="run file")
+            values.update(parse_raw(raw, lines=lines, source=str(path)))
+        except HpAdvisorError as exc:  # a trainer's config given where a run file goes: say which command reads it
+            trainer = _trainer_config_kind(str(path))
+            if trainer is None:
+                raise
+            raise type(exc)(f"{path} looks like a {trainer} config, not an hpadvisor run file: "
+                            f"`hpadvisor check {path}` compares it with the advice, and "
+                            f"`hpadvisor schedule --config {path}` writes the lr it runs with.") from None
+    if overrides:
+        values.update(parse_overrides(overrides))
+    return values
+
+
+_TRAINER_NAMES = {"megatron": "Megatron-LM", "neox": "GPT-NeoX", "hf": "Hugging Face", "torchtitan": "torchtitan",
+                  "nanotron": "nanotron", "nanogpt": "nanoGPT"}
+
+
+def _trainer_config_kind(path: str) -> str | None:
+    """The trainer a file that failed as a run file was written for, when it clearly is one."""
+    from pathlib import Path
+
+    from hpadvisor.formats._detect import detect, score
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        kind = detect(path, text)
+        if kind not in _TRAINER_NAMES:
+            return None
+        if path.lower().endswith((".yaml", ".yml", ".json")):  # by its keys: only when they say so clearly
+            import yaml
+
+            marks = score(yaml.safe_load(text))
+            if marks.get(kind, 0) < 2 or marks.get(kind, 0) <= marks.get("hpadvisor", 0):
+                return None
+    except (HpAdvisorError, OSError, UnicodeDecodeError, ValueError, RecursionError, yaml_errors()):
+        return None
+    return _TRAINER_NAMES[kind]
+
+
+def yaml_errors() -> type[Exception]:
+    import yaml
+
+    return yaml.YAMLError
     if overrides:
         values.update(parse_overrides(overrides))
     return values

@@ -238,3 +238,28 @@ def test_an_lr_law_without_a_batch_of_its_own_is_not_rescaled(cli):
     n = out["spec"]["non_embedding_params"]
     assert lr["alternatives"]["kaplan"] == pytest.approx(0.003239 - 0.0001395 * math.log(n), rel=1e-9)
     assert "kaplan gives no batch of its own: its lr is not rescaled to the planned batch." in lr["notes"]
+
+
+@pytest.mark.parametrize(("name", "trainer"), [
+    ("llama2_7b_megatron.sh", "Megatron-LM"), ("llama2_7b_megatron.yaml", "Megatron-LM"),
+    ("neox_1-3B.yml", "GPT-NeoX"), ("hf_training_args.json", "Hugging Face"),
+    ("torchtitan_llama3_8b.toml", "torchtitan"), ("nanotron_360m.yaml", "nanotron"),
+    ("nanogpt_gpt2_124m.py", "nanoGPT"),
+])
+def test_a_trainer_config_given_as_a_run_file_names_the_commands_that_read_it(cli, name, trainer):
+    path = str(CONFIGS.parent / "tests" / "data" / "configs" / name)
+    for args in (["recommend", path], ["schedule", path]):
+        result = cli(*args)
+        assert result.exit_code == 2 and result.stdout == ""
+        (line,) = result.stderr.strip().splitlines()
+        assert line == (f"Error: {path} looks like a {trainer} config, not an hpadvisor run file: `hpadvisor check "
+                        f"{path}` compares it with the advice, and `hpadvisor schedule --config {path}` writes the lr "
+                        "it runs with.")
+
+
+def test_a_broken_run_file_with_a_stray_trainer_key_is_not_called_a_trainer_config(cli, tmp_path):
+    run = tmp_path / "run.yaml"
+    run.write_text("model:\n  params: 7B\ndata:\n  tokens: 2T\nglobal_batch_size: 512\n")
+    result = cli("recommend", str(run))
+    assert result.exit_code == 2 and "unknown key 'global_batch_size'" in result.stderr
+    assert "looks like" not in result.stderr
