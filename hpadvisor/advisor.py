@@ -723,8 +723,9 @@ def planned_schedule(
     if convention is None:  # the run file's trainer, else Megatron's formulas
         trainer = sch.trainer if sch is not None else None
         convention = schedules.TRAINER_CONVENTION.get(trainer, "megatron") if trainer else "megatron"
-        if trainer == "hf" and shape == "wsd" and not warmup_init:  # HF's WSD warms up from its floor
-            warmup_init = min_lr_ratio if min_lr_ratio is not None else (min_lr or 0.0) / peak
+        if not warmup_init:  # HF's WSD warms up from its floor
+            floor = min_lr_ratio if min_lr_ratio is not None else (min_lr or 0.0) / peak
+            warmup_init = schedules.warmup_start(trainer, shape, floor)
             if warmup_init:
                 notes.append(f"warmup from {warmup_init:g} x the peak (HF's warmup_stable_decay starts at min_lr_ratio).")
     sched = schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup_steps, min_lr=min_lr,

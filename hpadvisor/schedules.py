@@ -643,9 +643,15 @@ def _torchtitan_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
             plan.shape, plan.min_lr, plan.cooldown = "constant", 0.0, None
 
 
+def warmup_start(trainer: str | None, shape: str, floor: float) -> float:
+    """The lr a trainer's warmup starts from, given the schedule's floor (in the floor's units):
+    HF's WSD (``_get_wsd_scheduler_lambda``) warms up from min_lr_ratio x the peak; the others
+    from 0 (Megatron's explicit lr_warmup_init aside).  One rule for configs and run files."""
+    return floor if trainer == "hf" and shape == "wsd" else 0.0
+
+
 def _hf_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
-    if plan.shape == "wsd":  # _get_wsd_scheduler_lambda warms up from min_lr_ratio x the peak
-        plan.init = plan.min_lr
+    plan.init = warmup_start("hf", plan.shape, plan.min_lr) or plan.init
     raw_type = str(getattr(cfg.get("schedule"), "raw", "") or "").lower().replace("_", "-")
     if raw_type == "cosine-warmup-with-min-lr":
         notes.append("cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps "
