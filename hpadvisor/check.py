@@ -858,13 +858,14 @@ def canonical_values(advice: Any) -> dict[str, Any]:
     return out
 
 
-def emit_notes(advice: Any, trainer: str) -> list[str]:
+def emit_notes(advice: Any, trainer: str, out: dict[str, Any] | None = None) -> list[str]:
     """What a user must know about ``recommend --emit``'s snippet: the run file's own values the
-    advice replaces in it, and what of the run file it does not carry."""
+    advice replaces in it, and what of the run file it does not carry.  ``out``: the advice's
+    canonical values when already built."""
     from hpadvisor.advisor import planned_warmup_steps
 
     spec = advice.spec
-    out = canonical_values(advice)
+    out = canonical_values(advice) if out is None else out
     notes = []
     replaced = []
     steps = out.get("train_steps")
@@ -899,12 +900,14 @@ def emit_notes(advice: Any, trainer: str) -> list[str]:
     return notes
 
 
-def emit_snippet(advice: Any, trainer: str) -> str:
-    """``recommend --emit``: the advice as a config snippet in ``trainer``'s own format."""
+def emit_snippet(advice: Any, trainer: str) -> tuple[str, list[str]]:
+    """``recommend --emit``: the advice as a config snippet in ``trainer``'s own format, and the
+    notes that go with it (:func:`emit_notes`), from one build of the canonical values."""
     from hpadvisor.errors import InvalidInputError, did_you_mean
     from hpadvisor.formats.base import FORMATS, dump_snippet
 
     if trainer not in FORMATS:
         raise InvalidInputError(f"--emit '{trainer}' is not one of {', '.join(FORMATS)}."
                                 + did_you_mean(trainer, FORMATS))
-    return dump_snippet(trainer, canonical_values(advice))
+    values = canonical_values(advice)
+    return dump_snippet(trainer, values), emit_notes(advice, trainer, values)

@@ -94,10 +94,10 @@ def recommend(
         spec, laws=all_laws, lr_law=lr_law, batch_law=batch_law, loss_law=loss_law, preferred=preferred
     )
     if emit_format is not None:  # the snippet `hpadvisor check` reads back (see docs/check.md)
-        from hpadvisor.check import emit_notes, emit_snippet
+        from hpadvisor.check import emit_snippet
 
-        text = emit_snippet(advice, emit_format)
-        for note in emit_notes(advice, emit_format):
+        text, notes = emit_snippet(advice, emit_format)
+        for note in notes:
             typer.echo(f"note: {note}", err=True)
         if out is not None:
             from hpadvisor import yamlio
