@@ -537,6 +537,7 @@ class _ConfigPlan:
     cooldown_said: bool = False  # the config gives the cooldown (else 20% of the horizon)
     init: float = 0.0  # the lr the warmup starts from, absolute
     rounded: list = field(default_factory=list)  # step counts given as fractions, rounded (said)
+    decay_start: int | None = None  # nanotron: a decay starting inside the warmup (its step)
 
 
 def _cooldowns(cfg, room: int) -> int:
@@ -658,7 +659,20 @@ def _hf_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
                      "this one to (s + 1) / W and decays one step earlier.")
 
 
-_TRAINER_RULES = {"megatron": _megatron_rules, "torchtitan": _torchtitan_rules, "hf": _hf_rules}
+def _nanotron_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    said = cfg.get("decay_steps")
+    start = said.offset if said is not None else 0
+    if plan.shape in ("constant", "inverse_sqrt") or not start or start >= plan.warmup:
+        return
+    # lr_lambda: the warmup branch (s <= warmup) comes first; after it the decay is already
+    # (s - start) / lr_decay_steps of the way, so the lr jumps down from the peak.
+    plan.decay_start = int(start)
+    notes.append(f"nanotron: the decay starts at step {int(start):,}, inside the {plan.warmup:,}-step warmup: the lr "
+                 "ramps to the peak, then drops to where the decay has reached by then, as lr_lambda computes.")
+
+
+_TRAINER_RULES = {"megatron": _megatron_rules, "torchtitan": _torchtitan_rules, "hf": _hf_rules,
+                  "nanotron": _nanotron_rules}
 
 
 def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
@@ -683,6 +697,8 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
     if trainer in _TRAINER_RULES:
         _TRAINER_RULES[trainer](plan, cfg, notes)
     shape, horizon, total, warmup = plan.shape, plan.horizon, plan.total, plan.warmup
+    if plan.decay_start is not None:  # built from the decay's start; the warmup laid over it below
+        warmup = plan.decay_start
     if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
         raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
                                 f"({warmup:.6g} steps).")
@@ -730,4 +746,9 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         eta = eta[: total + 1]
         notes.append(f"the decay horizon ({horizon:,} steps) is past the run's end ({total:,}): the lr ends at "
                      f"{eta[-1]:.3g}, above its floor {plan.min_lr:.3g}.")
+    if plan.decay_start is not None:  # nanotron's warmup branch, over the decay that started inside it
+        w = min(plan.warmup, total)
+        s = np.arange(w + 1, dtype=float)
+        eta = eta.copy()
+        eta[: w + 1] = init_frac * peak + (peak - init_frac * peak) * s / max(plan.warmup, 1)
     return eta, f"{cfg.path} [{cfg.format}]: {sched.describe()}", notes

@@ -645,12 +645,21 @@ def test_torchtitan_warmup_as_long_as_the_run_only_ramps(tmp_path):
                      "and never decays."]
 
 
-def test_nanotron_decay_starting_inside_the_warmup_is_refused(tmp_path):
+def test_nanotron_decay_starting_inside_the_warmup_is_its_lr_lambda(tmp_path):
+    """lr_lambda's warmup branch wins for s <= W; after it the decay is (s - start) / D of the way:
+    W = 4, start 2, D = 6, min 0.2: 0, .25, .5, .75, 1, then 0.2 + 0.8 (6 - 3) / 6 = 0.6 at s = 5 ...
+    (it was refused)."""
     base = {"learning_rate": 1.0, "lr_warmup_steps": 4, "lr_warmup_style": "linear", "min_decay_lr": 0.2,
             "lr_decay_starting_step": 2, "lr_decay_steps": 6}
-    with pytest.raises(InvalidInputError, match="its decay starting at step 2, inside the 4-step warmup "
-                                                r"\(optimizer.learning_rate_scheduler.lr_decay_starting_step\) is not"):
-        _nanotron(tmp_path, base)
+    eta, _, notes = _nanotron(tmp_path, base)
+    lam = [s / 4 if s <= 4 else (0.2 + 0.8 * (6 - (s - 2)) / 6 if s < 8 else 0.2) for s in range(11)]
+    assert eta == pytest.approx(lam, rel=1e-12)
+    assert "the decay starts at step 2, inside the 4-step warmup" in " ".join(notes)
+    # cosine, and a decay that ends inside the warmup: the floor right after it
+    eta, _, _ = _nanotron(tmp_path, {**base, "lr_decay_style": "cosine"})
+    assert eta[5] == pytest.approx(0.2 + 0.8 * (1 + math.cos(math.pi * 3 / 6)) / 2, rel=1e-12)
+    eta, _, _ = _nanotron(tmp_path, {**base, "lr_decay_starting_step": 1, "lr_decay_steps": 2})
+    assert eta == pytest.approx([0, 0.25, 0.5, 0.75, 1] + [0.2] * 6, rel=1e-12)
 
 
 def test_a_run_file_names_the_trainer_whose_lr_formulas_it_follows(cli, tmp_path):

@@ -131,9 +131,9 @@ def _schedule(d: Draft, get: Any, warm: Any) -> None:
     else:
         length = None
     style_field = style_a[2] if style_a else f"{'.'.join(sched)}.lr_decay_style"
-    if start_a is not None and start < warmup:  # lr_lambda then jumps from the warmup into its decay
-        d.put("schedule_variant", f"decay starting at step {start}, inside the {warmup}-step warmup",
-              start_a[2], start_a[1], start_a[0])
+    # start < warmup: lr_lambda's warmup branch wins up to the warmup's end, then the lr jumps into
+    # its decay part-way; decay_steps keeps the start as its offset, and the schedule builder
+    # (hpadvisor.schedules, _nanotron_rules) computes it so.
     if start > warmup or style == "1-sqrt":
         # A constant phase between warmup and decay start (or a 1-sqrt cooldown): WSD.
         src = start_a if start > warmup else style_a
