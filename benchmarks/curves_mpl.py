@@ -42,7 +42,7 @@ def main() -> None:
     print(f"{'size':>5} {'law':<34} {'test MRE':>8} {'worst final':>8}           R^2     wsd<wsdld<cos<const")
     for size in ("25", "100", "400"):
         row("published MPL parameters", PUBLISHED[size], size)
-        for law in ("multipower", "annealing"):
+        for law in ("multipower", "annealing", "noise-convolution"):
             times = []
             for _ in range(2):
                 t0 = time.perf_counter()
@@ -70,7 +70,7 @@ def main() -> None:
     # curves alone cannot pin the parameters the test curves need.
     print("\nin-sample reference (fitted on all nine curves, test curves included):")
     for size in ("25", "100", "400"):
-        for law in ("multipower", "annealing"):
+        for law in ("multipower", "annealing", "noise-convolution"):
             both = fit_curves([curve(size, n) for n in TRAIN + TEST], law).law
             own = fit_curves([curve(size, n) for n in TRAIN], law).law
             t_all = np.mean([r.mean_rel_error for r in evaluate(both, [curve(size, n) for n in TEST])])

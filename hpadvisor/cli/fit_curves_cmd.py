@@ -1,4 +1,4 @@
-"""``hpadvisor fit curves FILE... --law {multipower,annealing} --out LAW.yaml``.
+"""``hpadvisor fit curves FILE... --law {multipower,annealing,noise-convolution} --out LAW.yaml``.
 
 Fits a schedule-aware loss-curve law to logged training curves and writes a law file that records
 the law, its parameters, the data (file names, sha256 hashes, step ranges) and the fit quality
@@ -25,7 +25,9 @@ _SCHED = "Schedule (for logs without an lr column)"
 def fit_curves_command(
     files: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSONL, JSON, Parquet, TensorBoard event files or run directories) with step, loss and lr.")],
     out: Annotated[Path, typer.Option(help="Write the fitted law file here (YAML).")],
-    law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025) or annealing (Tissue et al. 2024).")] = "multipower",
+    law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025), annealing (Tissue et al. 2024) or noise-convolution "
+                                          "(the functional scaling law's form, extended by hpadvisor: the most accurate "
+                                          "on held-out schedules, see benchmarks/README.md).")] = "multipower",
     warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak, skip, or auto (the one that best predicts the runs' last third when fitted on the rest). "
                                                                                   "Default: as-run for multipower (its authors' code), auto for annealing.")] = None,
     method: Annotated[str, typer.Option(help="converged (least squares to convergence, several starts) or luo "
@@ -55,7 +57,7 @@ def fit_curves_command(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
-    """Fit the multi-power or LR-annealing law to loss curves; save it for `predict` and `compare-schedules`."""
+    """Fit the multi-power, LR-annealing or noise-convolution law to loss curves; save it for `predict` and `compare-schedules`."""
     from hpadvisor import lawfile, schedules, yamlio
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError

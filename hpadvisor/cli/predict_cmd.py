@@ -19,7 +19,8 @@ HANDLERS.update(dict.fromkeys(("chinchilla", "chinchilla-nonemb", "kaplan", "kap
                             "hpadvisor.cli.fit_final_cmd:predict_final"))
 HANDLERS.update(dict.fromkeys(("steplaw", "steplaw-fit", "steplaw-fit-total"), "hpadvisor.cli.predict_fit_cmd:predict_sweep"))
 HANDLERS.update(dict.fromkeys(("cbs-fit", "cbs-fit-nonemb"), "hpadvisor.cli.predict_fit_cmd:predict_batch"))
-HANDLERS.update(dict.fromkeys(("multipower", "multipower-peak-warmup", "multipower-paper-warmup", "annealing", "annealing-as-run-warmup"), "hpadvisor.cli.predict_curves_cmd:predict_curve"))
+HANDLERS.update(dict.fromkeys(("multipower", "multipower-peak-warmup", "multipower-paper-warmup", "annealing", "annealing-as-run-warmup", "noise-convolution"),
+                            "hpadvisor.cli.predict_curves_cmd:predict_curve"))
 
 _SCHED = "Schedule (curve laws)"
 #: predict's options by handler argument, to name those a law's handler does not take.

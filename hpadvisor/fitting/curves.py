@@ -21,8 +21,10 @@ from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.curves import (
     WARMUP_FORMS,
     AnnealingLaw,
+    ConvPlan,
     DropPlan,
     MultiPowerLaw,
+    NoiseConvolutionLaw,
     annealing_area,
     apply_warmup,
     check_sequence,
@@ -133,7 +135,10 @@ class CurveFit:
         """The ``fit`` block of the law file (data files and hashes are added by the caller)."""
         out = {
             "objective": "Huber(delta=1e-3) on log loss, " + (
-                "least_squares trf to convergence, analytic Jacobian" if self.method == "converged"
+                ("least_squares trf to convergence, "
+                 + ("finite-difference Jacobian; starts from a grid over (alpha, c, gamma, q) with (L0, A, b1, b2) "
+                    "solved linearly at each point, the best 4 screened" if isinstance(self.law, NoiseConvolutionLaw)
+                    else "analytic Jacobian")) if self.method == "converged"
                 else "Luo et al.'s procedure: L-BFGS-B on the saturated-drop law from a grid, then at most "
                      "200 AdamW steps from C=1, beta=0.5, gamma=0.5"),
             "method": self.method,
@@ -309,6 +314,73 @@ class _Annealing(_Model):
         return lb, ub
 
 
+#: The noise-convolution law's starts kept from its grid (ranked by the linear solve's error).
+START_KEEP = 4
+#: ... each screened for this many evaluations (finite-difference Jacobians: 9 predictions each),
+#: the best one on to convergence.
+CONV_SCREEN = (12, 1)
+
+
+class _Convolution(_Model):
+    """The noise-convolution law: eight fitted constants; eta_ref (the clock's reference lr) is
+    fixed at the runs' highest lr.  Starts come from a grid over (alpha, c, gamma, q), on which the
+    law is linear in (L0, A, b1, b2): a non-negative least-squares solve per grid point."""
+
+    names = NoiseConvolutionLaw.params[:-1]
+
+    def __init__(self, curves, warmup):
+        self.seqs, self.plans, self.at = [], [], []
+        super().__init__(curves, warmup)
+        self.eta_ref = max(float(c.lr.max()) for c in curves)
+
+    def _add(self, seq, delta, steps):
+        self.seqs.append(seq[: int(steps.max()) + 1])
+        self.plans.append(ConvPlan.build(steps))
+        self.at.append(steps)
+
+    def _noise(self, law, b1, b2) -> np.ndarray:
+        out = []
+        for seq, plan, t in zip(self.seqs, self.plans, self.at, strict=True):
+            w, clock = law.weights(seq, b1, b2)
+            out.append(plan.sum(w, clock, clock[t], law.c, law.gamma))
+        return np.concatenate(out)
+
+    def predict(self, p):
+        law = NoiseConvolutionLaw(*p, self.eta_ref)
+        return law.L0 + law.A * self.S1_all ** -law.alpha + self._noise(law, law.b1, law.b2)
+
+    jac = None  # finite differences: eight constants, a few ms an evaluation
+
+    def starts(self, loss: np.ndarray, peak: float) -> list[np.ndarray]:
+        from scipy.optimize import nnls
+
+        cands = []
+        wts = 1.0 / loss
+        for alpha in (0.35, 0.5):
+            for q in (1.0, 1.4):
+                for c in (2 * self.eta_ref, 8 * self.eta_ref, 32 * self.eta_ref):
+                    for gamma in (1.1, 1.4, 1.8):
+                        law = NoiseConvolutionLaw(1.0, 1.0, alpha, 0.0, 0.0, c, gamma, q, self.eta_ref)
+                        X = np.column_stack([np.ones_like(loss), self.S1_all ** -alpha,
+                                             self._noise(law, 1.0, 0.0), self._noise(law, 0.0, 1.0)])
+                        scale = np.abs(X).max(axis=0)
+                        if not np.all(np.isfinite(X)) or np.any(scale <= 0):
+                            continue
+                        beta, _ = nnls(X / scale * wts[:, None], loss * wts)
+                        L0, A, b1, b2 = beta / scale
+                        if A <= 0 or L0 >= loss.min():
+                            continue
+                        sse = float(np.sum(((X / scale) @ beta - loss) ** 2 * wts ** 2))
+                        cands.append((sse, np.array([L0, A, alpha, b1, b2, c, gamma, q])))
+        cands.sort(key=lambda x: x[0])
+        return [x for _, x in cands[:START_KEEP]] or [np.array([0.8 * loss.min(), 0.5, 0.45, 30.0, 30.0,
+                                                                4 * self.eta_ref, 1.3, 1.0])]
+
+    def bounds(self, loss):
+        return ([0.0, 1e-9, 1e-3, 0.0, 0.0, 1e-12, 1.001, 0.0],
+                [float(loss.min()), np.inf, 5.0, np.inf, np.inf, np.inf, 6.0, 2.0])
+
+
 # -- Luo et al.'s fitting procedure ----------------------------------------------------------------
 
 METHODS = ("converged", "luo")
@@ -437,8 +509,8 @@ def fit_curves(
     ``method``: 'converged' (multi-start least squares to convergence) or 'luo' (the multi-power
     law's authors' two-stage procedure, :data:`LUO`).
     """
-    if law not in ("multipower", "annealing"):
-        raise InvalidInputError(f"--law must be multipower or annealing, not '{law}'.")
+    if law not in CURVE_LAWS:
+        raise InvalidInputError(f"--law must be {', '.join(CURVE_LAWS[:-1])} or {CURVE_LAWS[-1]}, not '{law}'.")
     if method not in METHODS:
         raise InvalidInputError(f"--method must be {' or '.join(METHODS)}, not '{method}'.")
     if method == "luo" and law != "multipower":
@@ -467,7 +539,8 @@ def fit_curves(
                                 f"(use {', '.join(w for (l, w) in WARMUP_FORMS if l == law)}, or auto).")
     if lam is not None and not 0 < lam < 1:
         raise InvalidInputError(f"--lambda must be in (0, 1), not {lam:g}.")
-    model = _MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
+    model = (_MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
+             if law == "annealing" else _Convolution(curves, warmup))
     loss = np.concatenate([c.loss for c in curves])
     n_par = len(model.names)
     if loss.size <= n_par:
@@ -489,9 +562,10 @@ def fit_curves(
             p, obj, why, n = _luo_fit(model, loss, idx)
             return FitResult(params=p, objective=obj, converged=True, n_starts=n, n_converged=n, message=why)
         if idx is None:
-            return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac, screen=SCREEN)
+            return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac,
+                                 screen=CONV_SCREEN if law == "noise-convolution" else SCREEN)
         return huber_log_fit(lambda p: model.predict(p)[idx], loss[idx], starts_, bounds=(lb, ub),
-                             jac=lambda p: model.jac(p)[idx])
+                             jac=None if model.jac is None else lambda p: model.jac(p)[idx])
 
     with np.errstate(all="ignore"):
         res = fit_on(None, starts)
@@ -500,6 +574,8 @@ def fit_curves(
     if law == "annealing" and lam is not None:
         values["lam"] = float(lam)
         fixed["lam"] = float(lam)
+    if law == "noise-convolution":  # the clock's reference lr: the runs' highest
+        values["eta_ref"] = fixed["eta_ref"] = float(model.eta_ref)
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
     if n_boot > 0:
@@ -559,7 +635,9 @@ def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> t
 #: run).  The LR-annealing law: chosen from the data (``auto``); its published convention (warmup
 #: counted at the peak lr, a secondary account) predicted the last third of the MPL training runs
 #: 1.8x (25M) to 4.6x (100M) worse than as-run, as LAWS.md section 9 also notes.
-DEFAULT_WARMUP = {"multipower": "as-run", "annealing": "auto"}
+DEFAULT_WARMUP = {"multipower": "as-run", "annealing": "auto", "noise-convolution": "as-run"}
+#: The curve laws ``fit curves --law`` takes.
+CURVE_LAWS = ("multipower", "annealing", "noise-convolution")
 #: ``--warmup-mode auto``: the conventions tried, and where the training runs are split in time
 #: (fit on steps up to this fraction of the longest run, score the steps after it).
 AUTO_SPLIT = 2 / 3

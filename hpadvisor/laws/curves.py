@@ -373,12 +373,158 @@ def annealing_area(delta: np.ndarray, lam: float, *, grad: bool = False):
     return S2, np.cumsum(lfilter([1.0], [1.0, -lam], shifted))
 
 
-FORMS = (MultiPowerLaw, MultiPowerPeakWarmup, MultiPowerSkipWarmup, AnnealingLaw, AnnealingAsRunWarmup)
-BY_NAME = {"multipower": MultiPowerLaw, "annealing": AnnealingLaw}
+# -- the noise-convolution law ---------------------------------------------------------------------
+
+#: The convolution plan: steps less than CONV_RATIO * 4 before a query are summed exactly; farther
+#: steps in aligned blocks of s = 4, 16, 64, ... steps, each block size used from CONV_RATIO * s to
+#: 4 * CONV_RATIO * s steps back (so a block is at most 1/CONV_RATIO of its distance in steps).
+CONV_RATIO = 32
+#: ... and a block whose weighted clock spread (standard deviation) exceeds CONV_SPREAD x its
+#: distance to the query (clock units, plus c) is summed exactly at evaluation time.
+CONV_SPREAD = 0.03
+
+
+@dataclass(frozen=True)
+class ConvPlan:
+    """The steps summed for each query step (``owner``): single steps near it, then aligned blocks
+    of 4, 16, 64, ... steps farther back (``size`` of each term; ``index`` = first step // size).
+    Each block size's span ends on a multiple of the next size, so every block is whole and its
+    moments come from a reshape of the sequence (never from differences of running sums, which
+    lose the weights of steps at a tiny lr).  Depends on the query steps only: a fit builds it once."""
+
+    owner: np.ndarray
+    index: np.ndarray
+    levels: tuple[tuple[int, int, int], ...]  # (block size, first term, end) in order
+    n: int
+
+    @property
+    def size(self) -> np.ndarray:
+        return np.concatenate([np.full(b - a, s, dtype=np.int64) for s, a, b in self.levels])
+
+    @classmethod
+    def build(cls, steps: np.ndarray, *, exact: bool = False) -> ConvPlan:
+        t = np.asarray(steps, dtype=np.int64)
+        top = t + 1  # the current level covers steps [bottom, top)
+        parts = []
+        size = 1
+        while True:
+            if exact:
+                bottom = np.zeros_like(t)
+            else:  # the next level (blocks of 4 x size) starts CONV_RATIO * 4 * size steps back
+                nxt = 4 * size
+                bottom = np.maximum((t + 1 - CONV_RATIO * nxt) // nxt * nxt, 0)
+            n = (top - bottom) // size
+            q = np.flatnonzero(n > 0)
+            if q.size:
+                cnt = n[q]
+                owner = np.repeat(q, cnt)
+                first = np.repeat(bottom[q] // size, cnt)
+                idx = first + np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+                parts.append((owner, idx, size))
+            if exact or not np.any(bottom > 0):
+                break
+            top, size = bottom, 4 * size
+        ends = np.cumsum([o.size for o, _, _ in parts])
+        levels = tuple((int(sz), int(e - o.size), int(e)) for (o, _, sz), e in zip(parts, ends, strict=True))
+        return cls(owner=np.concatenate([o for o, _, _ in parts]), index=np.concatenate([i for _, i, _ in parts]),
+                   levels=levels, n=int(t.size))
+
+    def sum(self, w: np.ndarray, clock: np.ndarray, at: np.ndarray, c: float, gamma: float) -> np.ndarray:
+        """sum over k <= t of w_k (clock_t - clock_k + c)^-gamma at each query t (``at`` = clock_t):
+        a block counts its total weight at its weighted mean clock, with the second-order term
+        0.5 f''(D) x (the weighted variance of the clock inside it)."""
+        W = np.empty(self.owner.size)
+        m = np.empty(self.owner.size)
+        V = np.zeros(self.owner.size)
+        for size, a, b in self.levels:
+            j = self.index[a:b]
+            if size == 1:
+                W[a:b], m[a:b] = w[j], clock[j]
+                continue
+            nb = int(j.max()) + 1
+            wb = w[: nb * size].reshape(nb, size)
+            cb = clock[: nb * size].reshape(nb, size)
+            Wb = wb.sum(axis=1)
+            safe = np.where(Wb > 0, Wb, 1.0)
+            mb = np.where(Wb > 0, (wb * cb).sum(axis=1) / safe, cb[:, 0])
+            vb = (wb * (cb - mb[:, None]) ** 2).sum(axis=1) / safe
+            W[a:b], m[a:b], V[a:b] = Wb[j], mb[j], vb[j]
+        Dc = np.maximum(at[self.owner] - m, 0.0) + c
+        term = W * (1.0 + 0.5 * gamma * (gamma + 1.0) * V / (Dc * Dc)) * Dc ** -gamma
+        out = np.bincount(self.owner, term, self.n)
+        # A block whose clock spread is not small against its distance (after a drop to a tiny lr,
+        # with a fast clock q or a steep kernel) is summed step by step instead.
+        wide = V > CONV_SPREAD ** 2 * Dc * Dc
+        if wide.any():
+            for size, a, b in self.levels:
+                f = a + np.flatnonzero(wide[a:b])
+                if not f.size:
+                    continue
+                o, k = _ranges(self.index[f] * size, self.index[f] * size + size)
+                own = self.owner[f][o]
+                exact = w[k] * (np.maximum(at[own] - clock[k], 0.0) + c) ** -gamma
+                out += np.bincount(own, exact, self.n) - np.bincount(self.owner[f], term[f], self.n)
+        return out
+
+
+@dataclass(frozen=True)
+class NoiseConvolutionLaw(_CurveLaw, Law):
+    """The SGD-noise convolution form of the functional scaling law (Li et al. 2025), with a noise
+    weight that falls with the lr area (b2: noise in proportion to the loss above the floor) and an
+    lr-power clock (q): hpadvisor's own extension, chosen on training curves only (benchmarks/)."""
+
+    key: ClassVar[str] = "noise-convolution"
+    title: ClassVar[str] = ("Noise-convolution law: loss curve under any lr schedule (the functional scaling law's "
+                            "form, Li et al. 2025, extended by hpadvisor)")
+    formula: ClassVar[str] = (
+        "L(t) = L0 + A*S1(t)^-alpha + sum_{k<=t} eta_k^2*(b1 + b2*S1(k)^-alpha)*(Sq(t)-Sq(k)+c)^-gamma, "
+        "Sq(t) = eta_ref^(1-q)*sum_{i<=t} eta_i^q; warmup as run"
+    )
+    inputs: ClassVar[dict] = {}
+    outputs: ClassVar[dict] = _CURVE_OUTPUT
+    warmup: ClassVar[str] = "as-run"
+    input_note: ClassVar[str] = INPUT_NOTE + "; Sq(t) = eta_ref^(1-q) * sum of eta_i^q for i <= t"
+    params: ClassVar[tuple[str, ...]] = ("L0", "A", "alpha", "b1", "b2", "c", "gamma", "q", "eta_ref")
+
+    # Defaults: hpadvisor's fit on Luo et al.'s 400M training curves (cosine_24000, constant_24000,
+    # wsdcon_9; benchmarks/curves_mpl.py).  Valid for that lr scale only: refit for your runs.
+    L0: float = 2.37629
+    A: float = 0.43657
+    alpha: float = 0.47018
+    b1: float = 42.982
+    b2: float = 75.988
+    c: float = 1.57e-3
+    gamma: float = 1.11614
+    q: float = 1.4494
+    eta_ref: float = 3e-4
+
+    def curve(self, eta, steps, *, exact: bool = False) -> np.ndarray:
+        """Predicted loss at ``steps`` (whole steps 1..T) of the per-step lr sequence ``eta``."""
+        seq, _ = self.prepare(eta)
+        t = check_steps(steps, seq.size - 1, self.registry_key)
+        chunk = CURVE_CHUNK if not exact else max(1, CURVE_CHUNK * 1024 // max(seq.size, 1))
+        S1 = np.cumsum(seq)
+        w, clock = self.weights(seq, self.b1, self.b2)
+        return np.concatenate([self.L0 + self.A * S1[part] ** -self.alpha
+                               + ConvPlan.build(part, exact=exact).sum(w, clock, clock[part], self.c, self.gamma)
+                               for part in np.array_split(t, -(-t.size // chunk))])
+
+    def weights(self, seq: np.ndarray, b1: float, b2: float) -> tuple[np.ndarray, np.ndarray]:
+        """(noise weight eta_k^2 (b1 + b2 S1(k)^-alpha) of each step, the clock Sq)."""
+        S1 = np.cumsum(seq)
+        with np.errstate(divide="ignore"):
+            fall = np.where(S1 > 0, np.where(S1 > 0, S1, 1.0) ** -self.alpha, 0.0)
+        w = seq * seq * (b1 + b2 * fall)
+        clock = np.cumsum(seq ** self.q) * self.eta_ref ** (1.0 - self.q)
+        return w, clock
+
+
+FORMS = (MultiPowerLaw, MultiPowerPeakWarmup, MultiPowerSkipWarmup, AnnealingLaw, AnnealingAsRunWarmup, NoiseConvolutionLaw)
+BY_NAME = {"multipower": MultiPowerLaw, "annealing": AnnealingLaw, "noise-convolution": NoiseConvolutionLaw}
 WARMUP_FORMS = {
     ("multipower", "as-run"): MultiPowerLaw, ("multipower", "peak"): MultiPowerPeakWarmup,
     ("multipower", "skip"): MultiPowerSkipWarmup, ("annealing", "peak"): AnnealingLaw,
-    ("annealing", "as-run"): AnnealingAsRunWarmup,
+    ("annealing", "as-run"): AnnealingAsRunWarmup, ("noise-convolution", "as-run"): NoiseConvolutionLaw,
 }
 
 
