@@ -142,8 +142,11 @@ def from_dict(data: Any, *, source: str = "law file") -> Law:
         kwargs[k] = float(v)
         sign = _sign_rule(k, defaults.get(k))
         if sign == "non-negative" and not kwargs[k] >= 0:
-            raise DataError(f"{source}: constant '{k}' of {form} must be >= 0 (published {defaults[k]:g}); "
+            raise DataError(f"{source}: constant '{k}' of {form} must be >= 0 (default {defaults[k]:g}); "
                             f"got {kwargs[k]:g}.")
+        low, why = getattr(cls, "domain", {}).get(k, (None, ""))
+        if low is not None and not kwargs[k] > low:  # a form's own bound (the noise-convolution law's gamma)
+            raise DataError(f"{source}: constant '{k}' of {form} must be > {low:g} ({why}); got {kwargs[k]:g}.")
     missing = [k for k in defaults if k not in kwargs]
     if missing:
         raise DataError(f"{source}: constant{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing: "

@@ -40,7 +40,7 @@ def test_a_newer_format_is_refused_with_a_clear_message(tmp_path):
         (lambda d: d["constants"].update(lr_coef=float("nan")), "must be a finite number"),
         (lambda d: d["provenance"]["fitted_range"].update(N=[5, 1]), "must be [low, high]"),
         (lambda d: d.update(extra=1), "unknown key 'extra'"),
-        (lambda d: d["constants"].update(lr_coef=-1.0), "constant 'lr_coef' of steplaw must be >= 0 (published 1.79)"),
+        (lambda d: d["constants"].update(lr_coef=-1.0), "constant 'lr_coef' of steplaw must be >= 0 (default 1.79)"),
         (lambda d: d["constants"].update(lr_coef=1e308), "must be a finite number (|x| <= 1e+100)"),
     ],
 )
@@ -170,3 +170,21 @@ def test_every_law_form_a_fit_writes_can_be_predicted_from():
 
     missing = [cls.key for cls in (*FIT_FORMS, *CURVE_FORMS) if cls.key not in HANDLERS]
     assert missing == []
+
+
+@pytest.mark.parametrize(("edit", "fragment"), [
+    ({"gamma": 1.0}, "constant 'gamma' of noise-convolution must be > 1 (at or below 1 the noise of a constant lr "
+                     "grows without bound); got 1."),
+    ({"eta_ref": 0.0}, "constant 'eta_ref' of noise-convolution must be > 0 (the clock's reference lr)"),
+    ({"c": -1e-3}, "constant 'c' of noise-convolution must be >= 0 (default 0.00157)"),
+])
+def test_noise_convolution_law_files_keep_its_domain(edit, fragment):
+    from hpadvisor.laws.curves import NoiseConvolutionLaw
+
+    data = lawfile.to_dict(NoiseConvolutionLaw(name="nc@mine"))
+    back = lawfile.from_dict(data)
+    assert back.constants() == pytest.approx(NoiseConvolutionLaw().constants())
+    data["constants"].update(edit)
+    with pytest.raises(DataError) as exc:
+        lawfile.from_dict(data, source="x.yaml")
+    assert fragment in str(exc.value)

@@ -485,6 +485,9 @@ class NoiseConvolutionLaw(_CurveLaw, Law):
     warmup: ClassVar[str] = "as-run"
     input_note: ClassVar[str] = INPUT_NOTE + "; Sq(t) = eta_ref^(1-q) * sum of eta_i^q for i <= t"
     params: ClassVar[tuple[str, ...]] = ("L0", "A", "alpha", "b1", "b2", "c", "gamma", "q", "eta_ref")
+    #: Lower bounds a law file's constants must exceed (what the fit searches within).
+    domain: ClassVar[dict] = {"gamma": (1.0, "at or below 1 the noise of a constant lr grows without bound"),
+                              "eta_ref": (0.0, "the clock's reference lr")}
 
     # Defaults: hpadvisor's fit on Luo et al.'s 400M training curves (cosine_24000, constant_24000,
     # wsdcon_9; benchmarks/curves_mpl.py).  Valid for that lr scale only: refit for your runs.
