@@ -83,6 +83,10 @@ EXTRAPOLATION_MEASURED = ("For scale: fitted on three 24k-step runs of the Multi
                           "law by up to 0.50%.")
 
 
+#: Relative distance from the fitted peak-lr range that counts as another lr scale.
+PEAK_TOL = 1e-3
+
+
 def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
     """Where the lr sequence ``eta`` (predicted up to ``last_step``) leaves the law's fitted data."""
     rng = law.provenance.range_dict()
@@ -95,7 +99,9 @@ def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
     peak = float(eta.max())  # of the whole schedule: a step inside the warmup has not seen it yet
     if "peak_lr" in rng:
         lo, hi = rng["peak_lr"]
-        if peak > hi * (1 + 1e-9) or peak < lo * (1 - 1e-9):
+        # 0.1% is the lr a log rounds or samples off its peak (a cosine logged at 2.99999965e-4 after
+        # a peak of 3e-4): not another lr scale
+        if peak > hi * (1 + PEAK_TOL) or peak < lo * (1 - PEAK_TOL):
             notes.append(f"peak lr {peak:g} is outside the fitted {lo:g}-{hi:g}: the law's constants hold "
                          "for the lr scale it was fitted on.")
     if "warmup_steps" in rng and rng["warmup_steps"][0] > 0:

@@ -490,3 +490,11 @@ def test_a_warmup_logged_at_its_ends_is_not_a_jump_and_cooldowns_1_on_a_cosine_i
                    "schedule: {shape: cosine, warmup: 100 steps, min_lr: 3e-5}\n")
     res = cli("schedule", str(run), "--schedule", "constant", "--every", "100")
     assert "the run file's min lr is not used: a constant schedule sets its own floor." in res.stdout + res.stderr
+
+
+def test_a_peak_a_log_rounded_is_not_called_another_lr_scale():
+    """predict --lr-trace cosine_72000.csv (its logged peak 2.99999965e-4) said 'peak lr 0.0003 is
+    outside the fitted 0.0003-0.0003'."""
+    eta = np.full(30_000, 2.99999965e-4)
+    assert not [n for n in curve_advice.extrapolation_notes(MPL_400M, eta, 20_000) if "peak lr" in n]
+    assert [n for n in curve_advice.extrapolation_notes(MPL_400M, eta * 1.01, 20_000) if "peak lr" in n]
