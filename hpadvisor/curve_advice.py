@@ -133,9 +133,16 @@ def predict(law, eta: np.ndarray, steps: Sequence[int]) -> tuple[list[dict], lis
         raise InvalidInputError("no steps >= 1 to predict at.")
     if query.max() > eta.size - 1:
         raise InvalidInputError(f"step {int(query.max())} (--at) is past the schedule's last step {eta.size - 1}.")
-    loss = law.curve(eta, query)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        loss = law.curve(eta, query)
     points = [{"step": int(s), "loss": float(v)} for s, v in zip(query, loss, strict=True)]
-    return points, extrapolation_notes(law, eta, int(query.max()))
+    notes = extrapolation_notes(law, eta, int(query.max()))
+    none = [int(s) for s, v in zip(query, loss, strict=True) if not np.isfinite(v)]
+    if none:  # S1 = 0: the laws' power term in the lr area is infinite there
+        notes.append(f"no prediction at step{'s' if len(none) > 1 else ''} {', '.join(map(str, none[:5]))}"
+                     f"{' ...' if len(none) > 5 else ''}: the lr is 0 up to there (no lr area yet), where the "
+                     "laws' power term is infinite; the loss is written as null.")
+    return points, notes
 
 
 def candidates(total: int, peak: float, warmup: int, *, min_lr_ratio: float = 0.1,

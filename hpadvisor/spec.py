@@ -813,9 +813,6 @@ def yaml_errors() -> type[Exception]:
     import yaml
 
     return yaml.YAMLError
-    if overrides:
-        values.update(parse_overrides(overrides))
-    return values
 
 
 def json_schema() -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import math
+
 import numpy as np
 import pytest
 
@@ -498,3 +500,16 @@ def test_a_peak_a_log_rounded_is_not_called_another_lr_scale():
     eta = np.full(30_000, 2.99999965e-4)
     assert not [n for n in curve_advice.extrapolation_notes(MPL_400M, eta, 20_000) if "peak lr" in n]
     assert [n for n in curve_advice.extrapolation_notes(MPL_400M, eta * 1.01, 20_000) if "peak lr" in n]
+
+
+def test_a_step_before_any_lr_area_is_said_not_predicted():
+    """A trace at lr 0 for its first 100 steps: step 50 gave loss null and numpy's divide-by-zero
+    warning on stderr, with no word of why."""
+    eta = np.concatenate([np.zeros(101), np.full(3000, 3e-4)])
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        points, notes = curve_advice.predict(MPL_400M, eta, [50, 3000])
+    assert math.isinf(points[0]["loss"]) and math.isfinite(points[1]["loss"])
+    assert "no prediction at step 50: the lr is 0 up to there" in " ".join(notes)
