@@ -768,11 +768,12 @@ def load_values(path: str | None, overrides: Mapping[str, Any] | None = None) ->
 
     values: dict[str, Any] = {}
     if path is not None:
+        raw = None
         try:
             raw, lines = yamlio.load(path, what="run file")
             values.update(parse_raw(raw, lines=lines, source=str(path)))
         except HpAdvisorError as exc:  # a trainer's config given where a run file goes: say which command reads it
-            trainer = _trainer_config_kind(str(path))
+            trainer = _trainer_config_kind(str(path), raw)
             if trainer is None:
                 raise
             raise type(exc)(f"{path} looks like a {trainer} config, not an hpadvisor run file: "
@@ -787,32 +788,22 @@ _TRAINER_NAMES = {"megatron": "Megatron-LM", "neox": "GPT-NeoX", "hf": "Hugging 
                   "nanotron": "nanotron", "nanogpt": "nanoGPT"}
 
 
-def _trainer_config_kind(path: str) -> str | None:
-    """The trainer a file that failed as a run file was written for, when it clearly is one."""
+def _trainer_config_kind(path: str, raw: Any) -> str | None:
+    """The trainer a file that failed as a run file was written for, when it clearly is one.
+    ``raw``: the file as YAML already parsed (None when it is not YAML: a script, TOML)."""
     from pathlib import Path
 
     from hpadvisor.formats._detect import detect, score
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
-        kind = detect(path, text)
-        if kind not in _TRAINER_NAMES:
-            return None
-        if path.lower().endswith((".yaml", ".yml", ".json")):  # by its keys: only when they say so clearly
-            import yaml
-
-            marks = score(yaml.safe_load(text))
-            if marks.get(kind, 0) < 2 or marks.get(kind, 0) <= marks.get("hpadvisor", 0):
-                return None
-    except (HpAdvisorError, OSError, UnicodeDecodeError, ValueError, RecursionError, yaml_errors()):
+        kind = detect(path, Path(path).read_text(encoding="utf-8"))
+    except (HpAdvisorError, OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
-    return _TRAINER_NAMES[kind]
-
-
-def yaml_errors() -> type[Exception]:
-    import yaml
-
-    return yaml.YAMLError
+    if isinstance(raw, Mapping):  # by its keys: only when they say so clearly
+        marks = score(raw)
+        if marks.get(kind, 0) < 2 or marks.get(kind, 0) <= marks.get("hpadvisor", 0):
+            return None
+    return _TRAINER_NAMES.get(kind)
 
 
 def json_schema() -> dict[str, Any]:
