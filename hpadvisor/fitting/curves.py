@@ -19,6 +19,7 @@ from hpadvisor.errors import FitError, InvalidInputError
 from hpadvisor.fitting.core import FitResult, bootstrap, huber_log_fit, interval
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.curves import (
+    BY_NAME,
     WARMUP_FORMS,
     AnnealingLaw,
     ConvPlan,
@@ -197,6 +198,10 @@ class _Model:
     """predict(p) and the Jacobian of log predict(p) over all runs' points."""
 
     names: tuple[str, ...]
+    #: the multi-start screening (huber_log_fit's ``screen``)
+    screen: tuple[int, int] = SCREEN
+    #: constants of the law held at a value, not fitted (recorded in the law file)
+    fixed: dict[str, float] = {}
 
     def __init__(self, curves: Sequence[Curve], warmup: str) -> None:
         self.curves = list(curves)
@@ -259,6 +264,7 @@ class _Annealing(_Model):
 
     def __init__(self, curves, warmup, lam: float | None):
         self.lam_fixed = lam
+        self.fixed = {} if lam is None else {"lam": float(lam)}
         self.deltas = []
         super().__init__(curves, warmup)
         if lam is not None:
@@ -327,21 +333,24 @@ class _Convolution(_Model):
     law is linear in (L0, A, b1, b2): a non-negative least-squares solve per grid point."""
 
     names = NoiseConvolutionLaw.params[:-1]
+    screen = CONV_SCREEN
 
     def __init__(self, curves, warmup):
-        self.seqs, self.plans, self.at = [], [], []
+        self.seqs, self.areas, self.plans, self.at = [], [], [], []
         super().__init__(curves, warmup)
         self.eta_ref = max(float(c.lr.max()) for c in curves)
+        self.fixed = {"eta_ref": self.eta_ref}  # the clock's reference lr: the runs' highest
 
     def _add(self, seq, delta, steps):
         self.seqs.append(seq[: int(steps.max()) + 1])
+        self.areas.append(np.cumsum(self.seqs[-1]))
         self.plans.append(ConvPlan.build(steps))
         self.at.append(steps)
 
     def _noise(self, law, b1, b2) -> np.ndarray:
         out = []
-        for seq, plan, t in zip(self.seqs, self.plans, self.at, strict=True):
-            w, clock = law.weights(seq, b1, b2)
+        for seq, S1, plan, t in zip(self.seqs, self.areas, self.plans, self.at, strict=True):
+            w, clock = law.weights(seq, S1, b1, b2)
             out.append(plan.sum(w, clock, clock[t], law.c, law.gamma))
         return np.concatenate(out)
 
@@ -562,20 +571,15 @@ def fit_curves(
             p, obj, why, n = _luo_fit(model, loss, idx)
             return FitResult(params=p, objective=obj, converged=True, n_starts=n, n_converged=n, message=why)
         if idx is None:
-            return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac,
-                                 screen=CONV_SCREEN if law == "noise-convolution" else SCREEN)
+            return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac, screen=model.screen)
         return huber_log_fit(lambda p: model.predict(p)[idx], loss[idx], starts_, bounds=(lb, ub),
                              jac=None if model.jac is None else lambda p: model.jac(p)[idx])
 
     with np.errstate(all="ignore"):
         res = fit_on(None, starts)
     values = dict(zip(model.names, (float(x) for x in res.params), strict=True))
-    fixed = {}
-    if law == "annealing" and lam is not None:
-        values["lam"] = float(lam)
-        fixed["lam"] = float(lam)
-    if law == "noise-convolution":  # the clock's reference lr: the runs' highest
-        values["eta_ref"] = fixed["eta_ref"] = float(model.eta_ref)
+    fixed = dict(model.fixed)
+    values.update(fixed)
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
     if n_boot > 0:
@@ -637,7 +641,7 @@ def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> t
 #: 1.8x (25M) to 4.6x (100M) worse than as-run, as LAWS.md section 9 also notes.
 DEFAULT_WARMUP = {"multipower": "as-run", "annealing": "auto", "noise-convolution": "as-run"}
 #: The curve laws ``fit curves --law`` takes.
-CURVE_LAWS = ("multipower", "annealing", "noise-convolution")
+CURVE_LAWS = tuple(BY_NAME)
 #: ``--warmup-mode auto``: the conventions tried, and where the training runs are split in time
 #: (fit on steps up to this fraction of the longest run, score the steps after it).
 AUTO_SPLIT = 2 / 3

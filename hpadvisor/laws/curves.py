@@ -387,7 +387,7 @@ CONV_SPREAD = 0.03
 @dataclass(frozen=True)
 class ConvPlan:
     """The steps summed for each query step (``owner``): single steps near it, then aligned blocks
-    of 4, 16, 64, ... steps farther back (``size`` of each term; ``index`` = first step // size).
+    of 4, 16, 64, ... steps farther back (``levels``: each size's terms; ``index`` = first step // size).
     Each block size's span ends on a multiple of the next size, so every block is whole and its
     moments come from a reshape of the sequence (never from differences of running sums, which
     lose the weights of steps at a tiny lr).  Depends on the query steps only: a fit builds it once."""
@@ -396,10 +396,6 @@ class ConvPlan:
     index: np.ndarray
     levels: tuple[tuple[int, int, int], ...]  # (block size, first term, end) in order
     n: int
-
-    @property
-    def size(self) -> np.ndarray:
-        return np.concatenate([np.full(b - a, s, dtype=np.int64) for s, a, b in self.levels])
 
     @classmethod
     def build(cls, steps: np.ndarray, *, exact: bool = False) -> ConvPlan:
@@ -507,16 +503,14 @@ class NoiseConvolutionLaw(_CurveLaw, Law):
         t = check_steps(steps, seq.size - 1, self.registry_key)
         chunk = CURVE_CHUNK if not exact else max(1, CURVE_CHUNK * 1024 // max(seq.size, 1))
         S1 = np.cumsum(seq)
-        w, clock = self.weights(seq, self.b1, self.b2)
+        w, clock = self.weights(seq, S1, self.b1, self.b2)
         return np.concatenate([self.L0 + self.A * S1[part] ** -self.alpha
                                + ConvPlan.build(part, exact=exact).sum(w, clock, clock[part], self.c, self.gamma)
                                for part in np.array_split(t, -(-t.size // chunk))])
 
-    def weights(self, seq: np.ndarray, b1: float, b2: float) -> tuple[np.ndarray, np.ndarray]:
-        """(noise weight eta_k^2 (b1 + b2 S1(k)^-alpha) of each step, the clock Sq)."""
-        S1 = np.cumsum(seq)
-        with np.errstate(divide="ignore"):
-            fall = np.where(S1 > 0, np.where(S1 > 0, S1, 1.0) ** -self.alpha, 0.0)
+    def weights(self, seq: np.ndarray, S1: np.ndarray, b1: float, b2: float) -> tuple[np.ndarray, np.ndarray]:
+        """(noise weight eta_k^2 (b1 + b2 S1(k)^-alpha) of each step, the clock Sq); S1 = cumsum(seq)."""
+        fall = np.where(S1 > 0, np.where(S1 > 0, S1, 1.0) ** -self.alpha, 0.0)
         w = seq * seq * (b1 + b2 * fall)
         clock = np.cumsum(seq ** self.q) * self.eta_ref ** (1.0 - self.q)
         return w, clock
