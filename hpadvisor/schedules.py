@@ -746,9 +746,12 @@ def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
         eta = eta[: total + 1]
         notes.append(f"the decay horizon ({horizon:,} steps) is past the run's end ({total:,}): the lr ends at "
                      f"{eta[-1]:.3g}, above its floor {plan.min_lr:.3g}.")
+    label = sched.describe()
     if plan.decay_start is not None:  # nanotron's warmup branch, over the decay that started inside it
         w = min(plan.warmup, total)
         s = np.arange(w + 1, dtype=float)
         eta = eta.copy()
         eta[: w + 1] = init_frac * peak + (peak - init_frac * peak) * s / max(plan.warmup, 1)
-    return eta, f"{cfg.path} [{cfg.format}]: {sched.describe()}", notes
+        # the schedule was built with its warmup at the decay's start: the label names both
+        label = label.replace(f"warmup {warmup:.6g}", f"warmup {plan.warmup:.6g}, decay from step {warmup}")
+    return eta, f"{cfg.path} [{cfg.format}]: {label}", notes

@@ -651,7 +651,8 @@ def test_nanotron_decay_starting_inside_the_warmup_is_its_lr_lambda(tmp_path):
     (it was refused)."""
     base = {"learning_rate": 1.0, "lr_warmup_steps": 4, "lr_warmup_style": "linear", "min_decay_lr": 0.2,
             "lr_decay_starting_step": 2, "lr_decay_steps": 6}
-    eta, _, notes = _nanotron(tmp_path, base)
+    eta, label, notes = _nanotron(tmp_path, base)
+    assert "warmup 4, decay from step 2" in label
     lam = [s / 4 if s <= 4 else (0.2 + 0.8 * (6 - (s - 2)) / 6 if s < 8 else 0.2) for s in range(11)]
     assert eta == pytest.approx(lam, rel=1e-12)
     assert "the decay starts at step 2, inside the 4-step warmup" in " ".join(notes)
