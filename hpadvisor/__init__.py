@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "Advice": "hpadvisor.advisor",
-    "Recommendation": "hpadvisor.advisor",
-    "recommend": "hpadvisor.advisor",
-    "load_spec": "hpadvisor.api",
-    "spec_from": "hpadvisor.api",
+    "Advice": "hpadvisor.recommend.advisor",
+    "Recommendation": "hpadvisor.recommend.advisor",
+    "recommend": "hpadvisor.recommend.advisor",
+    "load_spec": "hpadvisor.recommend.api",
+    "spec_from": "hpadvisor.recommend.api",
     "DataError": "hpadvisor.errors",
     "FitError": "hpadvisor.errors",
     "HpAdvisorError": "hpadvisor.errors",
@@ -34,10 +34,10 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from hpadvisor.advisor import Advice, Recommendation, recommend
-    from hpadvisor.api import load_spec, spec_from
     from hpadvisor.errors import DataError, FitError, HpAdvisorError, InvalidInputError, UnknownLawError
     from hpadvisor.laws import REGISTRY
+    from hpadvisor.recommend.advisor import Advice, Recommendation, recommend
+    from hpadvisor.recommend.api import load_spec, spec_from
     from hpadvisor.spec import RunSpec
 
 

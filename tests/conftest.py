@@ -1,4 +1,4 @@
-"""Shared fixtures: the shared data folder, a CLI runner with a pinned terminal width."""
+"""Shared fixtures: real data (the shipped data/ first), a CLI runner with a pinned terminal width."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The openly licensed datasets the project ships (data/README.md).
+DATA = ROOT / "data"
+#: Data without a licence to ship: read where the development checkout has it beside the project.
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CONFIGS = ROOT / "configs"
 
@@ -17,10 +20,16 @@ os.environ.setdefault("TERMINAL_WIDTH", "160")
 
 
 def shared_data(*parts: str) -> Path:
-    """A path under ../shared/data, or skip the test with the reason when it is absent."""
+    """A real-data path: under the shipped data/ when the dataset is shipped there, else under the
+    unshipped development data beside the project; the test is skipped, with the reason, when
+    neither has it (data without a stated licence is not shipped: data/README.md)."""
+    shipped = DATA.joinpath(*parts)
+    if shipped.exists():
+        return shipped
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"real data not available: {path} (the ../shared folder beside the project)")
+        pytest.skip(f"real data not available: {'/'.join(parts)} is not shipped (no licence stated: "
+                    "data/README.md) and the development data folder is not beside the project")
     return path
 
 

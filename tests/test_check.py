@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpadvisor import check as chk
-from hpadvisor import check_config, check_output
+from hpadvisor.check import output as check_output
+from hpadvisor.check import rules as chk
+from hpadvisor.check import settings as check_config
 from hpadvisor.errors import HpAdvisorError
 from hpadvisor.formats.base import Setting, TrainerConfig
 from hpadvisor.laws import REGISTRY
@@ -349,7 +350,7 @@ _NUM = st.one_of(st.integers(1, 10**6), st.integers(1, 10**6), st.floats(1e-6, 1
 def test_rules_never_crash_on_what_a_reader_accepts(tmp_path_factory, values, style):
     import yaml
 
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     if style:
         values = {**values, "lr_decay_style": style}
@@ -404,7 +405,7 @@ def test_a_wsd_cooldown_past_the_run_end_is_an_error():
 
 def test_a_config_the_trainer_refuses_is_an_error(tmp_path):
     """Megatron's own gpt3 175B example: --rampup-batch-size with --train-iters (validate_args refuses it)."""
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     script = tmp_path / "train.sh"
     script.write_text("torchrun --nproc_per_node 8 pretrain_gpt.py --tensor-model-parallel-size 8 "

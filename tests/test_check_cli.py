@@ -103,7 +103,7 @@ def test_text_output_and_fail_on():
 def test_github_and_sarif_from_the_cli():
     path = CORPUS / "llama2_7b_megatron.yaml"
     res = run("check", str(path), "--format", "github")
-    from hpadvisor.check_output import _uri
+    from hpadvisor.check.output import _uri
 
     assert f"::warning file={_uri(str(path))},line=24,title=hpadvisor decay-horizon-mismatch::" in res.stdout
     doc = json.loads(run("check", str(path), "--format", "sarif").stdout)
@@ -207,7 +207,7 @@ ROUND_TRIP_FLAGS = {"torchtitan": ["--params", "6.74B"], "hf": ["--params", "6.7
 @pytest.mark.parametrize("trainer", TRAINERS)
 @pytest.mark.parametrize("run_file", ["llama-7b-2t.yaml", "chinchilla-1b.yaml"])
 def test_emitted_snippet_passes_check(tmp_path, trainer, run_file):
-    from hpadvisor import api
+    from hpadvisor.recommend import api
 
     path = ROOT / "configs" / run_file
     extra = []

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-
 import math
 
 import numpy as np
 import pytest
 
-from hpadvisor import curve_advice
 from hpadvisor.errors import InvalidInputError
+from hpadvisor.fitting import curve_advice
 from hpadvisor.laws.curves import MPL_400M
 from hpadvisor.laws.loss import CHINCHILLA
 from hpadvisor.schedules import luo_schedule
@@ -288,7 +287,7 @@ def test_cli_compare_schedules_with_two_laws(cli):
 def test_compare_ranks_a_trainer_config_beside_the_candidates(cli, tmp_path):
     from pathlib import Path
 
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
     from hpadvisor.laws.curves import MPL_100M
     from hpadvisor.schedules import from_trainer
 

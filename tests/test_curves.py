@@ -542,7 +542,7 @@ def test_cli_bad_inputs(cli, tmp_path):
     trace = tmp_path / "t.csv"
     trace.write_text("step,lr\n0,1e-3\n10,-1e-3\n")
     law = tmp_path / "l.yaml"
-    from hpadvisor import lawfile
+    from hpadvisor.io import lawfile
 
     law.write_text(lawfile.dumps(MPL_400M))
     r = cli("predict", str(law), "--lr-trace", str(trace), "--format", "json")

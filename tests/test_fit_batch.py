@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hpadvisor import lawfile
 from hpadvisor.fitting.batch import fit_batch
 from hpadvisor.fitting.data import read_fit_table
+from hpadvisor.io import lawfile
 from hpadvisor.laws.fitted_forms import CriticalBatchFit
 from tests.conftest import shared_data
 

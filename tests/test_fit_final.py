@@ -225,7 +225,7 @@ def test_non_embedding_ladder_gives_a_law_fed_non_embedding_parameters(cli, tmp_
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["param_count"] == "non-embedding"
     assert yaml.safe_load(out.read_text())["law"] == "chinchilla-nonemb"
-    from hpadvisor import lawfile
+    from hpadvisor.io import lawfile
 
     law = lawfile.load(out)
     assert law.inputs["N"].variable == "non_embedding_params"
@@ -312,7 +312,7 @@ def test_a_fit_with_a_negative_exponent_writes_a_law_file_that_loads():
     """The fitter may return alpha < 0 (a loss rising with N: a bad fit); its law file must load."""
     import dataclasses
 
-    from hpadvisor import lawfile
+    from hpadvisor.io import lawfile
 
     law = dataclasses.replace(Chinchilla(E=1.5, A=400.0, B=400.0, alpha=-0.1, beta=0.3), name="chinchilla@neg")
     assert lawfile.from_dict(lawfile.to_dict(law), source="neg.yaml").alpha == -0.1

@@ -89,7 +89,7 @@ def test_surface_needs_three_learning_rates():
 def test_a_fitted_sensitivity_loads_from_a_law_file(tmp_path):
     import dataclasses
 
-    from hpadvisor import lawfile
+    from hpadvisor.io import lawfile
 
     mine = dataclasses.replace(STEPLAW_SENSITIVITY, lr_hi=0.02, name="sens@mine")
     path = tmp_path / "s.yaml"

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hpadvisor import lawfile
 from hpadvisor.errors import HpAdvisorError
 from hpadvisor.fitting.data import holdout_mask, read_fit_table
 from hpadvisor.fitting.surface import log_cost
 from hpadvisor.fitting.sweep import fit_sweep
+from hpadvisor.io import lawfile
 from hpadvisor.laws.sensitivity import STEPLAW_SENSITIVITY, FittedSweep
 from tests.conftest import shared_data
 

@@ -252,7 +252,7 @@ def test_neox_mlp_width_is_parallel_mlps(tmp_path, extra, ffn):
 
 
 def test_neox_snippet_writes_three_times_the_gated_width_and_reads_it_back(tmp_path):
-    from hpadvisor.formats.base import dump_snippet
+    from hpadvisor.formats.registry import dump_snippet
 
     text = dump_snippet("neox", {"d_model": 4096, "n_layers": 32, "n_heads": 32, "ffn_hidden": 11008, "swiglu": True})
     assert "intermediate_size: 33024" in text
@@ -268,7 +268,7 @@ def test_hf_moe_config_counts_experts_of_their_own_width(tmp_path):
     expert 5632 wide (= 4 experts); its intermediate_size (5632) is the dense MLP's. 14.3B / 2.7B."""
     import json
 
-    from hpadvisor.check import build_context
+    from hpadvisor.check.rules import build_context
 
     model = tmp_path / "config.json"
     model.write_text(json.dumps({
@@ -284,7 +284,7 @@ def test_hf_moe_config_counts_experts_of_their_own_width(tmp_path):
 
 
 def test_megatron_moe_expert_width_and_shared_experts_round_trip(tmp_path):
-    from hpadvisor.formats.base import dump_snippet
+    from hpadvisor.formats.registry import dump_snippet
 
     path = tmp_path / "moe.yaml"
     path.write_text("num_layers: 16\nhidden_size: 2048\nffn_hidden_size: 8192\nmoe_ffn_hidden_size: 1024\n"

@@ -113,7 +113,7 @@ def test_nanotron_snippet_always_states_the_warmup_style_its_config_requires():
 def test_nanogpt_constant_lr_after_a_warmup_is_written_so_train_py_warms_up(tmp_path):
     """decay_lr = False skips the warmup too; get_lr from learning_rate to min_lr = learning_rate keeps it."""
     from hpadvisor import schedules
-    from hpadvisor.formats.base import dump_snippet
+    from hpadvisor.formats.registry import dump_snippet
 
     text = dump_snippet("nanogpt", {"lr": 1e-3, "min_lr": 1e-3, "schedule": "constant", "warmup_steps": 100,
                                     "train_steps": 1000})

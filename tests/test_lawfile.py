@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpadvisor import lawfile
 from hpadvisor.errors import DataError, HpAdvisorError
+from hpadvisor.io import lawfile
 from hpadvisor.laws import REGISTRY
 
 
@@ -130,8 +130,8 @@ def test_missing_law_file_is_named_as_a_file(cli, tmp_path):
 
 
 def test_a_law_file_missing_a_constant_is_refused(tmp_path):
-    from hpadvisor import lawfile
     from hpadvisor.errors import DataError
+    from hpadvisor.io import lawfile
     from hpadvisor.laws.curves import MPL_400M
 
     text = lawfile.dumps(MPL_400M)

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hpadvisor.errors import DataError, HpAdvisorError
-from hpadvisor.logs import read_log
+from hpadvisor.io.logs import read_log
 
 
 def _read_fully(path) -> None:

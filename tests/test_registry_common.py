@@ -44,7 +44,7 @@ def test_provenance_and_tables(key, law):
         assert spec.variable in TYPICAL, f"{key}.{symbol}: unknown run variable {spec.variable}"
     for name, lo, hi in law.provenance.fitted_range:
         assert 0 < lo <= hi, f"{key}: fitted range of {name} is not an interval"
-    for quantity, out, method in _outputs(law):
+    for _quantity, out, method in _outputs(law):
         params = inspect.signature(method).parameters
         assert set(params) <= set(type(law).inputs), f"{key}.{out.method}: undeclared inputs"
 
@@ -58,7 +58,7 @@ def test_scalars_in_give_finite_numbers_out(key, law):
 
 @pytest.mark.parametrize(("key", "law"), LAWS, ids=IDS)
 def test_arrays_in_give_arrays_out(key, law):
-    for quantity, out, method in _outputs(law):
+    for _quantity, out, method in _outputs(law):
         kwargs = law.arguments(out.method, TYPICAL)
         if not kwargs:
             continue

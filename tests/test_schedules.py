@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from hpadvisor import schedules
 from hpadvisor.errors import HpAdvisorError, InvalidInputError
 from hpadvisor.schedules import Schedule, build, interpolate_trace, luo_schedule
+from hpadvisor.spec import DECAY_SHAPES
 from tests.conftest import shared_data
 
 # -- golden values, worked by hand from each trainer's formula ----------------------------------
@@ -82,7 +83,7 @@ def test_mpl_runs_match_the_logged_lr_column():
 @given(
     shape=st.sampled_from(["constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt"]),
     conv=st.sampled_from(schedules.CONVENTIONS),
-    decay=st.sampled_from(schedules.DECAY_SHAPES),
+    decay=st.sampled_from(DECAY_SHAPES),
     T=st.integers(10, 3000),
     wfrac=st.floats(0, 0.5),
     ratio=st.floats(0.001, 1.0),
@@ -224,8 +225,8 @@ def test_repeated_cooldowns_one_cycle_is_wsd_and_fractions_hold():
 def test_log_rise_from_a_rewarm_is_not_a_spike(tmp_path):
     import pandas as pd
 
+    from hpadvisor.io.logs import read_log
     from hpadvisor.laws.curves import MPL_400M
-    from hpadvisor.logs import read_log
 
     eta = build("wsd", peak=3e-4, total_steps=24000, warmup_steps=2160, cooldowns=2).sequence()
     steps = np.arange(2200, 13301, 100)  # ends 200 steps after the rewarm at 13080
@@ -243,7 +244,7 @@ def test_log_rise_from_a_rewarm_is_not_a_spike(tmp_path):
 
 @settings(max_examples=60, deadline=None)
 @given(T=st.integers(10, 3000), wfrac=st.floats(0, 0.9), n=st.integers(1, 6), frac=st.floats(0.01, 1.0),
-       ratio=st.floats(0.0, 1.0), decay=st.sampled_from(schedules.DECAY_SHAPES[:4]))
+       ratio=st.floats(0.0, 1.0), decay=st.sampled_from(DECAY_SHAPES[:4]))
 def test_repeated_cooldowns_bounded_and_each_cycle_ends_at_the_floor(T, wfrac, n, frac, ratio, decay):
     W = int(wfrac * T)
     try:
@@ -303,7 +304,7 @@ CONFIGS = __import__("pathlib").Path(__file__).parent / "data" / "configs"
 
 
 def _trainer_lr(name):
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     return schedules.from_trainer(read_config(CONFIGS / name))
 
@@ -341,7 +342,7 @@ def test_torchtitan_convention_golden_values():
 
 
 def _toml(tmp_path, text):
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "job.toml"
     f.write_text(text)
@@ -362,7 +363,7 @@ def test_torchtitan_config_cooldown_longer_than_the_run_after_warmup_is_shortene
 
 
 def _nanotron(tmp_path, sched):
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "nanotron.yaml"
     f.write_text("optimizer:\n  learning_rate_scheduler:\n" + "".join(f"    {k}: {v}\n" for k, v in sched.items())
@@ -390,7 +391,7 @@ def test_nanotron_schedule_is_its_lr_lambda_step_by_step(tmp_path):
 
 
 def test_megatron_lr_warmup_init_starts_the_ramp(tmp_path):
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "megatron.yaml"
     f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-4\nlr_warmup_init: 1.0e-4\nlr_warmup_iters: 10\ntrain_iters: 100\n"
@@ -501,7 +502,7 @@ def test_cli_fit_curves_takes_the_lr_of_logs_without_one_from_a_trainer_config(c
 def _hf(tmp_path, **args):
     import json
 
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "args.json"
     f.write_text(json.dumps({"learning_rate": 1.0, "max_steps": 10, **args}))
@@ -540,7 +541,7 @@ def test_hf_wsd_with_stable_steps_ends_its_decay_at_warmup_plus_stable_plus_deca
 def test_hf_constant_schedule_says_its_warmup_is_ignored(tmp_path):
     import json
 
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "args.json"
     f.write_text(json.dumps({"learning_rate": 1e-3, "max_steps": 10, "lr_scheduler_type": "constant",
@@ -560,7 +561,7 @@ def test_neox_convention_golden_values():
 
 
 def test_neox_config_cosine_past_lr_decay_iters_rises_again(tmp_path):
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "neox.yml"
     f.write_text('{"optimizer": {"type": "Adam", "params": {"lr": 1.0}}, "min_lr": 0.2, "train_iters": 18,\n'
@@ -573,7 +574,7 @@ def test_neox_config_cosine_past_lr_decay_iters_rises_again(tmp_path):
 
 def test_megatron_inverse_sqrt_drops_to_min_lr_after_lr_decay_iters(tmp_path):
     # OptimizerParamScheduler.get_lr: min_lr for num_steps > lr_decay_steps, before the inverse-sqrt branch
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "megatron.yaml"
     f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-5\nlr_warmup_iters: 100\ntrain_iters: 1000\nlr_decay_iters: 400\n"
@@ -607,7 +608,7 @@ def test_hf_decays_the_plain_shapes_do_not_describe_are_refused(tmp_path, kind, 
 
 def test_nanogpt_without_decay_lr_runs_the_peak_from_the_first_step(tmp_path):
     # train.py: lr = get_lr(iter_num) if decay_lr else learning_rate
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "train_x.py"
     f.write_text("learning_rate = 1e-3\nmax_iters = 100\nwarmup_iters = 10\ndecay_lr = False\n")
@@ -675,7 +676,7 @@ def test_a_run_file_names_the_trainer_whose_lr_formulas_it_follows(cli, tmp_path
         assert rows[1:3] == ["0,0.0001", "1,0.0002"]  # torchtitan: (s + 1) / W, W = 10
     assert cli("schedule", str(run), "--convention", "megatron", "--out", str(out), "--force").exit_code == 0
     assert out.read_text().splitlines()[1] == "0,0"  # the flag wins: Megatron ramps s / W
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     _, label, notes = schedules.from_trainer(read_config(run))
     assert label.endswith("[torchtitan]") and not any("Megatron's convention" in n for n in notes)
@@ -688,7 +689,7 @@ def test_a_fractional_warmup_is_counted_as_megatron_counts_it(tmp_path):
     """Megatron's lr_warmup_fraction x lr_decay_iters can be 10.5 steps: get_lr ramps to
     peak s / 10.5 for s <= 10.5 and decays over (s - 10.5) / (1050 - 10.5) (its num_steps count
     samples, so the warmup need not end on a step); it was rounded to 10 steps."""
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "m.yaml"
     f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-4\nlr_decay_style: linear\ntrain_iters: 1000\nlr_decay_iters: 1050\n"
@@ -705,7 +706,7 @@ def test_a_fractional_warmup_is_counted_as_megatron_counts_it(tmp_path):
 def test_a_fractional_count_is_said_where_the_trainer_rounds_it(tmp_path):
     """A fractional decay horizon (samples / batch) is computed in whole steps, and says so; HF's
     convention has whole-step warmups, so a fractional one is rounded there too."""
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     f = tmp_path / "m.yaml"
     f.write_text("lr: 1.0e-3\nmin_lr: 1.0e-4\nlr_decay_style: linear\ntrain_samples: 64000\n"

@@ -7,8 +7,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpadvisor import api, spec, yamlio
+from hpadvisor import spec
 from hpadvisor.errors import DataError, HpAdvisorError, InvalidInputError
+from hpadvisor.io import yamlio
+from hpadvisor.recommend import api
 from hpadvisor.spec import Architecture
 
 LLAMA2_7B = Architecture(d_model=4096, n_layers=32, n_heads=32, ffn_hidden=11008, vocab_size=32000)

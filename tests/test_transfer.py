@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from hpadvisor.errors import InvalidInputError
 from hpadvisor.laws import REGISTRY
 from hpadvisor.laws.transfer import PARAMETERIZATIONS
-from hpadvisor.transfer import GROUPS, MATRIX_GROUPS, NAME_PATTERNS, Shape, Tuned, plan
-from hpadvisor.transfer_emit import EMITTERS, SUPPORTED
+from hpadvisor.transfer.emit import EMITTERS, SUPPORTED
+from hpadvisor.transfer.plan import GROUPS, MATRIX_GROUPS, NAME_PATTERNS, Shape, Tuned, plan
 
 ADAM_PARAMS = [k for k in PARAMETERIZATIONS if k != "mup-sgd"]
 widths = st.sampled_from([64, 128, 256, 384, 512, 1024, 2048, 4096, 8192])
@@ -300,6 +300,6 @@ def test_proxy_run_file_to_target_run_file(cli):
 def test_recipe_patterns_cover_common_parameter_names(name, group):
     import re
 
-    from hpadvisor.transfer import NAME_PATTERNS
+    from hpadvisor.transfer.plan import NAME_PATTERNS
 
     assert next(g for g, p in NAME_PATTERNS if re.search(p, name)) == group

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hpadvisor.errors import HpAdvisorError
-from hpadvisor.transfer import GROUPS, JSON_SCHEMA, plan_from_values
+from hpadvisor.transfer.plan import GROUPS, JSON_SCHEMA, plan_from_values
 from tests.conftest import ROOT
 
 ARGS = ["transfer", "--base-width", "256", "--base-depth", "8", "--lr", "6e-3", "--width", "4096",

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from hpadvisor.transfer import GROUPS, RECIPE_ONLY, Shape, Tuned, plan
-from hpadvisor.transfer_emit import recipe
+from hpadvisor.transfer.emit import recipe
+from hpadvisor.transfer.plan import GROUPS, RECIPE_ONLY, Shape, Tuned, plan
 
 LR, WD = 6e-3, 0.1
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hpadvisor import units
 from hpadvisor.errors import HpAdvisorError, InvalidInputError
+from hpadvisor.spec import units
 
 
 @pytest.mark.parametrize(

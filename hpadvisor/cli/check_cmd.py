@@ -84,8 +84,8 @@ def check(
     ] = CheckFormat.text,
 ) -> None:
     """Check a trainer config before launch: lr, batch, warmup, decay, beta2, weight decay, muP."""
-    from hpadvisor import check as chk
-    from hpadvisor import check_config
+    from hpadvisor.check import rules as chk
+    from hpadvisor.check import settings as check_config
     from hpadvisor.errors import HpAdvisorError, InvalidInputError
 
     if list_rules:
@@ -99,7 +99,7 @@ def check(
     kwargs = _inputs(tokens, params, laws, run, format_in)
     overrides = {"data_parallel": data_parallel} if data_parallel else None
 
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     reports, unreadable = [], 0
     for path in files:
@@ -125,19 +125,20 @@ def check(
 
 def _inputs(tokens, params, laws, run, format_in) -> dict:
     """Validated flag values (bad ones raise our errors: one line, exit 2)."""
-    from hpadvisor import lawfile, units
     from hpadvisor.cli.options import trainer_format
+    from hpadvisor.io import lawfile
     from hpadvisor.laws import REGISTRY
+    from hpadvisor.spec import units
 
     fmt = trainer_format(format_in)
     all_laws, preferred = lawfile.merge(REGISTRY, [str(p) for p in (laws or [])])
     reference = base = None
     if run is not None:
-        from hpadvisor import spec as spec_mod
-        from hpadvisor.formats.base import read_config
+        from hpadvisor.formats.registry import read_config
+        from hpadvisor.recommend.api import load_values
 
         reference = read_config(run, format="hpadvisor")
-        base = spec_mod.load_values(str(run), None)
+        base = load_values(str(run), None)
     return {
         "fmt": fmt,
         "tokens": None if tokens is None else units.parse_count(tokens, name="--tokens"),
@@ -147,7 +148,7 @@ def _inputs(tokens, params, laws, run, format_in) -> dict:
 
 
 def _emit(reports, format: CheckFormat, unreadable: int = 0) -> None:
-    from hpadvisor import check_output
+    from hpadvisor.check import output as check_output
 
     if format is CheckFormat.json:
         sys.stdout.write(check_output.to_json(reports))

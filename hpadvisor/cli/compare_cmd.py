@@ -1,6 +1,6 @@
 """``hpadvisor compare-schedules CURVE-LAW.yaml --steps N``: rank schedules by predicted final loss,
 and search the WSD cooldown fraction and shape ("best cooldown for my run").  The numbers come from
-:func:`hpadvisor.curve_advice.compare`; this module parses and renders."""
+:func:`hpadvisor.fitting.curve_advice.compare`; this module parses and renders."""
 
 from __future__ import annotations
 
@@ -36,11 +36,13 @@ def compare_schedules(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
     """Cosine vs WSD 10/20% vs linear-to-zero vs constant... ranked by the law's predicted final loss."""
-    from hpadvisor import curve_advice, lawfile, units, yamlio
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
+    from hpadvisor.fitting import curve_advice
+    from hpadvisor.io import lawfile, outputs, yamlio
+    from hpadvisor.spec import units
 
-    yamlio.check_outputs({"--plot": plot}, force=force)
+    outputs.check_outputs({"--plot": plot}, force=force)
     laws = [lawfile.find(f) for f in law_files]
     law = laws[0]
     options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
@@ -57,7 +59,7 @@ def compare_schedules(
     else:
         result = curve_advice.compare_laws(laws, units.parse_steps(steps), peak=lr, warmup=warmup, **options)
     if plot is not None:
-        from hpadvisor.plot import save_plot
+        from hpadvisor.io.plot import save_plot
 
         series = curve_advice.candidate_curves(law, result, own=own)
         save_plot(plot, series, ylabel="predicted loss", title=law.registry_key, force=force)

@@ -68,10 +68,10 @@ def _progress(total: int, what: str):
 
 def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path] = None) -> None:
     """Refuse, before any fitting, outputs that exist (without --force) and an empty --holdout."""
-    from hpadvisor import yamlio
     from hpadvisor.errors import InvalidInputError
+    from hpadvisor.io import outputs
 
-    yamlio.check_outputs({"--out": out, "--plot": plot}, force=force)
+    outputs.check_outputs({"--out": out, "--plot": plot}, force=force)
     if holdout is not None and not holdout.strip():
         raise InvalidInputError("--holdout is empty; give e.g. 'N >= 1e9'.")
 
@@ -79,16 +79,16 @@ def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path
 def _seq_len(text: Optional[str]) -> Optional[float]:
     if text is None:
         return None
-    from hpadvisor import units
+    from hpadvisor.spec import units
 
     return float(units.parse_seq_len(text, name="--seq-len"))
 
 
 def _write(out: Path, law, fit_info: dict[str, Any], data: list[dict[str, Any]], force: bool) -> None:
-    from hpadvisor import lawfile, yamlio
+    from hpadvisor.io import lawfile, outputs
 
     info = {"data": data, **fit_info}
-    yamlio.write_atomic(out, lawfile.dumps(law, fit=plain(info)), force=force)
+    outputs.write_atomic(out, lawfile.dumps(law, fit=plain(info)), force=force)
     sys.stderr.write(f"wrote {out}\n")
 
 
@@ -97,7 +97,7 @@ def _emit(summary: dict[str, Any], lines: list[str], fmt: OutputFormat) -> None:
     if fmt is OutputFormat.json:
         sys.stdout.write(json_text(summary))
     elif fmt is OutputFormat.yaml:
-        from hpadvisor import yamlio
+        from hpadvisor.io import yamlio
 
         sys.stdout.write(yamlio.dumps(summary))
     else:
@@ -144,7 +144,7 @@ def fit_sweep_command(
     """Fit lr* = a N^alpha D^beta and B* = b D^gamma (Step Law's form) to an lr x batch sweep."""
     from hpadvisor.fitting.data import holdout_mask, read_fit_table
     from hpadvisor.fitting.sweep import fit_sweep
-    from hpadvisor.tables import parse_map
+    from hpadvisor.io.tables import parse_map
 
     _prepare(out, force, holdout, plot)
     table = read_fit_table(file, need=["N", "D", "lr", "loss"], mapping=parse_map(map), what="sweep",
@@ -224,7 +224,7 @@ def fit_batch_command(
     """Fit steps(B) = S_min (1 + B_noise/B) per model and the critical batch's power law in D (and N)."""
     from hpadvisor.fitting.batch import fit_batch, model_labels
     from hpadvisor.fitting.data import holdout_mask, read_fit_table
-    from hpadvisor.tables import parse_map
+    from hpadvisor.io.tables import parse_map
 
     _prepare(out, force, holdout, plot)
     sl = _seq_len(seq_len)
@@ -272,7 +272,7 @@ def _plot_sweep(path: Path, result, force: bool) -> None:
     """Each setting's measured optimum (best run; local-surface optimum) against the fitted law's."""
     import numpy as np
 
-    from hpadvisor import plot as plotting
+    from hpadvisor.io import plot as plotting
 
     law = result.law
     settings = result.settings
@@ -291,7 +291,7 @@ def _plot_batch(path: Path, table, result, force: bool) -> None:
     """Steps to the target against batch for every model, with the fitted S_min (1 + B_noise / B)."""
     import numpy as np
 
-    from hpadvisor import plot as plotting
+    from hpadvisor.io import plot as plotting
 
     df = table.frame
     lines, observed = {}, {}

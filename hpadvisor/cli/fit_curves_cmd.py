@@ -58,13 +58,14 @@ def fit_curves_command(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
     """Fit the multi-power, LR-annealing or noise-convolution law to loss curves; save it for `predict` and `compare-schedules`."""
-    from hpadvisor import lawfile, schedules, yamlio
+    from hpadvisor import schedules
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting.curves import MAX_FIT_POINTS, curves_from_logs, fit_curves
-    from hpadvisor.tables import parse_map
+    from hpadvisor.io import lawfile, outputs, yamlio
+    from hpadvisor.io.tables import parse_map
 
-    yamlio.check_writable(out, force=force)
+    outputs.check_writable(out, force=force)
     if bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {bootstrap}.")
     if lam is not None and law != "annealing":
@@ -94,7 +95,7 @@ def fit_curves_command(
                    "--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None,
                    "--cooldowns": cooldowns}
     if config is not None:
-        from hpadvisor.curve_advice import Given
+        from hpadvisor.fitting.curve_advice import Given
 
         eta, label, more = config_schedule(config, "give the lr schedule once: --config, or --schedule with its "
                                            "flags; drop {flags}.", {"--schedule": schedule, "--warmup": warmup,
@@ -126,7 +127,7 @@ def fit_curves_command(
     fit_info["data"] = [dict(c.source, held_out=True) if c.name in held else c.source for c in curves]
     if notes:
         fit_info["data_notes"] = notes
-    yamlio.write_atomic(out, lawfile.dumps(result.law, fit=fit_info), force=force)
+    outputs.write_atomic(out, lawfile.dumps(result.law, fit=fit_info), force=force)
     sys.stderr.write(f"wrote {out}\n")
     sel = result.selection
     if sel.get("validation_mre"):

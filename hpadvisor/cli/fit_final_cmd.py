@@ -51,14 +51,16 @@ def fit_final_cmd(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Fit the Chinchilla (or Kaplan) form to final losses, with bootstrap intervals."""
-    from hpadvisor import lawfile, tables, units, yamlio
     from hpadvisor.errors import InvalidInputError
-    from hpadvisor.fitting import final, holdout as ho
+    from hpadvisor.fitting import final
+    from hpadvisor.fitting import holdout as ho
+    from hpadvisor.io import lawfile, outputs, tables, yamlio
+    from hpadvisor.spec import units
 
     # the second plot beside --plot is checked too, before the fit; a --plot without a name ('.')
     # has none, and fails on --plot's own check, which comes first
     resid = _residual_plot(plot) if plot is not None and plot.name else None
-    yamlio.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
+    outputs.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
                          plots=("--plot", "--plot (its residuals)"))
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")
@@ -88,7 +90,7 @@ def fit_final_cmd(
     if compute is not None:
         info["allocation"] = fit.allocation(units.parse_quantity(compute, name="--compute", units=("FLOPs",))[0])
     if out is not None:
-        yamlio.write_atomic(out, lawfile.dumps(fit.law, fit=info), force=force)
+        outputs.write_atomic(out, lawfile.dumps(fit.law, fit=info), force=force)
         sys.stderr.write(f"wrote {out}\n")
     data = {"law": fit.law.registry_key, "form": law, "constants": fit.law.constants(), **info}
     data["bootstrap"] = {k: v for k, v in info["bootstrap"].items() if k != "samples"}
@@ -128,9 +130,10 @@ def fit_final_cmd(
 def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | None,
                   format: OutputFormat, **_: Any) -> None:
     """`predict` handler for final-loss laws: {"loss": l, "interval": [lo, hi]}."""
-    from hpadvisor import lawfile, units
     from hpadvisor.cli.predict_fit_cmd import _sizes
     from hpadvisor.fitting.final import predict_with_fit
+    from hpadvisor.io import lawfile
+    from hpadvisor.spec import units
 
     N, D = _sizes(law, params, tokens, need_n=True)
     fit = lawfile.load_document(law_file)[1] if Path(law_file).exists() else {}
@@ -161,7 +164,7 @@ def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool) 
     """Observed and fitted loss against compute, and relative residuals (fitted and held out)."""
     import numpy as np
 
-    from hpadvisor import plot as plotting
+    from hpadvisor.io import plot as plotting
 
     lad = fit.ladder
     C = 6 * lad.N * lad.D

@@ -26,7 +26,7 @@ def laws_list(
     """List every law: key, what it gives, its fitted range and its source."""
     if ctx.invoked_subcommand is not None:
         return
-    from hpadvisor import lawfile
+    from hpadvisor.io import lawfile
     from hpadvisor.laws import REGISTRY
 
     all_laws, _ = lawfile.merge(REGISTRY, [str(p) for p in (laws or [])])
@@ -40,7 +40,7 @@ def laws_show(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
     """Formula, constants, inputs with units and fitted range, outputs, and source of one law."""
-    from hpadvisor import lawfile
+    from hpadvisor.io import lawfile
 
     emit(lawfile.describe(lawfile.find(key)), format, kind="law")
 
@@ -55,11 +55,11 @@ def laws_export(
     """Write a law as a law file (YAML) that `--laws` reads back; edit its constants to use your own."""
     import sys
 
-    from hpadvisor import lawfile, yamlio
+    from hpadvisor.io import lawfile, outputs
 
     text = lawfile.dumps(lawfile.find(key))
     if out is None:
         sys.stdout.write(text)
     else:
-        yamlio.write_atomic(out, text, force=force)
+        outputs.write_atomic(out, text, force=force)
         sys.stderr.write(f"wrote {out}\n")

@@ -64,7 +64,7 @@ def config_schedule(config: Path, clash: str, given: dict[str, Any], format_in: 
     the trainer (``--format-in``).
     """
     from hpadvisor import schedules
-    from hpadvisor.formats.base import read_config
+    from hpadvisor.formats.registry import read_config
 
     fmt = trainer_format(format_in)
     refuse_flags(clash, given)
@@ -116,7 +116,7 @@ def to_text(obj: Any, fmt: OutputFormat, kind: str, *, width: int | None = None)
     if fmt is OutputFormat.json:
         return json_text(data)
     if fmt is OutputFormat.yaml:
-        from hpadvisor import yamlio
+        from hpadvisor.io import yamlio
 
         return yamlio.dumps(data)
     if fmt is OutputFormat.markdown:
@@ -128,10 +128,10 @@ def emit(obj: Any, fmt: OutputFormat, *, out: Path | None = None, force: bool = 
          kind: str = "advice") -> None:
     """Write to ``out`` atomically (refusing to overwrite without ``force``) or print."""
     if out is not None:
-        from hpadvisor import yamlio
+        from hpadvisor.io import outputs
 
         text = to_text(obj, fmt, kind, width=120)
-        yamlio.write_atomic(out, text, force=force)
+        outputs.write_atomic(out, text, force=force)
         sys.stderr.write(f"wrote {out}\n")
         return
     if fmt is OutputFormat.table:

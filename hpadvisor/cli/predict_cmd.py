@@ -63,8 +63,8 @@ def predict(
     import importlib
     import inspect
 
-    from hpadvisor import lawfile
     from hpadvisor.errors import InvalidInputError
+    from hpadvisor.io import lawfile
 
     law_file = law_files[0]
     law = lawfile.find(law_file)

@@ -11,8 +11,8 @@ from typing import Any
 
 
 def parse_at(text: str) -> list[int]:
-    from hpadvisor import units
     from hpadvisor.errors import HpAdvisorError, InvalidInputError
+    from hpadvisor.spec import units
 
     out = []
     for part in text.split(","):
@@ -33,7 +33,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
                   others=()) -> None:
     import numpy as np
 
-    from hpadvisor import schedules, yamlio
+    from hpadvisor import schedules
     from hpadvisor.cli.options import (
         OutputFormat,
         config_schedule,
@@ -42,8 +42,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         require_config,
     )
     from hpadvisor.errors import InvalidInputError
+    from hpadvisor.io import outputs, yamlio
 
-    yamlio.check_outputs({"--plot": plot}, force=force)
+    outputs.check_outputs({"--plot": plot}, force=force)
     notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
@@ -59,12 +60,12 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
              "--decay-fraction": decay_fraction, "--cooldowns": cooldowns,
              "--decay-shape": shape_flags["--decay-shape"]}, format_in)
         notes += more
-        from hpadvisor.curve_advice import curve_steps
+        from hpadvisor.fitting.curve_advice import curve_steps
         from hpadvisor.laws.curves import warmup_end
 
         query = curve_steps(eta.size - 1, warmup_end(eta))
     elif lr_trace is not None:
-        from hpadvisor.tables import parse_map
+        from hpadvisor.io.tables import parse_map
 
         refuse_flags("--lr-trace gives the whole schedule: drop {flags} (--warmup only places a warmup "
                      "before a trace's first step).", {"--steps": steps, "--lr": lr, "--min-lr": min_lr,
@@ -83,9 +84,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         if steps is None:
             raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
         refuse_wsd_flags(schedule, shape_flags, f"--schedule {schedule}")
-        from hpadvisor import units
         from hpadvisor.cli.options import SCHEDULE_FLAGS
-        from hpadvisor.curve_advice import curve_steps, planned
+        from hpadvisor.fitting.curve_advice import curve_steps, planned
+        from hpadvisor.spec import units
 
         sched, more = planned(law, schedule, units.parse_steps(steps), peak=lr, warmup=warmup, min_lr=min_lr,
                               min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
@@ -96,7 +97,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         label = sched.describe()
     if at is not None:
         query = np.asarray(parse_at(at))
-    from hpadvisor.curve_advice import predict
+    from hpadvisor.fitting.curve_advice import predict
 
     points, more = predict(law, eta, query)
     notes += more
@@ -107,7 +108,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         side[key], more = predict(other, eta, query)
         notes += [f"{key}: {n}" for n in more]
     if plot is not None:
-        from hpadvisor.plot import save_plot
+        from hpadvisor.io.plot import save_plot
 
         series = {law.registry_key: (query, [p["loss"] for p in points])}
         series.update({k: (query, [p["loss"] for p in v]) for k, v in side.items()})
@@ -131,7 +132,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
 
 def _print_table(law, label: str, points: list[dict[str, Any]], notes: list[str], *, markdown: bool,
                  side: dict[str, list[dict[str, Any]]] | None = None) -> None:
-    from hpadvisor.plot import text_plot
+    from hpadvisor.io.plot import text_plot
 
     side = side or {}
     names = [law.registry_key, *side] if side else ["loss"]

@@ -13,8 +13,8 @@ from typing import Any
 
 
 def _sizes(law: Any, params: str | None, tokens: str | None, need_n: bool) -> tuple[float | None, float]:
-    from hpadvisor import units
     from hpadvisor.errors import InvalidInputError
+    from hpadvisor.spec import units
 
     if tokens is None or (need_n and params is None):
         raise InvalidInputError(f"a {type(law).key} law needs --params N and --tokens D.")
@@ -41,7 +41,7 @@ def _emit(result: dict[str, float], format: Any, text: str) -> None:
 
         sys.stdout.write(json_text(result, indent=None))
     elif format is OutputFormat.yaml:
-        from hpadvisor import yamlio
+        from hpadvisor.io import yamlio
 
         sys.stdout.write(yamlio.dumps(result))
     else:
@@ -50,7 +50,7 @@ def _emit(result: dict[str, float], format: Any, text: str) -> None:
 
 def predict_sweep(law: Any, *, params: str | None, tokens: str | None, format: Any, **_: Any) -> None:
     """lr* and B* of a Step-Law-form law at (N, D)."""
-    from hpadvisor import units
+    from hpadvisor.spec import units
 
     N, D = _sizes(law, params, tokens, need_n=True)
     result = {"lr": float(law.lr(N, D)), "batch_tokens": float(law.batch_tokens(D))}
@@ -61,7 +61,7 @@ def predict_sweep(law: Any, *, params: str | None, tokens: str | None, format: A
 
 def predict_batch(law: Any, *, params: str | None, tokens: str | None, format: Any, **_: Any) -> None:
     """The critical batch (tokens) of a fitted critical-batch law at (N, D)."""
-    from hpadvisor import units
+    from hpadvisor.spec import units
 
     N, D = _sizes(law, params, tokens, need_n=True)
     result = {"critical_batch_tokens": float(law.critical_batch_tokens(N, D))}

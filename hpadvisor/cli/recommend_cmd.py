@@ -70,8 +70,9 @@ def recommend(
     ] = None,
 ) -> None:
     """Recommend peak lr, batch, schedule, weight decay, beta2, and predict loss and compute."""
-    from hpadvisor import advisor, api, lawfile
+    from hpadvisor.io import lawfile
     from hpadvisor.laws import REGISTRY
+    from hpadvisor.recommend import advisor, api
 
     overrides = {
         "model.params": params,
@@ -94,15 +95,15 @@ def recommend(
         spec, laws=all_laws, lr_law=lr_law, batch_law=batch_law, loss_law=loss_law, preferred=preferred
     )
     if emit_format is not None:  # the snippet `hpadvisor check` reads back (see docs/check.md)
-        from hpadvisor.check import emit_snippet
+        from hpadvisor.recommend.emit import emit_snippet
 
         text, notes = emit_snippet(advice, emit_format)
         for note in notes:
             typer.echo(f"note: {note}", err=True)
         if out is not None:
-            from hpadvisor import yamlio
+            from hpadvisor.io import outputs
 
-            yamlio.write_atomic(out, text, force=force)
+            outputs.write_atomic(out, text, force=force)
             typer.echo(f"wrote {out}", err=True)
         else:
             typer.echo(text, nl=False)

@@ -1,7 +1,7 @@
 """All terminal rendering.  The only module that imports rich (and only inside functions, so the
 JSON path never pays for it).
 
-Kinds rendered: ``advice`` (an :class:`hpadvisor.advisor.Advice`), ``laws`` (a list of law
+Kinds rendered: ``advice`` (an :class:`hpadvisor.recommend.advisor.Advice`), ``laws`` (a list of law
 summaries), ``law`` (one law in detail).
 """
 
@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from hpadvisor import units
+from hpadvisor.spec import units
 
 # -- value formatting (shared by table and markdown) -------------------------------------------
 

@@ -4,7 +4,7 @@ computes it.
 Each value comes from a flag, else from the run file's plan, else from the advice for the run
 (``recommend``); every choice is printed with where it came from.  Without a run file the flags
 give the whole schedule (``--schedule``, ``--lr`` and ``--steps`` at least).  The schedule itself
-is :func:`hpadvisor.advisor.planned_schedule`; this module parses and renders.
+is :func:`hpadvisor.recommend.advisor.planned_schedule`; this module parses and renders.
 """
 
 from __future__ import annotations
@@ -43,16 +43,16 @@ def schedule_command(
     force: Annotated[bool, typer.Option(help="Overwrite --out / --plot if they exist.")] = False,
 ) -> None:
     """Write the per-step lr of the planned run (CSV step,lr) and show it as a plot."""
-    from hpadvisor import units
-    from hpadvisor.advisor import planned_schedule, recommend
     from hpadvisor.cli.options import SCHEDULE_FLAGS_OR_RUN, config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
+    from hpadvisor.recommend.advisor import planned_schedule, recommend
+    from hpadvisor.spec import units
 
     if every < 1:
         raise InvalidInputError("--every must be >= 1.")
-    from hpadvisor import yamlio
+    from hpadvisor.io import outputs
 
-    yamlio.check_outputs({"--out": out, "--plot": plot}, force=force)
+    outputs.check_outputs({"--out": out, "--plot": plot}, force=force)
     spec = advice = None
     require_config(config, format_in)
     if config is not None:
@@ -65,7 +65,7 @@ def schedule_command(
         _emit(keep, eta[keep], label, notes, out=out, plot=plot, force=force)
         return
     if run_file is not None:
-        from hpadvisor.api import load_spec
+        from hpadvisor.recommend.api import load_spec
 
         spec = load_spec(run_file)
         advice = recommend(spec)
@@ -95,15 +95,15 @@ def _emit(steps_out, lr_out, label: str, notes: list[str], *, out, plot, force: 
     """The step,lr CSV, a plot file, and the terminal plot with the notes."""
     import numpy as np
 
-    from hpadvisor import yamlio
-    from hpadvisor.plot import text_plot
+    from hpadvisor.io import outputs
+    from hpadvisor.io.plot import text_plot
 
     if out is not None:
         text = "step,lr\n" + "".join(f"{int(a)},{b:.9g}\n" for a, b in zip(steps_out, lr_out, strict=True))
-        yamlio.write_atomic(out, text, force=force)
+        outputs.write_atomic(out, text, force=force)
         sys.stderr.write(f"wrote {out} ({steps_out.size} rows)\n")
     if plot is not None:
-        from hpadvisor.plot import save_plot
+        from hpadvisor.io.plot import save_plot
 
         save_plot(plot, {label: (steps_out, lr_out)}, ylabel="learning rate", force=force)
         sys.stderr.write(f"wrote {plot}\n")

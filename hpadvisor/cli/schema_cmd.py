@@ -19,11 +19,12 @@ def schema(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Print the JSON Schema of the run file (point your editor's YAML plugin at it)."""
-    from hpadvisor import spec, yamlio
+    from hpadvisor import spec
+    from hpadvisor.io import outputs
 
     text = json.dumps(spec.json_schema(), indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)
     else:
-        yamlio.write_atomic(out, text, force=force)
+        outputs.write_atomic(out, text, force=force)
         sys.stderr.write(f"wrote {out}\n")

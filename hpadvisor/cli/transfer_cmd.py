@@ -17,9 +17,9 @@ _OUT = "Output"
 
 
 def _values_from_file(path: Path | None) -> dict:
-    from hpadvisor import spec
+    from hpadvisor.recommend.api import load_values
 
-    return spec.load_values(None if path is None else str(path)) if path is not None else {}
+    return load_values(str(path)) if path is not None else {}
 
 
 def _shape_and_run(values: dict, seq_len_default: int = 2048) -> dict:
@@ -73,8 +73,11 @@ def transfer(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.", rich_help_panel=_OUT)] = False,
 ) -> None:
     """Per-group lr, init std, multipliers, weight decay and eps for the target, from a tuned proxy."""
-    from hpadvisor import spec, transfer as tr, units, yamlio
-    from hpadvisor.transfer_emit import emit as emit_snippet
+    from hpadvisor import spec
+    from hpadvisor.io import outputs
+    from hpadvisor.spec import units
+    from hpadvisor.transfer import plan as tr
+    from hpadvisor.transfer.emit import emit as emit_snippet
 
     seq = units.parse_seq_len(seq_len) if seq_len is not None else 2048
     first = _values_from_file(proxy_file)
@@ -121,7 +124,7 @@ def transfer(
         if out is None:
             sys.stdout.write(text)
         else:
-            yamlio.write_atomic(out, text, force=force)
+            outputs.write_atomic(out, text, force=force)
             sys.stderr.write(f"wrote {out}\n")
         return
     emit(plan, format, out=out, force=force, kind="transfer")

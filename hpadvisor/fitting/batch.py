@@ -37,7 +37,7 @@ REFERENCE_SEQS = 256
 
 def resolve_reference_batch(text: str | float | None, seq_len: float | None) -> float:
     """The reference batch in tokens: '256 seqs' (the default), '131072 tokens', or 0."""
-    from hpadvisor.units import parse_quantity
+    from hpadvisor.spec.units import parse_quantity
 
     if text is None:
         if seq_len is None:

@@ -545,7 +545,7 @@ def fit_curves(
     cls = WARMUP_FORMS.get((law, warmup))
     if cls is None:
         raise InvalidInputError(f"the {law} law has no '{warmup}' warmup convention here "
-                                f"(use {', '.join(w for (l, w) in WARMUP_FORMS if l == law)}, or auto).")
+                                f"(use {', '.join(w for (name, w) in WARMUP_FORMS if name == law)}, or auto).")
     if lam is not None and not 0 < lam < 1:
         raise InvalidInputError(f"--lambda must be in (0, 1), not {lam:g}.")
     model = (_MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
@@ -737,7 +737,7 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
     first logged step) or, for logs without one, from ``schedule`` (a Schedule).
     """
     from hpadvisor.errors import DataError
-    from hpadvisor.logs import read_log
+    from hpadvisor.io.logs import read_log
     from hpadvisor.schedules import sparse_jumps
 
     curves: list[Curve] = []

@@ -1,6 +1,6 @@
 """Reading fit inputs (sweeps, ladders, batch studies) and selecting rows with --holdout.
 
-Every table goes through :func:`hpadvisor.tables.read_table` (CSV/TSV/JSONL/JSON/Parquet, aliases,
+Every table goes through :func:`hpadvisor.io.tables.read_table` (CSV/TSV/JSONL/JSON/Parquet, aliases,
 ``--map``).  This module adds what fits share: the parameter-count convention (the law file records
 whether N counted non-embedding or total parameters), batch units (tokens, or sequences times
 ``--seq-len``), diverged runs (reported and excluded with a count), non-positive sizes (one line
@@ -54,7 +54,7 @@ class Table:
 def param_count_of(column: str | None) -> str | None:
     """What an N column's own name says it counts: ``non_embedding_params``, ``n_nonemb`` ... are
     non-embedding, ``total_params`` total; None when the name does not say (``params``, ``N``)."""
-    from hpadvisor.tables import normalise
+    from hpadvisor.io.tables import normalise
 
     key = normalise(column).replace("_", "") if column is not None else ""
     if "nonemb" in key:
@@ -75,7 +75,7 @@ def read_fit_table(
     need_batch: bool = False,
 ) -> Table:
     """Read ``path`` with the canonical columns ``need`` (plus batch if ``need_batch``)."""
-    from hpadvisor.tables import normalise, read_table
+    from hpadvisor.io.tables import normalise, read_table
 
     if param_count is not None and param_count not in PARAM_COUNTS:
         raise InvalidInputError(f"--param-count must be non-embedding or total, not '{param_count}'.")

@@ -59,7 +59,7 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
         check_size,
         param_count_of,
     )
-    from hpadvisor.tables import read_table, row_label
+    from hpadvisor.io.tables import read_table, row_label
 
     frame = read_table(path, columns=COLUMNS, required=["N", "loss"], mapping=mapping,
                        numeric=["N", "D", "C", "loss"], what="ladder")

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from hpadvisor import units
 from hpadvisor.errors import InvalidInputError, did_you_mean
+from hpadvisor.spec import units
 
 _OPS = {"<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne,
         "<": operator.lt, ">": operator.gt}

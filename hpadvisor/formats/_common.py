@@ -323,7 +323,7 @@ _HF_ARCH = (
 def read_hf_model_config(path: str, into: Draft) -> None:
     """Fill architecture settings from an HF ``config.json``: those the trainer config does not state
     (unset, or only the trainer's default)."""
-    from hpadvisor.formats.jsonio import load_json
+    from hpadvisor.io.jsonio import load_json
 
     data, lines = load_json(path, what="model config")
     if not isinstance(data, dict):

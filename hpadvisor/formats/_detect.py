@@ -85,18 +85,18 @@ def detect(path: str, text: str) -> str:
     if low.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!"):
         return "megatron"
     if low.endswith(".toml"):
-        from hpadvisor.formats.jsonio import parse_toml
+        from hpadvisor.io.jsonio import parse_toml
 
         data, _ = parse_toml(text, path)
         return _best(path, data, ("torchtitan",))
     if low.endswith(".json"):
-        from hpadvisor.formats.jsonio import parse_json
+        from hpadvisor.io.jsonio import parse_json
 
         data, _ = parse_json(text, path)
         return _best(path, data, ("hf", "neox", "megatron", "nanotron", "hpadvisor"))
     if low.endswith((".yaml", ".yml")) or not any(line.lstrip().startswith("--")
                                                  for line in text.splitlines()):
-        from hpadvisor import yamlio
+        from hpadvisor.io import yamlio
 
         try:
             data, _ = yamlio.loads(text, source=path)

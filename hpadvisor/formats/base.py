@@ -6,20 +6,22 @@ objects, each holding the value in base units, the trainer's field name as writt
 line where it is set and the raw value.  The check rules (``hpadvisor/check.py``) read only this
 view, so they never need to know which trainer a file came from.
 
-Files are only ever parsed as data: YAML through :mod:`hpadvisor.yamlio` (safe loader), JSON with
+Files are only ever parsed as data: YAML through :mod:`hpadvisor.io.yamlio` (safe loader), JSON with
 :mod:`json`, TOML with :mod:`tomllib`, launch scripts split with :mod:`shlex`, and nanoGPT's Python
 override files with :func:`ast.parse` + :func:`ast.literal_eval`.  Nothing in a file is executed.
 """
 
 from __future__ import annotations
 
-import importlib
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpadvisor.errors import DataError, InvalidInputError, did_you_mean
+from hpadvisor.errors import DataError
+
+#: the canonical keys that describe the model's shape (check and --emit read them together).
+ARCH_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size", "swiglu",
+              "tied_embeddings", "n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts")
 
 
 @dataclass(frozen=True)
@@ -110,62 +112,6 @@ SCHEDULES = ("cosine", "linear", "wsd", "constant", "inverse_sqrt", "exponential
 WSD_DECAY_STYLES = ("linear", "cosine", "exponential", "1-sqrt")
 
 
-def _module(fmt: str) -> Any:
-    if fmt not in FORMATS:
-        raise InvalidInputError(f"unknown config format '{fmt}'.{did_you_mean(fmt, FORMATS)}")
-    return importlib.import_module(f"hpadvisor.formats.{fmt}")
-
-
-def detect_format(path: str, text: str) -> str:
-    """The format of a config file from its name and content; DataError naming what it saw."""
-    from hpadvisor.formats._detect import detect
-
-    return detect(str(path), text)
-
-
-def read_config(
-    path: str | os.PathLike[str],
-    *,
-    format: str | None = None,
-    model_config: str | os.PathLike[str] | None = None,
-    overrides: Mapping[str, Any] | None = None,
-) -> TrainerConfig:
-    """Read a trainer config file (format auto-detected unless given) into a TrainerConfig.
-
-    ``model_config``: the model's HF ``config.json`` (architecture) for HF TrainingArguments files
-    (any format accepts one; its architecture fields fill in what the file does not state).
-    ``overrides``: canonical name -> value (base units) that replace what the file says, e.g. the
-    data-parallel size, which a launch config often leaves to the cluster.
-    Errors: DataError / InvalidInputError, one line, naming the file, line and field.
-    """
-    from hpadvisor.formats._common import apply_overrides, finalize, read_hf_model_config
-    from hpadvisor.yamlio import read_text
-
-    path = str(path)
-    text = read_text(path, what="config file")
-    fmt = format if format is not None else detect_format(path, text)
-    draft = _module(fmt).read(path, text)
-    if model_config is not None:
-        read_hf_model_config(str(model_config), draft)
-    if overrides:
-        apply_overrides(draft, overrides)
-    return finalize(draft)
-
-
-def dump_snippet(format: str, values: Mapping[str, Any]) -> str:
-    """Config text in ``format``'s own syntax and field names for canonical ``values``.
-
-    ``read_config`` of the text gives back the same values (round trip).  Unknown canonical names
-    raise InvalidInputError; names the trainer has no field for are left out with a comment.
-    """
-    unknown = [k for k in values if k not in CANONICAL]
-    if unknown:
-        raise InvalidInputError(
-            f"unknown setting '{unknown[0]}' for dump_snippet.{did_you_mean(unknown[0], CANONICAL)}"
-        )
-    return _module(format).dump(dict(values))
-
-
 __all__ = [
     "CANONICAL",
     "FORMATS",
@@ -174,7 +120,4 @@ __all__ = [
     "DataError",
     "Setting",
     "TrainerConfig",
-    "detect_format",
-    "dump_snippet",
-    "read_config",
 ]

@@ -25,8 +25,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
-from hpadvisor.formats.base import DataError, InvalidInputError
 
 SCHEDULES = {"linear": "linear", "cosine": "cosine", "cosine-with-restarts": "cosine",
              "polynomial": "linear", "constant": "constant", "constant-with-warmup": "constant",
@@ -46,14 +46,14 @@ _SEQ_KEYS = ("max_seq_length", "block_size", "max_length", "seq_length", "model_
 
 def load(path: str, text: str) -> tuple[Any, dict[tuple[str, ...], int]]:
     if path.lower().endswith(".json") or text.lstrip().startswith("{"):
-        from hpadvisor.formats.jsonio import parse_json
+        from hpadvisor.io.jsonio import parse_json
 
         try:
             return parse_json(text, path)
         except DataError:
             if path.lower().endswith(".json"):
                 raise
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     return yamlio.loads(text, source=path)
 

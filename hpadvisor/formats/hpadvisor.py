@@ -30,7 +30,8 @@ _DIRECT = (
 
 
 def read(path: str, text: str) -> Draft:
-    from hpadvisor import spec, yamlio
+    from hpadvisor import spec
+    from hpadvisor.io import yamlio
 
     raw, lines = yamlio.loads(text, source=path)
     values = spec.parse_raw(raw, lines=lines, source=path)
@@ -95,9 +96,9 @@ WRITES = {c for _, c in _DIRECT} | {"global_batch_seqs", "train_steps", "warmup_
 
 
 def dump(values: dict[str, Any]) -> str:
-    from hpadvisor import yamlio
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.formats._common import complete_batch, complete_steps, header, unsupported
+    from hpadvisor.io import yamlio
 
     v = complete_steps(complete_batch(values, "hpadvisor"))
     out: dict[str, Any] = {}

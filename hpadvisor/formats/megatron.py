@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
-from hpadvisor.formats.base import DataError, InvalidInputError
 
 SCHEDULES = {"constant": "constant", "linear": "linear", "cosine": "cosine",
              "inverse-square-root": "inverse_sqrt", "wsd": "wsd"}
@@ -94,7 +94,7 @@ def _script_args(path: str, text: str) -> tuple[Args, list[str]]:
 
 
 def _yaml_args(path: str, text: str) -> tuple[Args, list[str]]:
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     data, lines = yamlio.loads(text, source=path)
     if not isinstance(data, dict):

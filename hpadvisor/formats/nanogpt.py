@@ -28,8 +28,8 @@ import math
 import operator
 from typing import Any
 
+from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
-from hpadvisor.formats.base import DataError, InvalidInputError
 
 _MAX_INT_BITS = 256
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,

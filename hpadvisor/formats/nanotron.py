@@ -24,8 +24,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
-from hpadvisor.formats.base import DataError, InvalidInputError
 
 DECAY = {"cosine": "cosine", "linear": "linear", "1-sqrt": "1-sqrt"}
 WARMUP = {"linear": "linear", "constant": "constant"}
@@ -43,7 +43,7 @@ _ARCH = (("d_model", "hidden_size"), ("n_layers", "num_hidden_layers"),
 
 
 def read(path: str, text: str) -> Draft:
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     data, lines = yamlio.loads(text, source=path)
     if not isinstance(data, dict):
@@ -196,9 +196,8 @@ WRITES = {"lr", "warmup_steps", "min_lr", "schedule", "wsd_decay_style", "wsd_de
 
 
 def dump(values: dict[str, Any]) -> str:
-    from hpadvisor import yamlio
-    from hpadvisor.formats._common import (complete_batch, complete_steps, header, unsupported,
-                                           whole)
+    from hpadvisor.formats._common import complete_batch, complete_steps, header, unsupported, whole
+    from hpadvisor.io import yamlio
 
     fmt = "nanotron"
     v = complete_steps(complete_batch(values, fmt))

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
-from hpadvisor.formats.base import DataError, InvalidInputError
 
 SCHEDULES = {"constant": "constant", "linear": "linear", "cosine": "cosine",
              "exponential": "exponential"}
@@ -67,7 +67,7 @@ def _flatten(path: str, data: dict[Any, Any], lines: dict[tuple[str, ...], int])
 
 
 def read(path: str, text: str) -> Draft:
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     data, lines = yamlio.loads(text, source=path)
     if not isinstance(data, dict):
@@ -184,8 +184,8 @@ WRITES = {k for k, _ in _OUT} | {"lr", "beta1", "beta2", "eps", "schedule", "war
 
 
 def dump(values: dict[str, Any]) -> str:
-    from hpadvisor import yamlio
     from hpadvisor.formats._common import complete_batch, complete_steps, header, unsupported, whole
+    from hpadvisor.io import yamlio
 
     v = complete_steps(complete_batch(values, "GPT-NeoX"))
     out: dict[str, Any] = {}

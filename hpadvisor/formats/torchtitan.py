@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
-from hpadvisor.formats.base import DataError, InvalidInputError
 
 DECAY = {"linear": "linear", "cosine": "cosine", "sqrt": "1-sqrt"}
 
 
 def read(path: str, text: str) -> Draft:
-    from hpadvisor.formats.jsonio import parse_toml
+    from hpadvisor.io.jsonio import parse_toml
 
     data, lines = parse_toml(text, path)
     d = Draft(path, "torchtitan")
@@ -141,8 +141,14 @@ WRITES = {"lr", "beta1", "beta2", "eps", "weight_decay", "warmup_steps", "schedu
 
 
 def dump(values: dict[str, Any]) -> str:
-    from hpadvisor.formats._common import (complete_batch, complete_steps, header, num_text,
-                                           unsupported, whole)
+    from hpadvisor.formats._common import (
+        complete_batch,
+        complete_steps,
+        header,
+        num_text,
+        unsupported,
+        whole,
+    )
 
     v = complete_steps(complete_batch(values, "torchtitan"))
     tables: dict[str, list[str]] = {"optimizer": [], "lr_scheduler": [], "training": [],

@@ -9,9 +9,9 @@ from __future__ import annotations
 from hpadvisor.laws.base import Input, Law, Output, Provenance
 from hpadvisor.laws.batch import MCCANDLISH, SQRT_BATCH, ZHANG_CBS
 from hpadvisor.laws.compute import CHINCHILLA_6ND, DEEPSEEK_FLOPS, KAPLAN_6ND, MFU_TIME
+from hpadvisor.laws.curves import MPL_25M, MPL_100M, MPL_400M
 from hpadvisor.laws.loss import CHINCHILLA, CHINCHILLA_EPOCH, CHINCHILLA_UNROUNDED, KAPLAN
 from hpadvisor.laws.lr_batch import BJORCK, DEEPSEEK, PORIAN, STEPLAW
-from hpadvisor.laws.sensitivity import STEPLAW_SENSITIVITY
 from hpadvisor.laws.optimizer import (
     ADAMW_TIMESCALE,
     BETA2_HALFLIFE,
@@ -19,8 +19,6 @@ from hpadvisor.laws.optimizer import (
     OLMO_BETA2,
     POWERLINES_WD,
 )
-from hpadvisor.laws.curves import MPL_25M, MPL_100M, MPL_400M
-from hpadvisor.laws.transfer import COMPLETEP, DEPTH_MUP, MUP, MUP_SGD, SP, UMUP, WIDTH_WD
 from hpadvisor.laws.schedule import (
     CONSTANT_LR,
     COSINE_10X,
@@ -31,6 +29,8 @@ from hpadvisor.laws.schedule import (
     OLMO_WARMUP,
     STEPLAW_FLOOR,
 )
+from hpadvisor.laws.sensitivity import STEPLAW_SENSITIVITY
+from hpadvisor.laws.transfer import COMPLETEP, DEPTH_MUP, MUP, MUP_SGD, SP, UMUP, WIDTH_WD
 
 REGISTRY: dict[str, Law] = {
     law.registry_key: law

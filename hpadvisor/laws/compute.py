@@ -114,6 +114,6 @@ class AcceleratorTime(Law):
 MFU_TIME = AcceleratorTime(
     provenance=Provenance(
         citation="Chowdhery et al. 2022, PaLM (arXiv:2204.02311), appendix B: model FLOPs utilisation",
-        source="definition; peak FLOP/s from vendor datasheets (hpadvisor.hardware)",
+        source="definition; peak FLOP/s from vendor datasheets (hpadvisor.spec.hardware)",
     )
 )

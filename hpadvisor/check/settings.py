@@ -32,7 +32,7 @@ class RuleConfig:
 
 
 def _validate(raw: Any, source: str) -> RuleConfig:
-    from hpadvisor.check import RULES, SEVERITIES
+    from hpadvisor.check.rules import RULES, SEVERITIES
 
     if raw is None:
         return RuleConfig(source=source)
@@ -68,7 +68,7 @@ def _validate(raw: Any, source: str) -> RuleConfig:
 
 
 def _from_yaml(path: Path) -> RuleConfig:
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     data, _lines = yamlio.load(path, what="hpadvisor settings")
     if data is not None and not isinstance(data, Mapping):

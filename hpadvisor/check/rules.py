@@ -18,8 +18,8 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
 
-from hpadvisor import units
-from hpadvisor.formats.base import Setting, TrainerConfig
+from hpadvisor.formats.base import ARCH_KEYS, Setting, TrainerConfig
+from hpadvisor.spec import units
 
 SEVERITIES = ("info", "warning", "error")  # ascending
 
@@ -105,7 +105,7 @@ class Report:
 @dataclass(frozen=True)
 class Context:
     config: TrainerConfig
-    advice: Any = None  # hpadvisor.advisor.Advice, or None when the run size is unknown
+    advice: Any = None  # hpadvisor.recommend.advisor.Advice, or None when the run size is unknown
     reference: TrainerConfig | None = None  # the hpadvisor run file, for contradictions
     sensitivity: Any = None  # a law with relative_loss_cost(lr_ratio, batch_ratio), or None
     skipped: str = ""  # why there is no advice
@@ -157,6 +157,10 @@ def _num(x: float) -> str:
     return units.format_sci(x)
 
 
+def _shown(x: Any) -> str:
+    return _num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
+
+
 def _in_field_units(s: Setting, value: float) -> str:
     """``value`` (canonical units) written in the unit of the field as the trainer stated it.
 
@@ -203,7 +207,7 @@ def suggest(ctx: Context, key: str, value: Any, detail: str = "") -> tuple[str |
 def _snippet_line(fmt: str, key: str, value: Any) -> str:
     """The trainer's own line for one setting, from the snippet writer (first non-comment line)."""
     try:
-        from hpadvisor.formats.base import dump_snippet
+        from hpadvisor.formats.registry import dump_snippet
 
         text = dump_snippet(fmt, {key: value})
     except Exception:  # a format that cannot express it: fall back to the canonical name
@@ -602,8 +606,7 @@ def contradictions(ctx: Context) -> list[Finding]:
             differ = abs(a - b) > CONTRADICTION_TOL * max(abs(a), abs(b))
         if not differ:
             continue
-        show = (lambda x: _num(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x))
-        msg = (f"{key} is {show(a)} here but {show(b)} in the run file "
+        msg = (f"{key} is {_shown(a)} here but {_shown(b)} in the run file "
                f"({ref.path}:{theirs.line}, {theirs.field}): the advice was for a different run.")
         out.append(_finding(ctx, "run-file-contradiction", "error", key, msg, suggest(ctx, key, b)))
     return out
@@ -614,8 +617,8 @@ def schedule_gap(ctx: Context) -> list[Finding]:
     law = ctx.curve_law
     if law is None:
         return []
-    from hpadvisor import curve_advice
     from hpadvisor.errors import HpAdvisorError
+    from hpadvisor.fitting import curve_advice
 
     key = law.registry_key
     eta, why = ctx.lr_schedule
@@ -703,8 +706,6 @@ def run_rules(ctx: Context, *, disabled: Iterable[str] = (),
 
 # -- from a trainer config to the run spec (and back, for recommend --emit) --------------------------
 
-_ARCH_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size", "swiglu",
-              "tied_embeddings", "n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts")
 _SHAPES = {"cosine": "cosine", "linear": "linear", "wsd": "wsd", "constant": "constant",
            "inverse_sqrt": "inverse_sqrt", "multistep": "multistep"}
 
@@ -717,8 +718,8 @@ def run_values(cfg: TrainerConfig, *, params: float | None = None, tokens: float
 
     v: dict[str, Any] = {}
     notes: list[str] = []
-    arch = {k: cfg.value(k) for k in _ARCH_KEYS if cfg.value(k) is not None}
-    filled = [k for k in _ARCH_KEYS if arch and k not in arch and (arch_fill or {}).get(k) is not None]
+    arch = {k: cfg.value(k) for k in ARCH_KEYS if cfg.value(k) is not None}
+    filled = [k for k in ARCH_KEYS if arch and k not in arch and (arch_fill or {}).get(k) is not None]
     if filled:
         arch.update({k: arch_fill[k] for k in filled})  # type: ignore[index]
         notes.append(f"from the run file (the config does not state them): {', '.join(filled)}.")
@@ -758,9 +759,10 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
                   reference: TrainerConfig | None = None,
                   base_values: Mapping[str, Any] | None = None) -> tuple[Context, list[str]]:
     """Advice for the run a config describes; ``base_values`` (a run file's) fill what it lacks."""
-    from hpadvisor import advisor, spec as spec_mod
+    from hpadvisor import spec as spec_mod
     from hpadvisor.errors import HpAdvisorError
     from hpadvisor.laws import REGISTRY
+    from hpadvisor.recommend import advisor
 
     laws = dict(REGISTRY if laws is None else laws)
     fill = {k.removeprefix("model.architecture."): x for k, x in (base_values or {}).items()
@@ -798,116 +800,3 @@ def check(cfg: TrainerConfig, **kwargs: Any) -> Report:
     ctx, notes = build_context(cfg, **kwargs)
     return Report(cfg.path, cfg.format, tuple(run_rules(ctx, disabled=disabled, severity=severity)),
                   tuple(cfg.notes) + tuple(notes))
-
-
-def canonical_values(advice: Any) -> dict[str, Any]:
-    """The advice as canonical trainer settings (``hpadvisor.formats`` names, base units)."""
-    spec = advice.spec
-    recs = {r.name: r for r in advice.recommendations if r.value is not None}
-    out: dict[str, Any] = {"seq_len": spec.seq_len}
-    if "peak_lr" in recs:
-        out["lr"] = float(f"{recs['peak_lr'].value:.3g}")
-        if "min_lr" in recs:
-            out["min_lr"] = float(f"{recs['min_lr'].value / recs['peak_lr'].value * out['lr']:.3g}")
-    seqs = (round(spec.batch_tokens / spec.seq_len) if spec.batch_tokens is not None
-            else int(recs["batch_sequences"].value) if "batch_sequences" in recs else None)
-    if seqs:
-        # Trainers that state the batch per device need a split.  The device layout (tensor and
-        # pipeline parallelism) is not in the run spec, so the split is written for one
-        # data-parallel rank: the largest micro batch up to 8 that divides the batch (tune it for
-        # memory), the rest as accumulation; divide the accumulation by the real data-parallel
-        # size.  The advised global batch is kept exactly (132 seqs: micro 6 x 22, not 8 x 16 = 128).
-        dp = 1
-        micro = next(m for m in range(min(8, int(seqs)), 0, -1) if int(seqs) % m == 0)
-        per = micro * dp
-        out.update(global_batch_seqs=int(seqs), micro_batch_seqs=micro, grad_accum=int(seqs // per),
-                   data_parallel=dp)
-        steps = math.ceil(spec.tokens / (seqs * spec.seq_len))
-        out["train_steps"] = steps
-        out["decay_steps"] = steps
-        if "warmup_steps" in recs:
-            out["warmup_steps"] = int(min(recs["warmup_steps"].value, steps - 1))
-    shape = spec.schedule.shape
-    if shape in ("cosine", "linear", "wsd", "constant", "inverse_sqrt", "multistep"):
-        out["schedule"] = shape
-    if shape == "wsd" and "decay_fraction" in recs and "train_steps" in out:
-        out["wsd_decay_steps"] = max(1, round(recs["decay_fraction"].value * out["train_steps"]))
-    if shape == "wsd" and (spec.schedule.cooldowns or 1) > 1:  # WSD-S: a run file writes it, trainers cannot
-        out["cooldowns"] = int(spec.schedule.cooldowns)
-    if shape == "wsd":  # always written: trainers' own defaults differ (Megatron exponential, HF cosine)
-        from hpadvisor.spec import DECAY_ALIASES
-
-        style = spec.schedule.decay_shape or "linear"
-        out["wsd_decay_style"] = DECAY_ALIASES.get(style, style)
-    if "weight_decay" in recs:
-        out["weight_decay"] = float(f"{recs['weight_decay'].value:.3g}")
-        out["wd_on_norms"] = False
-        out["wd_on_embeddings"] = False
-    out["beta1"] = spec.optimizer.beta1
-    if "adam_beta2" in recs:
-        out["beta2"] = float(f"{recs['adam_beta2'].value:.4g}")
-    arch = spec.model.architecture
-    if arch is None:  # the size alone (a run file writes it; trainers name it as left out)
-        out["params"] = spec.model.params
-    if arch is not None:
-        for key in _ARCH_KEYS:
-            x = getattr(arch, key, None)
-            if x is not None and not (key == "n_shared_experts" and not x):  # 0: nothing to write
-                out[key] = x
-        out["ffn_hidden"] = arch.ffn
-    return out
-
-
-def emit_notes(advice: Any, trainer: str, out: dict[str, Any] | None = None) -> list[str]:
-    """What a user must know about ``recommend --emit``'s snippet: the run file's own values the
-    advice replaces in it, and what of the run file it does not carry.  ``out``: the advice's
-    canonical values when already built."""
-    from hpadvisor.advisor import planned_warmup_steps
-
-    spec = advice.spec
-    out = canonical_values(advice) if out is None else out
-    notes = []
-    replaced = []
-    steps = out.get("train_steps")
-    planned = {
-        "lr": spec.optimizer.lr,
-        "weight_decay": spec.optimizer.weight_decay,
-        "beta2": spec.optimizer.beta2,
-        "warmup_steps": (planned_warmup_steps(spec, out["global_batch_seqs"] * spec.seq_len, steps)
-                         if steps else None),  # without a batch the snippet states no warmup
-        "min_lr": (spec.schedule.min_lr if spec.schedule.min_lr is not None else
-                   spec.schedule.min_lr_ratio * (spec.optimizer.lr or out["lr"])
-                   if spec.schedule.min_lr_ratio is not None and "lr" in out else None),
-    }
-    for key, mine in planned.items():
-        theirs = out.get(key)
-        if mine is not None and theirs is not None and not math.isclose(float(mine), float(theirs), rel_tol=0.01,
-                                                                        abs_tol=1e-12):
-            replaced.append(f"{key} {mine:.4g} -> {theirs:.4g}")
-    if replaced:
-        notes.append("the snippet carries the advice, which replaces the run file's own " + ", ".join(replaced)
-                     + "; check it against the run file (--run) and it reports them as contradictions.")
-    if out.get("cooldowns") and trainer != "hpadvisor":
-        notes.append(f"{trainer} cannot state WSD-S: the snippet has one cooldown, not the run file's "
-                     f"{out['cooldowns']}.")
-    if spec.proxy:
-        notes.append("the run file's proxy: section (a per-group muP/CompleteP transfer) is not in this snippet: "
-                     "`hpadvisor transfer RUN.yaml --emit ...` writes it.")
-    if spec.model.architecture is None and trainer not in ("hf", "torchtitan", "hpadvisor"):
-        notes.append(f"the run file gives no architecture, so the snippet states no model shape: set it in the "
-                     f"{trainer} config yourself" + (" (nanoGPT would otherwise train its 124M default)."
-                                                     if trainer == "nanogpt" else "."))
-    return notes
-
-
-def emit_snippet(advice: Any, trainer: str) -> tuple[str, list[str]]:
-    """``recommend --emit``: the advice as a config snippet in ``trainer``'s own format, and the
-    notes that go with it (:func:`emit_notes`), from one build of the canonical values."""
-    from hpadvisor.errors import InvalidInputError, did_you_mean
-    from hpadvisor.formats.base import FORMATS, dump_snippet
-
-    if trainer not in FORMATS:
-        raise InvalidInputError(f"--emit '{trainer}' is not one of {', '.join(FORMATS)}."
-                                + did_you_mean(trainer, FORMATS))
-    values = canonical_values(advice)
-    return dump_snippet(trainer, values), emit_notes(advice, trainer, values)

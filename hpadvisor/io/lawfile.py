@@ -77,7 +77,7 @@ def to_dict(law: Law, fit: Mapping[str, Any] | None = None) -> dict[str, Any]:
 
 
 def dumps(law: Law, fit: Mapping[str, Any] | None = None) -> str:
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     return yamlio.dumps(to_dict(law, fit))
 
@@ -186,7 +186,7 @@ def load(path: str | os.PathLike[str]) -> Law:
 
 def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
     """The law in ``path`` and its ``fit`` section ({} for a published or hand-edited law)."""
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     data, _ = yamlio.load(path, what="law file")
     law = from_dict(data, source=str(path))

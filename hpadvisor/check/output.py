@@ -1,6 +1,6 @@
 """Machine outputs of ``hpadvisor check``: JSON, SARIF 2.1.0 and GitHub Actions annotations.
 
-Pure functions of :class:`hpadvisor.check.Report` objects to text (the rich text lives in
+Pure functions of :class:`hpadvisor.check.rules.Report` objects to text (the rich text lives in
 ``cli/render.py``).
 """
 
@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
-from hpadvisor.check import RULES, Report
+from hpadvisor.check.rules import RULES, Report
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}

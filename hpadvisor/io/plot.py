@@ -9,7 +9,8 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from hpadvisor.errors import DataError, InvalidInputError
+from hpadvisor.errors import DataError
+from hpadvisor.io.outputs import check_plot_path, check_writable
 
 MARKS = "*o+x#@%&"
 
@@ -44,22 +45,12 @@ def text_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, 
     return "\n".join(lines) + "\n"
 
 
-def check_plot_path(path: str | Path) -> Path:
-    """``path`` if matplotlib can write it (by suffix), else one clear error."""
-    p = Path(path)
-    if p.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InvalidInputError(f"--plot '{p}': use a .png, .svg or .pdf file name.")
-    return p
-
-
 def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
               ylabel: str, title: str = "", force: bool = False,
               observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
               xlabel: str = "step", xlog: bool = False, ylog: bool = False) -> None:
     """Write a PNG or SVG (by suffix) with matplotlib; refuses to overwrite without ``force``."""
     p = check_plot_path(path)
-    from hpadvisor.yamlio import check_writable
-
     check_writable(p, force=force)
     try:
         import matplotlib

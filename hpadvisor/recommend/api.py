@@ -41,10 +41,18 @@ def load_spec(
     loss_law: str | None = None,
 ) -> _spec.RunSpec:
     """Read a run file and apply ``overrides`` (dotted keys, flags win); resolve to a RunSpec."""
-    from hpadvisor.advisor import allocator
+    from hpadvisor.recommend.advisor import allocator
 
-    values = _spec.load_values(None if path is None else str(path), overrides)
+    values = load_values(None if path is None else str(path), overrides)
     return _spec.build_spec(values, allocate=allocator(laws, loss_law))
+
+
+def load_values(path: str | os.PathLike[str] | None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """A run file's validated values with ``overrides`` applied; a trainer's config given instead is
+    named (with the commands that read it) rather than refused key by key."""
+    from hpadvisor.formats.registry import trainer_config_kind
+
+    return _spec.load_values(None if path is None else str(path), overrides, looks_like=trainer_config_kind)
 
 
 def spec_from(path: str | os.PathLike[str] | None = None, **kwargs: Any) -> _spec.RunSpec:

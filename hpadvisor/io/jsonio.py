@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from hpadvisor.errors import DataError
-from hpadvisor.yamlio import KeyPath, read_text
+from hpadvisor.io.yamlio import KeyPath, read_text
 
 
 def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
@@ -28,7 +28,7 @@ def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
 
 
 def json_lines(text: str, source: str) -> dict[KeyPath, int]:
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     try:
         return yamlio.loads(text, source=source)[1]

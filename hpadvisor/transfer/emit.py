@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from hpadvisor.errors import InvalidInputError, did_you_mean
-from hpadvisor.transfer import NAME_PATTERNS, TransferPlan
+from hpadvisor.transfer.plan import NAME_PATTERNS, TransferPlan
 
 EMITTERS = ("yaml", "json", "recipe", "megatron", "neox", "cerebras", "nanogpt-mup")
 
@@ -26,7 +26,7 @@ SUPPORTED = {
 
 
 def _yaml(data: Any) -> str:
-    from hpadvisor import yamlio
+    from hpadvisor.io import yamlio
 
     return yamlio.dumps(data)
 

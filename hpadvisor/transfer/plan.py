@@ -13,9 +13,9 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from hpadvisor import units
 from hpadvisor.errors import InvalidInputError, did_you_mean
 from hpadvisor.laws.transfer import PARAMETERIZATIONS, StandardParam
+from hpadvisor.spec import units
 
 GROUPS = ("embedding", "attn_qkv", "attn_out", "mlp_in", "mlp_out", "norm", "bias", "readout")
 MATRIX_GROUPS = ("attn_qkv", "attn_out", "mlp_in", "mlp_out")

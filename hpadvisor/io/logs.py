@@ -1,6 +1,6 @@
 """Training logs in: one tidy, validated record per run (steps, loss, lr trace), with what was dropped.
 
-Any table :func:`hpadvisor.tables.read_table` reads (CSV, TSV, JSONL, JSON, Parquet).  Columns are
+Any table :func:`hpadvisor.io.tables.read_table` reads (CSV, TSV, JSONL, JSON, Parquet).  Columns are
 found by name (W&B's ``_step`` and ``train/loss``, HF Trainer's ``trainer/global_step`` and
 ``learning_rate``...) or named with ``--map loss=train/lm_loss``.  A ``run`` column splits one file
 into several runs.  Rules, each reported in :attr:`LogRun.notes` (never applied silently):
@@ -15,6 +15,7 @@ into several runs.  Rules, each reported in :attr:`LogRun.notes` (never applied 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hpadvisor.errors import DataError, InvalidInputError
+from hpadvisor.io.traces import check_length, interpolate_trace
 
 COLUMNS = {
     # the trainer's optimizer step before W&B's _step, which counts log calls (eval rows too) when the
@@ -72,8 +74,6 @@ class LogRun:
     def lr_sequence(self, total_steps: int | None = None, warmup_steps: int | None = None) -> np.ndarray:
         """The per-step lr (index = step), interpolated from the logged lr; a linear warmup from 0
         before it (over ``warmup_steps`` when given and no later than the first logged lr)."""
-        from hpadvisor.schedules import interpolate_trace
-
         if not self.has_lr:
             raise DataError(
                 f"'{self.file}' has no lr column: give the schedule (--schedule, --lr, --warmup, "
@@ -98,7 +98,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     ``planned_lr``: the per-step lr the runs without an lr column ran (a given schedule); it tells
     a loss that rises at the end because the lr rose (a WSD-S rewarm) from a diverging run.
     """
-    from hpadvisor.tables import event_files, read_table
+    from hpadvisor.io.tables import event_files, read_table
 
     folder = Path(path)
     if folder.is_dir() and not event_files(folder):  # TensorBoard's log root: one run per subdirectory
@@ -120,7 +120,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
     nan_loss = frame.attrs.get("nan_cells", {}).get("loss", np.zeros(len(frame), dtype=bool))
     nan_lr = frame.attrs.get("nan_cells", {}).get("lr")
     if nan_lr is not None and nan_lr.any():  # a blank lr is a step without one; NaN is a broken value
-        from hpadvisor.tables import row_label
+        from hpadvisor.io.tables import row_label
 
         row = int(np.flatnonzero(nan_lr)[0])
         at = frame["step"].iloc[row]
@@ -147,7 +147,7 @@ def _wandb_wide(frame, mapping: dict[str, str], said: list[str]):
     """The long form (step, loss, lr, run) of a W&B chart export, or ``frame`` itself if it is not one."""
     import pandas as pd
 
-    from hpadvisor.tables import normalise
+    from hpadvisor.io.tables import normalise
 
     names = {canon: {normalise(a) for a in (canon, *COLUMNS[canon])} | ({normalise(mapping[canon])} if canon in mapping
                                                                       else set()) for canon in ("loss", "lr")}
@@ -179,7 +179,7 @@ def _wandb_wide(frame, mapping: dict[str, str], said: list[str]):
 def run_name(path: str | os.PathLike[str]) -> str:
     """A log's run name without a run column: the file's stem; for TensorBoard, the run directory's
     name (an event file's name is a timestamp and a host)."""
-    from hpadvisor.tables import is_event_file
+    from hpadvisor.io.tables import is_event_file
 
     p = Path(path)
     if p.is_dir():
@@ -203,7 +203,7 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
         if step.size == 0:
             raise DataError(f"{where}: no row has a step with a loss or an lr.")
     if np.any(~np.isfinite(step)):
-        from hpadvisor.tables import row_label
+        from hpadvisor.io.tables import row_label
 
         row = int(frame.index[np.flatnonzero(~np.isfinite(step))[0]])  # the position in the file
         raise DataError(f"{where}: {row_label(frame, row)} has a loss or an lr but no step number; every such row "
@@ -211,8 +211,6 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     if np.any(step < 0) or np.any(step != np.round(step)):
         bad = step[(step < 0) | (step != np.round(step))][0]
         raise DataError(f"{where}: step {bad:g} is not a whole number >= 0.")
-    from hpadvisor.schedules import check_length
-
     try:
         check_length(float(step.max()), where)
     except InvalidInputError as exc:
@@ -343,3 +341,42 @@ def find_spikes(loss: np.ndarray, judge_end: bool = True) -> np.ndarray:
     resid = loss - med
     mad = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
     return (resid > SPIKE_REL * med) & (resid > SPIKE_MADS * max(mad, 1e-12))
+
+
+def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, lr) of a ``(step, lr)`` trace file (CSV/TSV/JSONL/Parquet); sorted, validated."""
+    from hpadvisor.io.tables import read_table, row_label
+
+    frame = read_table(path, columns={"step": COLUMNS["step"], "lr": COLUMNS["lr"]},
+                       required=["step", "lr"], mapping=mapping, what="lr trace")
+    for col in ("lr", "step"):  # a cell that says NaN is an error; a blank one is a row without a value
+        nan = frame.attrs.get("nan_cells", {}).get(col)
+        if nan is not None and nan.any():
+            row = int(np.flatnonzero(nan)[0])
+            stepped = col == "lr" and math.isfinite(float(frame["step"].iloc[row]))
+            where = f"step {frame['step'].iloc[row]:g}" if stepped else row_label(frame, row)
+            raise DataError(f"lr trace '{path}': the {col} at {where} is NaN, not a number.")
+    frame = frame.dropna(subset=["step", "lr"])
+    s = frame["step"].to_numpy(float)
+    v = frame["lr"].to_numpy(float)
+    if s.size == 0:
+        raise DataError(f"lr trace '{path}' has no rows with both a step and an lr.")
+    if np.any(~np.isfinite(v)) or np.any(~np.isfinite(s)):
+        raise DataError(f"lr trace '{path}' has a value that is not a finite number.")
+    if np.any(v < 0):
+        i = int(np.flatnonzero(v < 0)[0])
+        raise DataError(f"lr trace '{path}': lr at step {s[i]:g} is {v[i]:g}; a learning rate must be >= 0.")
+    if np.any(s < 0) or np.any(s != np.round(s)):
+        raise DataError(f"lr trace '{path}': steps must be whole numbers >= 0.")
+    order = np.argsort(s, kind="stable")
+    s, v = s[order], v[order]
+    dup = np.flatnonzero(np.diff(s) == 0)
+    if dup.size:
+        if np.any(v[dup] != v[dup + 1]):
+            raise DataError(f"lr trace '{path}': step {s[dup[0]]:g} appears twice with different lr values.")
+        keep = np.ones(s.size, bool)
+        keep[dup + 1] = False
+        s, v = s[keep], v[keep]
+    return s, v
+
+

@@ -17,10 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpadvisor import units
 from hpadvisor.errors import InvalidInputError, UnknownLawError, did_you_mean
 from hpadvisor.laws import REGISTRY, Law
-from hpadvisor.spec import RunSpec
+from hpadvisor.spec import RunSpec, units
 
 #: Groups in display order, and which quantities belong to each.
 GROUPS: dict[str, tuple[str, ...]] = {
@@ -131,7 +130,7 @@ class Advice:
     spec: RunSpec
     recommendations: tuple[Recommendation, ...]
     laws: Mapping[str, Law]
-    #: per-group settings carried from the run file's `proxy` (hpadvisor.transfer.TransferPlan)
+    #: per-group settings carried from the run file's `proxy` (hpadvisor.transfer.plan.TransferPlan)
     transfer: Any = None
     #: the law files given that no quantity of the table uses: (law key, a note saying so)
     unused: tuple[tuple[str, str], ...] = ()
@@ -555,7 +554,7 @@ def recommend(
     recs = tuple(sorted(b.recs.values(), key=lambda r: order.index(r.name)))
     transfer = None
     if spec.proxy:
-        from hpadvisor.transfer import plan_from_spec
+        from hpadvisor.transfer.plan import plan_from_spec
 
         transfer = plan_from_spec(spec)
     return Advice(spec=spec, recommendations=recs, laws=laws, transfer=transfer,

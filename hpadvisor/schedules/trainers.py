@@ -1,0 +1,253 @@
+"""A trainer config's own schedule: each trainer's rules applied to what its config says, as its code computes them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hpadvisor.errors import InvalidInputError
+from hpadvisor.io.traces import check_length
+from hpadvisor.schedules.shapes import MAX_COOLDOWNS, SHAPES, Schedule, wsd_cycles
+
+# -- a trainer config's own schedule -----------------------------------------------------------------
+
+#: The convention a trainer computes its lr with (``Schedule.convention``).  nanotron's scheduler is
+#: Megatron's formula; hpadvisor run files are computed with Megatron's convention, and say so.
+TRAINER_CONVENTION = {"megatron": "megatron", "neox": "neox", "nanotron": "megatron", "hf": "hf",
+                      "nanogpt": "nanogpt", "torchtitan": "torchtitan"}
+
+
+@dataclass
+class _ConfigPlan:
+    """A trainer config's schedule as read, before the trainer's own rules adjust it."""
+
+    shape: str
+    peak: float
+    total: int  # the run's steps
+    horizon: int  # the decay horizon (Megatron's lr_decay_iters)
+    warmup: int
+    min_lr: float
+    cooldown: int | None = None  # WSD: its cooldown steps
+    cooldown_said: bool = False  # the config gives the cooldown (else 20% of the horizon)
+    init: float = 0.0  # the lr the warmup starts from, absolute
+    rounded: list = field(default_factory=list)  # step counts given as fractions, rounded (said)
+    decay_start: int | None = None  # nanotron: a decay starting inside the warmup (its step)
+
+
+def _cooldowns(cfg, room: int) -> int:
+    """A config's WSD-S cooldown count, checked as :func:`build` checks it."""
+    n = cfg.value("cooldowns")
+    if n is None:
+        return 1
+    where, field_ = f"'{cfg.path}'", cfg.get("cooldowns").field
+    if isinstance(n, bool) or not isinstance(n, (int, float)) or n != int(n) or not 1 <= n <= MAX_COOLDOWNS:
+        raise InvalidInputError(f"{where}: {field_} = {n!r} must be a whole number from 1 to {MAX_COOLDOWNS:,}.")
+    if n > room:
+        raise InvalidInputError(f"{where}: {int(n)} cooldowns need at least {int(n)} steps after the warmup ({room}).")
+    return int(n)
+
+
+def _steps(cfg, key: str, default: int | None, exact: bool = False) -> int | float | None:
+    v = cfg.value(key)
+    if v is None:
+        return default
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        raise InvalidInputError(f"'{cfg.path}': {cfg.get(key).field} = {v!r} is not a number of steps >= 0.")
+    if exact and not float(v).is_integer():
+        return float(v)
+    return int(round(v))
+
+
+def _read_plan(cfg, exact_warmup: bool = False) -> _ConfigPlan:
+    """The schedule values a config gives, checked one by one (no trainer's rules yet).
+
+    ``exact_warmup``: the trainer counts a fractional warmup exactly (Megatron, GPT-NeoX), so a
+    warmup given as a fraction of the horizon or in samples is kept, not rounded."""
+    where = f"'{cfg.path}'"
+    unread = sorted(set(getattr(cfg, "unknown", ())) & {"lr", "min_lr", "schedule", "warmup_steps", "train_steps",
+                                                        "decay_steps", "wsd_decay_steps", "wsd_decay_style"})
+    if unread:
+        raise InvalidInputError(f"{where} sets {', '.join(unread)} by code hpadvisor does not run: the lr schedule "
+                                "cannot be built from it; write them as literal values.")
+    peak, total = cfg.value("lr"), cfg.value("train_steps")
+    missing = [name for name, v in (("the peak lr", peak), ("the number of training steps", total)) if v is None]
+    if missing:
+        hint = (" For a run file, `hpadvisor schedule RUN.yaml` fills them in from the advice."
+                if cfg.format == "hpadvisor" else "")
+        raise InvalidInputError(f"{where} does not give {' or '.join(missing)}: the lr schedule cannot be built.{hint}")
+    shape = cfg.value("schedule")
+    if shape is None:
+        raise InvalidInputError(f"{where} does not give its lr decay style: the lr schedule cannot be built.")
+    if shape not in SHAPES or shape == "trace":
+        raise InvalidInputError(f"{where}: its '{shape}' lr decay is not one hpadvisor computes "
+                                f"({', '.join(s for s in SHAPES if s not in ('trace', 'wsd_restarts'))}).")
+    if cfg.value("schedule_variant"):
+        raise InvalidInputError(f"{where}: its {cfg.value('schedule_variant')} ({cfg.get('schedule_variant').field}) "
+                                "is not a schedule hpadvisor computes.")
+    if cfg.value("warmup_shape", "linear") != "linear":
+        raise InvalidInputError(f"{where}: its {cfg.value('warmup_shape')} warmup ({cfg.get('warmup_shape').field}) "
+                                "is not one hpadvisor computes (linear warmups only).")
+    total = _steps(cfg, "train_steps", None)
+    if total < 1:
+        raise InvalidInputError(f"{where}: {cfg.get('train_steps').field} gives a run of {total} steps.")
+    check_length(float(total), f"{where}'s run")
+    endless = shape in ("constant", "inverse_sqrt")
+    plan = _ConfigPlan(shape, peak, total, horizon=total if endless else _steps(cfg, "decay_steps", total),
+                       warmup=_steps(cfg, "warmup_steps", 0, exact=exact_warmup),
+                       min_lr=0.0 if shape == "constant" else float(cfg.value("min_lr", 0.0) or 0.0),
+                       init=cfg.value("warmup_init_lr", 0.0) or 0.0)
+    if shape == "wsd":
+        plan.cooldown = _steps(cfg, "wsd_decay_steps", None)
+        plan.cooldown_said = plan.cooldown is not None
+        if plan.cooldown is None:
+            plan.cooldown = max(1, round(0.2 * plan.horizon))
+    for key in ("decay_steps", "wsd_decay_steps") if exact_warmup else ("warmup_steps", "decay_steps", "wsd_decay_steps"):
+        v = cfg.value(key)
+        if isinstance(v, float) and not v.is_integer():  # e.g. Megatron's fraction x horizon, or samples / batch
+            plan.rounded.append(f"{cfg.get(key).field} gives {v:g} steps, computed as {round(v)} (the trainer counts "
+                                "a fraction of a step: its lr differs slightly over that phase)")
+    return plan
+
+
+# -- each trainer's own rules, applied to the plan as read (the trainers' code, read 2026-12-01) ------
+
+def _megatron_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    # get_lr returns min_lr past lr_decay_steps before its inverse-square-root branch
+    if plan.shape == "inverse_sqrt":
+        plan.horizon = _steps(cfg, "decay_steps", plan.total)
+        if plan.horizon < plan.warmup:
+            plan.horizon = plan.total  # a horizon inside the warmup: the decay never starts
+
+
+def _torchtitan_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    said = cfg.get("min_lr")
+    if said is not None and said.field.endswith("lr_min"):
+        notes.append(f"torchtitan: computed as its min_lr_factor versions do; versions with {said.field} "
+                     "ramped the warmup to (s + 1) / (W + 1) and decayed over one step more.")
+    if plan.warmup >= plan.horizon and plan.shape != "constant":  # the warmup is cut to the run, with a warning
+        notes.append(f"torchtitan: the warmup ({plan.warmup:,} steps) is not shorter than the run "
+                     f"({plan.horizon:,}): the lr only ramps up, and never decays.")
+        plan.shape, plan.warmup, plan.min_lr, plan.cooldown = "constant", plan.horizon, 0.0, None
+    if plan.shape == "wsd":
+        room = plan.horizon - plan.warmup
+        if plan.cooldown > room:  # shortened to fit, with a warning
+            notes.append(f"torchtitan shortens the cooldown ({plan.cooldown:,} steps) to the {room:,} steps "
+                         "after the warmup.")
+            plan.cooldown = room
+        if plan.cooldown == 0:  # decay_ratio rounding to no step: the lr stays at its peak
+            plan.shape, plan.min_lr, plan.cooldown = "constant", 0.0, None
+
+
+def warmup_start(trainer: str | None, shape: str, floor: float) -> float:
+    """The lr a trainer's warmup starts from, given the schedule's floor (in the floor's units):
+    HF's WSD (``_get_wsd_scheduler_lambda``) warms up from min_lr_ratio x the peak; the others
+    from 0 (Megatron's explicit lr_warmup_init aside).  One rule for configs and run files."""
+    return floor if trainer == "hf" and shape == "wsd" else 0.0
+
+
+def _hf_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    plan.init = warmup_start("hf", plan.shape, plan.min_lr) or plan.init
+    raw_type = str(getattr(cfg.get("schedule"), "raw", "") or "").lower().replace("_", "-")
+    if raw_type == "cosine-warmup-with-min-lr":
+        notes.append("cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps "
+                     "this one to (s + 1) / W and decays one step earlier.")
+
+
+def _nanotron_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
+    said = cfg.get("decay_steps")
+    start = said.offset if said is not None else 0
+    if plan.shape in ("constant", "inverse_sqrt") or not start or start >= plan.warmup:
+        return
+    # lr_lambda: the warmup branch (s <= warmup) comes first; after it the decay is already
+    # (s - start) / lr_decay_steps of the way, so the lr jumps down from the peak.
+    plan.decay_start = int(start)
+    notes.append(f"nanotron: the decay starts at step {int(start):,}, inside the {plan.warmup:,}-step warmup: the lr "
+                 "ramps to the peak, then drops to where the decay has reached by then, as lr_lambda computes.")
+
+
+_TRAINER_RULES = {"megatron": _megatron_rules, "torchtitan": _torchtitan_rules, "hf": _hf_rules,
+                  "nanotron": _nanotron_rules}
+
+
+def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
+    """The per-step lr (steps 0..train_steps) a trainer config runs with, a label and notes.
+
+    ``cfg`` is a :class:`hpadvisor.formats.base.TrainerConfig`.  The values it gives are read
+    (:func:`_read_plan`), the trainer's own rules applied (``_TRAINER_RULES``), and the lr computed
+    with its convention (``TRAINER_CONVENTION``).  The decay runs over the config's decay horizon
+    (Megatron's ``lr_decay_iters``): past it the lr stays at its floor (GPT-NeoX's cosine rises
+    again), and a horizon beyond the run cuts the decay short, as the trainer does.
+    """
+    where = f"'{cfg.path}'"
+    notes: list[str] = []
+    trainer = cfg.value("trainer") if cfg.format == "hpadvisor" else cfg.format  # a run file may name it
+    convention = TRAINER_CONVENTION.get(trainer)
+    if convention is None:
+        convention = "megatron"
+        notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
+                     "may differ from the trainer's by a step; schedule.trainer names another).")
+    plan = _read_plan(cfg, exact_warmup=convention in ("megatron", "neox"))
+    notes += [f"{r}." for r in plan.rounded]
+    if trainer in _TRAINER_RULES:
+        _TRAINER_RULES[trainer](plan, cfg, notes)
+    shape, horizon, total, warmup = plan.shape, plan.horizon, plan.total, plan.warmup
+    if plan.decay_start is not None:  # built from the decay's start; the warmup laid over it below
+        warmup = plan.decay_start
+    if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
+        raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
+                                f"({warmup:.6g} steps).")
+    extra: dict = {}
+    if shape == "wsd":
+        if not plan.cooldown_said:
+            notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
+        room = horizon - warmup
+        if not 1 <= plan.cooldown <= room:
+            field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
+            raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
+                                    f"1 step and fit in the {room:,.6g} steps after the warmup.")
+        extra = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
+        n = _cooldowns(cfg, room)
+        if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as build spaces them
+            shape = "wsd_restarts"
+            extra["cycles"] = wsd_cycles(round(warmup), horizon, n)
+    elif cfg.value("cooldowns") is not None:
+        raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
+    if shape == "multistep":
+        notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
+                     "config's own are not read.")
+    peak, init, init_frac = plan.peak, plan.init, 0.0
+    if init:  # Megatron's lr_warmup_init (absolute); nanotron's constant warmup style gives the peak
+        ok_peak = isinstance(peak, (int, float)) and not isinstance(peak, bool) and 0 < peak < math.inf
+        if ok_peak and isinstance(init, (int, float)) and not isinstance(init, bool) and 0 <= init <= peak:
+            init_frac = float(init) / float(peak)
+        elif ok_peak:
+            said = cfg.get("warmup_init_lr")
+            raise InvalidInputError(f"{where}: {said.field if said else 'the lr the warmup starts from'} = {init!r} "
+                                    f"is not an lr in [0, the peak lr {peak:g}].")
+    sched = Schedule(shape, peak=float(peak), total_steps=horizon, warmup_steps=min(warmup, horizon),
+                     min_lr=plan.min_lr, convention=convention, warmup_init=init_frac, **extra)
+    eta = sched.sequence()
+    if horizon < total and convention == "neox":  # NeoX's progress runs past its horizon
+        eta = sched.lr(np.arange(total + 1, dtype=float))
+        if shape == "cosine" and eta[-1] > eta[horizon] * (1 + 1e-9):
+            notes.append(f"GPT-NeoX's cosine is not held at its floor after lr_decay_iters ({horizon:,}): it rises "
+                         f"again, to {eta[-1]:.3g} at the run's end ({total:,} steps).")
+    elif horizon < total:
+        eta = np.concatenate([eta, np.full(total - horizon, plan.min_lr if shape == "inverse_sqrt" else eta[-1])])
+        notes.append(f"the lr decays over {horizon:,} steps and stays at {eta[-1]:.3g} for the last "
+                     f"{total - horizon:,} of {total:,}.")
+    elif horizon > total:
+        eta = eta[: total + 1]
+        notes.append(f"the decay horizon ({horizon:,} steps) is past the run's end ({total:,}): the lr ends at "
+                     f"{eta[-1]:.3g}, above its floor {plan.min_lr:.3g}.")
+    label = sched.describe()
+    if plan.decay_start is not None:  # nanotron's warmup branch, over the decay that started inside it
+        w = min(plan.warmup, total)
+        s = np.arange(w + 1, dtype=float)
+        eta = eta.copy()
+        eta[: w + 1] = init_frac * peak + (peak - init_frac * peak) * s / max(plan.warmup, 1)
+        # the schedule was built with its warmup at the decay's start: the label names both
+        label = label.replace(f"warmup {warmup:.6g}", f"warmup {plan.warmup:.6g}, decay from step {warmup}")
+    return eta, f"{cfg.path} [{cfg.format}]: {label}", notes
