@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from hpadvisor.errors import InvalidInputError
+from hpadvisor.spec import hardware as hw
 from hpadvisor.spec import units
 from hpadvisor.spec.fields import MAX_COMPUTE
 from hpadvisor.spec.model import (
@@ -27,11 +28,55 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
     """Turn validated values into a :class:`RunSpec`.
 
     ``allocate(C) -> (N_opt, D_opt, law key)`` is used when only a compute budget is given.
+    Each stage below fills its part and writes down every assumption it makes in ``notes``.
     """
     v = dict(values)
     notes: list[str] = []
+    counts, arch = _model_counts(v, notes)
+    seq_len = v.get("seq_len")
+    if seq_len is None:
+        seq_len = 2048
+        notes.append("seq_len not given: assumed 2048 tokens.")
+    tokens, tpp, budget = _data_values(v)
+    budget_used = False
+    if "params" not in counts and "non_embedding_params" not in counts:
+        counts["params"], tokens = _allocate(budget, allocate, notes)
+        budget_used = True
+    model = _model(counts, arch, notes)
+    tokens = _tokens(model, seq_len, tokens, tpp, None if budget_used else budget, notes)
+    batch_tokens = _batch(v, seq_len, tokens)
+    return RunSpec(
+        model=model,
+        tokens=float(tokens),
+        seq_len=int(seq_len),
+        optimizer=_optimizer(v, seq_len),
+        schedule=_schedule(v, notes),
+        hardware=_hardware(v, notes),
+        batch_tokens=batch_tokens,
+        compute_budget=budget,
+        name=v.get("name", ""),
+        assumptions=tuple(notes),
+        proxy=_proxy_values(v, seq_len),
+        init_std=v.get("model.architecture.init_std"),
+    )
 
-    # -- model ---------------------------------------------------------------------------------
+
+def _data_values(v: Mapping[str, Any]) -> tuple[float | None, float | None, float | None]:
+    """(data.tokens, data.tokens_per_param, data.compute): at most one of them given."""
+    tokens = v.get("data.tokens")
+    tpp = v.get("data.tokens_per_param")
+    budget = v.get("data.compute")
+    given_data = [k for k, x in (("data.tokens", tokens), ("data.tokens_per_param", tpp),
+                                 ("data.compute", budget)) if x is not None]
+    if len(given_data) > 1:
+        raise InvalidInputError(
+            f"give one of data.tokens, data.tokens_per_param, data.compute; got {', '.join(given_data)}."
+        )
+    return tokens, tpp, budget
+
+
+def _model_counts(v: Mapping[str, Any], notes: list[str]) -> tuple[dict[str, float], Architecture | None]:
+    """Parameter counts from the architecture (if any), overridden by counts stated in the file."""
     arch = None
     arch_keys = {k.split(".")[-1]: val for k, val in v.items()
                  if k.startswith("model.architecture.") and k != "model.architecture.init_std"}
@@ -56,41 +101,28 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
                 f"{units.format_si(counts[key])}."
             )
         counts[key] = value
+    return counts, arch
 
-    seq_len = v.get("seq_len")
-    if seq_len is None:
-        seq_len = 2048
-        notes.append("seq_len not given: assumed 2048 tokens.")
 
-    tokens = v.get("data.tokens")
-    tpp = v.get("data.tokens_per_param")
-    budget = v.get("data.compute")
-    given_data = [k for k, x in (("data.tokens", tokens), ("data.tokens_per_param", tpp),
-                                 ("data.compute", budget)) if x is not None]
-    if len(given_data) > 1:
+def _allocate(budget: float | None, allocate: Allocator | None, notes: list[str]) -> tuple[float, float]:
+    """No model size given: (N, D) compute-optimal for the budget alone."""
+    if budget is None:
         raise InvalidInputError(
-            f"give one of data.tokens, data.tokens_per_param, data.compute; got {', '.join(given_data)}."
+            "no model size: give model.params (e.g. --params 7B), a model.architecture, "
+            "or a compute budget alone (data.compute)."
         )
+    if allocate is None:  # pragma: no cover - the advisor always passes one
+        raise InvalidInputError("a compute budget alone needs an allocation law.")
+    n_opt, d_opt, law = allocate(budget)
+    notes.append(
+        f"model and data from the compute budget {units.format_sci(budget)} FLOPs: "
+        f"compute-optimal N = {units.format_si(n_opt)}, D = {units.format_si(d_opt)} ({law}, C = 6ND)."
+    )
+    return n_opt, d_opt
 
-    if "params" not in counts and "non_embedding_params" not in counts:
-        if budget is None:
-            raise InvalidInputError(
-                "no model size: give model.params (e.g. --params 7B), a model.architecture, "
-                "or a compute budget alone (data.compute)."
-            )
-        if allocate is None:  # pragma: no cover - the advisor always passes one
-            raise InvalidInputError("a compute budget alone needs an allocation law.")
-        n_opt, d_opt, law = allocate(budget)
-        counts["params"] = n_opt
-        tokens = d_opt
-        notes.append(
-            f"model and data from the compute budget {units.format_sci(budget)} FLOPs: "
-            f"compute-optimal N = {units.format_si(n_opt)}, D = {units.format_si(d_opt)} ({law}, C = 6ND)."
-        )
-        budget_used = True
-    else:
-        budget_used = False
 
+def _model(counts: dict[str, float], arch: Architecture | None, notes: list[str]) -> ModelSpec:
+    """Every count filled in (total, non-embedding, active), each default written down."""
     if "params" not in counts:
         counts["params"] = counts["non_embedding_params"]
         notes.append("model.params not given: total parameters taken equal to non-embedding ones.")
@@ -115,7 +147,7 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
     if "active_non_embedding_params" not in counts:
         embedding = counts["params"] - counts["non_embedding_params"]
         counts["active_non_embedding_params"] = max(counts["active_params"] - embedding, 1.0)
-    model = ModelSpec(
+    return ModelSpec(
         params=counts["params"],
         non_embedding_params=counts["non_embedding_params"],
         active_params=counts["active_params"],
@@ -123,11 +155,14 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
         architecture=arch,
     )
 
-    # -- data ----------------------------------------------------------------------------------
+
+def _tokens(model: ModelSpec, seq_len: int, tokens: float | None, tpp: float | None,
+            budget: float | None, notes: list[str]) -> float:
+    """The run's tokens: stated, from tokens per parameter, or from an unused compute budget."""
     if tpp is not None:
         tokens = tpp * model.params
     provisional = RunSpec(model=model, tokens=1.0, seq_len=seq_len)
-    if tokens is None and budget is not None and not budget_used:
+    if tokens is None and budget is not None:
         tokens = budget / provisional.flops_per_token
         notes.append(
             f"data.tokens from the compute budget: C / M = {units.format_si(tokens)} tokens "
@@ -147,8 +182,10 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
             f"is {provisional.flops_per_token * tokens:.3g} FLOPs, beyond the "
             f"{MAX_COMPUTE:.0e} hpadvisor computes with (the largest runs so far are near 1e26): check the units."
         )
+    return tokens
 
-    # -- batch ---------------------------------------------------------------------------------
+
+def _batch(v: Mapping[str, Any], seq_len: int, tokens: float) -> float | None:
     batch_tokens = _batch_tokens(v.get("batch"), seq_len)
     if batch_tokens is not None and batch_tokens < seq_len:
         raise InvalidInputError(
@@ -159,8 +196,10 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
             f"batch ({units.format_si(batch_tokens)} tokens) is larger than the whole run "
             f"({units.format_si(tokens)} tokens)."
         )
+    return batch_tokens
 
-    # -- optimizer and schedule ----------------------------------------------------------------
+
+def _optimizer(v: Mapping[str, Any], seq_len: int) -> OptimizerSpec:
     opt = OptimizerSpec(
         name=v.get("optimizer.name", "adamw"),
         lr=v.get("optimizer.lr"),
@@ -176,7 +215,10 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
         raise InvalidInputError(
             "optimizer.reference needs both lr and tokens (and optionally batch)."
         )
+    return opt
 
+
+def _schedule(v: Mapping[str, Any], notes: list[str]) -> ScheduleSpec:
     sched_kw: dict[str, Any] = {"shape": v.get("schedule.shape", "cosine")}
     warm = v.get("schedule.warmup")
     if warm is not None:
@@ -190,11 +232,10 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
     for key in ("decay_fraction", "decay_shape", "cooldowns"):
         if sched_kw.get(key) is not None and sched_kw["shape"] != "wsd":
             notes.append(f"schedule.{key} applies to wsd; the {sched_kw['shape']} schedule ignores it.")
-    schedule = ScheduleSpec(**sched_kw)
+    return ScheduleSpec(**sched_kw)
 
-    # -- hardware ------------------------------------------------------------------------------
-    from hpadvisor.spec import hardware as hw
 
+def _hardware(v: Mapping[str, Any], notes: list[str]) -> HardwareSpec:
     name = v.get("hardware.accelerator")
     if "hardware.peak_flops" in v:
         acc, peak, src = name or "custom", v["hardware.peak_flops"], "hardware.peak_flops"
@@ -209,23 +250,7 @@ def build_spec(values: Mapping[str, Any], *, allocate: Allocator | None = None) 
         notes.append(f"hardware.mfu not given: assumed {mfu}.")
     if mfu <= 0:
         raise InvalidInputError("hardware.mfu must be > 0 (e.g. 0.4).")
-    hardware = HardwareSpec(accelerator=acc, peak_flops=peak, mfu=mfu, count=v.get("hardware.count"),
-                            source=src)
-
-    return RunSpec(
-        model=model,
-        tokens=float(tokens),
-        seq_len=int(seq_len),
-        optimizer=opt,
-        schedule=schedule,
-        hardware=hardware,
-        batch_tokens=batch_tokens,
-        compute_budget=budget,
-        name=v.get("name", ""),
-        assumptions=tuple(notes),
-        proxy=_proxy_values(v, seq_len),
-        init_std=v.get("model.architecture.init_std"),
-    )
+    return HardwareSpec(accelerator=acc, peak_flops=peak, mfu=mfu, count=v.get("hardware.count"), source=src)
 
 
 def _proxy_values(v: Mapping[str, Any], seq_len: int) -> dict[str, Any] | None:
