@@ -23,14 +23,18 @@ def laws_list(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
     laws: Annotated[Optional[list[Path]], typer.Option("--laws", help="Also list the laws in these files.")] = None,
 ) -> None:
-    """List every law: key, what it gives, its fitted range and its source."""
+    """List every law: key, what it gives, its fitted range and its source.
+
+    `--format markdown` prints the full reference (every law's formula, constants, input units,
+    fitted range, source and what it was checked against): docs/laws.md is its output."""
     if ctx.invoked_subcommand is not None:
         return
     from hpadvisor.io import lawfile
     from hpadvisor.laws import REGISTRY
 
     all_laws, _ = lawfile.merge(REGISTRY, [str(p) for p in (laws or [])])
-    emit([lawfile.describe(law, brief=True) for law in all_laws.values()], format, kind="laws")
+    brief = format is not OutputFormat.markdown
+    emit([lawfile.describe(law, brief=brief) for law in all_laws.values()], format, kind="laws")
 
 
 @laws_app.command("show")

@@ -191,6 +191,8 @@ def _law_renderables(info: dict[str, Any]) -> list[Any]:
         out.append(Text(f"source: {info['source']}"))
     if info["notes"]:
         out.append(Text(f"notes: {info['notes']}"))
+    if info.get("checked_against"):
+        out.append(Text(f"checked against: {info['checked_against']}"))
     if info["secondary"]:
         out.append(Text("constants are [secondary]: read from another account of the paper.", style="yellow"))
     return out
@@ -302,25 +304,85 @@ def markdown(kind: str, obj: Any) -> str:
     if kind == "transfer":
         return "\n".join(_transfer_markdown(obj)) + "\n"
     if kind == "laws":
-        lines = ["| key | gives | fitted range | source |", "|---|---|---|---|"]
-        for row in obj:
-            lines.append(f"| {row['key']} | {', '.join(row['gives'])} | {_md_escape(_ranges(row['fitted_range']))} "
-                         f"| {_md_escape(row['citation'])} |")
-        return "\n".join(lines) + "\n"
-    info = obj
-    lines = [f"### {info['key']}: {_md_escape(info['title'])}", "", f"`{info['formula']}`", "",
-             "| constant | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.6g} |" for k, v in info["constants"].items()]
-    if not info["inputs"] and info.get("input_note"):
-        lines += ["", f"Inputs: {_md_escape(info['input_note'])}"]
-    else:
-        lines += ["", "| input | meaning | unit | fitted range |", "|---|---|---|---|"]
-    for sym, d in info["inputs"].items():
-        rng = info["fitted_range"].get(sym)
-        lines.append(f"| {sym} | {_md_escape(d['meaning'])} | {d['unit'] or '-'} | "
-                     f"{f'{rng[0]:.3g}-{rng[1]:.3g}' if rng else '-'} |")
-    lines += ["", f"Source: {_md_escape(info['citation'])}"]
+        return _laws_markdown(obj)
+    return "\n".join(_law_markdown(obj, "###")) + "\n"
+
+
+def _md_text(text: str) -> str:
+    """Prose in a markdown cell or line: pipes and asterisks (lr*, B*) escaped."""
+    return _md_escape(text).replace("*", "\\*")
+
+
+#: What ``hpadvisor laws --format markdown`` (and docs/laws.md, its output) opens with.
+_LAWS_INTRO = """\
+# The laws hpadvisor knows
+
+Every law in hpadvisor's registry: its formula, constants, the unit of each input (which
+parameter count N is, whether a batch is in tokens or sequences), the range of data its constants
+were fitted on, where it comes from and what it was checked against. This page is the output of
+`hpadvisor laws --format markdown` (docs/laws.md in the repository, where a test keeps it current);
+`hpadvisor laws show KEY` prints one law, `hpadvisor laws export KEY` writes it as a law file.
+
+Units: N is parameters, counted as each law's inputs table says: *non-embedding* (attention and
+MLP weights) or *total* (embeddings and output layer included), or active per token for a mixture
+of experts. D is tokens, C FLOPs, a batch tokens per optimizer step unless its unit says
+sequences. An input outside its fitted range is allowed; the advice flags it with the factor by
+which it lies outside. Constants marked [secondary] were read from another account of the paper,
+not from the paper or its code.
+"""
+
+
+def _laws_markdown(rows: list[dict[str, Any]]) -> str:
+    """The law list: a summary table, then (for full descriptions) one section per law."""
+    full = bool(rows) and "formula" in rows[0]
+    lines = [_LAWS_INTRO] if full else []
+    lines += ["| key | gives | fitted range | source |", "|---|---|---|---|"]
+    for row in rows:
+        key = f"[{row['key']}](#{row['key']})" if full else row["key"]
+        lines.append(f"| {key} | {', '.join(row['gives'])} | {_md_escape(_ranges(row['fitted_range']))} "
+                     f"| {_md_text(row['citation'])} |")
+    for row in rows if full else []:
+        lines += [""] + _law_markdown(row, "##")
     return "\n".join(lines) + "\n"
+
+
+def _law_markdown(info: dict[str, Any], heading: str) -> list[str]:
+    """One law in detail: formula, constants, inputs (unit, run variable, fitted range), outputs,
+    source, notes and the figures it was checked against."""
+    lines = [f"{heading} {info['key']}", "", f"**{_md_text(info['title'])}**", "", f"`{info['formula']}`", ""]
+    if info["constants"]:
+        lines += ["| constant | value |", "|---|---|"]
+        lines += [f"| {k} | {v:.6g} |" for k, v in info["constants"].items()]
+    else:
+        lines.append("No fitted constants.")
+    if not info["inputs"] and info.get("input_note"):
+        lines += ["", f"Inputs: {_md_text(info['input_note'])}"]
+    elif info["inputs"]:
+        lines += ["", "| input | meaning | unit | run variable | fitted range |", "|---|---|---|---|---|"]
+        for sym, d in info["inputs"].items():
+            rng = info["fitted_range"].get(sym)
+            lines.append(f"| {sym} | {_md_text(d['meaning'])} | {d['unit'] or '-'} | {d['variable']} | "
+                         f"{f'{rng[0]:.3g}-{rng[1]:.3g}' if rng else '-'} |")
+    else:
+        lines += ["", "No inputs."]
+    extra = {k: v for k, v in info["fitted_range"].items() if k not in info["inputs"]}
+    if extra:
+        lines += ["", f"Fitted range of derived quantities: {_md_escape(_ranges(extra))}."]
+    if info["outputs"]:
+        lines += ["", "| gives | unit | description |", "|---|---|---|"]
+        lines += [f"| {q} | {d['unit'] or '-'} | {_md_text(d['description']) or '-'} |"
+                  for q, d in info["outputs"].items()]
+    lines += ["", f"- Citation: {_md_text(info['citation'])}"]
+    if info.get("source"):
+        lines.append(f"- Source: {_md_text(info['source'])}")
+    if info.get("notes"):
+        lines.append(f"- Notes: {_md_text(info['notes'])}")
+    if info.get("secondary"):
+        lines.append("- [secondary]: constants read from another account of the paper.")
+    checked = (info.get("checked_against")
+               or "no published figure to check (a convention, a definition or a recommendation).")
+    lines.append(f"- Checked against: {_md_text(checked)}")
+    return lines
 
 
 def print_simple_table(title: str, columns: tuple[str, ...], rows: list[list[str]], lines: list[str]) -> None:

@@ -253,13 +253,14 @@ def describe(law: Law, *, brief: bool = False) -> dict[str, Any]:
         source=prov.source,
         notes=prov.notes,
         secondary=prov.secondary,
+        checked_against=prov.checked_against,
         input_note=getattr(type(law), "input_note", ""),
     )
     return info
 
 
 def _register_curve_forms() -> None:
-    # Curve laws (issue 3) have several warmup-convention forms; only some are registry entries.
+    # Curve laws have several warmup-convention forms; only some are registry entries.
     from hpadvisor.laws.curves import FORMS as CURVE_FORMS
 
     for cls in CURVE_FORMS:
@@ -268,7 +269,7 @@ def _register_curve_forms() -> None:
 
 
 def _register_fit_forms() -> None:
-    # Forms only `hpadvisor fit` produces (issue 4): parameter-count variants, the batch law.
+    # Forms only `hpadvisor fit` produces: parameter-count variants, the batch law.
     from hpadvisor.laws.fitted_forms import FORMS as FIT_FORMS
 
     for cls in FIT_FORMS:

@@ -59,6 +59,9 @@ class Provenance:
     ``fitted_range`` maps an input symbol (or a derived one such as ``D/N``, see
     :meth:`Law.range_values`) to the (low, high) interval of the data behind the constants.
     ``secondary`` marks constants read from someone else's account of the paper.
+    ``checked_against`` names the published figures (a table value, a worked example, a reference
+    implementation) that the law, as implemented here, was checked against, or says that none
+    exists; ``docs/laws.md`` prints it.
     """
 
     citation: str
@@ -66,6 +69,7 @@ class Provenance:
     fitted_range: tuple[tuple[str, float, float], ...] = ()
     notes: str = ""
     secondary: bool = False
+    checked_against: str = ""
 
     def range_dict(self) -> dict[str, tuple[float, float]]:
         return {name: (lo, hi) for name, lo, hi in self.fitted_range}

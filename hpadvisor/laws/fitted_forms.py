@@ -1,7 +1,7 @@
 """Law forms that only fits produce: the parameter-count variants and the fitted batch law.
 
 A law's ``inputs`` table says which run variable feeds N.  A fit on total parameters must not be
-fed non-embedding parameters (LAWS.md: up to 10x wrong), so each form exists in both readings and
+fed non-embedding parameters (up to 10x wrong at small N), so each form exists in both readings and
 the law file's ``law:`` key records which one was fitted:
 
     steplaw-fit (N non-embedding)      steplaw-fit-total (N total)

@@ -102,7 +102,7 @@ OLMO_BETA2 = Beta2Threshold(
 )
 
 
-# The anchor of the timescale rules.  LAWS.md: "tau_opt prefactor not found".  Wang & Aitchison
+# The anchor of the timescale rules.  No paper publishes the prefactor of tau_opt.  Wang & Aitchison
 # (2024) state that Llama 1 and 2's settings agree with their guidelines, so the rule is anchored
 # at Llama 2 7B's published settings (Touvron et al. 2023, section 2.2 and table 1): batch 4M
 # tokens, peak lr 3e-4, weight decay 0.1, 2T tokens -> tau = 4e6 / (3e-4 * 0.1 * 2e12) = 0.0667,
@@ -111,8 +111,8 @@ LLAMA2_BATCH, LLAMA2_LR, LLAMA2_WD, LLAMA2_TOKENS, LLAMA2_PARAMS = 4e6, 3e-4, 0.
 LLAMA2_TAU = LLAMA2_BATCH / (LLAMA2_LR * LLAMA2_WD * LLAMA2_TOKENS)
 _ANCHOR_NOTE = (
     "tau anchored at Llama 2 7B (Touvron et al. 2023: B 4M tokens, lr 3e-4, wd 0.1, 2T tokens, "
-    "6.74B params): tau = 0.0667 at 297 tokens per parameter. LAWS.md: the published prefactor "
-    "was not found, so this anchor is a calibration on a published configuration."
+    "6.74B params): tau = 0.0667 at 297 tokens per parameter. The papers publish no prefactor, "
+    "so this anchor is a calibration on a published configuration."
 )
 
 ADAMW_TIMESCALE = AdamWTimescale(
@@ -122,6 +122,8 @@ ADAMW_TIMESCALE = AdamWTimescale(
         "dataset size (arXiv:2405.13698): keep the EMA timescale tau = B/(eta lambda D) fixed",
         source="paper (rule); anchor: Touvron et al. 2023, Llama 2 (arXiv:2307.09288)",
         notes=_ANCHOR_NOTE,
+        checked_against="Only its anchor: at Llama 2 7B's settings (4M-token batch, lr 3e-4, 2T "
+        "tokens) it returns Llama 2's weight decay 0.1; the paper gives no prefactor to check.",
     ),
 )
 
@@ -159,6 +161,8 @@ POWERLINES_WD = PowerLinesTimescale(
         source="exponent -0.527 [secondary]; anchor: Llama 2 7B (Touvron et al. 2023)",
         secondary=True,
         notes=_ANCHOR_NOTE,
+        checked_against="Only its anchor (Llama 2 7B's 0.1 at its own settings); the exponent -0.527 "
+        "is read from another account of the paper, not checked against the paper.",
     ),
 )
 
@@ -183,6 +187,7 @@ DEFAULT_WD = ConstantWeightDecay(
     provenance=Provenance(
         citation="common default: Llama 2 (Touvron et al. 2023), DeepSeek LLM (2024), OLMo 2 use 0.1",
         source="papers' hyperparameter tables",
+        checked_against="The hyperparameter tables of Llama 2, DeepSeek LLM and OLMo 2 (0.1).",
     )
 )
 
@@ -200,5 +205,7 @@ BETA2_HALFLIFE = Beta2HalfLife(
         notes="Half-life 17.97M tokens. The anchor comes from Marin's small isoflop sweeps "
         "(budgets 1e18-1e20 FLOPs); at multi-million-token batches it gives beta2 well below "
         "the common 0.95.",
+        checked_against="Marin's compute_beta2: 0.98 at 128 sequences of 4096 tokens and 0.98^8 at "
+        "1024 (exact); the half-life rule moves 0.95 at batch 512 to 0.99361 at batch 64.",
     ),
 )

@@ -170,8 +170,11 @@ _MUP_PROVENANCE = dict(
     "Hyperparameter Transfer (arXiv:2203.03466), table 3",
     source="microsoft/mup (MuAdam, MuSGD, MuReadout, set_base_shapes)",
 )
+_MUP_CHECKED = ("microsoft/mup: on tiny transformers, every parameter's lr and weight decay from {opt} "
+                "equal this law's (a test that runs where torch and mup are installed).")
 MUP = MuPAdam(provenance=Provenance(**_MUP_PROVENANCE,
-                                    notes="Zero-init of the readout and the query weights is recommended."))
+                                    notes="Zero-init of the readout and the query weights is recommended.",
+                                    checked_against=_MUP_CHECKED.format(opt="MuAdam")))
 
 
 @dataclass(frozen=True)
@@ -220,7 +223,7 @@ class MuPSGD(MuPAdam):
         return positive(m, "m", f"{self.key}.readout_lr") * 1.0
 
 
-MUP_SGD = MuPSGD(provenance=Provenance(**_MUP_PROVENANCE))
+MUP_SGD = MuPSGD(provenance=Provenance(**_MUP_PROVENANCE, checked_against=_MUP_CHECKED.format(opt="MuSGD")))
 
 
 @dataclass(frozen=True)
@@ -282,8 +285,11 @@ UMUP = UnitMuP(
         "(arXiv:2407.17465)",
         source="graphcore-research/unit-scaling (unit_scaling.optim.lr_scale_func_adam, "
         "scaled_parameters with independent_weight_decay)",
-        notes="The embedding's lr scales as d^-1/2 in the reference implementation (LAWS.md section 7 "
-        "lists only the hidden, bias, norm and output rules).",
+        notes="The embedding's lr scales as d^-1/2 in the reference implementation (the paper's "
+        "summary lists only the hidden, bias, norm and output rules).",
+        checked_against="graphcore-research/unit-scaling: on tiny transformers, every parameter's "
+        "lr and weight-decay ratio equals lr_scale_func_adam's (a test that runs where torch and "
+        "unit-scaling are installed).",
     )
 )
 
@@ -335,9 +341,12 @@ COMPLETEP = CompleteP(
     provenance=Provenance(
         citation="Dey et al. 2025, Don't be lazy: CompleteP enables compute-efficient deep "
         "transformers (arXiv:2505.01618)",
-        source="LAWS.md section 7; reported 12-34% compute-efficiency gain over the prior state of the art",
+        source="paper, section 3 (parameterization table); reported 12-34% compute-efficiency gain "
+        "over the prior state of the art",
         notes="Adam eps outside the blocks (embedding, readout, final norm) x 1/m as in the authors' "
         "EleutherAI/nanoGPT-mup.",
+        checked_against="No run here; the rules as the paper states them, and the field names of "
+        "the authors' EleutherAI/nanoGPT-mup for --emit nanogpt-mup.",
     )
 )
 DEPTH_MUP = CompleteP(
@@ -346,7 +355,8 @@ DEPTH_MUP = CompleteP(
     provenance=Provenance(
         citation="Bordelon et al. 2023, Depthwise Hyperparameter Transfer in Residual Networks "
         "(arXiv:2309.16620); Yang et al. 2023, Tensor Programs VI: alpha = 1/2",
-        source="LAWS.md section 7 (the CompleteP rules with alpha = 1/2)",
+        source="Dey et al. 2025 (arXiv:2505.01618): the CompleteP rules with alpha = 1/2",
+        checked_against="No published figure; CompleteP's rules at alpha = 1/2.",
     ),
 )
 
@@ -367,8 +377,9 @@ WIDTH_WD = WidthWeightDecay(
     provenance=Provenance(
         citation="Robust Layerwise Scaling Rules by Proper Weight Decay Tuning (2025): matrix "
         "parameters eta ~ d^-1 and lambda ~ d; vector parameters eta = Theta(1), lambda = 0",
-        source="LAWS.md section 7 (the abstract's statement; one reading of the body gives sqrt(d))",
+        source="the paper's abstract (one reading of the body gives lambda ~ sqrt(d))",
         secondary=True,
+        checked_against="No published figure checked.",
     )
 )
 
