@@ -39,14 +39,14 @@ def test_deepseek_7b_flops_per_token_from_architecture():
 
 
 def test_steplaw_bootstrap_mean_constants_give_the_source_predictions():
-    # shared/data/steplaw/SOURCE.md: for the two 1.07B settings Step Law predicts lr 0.96e-3 and
+    # For the two 1.07B settings of the released sweeps Step Law predicts lr 0.96e-3 and
     # 1.32e-3; those two digits come from the authors' bootstrap-mean constants
     # (1.7973 N^-0.7129 D^0.3075), not the paper's rounded ones (which give 0.947e-3, 1.305e-3).
     from hpadvisor.laws.lr_batch import StepLaw
 
     boot = StepLaw(lr_coef=1.7973, lr_exp_n=-0.7129, lr_exp_d=0.3075)
     n = 1073741824.0
-    # SOURCE.md gives two or three digits: 1% tolerance.
+    # Two or three digits: 1% tolerance.
     assert float(boot.lr(n, 2e10)) == pytest.approx(0.96e-3, rel=1e-2)
     assert float(boot.lr(n, 5.69e10)) == pytest.approx(1.32e-3, rel=1e-2)
 
@@ -55,7 +55,7 @@ def test_beta2_half_life_rule_vectors():
     from hpadvisor.laws import REGISTRY
     from hpadvisor.laws.optimizer import Beta2HalfLife
 
-    # LAWS.md section 3 (Marek et al. 2025): 0.95 at B 512 -> 0.99361 at B 64.
+    # Marek et al. 2025 (arXiv:2507.07101): 0.95 at B 512 -> 0.99361 at B 64.
     assert float(Beta2HalfLife(beta2_ref=0.95, batch_ref=512).beta2(64)) == pytest.approx(0.99361, abs=5e-6)
     # Marin's anchor: 0.98 ** (B / 128) with B in sequences of 4096 tokens.
     marin = REGISTRY["beta2-halflife"]

@@ -1,7 +1,7 @@
 """Fitting the curve laws (multi-power, LR-annealing) to logged loss curves.
 
 The objective is the shared one (:func:`hpadvisor.fitting.core.huber_log_fit`: Huber, delta 1e-3,
-on log loss, several starts), as both papers fit (LAWS.md section 6).  Each run brings its own
+on log loss, several starts), as both papers fit (Luo et al. 2025; Tissue et al. 2024).  Each run brings its own
 per-step lr sequence; the loss-drop terms of the multi-power law are planned once per run
 (:class:`hpadvisor.laws.curves.DropPlan`) and the Jacobian is analytic, so one fit on three
 curves of ~24k steps takes about a second.  A parameter bootstrap resamples whole runs' points.
@@ -638,7 +638,7 @@ def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> t
 #: The warmup convention when none is asked for.  The multi-power law: its authors' code's (as
 #: run).  The LR-annealing law: chosen from the data (``auto``); its published convention (warmup
 #: counted at the peak lr, a secondary account) predicted the last third of the MPL training runs
-#: 1.8x (25M) to 4.6x (100M) worse than as-run, as LAWS.md section 9 also notes.
+#: 1.8x (25M) to 4.6x (100M) worse than as-run.
 DEFAULT_WARMUP = {"multipower": "as-run", "annealing": "auto", "noise-convolution": "as-run"}
 #: The curve laws ``fit curves --law`` takes.
 CURVE_LAWS = tuple(BY_NAME)

@@ -8,7 +8,7 @@ relative residuals) and the compute-optimal allocation's interval.
 
 Which points a fit used is part of its result: rows with a non-finite or non-positive loss are
 dropped and counted; ``drop_highest_loss`` removes the K highest-loss runs, as Epoch did (their
-five highest-loss runs, where training was shortest, pull B six-fold; LAWS.md section 9).
+five highest-loss runs, where training was shortest, pull B six-fold: Besiroglu et al. 2024, arXiv:2404.10102).
 
 Outliers: after a first fit, a run whose log-loss residual exceeds ``outlier_sigma`` (default 10)
 robust standard deviations (1.4826 x the median absolute deviation of the residuals, at least

@@ -10,7 +10,7 @@ Step Law sweeps).  The model, in x = ln(lr / lr*) and z = ln(B / B*), is
 It is fitted by least squares on ln L over the runs within ``window`` (default 2%) of the
 setting's best loss, with the optimum (lr*, B*) as free parameters bounded by the sampled range.
 Judging an lr/batch law by the loss on this surface, not by the distance to the grid's argmin, is
-what the flat basin of real sweeps calls for (LAWS.md section 9: 4-13 grid points within 0.25%).
+what the flat basin of real sweeps calls for (the Step Law sweeps have 4-13 grid points within 0.25% of each setting's best).
 
 The same coefficients give the sensitivity figure `check` uses: the relative loss cost of an lr
 (batch) off by a factor r is exp(a ln^2 r) - 1 (see hpadvisor.laws.sensitivity).

@@ -2,8 +2,7 @@
 
 A :class:`Schedule` gives ``lr(steps)`` for any array of optimizer-step indices ``s`` (0-based:
 ``lr(s)`` is the learning rate of the ``s``-th update) and ``sequence()`` = ``lr(0..total_steps)``,
-the per-step sequence the curve laws sum over.  Shapes (LAWS.md section 5, names as trainers use
-them, CONVENTIONS.md): ``constant``, ``cosine``, ``linear`` (``min_lr = 0`` is linear decay to zero,
+the per-step sequence the curve laws sum over.  Shapes (named as trainers name them: docs/formats.md): ``constant``, ``cosine``, ``linear`` (``min_lr = 0`` is linear decay to zero,
 D2Z), ``wsd`` with ``decay_shape`` ``linear`` / ``1-sqrt`` / ``cosine`` / ``exponential`` (Megatron's
 ``2 * 0.5**r - 1``) / ``geometric`` (peak**(1-r) * min**r, the Multi-Power-Law runs), ``multistep``
 (DeepSeek: 31.6% of peak after 80%, 10% after 90%), ``inverse_sqrt``, ``wsd_restarts`` (WSD-S:
@@ -55,7 +54,8 @@ SHAPES = ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "w
 CONVENTIONS = ("megatron", "hf", "nanogpt", "torchtitan", "neox")
 #: WSD-S cycles are evaluated one by one; far more than anyone runs, and a bound on the work.
 MAX_COOLDOWNS = 10_000
-#: DeepSeek LLM's multi-step schedule (LAWS.md section 5): (fraction of the run, factor of peak).
+#: DeepSeek LLM's multi-step schedule (DeepSeek-AI 2024, arXiv:2401.02954, section 2.3): (fraction of the run,
+#: factor of peak).
 DEEPSEEK_MILESTONES = ((0.8, 0.316), (0.9, 0.1))
 
 
@@ -287,7 +287,7 @@ def from_trace(steps: Sequence[float], lr: Sequence[float], *, total_steps: int 
 
 
 def luo_schedule(name: str, peak: float = 3e-4, floor: float = 3e-5, warmup: int = 2160) -> Schedule:
-    """The schedules of the Multi-Power-Law runs (Luo et al. 2025; shared/data/mpl_schedules/SOURCE.md).
+    """The schedules of the Multi-Power-Law runs (Luo et al. 2025; data/mpl_schedules/SOURCE.md).
 
     ``constant_24000``, ``cosine_72000``, ``wsd_20000_24000`` (geometric cooldown from 20000),
     ``wsdld_20000_24000`` (linear cooldown), ``wsdcon_3`` / ``_9`` / ``_18`` (peak until step 8000,
@@ -331,7 +331,7 @@ def build(
     """A schedule from run-file or flag values (``min_lr`` absolute or ``min_lr_ratio`` of the peak).
 
     Defaults: cosine and WSD decay to 10% of the peak (Chinchilla, OLMo), linear to 0 (D2Z),
-    WSD cooldown over 20% of the run (Hägele et al. 2024); LAWS.md section 5.
+    WSD cooldown over 20% of the run (Hägele et al. 2024, arXiv:2405.18392); docs/laws.md.
     """
     if shape == "d2z":
         shape, min_lr, min_lr_ratio = "linear", 0.0, None

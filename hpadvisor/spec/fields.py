@@ -21,7 +21,7 @@ class Field:
 
 
 SCHEDULE_SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
-#: What trainers call a run file's key (CONVENTIONS.md), for "did you mean" on an unknown key.
+#: What trainers call a run file's key (docs/formats.md), for "did you mean" on an unknown key.
 SYNONYMS = {
     "learning_rate": "lr", "peak_lr": "lr", "max_lr": "lr", "lr_max": "lr", "wd": "weight_decay",
     "adam_beta1": "beta1", "adam_beta2": "beta2", "adam_eps": "eps", "adam_epsilon": "eps",

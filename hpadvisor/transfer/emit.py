@@ -1,5 +1,5 @@
 """A transfer plan in trainers' own words: Megatron-LM, GPT-NeoX, Cerebras, nanoGPT-mup field
-names (CONVENTIONS.md), and a framework-neutral parameter-group recipe.
+names (docs/formats.md), and a framework-neutral parameter-group recipe.
 
 Trainers with muP support compute the per-group multipliers themselves from the base shape, so
 their snippets set the base shape, the switches, and the *proxy's* (base) learning rate; the
@@ -90,7 +90,7 @@ def emit(plan: TransferPlan, fmt: str) -> str:
         }
         return _header(plan, "Megatron-LM muP fields") + _yaml(data)
     if fmt == "neox":
-        # NeoX takes `-` or `_` in keys; CONVENTIONS.md spells them with `_`.  mup_width_scale is
+        # NeoX takes `-` or `_` in keys; docs/formats.md spells them with `_`.  mup_width_scale is
         # the width factor of mup's *delta* model (default 2), not the proxy-to-target multiplier.
         data = {
             "use_mup": True,

@@ -45,7 +45,7 @@ NAME_PATTERNS: tuple[tuple[str, str], ...] = (
 _NUM = {"type": "number"}
 _NUM_OR_NULL = {"type": ["number", "null"]}
 
-#: The JSON contract of `transfer --format json` (issue 5; docs/transfer.md).  The keys listed
+#: The JSON contract of `transfer --format json` (docs/transfer.md).  The keys listed
 #: here are the contract scripts rely on; further keys may be added, never removed or renamed.
 JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
