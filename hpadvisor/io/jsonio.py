@@ -13,7 +13,8 @@ import re
 from typing import Any
 
 from hpadvisor.errors import DataError
-from hpadvisor.io.yamlio import KeyPath, read_text
+from hpadvisor.io.inputs import read_input_text
+from hpadvisor.io.yamlio import KeyPath
 
 
 def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
@@ -44,7 +45,7 @@ def json_lines(text: str, source: str) -> dict[KeyPath, int]:
 
 
 def load_json(path: str, *, what: str = "file") -> tuple[Any, dict[KeyPath, int]]:
-    return parse_json(read_text(path, what=what), str(path))
+    return parse_json(read_input_text(path, what=what), str(path))
 
 
 _HEADER = re.compile(r"^\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(?:#.*)?$")

@@ -113,7 +113,7 @@ def _json_text(text: str, lines: bool, path: Path) -> str:
     return json.dumps(mark(json.loads(text)))
 
 
-def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
+def _read_frame(path: Path, kind: str, what: str = "table") -> tuple[pd.DataFrame, str]:
     """The file as a frame, and the SHA-256 of the very bytes parsed (read once: a log that is
     still being written cannot differ between the data and its recorded digest)."""
     import hashlib
@@ -121,12 +121,14 @@ def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
 
     import pandas as pd
 
+    from hpadvisor.io.inputs import TABLE_LIMIT, read_input_bytes
+
     blanks = {"keep_default_na": False, "na_values": [""]}  # NA words are sorted out per column
 
     try:
         if kind == "tfevents":  # read by TensorBoard's own reader, file by file
-            return _tfevents(path)
-        data = path.read_bytes()
+            return _tfevents(path, what)
+        data = read_input_bytes(path, what=what, limit=TABLE_LIMIT)
         digest = hashlib.sha256(data).hexdigest()
         # low_memory=False: a column read in chunks can come out part float, part str ("nan")
         if kind == "csv" and path.suffix == ".txt":
@@ -161,7 +163,7 @@ def _read_frame(path: Path, kind: str) -> tuple[pd.DataFrame, str]:
     raise DataError(f"'{path}': unknown table kind {kind}.")  # pragma: no cover
 
 
-def _tfevents(path: Path) -> tuple[pd.DataFrame, str]:
+def _tfevents(path: Path, what: str = "log") -> tuple[pd.DataFrame, str]:
     """TensorBoard scalars (an event file, or a log directory's; PyTorch's scalar summaries and TF2's
     one-number tensor summaries) as a frame: a ``step`` column and one column per tag (blank where
     a tag was not logged); a tag logged twice at a step keeps its last value, as TensorBoard shows it.
@@ -181,13 +183,19 @@ def _tfevents(path: Path) -> tuple[pd.DataFrame, str]:
         import numpy as np
         from tensorboard.util.tensor_util import make_ndarray
 
+        from hpadvisor.io.inputs import TABLE_LIMIT, read_input_bytes
+
         h = hashlib.sha256()
+        total = 0
         with tempfile.TemporaryDirectory(prefix="hpadvisor-tb-") as tmp:
             for f in event_files(path) if path.is_dir() else [path]:
-                with open(f, "rb") as src, open(Path(tmp) / f.name, "wb") as dst:
-                    for block in iter(lambda src=src: src.read(1 << 20), b""):
-                        h.update(block)
-                        dst.write(block)
+                data = read_input_bytes(f, what=what, limit=TABLE_LIMIT)
+                total += len(data)
+                if total > TABLE_LIMIT:
+                    raise DataError(f"{what} '{path}': its event files hold more than {TABLE_LIMIT // 1_000_000} MB "
+                                    "together, the most hpadvisor reads from a log: give one run's directory.")
+                h.update(data)
+                (Path(tmp) / f.name).write_bytes(data)
             target = tmp if path.is_dir() else str(Path(tmp) / path.name)
             acc = EventAccumulator(target, size_guidance={"scalars": 0, "tensors": 0})
             acc.Reload()
@@ -198,6 +206,8 @@ def _tfevents(path: Path) -> tuple[pd.DataFrame, str]:
             if values and all(np.size(v) == 1 and np.issubdtype(np.asarray(v).dtype, np.number)
                               for v in values.values()):
                 columns.setdefault(tag, {k: float(np.asarray(v).reshape(-1)[0]) for k, v in values.items()})
+    except DataError:
+        raise
     except OSError as exc:
         raise DataError(f"'{path}' cannot be read: {exc.strerror or exc}.") from None
     except Exception as exc:  # noqa: BLE001 -- the reader's own errors (truncated records, bad protobuf)
@@ -251,9 +261,9 @@ def read_table(
     """
     import pandas as pd
 
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{what} '{p}' not found. Check the path.")
+    from hpadvisor.io.inputs import TABLE_LIMIT, check_input
+
+    p = check_input(path, what=what, limit=TABLE_LIMIT, directory=True)  # before any byte is read
     if p.is_dir():
         if not event_files(p):
             raise DataError(f"{what} '{p}' is a directory, not a file (nor a TensorBoard log directory).")
@@ -267,7 +277,7 @@ def read_table(
             f"{what} '{p}': unknown file type '{p.suffix}'. Use .csv, .tsv, .jsonl, .json, .parquet "
             "or a TensorBoard event file."
         )
-    frame, digest = _read_frame(p, kind)
+    frame, digest = _read_frame(p, kind, what)
     if not isinstance(frame, pd.DataFrame) or frame.shape[1] == 0:
         raise DataError(f"{what} '{p}' has no columns.")
     frame.columns = [str(c) for c in frame.columns]

@@ -9,7 +9,6 @@ at the line, and refuses duplicate keys, which PyYAML would otherwise silently l
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -25,18 +24,11 @@ KeyPath = tuple[str, ...]
 
 
 def read_text(path: str | os.PathLike[str], *, what: str = "file") -> str:
-    """The text of ``path``, or a one-line :class:`DataError` saying why it cannot be read."""
-    p = Path(path)
-    if not p.exists():
-        raise DataError(f"{what} '{p}' not found. Check the path.")
-    if p.is_dir():
-        raise DataError(f"{what} '{p}' is a directory, not a file.")
-    try:
-        return p.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{what} '{p}' is not UTF-8 text (byte {exc.start}). Is it a binary file?") from None
-    except OSError as exc:
-        raise DataError(f"{what} '{p}' cannot be read: {exc.strerror}.") from None
+    """The text of ``path``, or a one-line :class:`DataError` saying why it cannot be read (see
+    :func:`hpadvisor.io.inputs.read_input_text`: regular files only, at most 20 MB)."""
+    from hpadvisor.io.inputs import read_input_text
+
+    return read_input_text(path, what=what)
 
 
 def loads(text: str, *, source: str = "<string>") -> tuple[Any, dict[KeyPath, int]]:
