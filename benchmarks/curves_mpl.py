@@ -6,16 +6,16 @@ Run: python benchmarks/curves_mpl.py"""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _data import dataset
 
 from hpadvisor.fitting.curves import Curve, curves_from_logs, evaluate, fit_curves
 from hpadvisor.laws.curves import MPL_25M, MPL_100M, MPL_400M
 from hpadvisor.schedules import interpolate_trace, luo_schedule
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "mpl_schedules"
+DATA = dataset("mpl_schedules")
 TRAIN = ("cosine_24000", "constant_24000", "wsdcon_9")
 TEST = ("constant_72000", "cosine_72000", "wsd_20000_24000", "wsdld_20000_24000", "wsdcon_3", "wsdcon_18")
 PUBLISHED = {"25": MPL_25M, "100": MPL_100M, "400": MPL_400M}

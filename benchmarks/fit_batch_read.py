@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _data import dataset
 
 from hpadvisor.fitting.batch import fit_batch
 from hpadvisor.fitting.data import holdout_mask, read_fit_table
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "critical_batch_size" / "cbs_steps_to_target_loss.csv"
+DATA = dataset("critical_batch_size", "cbs_steps_to_target_loss.csv")
 AUTHORS = {"85M": 745, "151M": 955, "302M": 1394, "604M": 1889, "1.2B": 2533}
 
 

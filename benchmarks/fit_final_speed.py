@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import numpy as np
+from _data import dataset
 
 from hpadvisor.fitting.final import fit_final, read_ladder
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "epoch_chinchilla" / "svg_extracted_data.csv"
+DATA = dataset("epoch_chinchilla", "svg_extracted_data.csv")
 EPOCH = {"E": (1.8172, 0.026), "A": (482.01, 124.5), "B": (2085.43, 1293.0), "alpha": (0.3478, 0.015),
          "beta": (0.3658, 0.021)}
 

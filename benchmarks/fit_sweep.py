@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
+
+from _data import dataset
 
 from hpadvisor.fitting.data import holdout_mask, read_fit_table
 from hpadvisor.fitting.sweep import fit_sweep
 from hpadvisor.laws.lr_batch import STEPLAW
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "steplaw" / "dense_lr_bs_loss.csv"
+DATA = dataset("steplaw", "dense_lr_bs_loss.csv")
 
 
 def read():
