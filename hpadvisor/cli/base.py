@@ -106,6 +106,12 @@ def guarded(func: F) -> F:
         except BrokenPipeError:
             sys.stderr.close()
             raise typer.Exit(0) from None
+        except OSError as exc:  # the system refused a read or a write (disk full, permission): not a bug
+            if _STATE["debug"]:
+                raise
+            where = f" ('{exc.filename}')" if exc.filename else ""
+            raise fail(f"{exc.strerror or type(exc).__name__}{where}: check the path, its permissions and the "
+                       "free space.") from None
         except KeyboardInterrupt:
             raise fail("interrupted.", 130) from None
         except Exception as exc:  # a bug: still one line, and how to report it

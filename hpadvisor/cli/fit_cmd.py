@@ -66,12 +66,13 @@ def _progress(total: int, what: str):
     return tick
 
 
-def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path] = None) -> None:
+def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path] = None,
+             data: Optional[Path] = None) -> None:
     """Refuse, before any fitting, outputs that exist (without --force) and an empty --holdout."""
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.io import outputs
 
-    outputs.check_outputs({"--out": out, "--plot": plot}, force=force)
+    outputs.check_outputs({"--out": out, "--plot": plot}, force=force, inputs=[data])
     if holdout is not None and not holdout.strip():
         raise InvalidInputError("--holdout is empty; give e.g. 'N >= 1e9'.")
 
@@ -146,7 +147,7 @@ def fit_sweep_command(
     from hpadvisor.fitting.sweep import fit_sweep
     from hpadvisor.io.tables import parse_map
 
-    _prepare(out, force, holdout, plot)
+    _prepare(out, force, holdout, plot, data=file)
     table = read_fit_table(file, need=["N", "D", "lr", "loss"], mapping=parse_map(map), what="sweep",
                            param_count=param_count, default_param_count="non-embedding",
                            seq_len=_seq_len(seq_len), batch_unit=batch_unit, need_batch=True)
@@ -226,7 +227,7 @@ def fit_batch_command(
     from hpadvisor.fitting.data import holdout_mask, read_fit_table
     from hpadvisor.io.tables import parse_map
 
-    _prepare(out, force, holdout, plot)
+    _prepare(out, force, holdout, plot, data=file)
     sl = _seq_len(seq_len)
     table = read_fit_table(file, need=["N", "steps"], mapping=parse_map(map), what="batch study",
                            param_count=param_count, default_param_count="total", seq_len=sl,

@@ -65,7 +65,7 @@ def fit_curves_command(
     from hpadvisor.io import lawfile, outputs, yamlio
     from hpadvisor.io.tables import parse_map
 
-    outputs.check_writable(out, force=force)
+    outputs.check_outputs({"--out": out}, force=force, inputs=[*files, config])  # before any work
     if bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {bootstrap}.")
     if lam is not None and law != "annealing":

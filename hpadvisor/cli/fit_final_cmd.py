@@ -60,7 +60,7 @@ def fit_final_cmd(
     # the second plot beside --plot is checked too, before the fit; a --plot without a name ('.')
     # has none, and fails on --plot's own check, which comes first
     resid = _residual_plot(plot) if plot is not None and plot.name else None
-    outputs.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force,
+    outputs.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force, inputs=[file],
                          plots=("--plot", "--plot (its residuals)"))
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")

@@ -61,6 +61,7 @@ def laws_export(
 
     from hpadvisor.io import lawfile, outputs
 
+    outputs.check_outputs({"--out": out}, force=force, inputs=[key])  # KEY may be a law file
     text = lawfile.dumps(lawfile.find(key))
     if out is None:
         sys.stdout.write(text)

@@ -44,7 +44,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.io import outputs, yamlio
 
-    outputs.check_outputs({"--plot": plot}, force=force)
+    outputs.check_outputs({"--plot": plot}, force=force, inputs=[lr_trace, config])
     notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")

@@ -89,6 +89,9 @@ def recommend(
         "hardware.count": gpus,
         "hardware.mfu": mfu,
     }
+    from hpadvisor.io import outputs
+
+    outputs.check_outputs({"--out": out}, force=force, inputs=[run_file, *(laws or [])])  # before any work
     all_laws, preferred = lawfile.merge(REGISTRY, [str(p) for p in (laws or [])])
     spec = api.load_spec(run_file, overrides, laws=all_laws, loss_law=loss_law)
     advice = advisor.recommend(
@@ -101,8 +104,6 @@ def recommend(
         for note in notes:
             typer.echo(f"note: {note}", err=True)
         if out is not None:
-            from hpadvisor.io import outputs
-
             outputs.write_atomic(out, text, force=force)
             typer.echo(f"wrote {out}", err=True)
         else:

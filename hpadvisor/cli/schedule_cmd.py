@@ -52,7 +52,7 @@ def schedule_command(
         raise InvalidInputError("--every must be >= 1.")
     from hpadvisor.io import outputs
 
-    outputs.check_outputs({"--out": out, "--plot": plot}, force=force)
+    outputs.check_outputs({"--out": out, "--plot": plot}, force=force, inputs=[config, run_file])
     spec = advice = None
     require_config(config, format_in)
     if config is not None:

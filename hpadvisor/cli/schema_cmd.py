@@ -22,6 +22,7 @@ def schema(
     from hpadvisor import spec
     from hpadvisor.io import outputs
 
+    outputs.check_outputs({"--out": out}, force=force)
     text = json.dumps(spec.json_schema(), indent=2) + "\n"
     if out is None:
         sys.stdout.write(text)

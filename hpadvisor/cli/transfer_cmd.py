@@ -79,6 +79,7 @@ def transfer(
     from hpadvisor.transfer import plan as tr
     from hpadvisor.transfer.emit import emit as emit_snippet
 
+    outputs.check_outputs({"--out": out}, force=force, inputs=[proxy_file, to])  # before any work
     seq = units.parse_seq_len(seq_len) if seq_len is not None else 2048
     first = _values_from_file(proxy_file)
     target_vals = _values_from_file(to)

@@ -5,12 +5,21 @@ matplotlib is an optional extra, imported only when a file is asked for.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from hpadvisor.errors import DataError
-from hpadvisor.io.outputs import check_plot_path, check_writable
+from hpadvisor.io.outputs import (
+    check_plot_path,
+    check_writable,
+    replace_into,
+    target,
+    temporary_beside,
+    write_error,
+)
 
 MARKS = "*o+x#@%&"
 
@@ -50,8 +59,8 @@ def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequ
               observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
               xlabel: str = "step", xlog: bool = False, ylog: bool = False) -> None:
     """Write a PNG or SVG (by suffix) with matplotlib; refuses to overwrite without ``force``."""
-    p = check_plot_path(path)
-    check_writable(p, force=force)
+    check_writable(check_plot_path(path), force=force, flag="--plot")
+    p = target(path)  # a symlink is written through
     try:
         import matplotlib
 
@@ -59,7 +68,7 @@ def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequ
         import matplotlib.pyplot as plt
     except ImportError:
         raise DataError(
-            "--plot needs matplotlib (an optional extra): pip install matplotlib. "
+            "`plot` needs matplotlib (an optional extra): pip install matplotlib. "
             "Without it the plot is printed in the terminal."
         ) from None
     fig, ax = plt.subplots(figsize=(7, 4.2))
@@ -77,7 +86,20 @@ def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequ
         ax.set_title(title, fontsize=9)
     ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = p.with_name(f".{p.name}.tmp{p.suffix}")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(p)
+    try:
+        fd, tmp = temporary_beside(p, suffix=p.suffix)
+        os.close(fd)
+    except OSError as exc:
+        plt.close(fig)
+        raise write_error(p, exc) from None
+    try:
+        fig.savefig(tmp, format=p.suffix.lower().lstrip("."))
+        replace_into(tmp, p)
+    except BaseException as exc:  # no temporary file left behind, whatever stopped the write
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise write_error(p, exc) from None
+        raise
+    finally:
+        plt.close(fig)
