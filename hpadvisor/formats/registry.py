@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from hpadvisor.errors import HpAdvisorError, InvalidInputError, did_you_mean
@@ -76,7 +75,9 @@ def trainer_config_kind(path: str, raw: Any) -> str | None:
     """The trainer a file that failed as a run file was written for, when it clearly is one.
     ``raw``: the file as YAML already parsed (None when it is not YAML: a script, TOML)."""
     try:
-        kind = detect(path, Path(path).read_text(encoding="utf-8"))
+        from hpadvisor.io.inputs import read_input_text  # regular files only, size capped
+
+        kind = detect(path, read_input_text(path))
     except (HpAdvisorError, OSError, UnicodeDecodeError, ValueError, RecursionError):
         return None
     if isinstance(raw, Mapping):  # by its keys: only when they say so clearly
