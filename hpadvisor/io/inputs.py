@@ -103,6 +103,21 @@ def read_input_bytes(path: str | os.PathLike[str], *, what: str = "file", limit:
     return data
 
 
+#: Python reads whole numbers of at most this many digits (``sys.get_int_max_str_digits``).
+MAX_DIGITS = 4300
+
+
+def is_digit_limit(exc: BaseException) -> bool:
+    """Whether ``exc`` is Python refusing a whole number longer than MAX_DIGITS digits."""
+    return isinstance(exc, ValueError) and "integer string conversion" in str(exc)
+
+
+def digit_limit_error(source: object) -> DataError:
+    """The one line for a number too long to read (a parser's ValueError, see :func:`is_digit_limit`)."""
+    return DataError(f"{source}: a whole number has more than {MAX_DIGITS:,} digits, more than Python reads and "
+                     "more than any setting needs: check the file.")
+
+
 def read_input_text(path: str | os.PathLike[str], *, what: str = "file", limit: int = TEXT_LIMIT) -> str:
     """The UTF-8 text of ``path`` (see :func:`read_input_bytes`), line ends as ``open()`` gives them
     (\\r\\n and \\r read as \\n); a binary file is refused."""

@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from hpadvisor.errors import DataError
-from hpadvisor.io.inputs import read_input_text
+from hpadvisor.io.inputs import digit_limit_error, is_digit_limit, read_input_text
 from hpadvisor.io.yamlio import KeyPath
 
 
@@ -25,6 +25,10 @@ def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
                         f"{exc.msg}. Is the file complete?") from None
     except RecursionError:
         raise DataError(f"{source}: invalid JSON: nested too deeply.") from None
+    except ValueError as exc:
+        if is_digit_limit(exc):
+            raise digit_limit_error(source) from None
+        raise
     return data, json_lines(text, source)
 
 
@@ -67,6 +71,10 @@ def parse_toml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
         raise DataError(f"{source}: invalid TOML: {msg}. Is the file complete?") from None
     except RecursionError:
         raise DataError(f"{source}: invalid TOML: nested too deeply.") from None
+    except ValueError as exc:
+        if is_digit_limit(exc):
+            raise digit_limit_error(source) from None
+        raise
     lines: dict[KeyPath, int] = {}
     table: tuple[str, ...] = ()
     in_multiline = False

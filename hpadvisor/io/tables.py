@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hpadvisor.errors import DataError, InvalidInputError
+from hpadvisor.io.inputs import MAX_DIGITS, is_digit_limit
 
 if TYPE_CHECKING:  # pandas is imported lazily: it is slow to import
     import numpy as np
@@ -69,6 +70,19 @@ NAN_WORDS = frozenset({"nan", "-nan", "+nan", "1.#qnan", "-1.#qnan", "1.#ind", "
 MISSING_WORDS = frozenset({"", "na", "n/a", "#n/a", "#n/a n/a", "#na", "null", "none", "<na>"})
 
 
+def _cut(text: str, most: int = 40) -> str:
+    """A value quoted in a message, at most ``most`` characters (a cell may hold thousands)."""
+    return text if len(text) <= most else text[: most - 3] + "..."
+
+
+def _json_why(exc: ValueError) -> str:
+    """Why :mod:`json` refused a text: its message and line, or a number too long to read."""
+    msg, line = getattr(exc, "msg", None), getattr(exc, "lineno", None)
+    if msg is None:
+        return f"a whole number has more than {MAX_DIGITS:,} digits" if is_digit_limit(exc) else str(exc)
+    return f"{msg}, line {line}"
+
+
 def _json_text(text: str, lines: bool, path: Path) -> str:
     """The JSON text with each NaN literal as the string "nan": pandas' reader would make JSON's
     NaN and null the same NaN (only texts that contain a NaN are rewritten).  Rows that are not
@@ -82,7 +96,7 @@ def _json_text(text: str, lines: bool, path: Path) -> str:
                 try:
                     row = json.loads(line)
                 except ValueError as exc:
-                    raise DataError(f"'{path}', line {i}: not JSON ({exc.msg}).") from None
+                    raise DataError(f"'{path}', line {i}: not JSON ({_json_why(exc)}).") from None
                 if not isinstance(row, dict):
                     raise DataError(f"'{path}', line {i}: a JSON Lines row must be an object of "
                                     f"column: value, not a {type(row).__name__}.")
@@ -90,7 +104,7 @@ def _json_text(text: str, lines: bool, path: Path) -> str:
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise DataError(f"'{path}' is not JSON ({exc.msg}, line {exc.lineno}).") from None
+            raise DataError(f"'{path}' is not JSON ({_json_why(exc)}).") from None
         records = isinstance(data, list) and all(isinstance(r, dict) for r in data)
         columns = isinstance(data, dict) and all(isinstance(c, (list, dict)) for c in data.values())
         if not (records or columns):
@@ -337,7 +351,7 @@ def read_table(
         if bad.any():
             row = int(bad.to_numpy().nonzero()[0][0])
             raise DataError(
-                f"{what} '{p}', {row_label(frame, row)}: {canon} = {frame[canon].iloc[row]!r} is not a number."
+                f"{what} '{p}', {row_label(frame, row)}: {canon} = {_cut(repr(frame[canon].iloc[row]))} is not a number."
             )
         frame[canon] = converted.astype(float)
         if nan.any():

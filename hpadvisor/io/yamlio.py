@@ -71,6 +71,12 @@ def loads(text: str, *, source: str = "<string>") -> tuple[Any, dict[KeyPath, in
         raise DataError(f"{source}: invalid YAML: {first}.") from None
     except RecursionError:
         raise DataError(f"{source}: invalid YAML: nested too deeply.") from None
+    except ValueError as exc:  # PyYAML's int() of a number longer than Python reads
+        from hpadvisor.io.inputs import digit_limit_error, is_digit_limit
+
+        if is_digit_limit(exc):
+            raise digit_limit_error(source) from None
+        raise
     return data, lines
 
 
@@ -147,6 +153,29 @@ def load(path: str | os.PathLike[str], *, what: str = "file") -> tuple[Any, dict
     return loads(read_text(path, what=what), source=str(path))
 
 
+class _Dumper(yaml.SafeDumper):
+    """The safe dumper, which also writes numpy scalars (a label read from a table is an
+    ``np.str_``, a number an ``np.float64`` or ``np.int64``) and tuples as the plain values they hold."""
+
+
+def _represent_plain(dumper: _Dumper, data: Any) -> yaml.Node:
+    if isinstance(data, str):
+        return dumper.represent_str(str(data))
+    if isinstance(data, float):
+        return dumper.represent_float(float(data))
+    if isinstance(data, tuple):
+        return dumper.represent_list(list(data))
+    item = getattr(data, "item", None)
+    if callable(item) and getattr(data, "shape", None) == ():  # a numpy scalar (not an array)
+        value = item()
+        if isinstance(value, (bool, int, float, str)):
+            return dumper.represent_data(value)
+    raise yaml.representer.RepresenterError("cannot represent an object", data)
+
+
+_Dumper.add_multi_representer(object, _represent_plain)
+
+
 def dumps(data: Any) -> str:
-    """YAML text for plain data (dicts keep their order)."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    """YAML text for plain data (dicts keep their order; numpy scalars as plain values)."""
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

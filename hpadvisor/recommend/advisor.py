@@ -725,7 +725,8 @@ def planned_schedule(
         trainer = sch.trainer if sch is not None else None
         convention = schedules.TRAINER_CONVENTION.get(trainer, "megatron") if trainer else "megatron"
         if not warmup_init:  # HF's WSD warms up from its floor
-            floor = min_lr_ratio if min_lr_ratio is not None else (min_lr or 0.0) / peak
+            # a peak of 0 is refused by build() below, in its words
+            floor = min_lr_ratio if min_lr_ratio is not None else (min_lr or 0.0) / peak if peak else 0.0
             warmup_init = schedules.warmup_start(trainer, shape, floor)
             if warmup_init:
                 notes.append(f"warmup from {warmup_init:g} x the peak (HF's warmup_stable_decay starts at min_lr_ratio).")
