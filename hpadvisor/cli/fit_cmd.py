@@ -67,12 +67,15 @@ def _progress(total: int, what: str):
 
 
 def _prepare(out: Path, force: bool, holdout: Optional[str], plot: Optional[Path] = None,
-             data: Optional[Path] = None) -> None:
+             data: Optional[Path] = None, name: Optional[str] = None) -> None:
     """Refuse, before any fitting, outputs that exist (without --force) and an empty --holdout."""
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.io import outputs
 
     outputs.check_outputs({"--out": out, "--plot": plot}, force=force, inputs=[data])
+    from hpadvisor.io.lawfile import check_new_name
+
+    check_new_name(name)  # a published law's key: the law file would be refused
     if holdout is not None and not holdout.strip():
         raise InvalidInputError("--holdout is empty; give e.g. 'N >= 1e9'.")
 
@@ -147,7 +150,7 @@ def fit_sweep_command(
     from hpadvisor.fitting.sweep import fit_sweep
     from hpadvisor.io.tables import parse_map
 
-    _prepare(out, force, holdout, plot, data=file)
+    _prepare(out, force, holdout, plot, data=file, name=name)
     table = read_fit_table(file, need=["N", "D", "lr", "loss"], mapping=parse_map(map), what="sweep",
                            param_count=param_count, default_param_count="non-embedding",
                            seq_len=_seq_len(seq_len), batch_unit=batch_unit, need_batch=True)
@@ -227,7 +230,7 @@ def fit_batch_command(
     from hpadvisor.fitting.data import holdout_mask, read_fit_table
     from hpadvisor.io.tables import parse_map
 
-    _prepare(out, force, holdout, plot, data=file)
+    _prepare(out, force, holdout, plot, data=file, name=name)
     sl = _seq_len(seq_len)
     table = read_fit_table(file, need=["N", "steps"], mapping=parse_map(map), what="batch study",
                            param_count=param_count, default_param_count="total", seq_len=sl,

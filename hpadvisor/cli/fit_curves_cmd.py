@@ -66,6 +66,9 @@ def fit_curves_command(
     from hpadvisor.io.tables import parse_map
 
     outputs.check_outputs({"--out": out}, force=force, inputs=[*files, config])  # before any work
+    from hpadvisor.io.lawfile import check_new_name
+
+    check_new_name(name)  # a published law's key: the law file would be refused
     if bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {bootstrap}.")
     if lam is not None and law != "annealing":
@@ -117,6 +120,12 @@ def fit_curves_command(
                                 cooldowns=cooldowns, set_by=FIT_SCHEDULE_FLAGS)
     curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched,
                                      warmup=warmup if sched is None else None)
+    first_of: dict[str, str] = {}  # the same bytes under two names would count their runs twice
+    for c in curves:
+        digest, source = str(c.source.get("sha256")), str(c.source.get("file"))
+        if first_of.setdefault(digest, source) != source:
+            raise InvalidInputError(f"'{source}' holds the same bytes as '{first_of[digest]}' (sha256 {digest[:12]}...): "
+                                    "the same log given twice would count its runs twice; give it once.")
     if config is not None:
         notes = [*config_notes, *notes]
     held = [n.strip() for item in holdout or () for n in item.split(",") if n.strip()]

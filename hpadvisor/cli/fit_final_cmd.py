@@ -62,6 +62,9 @@ def fit_final_cmd(
     resid = _residual_plot(plot) if plot is not None and plot.name else None
     outputs.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force, inputs=[file],
                          plots=("--plot", "--plot (its residuals)"))
+    from hpadvisor.io.lawfile import check_new_name
+
+    check_new_name(name)  # a published law's key: the law file would be refused
     if param_count not in (None, "total", "non-embedding"):
         raise InvalidInputError("--param-count must be total or non-embedding.")
     if bootstrap < 0:
@@ -82,8 +85,9 @@ def fit_final_cmd(
                           progress=_progress(bootstrap, "bootstrap"),
                           outlier_sigma=(0.0 if drop_highest_loss else final.OUTLIER_SIGMA) if outlier_sigma is None
                           else outlier_sigma)
-    if plot is not None or residuals:
-        _plots(fit, held, plot, residuals, force)
+    if plot is not None or residuals:  # the terminal plot goes to stderr when stdout is JSON or YAML
+        _plots(fit, held, plot, residuals, force,
+               stream=sys.stderr if format in (OutputFormat.json, OutputFormat.yaml) else sys.stdout)
     info = fit.fit_info()
     if holdout:
         info["holdout"] = {"expression": holdout, **(fit.holdout or {"rows": 0})}
@@ -160,7 +164,7 @@ def _residual_plot(plot: Path) -> Path:
     return plot.with_name(plot.stem + "-residuals" + plot.suffix)
 
 
-def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool) -> None:
+def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool, stream: Any = None) -> None:
     """Observed and fitted loss against compute, and relative residuals (fitted and held out)."""
     import numpy as np
 
@@ -173,7 +177,7 @@ def _plots(fit: Any, held: Any, path: Path | None, terminal: bool, force: bool) 
         hC = 6 * held.N * held.D
         res["held out"] = (np.log10(hC), 100 * (np.asarray(fit.law.loss(held.N, held.D)) / held.loss - 1))
     if terminal:
-        sys.stdout.write(plotting.text_plot(res, ylabel="relative residual, %", xlabel="log10 C (6ND)"))
+        (stream or sys.stdout).write(plotting.text_plot(res, ylabel="relative residual, %", xlabel="log10 C (6ND)"))
     if path is not None:
         law = fit.law
         observed = {"runs": (C, lad.loss)}

@@ -18,8 +18,8 @@ def _sizes(law: Any, params: str | None, tokens: str | None, need_n: bool) -> tu
 
     if tokens is None or (need_n and params is None):
         raise InvalidInputError(f"a {type(law).key} law needs --params N and --tokens D.")
-    D = units.parse_count(tokens, name="--tokens")
-    N = units.parse_count(params, name="--params") if params is not None else None
+    D = units.parse_size(tokens, name="--tokens", of="tokens")
+    N = units.parse_size(params, name="--params", of="parameters") if params is not None else None
     return N, D
 
 

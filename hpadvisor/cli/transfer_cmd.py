@@ -46,7 +46,7 @@ def transfer(
     to: Annotated[Optional[Path], typer.Option("--to", help="Run file of the target model.", rich_help_panel=_TARGET)] = None,
     param: Annotated[str, typer.Option("--param", help="sp, mup, mup-sgd, u-mup, completep, depth-mup, width-wd.")] = "",
     optimizer: Annotated[str, typer.Option(help="adamw, adam or sgd.")] = "adamw",
-    base_width: Annotated[Optional[str], typer.Option(help="Proxy d_model.", rich_help_panel=_BASE)] = None,
+    base_width: Annotated[Optional[str], typer.Option(help="Proxy d_model (4k = 4096).", rich_help_panel=_BASE)] = None,
     base_depth: Annotated[Optional[str], typer.Option(help="Proxy layers.", rich_help_panel=_BASE)] = None,
     base_heads: Annotated[Optional[str], typer.Option(help="Proxy attention heads.", rich_help_panel=_BASE)] = None,
     base_head_dim: Annotated[Optional[str], typer.Option(help="Proxy head size.", rich_help_panel=_BASE)] = None,
@@ -57,7 +57,7 @@ def transfer(
     eps: Annotated[Optional[str], typer.Option(help="Proxy Adam epsilon (default 1e-8).", rich_help_panel=_BASE)] = None,
     base_batch: Annotated[Optional[str], typer.Option(help="Proxy batch with unit ('256 seqs').", rich_help_panel=_BASE)] = None,
     base_tokens: Annotated[Optional[str], typer.Option(help="Proxy tokens.", rich_help_panel=_BASE)] = None,
-    width: Annotated[Optional[str], typer.Option(help="Target d_model.", rich_help_panel=_TARGET)] = None,
+    width: Annotated[Optional[str], typer.Option(help="Target d_model (4k = 4096).", rich_help_panel=_TARGET)] = None,
     depth: Annotated[Optional[str], typer.Option(help="Target layers.", rich_help_panel=_TARGET)] = None,
     heads: Annotated[Optional[str], typer.Option(help="Target attention heads.", rich_help_panel=_TARGET)] = None,
     head_dim: Annotated[Optional[str], typer.Option(help="Target head size.", rich_help_panel=_TARGET)] = None,
@@ -99,12 +99,12 @@ def transfer(
         target = _shape_and_run(target_vals, seq)
     param = param or "mup"
 
-    flag_base = {"width": (base_width, "int"), "depth": (base_depth, "int"), "n_heads": (base_heads, "int"),
-                 "head_dim": (base_head_dim, "int"), "ffn": (base_ffn, "int"), "lr": (lr, "lr"),
+    flag_base = {"width": (base_width, "width"), "depth": (base_depth, "int"), "n_heads": (base_heads, "int"),
+                 "head_dim": (base_head_dim, "width"), "ffn": (base_ffn, "width"), "lr": (lr, "lr"),
                  "init_std": (init_std, "lr"), "weight_decay": (weight_decay, "nonneg"), "eps": (eps, "lr"),
                  "batch_tokens": (base_batch, "batch"), "tokens": (base_tokens, "count")}
-    flag_target = {"width": (width, "int"), "depth": (depth, "int"), "n_heads": (heads, "int"),
-                   "head_dim": (head_dim, "int"), "ffn": (ffn, "int"), "batch_tokens": (batch, "batch"),
+    flag_target = {"width": (width, "width"), "depth": (depth, "int"), "n_heads": (heads, "int"),
+                   "head_dim": (head_dim, "width"), "ffn": (ffn, "width"), "batch_tokens": (batch, "batch"),
                    "tokens": (tokens, "count")}
     # each value's own flag, for the messages (the proxy's tuned values have no --base- prefix)
     flag_names = {("--base-", "n_heads"): "--base-heads", ("--", "n_heads"): "--heads",

@@ -132,10 +132,20 @@ def read_fit_table(
 SMALLEST = {"N": (1e3, "parameters", "in millions or billions"), "D": (1e6, "tokens", "in billions")}
 
 
-def check_size(what: str, path: str, name: str, least_seen: float, *, derived: bool = False) -> None:
+def check_size(what: str, path: str, name: str, least_seen: float, *, derived: bool = False,
+               most_seen: float | None = None) -> None:
     """Refuse a size no training run has (``SMALLEST``: N or D): a column in other units, refused
-    with the likely cause; a D derived as C / (6 N) (``derived``) points at the compute column."""
+    with the likely cause; a D derived as C / (6 N) (``derived``) points at the compute column.
+    ``most_seen``: the column's largest value, refused above the range hpadvisor computes with
+    (``units.SIZE_RANGES``: a 1e308 row overflowed the fit's arithmetic)."""
     least, unit, likely = SMALLEST[name]
+    if most_seen is not None:
+        from hpadvisor.spec.units import SIZE_RANGES
+
+        most = SIZE_RANGES[unit][1]
+        if most_seen > most:
+            raise DataError(f"{what} '{path}': {name} = {most_seen:g} {unit} is above {most:g}, beyond any training "
+                            f"run: check the column's units, or drop that row.")
     if not least_seen < least:  # NaN (an empty column) is left to the checks that name it
         return
     if derived:
@@ -149,7 +159,7 @@ def _check_scale(frame, path, what, seq_len) -> None:
     """Sizes no training run has: a column in other units, refused with the likely cause."""
     for col in SMALLEST:
         if col in frame.columns:
-            check_size(what, path, col, float(frame[col].min()),
+            check_size(what, path, col, float(frame[col].min()), most_seen=float(frame[col].max()),
                        derived=col == "D" and "D" not in frame.attrs.get("column_of", {}))
     if seq_len and "batch_tokens" in frame.columns and float(frame["batch_tokens"].min()) < seq_len:
         raise DataError(f"{what} '{path}': a batch of {float(frame['batch_tokens'].min()):g} tokens is less than "

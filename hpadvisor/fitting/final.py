@@ -33,6 +33,8 @@ from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.loss import CHINCHILLA_EPOCH, KAPLAN, Chinchilla
 
 CHINCHILLA_NAMES = ("E", "A", "B", "alpha", "beta")
+#: A final loss above this is a run that blew up, not a cross-entropy (squaring 1e308 overflowed).
+MAX_LOSS = 1e6
 KAPLAN_NAMES = ("N_c", "D_c", "alpha_N", "alpha_D")
 
 
@@ -78,11 +80,13 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
             row = int(np.flatnonzero(bad)[0])
             raise DataError(f"ladder '{path}', {row_label(frame, row)}: {name} = {arr[row]:g} must be a "
                             "finite number > 0.")
-        check_size("ladder", path, name, float(arr.min()), derived=name == "D" and "D" not in frame.columns)
+        check_size("ladder", path, name, float(arr.min()), derived=name == "D" and "D" not in frame.columns,
+                   most_seen=float(arr.max()))
     dropped: dict[str, int] = {}
-    diverged = ~np.isfinite(loss) | (loss <= 0)
+    with np.errstate(invalid="ignore"):  # NaN compares False: it is caught by isfinite
+        diverged = ~np.isfinite(loss) | (loss <= 0) | (loss > MAX_LOSS)  # 1e308: a run that blew up
     if diverged.any():
-        dropped["non-finite or non-positive loss (diverged)"] = int(diverged.sum())
+        dropped[f"non-finite, non-positive or above {MAX_LOSS:.0e} loss (diverged)"] = int(diverged.sum())
     keep = ~diverged
     if keep.sum() == 0:
         raise DataError(f"ladder '{path}': every run diverged (no finite positive loss); nothing to fit.")

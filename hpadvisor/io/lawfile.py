@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hpadvisor.errors import DataError, UnknownLawError, did_you_mean
+from hpadvisor.errors import DataError, InvalidInputError, UnknownLawError, did_you_mean
 from hpadvisor.laws import REGISTRY
 from hpadvisor.laws.base import Law, Provenance
 
@@ -196,6 +196,18 @@ def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
     if fit.get("param_count", "total") not in ("total", "non-embedding"):
         raise DataError(f"{path}: fit.param_count must be total or non-embedding, not {fit['param_count']!r}.")
     return law, fit
+
+
+def check_new_name(name: str | None) -> None:
+    """Refuse, before a fit, a name its law file could not be used under: a published law's key
+    (``--laws`` refuses such a file, so the fit would be wasted), or an empty name."""
+    if name is None:
+        return
+    if not name.strip():
+        raise InvalidInputError("the fitted law's name is empty: give a name such as chinchilla@my-ladder.")
+    if name in REGISTRY:
+        raise InvalidInputError(f"name '{name}' is a published law's key, which a law file cannot take "
+                                f"(--laws would refuse it): give another, e.g. {name}@mine.")
 
 
 def merge(base: Mapping[str, Law], paths: Sequence[str]) -> tuple[dict[str, Law], list[str]]:

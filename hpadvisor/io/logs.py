@@ -113,6 +113,7 @@ def read_log(path: str | os.PathLike[str], *, mapping: dict[str, str] | None = N
                        numeric=["step", "loss", "lr"], what="log",
                        reshape=lambda f: _wandb_wide(f, mapping, said))
     digest = frame.attrs["sha256"]
+    said += frame.attrs.get("read_notes", [])
     step_col = frame.attrs.get("column_of", {}).get("step")
     if step_col not in (None, "_step") and "_step" in frame.columns:
         said.append(f"step from '{step_col}' (the optimizer step); W&B's _step, which counts log calls, not used.")

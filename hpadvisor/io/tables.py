@@ -201,10 +201,15 @@ def _tfevents(path: Path, what: str = "log") -> tuple[pd.DataFrame, str]:
 
         h = hashlib.sha256()
         total = 0
+        cut: list[str] = []
         with tempfile.TemporaryDirectory(prefix="hpadvisor-tb-") as tmp:
             for f in event_files(path) if path.is_dir() else [path]:
                 data = read_input_bytes(f, what=what, limit=TABLE_LIMIT)
                 total += len(data)
+                whole, rest = _tfrecords(data)
+                if rest:  # TensorBoard's reader stops there without a word
+                    cut.append(f"'{f.name}' ends in a cut-off record ({rest:,} bytes after its {whole:,} whole records): "
+                               "read up to it; the file is truncated or still being written, so later points are missing")
                 if total > TABLE_LIMIT:
                     raise DataError(f"{what} '{path}': its event files hold more than {TABLE_LIMIT // 1_000_000} MB "
                                     "together, the most hpadvisor reads from a log: give one run's directory.")
@@ -231,7 +236,23 @@ def _tfevents(path: Path, what: str = "log") -> tuple[pd.DataFrame, str]:
     columns.pop("step", None)  # a step counter logged as a scalar: the event's own step is the step
     if not columns:
         raise DataError(f"'{path}' holds no TensorBoard scalars but a step counter.")
-    return pd.DataFrame(columns).sort_index().reset_index(names="step"), h.hexdigest()
+    frame = pd.DataFrame(columns).sort_index().reset_index(names="step")
+    frame.attrs["read_notes"] = cut
+    return frame, h.hexdigest()
+
+
+def _tfrecords(data: bytes) -> tuple[int, int]:
+    """(whole records, bytes after the last whole one) of a TFRecord file: each record is a
+    little-endian uint64 length, 4 bytes of its CRC, the data, 4 bytes of the data's CRC."""
+    import struct
+
+    at = whole = 0
+    while at + 12 <= len(data):
+        end = at + 12 + struct.unpack_from("<Q", data, at)[0] + 4
+        if end > len(data):
+            break
+        at, whole = end, whole + 1
+    return whole, len(data) - at
 
 
 def _parquet(data: bytes) -> pd.DataFrame:
@@ -292,6 +313,7 @@ def read_table(
             "or a TensorBoard event file."
         )
     frame, digest = _read_frame(p, kind, what)
+    read_notes = list(frame.attrs.get("read_notes", []))  # what the reader had to say (a cut-off event file)
     if not isinstance(frame, pd.DataFrame) or frame.shape[1] == 0:
         raise DataError(f"{what} '{p}' has no columns.")
     frame.columns = [str(c) for c in frame.columns]
@@ -361,4 +383,5 @@ def read_table(
     frame.attrs["nan_cells"] = nan_cells
     frame.attrs["sha256"] = digest  # of the bytes parsed
     frame.attrs["column_of"] = {canon: col for col, canon in rename.items()}  # canonical -> as read
+    frame.attrs["read_notes"] = read_notes
     return frame

@@ -54,13 +54,13 @@ FIELDS: dict[str, Any] = {
         "non_embedding_params": Field("count", "Parameters outside the embeddings and output layer."),
         "active_params": Field("count", "MoE: total parameters active per token."),
         "architecture": {
-            "d_model": Field("int", "Hidden size (hidden_size, n_embd).", example=4096),
+            "d_model": Field("width", "Hidden size (hidden_size, n_embd); 4k = 4096.", example=4096),
             "n_layers": Field("int", "Transformer layers (num_layers, n_layer).", example=32),
             "n_heads": Field("int", "Attention (query) heads.", example=32),
             "n_kv_heads": Field("int", "Key/value heads (GQA/MQA); default n_heads."),
-            "head_dim": Field("int", "Per-head dimension; default d_model / n_heads."),
+            "head_dim": Field("width", "Per-head dimension; default d_model / n_heads."),
             "ffn_hidden": Field(
-                "int",
+                "width",
                 "MLP hidden size; default 4 d_model, or Llama's 8/3 d_model rounded up to 256 "
                 "with SwiGLU.",
             ),
@@ -70,7 +70,7 @@ FIELDS: dict[str, Any] = {
             "n_experts": Field("int", "MoE: routed experts per MoE layer (default: dense)."),
             "top_k": Field("int", "MoE: routed experts per token."),
             "n_shared_experts": Field("int", "MoE: always-active shared experts (default 0)."),
-            "moe_ffn_hidden": Field("int", "MoE: hidden size of one expert; default ffn_hidden."),
+            "moe_ffn_hidden": Field("width", "MoE: hidden size of one expert; default ffn_hidden."),
             "init_std": Field("lr", "Std of the weights' initialisation (e.g. 0.02), for transfer."),
         },
     },
@@ -115,11 +115,11 @@ FIELDS: dict[str, Any] = {
                          "(hpadvisor schedule, predict --config; default megatron).", choices=TRAINERS),
     },
     "proxy": {
-        "d_model": Field("int", "Width of the small proxy the hyperparameters were tuned on."),
+        "d_model": Field("width", "Width of the small proxy the hyperparameters were tuned on."),
         "n_layers": Field("int", "Depth of the proxy."),
         "n_heads": Field("int", "Attention heads of the proxy (default: head size 64)."),
-        "head_dim": Field("int", "Head size of the proxy."),
-        "ffn_hidden": Field("int", "MLP hidden size of the proxy (default 4 d_model)."),
+        "head_dim": Field("width", "Head size of the proxy."),
+        "ffn_hidden": Field("width", "MLP hidden size of the proxy (default 4 d_model)."),
         "lr": Field("lr", "Learning rate tuned on the proxy."),
         "init_std": Field("lr", "Initialisation std tuned on the proxy (default 0.02)."),
         "weight_decay": Field("nonneg", "Weight decay used on the proxy (default 0.1)."),
@@ -173,7 +173,7 @@ def json_schema() -> dict[str, Any]:
                     {"type": "string", "pattern": r"^\s*[0-9._]+([eE][+-]?[0-9]+)?\s*([kKmMbBgGtTpP]i?)?\s*[A-Za-z]*\s*$"},
                 ]
             }
-        elif kind == "seq_len":
+        elif kind in ("seq_len", "width"):  # 4k = 4096
             s = {"oneOf": [{"type": "integer", "minimum": 1}, {"type": "string"}]}
         elif kind == "batch":
             s = {"type": "string", "pattern": r"^\s*[0-9._eE+-]+\s*([kKmMbBgGtT]i?)?\s*(tokens?|toks?|seqs?|sequences?|samples?)\s*$"}

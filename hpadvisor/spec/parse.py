@@ -26,7 +26,12 @@ def _where(path: tuple[str, ...], lines: Lines, source: str) -> str:
 def _convert(fld: Field, value: Any, dotted: str) -> Any:
     kind = fld.kind
     if kind == "count":
+        of = "parameters" if dotted.endswith("params") else "tokens" if dotted.endswith("tokens") else None
+        if of is not None:  # a model size or a token count: in the range hpadvisor computes with
+            return units.parse_size(value, name=dotted, of=of)
         return units.parse_count(value, name=dotted)
+    if kind == "width":
+        return units.parse_width(value, name=dotted)
     if kind == "flops":
         return units.parse_quantity(value, name=dotted, units=("FLOPs",))[0]
     if kind == "seq_len":

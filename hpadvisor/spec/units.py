@@ -142,6 +142,37 @@ def parse_seq_len(value: object, *, name: str = "seq_len") -> int:
     return int(number)
 
 
+def parse_width(value: object, *, name: str = "d_model") -> int:
+    """A model width (d_model, MLP or head size): a whole number, ``k`` read as 1024 as in
+    :func:`parse_seq_len` (``4k`` = 4096: widths, like context sizes, are written in powers of two)."""
+    number, _ = parse_quantity(value, name=name, binary_k=True, integer=True)
+    return int(number)
+
+
+#: The sizes hpadvisor computes with, per kind: (least, most, what lies outside).  A model below a
+#: thousand parameters or a run below a million tokens is a unit error (millions written as units);
+#: above, the laws' powers leave float range (1e-300 parameters printed numpy overflow warnings).
+SIZE_RANGES: dict[str, tuple[float, float]] = {
+    "parameters": (1e3, 1e15),
+    "tokens": (1e6, 1e17),
+}
+
+
+def check_size(number: float, *, name: str, of: str) -> float:
+    """``number`` if it lies in ``SIZE_RANGES[of]``, else one line naming the range and the likely unit slip."""
+    least, most = SIZE_RANGES[of]
+    if not least <= number <= most:
+        side = "below" if number < least else "above"
+        raise InvalidInputError(f"'{name}' = {number:.4g} {of} is {side} the {format_si(least)} to {format_si(most)} "
+                                f"{of} hpadvisor computes with: check the units (7B = 7e9).")
+    return number
+
+
+def parse_size(value: object, *, name: str, of: str) -> float:
+    """A count of ``of`` (parameters or tokens), with SI multiplier, in :data:`SIZE_RANGES`."""
+    return check_size(parse_count(value, name=name), name=name, of=of)
+
+
 def format_count(x: float) -> str:
     """Shortest SI form that parses back to exactly ``x``: 7e9 -> '7B', 1.3e9 -> '1.3B'."""
     x = float(x)
