@@ -50,8 +50,15 @@ def test_compare_ranks_the_published_400m_law_like_the_runs():
     assert len(cd) == 10 and cd[0]["final_loss"] <= final["wsd linear 20% to 0.1x"]
     assert cd[0]["decay_shape"] in curve_advice.SHAPES and cd[0]["decay_fraction"] in curve_advice.FRACTIONS
     # 24k steps at the fitted peak and warmup: only the two candidates that decay to 0 leave the data
-    assert r["notes"] == ["cosine to 0, linear to 0 (D2Z): the lr falls below the lowest lr of any fitted run "
-                          "(3e-05): their loss drop there is extrapolated."]
+    assert r["notes"][0] == ("cosine to 0, linear to 0 (D2Z): the lr falls below the lowest lr of any fitted run "
+                             "(3e-05): their loss drop there is extrapolated.")
+    # a published law has no interval basis of its own: said, and the default calibration used
+    assert r["notes"][1].startswith("the law file records no interval basis")
+    # the two WSD cooldowns are 0.0009 nats apart, far inside their +-0.81% intervals: a tie
+    assert r["tie"] is True and r["notes"][2] == (
+        "a tie: wsd linear 10% to 0.1x and wsd linear 20% to 0.1x differ by 0.0009 nats (0.03%), within their 90% "
+        "intervals (+-0.81%, +-0.81%): the law does not separate them.")
+    assert all(row["low"] < row["final_loss"] < row["high"] for row in r["ranking"])
 
 
 def test_compare_notes_every_extrapolation():
@@ -65,16 +72,21 @@ def test_compare_notes_every_extrapolation():
     assert "cosine to 0.1x" not in notes  # its floor 1e-4 is above the fitted 3e-5
 
 
+def _extrapolation(notes: list[str]) -> list[str]:
+    """The notes without the one every published law's interval carries (no interval basis)."""
+    return [n for n in notes if not n.startswith("the law file records no interval basis")]
+
+
 def test_predict_points_and_notes():
     eta = luo_schedule("cosine_24000").sequence()
     pts, notes = curve_advice.predict(MPL_400M, eta, [12000, 24000])
     assert [p["step"] for p in pts] == [12000, 24000]
     assert pts[1]["loss"] == pytest.approx(MPL_400M.curve(eta, [24000])[0], rel=1e-12)
-    assert notes == []
+    assert _extrapolation(notes) == []
     zero = eta.copy()
     zero[20000:] = np.linspace(3e-4, 0.0, zero.size - 20000)
     _, notes = curve_advice.predict(MPL_400M, zero, [24000])
-    assert notes == ["the lr falls to 0, below the lowest lr of any fitted run (3e-05): the loss drop there is "
+    assert _extrapolation(notes) == ["the lr falls to 0, below the lowest lr of any fitted run (3e-05): the loss drop there is "
                      "extrapolated."]
 
 
@@ -98,7 +110,7 @@ def test_not_a_curve_law():
 def test_cli_compare_formats(cli):
     md = cli("compare-schedules", "mpl-400m", "--steps", "24k", "--format", "markdown", "--cooldown-min-lr-ratio", "0.1")
     assert md.exit_code == 0, md.stderr
-    assert "| schedule | final loss | gap | gap % |" in md.stdout and "| constant | 2.8168 |" in md.stdout
+    assert "| schedule | final loss | 90% interval | gap | gap % |" in md.stdout and "| constant | 2.8168 |" in md.stdout
     js = cli("compare-schedules", "mpl-400m", "--steps", "72000", "--format", "json", "--no-search")
     data = json.loads(js.stdout)
     assert data["cooldown_search"] == [] and any("extrapolation x3" in n for n in data["notes"])
@@ -207,14 +219,14 @@ def test_extrapolation_notes_judge_the_whole_schedule():
     # a step inside the warmup: the schedule's peak is the fitted one and its floor is not reached yet
     eta = luo_schedule("cosine_24000").sequence()
     _, notes = curve_advice.predict(MPL_400M, eta, [100])
-    assert notes == []
+    assert _extrapolation(notes) == []
     # an old law file without the lowest fitted lr says the floor is not checked
     import dataclasses
 
     old = dataclasses.replace(MPL_400M, provenance=dataclasses.replace(
         MPL_400M.provenance, fitted_range=tuple(r for r in MPL_400M.provenance.fitted_range if r[0] != "min_lr")))
     _, notes = curve_advice.predict(old, eta, [24000])
-    assert notes == ["the law file records no lowest fitted lr (written before hpadvisor recorded it): whether the "
+    assert _extrapolation(notes) == ["the law file records no lowest fitted lr (written before hpadvisor recorded it): whether the "
                      "lr falls below the fitted runs' is not checked."]
 
 
@@ -225,7 +237,8 @@ def test_no_warmup_is_said_to_leave_the_law_not_to_gain_a_loss():
 
     def final(w):
         eta = build("cosine", peak=3e-4, total_steps=24000, warmup_steps=w, min_lr=3e-5).sequence()
-        return curve_advice.predict(MPL_400M, eta, [24000])
+        points, notes = curve_advice.predict(MPL_400M, eta, [24000])
+        return points, _extrapolation(notes)
 
     (p0,), n0 = final(0)
     (p1,), n1 = final(1)
@@ -327,7 +340,7 @@ def test_cli_predict_several_curve_laws_side_by_side(cli):
     assert other["law"] == "mpl-100m"
     assert [x["loss"] for x in other["points"]] == pytest.approx(MPL_100M.curve(eta, [12000, 24000]), rel=1e-12)
     table = cli("predict", "mpl-400m", "mpl-100m", "--schedule", "wsd", "--steps", "24000")
-    assert table.exit_code == 0 and "mpl-400m  mpl-100m" in table.stdout
+    assert table.exit_code == 0 and "mpl-400m     90% interval  mpl-100m" in table.stdout
     bad = cli("predict", "mpl-400m", "chinchilla", "--schedule", "wsd", "--steps", "24000")
     assert bad.exit_code == 2 and "side by side only when all are curve laws" in bad.stderr
 

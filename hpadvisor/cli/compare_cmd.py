@@ -43,9 +43,12 @@ def compare_schedules(
     from hpadvisor.spec import units
 
     outputs.check_outputs({"--plot": plot}, force=force)
-    laws = [lawfile.find(f) for f in law_files]
-    law = laws[0]
-    options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search)
+    from hpadvisor.fitting.curve_intervals import basis_of
+
+    law, fit = lawfile.find_document(law_files[0])
+    laws = [law, *(lawfile.find(f) for f in law_files[1:])]
+    options = dict(min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio, search=search,
+                   basis=basis_of(law, fit, law_files[0]))
     own = None
     require_config(config, format_in)
     if config is not None:
@@ -83,17 +86,22 @@ def _render(result: dict, *, markdown: bool) -> str:
     def other_cells(r):  # each other law's final loss and its rank of this schedule
         return [f"{r['other'][k]['final_loss']:.4f} ({r['other'][k]['rank']})" for k in others]
 
+    tied = {r["schedule"] for r in result["ranking"][:2]} if result.get("tie") else set()
+
+    def band(r):  # the stated 90% interval of the final loss, and the tie mark of the top two
+        return (f"{r['low']:.4f}-{r['high']:.4f}" if "low" in r else "") + (" tie" if r["schedule"] in tied else "")
+
     if markdown:
-        lines = [f"**{head}**", "", "| schedule | final loss | gap | gap % |" + "".join(f" {k} (rank) |" for k in others),
-                 "|---|---:|---:|---:|" + "---:|" * len(others)]
-        lines += [f"| {r['schedule']} | {r['final_loss']:.4f} | {r['gap']:+.4f} | {r['gap_percent']:+.3f} |"
+        lines = [f"**{head}**", "", "| schedule | final loss | 90% interval | gap | gap % |"
+                 + "".join(f" {k} (rank) |" for k in others), "|---|---:|---:|---:|---:|" + "---:|" * len(others)]
+        lines += [f"| {r['schedule']} | {r['final_loss']:.4f} | {band(r)} | {r['gap']:+.4f} | {r['gap_percent']:+.3f} |"
                   + "".join(f" {c} |" for c in other_cells(r)) for r in result["ranking"]]
         lines.append("")
     else:
         width = [max(len(k), 15) for k in others]
-        lines = [head, f"  {'schedule':<26} {'final loss':>10} {'gap':>9} {'gap %':>7}"
+        lines = [head, f"  {'schedule':<26} {'final loss':>10} {'90% interval':>19} {'gap':>9} {'gap %':>7}"
                  + "".join(f"  {k:>{w}}" for k, w in zip(others, width))]
-        lines += [f"  {r['schedule']:<26} {r['final_loss']:>10.4f} {r['gap']:>+9.4f} {r['gap_percent']:>+7.3f}"
+        lines += [f"  {r['schedule']:<26} {r['final_loss']:>10.4f} {band(r):>19} {r['gap']:>+9.4f} {r['gap_percent']:>+7.3f}"
                   + "".join(f"  {c:>{w}}" for c, w in zip(other_cells(r), width)) for r in result["ranking"]]
 
     cd = result["cooldown_search"]

@@ -42,6 +42,10 @@ def fit_curves_command(
                                                             "logs with the loss at every step); 0 keeps all.")] = None,
     holdout: Annotated[Optional[list[str]], typer.Option(help="Leave this run out of the fit and report how well the law predicts it "
                                                       "(run name, repeatable or comma-separated).")] = None,
+    intervals: Annotated[bool, typer.Option(help="Also fit the two other curve laws on the same runs and record them for "
+                                                 "predict's 90% intervals (their disagreement is one of the interval's "
+                                                 "terms); --no-intervals fits one law, and the interval then takes a "
+                                                 "typical spread among the laws.")] = True,
     schedule: Annotated[Optional[str], typer.Option(help="Schedule shape for logs without lr.", rich_help_panel=_SCHED)] = None,
     lr: Annotated[Optional[float], typer.Option(help="Peak lr for --schedule.", rich_help_panel=_SCHED)] = None,
     warmup: Annotated[Optional[int], typer.Option(help="Warmup steps: of --schedule, or of logs whose lr column starts after the warmup.")] = None,
@@ -132,10 +136,18 @@ def fit_curves_command(
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
                         name=name or f"{law}@{out.stem}", method=method, holdout=held,
                         max_points=MAX_FIT_POINTS if max_points is None else (max_points or None))
+    from hpadvisor.fitting.curve_advice import plan_runs
+    from hpadvisor.fitting.curve_intervals import describe_plan, fit_basis
+
+    basis, basis_notes = fit_basis(curves, law, others=intervals, holdout=held,
+                                   max_points=MAX_FIT_POINTS if max_points is None else (max_points or None))
+    advice = plan_runs(result.law, basis)
     fit_info = result.info()
     fit_info["data"] = [dict(c.source, held_out=True) if c.name in held else c.source for c in curves]
     if notes:
         fit_info["data_notes"] = notes
+    fit_info["interval"] = basis.to_dict()
+    notes += basis_notes
     outputs.write_atomic(out, lawfile.dumps(result.law, fit=fit_info), force=force)
     sys.stderr.write(f"wrote {out}\n")
     sel = result.selection
@@ -153,6 +165,8 @@ def fit_curves_command(
         summary["interval_95"] = {k: list(v) for k, v in result.intervals.items()}
     if result.holdout:
         summary["holdout"] = result.holdout_summary()
+    summary["plan"] = advice
+    plan_lines = describe_plan(advice)
     if format is OutputFormat.json:
         from hpadvisor.cli.options import json_text
 
@@ -162,7 +176,7 @@ def fit_curves_command(
         sys.stdout.write(yamlio.dumps(summary))
         return
     if format is OutputFormat.markdown:
-        sys.stdout.write(_markdown(summary, result))
+        sys.stdout.write(_markdown(summary, result) + "".join(f"- open: {x}\n" for x in plan_lines))
         return
     lines = [f"{summary['law']} ({type(result.law).title})"]
     lines += [f"  {k:>6} = {v:.6g}" + (f"   95% [{result.intervals[k][0]:.4g}, {result.intervals[k][1]:.4g}]"
@@ -177,6 +191,9 @@ def fit_curves_command(
         lines += [_run_line(r) for r in result.holdout]
     lines += [f"  note: {n}" for n in notes]
     lines += [f"  warning: {w}" for w in result.warnings]
+    if plan_lines:
+        lines.append(f"  what these runs leave open (the schedules compare-schedules ranks at {advice['steps']:,} steps):")
+        lines += [f"    {x}" for x in plan_lines]
     sys.stdout.write("\n".join(lines) + "\n")
 
 

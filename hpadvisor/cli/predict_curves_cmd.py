@@ -1,7 +1,9 @@
 """``hpadvisor predict CURVE-LAW.yaml ...``: the loss curve of any schedule under a fitted curve law.
 
-JSON output (a stable interface): ``{"points": [{"step": s, "loss": l}, ...]}`` at the trace's
-steps, at ``--at`` steps, or at 200 evenly spaced steps of a ``--schedule``.
+JSON output (a stable interface): ``{"points": [{"step": s, "loss": l, "low": a, "high": b}, ...]}``
+at the trace's steps, at ``--at`` steps, or at 200 evenly spaced steps of a ``--schedule``; ``low``
+and ``high`` bound the stated 90% interval of the loss (docs/curves.md: how it is built and what it
+covered on held-out runs).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ def parse_at(text: str) -> list[int]:
 
 def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape,
                   lr_trace, at, plot, force, format, mapping=None, cooldowns=None, config=None, format_in="auto",
-                  others=()) -> None:
+                  others=(), law_file=None) -> None:
     import numpy as np
 
     from hpadvisor import schedules
@@ -98,14 +100,17 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     if at is not None:
         query = np.asarray(parse_at(at))
     from hpadvisor.fitting.curve_advice import predict
+    from hpadvisor.fitting.curve_intervals import basis_of
+    from hpadvisor.io import lawfile
 
-    points, more = predict(law, eta, query)
+    fit = lawfile.find_document(law_file)[1] if law_file is not None else {}
+    points, more = predict(law, eta, query, basis=basis_of(law, fit, str(law_file)))
     notes += more
     side: dict[str, list[dict[str, Any]]] = {}  # the other laws' points, by law
     for other in others:
         key = other.registry_key if other.registry_key not in (law.registry_key, *side) else \
             f"{other.registry_key}#{len(side) + 2}"
-        side[key], more = predict(other, eta, query)
+        side[key], more = predict(other, eta, query, interval=False)
         notes += [f"{key}: {n}" for n in more]
     if plot is not None:
         from hpadvisor.io.plot import save_plot
@@ -144,12 +149,22 @@ def _print_table(law, label: str, points: list[dict[str, Any]], notes: list[str]
                               for n, c in zip(names, columns, strict=True)}, ylabel="loss"))
     rows = range(len(points)) if len(points) <= 12 else sorted({round(j * (len(points) - 1) / 10) for j in range(11)})
     width = [max(8, len(n)) for n in names]
+    band = "low" in points[0]  # the first law's stated 90% interval
+
+    def interval(p: dict[str, Any]) -> str:
+        return f"{p['low']:.4f}-{p['high']:.4f}" if p["low"] == p["low"] else "n/a"
+
     if markdown:
-        out += ["| step | " + " | ".join(names) + " |", "|---:|" + "---:|" * len(names)]
-        out += [f"| {points[i]['step']} | " + " | ".join(f"{c[i]['loss']:.4f}" for c in columns) + " |" for i in rows]
+        out += ["| step | " + " | ".join(names[:1] + ["90% interval"] * band + names[1:]) + " |",
+                "|---:|" + "---:|" * (len(names) + band)]
+        out += [f"| {points[i]['step']} | " + " | ".join([f"{points[i]['loss']:.4f}"] + [interval(points[i])] * band
+                                                         + [f"{c[i]['loss']:.4f}" for c in columns[1:]]) + " |"
+                for i in rows]
     else:
-        out.append(f"{'step':>10}  " + "  ".join(f"{n:>{w}}" for n, w in zip(names, width, strict=True)))
-        out += [f"{points[i]['step']:>10}  " + "  ".join(f"{c[i]['loss']:>{w}.4f}" for c, w in zip(columns, width, strict=True))
+        out.append(f"{'step':>10}  {names[0]:>{width[0]}}" + f"  {'90% interval':>15}" * band
+                   + "".join(f"  {n:>{w}}" for n, w in zip(names[1:], width[1:], strict=True)))
+        out += [f"{points[i]['step']:>10}  {points[i]['loss']:>{width[0]}.4f}" + f"  {interval(points[i]):>15}" * band
+                + "".join(f"  {c[i]['loss']:>{w}.4f}" for c, w in zip(columns[1:], width[1:], strict=True))
                 for i in rows]
     out += [f"note: {n}" for n in notes]
     sys.stdout.write("\n".join(out) + "\n")

@@ -15,6 +15,7 @@ import numpy as np
 
 from hpadvisor import schedules
 from hpadvisor.errors import InvalidInputError
+from hpadvisor.fitting import curve_intervals
 from hpadvisor.laws.curves import FORMS, cooldown_search, lowest_lr, rank_schedules, warmup_end
 
 #: The WSD cooldown search grid of ``compare``: fraction of the run spent cooling down x shape.
@@ -125,8 +126,13 @@ def extrapolation_notes(law, eta: np.ndarray, last_step: int) -> list[str]:
     return notes
 
 
-def predict(law, eta: np.ndarray, steps: Sequence[int]) -> tuple[list[dict], list[str]]:
-    """Predicted loss at ``steps`` under the per-step lr ``eta``: (points, extrapolation notes)."""
+def predict(law, eta: np.ndarray, steps: Sequence[int], *, basis: curve_intervals.Basis | None = None,
+            interval: bool = True) -> tuple[list[dict], list[str]]:
+    """Predicted loss at ``steps`` under the per-step lr ``eta``: (points, extrapolation notes).
+
+    Each point is ``{step, loss, low, high}``: ``low``/``high`` bound the stated 90% interval
+    (:mod:`hpadvisor.fitting.curve_intervals`) from ``basis`` (the law file's interval section;
+    without one, the default calibration, said in a note); ``interval`` False leaves them out."""
     _check_law(law)
     query = np.asarray(steps, dtype=int)
     if query.size == 0:
@@ -137,12 +143,32 @@ def predict(law, eta: np.ndarray, steps: Sequence[int]) -> tuple[list[dict], lis
         loss = law.curve(eta, query)
     points = [{"step": int(s), "loss": float(v)} for s, v in zip(query, loss, strict=True)]
     notes = extrapolation_notes(law, eta, int(query.max()))
+    if interval:
+        basis = basis or curve_intervals.basis_from_file(law, None)
+        low, high, _ = curve_intervals.intervals(law, basis, eta, query, loss)
+        for p, lo, hi in zip(points, low, high, strict=True):
+            p["low"], p["high"] = float(lo), float(hi)
+        notes += [*basis.notes, *curve_intervals.unanswered(basis, curve_intervals.shapes(eta, [int(query.max())])[0])]
     none = [int(s) for s, v in zip(query, loss, strict=True) if not np.isfinite(v)]
     if none:  # S1 = 0: the laws' power term in the lr area is infinite there
         notes.append(f"no prediction at step{'s' if len(none) > 1 else ''} {', '.join(map(str, none[:5]))}"
                      f"{' ...' if len(none) > 5 else ''}: the lr is 0 up to there (no lr area yet), where the "
                      "laws' power term is infinite; the loss is written as null.")
     return points, notes
+
+
+def plan_runs(law, basis: curve_intervals.Basis, total: int | None = None) -> dict:
+    """What the fitted runs leave loose and the one cheap extra run that most narrows the
+    intervals (:func:`curve_intervals.plan`), for the schedules ``compare`` ranks at ``total``
+    steps (default: the longest fitted run), with the law's fitted peak lr and warmup."""
+    total = total or basis.longest
+    d = fitted_defaults(law)
+    peak = d.get("peak", max(r.peak for r in basis.runs))
+    warmup = min(int(d.get("warmup", 0)), max(total - 1, 0))
+    cands = candidates(total, peak, warmup)
+    result = curve_intervals.plan(law, basis, {k: s.sequence() for k, s in cands.items()}, warmup=warmup)
+    result["steps"] = total
+    return result
 
 
 def candidates(total: int, peak: float, warmup: int, *, min_lr_ratio: float = 0.1,
@@ -188,7 +214,7 @@ def _ranked_set(cands: dict, own: tuple[str, np.ndarray] | None, total: int) -> 
 
 def compare(law, total: int, *, peak: float | None = None, warmup: int | None = None,
             min_lr_ratio: float = 0.1, cooldown_min_lr_ratio: float = 0.0, search: bool = True,
-            own: tuple[str, np.ndarray] | None = None) -> dict:
+            own: tuple[str, np.ndarray] | None = None, basis: curve_intervals.Basis | None = None) -> dict:
     """Rank the :func:`candidates` by predicted final loss and search the WSD cooldown.
 
     Returns ``{law, steps, peak_lr, warmup_steps, min_lr_ratio, cooldown_min_lr_ratio, ranking,
@@ -217,6 +243,7 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
     cands = _ranked_set(candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio),
                       own, total)
     ranked = rank_schedules(law, cands)
+    tie, tie_notes = ranking_intervals(law, basis, cands, ranked, total)
     best_cd = []
     if search:
         best_cd = cooldown_search(
@@ -224,10 +251,33 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
                                               decay_shape=s, min_lr_ratio=cooldown_min_lr_ratio),
             FRACTIONS, SHAPES)[:10]
     notes = _candidate_notes(law, cands, total, cooldown_floor=cooldown_min_lr_ratio * peak if search else None)
-    notes += _short_run_notes(total, w, search)
+    notes += _short_run_notes(total, w, search) + tie_notes
     return {"law": law.registry_key, "steps": total, "peak_lr": peak, "warmup_steps": w,
             "min_lr_ratio": min_lr_ratio, "cooldown_min_lr_ratio": cooldown_min_lr_ratio,
-            "ranking": ranked, "cooldown_search": best_cd, "notes": notes}
+            "ranking": ranked, "tie": tie, "cooldown_search": best_cd, "notes": notes}
+
+
+def ranking_intervals(law, basis: curve_intervals.Basis | None, cands: dict, ranked: list[dict],
+                      total: int) -> tuple[bool, list[str]]:
+    """Give each ranking row the stated 90% interval of its final loss (``low``, ``high``) and say
+    whether the top two are a tie: either one's predicted final loss inside the other's interval
+    (the law cannot tell them apart).  Returns (tie, notes)."""
+    basis = basis or curve_intervals.basis_from_file(law, None)
+    for row in ranked:
+        low, high, _ = curve_intervals.intervals(law, basis, cands[row["schedule"]].sequence(), [total],
+                                                 np.array([row["final_loss"]]))
+        row["low"], row["high"] = float(low[0]), float(high[0])
+    notes = list(basis.notes)
+    if len(ranked) < 2:
+        return False, notes
+    a, b = ranked[0], ranked[1]
+    tie = bool(b["final_loss"] <= a["high"] or a["final_loss"] >= b["low"])
+    if tie:
+        half = [100 * (r["high"] - r["low"]) / 2 / r["final_loss"] for r in (a, b)]
+        notes.append(f"a tie: {a['schedule']} and {b['schedule']} differ by {b['gap']:.4f} nats "
+                     f"({b['gap_percent']:.2f}%), within their 90% intervals (+-{half[0]:.2f}%, +-{half[1]:.2f}%): "
+                     "the law does not separate them.")
+    return tie, notes
 
 
 def _short_run_notes(total: int, warmup: int, search: bool) -> list[str]:

@@ -242,6 +242,42 @@ def find(key: str) -> Law:
     raise UnknownLawError(f"unknown law '{key}'.{did_you_mean(key, REGISTRY)} See `hpadvisor laws`.")
 
 
+def find_document(key: str) -> tuple[Law, dict[str, Any]]:
+    """:func:`find`, with the law file's ``fit`` section ({} for a registry law)."""
+    if key in REGISTRY or not os.path.exists(key):
+        return find(key), {}
+    return load_document(key)
+
+
+def interval_section(fit: Mapping[str, Any], source: str) -> tuple[dict[str, Any] | None, list[Law]]:
+    """A curve law file's ``fit.interval`` section (what its prediction intervals need: the
+    calibration, the fitted runs' shapes, the other curve laws fitted on the same runs) and those
+    other laws, built; ``(None, [])`` for a law file without one (written before intervals).  The
+    section's numbers are checked where they are used (``fitting.curve_intervals``)."""
+    section = fit.get("interval")
+    if section is None:
+        return None, []
+    where = f"{source}: fit.interval"
+    if not isinstance(section, Mapping):
+        raise DataError(f"{where} must be a mapping (calibration, runs, other_laws).")
+    runs = section.get("runs", [])
+    if not isinstance(runs, list) or not all(isinstance(r, Mapping) for r in runs):
+        raise DataError(f"{where}.runs must be a list of mappings (name, step, peak_lr, floor_ratio, drop_time).")
+    if section.get("calibration") is not None and not isinstance(section["calibration"], Mapping):
+        raise DataError(f"{where}.calibration must be a mapping of constant: number.")
+    others = section.get("other_laws") or []
+    if not isinstance(others, list):
+        raise DataError(f"{where}.other_laws must be a list of laws (law, name, constants).")
+    laws = []
+    for i, item in enumerate(others):
+        if not isinstance(item, Mapping):
+            raise DataError(f"{where}.other_laws[{i}] must be a mapping (law, name, constants).")
+        laws.append(from_dict({"hpadvisor_law_file": FORMAT_VERSION, "law": item.get("law"),
+                               "name": item.get("name") or f"{item.get('law')}@other-law-{i}",
+                               "constants": item.get("constants")}, source=f"{where}.other_laws[{i}]"))
+    return dict(section), laws
+
+
 def describe(law: Law, *, brief: bool = False) -> dict[str, Any]:
     """Plain-data description of a law (what `laws` and `laws show` print)."""
     prov = law.provenance
