@@ -186,7 +186,7 @@ def test_any_proxy_section_gives_advice_or_one_clear_line(cli, tmp_path_factory,
 @pytest.mark.parametrize("extra,said", [
     (["--base-batch", "1e300 tokens", "--batch", "1e-300 tokens"], "a batch of 1e-300 tokens: it is at least one token"),
     (["--base-batch", "0.5 tokens", "--batch", "1M tokens"], "a batch of 0.5 tokens"),
-    (["--base-tokens", "1e-300", "--tokens", "1e300"], "a token count of 1e-300 tokens"),
+    (["--base-tokens", "1e-300", "--tokens", "1e300"], "'--base-tokens' = 1e-300 tokens is below the 1k to 100P"),
     (["--base-tokens", "1e3", "--tokens", "1e13"], "the target's token count is 1e+10x the proxy's: beyond the 1e+09x"),
     (["--width", "1e308"], "the target's width is 3.91e+305x the proxy's: beyond the 1e+06x"),
     (["--weight-decay", "-1"], "'--weight-decay' must be >= 0"),

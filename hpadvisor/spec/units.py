@@ -149,12 +149,13 @@ def parse_width(value: object, *, name: str = "d_model") -> int:
     return int(number)
 
 
-#: The sizes hpadvisor computes with, per kind: (least, most, what lies outside).  A model below a
-#: thousand parameters or a run below a million tokens is a unit error (millions written as units);
-#: above, the laws' powers leave float range (1e-300 parameters printed numpy overflow warnings).
+#: The sizes hpadvisor computes with, per kind: (least, most).  A model below a thousand parameters
+#: or a run below a thousand tokens is a unit error (millions written as units; a run shorter than
+#: one sequence is refused later, in those words); above, the laws' powers leave float range
+#: (1e-300 parameters printed numpy overflow warnings).
 SIZE_RANGES: dict[str, tuple[float, float]] = {
     "parameters": (1e3, 1e15),
-    "tokens": (1e6, 1e17),
+    "tokens": (1e3, 1e17),
 }
 
 
