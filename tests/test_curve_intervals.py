@@ -175,3 +175,13 @@ def test_plan_names_the_loose_drop_constants_and_the_branch_that_pins_them():
     more = ci.basis_for([*runs, ("wsdcon_3", _seq("wsdcon_3"), 16000)], [MPL_100M])
     p2 = curve_advice.plan_runs(MPL_400M, more)
     assert p2["loose"] == [] and p2["unanswered"] == []
+
+
+def test_the_spread_at_many_steps_is_interpolated_from_a_few_and_exact_at_the_last():
+    eta = _seq("cosine_72000")
+    q = np.linspace(3000, 72000, 200).round().astype(int)
+    loss = MPL_400M.curve(eta, q)
+    fast = ci.spread(MPL_400M, [MPL_100M], eta, q, loss)
+    exact = np.array([ci.spread(MPL_400M, [MPL_100M], eta, q[i:i + 1], loss[i:i + 1])[0] for i in range(q.size)])
+    assert fast[-1] == exact[-1] and fast[0] == exact[0]
+    assert np.max(np.abs(fast - exact)) < 0.01 * exact.max()
