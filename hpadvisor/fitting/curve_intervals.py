@@ -218,6 +218,9 @@ def basis_from_file(law, section: Mapping | None, companions: Sequence = ()) -> 
         calibration = Calibration.from_dict(cal, "law file") if cal else DEFAULT_CALIBRATION
         notes = [] if cal else ["the law file records no interval calibration: the interval uses the default "
                                 f"one ({DEFAULT_CALIBRATION.source})."]
+        if not companions:
+            notes.append("the law file records no other curve laws fitted on its runs: the interval takes a typical "
+                         "spread among the laws in place of theirs.")
         if runs:
             return Basis(runs, tuple(companions), calibration, calibrated=bool(cal), notes=tuple(notes))
     rng = law.provenance.range_dict()
