@@ -216,9 +216,12 @@ def test_weight_decay_groups_mup_and_batch_arithmetic():
     f = found["batch-arithmetic"]
     assert f.severity == "error" and "= 1024" in f.message
     assert f.suggestion.startswith("set f_global_batch_seqs to 1024")
-    assert found["advice-unavailable"].severity == "info"  # no tokens, no size: said, not hidden
+    # no tokens, no size: a gate that could not check does not pass (issue 17: it was info)
+    assert found["advice-unavailable"].severity == "error"
+    assert found["advice-unavailable"].field == "--params"
     quiet = make(weight_decay=0.0, wd_on_norms=True, use_mup=True, mup_base_shapes=True)
     assert {f.rule for f in rules_of(quiet)} == {"advice-unavailable"}
+    assert {f.severity for f in rules_of(quiet, allow_incomplete=True)} == {"info"}
 
 
 def test_compute_optimal_is_info_with_the_loss_gap():

@@ -43,28 +43,42 @@ CORPUS_EXPECTED = {
     }, 0),
     "neox_1-3B.yml": ([], {
         ("lr-outside-plateau", "error", 24),  # 2e-4 is 0.14x Step Law's optimum
+        ("weight-decay-timescale", "info", 46),  # 0.1 is 0.36x Power Lines' 0.28 at lr 2e-4
         ("tokens-off-compute-optimal", "info", 51),
         ("wd-on-embeddings", "info", None),
     }, 1),
+    # TrainingArguments hold no device count: the batch-based rules cannot run (an error since issue
+    # 17), and the lr error became a warning: Step Law is used 3x outside its range at 300B tokens
+    # while the other laws (3.5e-4 to 2.3e-3) span the planned 4e-4
     "hf_training_args.json": (["--model", str(CORPUS / "hf_config.json"), "--tokens", "300B"], {
-        ("lr-outside-plateau", "error", 6),
+        ("lr-outside-plateau", "warning", 6),
         ("tokens-off-compute-optimal", "info", 10),
+        ("advice-unavailable", "error", None),
         ("wd-on-embeddings", "info", None),
     }, 1),
     "torchtitan_llama3_8b.toml": (["--params", "8B"], {
         ("lr-outside-plateau", "warning", 12),
+        ("weight-decay-timescale", "info", 14),  # 0.1 is 0.40x Power Lines' 0.25 at lr 3e-4
         ("wd-on-embeddings", "info", None),
         ("wd-on-norms", "info", None),
     }, 0),
     "nanotron_360m.yaml": ([], {
         ("min-lr-no-decay", "error", 27),  # min_decay_lr unset: nanotron's default is the peak lr
+        ("weight-decay-timescale", "warning", 39),  # 0.01 is 0.12x Power Lines' 0.085, below every rule
         ("wd-on-norms", "info", 40),
         ("tokens-off-compute-optimal", "info", 51),
     }, 1),
+    # the lr finding is a warning since issue 17: Step Law is used 5x outside its D/N range and the
+    # other laws (5.75e-4 to 6.8e-3) span nanoGPT's 6e-4
     "nanogpt_gpt2_124m.py": (["--params", "124M"], {
         ("tokens-off-compute-optimal", "info", 13),
-        ("lr-outside-plateau", "error", 17),
+        ("lr-outside-plateau", "warning", 17),
         ("beta2-too-low", "warning", None),  # train.py's default 0.95 at a 492k-token batch
+        ("wd-on-embeddings", "info", None),
+    }, 0),
+    # the real Pythia-6.9B config: its batch is per GPU, the data-parallel size the launcher's
+    "pythia-6.9b.yml": ([], {
+        ("advice-unavailable", "error", None),
         ("wd-on-embeddings", "info", None),
     }, 1),
     "hpadvisor_llama_7b.yaml": ([], {
@@ -142,7 +156,6 @@ def test_list_rules():
     ("lr: [1, 2\n", "trunc.yaml", ["--format-in", "megatron"], "invalid YAML"),
     ('{"learning_rate": 1e-3, "per_device_train_', "trunc.json", [], "trunc.json"),
     ("just: some\nthing: else\n", "what.yaml", [], "format"),
-    ("lr: fast\ntrain_iters: 10\n", "bad.yaml", ["--format-in", "megatron"], "lr"),
     ("lr: 1e-3\n", "ok.yaml", ["--format-in", "megatrom"], "Did you mean 'megatron'"),
     ("lr: 1e-3\n", "ok.yaml", ["--format-in", "megatron", "--tokens", "lots"], "--tokens"),
 ])
@@ -221,7 +234,7 @@ def test_emitted_snippet_passes_check(tmp_path, trainer, run_file):
     # What a snippet cannot state comes as flags: torchtitan names its model by flavour (no
     # architecture); HF TrainingArguments hold no architecture, device count or sequence length.
     flags = {"torchtitan": ["--params", str(spec.model.params)],
-             "hf": ["--params", str(spec.model.params), "--data-parallel", "1",
+             "hf": ["--params", str(spec.model.params), "--data-parallel", "1", "--seq-len", str(spec.seq_len),
                     "--tokens", str(spec.tokens)]}.get(trainer, [])
     out = run("check", str(snippet), "--format-in", trainer, "--fail-on", "warning", "-f", "json", *flags)
     data = json.loads(out.stdout)

@@ -91,9 +91,9 @@ def test_predict_points_and_notes():
 
 
 @pytest.mark.parametrize(("kwargs", "msg"), [
-    ({"total": 1}, "--steps must be at least 2"),
-    ({"total": 100, "min_lr_ratio": 1.5}, "--min-lr-ratio must be in [0, 1)"),
-    ({"total": 100, "cooldown_min_lr_ratio": -0.1}, "--cooldown-min-lr-ratio must be in [0, 1)"),
+    ({"total": 1}, "`total` must be at least 2"),
+    ({"total": 100, "min_lr_ratio": 1.5}, "`min_lr_ratio` must be in [0, 1)"),
+    ({"total": 100, "cooldown_min_lr_ratio": -0.1}, "`cooldown_min_lr_ratio` must be in [0, 1)"),
 ])
 def test_compare_bad_options(kwargs, msg):
     with pytest.raises(InvalidInputError, match=msg.replace("[", r"\[").replace("(", r"\(").replace(")", r"\)")):

@@ -245,9 +245,9 @@ def test_a_log_with_the_loss_at_every_step_is_fitted_on_block_means():
         "run cosine: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
         "run constant: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
         "run cosine: 29,001 loss points, fitted as its first and last and 598 means of 48.5 consecutive points "
-        "between (--max-points)",
+        "between (`max_points`)",
         "run constant: 29,001 loss points, fitted as its first and last and 598 means of 48.5 consecutive points "
-        "between (--max-points)")
+        "between (`max_points`)")
     info = fit.info()
     assert info["thinned"]["constant"] == {"points": 29_001, "fitted": 600}
     assert info["not_fitted_in_warmup"]["cosine"] == {"points": 999, "warmup_end": 1000}
@@ -255,7 +255,7 @@ def test_a_log_with_the_loss_at_every_step_is_fitted_on_block_means():
     every = fit_curves(runs, "annealing", lam=0.999, warmup="peak", max_points=None)
     assert every.thinned == {} and every.runs[0].points == 29_001
     assert (every.law.L0, every.law.alpha, every.law.C) == pytest.approx((2.4, 0.45, 0.5), rel=0.01)
-    with pytest.raises(InvalidInputError, match="--max-points must be at least 10"):
+    with pytest.raises(InvalidInputError, match="`max_points` must be at least 10"):
         fit_curves(runs, "annealing", max_points=5)
 
 
@@ -407,9 +407,9 @@ def test_mpl_split_final_points_luo_procedure(size):
 
 def test_luo_method_is_for_the_multipower_law_only():
     curves = _synthetic(MPL_400M)
-    with pytest.raises(InvalidInputError, match="use it with --law multipower"):
+    with pytest.raises(InvalidInputError, match="use it with `law` multipower"):
         fit_curves(curves, "annealing", method="luo")
-    with pytest.raises(InvalidInputError, match="--method must be"):
+    with pytest.raises(InvalidInputError, match="`method` must be"):
         fit_curves(curves, "multipower", method="adam")
 
 

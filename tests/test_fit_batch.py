@@ -61,7 +61,7 @@ def test_reference_batch_zero_is_the_small_batch_asymptote():
 @pytest.mark.parametrize(("ref", "seq_len", "fragment"), [
     ("256", 512, "say the unit"),
     ("-1 tokens", 512, "must be >= 0"),
-    ("256 seqs", None, "give --seq-len"),
+    ("256 seqs", None, "give `seq_len`"),
     (None, None, "needs the sequence length"),
     ("256 params", 512, "Units accepted here"),
 ])
@@ -222,5 +222,5 @@ def test_a_study_that_locates_no_critical_batch_is_refused(tmp_path, steps, said
                            default_param_count="total", seq_len=512, need_batch=True)
     with pytest.raises(FitError, match=said):
         fit_batch(table, tokens_per_param=20, seq_len=512, n_boot=0)
-    with pytest.raises(InvalidInputError, match="--bootstrap must be >= 0"):
+    with pytest.raises(InvalidInputError, match="`n_boot` must be >= 0"):
         fit_batch(table, tokens_per_param=20, seq_len=512, n_boot=-3)

@@ -84,7 +84,7 @@ def test_outlier_rule_leaves_clean_data_alone():
     loss = TRUE.loss(N, D) * (1 + 0.003 * rng.standard_normal(60))
     ladder = Ladder(N=N, D=D, loss=loss, source={"file": "s", "sha256": "0", "rows": 60, "rows_used": 60})
     assert fit_final(ladder, bootstrap=0).ladder.source["rows_used"] == 60
-    with pytest.raises(InvalidInputError, match="outlier-sigma"):
+    with pytest.raises(InvalidInputError, match="`outlier_sigma`"):
         fit_final(ladder, bootstrap=0, outlier_sigma=1.0)
 
 

@@ -163,7 +163,7 @@ def test_unsorted_sorted_duplicates_merged_or_rejected(tmp_path):
 
 
 def test_missing_loss_column_names_what_was_found(tmp_path):
-    with pytest.raises(DataError, match=r"no loss column .*Found: step, lr, accuracy.*--map loss="):
+    with pytest.raises(DataError, match=r"no loss column .*Found: step, lr, accuracy.*`mapping` loss="):
         read_log(_write(tmp_path, "n.csv", "step,lr,accuracy\n1,1e-3,0.5\n"))
 
 

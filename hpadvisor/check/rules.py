@@ -35,9 +35,11 @@ PLATEAU_RATIO = 2.0
 ERROR_RATIO = 4.0
 #: batch / critical batch: 2x wastes a third of the tokens vs B_crit (McCandlish), 4x 60%.
 BATCH_WARN, BATCH_ERROR = 2.0, 4.0
-#: warmup shorter than this fraction of the shortest law's warmup.
+#: warmup shorter than this fraction of the shortest law's warmup ...
 WARMUP_SHORT = 0.25
 #: warmup longer than this fraction of the run (and longer than every law's) -- the advisor's own note.
+#: ... and shorter than GPT-3's warmup, 375M tokens at every model size (Brown et al. 2020, appendix B).
+WARMUP_FLOOR_TOKENS = 375e6
 WARMUP_LONG = 0.10
 #: decay horizon vs run length: tolerance, and the ratio at which the run never anneals.
 HORIZON_TOL, HORIZON_ERROR = 0.05, 2.0
@@ -50,6 +52,13 @@ OPTIMAL_RATIO = 2.0
 #: a law used more than this factor outside its fitted range cannot block a launch on its own.
 EXTRAPOLATION_DOWNGRADE = 10.0
 #: run file vs trainer config: relative tolerance for numbers.
+#: ... nor can one used more than this factor outside it when the other laws span the planned value
+#: (Step Law at 7B, 6x outside, against GPT-3's and Pythia's 1.2e-4 at 6.7-6.9B).
+EXTRAPOLATION_DISAGREE = 2.0
+#: weight decay vs the lead law's at the planned lr, batch and tokens: more than WD_INFO x away is
+#: reported (info), more than WD_WARN x a warning; never an error (the published rules differ 3-4x
+#: at common settings, and no law prices a weight decay off its optimum).
+WD_INFO, WD_WARN = 2.0, 4.0
 CONTRADICTION_TOL = 0.01
 
 #: schedule vs a fitted curve law (``--laws``): a predicted final-loss gap to the best candidate
@@ -103,6 +112,15 @@ class Report:
 
 
 @dataclass(frozen=True)
+@dataclass(frozen=True)
+class Missing:
+    """An input a law-based rule needs and the config does not give, and what would give it."""
+
+    what: str  # "the global batch"
+    give: str  # the flag or field that supplies it: "--data-parallel 64", "--params", "train_iters"
+    why: str  # how the config leaves it unknown
+
+
 class Context:
     config: TrainerConfig
     advice: Any = None  # hpadvisor.recommend.advisor.Advice, or None when the run size is unknown
@@ -112,6 +130,9 @@ class Context:
     laws: Mapping[str, Any] = field(default_factory=dict)
     curve_law: Any = None  # a fitted loss-curve law from --laws (multi-power or LR-annealing), or None
 
+    missing: tuple[Missing, ...] = ()  # inputs the law-based rules lack, each with what would supply it
+    allow_incomplete: bool = False  # a partial check is accepted (--allow-incomplete): missing inputs are info
+    tokens_given: float | None = None  # --tokens, when given (checked against the config's own run length)
     def rec(self, name: str) -> Any:
         if self.advice is None:
             return None
@@ -253,6 +274,93 @@ def _batch_tokens(cfg: TrainerConfig) -> float | None:
 
 
 # -- rules -----------------------------------------------------------------------------------------
+_PROBE = 987654321  # a value no snippet writes otherwise: finds the line that states a setting
+
+
+def field_name(cfg: TrainerConfig, key: str) -> str:
+    """The trainer's own name for canonical ``key``, as this config writes its fields: the field of
+    the line that sets it, else the snippet writer's (a Megatron YAML writes ``train_iters`` where a
+    launch script writes ``--train-iters``); the canonical name when the trainer has no field."""
+    s = cfg.get(key)
+    if s is not None and s.line is not None:
+        return s.field
+    try:
+        from hpadvisor.formats.registry import dump_snippet
+
+        text = dump_snippet(cfg.format, {key: _PROBE})
+    except Exception:  # a format that cannot express it
+        text = ""
+    line = next((x for x in text.splitlines() if str(_PROBE) in x and not x.lstrip().startswith("#")), "")
+    name = line.strip().rstrip("\\,").split(str(_PROBE))[0].strip().rstrip(":=").strip().strip('"')
+    if not name or " " in name:
+        return key
+    flags = [x.field for x in cfg.settings.values() if x.line is not None]
+    if name.startswith("--") and flags and not any(f.startswith("--") for f in flags):
+        name = name[2:].replace("-", "_")  # Megatron's YAML names its arguments with underscores
+    return name
+
+
+def _batch_gap(cfg: TrainerConfig, tokens: float | None) -> tuple[str, str]:
+    """(what gives the global batch, why it is unknown) for a config that does not fix it."""
+    micro, accum, dp = cfg.get("micro_batch_seqs"), cfg.get("grad_accum"), cfg.get("data_parallel")
+    if micro is not None and dp is None:
+        parts = [f"{x.field} {_num(x.value)}" + ("" if x.line is not None else " (default)")
+                 for x in (micro, accum) if x is not None and (x is micro or x.line is not None)]
+        steps, seq = cfg.value("train_steps"), cfg.value("seq_len")
+        give = "--data-parallel N"
+        if tokens and steps and seq:  # the data-parallel size that makes the run --tokens long
+            q = tokens / (float(steps) * float(seq) * float(micro.value) * float(accum.value if accum else 1))
+            if q >= 0.999 and abs(q - round(q)) <= 1e-3 * q:
+                give = f"--data-parallel {round(q)}"
+        return give, (f"the global batch is {' x '.join(parts)} x the data-parallel size, which the launcher "
+                      "sets (GPUs / (tensor x pipeline parallel)), not the file")
+    return field_name(cfg, "global_batch_seqs"), "the config states no global batch"
+
+
+def _seq_gap(cfg: TrainerConfig) -> str:
+    name = field_name(cfg, "seq_len")
+    return "--seq-len N" if name == "seq_len" and cfg.format != "hpadvisor" else f"{name} (or --seq-len)"
+
+
+def diagnose(cfg: TrainerConfig, values: Mapping[str, Any]) -> list[Missing]:
+    """What the law-based rules lack: the model size, the token count, the global batch, the peak lr;
+    each with the flag or field that would give it.  ``values``: the run values (``run_values``,
+    merged with a run file's)."""
+    out: list[Missing] = []
+    if not any(k.startswith("model.") for k in values) and "data.compute" not in values:
+        shape = ("d_model", "n_layers", "n_heads")
+        lack = [k for k in shape if cfg.value(k) is None]
+        if len(lack) < len(shape):  # part of an architecture: name what would complete it
+            give = " and ".join(field_name(cfg, k) for k in lack) + " (or --params)"
+            why = "the architecture lacks " + ", ".join(field_name(cfg, k) for k in lack)
+        else:
+            give = "--params" + (" (or --model config.json)" if cfg.format == "hf" else "")
+            why = "the config states no architecture"
+        out.append(Missing("the model size", give, why))
+    tokens = values.get("data.tokens")
+    timed = any(k in values for k in ("data.tokens", "data.tokens_per_param", "data.compute"))
+    steps, g, seq = cfg.value("train_steps"), cfg.value("global_batch_seqs"), cfg.value("seq_len")
+    if not timed:
+        if steps is None:
+            out.append(Missing("the token count", "--tokens",
+                               f"the config states no run length ({field_name(cfg, 'train_steps')})"))
+        elif g is None:
+            give, why = _batch_gap(cfg, None)
+            out.append(Missing("the token count", give, f"it is {field_name(cfg, 'train_steps')} x the global "
+                               f"batch x the sequence length, and {why}"))
+        else:
+            out.append(Missing("the token count", f"{_seq_gap(cfg)} (or --tokens)",
+                               "the config states no sequence length"))
+    elif g is None or seq is None:
+        give, why = _batch_gap(cfg, tokens) if g is None else (_seq_gap(cfg), "the config states no sequence length")
+        out.append(Missing("the global batch in tokens", give, why + ": batch-above-critical, beta2-too-low and "
+                           "weight-decay-timescale cannot run, and the lr is compared at the laws' own batches"))
+    if cfg.value("lr") is None:
+        out.append(Missing("the peak lr", field_name(cfg, "lr"), "the config states none and the trainer has no "
+                           "default: lr-outside-plateau and weight-decay-timescale cannot run"))
+    return out
+
+
 
 
 def lr_plateau(ctx: Context) -> list[Finding]:
@@ -266,7 +374,9 @@ def lr_plateau(ctx: Context) -> list[Finding]:
     lo, hi = min(values), max(values)
     alts = ", ".join(f"{k} {units.format_sci(v)}" for k, v in others.items())
     head = (f"peak lr {units.format_sci(lr)} is {ratio:.3g}x the {rec.law} optimum "
-            f"{units.format_sci(rec.value)} at this batch" + (f" (other laws: {alts})." if alts else "."))
+    at = ("at this batch" if _batch_tokens(ctx.config) is not None
+          else "at the laws' own batches (the config's global batch is unknown)")
+            f"{units.format_sci(rec.value)} {at}" + (f" (other laws: {alts})." if alts else "."))
     if ctx.sensitivity is not None:
         cost = float(ctx.sensitivity.relative_loss_cost(ratio, 1.0))
         if cost < PLATEAU_COST:
@@ -291,7 +401,16 @@ def lr_plateau(ctx: Context) -> list[Finding]:
         where = "inside" if sev == "info" else "outside"
         msg = (f"{head} It is {where} the laws' range {units.format_sci(lo)}-{units.format_sci(hi)}. "
                f"Predicted loss cost unknown: no sensitivity law ({SENSITIVITY_KEY}) is available.")
-    sev, msg = _graded(sev, [rec], msg)
+    spanned = others and min(others.values()) <= lr <= max(others.values())
+    if sev == "error" and rec.extrapolation_factor > EXTRAPOLATION_DISAGREE and spanned:
+        # an extrapolated law alone, contradicted by the others, does not block a launch
+        o_lo, o_hi = min(others.values()), max(others.values())
+        sev = "warning"
+        msg += (f" Graded warning, not error: {rec.law} is used {rec.extrapolation_factor:.3g}x outside its "
+                f"fitted range, and the other laws span {units.format_sci(o_lo)}-{units.format_sci(o_hi)}, "
+                "which holds this lr.")
+    else:
+        sev, msg = _graded(sev, [rec], msg)
     return [_finding(ctx, "lr-outside-plateau", sev, "lr", msg,
                      suggest(ctx, "lr", float(f"{rec.value:.3g}"), rec.law))]
 
@@ -371,7 +490,8 @@ def warmup(ctx: Context) -> list[Finding]:
     shortest, longest = min(laws.values()), max(laws.values())
     said = ", ".join(f"{k} {_num(round(v))}" for k, v in laws.items())
     need = min(shortest, cap) if cap else shortest
-    if w < WARMUP_SHORT * need:
+    b = _batch_tokens(cfg)
+    if w < WARMUP_SHORT * need and not (b and w * b >= WARMUP_FLOOR_TOKENS):
         what = "no warmup" if w == 0 else f"warmup of {_num(w)} steps"
         return [_finding(ctx, "warmup-too-short", "warning", "warmup_steps",
                          f"{what}: below {WARMUP_SHORT:g}x the shortest published rule (steps: {said})"
@@ -654,11 +774,102 @@ def schedule_gap(ctx: Context) -> list[Finding]:
 
 
 def advice_unavailable(ctx: Context) -> list[Finding]:
-    if ctx.advice is not None or not ctx.skipped:
+    """A gate that could not check does not pass: an input a law-based rule needs and the config does
+    not give is an error naming the flag or field that gives it, unless a partial check is accepted
+    (``--allow-incomplete``, or ``allow-incomplete: true`` in the check settings): then info."""
+    out = []
+    if ctx.advice is None and ctx.skipped and not any(m.what in _ADVICE_NEEDS for m in ctx.missing):
+        # the size and the tokens are there, but the laws refuse one of the values
+        out.append(Finding("invalid-value", "error", None, None, f"the law-based rules did not run: {ctx.skipped}",
+                           "fix the value it names"))
+    if ctx.missing:
+        head = ("the law-based rules did not run" if ctx.advice is None
+                else "some law-based rules could not run")
+        parts = "; ".join(f"{m.what} is unknown: {m.why}" for m in ctx.missing)
+        give = " and ".join(m.give for m in ctx.missing)
+        field = ctx.missing[0].give.split()[0]
+        if ctx.allow_incomplete:
+            out.append(Finding("advice-unavailable", "info", field, None,
+                               f"{head}: {parts}. Accepted as a partial check (allow-incomplete).", f"give {give}"))
+        else:
+            out.append(Finding("advice-unavailable", "error", field, None, f"{head}: {parts}.",
+                               f"give {give}; or accept a partial check with --allow-incomplete "
+                               "(allow-incomplete: true in the check settings)"))
+    return out
+
+
+#: what the advice itself needs (the other missing inputs leave it, and some rules, standing)
+_ADVICE_NEEDS = ("the model size", "the token count")
+
+
+def input_contradiction(ctx: Context) -> list[Finding]:
+    """--tokens against the run length the config states (steps x batch x sequence length)."""
+    t, s = ctx.tokens_given, ctx.config.get("tokens")
+    if t is None or s is None or not s.value:
         return []
-    return [Finding("advice-unavailable", "info", None, None,
-                    f"the law-based rules did not run: {ctx.skipped}",
-                    "give the model size (--params, --model config.json) and the token count (--tokens)")]
+    own = float(s.value)
+    if abs(t - own) <= CONTRADICTION_TOL * max(t, own):
+        return []
+    msg = (f"--tokens {units.format_si(t)} contradicts the config's own run length, {s.field} = "
+           f"{units.format_si(own)} tokens ({t / own:.3g}x): the trainer runs the config's, the advice was "
+           "asked for --tokens.")
+    return [_finding(ctx, "input-contradiction", "error", "tokens", msg,
+                     (s.field, "drop --tokens (the config states its run length), or change the config's run "
+                      f"length to {units.format_si(t)} tokens"))]
+
+
+def weight_decay_timescale(ctx: Context) -> list[Finding]:
+    """The planned weight decay against the lead weight-decay law at the config's own lr, batch and
+    tokens (for a timescale law: the AdamW timescale tau = B / (eta lambda D) against its optimum)."""
+    cfg, rec = ctx.config, ctx.rec("weight_decay")
+    s, lr, b = cfg.get("weight_decay"), cfg.value("lr"), _batch_tokens(cfg)
+    if s is None or rec is None or not lr or not b or ctx.advice is None:
+        return []
+    from hpadvisor.errors import HpAdvisorError
+
+    spec = ctx.advice.spec
+    plan = {**spec.variables(), "peak_lr": float(lr), "batch_tokens": b}
+    laws = ctx.advice.laws
+    targets: dict[str, float] = {}
+    for key in (rec.law, *rec.alternatives):
+        try:
+            value = laws[key].evaluate("weight_decay", plan)
+        except (HpAdvisorError, KeyError):
+            continue
+        if math.isfinite(value) and value > 0:
+            targets[key] = value
+    target = targets.get(rec.law)
+    if target is None:
+        return []
+    lam = float(s.value)
+    law = laws[rec.law]
+    others = ", ".join(f"{k} {v:.3g}" for k, v in targets.items() if k != rec.law)
+    tail = f" Other rules at this lr and batch: {others}." if others else ""
+    tokens, tpp = spec.tokens, spec.tokens / spec.model.params
+    where = (f"at peak lr {units.format_sci(lr)}, a {units.format_si(b)}-token batch and "
+             f"{units.format_si(tokens)} tokens ({tpp:.3g} tokens/param)")
+    default = " (the trainer's default: not set in the file)" if s.line is None else ""
+    fix = suggest(ctx, "weight_decay", float(f"{target:.3g}"), f"{rec.law} at this lr and batch")
+    if lam <= 0:
+        return [_finding(ctx, "weight-decay-timescale", "info", "weight_decay",
+                         f"weight decay is 0{default}: no decay; {rec.law} gives {target:.3g} {where}.{tail}", fix)]
+    ratio = lam / target
+    if 1 / WD_INFO <= ratio <= WD_INFO:
+        return []
+    sev = "warning" if not 1 / WD_WARN <= ratio <= WD_WARN else "info"
+    if sev == "warning" and min(targets.values()) <= lam <= max(targets.values()):
+        sev = "info"  # another published rule gives it
+    if hasattr(law, "timescale"):
+        tau, tau_opt = b / (float(lr) * lam * tokens), b / (float(lr) * target * tokens)
+        msg = (f"weight decay {lam:g}{default} {where} sets AdamW's timescale tau = B/(eta lambda D) to "
+               f"{tau:.3g} of the run; {rec.law} puts the optimum at {tau_opt:.3g}, i.e. weight decay "
+               f"{target:.3g} ({ratio:.3g}x that).{tail}")
+    else:
+        msg = f"weight decay {lam:g}{default} is {ratio:.3g}x {rec.law}'s {target:.3g} {where}.{tail}"
+    factor, _ = law.extrapolation(law.symbols(plan))
+    if factor > 1.0 + 1e-9:
+        msg += f" ({rec.law} is used {factor:.3g}x outside its fitted range.)"
+    return [_finding(ctx, "weight-decay-timescale", sev, "weight_decay", msg, fix)]
 
 
 #: Every rule id, its default grade and what it checks (SARIF and docs list them from here).
@@ -679,10 +890,16 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("trainer-refuses", "error", "the trainer's own argument checks refuse the config"),
     Rule("tokens-off-compute-optimal", "info", "tokens far from compute-optimal (info only)"),
     Rule("run-file-contradiction", "error", "the trainer config contradicts the run file"),
-    Rule("advice-unavailable", "info", "law-based rules skipped for lack of model or data size"),
+    Rule("advice-unavailable", "error", "a law-based rule could not run: an input is missing (info with "
+         "--allow-incomplete)"),
+    Rule("invalid-value", "error", "a field with no value or a wrong-typed one, or a value the laws refuse"),
+    Rule("input-contradiction", "error", "--tokens contradicts the config's own run length"),
+    Rule("weight-decay-timescale", "warning", "weight decay far from the lead law's (AdamW timescale) at this "
+         "lr, batch and tokens"),
     Rule("schedule-loss-gap", "warning", "a fitted curve law predicts another schedule ends lower"),
 )}
 
+    input_contradiction, weight_decay_timescale,
 #: The functions that produce the findings (one may produce several rule ids).
 CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     lr_plateau, batch_critical, warmup, decay_horizon, min_lr, beta2, weight_decay_groups, mup,
@@ -691,15 +908,15 @@ CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
 
 
 def run_rules(ctx: Context, *, disabled: Iterable[str] = (),
-              severity: Mapping[str, str] | None = None) -> list[Finding]:
-    """Every rule's findings, minus ``disabled`` ids, re-graded by ``severity`` {id: grade}."""
+              severity: Mapping[str, str] | None = None, extra: Iterable[Finding] = ()) -> list[Finding]:
+    """Every rule's findings and ``extra`` ones (``empty_values``), minus ``disabled`` ids, re-graded
+    by ``severity`` {id: grade}."""
     off, regrade = set(disabled), dict(severity or {})
     out: list[Finding] = []
-    for fn in CHECKS:
-        for f in fn(ctx):
-            if f.rule in off:
-                continue
-            out.append(replace(f, severity=regrade[f.rule]) if f.rule in regrade else f)
+    for f in [*extra, *(f for fn in CHECKS for f in fn(ctx))]:
+        if f.rule in off:
+            continue
+        out.append(replace(f, severity=regrade[f.rule]) if f.rule in regrade else f)
     out.sort(key=lambda f: (f.line is None, f.line or 0, -SEVERITIES.index(f.severity), f.rule))
     return out
 
@@ -757,8 +974,10 @@ def run_values(cfg: TrainerConfig, *, params: float | None = None, tokens: float
 def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: float | None = None,
                   laws: Mapping[str, Any] | None = None, preferred: Sequence[str] = (),
                   reference: TrainerConfig | None = None,
-                  base_values: Mapping[str, Any] | None = None) -> tuple[Context, list[str]]:
-    """Advice for the run a config describes; ``base_values`` (a run file's) fill what it lacks."""
+                  base_values: Mapping[str, Any] | None = None,
+                  allow_incomplete: bool = False) -> tuple[Context, list[str]]:
+    """Advice for the run a config describes; ``base_values`` (a run file's) fill what it lacks.
+    ``allow_incomplete``: inputs the law-based rules lack are reported as info, not as an error."""
     from hpadvisor import spec as spec_mod
     from hpadvisor.errors import HpAdvisorError
     from hpadvisor.laws import REGISTRY
@@ -789,7 +1008,84 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
     if advice is not None:  # a law file that neither the advice, the lr/batch pricing nor the schedule rule used
         notes += [note for key, note in advice.unused if key not in used]
     ctx = Context(config=cfg, advice=advice, reference=reference, sensitivity=sens, skipped=skipped,
-                  laws=laws, curve_law=curve)
+                  laws=laws, curve_law=curve, missing=tuple(diagnose(cfg, values)),
+# -- what a config leaves unread --------------------------------------------------------------------
+
+
+def nothing_read(cfg: TrainerConfig) -> str | None:
+    """Why the file is no config of its format (no line of it sets a setting hpadvisor reads), or None.
+    An empty or unrelated launch script would otherwise pass on the trainer's defaults alone."""
+    if any(s.line is not None for s in cfg.settings.values()):
+        return None
+    return (f"{cfg.path}: nothing was read: no line of it sets a {cfg.format} setting hpadvisor checks (lr, "
+            "batch, run length, schedule, architecture). Is it the right file? (--format-in names its format.)")
+
+
+def field_error(exc: Any) -> Report:
+    """The report for a config whose reader refused a field (``formats._common.FieldError``): one error
+    on the field's line; the other rules did not run."""
+    what = "no value" if exc.raw is True and str(exc.field).startswith("-") else f"got {short_value(exc.raw)}"
+    msg = (f"{exc.field} must be {exc.requirement}; {what}. The other rules did not run: the config "
+           "cannot be read with it.")
+    fix = f"give {exc.field} {exc.requirement}, or delete it to use the trainer's default"
+    return Report(exc.path, exc.format, (Finding("invalid-value", "error", exc.field, exc.line, msg, fix),))
+
+
+def short_value(raw: Any, limit: int = 60) -> str:
+    text = " ".join(repr(raw).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_EMPTY_VALUE = "__hpadvisor_empty__"
+
+
+def empty_values(cfg: TrainerConfig, text: str) -> list[Finding]:
+    """A YAML key written with no value (``global_batch_size:`` and nothing after it: a file cut off,
+    an edit left unfinished) that the trainer's reader reads: an error on its line.  An explicit
+    ``null`` stays what the trainers mean by it, unset (Megatron-LM's own example YAML writes
+    ``lr_decay_iters: null``)."""
+    import importlib
+    import re
+
+    from hpadvisor.errors import HpAdvisorError, InvalidInputError
+    from hpadvisor.io import yamlio
+
+    try:
+        data, lines = yamlio.loads(text, source=cfg.path)
+    except HpAdvisorError:
+        return []
+    if not isinstance(data, Mapping):
+        return []
+    rows = text.splitlines()
+    reader = importlib.import_module(f"hpadvisor.formats.{cfg.format}").read
+    out = []
+    for keys, line in sorted(lines.items(), key=lambda kv: kv[1]):
+        node: Any = data
+        for k in keys:
+            node = node.get(k) if isinstance(node, Mapping) else (
+                node[int(k)] if isinstance(node, list) and k.isdigit() and int(k) < len(node) else 0)
+        row = rows[line - 1] if 0 < line <= len(rows) else ""
+        if node is not None or not re.fullmatch(rf"\s*(-\s+)?[\"']?{re.escape(keys[-1])}[\"']?\s*:\s*(#.*)?", row):
+            continue
+        probe = rows[: line - 1] + [re.sub(r":\s*(#.*)?$", f": {_EMPTY_VALUE}", row, count=1)] + rows[line:]
+        try:
+            reader(cfg.path, "\n".join(probe) + "\n")
+        except InvalidInputError as exc:  # the reader reads this key: its value matters
+            if not str(exc).startswith(f"{cfg.path}:{line}:"):
+                continue
+        except HpAdvisorError:
+            continue
+        else:
+            continue
+        last = " (the file's last line: is it cut off?)" if not any(r.strip() for r in rows[line:]) else ""
+        out.append(Finding("invalid-value", "error", keys[-1], line,
+                           f"{keys[-1]} has no value: line {line} ends after its colon{last}. Read as unset, "
+                           "which is not what the line says.",
+                           f"write the value of {keys[-1]}, or delete the line to use the trainer's default"))
+    return out
+
+
+                  allow_incomplete=allow_incomplete, tokens_given=tokens)
     return ctx, notes
 
 

@@ -8,6 +8,7 @@ directory), or from the file given with ``--config``::
     disable = ["wd-on-embeddings"]
     severity = { "tokens-off-compute-optimal" = "warning" }
     fail-on = "warning"
+    allow-incomplete = false   # true: a law-based rule that could not run does not fail the check
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError, did_you_mean
 
-KEYS = ("disable", "severity", "fail-on")
+KEYS = ("disable", "severity", "fail-on", "allow-incomplete")
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class RuleConfig:
     disabled: tuple[str, ...] = ()
     severity: Mapping[str, str] = field(default_factory=dict)
     fail_on: str | None = None
+    allow_incomplete: bool = False
     source: str = ""  # the file it came from ("" = built-in defaults)
 
 
@@ -62,9 +64,20 @@ def _validate(raw: Any, source: str) -> RuleConfig:
                                     f"got {grade!r}.")
         grades[rule_id(rid)] = grade
     fail_on = raw.get("fail-on", raw.get("fail_on"))
-    if fail_on is not None and fail_on not in SEVERITIES:
+    if ("fail-on" in raw or "fail_on" in raw) and fail_on not in SEVERITIES:
         raise InvalidInputError(f"{source}: 'fail-on' must be error, warning or info; got {fail_on!r}.")
-    return RuleConfig(tuple(rule_id(x) for x in disable), grades, fail_on, source)
+    allow = raw.get("allow-incomplete", raw.get("allow_incomplete", False))
+    if not isinstance(allow, bool):
+        raise InvalidInputError(f"{source}: 'allow-incomplete' must be true or false; got {allow!r}.")
+    return RuleConfig(tuple(rule_id(x) for x in disable), grades, fail_on, allow, source)
+
+
+def _misplaced(table: Mapping[Any, Any], source: str, right: str) -> None:
+    """A check setting written beside the ``check`` key instead of under it is refused, not ignored."""
+    stray = [str(k) for k in table if str(k).replace("_", "-") in KEYS]
+    if stray:
+        raise InvalidInputError(f"{source}: '{stray[0]}' is a check setting: put it under {right}; "
+                                "outside it nothing reads it.")
 
 
 def _from_yaml(path: Path) -> RuleConfig:
@@ -73,6 +86,7 @@ def _from_yaml(path: Path) -> RuleConfig:
     data, _lines = yamlio.load(path, what="hpadvisor settings")
     if data is not None and not isinstance(data, Mapping):
         raise DataError(f"{path}: must be a mapping with a 'check' key.")
+    _misplaced(data or {}, str(path), "the 'check:' key (indented under a line 'check:')")
     return _validate((data or {}).get("check"), str(path))
 
 
@@ -95,6 +109,7 @@ def _from_pyproject(path: Path) -> RuleConfig | None:
         return None
     if not isinstance(table, Mapping):
         raise DataError(f"{path}: [tool.hpadvisor] must be a table.")
+    _misplaced(table, f"{path} [tool.hpadvisor]", "[tool.hpadvisor.check]")
     return _validate(table.get("check"), f"{path} [tool.hpadvisor.check]")
 
 

@@ -82,14 +82,18 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    """Print ``Error: message`` on stderr; return the Exit to raise."""
+    """Print ``Error: message`` on stderr, the library's `` `name` `` written as the running
+    command's flag (:func:`hpadvisor.cli.flags.cli_text`); return the Exit to raise."""
+    from hpadvisor.cli.flags import cli_text
+
     # One line, always: a value quoted from the user's file may carry a newline.
-    sys.stderr.write(f"Error: {' '.join(message.split())}\n")
+    sys.stderr.write(f"Error: {' '.join(cli_text(message).split())}\n")
     return typer.Exit(code)
 
 
 def guarded(func: F) -> F:
-    """Turn library errors into one line on stderr and exit code 2 (or a traceback with --debug)."""
+    """Turn library errors into one line on stderr and exit code 2 (or a traceback with --debug);
+    :func:`fail` writes the parameter names they give as this command's flags."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:

@@ -49,7 +49,8 @@ def check(
         Optional[Path], typer.Option(help="The model's HF config.json (architecture).", rich_help_panel=_IN)
     ] = None,
     tokens: Annotated[
-        Optional[str], typer.Option(help="Training tokens, e.g. 300B (overrides the config's).", rich_help_panel=_IN)
+        Optional[str], typer.Option(help="Training tokens, e.g. 300B, when the config does not state its run "
+                                    "length (one that contradicts it is an error).", rich_help_panel=_IN)
     ] = None,
     params: Annotated[
         Optional[str], typer.Option(help="Total parameters, e.g. 7B (overrides the architecture's).",
@@ -57,6 +58,10 @@ def check(
     ] = None,
     data_parallel: Annotated[
         Optional[int], typer.Option(help="Data-parallel size, when the launcher decides it.", min=1,
+    seq_len: Annotated[
+        Optional[int], typer.Option("--seq-len", help="Sequence length in tokens, when the config does not state "
+                                    "it (TrainingArguments hold none).", min=1, rich_help_panel=_IN)
+    ] = None,
                                     rich_help_panel=_IN)
     ] = None,
     run: Annotated[
@@ -69,6 +74,11 @@ def check(
     ] = None,
     fail_on: Annotated[
         Optional[Grade], typer.Option(help="Exit 1 on a finding of this grade or worse (default error, "
+    allow_incomplete: Annotated[
+        bool, typer.Option("--allow-incomplete", help="Accept a partial check: a law-based rule that could not "
+                           "run for lack of an input is info, not an error (settings: allow-incomplete).",
+                           rich_help_panel=_RULES)
+    ] = False,
                                       "or the settings file's fail-on).", rich_help_panel=_RULES)
     ] = None,
     config: Annotated[
@@ -86,7 +96,7 @@ def check(
     """Check a trainer config before launch: lr, batch, warmup, decay, beta2, weight decay, muP."""
     from hpadvisor.check import rules as chk
     from hpadvisor.check import settings as check_config
-    from hpadvisor.errors import HpAdvisorError, InvalidInputError
+    from hpadvisor.errors import DataError, HpAdvisorError, InvalidInputError
 
     if list_rules:
         for rule in chk.RULES.values():
@@ -94,15 +104,25 @@ def check(
         return
     if not files:
         raise InvalidInputError("give a config file to check (hpadvisor check FILE).")
+    partial = allow_incomplete or settings.allow_incomplete
     settings = check_config.load(config)
     level = fail_on.value if fail_on is not None else (settings.fail_on or "error")
     kwargs = _inputs(tokens, params, laws, run, format_in)
-    overrides = {"data_parallel": data_parallel} if data_parallel else None
+    from hpadvisor.formats._common import FieldError
+    overrides = {k: v for k, v in (("data_parallel", data_parallel), ("seq_len", seq_len)) if v} or None
+    from hpadvisor.io.yamlio import read_text
 
     from hpadvisor.formats.registry import read_config
 
     reports, unreadable = [], 0
     for path in files:
+            text = read_text(path, what="config file")
+            why = chk.nothing_read(cfg)
+            if why:
+                raise DataError(why)
+        except FieldError as exc:  # a value of the wrong type: an error on its line, not unreadable input
+            reports.append(chk.field_error(exc))
+            continue
         try:
             cfg = read_config(path, format=kwargs["fmt"], model_config=model, overrides=overrides)
         except HpAdvisorError as exc:
@@ -113,8 +133,10 @@ def check(
             continue
         ctx, notes = chk.build_context(cfg, params=kwargs["params"], tokens=kwargs["tokens"],
                                        laws=kwargs["laws"], preferred=kwargs["preferred"],
-                                       reference=kwargs["reference"], base_values=kwargs["base"])
-        found = chk.run_rules(ctx, disabled=settings.disabled, severity=settings.severity)
+                                       reference=kwargs["reference"], base_values=kwargs["base"],
+                                       allow_incomplete=partial)
+        found = chk.run_rules(ctx, disabled=settings.disabled, severity=settings.severity,
+                              extra=chk.empty_values(cfg, text))
         reports.append(chk.Report(cfg.path, cfg.format, tuple(found), tuple(cfg.notes) + tuple(notes)))
     _emit(reports, format, unreadable)
     if unreadable:
@@ -149,15 +171,16 @@ def _inputs(tokens, params, laws, run, format_in) -> dict:
 
 def _emit(reports, format: CheckFormat, unreadable: int = 0) -> None:
     from hpadvisor.check import output as check_output
+    from hpadvisor.cli.flags import cli_text
 
     if format is CheckFormat.json:
-        sys.stdout.write(check_output.to_json(reports))
+        sys.stdout.write(cli_text(check_output.to_json(reports)))
     elif format is CheckFormat.sarif:
         from hpadvisor import __version__
 
-        sys.stdout.write(check_output.to_sarif(reports, __version__))
+        sys.stdout.write(cli_text(check_output.to_sarif(reports, __version__)))
     elif format is CheckFormat.github:
-        sys.stdout.write(check_output.to_github(reports))
+        sys.stdout.write(cli_text(check_output.to_github(reports)))
     else:
         from hpadvisor.cli import render
 

@@ -60,7 +60,10 @@ def compare_schedules(
     elif steps is None:
         raise InvalidInputError("give --steps (the run's total optimizer steps), or --config TRAINER-CONFIG.")
     else:
-        result = curve_advice.compare_laws(laws, units.parse_steps(steps), peak=lr, warmup=warmup, **options)
+        result = curve_advice.compare_laws(laws, units.parse_steps(steps, name="--steps"), peak=lr, warmup=warmup, **options)
+    from hpadvisor.cli.flags import cli_data
+
+    result = cli_data(result)
     if plot is not None:
         from hpadvisor.io.plot import save_plot
 

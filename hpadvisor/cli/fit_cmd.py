@@ -17,6 +17,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
+from hpadvisor.cli.flags import cli_data, cli_text, law_file_text
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, json_text, plain
 
 fit_app = typer.Typer(help="Fit a law to your own runs and save it as a law file (YAML).",
@@ -89,15 +90,15 @@ def _seq_len(text: Optional[str]) -> Optional[float]:
 
 
 def _write(out: Path, law, fit_info: dict[str, Any], data: list[dict[str, Any]], force: bool) -> None:
-    from hpadvisor.io import lawfile, outputs
+    from hpadvisor.io import outputs
 
     info = {"data": data, **fit_info}
-    outputs.write_atomic(out, lawfile.dumps(law, fit=plain(info)), force=force)
+    outputs.write_atomic(out, law_file_text(law, plain(info)), force=force)
     sys.stderr.write(f"wrote {out}\n")
 
 
 def _emit(summary: dict[str, Any], lines: list[str], fmt: OutputFormat) -> None:
-    summary = plain(summary)
+    summary = plain(cli_data(summary))
     if fmt is OutputFormat.json:
         sys.stdout.write(json_text(summary))
     elif fmt is OutputFormat.yaml:
@@ -105,7 +106,7 @@ def _emit(summary: dict[str, Any], lines: list[str], fmt: OutputFormat) -> None:
 
         sys.stdout.write(yamlio.dumps(summary))
     else:
-        sys.stdout.write("\n".join(lines) + "\n")
+        sys.stdout.write("\n".join(map(cli_text, lines)) + "\n")
 
 
 def _constant_lines(constants: dict[str, float], intervals: dict[str, tuple[float, float]]) -> list[str]:

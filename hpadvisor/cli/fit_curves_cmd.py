@@ -63,10 +63,11 @@ def fit_curves_command(
 ) -> None:
     """Fit the multi-power, LR-annealing or noise-convolution law to loss curves; save it for `predict` and `compare-schedules`."""
     from hpadvisor import schedules
+    from hpadvisor.cli.flags import cli_data, law_file_text
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting.curves import MAX_FIT_POINTS, curves_from_logs, fit_curves
-    from hpadvisor.io import lawfile, outputs, yamlio
+    from hpadvisor.io import outputs, yamlio
     from hpadvisor.io.tables import parse_map
 
     outputs.check_outputs({"--out": out}, force=force, inputs=[*files, config])  # before any work
@@ -148,7 +149,7 @@ def fit_curves_command(
         fit_info["data_notes"] = notes
     fit_info["interval"] = basis.to_dict()
     notes += basis_notes
-    outputs.write_atomic(out, lawfile.dumps(result.law, fit=fit_info), force=force)
+    outputs.write_atomic(out, law_file_text(result.law, fit_info), force=force)
     sys.stderr.write(f"wrote {out}\n")
     sel = result.selection
     if sel.get("validation_mre"):
@@ -158,9 +159,10 @@ def fit_curves_command(
     elif sel:
         notes.append(f"warmup convention {sel['chosen']}: {sel['reason']}.")
     notes += [f"{n}." for n in result.notes] + [f"{c}." for c in result.caveats]
+    notes, warnings = cli_data(notes), cli_data(list(result.warnings))
     summary = {"law": result.law.registry_key, "form": type(result.law).key, "out": str(out),
                "constants": {k: float(v) for k, v in result.law.constants().items()},
-               "runs": [r.to_dict() for r in result.runs], "notes": notes, "warnings": list(result.warnings)}
+               "runs": [r.to_dict() for r in result.runs], "notes": notes, "warnings": warnings}
     if result.intervals:
         summary["interval_95"] = {k: list(v) for k, v in result.intervals.items()}
     if result.holdout:
@@ -190,7 +192,7 @@ def fit_curves_command(
                      f"worst final {h['worst_final_rel_error']:+.3%} ({h['worst_final_run']})")
         lines += [_run_line(r) for r in result.holdout]
     lines += [f"  note: {n}" for n in notes]
-    lines += [f"  warning: {w}" for w in result.warnings]
+    lines += [f"  warning: {w}" for w in warnings]
     if plan_lines:
         lines.append(f"  what these runs leave open (the schedules compare-schedules ranks at {advice['steps']:,} steps):")
         lines += [f"    {x}" for x in plan_lines]

@@ -51,10 +51,11 @@ def fit_final_cmd(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
     """Fit the Chinchilla (or Kaplan) form to final losses, with bootstrap intervals."""
+    from hpadvisor.cli.flags import cli_data, cli_text, law_file_text
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting import final
     from hpadvisor.fitting import holdout as ho
-    from hpadvisor.io import lawfile, outputs, tables, yamlio
+    from hpadvisor.io import outputs, tables, yamlio
     from hpadvisor.spec import units
 
     # the second plot beside --plot is checked too, before the fit; a --plot without a name ('.')
@@ -88,13 +89,13 @@ def fit_final_cmd(
     if plot is not None or residuals:  # the terminal plot goes to stderr when stdout is JSON or YAML
         _plots(fit, held, plot, residuals, force,
                stream=sys.stderr if format in (OutputFormat.json, OutputFormat.yaml) else sys.stdout)
-    info = fit.fit_info()
+    info = cli_data(fit.fit_info())
     if holdout:
         info["holdout"] = {"expression": holdout, **(fit.holdout or {"rows": 0})}
     if compute is not None:
         info["allocation"] = fit.allocation(units.parse_quantity(compute, name="--compute", units=("FLOPs",))[0])
     if out is not None:
-        outputs.write_atomic(out, lawfile.dumps(fit.law, fit=info), force=force)
+        outputs.write_atomic(out, law_file_text(fit.law, info), force=force)
         sys.stderr.write(f"wrote {out}\n")
     data = {"law": fit.law.registry_key, "form": law, "constants": fit.law.constants(), **info}
     data["bootstrap"] = {k: v for k, v in info["bootstrap"].items() if k != "samples"}
@@ -111,7 +112,7 @@ def fit_final_cmd(
     used = fit.ladder
     lines = [f"fitted on {used.source['rows_used']} of {used.source['rows']} runs "
              f"(N = {used.param_count} parameters); left out: "
-             + (", ".join(f"{v} {k}" for k, v in used.dropped.items()) or "none"),
+             + (cli_text(", ".join(f"{v} {k}" for k, v in used.dropped.items())) or "none"),
              f"mean relative error {q['mean_relative_error']:.3%}, max {q['max_relative_error']:.3%}, "
              f"R^2 {q['r2']:.4f}; {len(fit.samples)} bootstrap resamples ({fit.failed_resamples} failed)"]
     for o in used.source.get("outliers", []):
@@ -141,7 +142,9 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
 
     N, D = _sizes(law, params, tokens, need_n=True)
     fit = lawfile.load_document(law_file)[1] if Path(law_file).exists() else {}
-    result = predict_with_fit(law, fit, N, D)
+    from hpadvisor.cli.flags import cli_data
+
+    result = cli_data(predict_with_fit(law, fit, N, D))
     result["param_count"] = fit.get("param_count", "as the law's source defines N")
     factor, reasons = law.extrapolation({"N": N, "D": D})
     result["extrapolation_factor"] = factor

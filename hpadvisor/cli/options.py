@@ -111,8 +111,9 @@ def json_text(data: Any, indent: int | None = 2) -> str:
 def to_text(obj: Any, fmt: OutputFormat, kind: str, *, width: int | None = None) -> str:
     """Render ``obj`` (an Advice, a law listing...) in ``fmt``."""
     from hpadvisor.cli import render
+    from hpadvisor.cli.flags import cli_data
 
-    data = obj.to_dict() if hasattr(obj, "to_dict") else obj
+    data = cli_data(obj.to_dict() if hasattr(obj, "to_dict") else obj)
     if fmt is OutputFormat.json:
         return json_text(data)
     if fmt is OutputFormat.yaml:

@@ -90,7 +90,7 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         from hpadvisor.fitting.curve_advice import curve_steps, planned
         from hpadvisor.spec import units
 
-        sched, more = planned(law, schedule, units.parse_steps(steps), peak=lr, warmup=warmup, min_lr=min_lr,
+        sched, more = planned(law, schedule, units.parse_steps(steps, name="--steps"), peak=lr, warmup=warmup, min_lr=min_lr,
                               min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
                               cooldowns=cooldowns, set_by=SCHEDULE_FLAGS)
         notes += more
@@ -119,6 +119,9 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         series.update({k: (query, [p["loss"] for p in v]) for k, v in side.items()})
         save_plot(plot, series, ylabel="predicted loss", title=label, force=force)
         sys.stderr.write(f"wrote {plot}\n")
+    from hpadvisor.cli.flags import cli_data
+
+    notes = cli_data(notes)
     if format in (OutputFormat.json, OutputFormat.yaml):
         # stdout stays {"points": [...]}, the stable interface (other laws beside it); notes go to stderr
         sys.stderr.write("".join(f"note: {n}\n" for n in notes))

@@ -98,11 +98,12 @@ def recommend(
         spec, laws=all_laws, lr_law=lr_law, batch_law=batch_law, loss_law=loss_law, preferred=preferred
     )
     if emit_format is not None:  # the snippet `hpadvisor check` reads back (see docs/check.md)
+        from hpadvisor.cli.flags import cli_text
         from hpadvisor.recommend.emit import emit_snippet
 
         text, notes = emit_snippet(advice, emit_format)
         for note in notes:
-            typer.echo(f"note: {note}", err=True)
+            typer.echo(f"note: {cli_text(note)}", err=True)
         if out is not None:
             outputs.write_atomic(out, text, force=force)
             typer.echo(f"wrote {out}", err=True)

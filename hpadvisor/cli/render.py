@@ -12,6 +12,7 @@ import os
 import sys
 from typing import Any
 
+from hpadvisor.cli.flags import cli_text
 from hpadvisor.spec import units
 
 # -- value formatting (shared by table and markdown) -------------------------------------------
@@ -86,7 +87,7 @@ def _row_notes(advice: Any) -> list[str]:
             if note.startswith("inherits the extrapolation"):
                 continue  # shown as the range column of that row
             notes.append(f"{rec.name}: {note}")
-    return notes + list(getattr(advice, "notes", ()))
+    return [cli_text(n) for n in notes + list(getattr(advice, "notes", ()))]
 
 
 # -- rich ------------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def _transfer_renderables(plan: Any) -> list[Any]:
     out += [Text(f"  - {item['setting']}: {item['advice']}") for item in plan.not_transferred]
     if plan.notes:
         out.append(Text("Notes:", style="bold"))
-        out += [Text(f"  - {n}") for n in plan.notes]
+        out += [Text(f"  - {cli_text(n)}") for n in plan.notes]
     out.append(Text(f"Source: {plan.citation}", style="dim"))
     return out
 
@@ -257,7 +258,7 @@ def _transfer_markdown(plan: Any) -> list[str]:
     lines += ["", "**Not transferred**", ""]
     lines += [f"- {item['setting']}: {_md_escape(item['advice'])}" for item in plan.not_transferred]
     if plan.notes:
-        lines += ["", "**Notes**", ""] + [f"- {_md_escape(n)}" for n in plan.notes]
+        lines += ["", "**Notes**", ""] + [f"- {_md_escape(cli_text(n))}" for n in plan.notes]
     return lines
 
 
@@ -419,11 +420,11 @@ def print_check(reports: list[Any], unreadable: int = 0) -> None:
             line = Text(f"{where}: ")
             line.append(f.severity, style=_GRADE_STYLE[f.severity])
             line.append(f" [{f.rule}] ", style="bold")
-            line.append(f.message)
+            line.append(cli_text(f.message))
             console.print(line, soft_wrap=True)
-            console.print(Text(f"    fix: {f.suggestion}", style="green"), soft_wrap=True)
+            console.print(Text(f"    fix: {cli_text(f.suggestion)}", style="green"), soft_wrap=True)
         for note in report.notes:
-            console.print(Text(f"  note ({report.file}): {note}", style="dim"), soft_wrap=True)
+            console.print(Text(f"  note ({report.file}): {cli_text(note)}", style="dim"), soft_wrap=True)
     total = sum(counts.values())
     summary = ", ".join(f"{n} {k}{'s' if n != 1 and k != 'info' else ''}" for k, n in counts.items() if n)
     names = f"{len(reports)} file{'s' if len(reports) != 1 else ''} checked"

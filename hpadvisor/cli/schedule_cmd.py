@@ -71,7 +71,7 @@ def schedule_command(
         advice = recommend(spec)
     elif schedule is None or lr is None or steps is None:
         raise InvalidInputError("give a run file, or the schedule by flags: --schedule, --lr and --steps at least.")
-    total = units.parse_steps(steps) if steps is not None else None
+    total = units.parse_steps(steps, name="--steps") if steps is not None else None
     shape = schedule or (spec.schedule.shape if spec is not None else None)
     refuse_wsd_flags(shape, {"--decay-fraction": decay_fraction, "--decay-shape": decay_shape, "--cooldowns": cooldowns},
                      f"the {shape} schedule")
@@ -109,4 +109,6 @@ def _emit(steps_out, lr_out, label: str, notes: list[str], *, out, plot, force: 
         sys.stderr.write(f"wrote {plot}\n")
     pick = np.unique(np.linspace(0, steps_out.size - 1, 400).round().astype(int))
     sys.stdout.write(f"{label}\n" + text_plot({"lr": (steps_out[pick], lr_out[pick])}, ylabel="lr"))
-    sys.stdout.write("".join(f"note: {n}\n" for n in notes))
+    from hpadvisor.cli.flags import cli_text
+
+    sys.stdout.write("".join(f"note: {cli_text(n)}\n" for n in notes))

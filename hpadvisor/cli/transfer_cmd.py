@@ -73,7 +73,10 @@ def transfer(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.", rich_help_panel=_OUT)] = False,
 ) -> None:
     """Per-group lr, init std, multipliers, weight decay and eps for the target, from a tuned proxy."""
+    import dataclasses
+
     from hpadvisor import spec
+    from hpadvisor.cli.flags import cli_data
     from hpadvisor.io import outputs
     from hpadvisor.spec import units
     from hpadvisor.transfer import plan as tr
@@ -120,6 +123,7 @@ def transfer(
             vals[key] = converted
 
     plan = tr.plan_from_values(base, target, param=param, optimizer=optimizer)
+    plan = dataclasses.replace(plan, notes=cli_data(plan.notes))  # parameter names as this command's flags
     if emit_as is not None:
         text = emit_snippet(plan, emit_as)
         if out is None:

@@ -43,19 +43,19 @@ def resolve_reference_batch(text: str | float | None, seq_len: float | None) -> 
         if seq_len is None:
             raise InvalidInputError(
                 f"the critical batch is measured from linear scaling at a reference batch (Zhang et al.: "
-                f"{REFERENCE_SEQS} seqs), which needs the sequence length: give --seq-len, or "
-                "--reference-batch '<n> tokens' (0 for the small-batch asymptote)."
+                f"{REFERENCE_SEQS} seqs), which needs the sequence length: give `seq_len`, or "
+                "`reference_batch` '<n> tokens' (0 for the small-batch asymptote)."
             )
         return REFERENCE_SEQS * float(seq_len)
-    value, unit = parse_quantity(text, name="--reference-batch", units=("tokens", "sequences"), positive=False)
+    value, unit = parse_quantity(text, name="`reference_batch`", units=("tokens", "sequences"), positive=False)
     if value < 0:
-        raise InvalidInputError(f"--reference-batch must be >= 0, got {text!r}.")
+        raise InvalidInputError(f"`reference_batch` must be >= 0, got {text!r}.")
     if unit == "sequences":
         if seq_len is None:
-            raise InvalidInputError(f"--reference-batch {text!r} counts sequences: give --seq-len too, or say tokens.")
+            raise InvalidInputError(f"`reference_batch` {text!r} counts sequences: give `seq_len` too, or say tokens.")
         return value * float(seq_len)
     if unit is None and value != 0:
-        raise InvalidInputError(f"--reference-batch {text!r}: say the unit, e.g. '256 seqs' or '131072 tokens'.")
+        raise InvalidInputError(f"`reference_batch` {text!r}: say the unit, e.g. '256 seqs' or '131072 tokens'.")
     return value
 
 
@@ -163,9 +163,9 @@ def fit_batch(
     progress: Callable[[int], None] | None = None,
 ) -> BatchFit:
     if n_boot < 0:
-        raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {n_boot}.")
+        raise InvalidInputError(f"`n_boot` must be >= 0 (0 = no intervals), not {n_boot}.")
     if not (0 < overhead < 10):
-        raise InvalidInputError(f"--overhead must be in (0, 10), e.g. 0.2 (20%); got {overhead:g}.")
+        raise InvalidInputError(f"`overhead` must be in (0, 10), e.g. 0.2 (20%); got {overhead:g}.")
     seq_len = seq_len if seq_len is not None else table.seq_len
     df = table.frame
     notes = list(table.notes)
@@ -177,12 +177,12 @@ def fit_batch(
         D = df["D"].to_numpy(float)
     elif tokens_per_param is not None:
         if not (tokens_per_param > 0 and math.isfinite(tokens_per_param)):
-            raise InvalidInputError(f"--tokens-per-param must be > 0, got {tokens_per_param:g}.")
+            raise InvalidInputError(f"`tokens_per_param` must be > 0, got {tokens_per_param:g}.")
         D = tokens_per_param * N
-        notes.append(f"D = {tokens_per_param:g} N (--tokens-per-param).")
+        notes.append(f"D = {tokens_per_param:g} N (`tokens_per_param`).")
     else:
         D = None
-        notes.append("no tokens column and no --tokens-per-param: the critical batch is fitted against N only.")
+        notes.append("no tokens column and no `tokens_per_param`: the critical batch is fitted against N only.")
     held = np.zeros(len(df), dtype=bool) if holdout is None else np.asarray(holdout, bool)
     models: list[ModelFit] = []
     order = list(dict.fromkeys(labels))
@@ -200,7 +200,7 @@ def fit_batch(
             raise DataError(f"batch study '{table.path}': model {lab} has several N values; one model per N.")
         part = held[rows]
         if part.any() and not part.all():
-            raise InvalidInputError(f"--holdout selects only some rows of model {lab}; select whole models, e.g. 'N >= 1e9'.")
+            raise InvalidInputError(f"`holdout` selects only some rows of model {lab}; select whole models, e.g. 'N >= 1e9'.")
         groups.append((lab, rows, part))
     n_train = sum(not part.all() for _, _, part in groups)
     if n_train < 2:

@@ -46,7 +46,7 @@ def run_defaults(law, total: int, peak: float | None, warmup: int | None) -> tup
     notes = []
     if peak is None:
         if "peak" not in d:
-            raise InvalidInputError("the law file records no fitted peak lr: give --lr.")
+            raise InvalidInputError("the law file records no fitted peak lr: give `peak`.")
         peak = d["peak"]
         notes.append(f"peak lr {peak:g} (the law's fitted peak; another lr is an extrapolation).")
     if warmup is None:
@@ -67,7 +67,7 @@ def planned(law, shape: str, total: int, *, peak: float | None = None, warmup: i
     if given is None and warmup >= total and shape in ("wsd", "wsd_restarts"):
         fitted = int(fitted_defaults(law).get("warmup", 0))
         raise InvalidInputError(f"a {shape} schedule of {total} steps cannot take the law's fitted warmup "
-                                f"({fitted} steps): give --warmup (shorter than the run).")
+                                f"({fitted} steps): give `warmup` (shorter than the run).")
     return schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup, set_by=set_by,
                            **schedule_kw), notes
 
@@ -138,7 +138,7 @@ def predict(law, eta: np.ndarray, steps: Sequence[int], *, basis: curve_interval
     if query.size == 0:
         raise InvalidInputError("no steps >= 1 to predict at.")
     if query.max() > eta.size - 1:
-        raise InvalidInputError(f"step {int(query.max())} (--at) is past the schedule's last step {eta.size - 1}.")
+        raise InvalidInputError(f"step {int(query.max())} (`steps`) is past the schedule's last step {eta.size - 1}.")
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         loss = law.curve(eta, query)
     points = [{"step": int(s), "loss": float(v)} for s, v in zip(query, loss, strict=True)]
@@ -225,21 +225,21 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
     """
     _check_law(law)
     if total < 2:
-        raise InvalidInputError(f"--steps must be at least 2, not {total}.")
-    for name, r in (("--min-lr-ratio", min_lr_ratio), ("--cooldown-min-lr-ratio", cooldown_min_lr_ratio)):
+        raise InvalidInputError(f"`total` must be at least 2, not {total}.")
+    for name, r in (("`min_lr_ratio`", min_lr_ratio), ("`cooldown_min_lr_ratio`", cooldown_min_lr_ratio)):
         if not 0 <= r < 1:
             raise InvalidInputError(f"{name} must be in [0, 1), not {r:g}.")
     if peak is not None and not (isinstance(peak, (int, float)) and 0 < peak < math.inf):
-        raise InvalidInputError(f"--lr must be a finite number > 0, not {peak}.")
+        raise InvalidInputError(f"`peak` must be a finite number > 0, not {peak}.")
     if warmup is not None and not (isinstance(warmup, int) and warmup >= 0):
-        raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
+        raise InvalidInputError(f"`warmup` must be a whole number of steps >= 0, not {warmup}.")
     # the fitted warmup is not cut to the run here: a run no longer than its warmup is refused
     w = warmup if warmup is not None else int(fitted_defaults(law).get("warmup", 0))
     peak, w, _ = run_defaults(law, total, peak, w)
     if w >= total:
         origin = "" if warmup is not None else ", the law's fitted run's"
-        raise InvalidInputError(f"--steps {total} is not longer than the warmup ({w} steps{origin}): there is no "
-                                "decay to compare; give more --steps or a shorter --warmup.")
+        raise InvalidInputError(f"`total` {total} is not longer than the warmup ({w} steps{origin}): there is no "
+                                "decay to compare; give more `total` or a shorter `warmup`.")
     cands = _ranked_set(candidates(total, peak, w, min_lr_ratio=min_lr_ratio, cooldown_min_lr_ratio=cooldown_min_lr_ratio),
                       own, total)
     ranked = rank_schedules(law, cands)

@@ -115,7 +115,7 @@ class CurveFit:
         return tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before the warmup ends (step {w:,}) "
                      "not fitted: the laws describe the loss after warmup" for name, (n, w) in self.in_warmup.items()
                      ) + tuple(f"run {name}: {n:,} loss points, fitted as its first and last and {m - 2:,} means of "
-                               f"{(n - 2) / (m - 2):.3g} consecutive points between (--max-points)"
+                               f"{(n - 2) / (m - 2):.3g} consecutive points between (`max_points`)"
                                for name, (n, m) in self.thinned.items())
 
     def holdout_summary(self) -> dict:
@@ -173,7 +173,7 @@ BOOTSTRAP_SCOPE = (
     "the bootstrap resamples the logged points, so its intervals say how well the points pin each "
     "constant, not how far a predicted curve can be off: on the Multi-Power-Law data (3 runs fitted "
     "a size) the 95% bands they give held-out final losses are at most +-0.07% wide and hold none of "
-    "the 36 (both laws; errors 0.04-0.97%); --holdout RUN measures the extrapolation error instead"
+    "the 36 (both laws; errors 0.04-0.97%); `holdout` RUN measures the extrapolation error instead"
 )
 
 
@@ -519,11 +519,11 @@ def fit_curves(
     law's authors' two-stage procedure, :data:`LUO`).
     """
     if law not in CURVE_LAWS:
-        raise InvalidInputError(f"--law must be {', '.join(CURVE_LAWS[:-1])} or {CURVE_LAWS[-1]}, not '{law}'.")
+        raise InvalidInputError(f"`law` must be {', '.join(CURVE_LAWS[:-1])} or {CURVE_LAWS[-1]}, not '{law}'.")
     if method not in METHODS:
-        raise InvalidInputError(f"--method must be {' or '.join(METHODS)}, not '{method}'.")
+        raise InvalidInputError(f"`method` must be {' or '.join(METHODS)}, not '{method}'.")
     if method == "luo" and law != "multipower":
-        raise InvalidInputError("--method luo is the multi-power law's authors' procedure: use it with --law multipower.")
+        raise InvalidInputError("`method` luo is the multi-power law's authors' procedure: use it with `law` multipower.")
     if not curves:
         raise InvalidInputError("no training curves to fit.")
     if holdout:
@@ -532,7 +532,7 @@ def fit_curves(
                          citation=citation, method=method, max_points=max_points)
         return dataclasses.replace(fit, holdout=evaluate(fit.law, held))
     if max_points is not None and max_points < 10:
-        raise InvalidInputError(f"--max-points must be at least 10 (0 keeps every point), not {max_points}.")
+        raise InvalidInputError(f"`max_points` must be at least 10 (0 keeps every point), not {max_points}.")
     ends = [warmup_end(c.lr) for c in curves]
     in_warmup = {c.name: (int(np.sum(c.steps < e)), e) for c, e in zip(curves, ends, strict=True) if c.steps[0] < e}
     curves = [after_warmup(c, e) if c.steps[0] < e else c for c, e in zip(curves, ends, strict=True)]
@@ -547,7 +547,7 @@ def fit_curves(
         raise InvalidInputError(f"the {law} law has no '{warmup}' warmup convention here "
                                 f"(use {', '.join(w for (name, w) in WARMUP_FORMS if name == law)}, or auto).")
     if lam is not None and not 0 < lam < 1:
-        raise InvalidInputError(f"--lambda must be in (0, 1), not {lam:g}.")
+        raise InvalidInputError(f"`lam` must be in (0, 1), not {lam:g}.")
     model = (_MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
              if law == "annealing" else _Convolution(curves, warmup))
     loss = np.concatenate([c.loss for c in curves])
@@ -613,7 +613,7 @@ def fit_curves(
     poor = [q for q in runs if q.r2 < POOR_R2]  # a flat run's R^2 is NaN: not judged
     if poor:
         warnings = (f"the law does not fit {', '.join(f'{q.name} (R^2 {q.r2:.3g})' for q in poor)}: check that the lr "
-                    "it was given (its lr column, or --schedule) is the one it ran with, unscaled, and look for a "
+                    "it was given (its lr column, or `schedule`) is the one it ran with, unscaled, and look for a "
                     "restart or a change of data inside the run; predictions from this fit are not reliable.", *warnings)
     return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
                     n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
@@ -717,10 +717,10 @@ def split_holdout(curves: Sequence[Curve], names: Sequence[str]) -> tuple[list[C
     known = [c.name for c in curves]
     unknown = [n for n in names if n not in known]
     if unknown:
-        raise InvalidInputError(f"--holdout {unknown[0]}: no run of that name (runs: {', '.join(known)}).")
+        raise InvalidInputError(f"`holdout` {unknown[0]}: no run of that name (runs: {', '.join(known)}).")
     fit = [c for c in curves if c.name not in names]
     if not fit:
-        raise InvalidInputError("--holdout names every run: leave at least one to fit.")
+        raise InvalidInputError("`holdout` names every run: leave at least one to fit.")
     return fit, [c for c in curves if c.name in names]
 
 
@@ -753,15 +753,15 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                 jump = sparse_jumps(run.lr_steps, run.lr)
                 if jump:
                     said.append((path, run.name, f"{jump}: log the lr at every step around such changes (or drop "
-                                 "the lr column and give the schedule: --schedule or --config)"))
+                                 "the lr column and give the schedule: `schedule` or `config`)"))
                 first = int(run.lr_steps.min())
                 if first > 0 and warmup is not None and 0 < warmup <= first:
                     said.append((path, run.name, f"lr logged from step {first}: a linear warmup from 0 over "
                                  f"the given {warmup} steps, then the first logged lr, before it."))
                 elif first > 0:
                     said.append((path, run.name, f"lr logged from step {first}: assumed a linear warmup from 0 "
-                                 "at step 0 before it" + (" (--warmup only applies when it ends before the "
-                                                          "first logged lr)." if warmup else "; give --warmup if "
+                                 "at step 0 before it" + (" (`warmup` only applies when it ends before the "
+                                                          "first logged lr)." if warmup else "; give `warmup` if "
                                                           "it ended earlier.")))
             elif planned is not None:
                 eta = planned
@@ -772,11 +772,11 @@ def curves_from_logs(paths: Sequence[str], *, mapping: dict[str, str] | None = N
                 used_planned = True
             elif run.lr_column:
                 raise DataError(f"'{path}' [{run.name}]: the lr column has no values and no schedule was given: "
-                                "fill it, or pass --schedule/--lr/--warmup/--total-steps or --config TRAINER-CONFIG.")
+                                "fill it, or pass `shape`/`peak`/`warmup_steps`/`total_steps` or `config` TRAINER-CONFIG.")
             else:
                 raise DataError(
                     f"'{path}' has no lr column (accepted names: lr, learning_rate, ...) and no schedule "
-                    "was given: pass --schedule/--lr/--warmup/--total-steps, --config TRAINER-CONFIG, or --map lr=<column>."
+                    "was given: pass `shape`/`peak`/`warmup_steps`/`total_steps`, `config` TRAINER-CONFIG, or `mapping` lr=<column>."
                 )
             keep = run.steps >= 1  # the laws start at step 1
             if run.loss.size and float(np.min(run.loss)) > SUMMED_LOSS:

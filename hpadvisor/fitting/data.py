@@ -78,7 +78,7 @@ def read_fit_table(
     from hpadvisor.io.tables import normalise, read_table
 
     if param_count is not None and param_count not in PARAM_COUNTS:
-        raise InvalidInputError(f"--param-count must be non-embedding or total, not '{param_count}'.")
+        raise InvalidInputError(f"`param_count` must be non-embedding or total, not '{param_count}'.")
     mapping = dict(mapping or {})
     required = [c for c in need if c not in ("D",)]
     frame = read_table(path, columns=COLUMNS, required=required, mapping=mapping,
@@ -96,7 +96,7 @@ def read_fit_table(
 
                 frame["loss_raw"] = frame["loss"]
                 frame["loss"] = pd.to_numeric(frame[col], errors="coerce")
-                notes.append(f"loss from '{col}' (smoothed); --map loss=<column> to choose another.")
+                notes.append(f"loss from '{col}' (smoothed); `mapping` loss=<column> to choose another.")
                 break
     if "D" in need and "D" not in frame.columns:
         if "C" in frame.columns:
@@ -105,18 +105,18 @@ def read_fit_table(
         else:
             raise DataError(
                 f"{what} '{path}' has no D column (accepted names: D, {', '.join(COLUMNS['D'])}) and no "
-                f"compute column to derive it. Use --map D=<column>."
+                f"compute column to derive it. Use `mapping` D=<column>."
             )
     # Which parameter count N is: said by --param-count, else by the N column's name, else the law's
     # own convention.
     if param_count is None and param_count_of(n_column) is not None:
         param_count = param_count_of(n_column)
         notes.append(f"N taken as {param_count} parameters (the column '{n_column}'); "
-                     f"pass --param-count to say otherwise.")
+                     f"pass `param_count` to say otherwise.")
     elif param_count is None:
         param_count = default_param_count
         notes.append(f"N taken as {param_count} parameters (this law's convention); "
-                     f"pass --param-count to say otherwise.")
+                     f"pass `param_count` to say otherwise.")
     if need_batch:
         if seq_len is None:
             seq_len = _seq_len_from(frame, path, what, notes)
@@ -152,7 +152,7 @@ def check_size(what: str, path: str, name: str, least_seen: float, *, derived: b
         raise DataError(f"{what} '{path}': D = C / (6 N) = {least_seen:g} tokens is below {least:g}: is the "
                         "compute column in FLOPs (not PF-days or another unit)?")
     raise DataError(f"{what} '{path}': {name} = {least_seen:g} {unit} is below {least:g}: is the column "
-                    f"{likely}? Give plain {unit} (e.g. 7e9), or --map {name}=<column>.")
+                    f"{likely}? Give plain {unit} (e.g. 7e9), or `mapping` {name}=<column>.")
 
 
 def _check_scale(frame, path, what, seq_len) -> None:
@@ -163,7 +163,7 @@ def _check_scale(frame, path, what, seq_len) -> None:
                        derived=col == "D" and "D" not in frame.attrs.get("column_of", {}))
     if seq_len and "batch_tokens" in frame.columns and float(frame["batch_tokens"].min()) < seq_len:
         raise DataError(f"{what} '{path}': a batch of {float(frame['batch_tokens'].min()):g} tokens is less than "
-                        f"one sequence of {seq_len:g}: is --batch-unit right (sequences, not tokens)?")
+                        f"one sequence of {seq_len:g}: is `batch_unit` right (sequences, not tokens)?")
 
 
 def _seq_len_from(frame, path, what, notes) -> float | None:
@@ -181,7 +181,7 @@ def _seq_len_from(frame, path, what, notes) -> float | None:
     if values.size != 1:
         raise DataError(
             f"{what} '{path}': the seq_len column holds {values.size} different values "
-            f"({', '.join(f'{v:g}' for v in values[:4])}); one sequence length per file, or give --seq-len."
+            f"({', '.join(f'{v:g}' for v in values[:4])}); one sequence length per file, or give `seq_len`."
         )
     notes.append(f"sequence length {int(values[0])} tokens from the file's seq_len column.")
     return float(values[0])
@@ -190,23 +190,23 @@ def _seq_len_from(frame, path, what, notes) -> float | None:
 def _batch_in_tokens(frame, path, what, seq_len, batch_unit, notes) -> None:
     unit = (batch_unit or "").strip().lower() or None
     if unit not in (None, "tokens", "seqs", "sequences"):
-        raise InvalidInputError(f"--batch-unit must be tokens or seqs, not '{batch_unit}'.")
+        raise InvalidInputError(f"`batch_unit` must be tokens or seqs, not '{batch_unit}'.")
     if "batch" in frame.columns and unit != "tokens" and not ("batch_tokens" in frame.columns and unit is None):
         if seq_len is None:
             raise InvalidInputError(
                 f"{what} '{path}': the batch column counts sequences unless told otherwise; give "
-                f"--seq-len (e.g. --seq-len 2048) or --batch-unit tokens."
+                f"`seq_len` (e.g. `seq_len` 2048) or `batch_unit` tokens."
             )
         frame["batch_tokens"] = frame["batch"] * float(seq_len)
         notes.append(f"batch in sequences of {int(seq_len)} tokens.")
     elif "batch" in frame.columns and "batch_tokens" not in frame.columns:
         frame["batch_tokens"] = frame["batch"]
-        notes.append("batch in tokens (--batch-unit tokens).")
+        notes.append("batch in tokens (`batch_unit` tokens).")
     if "batch_tokens" not in frame.columns:
         raise DataError(
             f"{what} '{path}' has no batch column (accepted names: batch, {', '.join(COLUMNS['batch'])}, "
             f"or batch_tokens, {', '.join(COLUMNS['batch_tokens'])}). Found: "
-            f"{', '.join(c for c in frame.columns if c != 'row')}. Use --map batch=<column>."
+            f"{', '.join(c for c in frame.columns if c != 'row')}. Use `mapping` batch=<column>."
         )
 
 
@@ -226,10 +226,11 @@ def _check_positive(frame, col, path, what) -> None:
 # -- --holdout EXPR ------------------------------------------------------------------------------
 
 
-def holdout_mask(frame, expr: str):
-    """Rows ``expr`` selects (hpadvisor.fitting.holdout's grammar: 'N >= 1e9', clauses joined by and)."""
-    from hpadvisor.fitting import holdout
+def holdout_mask(frame, holdout: str):
+    """Rows the expression ``holdout`` selects (hpadvisor.fitting.holdout's grammar: 'N >= 1e9',
+    clauses joined by and)."""
+    from hpadvisor.fitting import holdout as grammar
 
     columns = {c: frame[c].to_numpy() for c in frame.columns
                if c != "row" and getattr(frame[c].dtype, "kind", "O") in "fiu"}
-    return holdout.mask(expr, columns)
+    return grammar.mask(holdout, columns)

@@ -92,10 +92,10 @@ def read_ladder(path: str, *, mapping: dict[str, str] | None = None, drop_highes
         raise DataError(f"ladder '{path}': every run diverged (no finite positive loss); nothing to fit.")
     if drop_highest_loss:
         if drop_highest_loss < 0 or drop_highest_loss >= keep.sum():
-            raise InvalidInputError(f"--drop-highest-loss must be between 0 and {int(keep.sum()) - 1}.")
+            raise InvalidInputError(f"`drop_highest_loss` must be between 0 and {int(keep.sum()) - 1}.")
         order = np.argsort(np.where(keep, loss, -np.inf))[::-1]
         keep[order[:drop_highest_loss]] = False
-        dropped[f"the {drop_highest_loss} highest-loss runs (--drop-highest-loss)"] = drop_highest_loss
+        dropped[f"the {drop_highest_loss} highest-loss runs (`drop_highest_loss`)"] = drop_highest_loss
     if param_count is None:  # the N column's name says, else total (Chinchilla's and Epoch's N)
         param_count = param_count_of(n_column) or "total"
     info = {"file": Path(path).name, "sha256": digest, "rows": int(len(loss)),
@@ -243,7 +243,7 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
     bootstrap refit starts from the full-data optimum.  ``outlier_sigma``: see the module notes.
     """
     if not (outlier_sigma == 0 or 3 <= outlier_sigma < np.inf):
-        raise InvalidInputError(f"--outlier-sigma must be 0 (keep every run) or at least 3, not {outlier_sigma:g}.")
+        raise InvalidInputError(f"`outlier_sigma` must be 0 (keep every run) or at least 3, not {outlier_sigma:g}.")
     n = ladder.loss.size
     ladder = dataclasses.replace(ladder, source={**ladder.source, "rows_used": int(n)})
     k = 5 if form == "chinchilla" else 4
@@ -287,7 +287,7 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
         if out.any() and (~out).sum() > 5:
             listed = [{"N": float(a), "D": float(b), "loss": float(c), "robust_sd": float(z)}
                       for a, b, c, z in zip(ladder.N[out], ladder.D[out], ladder.loss[out], r[out] / scale, strict=True)]
-            why = f"outliers: |log residual| > {outlier_sigma:g} robust sd of a first fit (--outlier-sigma)"
+            why = f"outliers: |log residual| > {outlier_sigma:g} robust sd of a first fit (`outlier_sigma`)"
             kept = dataclasses.replace(ladder.subset(~out), dropped={**ladder.dropped, why: int(out.sum())},
                                        source={**ladder.source, "outliers": listed})
             fit = fit_final(kept, form=form, bootstrap=bootstrap, seed=seed, name=name, holdout=holdout,
@@ -354,7 +354,7 @@ def predict_with_fit(law, fit: dict[str, Any], N: float, D: float, level: float 
                                                 if set(n) == set(estimate)), ()))
     if samples.ndim != 2 or samples.shape[0] < 2 or not names or samples.shape[1] != len(names):
         return {"loss": point, "interval": None,
-                "note": "no bootstrap in the law file: refit with --bootstrap N for an interval"}
+                "note": "no bootstrap in the law file: refit with `bootstrap` N for an interval"}
     edited = [n for n in names if not math.isclose(float(getattr(law, n, math.nan)), float(estimate.get(n, math.nan)),
                                                    rel_tol=1e-9)]
     if edited:

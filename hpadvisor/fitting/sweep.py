@@ -161,13 +161,13 @@ def fit_sweep(
 ) -> SweepFit:
     """Fit the Step-Law-form laws to ``table`` (from read_fit_table: N, D, lr, batch_tokens, loss)."""
     if method not in METHODS:
-        raise InvalidInputError(f"--method must be one of {', '.join(METHODS)}, not '{method}'.")
+        raise InvalidInputError(f"`method` must be one of {', '.join(METHODS)}, not '{method}'.")
     if n_boot < 0:
-        raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {n_boot}.")
+        raise InvalidInputError(f"`n_boot` must be >= 0 (0 = no intervals), not {n_boot}.")
     if not (0 < tolerance < 0.5):
-        raise InvalidInputError(f"--tolerance must be in (0, 0.5), e.g. 0.0025; got {tolerance:g}.")
+        raise InvalidInputError(f"`tolerance` must be in (0, 0.5), e.g. 0.0025; got {tolerance:g}.")
     if not (0 < window < 1):
-        raise InvalidInputError(f"--window must be in (0, 1), e.g. 0.02; got {window:g}.")
+        raise InvalidInputError(f"`window` must be in (0, 1), e.g. 0.02; got {window:g}.")
     df = table.frame
     notes = list(table.notes)
     N = df["N"].to_numpy(float)
@@ -203,7 +203,7 @@ def fit_sweep(
         part = held[rows]
         if part.any() and not part.all():
             raise InvalidInputError(
-                f"--holdout selects only some runs of the setting N={n:.3g}, D={d:.3g}; it must "
+                f"`holdout` selects only some runs of the setting N={n:.3g}, D={d:.3g}; it must "
                 f"select whole (N, D) settings, e.g. 'N >= 1e9'."
             )
         s = Setting(N=n, D=d, runs=int(rows.size), diverged=int(rows.size - good.size),
@@ -227,7 +227,7 @@ def fit_sweep(
                      f"their setting's best).")
     train_settings = [s for s in settings if not s.held_out]
     if not train_settings:
-        raise InvalidInputError("--holdout selects every setting; nothing is left to fit on.")
+        raise InvalidInputError("`holdout` selects every setting; nothing is left to fit on.")
     if len(train_settings) < 2:
         raise InvalidInputError(
             f"sweep '{table.path}' has one (N, D) setting only (N={train_settings[0].N:.3g}, "
@@ -263,7 +263,7 @@ def fit_sweep(
         if len(usable) < 3:
             raise FitError(
                 f"Optimal parameters not found: only {len(usable)} settings have a located optimum "
-                f"on their local surface (3 needed); try --method near-best or a wider --window."
+                f"on their local surface (3 needed); try `method` near-best or a wider `window`."
             )
         data = tuple(np.array(v) for v in zip(*[(s.N, s.D, s.surface.lr_opt, s.surface.batch_opt)
                                                  for s in usable], strict=True))

@@ -28,6 +28,17 @@ def short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class FieldError(InvalidInputError):
+    """A field the file states with a value of the wrong type or range (``hpadvisor check`` reports it
+    as an error on its line; every other command, as one line and exit 2)."""
+
+    def __init__(self, message: str, *, path: str, fmt: str, field: str, line: int | None,
+                 requirement: str, raw: Any) -> None:
+        super().__init__(message)
+        self.path, self.format, self.field, self.line = path, fmt, field, line
+        self.requirement, self.raw = requirement, raw
+
+
 @dataclass(frozen=True)
 class Pending:
     """A stated value whose canonical form needs other settings (see finalize)."""
@@ -86,9 +97,10 @@ class Draft:
         return f"{self.path}:{line}" if line else self.path
 
     def bad(self, field: str, line: int | None, requirement: str, raw: Any) -> InvalidInputError:
-        return InvalidInputError(
+        return FieldError(
             f"{self.where(line)}: field '{field}' must be {requirement}; got {short(raw)}. "
-            "Fix the value in the file."
+            "Fix the value in the file.", path=self.path, fmt=self.format, field=field, line=line,
+            requirement=requirement, raw=raw,
         )
 
     def number(self, raw: Any, field: str, line: int | None, kind: str = "float") -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from hpadvisor.errors import DataError
 
-_HINT = ("Name the format explicitly (--format-in: one of megatron, neox, hf, torchtitan, nanotron, "
+_HINT = ("Name the format explicitly (`format`: one of megatron, neox, hf, torchtitan, nanotron, "
          "nanogpt, hpadvisor).")
 
 MARKERS: dict[str, frozenset[str]] = {
@@ -70,7 +70,7 @@ def _best(path: str, data: Any, allowed: tuple[str, ...]) -> str:
             seen = ", ".join(sorted(str(k) for k in data)[:8]) or "no keys"
             if {"model_type", "architectures"} & set(map(str, data)):
                 raise DataError(f"{path}: this is a model config.json (architecture only). Give it "
-                                "with --model and check the TrainingArguments file.")
+                                "with `model_config` and check the TrainingArguments file.")
             raise DataError(f"{path}: cannot tell which trainer this config is for (top-level keys: "
                             f"{seen}). {_HINT}")
         raise DataError(f"{path}: cannot tell which trainer this config is for: it is not a mapping "

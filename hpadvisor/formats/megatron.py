@@ -55,6 +55,14 @@ Args = dict[str, tuple[Any, int | None, str]]  # key -> (raw value, line, field 
 
 
 def read(path: str, text: str) -> Draft:
+#: Every argument ``apply`` reads (a YAML mapping under one of these names is an error, not a section).
+_READ = frozenset({key for _, key, _ in _SIMPLE} | {key for _, key in _PENDING} | {
+    "lr_warmup_fraction", "lr_decay_style", "lr_wsd_decay_style", "swiglu", "use_mup",
+    "untie_embeddings_and_output_weights", "num_query_groups", "group_query_attention", "mup_base_hidden_size",
+    "moe_shared_expert_intermediate_size", "rampup_batch_size", "start_weight_decay", "end_weight_decay",
+    "nproc_per_node", "nnodes", "tensor_model_parallel_size", "pipeline_model_parallel_size",
+    "context_parallel_size"})
+
     if _is_script(path, text):
         args, notes = _script_args(path, text)
     else:
@@ -69,9 +77,20 @@ def read(path: str, text: str) -> Draft:
 def _is_script(path: str, text: str) -> bool:
     if path.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!"):
         return True
-    if path.endswith((".yaml", ".yml", ".json")):
+    """A launch script or a bash array of flags, by its content whatever its name (``recommend --emit
+    megatron > megatron.yaml`` writes flags into a .yaml): a YAML of arguments has no ``--flag`` line."""
+    from hpadvisor.formats.shellargs import has_flag_lines
+
+    if not has_flag_lines(text):
         return False
-    return any(line.lstrip().startswith("--") for line in text.splitlines())
+    if path.endswith((".yaml", ".yml", ".json")):  # a YAML of arguments may quote flags in a string
+        from hpadvisor.io import yamlio
+
+        try:
+            return not isinstance(yamlio.loads(text, source=path)[0], dict)
+        except DataError:
+            return True
+    return True
 
 
 def _script_args(path: str, text: str) -> tuple[Args, list[str]]:
@@ -96,6 +115,7 @@ def _script_args(path: str, text: str) -> tuple[Args, list[str]]:
 def _yaml_args(path: str, text: str) -> tuple[Args, list[str]]:
     from hpadvisor.io import yamlio
 
+    from hpadvisor.formats._common import FieldError, short
     data, lines = yamlio.loads(text, source=path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: a Megatron-LM YAML must be a mapping of argument names, "
@@ -110,8 +130,13 @@ def _yaml_args(path: str, text: str) -> tuple[Args, list[str]]:
             kp = path_ + (str(k),)
             if isinstance(v, dict):
                 walk(v, kp)
-                continue
             key = str(k).replace("-", "_").lower()
+            if isinstance(v, dict) and key in _READ:  # an argument is one value, not a section
+                raise FieldError(f"{path}:{lines.get(kp)}: field '{k}' must be a single value, not a mapping; "
+                                 f"got {short(v)}. Fix the value in the file.", path=path, fmt="megatron",
+                                 field=str(k), line=lines.get(kp), requirement="a single value, not a mapping",
+                                 raw=v)
+                continue
             if key in args:
                 notes.append(f"'{key}' appears twice (lines {args[key][1]} and {lines.get(kp)}); "
                              "the first one is read.")

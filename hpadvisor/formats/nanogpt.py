@@ -152,8 +152,20 @@ DEFAULTS = {"learning_rate": 6e-4, "min_lr": 6e-5, "warmup_iters": 2000, "lr_dec
 
 
 def read(path: str, text: str) -> Draft:
+#: the configuration variables of nanoGPT's train.py (what an override file sets).
+TRAIN_PY_VARIABLES = frozenset({
+    "out_dir", "eval_interval", "log_interval", "eval_iters", "eval_only", "always_save_checkpoint", "init_from",
+    "wandb_log", "wandb_project", "wandb_run_name", "dataset", "gradient_accumulation_steps", "batch_size",
+    "block_size", "n_layer", "n_head", "n_embd", "dropout", "bias", "learning_rate", "max_iters", "weight_decay",
+    "beta1", "beta2", "grad_clip", "decay_lr", "warmup_iters", "lr_decay_iters", "min_lr", "backend", "device",
+    "dtype", "compile"})
+
+
     values, notes, unknown = assignments(path, text)
     d = Draft(path, "nanogpt")
+    if not (set(values) | set(unknown)) & TRAIN_PY_VARIABLES:  # any .py would read as train.py's defaults
+        raise DataError(f"{path}: not a nanoGPT config: it assigns none of the variables of nanoGPT's train.py "
+                        "(learning_rate, max_iters, batch_size, n_layer...).")
     for n in notes:
         d.note(n)
     for canon, key, kind in _SIMPLE:
@@ -202,8 +214,8 @@ def read(path: str, text: str) -> Draft:
             break
     if "vocab_size" in values:
         d.note(f"vocab_size (line {values['vocab_size'][1]}) is not read by train.py: the model's vocabulary "
-               f"is the dataset's meta.pkl vocab_size, else {VOCAB}; counted with {VOCAB} (--model or "
-               "--params to say otherwise).")
+               f"is the dataset's meta.pkl vocab_size, else {VOCAB}; counted with {VOCAB} (`model_config` or "
+               "`params` to say otherwise).")
     d.default("vocab_size", VOCAB, "meta.pkl vocab_size, else 50304 (train.py)")
     d.default("use_mup", False, "mup_enabled")
     d.default("tied_embeddings", True, "lm_head")

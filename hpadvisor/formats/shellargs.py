@@ -19,6 +19,14 @@ from hpadvisor.errors import DataError
 _ASSIGN = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$", re.S)
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
 _NUMBERISH = re.compile(r"^-(?:\d|\.\d)")
+#: a line that starts with a long flag (``--lr 3e-4 \``), not YAML's ``---`` document marker
+_FLAG_LINE = re.compile(r"^[ \t]*(?:[A-Za-z_][A-Za-z0-9_]*=\(\s*)?--[A-Za-z]", re.M)
+
+
+def has_flag_lines(text: str) -> bool:
+    """True when some line of ``text`` starts with a ``--flag`` (a launch script's arguments, or the
+    bash array ``recommend --emit megatron`` writes), whatever the file is called."""
+    return _FLAG_LINE.search(text) is not None
 
 
 @dataclass(frozen=True)

@@ -76,8 +76,8 @@ class LogRun:
         before it (over ``warmup_steps`` when given and no later than the first logged lr)."""
         if not self.has_lr:
             raise DataError(
-                f"'{self.file}' has no lr column: give the schedule (--schedule, --lr, --warmup, "
-                "--total-steps) or name the column with --map lr=<column>."
+                f"'{self.file}' has no lr column: give the schedule (`shape`, `peak`, `warmup_steps`, "
+                "`total_steps`) or name the column with `mapping` lr=<column>."
             )
         T = max(int(self.steps.max()), int(self.lr_steps.max())) if total_steps is None else total_steps
         return interpolate_trace(self.lr_steps, self.lr, T, warmup_steps=warmup_steps)
@@ -208,7 +208,7 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
 
         row = int(frame.index[np.flatnonzero(~np.isfinite(step))[0]])  # the position in the file
         raise DataError(f"{where}: {row_label(frame, row)} has a loss or an lr but no step number; every such row "
-                        "needs one (--map step=<column> names the step column).")
+                        "needs one (`mapping` step=<column> names the step column).")
     if np.any(step < 0) or np.any(step != np.round(step)):
         bad = step[(step < 0) | (step != np.round(step))][0]
         raise DataError(f"{where}: step {bad:g} is not a whole number >= 0.")

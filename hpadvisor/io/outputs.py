@@ -24,7 +24,7 @@ def check_plot_path(path: str | Path) -> Path:
     """``path`` if matplotlib can write it (by suffix), else one clear error."""
     p = Path(path)
     if p.suffix.lower() not in (".png", ".svg", ".pdf"):
-        raise InvalidInputError(f"--plot '{p}': use a .png, .svg or .pdf file name.")
+        raise InvalidInputError(f"`plot` '{p}': use a .png, .svg or .pdf file name.")
     return p
 
 
@@ -56,7 +56,7 @@ def target(path: str | os.PathLike[str]) -> Path:
         return p
 
 
-def check_writable(path: str | os.PathLike[str] | None, *, force: bool = False, flag: str = "--out") -> None:
+def check_writable(path: str | os.PathLike[str] | None, *, force: bool = False, flag: str = "`path`") -> None:
     """Fail before long work if ``path`` cannot be written: see the module notes."""
     if path is None:
         return
@@ -85,7 +85,7 @@ def check_writable(path: str | os.PathLike[str] | None, *, force: bool = False, 
             raise DataError(f"{flag} '{p}' is not a regular file (it is {kind_of(st.st_mode)}): hpadvisor writes "
                             f"files; to print the output, give no {flag}.")
         if not force:
-            raise DataError(f"'{p}' already exists. Pass --force to overwrite it.")
+            raise DataError(f"'{p}' already exists. Pass `force` to overwrite it.")
     parent = _folder(p)
     if not parent.is_dir():
         raise DataError(f"cannot write '{p}': folder '{parent}' does not exist.")
@@ -131,7 +131,7 @@ def check_outputs(paths: Mapping[str, str | os.PathLike[str] | None], *, force: 
         for i in given:
             if _same_file(p, i):
                 raise DataError(f"{flag} '{p}' is also an input of this command ('{i}'): write the output to "
-                                "another file (--force would overwrite the data read).")
+                                "another file (`force` would overwrite the data read).")
         key = p.resolve()
         if key in seen:
             raise DataError(f"{seen[key]} and {flag} name the same file '{path}': give each its own.")

@@ -59,7 +59,7 @@ def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequ
               observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
               xlabel: str = "step", xlog: bool = False, ylog: bool = False) -> None:
     """Write a PNG or SVG (by suffix) with matplotlib; refuses to overwrite without ``force``."""
-    check_writable(check_plot_path(path), force=force, flag="--plot")
+    check_writable(check_plot_path(path), force=force, flag="`plot`")
     p = target(path)  # a symlink is written through
     try:
         import matplotlib

@@ -54,10 +54,10 @@ def parse_map(items: Sequence[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or ():
         if "=" not in item:
-            raise InvalidInputError(f"--map '{item}' must look like canonical=column, e.g. loss=train/lm_loss.")
+            raise InvalidInputError(f"`mapping` '{item}' must look like canonical=column, e.g. loss=train/lm_loss.")
         key, _, col = item.partition("=")
         if not key.strip() or not col.strip():
-            raise InvalidInputError(f"--map '{item}' must look like canonical=column, e.g. loss=train/lm_loss.")
+            raise InvalidInputError(f"`mapping` '{item}' must look like canonical=column, e.g. loss=train/lm_loss.")
         out[key.strip()] = col.strip()
     return out
 
@@ -324,7 +324,7 @@ def read_table(
     unknown = [k for k in mapping if k not in columns]
     if unknown:
         raise InvalidInputError(
-            f"--map names '{unknown[0]}', which is not a column hpadvisor uses here "
+            f"`mapping` names '{unknown[0]}', which is not a column hpadvisor uses here "
             f"({', '.join(columns)})."
         )
     by_norm: dict[str, str] = {}
@@ -336,7 +336,7 @@ def read_table(
             col = mapping[canon]
             if col not in frame.columns:
                 raise DataError(
-                    f"{what} '{p}': --map {canon}={col}, but there is no column '{col}'. "
+                    f"{what} '{p}': `mapping` {canon}={col}, but there is no column '{col}'. "
                     f"Found: {', '.join(frame.columns)}."
                 )
             rename[col] = canon
@@ -352,7 +352,7 @@ def read_table(
         raise DataError(
             f"{what} '{p}' has no {missing[0]} column (accepted names: "
             f"{', '.join([missing[0], *columns[missing[0]]])}). Found: {', '.join(frame.columns)}. "
-            f"Use --map {missing[0]}=<column>."
+            f"Use `mapping` {missing[0]}=<column>."
         )
     # Keep other columns, but never let one shadow a canonical name.
     frame = frame.drop(columns=[c for c in frame.columns if c in found and c not in rename])

@@ -423,7 +423,7 @@ def recommend(
     planned = spec.batch_tokens
     b_use = planned if planned is not None else (batch.value if batch else None)
     if b_use is None:
-        raise InvalidInputError("no batch law applies and no batch is planned: give --batch.")
+        raise InvalidInputError("no batch law applies and no batch is planned: give `batch`.")
     b.vars["batch_tokens"] = b_use
     if batch is not None and planned is not None:
         b.recs["batch_tokens"] = _with_note(
@@ -662,18 +662,18 @@ def planned_schedule(
     def advised(name: str) -> float:
         v = advice.value(name) if advice is not None else None
         if v is None:
-            flag = {"total_steps": "--steps", "peak_lr": "--lr", "warmup_steps": "--warmup"}.get(name, name)
+            param = {"peak_lr": "peak"}.get(name, name)  # this function's own parameter
             where = "plan it in the run file or give " if spec is not None else "give "
-            raise InvalidInputError(f"no {name} for this schedule: {where}{flag}.")
+            raise InvalidInputError(f"no {name} for this schedule: {where}`{param}`.")
         return v
 
     shape = shape or (sch.shape if sch is not None else None)
     if shape is None:
-        raise InvalidInputError("no schedule shape: give --schedule (cosine, wsd, linear, d2z, constant, ...).")
+        raise InvalidInputError("no schedule shape: give `shape` (cosine, wsd, linear, d2z, constant, ...).")
     if total_steps is None:
         total_steps = int(advised("total_steps"))
         notes.append(f"total steps {total_steps} (advice: tokens / batch).")
-    total = schedules.check_length(total_steps, "--steps")
+    total = schedules.check_length(total_steps, "`total_steps`")
     if peak is None and spec is not None and spec.optimizer.lr is not None:
         peak = spec.optimizer.lr
         notes.append(f"peak lr {peak:g} (run file).")

@@ -117,7 +117,7 @@ def emit_snippet(advice: Any, trainer: str) -> tuple[str, list[str]]:
     from hpadvisor.formats.registry import dump_snippet
 
     if trainer not in FORMATS:
-        raise InvalidInputError(f"--emit '{trainer}' is not one of {', '.join(FORMATS)}."
+        raise InvalidInputError(f"`trainer` '{trainer}' is not one of {', '.join(FORMATS)}."
                                 + did_you_mean(trainer, FORMATS))
     values = canonical_values(advice)
     return dump_snippet(trainer, values), emit_notes(advice, trainer, values)

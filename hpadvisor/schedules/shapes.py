@@ -344,7 +344,7 @@ def build(
         if x is not None:
             _check(x, name, "the schedule", "a finite number", lambda v: True, set_by)
     if min_lr is not None and min_lr_ratio is not None:
-        raise InvalidInputError("give the final lr once: --min-lr (absolute) or --min-lr-ratio (of the peak), not both.")
+        raise InvalidInputError("give the final lr once: `min_lr` (absolute) or `min_lr_ratio` (of the peak), not both.")
     if min_lr is None:
         if min_lr_ratio is None:
             min_lr_ratio = {"linear": 0.0, "constant": 1.0}.get(shape, 0.1)

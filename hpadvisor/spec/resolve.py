@@ -108,7 +108,7 @@ def _allocate(budget: float | None, allocate: Allocator | None, notes: list[str]
     """No model size given: (N, D) compute-optimal for the budget alone."""
     if budget is None:
         raise InvalidInputError(
-            "no model size: give model.params (e.g. --params 7B), a model.architecture, "
+            "no model size: give model.params (e.g. `params` 7B), a model.architecture, "
             "or a compute budget alone (data.compute)."
         )
     if allocate is None:  # pragma: no cover - the advisor always passes one
@@ -170,7 +170,7 @@ def _tokens(model: ModelSpec, seq_len: int, tokens: float | None, tpp: float | N
         )
     if tokens is None:
         raise InvalidInputError(
-            "no data size: give data.tokens (e.g. --tokens 2T), data.tokens_per_param or data.compute."
+            "no data size: give data.tokens (e.g. `tokens` 2T), data.tokens_per_param or data.compute."
         )
     if tokens < seq_len:
         raise InvalidInputError(

@@ -131,7 +131,7 @@ def parse_count(value: object, *, name: str, positive: bool = True) -> float:
     return parse_quantity(value, name=name, positive=positive)[0]
 
 
-def parse_steps(value: object, *, name: str = "--steps") -> int:
+def parse_steps(value: object, *, name: str = "steps") -> int:
     """A whole number of steps with SI multiplier: ``72k`` -> 72000; ``2.5`` is refused."""
     return int(parse_quantity(value, name=name, integer=True)[0])
 

@@ -57,7 +57,7 @@ def recipe(plan: TransferPlan) -> dict[str, Any]:
 def emit(plan: TransferPlan, fmt: str) -> str:
     fmt = fmt.strip().lower()
     if fmt not in EMITTERS:
-        raise InvalidInputError(f"unknown --emit '{fmt}'.{did_you_mean(fmt, EMITTERS)}")
+        raise InvalidInputError(f"unknown `fmt` '{fmt}'.{did_you_mean(fmt, EMITTERS)}")
     if fmt == "json":
         import json
 
@@ -69,7 +69,7 @@ def emit(plan: TransferPlan, fmt: str) -> str:
     if plan.parameterization not in SUPPORTED[fmt]:
         raise InvalidInputError(
             f"{fmt} has no fields for {plan.parameterization} (it supports "
-            f"{', '.join(sorted(SUPPORTED[fmt]))}); use --emit recipe for per-group values."
+            f"{', '.join(sorted(SUPPORTED[fmt]))}); use `fmt` recipe for per-group values."
         )
     depth_rule = plan.parameterization in ("completep", "depth-mup")
     alpha = {"completep": 1.0, "depth-mup": 0.5}.get(plan.parameterization)

@@ -226,9 +226,9 @@ def parameterization(key: str, optimizer: str = "adamw") -> StandardParam:
         if norm == "mup":
             norm = "mup-sgd"
         elif norm not in ("sp", "mup-sgd"):
-            raise InvalidInputError(f"the {norm} rules are stated for Adam; use --optimizer adamw or --param mup.")
+            raise InvalidInputError(f"the {norm} rules are stated for Adam; use `optimizer` adamw or `param` mup.")
     elif norm == "mup-sgd":
-        raise InvalidInputError("mup-sgd is muP for SGD; with Adam use --param mup.")
+        raise InvalidInputError("mup-sgd is muP for SGD; with Adam use `param` mup.")
     return PARAMETERIZATIONS[norm]
 
 
@@ -425,11 +425,11 @@ def plan_from_values(base: dict[str, Any], target: dict[str, Any], *, param: str
         missing = [k for k in ("width", "depth") if vals.get(k) is None]
         if missing:
             raise InvalidInputError(
-                f"{side}: give its {' and '.join(missing)} (d_model and n_layers, or --"
-                f"{'base-' if side == 'proxy' else ''}{missing[0]})."
+                f"{side}: give its {' and '.join(missing)} (d_model and n_layers, or "
+                f"`{'base' if side == 'proxy' else 'target'}['{missing[0]}']`)."
             )
     if base.get("lr") is None:
-        raise InvalidInputError("give the learning rate tuned on the proxy (--lr, or proxy.lr).")
+        raise InvalidInputError("give the learning rate tuned on the proxy (`base['lr']`, or proxy.lr).")
     # An MLP size given on one side only keeps its ratio to the width on the other (the usual
     # proxy set-up); neither given: 4 d_model on both, so the MLP scales with the width.
     b_ffn, t_ffn = base.get("ffn"), target.get("ffn")
