@@ -37,9 +37,9 @@ ERROR_RATIO = 4.0
 BATCH_WARN, BATCH_ERROR = 2.0, 4.0
 #: warmup shorter than this fraction of the shortest law's warmup ...
 WARMUP_SHORT = 0.25
-#: warmup longer than this fraction of the run (and longer than every law's) -- the advisor's own note.
 #: ... and shorter than GPT-3's warmup, 375M tokens at every model size (Brown et al. 2020, appendix B).
 WARMUP_FLOOR_TOKENS = 375e6
+#: warmup longer than this fraction of the run (and longer than every law's) -- the advisor's own note.
 WARMUP_LONG = 0.10
 #: decay horizon vs run length: tolerance, and the ratio at which the run never anneals.
 HORIZON_TOL, HORIZON_ERROR = 0.05, 2.0
@@ -51,7 +51,6 @@ BETA2_HALF_LIFE = 0.5
 OPTIMAL_RATIO = 2.0
 #: a law used more than this factor outside its fitted range cannot block a launch on its own.
 EXTRAPOLATION_DOWNGRADE = 10.0
-#: run file vs trainer config: relative tolerance for numbers.
 #: ... nor can one used more than this factor outside it when the other laws span the planned value
 #: (Step Law at 7B, 6x outside, against GPT-3's and Pythia's 1.2e-4 at 6.7-6.9B).
 EXTRAPOLATION_DISAGREE = 2.0
@@ -59,6 +58,7 @@ EXTRAPOLATION_DISAGREE = 2.0
 #: reported (info), more than WD_WARN x a warning; never an error (the published rules differ 3-4x
 #: at common settings, and no law prices a weight decay off its optimum).
 WD_INFO, WD_WARN = 2.0, 4.0
+#: run file vs trainer config: relative tolerance for numbers.
 CONTRADICTION_TOL = 0.01
 
 #: schedule vs a fitted curve law (``--laws``): a predicted final-loss gap to the best candidate
@@ -112,7 +112,6 @@ class Report:
 
 
 @dataclass(frozen=True)
-@dataclass(frozen=True)
 class Missing:
     """An input a law-based rule needs and the config does not give, and what would give it."""
 
@@ -121,6 +120,7 @@ class Missing:
     why: str  # how the config leaves it unknown
 
 
+@dataclass(frozen=True)
 class Context:
     config: TrainerConfig
     advice: Any = None  # hpadvisor.recommend.advisor.Advice, or None when the run size is unknown
@@ -129,10 +129,10 @@ class Context:
     skipped: str = ""  # why there is no advice
     laws: Mapping[str, Any] = field(default_factory=dict)
     curve_law: Any = None  # a fitted loss-curve law from --laws (multi-power or LR-annealing), or None
-
     missing: tuple[Missing, ...] = ()  # inputs the law-based rules lack, each with what would supply it
     allow_incomplete: bool = False  # a partial check is accepted (--allow-incomplete): missing inputs are info
     tokens_given: float | None = None  # --tokens, when given (checked against the config's own run length)
+
     def rec(self, name: str) -> Any:
         if self.advice is None:
             return None
@@ -273,7 +273,6 @@ def _batch_tokens(cfg: TrainerConfig) -> float | None:
     return float(g) * float(seq)
 
 
-# -- rules -----------------------------------------------------------------------------------------
 _PROBE = 987654321  # a value no snippet writes otherwise: finds the line that states a setting
 
 
@@ -361,6 +360,7 @@ def diagnose(cfg: TrainerConfig, values: Mapping[str, Any]) -> list[Missing]:
     return out
 
 
+# -- rules -----------------------------------------------------------------------------------------
 
 
 def lr_plateau(ctx: Context) -> list[Finding]:
@@ -373,9 +373,9 @@ def lr_plateau(ctx: Context) -> list[Finding]:
     values = [rec.value, *others.values()]
     lo, hi = min(values), max(values)
     alts = ", ".join(f"{k} {units.format_sci(v)}" for k, v in others.items())
-    head = (f"peak lr {units.format_sci(lr)} is {ratio:.3g}x the {rec.law} optimum "
     at = ("at this batch" if _batch_tokens(ctx.config) is not None
           else "at the laws' own batches (the config's global batch is unknown)")
+    head = (f"peak lr {units.format_sci(lr)} is {ratio:.3g}x the {rec.law} optimum "
             f"{units.format_sci(rec.value)} {at}" + (f" (other laws: {alts})." if alts else "."))
     if ctx.sensitivity is not None:
         cost = float(ctx.sensitivity.relative_loss_cost(ratio, 1.0))
@@ -899,11 +899,11 @@ RULES: dict[str, Rule] = {r.id: r for r in (
     Rule("schedule-loss-gap", "warning", "a fitted curve law predicts another schedule ends lower"),
 )}
 
-    input_contradiction, weight_decay_timescale,
 #: The functions that produce the findings (one may produce several rule ids).
 CHECKS: tuple[Callable[[Context], list[Finding]], ...] = (
     lr_plateau, batch_critical, warmup, decay_horizon, min_lr, beta2, weight_decay_groups, mup,
     batch_arithmetic, trainer_refuses, compute_optimal, contradictions, advice_unavailable, schedule_gap,
+    input_contradiction, weight_decay_timescale,
 )
 
 
@@ -1009,6 +1009,10 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
         notes += [note for key, note in advice.unused if key not in used]
     ctx = Context(config=cfg, advice=advice, reference=reference, sensitivity=sens, skipped=skipped,
                   laws=laws, curve_law=curve, missing=tuple(diagnose(cfg, values)),
+                  allow_incomplete=allow_incomplete, tokens_given=tokens)
+    return ctx, notes
+
+
 # -- what a config leaves unread --------------------------------------------------------------------
 
 
@@ -1083,10 +1087,6 @@ def empty_values(cfg: TrainerConfig, text: str) -> list[Finding]:
                            "which is not what the line says.",
                            f"write the value of {keys[-1]}, or delete the line to use the trainer's default"))
     return out
-
-
-                  allow_incomplete=allow_incomplete, tokens_given=tokens)
-    return ctx, notes
 
 
 def check(cfg: TrainerConfig, **kwargs: Any) -> Report:

@@ -58,11 +58,11 @@ def check(
     ] = None,
     data_parallel: Annotated[
         Optional[int], typer.Option(help="Data-parallel size, when the launcher decides it.", min=1,
+                                    rich_help_panel=_IN)
+    ] = None,
     seq_len: Annotated[
         Optional[int], typer.Option("--seq-len", help="Sequence length in tokens, when the config does not state "
                                     "it (TrainingArguments hold none).", min=1, rich_help_panel=_IN)
-    ] = None,
-                                    rich_help_panel=_IN)
     ] = None,
     run: Annotated[
         Optional[Path], typer.Option(help="hpadvisor run file: fills what the config lacks; every value it "
@@ -74,13 +74,13 @@ def check(
     ] = None,
     fail_on: Annotated[
         Optional[Grade], typer.Option(help="Exit 1 on a finding of this grade or worse (default error, "
+                                      "or the settings file's fail-on).", rich_help_panel=_RULES)
+    ] = None,
     allow_incomplete: Annotated[
         bool, typer.Option("--allow-incomplete", help="Accept a partial check: a law-based rule that could not "
                            "run for lack of an input is info, not an error (settings: allow-incomplete).",
                            rich_help_panel=_RULES)
     ] = False,
-                                      "or the settings file's fail-on).", rich_help_panel=_RULES)
-    ] = None,
     config: Annotated[
         Optional[Path], typer.Option(help="Rule settings (.hpadvisor.yaml or pyproject.toml); default: "
                                      "the nearest one above the working directory.", rich_help_panel=_RULES)
@@ -104,18 +104,20 @@ def check(
         return
     if not files:
         raise InvalidInputError("give a config file to check (hpadvisor check FILE).")
-    partial = allow_incomplete or settings.allow_incomplete
     settings = check_config.load(config)
     level = fail_on.value if fail_on is not None else (settings.fail_on or "error")
+    partial = allow_incomplete or settings.allow_incomplete
     kwargs = _inputs(tokens, params, laws, run, format_in)
-    from hpadvisor.formats._common import FieldError
     overrides = {k: v for k, v in (("data_parallel", data_parallel), ("seq_len", seq_len)) if v} or None
-    from hpadvisor.io.yamlio import read_text
 
+    from hpadvisor.formats._common import FieldError
     from hpadvisor.formats.registry import read_config
+    from hpadvisor.io.yamlio import read_text
 
     reports, unreadable = [], 0
     for path in files:
+        try:
+            cfg = read_config(path, format=kwargs["fmt"], model_config=model, overrides=overrides)
             text = read_text(path, what="config file")
             why = chk.nothing_read(cfg)
             if why:
@@ -123,8 +125,6 @@ def check(
         except FieldError as exc:  # a value of the wrong type: an error on its line, not unreadable input
             reports.append(chk.field_error(exc))
             continue
-        try:
-            cfg = read_config(path, format=kwargs["fmt"], model_config=model, overrides=overrides)
         except HpAdvisorError as exc:
             if len(files) == 1:
                 raise

@@ -53,8 +53,6 @@ _PENDING = (("train_samples", "train_samples"), ("decay_samples", "lr_decay_samp
 
 Args = dict[str, tuple[Any, int | None, str]]  # key -> (raw value, line, field as written)
 
-
-def read(path: str, text: str) -> Draft:
 #: Every argument ``apply`` reads (a YAML mapping under one of these names is an error, not a section).
 _READ = frozenset({key for _, key, _ in _SIMPLE} | {key for _, key in _PENDING} | {
     "lr_warmup_fraction", "lr_decay_style", "lr_wsd_decay_style", "swiglu", "use_mup",
@@ -63,6 +61,8 @@ _READ = frozenset({key for _, key, _ in _SIMPLE} | {key for _, key in _PENDING} 
     "nproc_per_node", "nnodes", "tensor_model_parallel_size", "pipeline_model_parallel_size",
     "context_parallel_size"})
 
+
+def read(path: str, text: str) -> Draft:
     if _is_script(path, text):
         args, notes = _script_args(path, text)
     else:
@@ -75,12 +75,12 @@ _READ = frozenset({key for _, key, _ in _SIMPLE} | {key for _, key in _PENDING} 
 
 
 def _is_script(path: str, text: str) -> bool:
-    if path.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!"):
-        return True
     """A launch script or a bash array of flags, by its content whatever its name (``recommend --emit
     megatron > megatron.yaml`` writes flags into a .yaml): a YAML of arguments has no ``--flag`` line."""
     from hpadvisor.formats.shellargs import has_flag_lines
 
+    if path.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!"):
+        return True
     if not has_flag_lines(text):
         return False
     if path.endswith((".yaml", ".yml", ".json")):  # a YAML of arguments may quote flags in a string
@@ -113,9 +113,9 @@ def _script_args(path: str, text: str) -> tuple[Args, list[str]]:
 
 
 def _yaml_args(path: str, text: str) -> tuple[Args, list[str]]:
+    from hpadvisor.formats._common import FieldError, short
     from hpadvisor.io import yamlio
 
-    from hpadvisor.formats._common import FieldError, short
     data, lines = yamlio.loads(text, source=path)
     if not isinstance(data, dict):
         raise DataError(f"{path}: a Megatron-LM YAML must be a mapping of argument names, "
@@ -128,14 +128,14 @@ def _yaml_args(path: str, text: str) -> tuple[Args, list[str]]:
     def walk(node: dict[Any, Any], path_: tuple[str, ...]) -> None:
         for k, v in node.items():
             kp = path_ + (str(k),)
-            if isinstance(v, dict):
-                walk(v, kp)
             key = str(k).replace("-", "_").lower()
             if isinstance(v, dict) and key in _READ:  # an argument is one value, not a section
                 raise FieldError(f"{path}:{lines.get(kp)}: field '{k}' must be a single value, not a mapping; "
                                  f"got {short(v)}. Fix the value in the file.", path=path, fmt="megatron",
                                  field=str(k), line=lines.get(kp), requirement="a single value, not a mapping",
                                  raw=v)
+            if isinstance(v, dict):
+                walk(v, kp)
                 continue
             if key in args:
                 notes.append(f"'{key}' appears twice (lines {args[key][1]} and {lines.get(kp)}); "

@@ -151,7 +151,6 @@ DEFAULTS = {"learning_rate": 6e-4, "min_lr": 6e-5, "warmup_iters": 2000, "lr_dec
             "n_layer": 12, "n_head": 12, "n_embd": 768}  # the model: GPT-2 small
 
 
-def read(path: str, text: str) -> Draft:
 #: the configuration variables of nanoGPT's train.py (what an override file sets).
 TRAIN_PY_VARIABLES = frozenset({
     "out_dir", "eval_interval", "log_interval", "eval_iters", "eval_only", "always_save_checkpoint", "init_from",
@@ -161,11 +160,12 @@ TRAIN_PY_VARIABLES = frozenset({
     "dtype", "compile"})
 
 
+def read(path: str, text: str) -> Draft:
     values, notes, unknown = assignments(path, text)
-    d = Draft(path, "nanogpt")
     if not (set(values) | set(unknown)) & TRAIN_PY_VARIABLES:  # any .py would read as train.py's defaults
         raise DataError(f"{path}: not a nanoGPT config: it assigns none of the variables of nanoGPT's train.py "
                         "(learning_rate, max_iters, batch_size, n_layer...).")
+    d = Draft(path, "nanogpt")
     for n in notes:
         d.note(n)
     for canon, key, kind in _SIMPLE:

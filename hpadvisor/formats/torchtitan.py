@@ -59,11 +59,11 @@ def read(path: str, text: str) -> Draft:
     num("grad_clip", "nonneg", "training", "max_norm")
     num("train_steps", "posint", "training", "steps")
     a = get("training", "global_batch_size")
-    if a is not None and d.number(a[0], a[2], a[1], "int") > 0:
-        d.put("global_batch_seqs", d.number(a[0], a[2], a[1], "posint"), a[2], a[1], a[0])
     if a is not None and d.number(a[0], a[2], a[1], "int") == 0:  # train.py asserts global_batch_size > 0
         raise d.bad(a[2], a[1], "a whole number >= 1, or negative for local_batch_size x data-parallel "
                     "(torchtitan asserts global_batch_size > 0)", a[0])
+    if a is not None and d.number(a[0], a[2], a[1], "int") > 0:
+        d.put("global_batch_seqs", d.number(a[0], a[2], a[1], "posint"), a[2], a[1], a[0])
     a = get("lr_scheduler", "min_lr_factor", "lr_min")
     if a is not None:
         d.later("min_lr_ratio", d.number(a[0], a[2], a[1], "frac"), a[2], a[1], a[0])
