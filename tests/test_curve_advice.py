@@ -53,9 +53,9 @@ def test_compare_ranks_the_published_400m_law_like_the_runs():
     assert r["notes"][0] == ("cosine to 0, linear to 0 (D2Z): the lr falls below the lowest lr of any fitted run "
                              "(3e-05): their loss drop there is extrapolated.")
     # a published law has no interval basis of its own: said, and the default calibration used
-    assert r["notes"][1].startswith("the law file records no interval basis")
+    assert r["interval_notes"][0].startswith("the law file records no interval basis")
     # the two WSD cooldowns are 0.0009 nats apart, far inside their +-0.81% intervals: a tie
-    assert r["tie"] is True and r["notes"][2] == (
+    assert r["tie"] is True and r["interval_notes"][1] == (
         "a tie: wsd linear 10% to 0.1x and wsd linear 20% to 0.1x differ by 0.0009 nats (0.03%), within their 90% "
         "intervals (+-0.81%, +-0.81%): the law does not separate them.")
     assert all(row["low"] < row["final_loss"] < row["high"] for row in r["ranking"])

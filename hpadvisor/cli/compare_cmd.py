@@ -113,7 +113,7 @@ def _render(result: dict, *, markdown: bool) -> str:
         lines.append(f"best WSD cooldown: {b['decay_shape']} over the last {b['decay_fraction']:.0%} "
                      f"(final loss {b['final_loss']:.4f}); next: " + ", ".join(
                          f"{r['decay_shape']} {r['decay_fraction']:.0%} (+{r['gap']:.4f})" for r in cd[1:4]))
-    lines += [f"note: {n}" for n in result["notes"]]
+    lines += [f"note: {n}" for n in (*result["notes"], *result.get("interval_notes", ()))]
     for o in result.get("other_laws", ()):
         lines.append(f"{o['law']}: same best schedule: {'yes' if o['same_best'] else 'no'}; "
                      f"rank agreement with {result['law']} (Kendall tau) {o['kendall_tau']:+.2f}")

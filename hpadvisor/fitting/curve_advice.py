@@ -218,8 +218,10 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
     """Rank the :func:`candidates` by predicted final loss and search the WSD cooldown.
 
     Returns ``{law, steps, peak_lr, warmup_steps, min_lr_ratio, cooldown_min_lr_ratio, ranking,
-    cooldown_search, notes}``; ``ranking``
-    rows are ``{schedule, final_loss, gap, gap_percent}``, best first (gap in nats); the cooldown
+    tie, cooldown_search, notes, interval_notes}``; ``ranking`` rows are ``{schedule, final_loss,
+    low, high, gap, gap_percent}``, best first (gap in nats; low/high the stated 90% interval from
+    ``basis``, :func:`ranking_intervals`); ``tie``: the top two within their intervals, said in
+    ``interval_notes`` (``notes`` are where the request leaves the fitted data); the cooldown
     search rows add ``decay_shape`` and ``decay_fraction`` (the 10 best are kept).  ``own``:
     (label, per-step lr) of a schedule to rank beside the candidates (a trainer config's).
     """
@@ -251,10 +253,11 @@ def compare(law, total: int, *, peak: float | None = None, warmup: int | None = 
                                               decay_shape=s, min_lr_ratio=cooldown_min_lr_ratio),
             FRACTIONS, SHAPES)[:10]
     notes = _candidate_notes(law, cands, total, cooldown_floor=cooldown_min_lr_ratio * peak if search else None)
-    notes += _short_run_notes(total, w, search) + tie_notes
+    notes += _short_run_notes(total, w, search)
     return {"law": law.registry_key, "steps": total, "peak_lr": peak, "warmup_steps": w,
             "min_lr_ratio": min_lr_ratio, "cooldown_min_lr_ratio": cooldown_min_lr_ratio,
-            "ranking": ranked, "tie": tie, "cooldown_search": best_cd, "notes": notes}
+            "ranking": ranked, "tie": tie, "cooldown_search": best_cd, "notes": notes,
+            "interval_notes": tie_notes}
 
 
 def ranking_intervals(law, basis: curve_intervals.Basis | None, cands: dict, ranked: list[dict],
