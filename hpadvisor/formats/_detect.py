@@ -3,12 +3,15 @@
 Each trainer has marker keys that the others do not use (DeepSpeed's
 ``train_micro_batch_size_per_gpu`` for GPT-NeoX, ``per_device_train_batch_size`` for Hugging Face,
 ``tokens:`` + ``parallelism:`` sections for nanotron...).  The format with the most markers wins;
-none at all is a DataError that lists what was seen and says to pass the format explicitly.
+none at all is a DataError that lists what was seen and says to pass the format explicitly, and
+a runner-up nearly as strong is a DataError too (ambiguous: two trainers' keys in one file).
+Lines of ``--flags`` are a launch script whatever the file's name, unless the file parses as its
+extension says (``recommend --emit megatron > megatron.yaml`` writes a bash array of flags).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hpadvisor.errors import DataError
@@ -65,6 +68,7 @@ def score(data: Any) -> dict[str, int]:
 def _best(path: str, data: Any, allowed: tuple[str, ...]) -> str:
     scores = score(data)
     best = max(allowed, key=lambda f: scores.get(f, 0))  # ties: the first in ``allowed``
+    _unambiguous(path, best, allowed, scores)
     if scores.get(best, 0) == 0:
         if isinstance(data, Mapping):
             seen = ", ".join(sorted(str(k) for k in data)[:8]) or "no keys"
@@ -78,36 +82,69 @@ def _best(path: str, data: Any, allowed: tuple[str, ...]) -> str:
     return best
 
 
+def _unambiguous(path: str, best: str, allowed: Sequence[str], scores: Mapping[str, int]) -> None:
+    """A file holding two trainers' keys is refused, not read as one of them with the other's
+    settings dropped (a Megatron lr beside HF's learning_rate): the runner-up with at least two
+    markers and at least half the winner's."""
+    rival = max((f for f in allowed if f != best), key=lambda f: scores.get(f, 0), default="")
+    top, second = scores.get(best, 0), scores.get(rival, 0)
+    if second >= 2 and 2 * second >= top:
+        raise DataError(f"{path}: ambiguous: it holds the keys of two trainers ({best}: {top}, {rival}: {second} "
+                        f"of their marker keys). Name the format explicitly (--format-in {best} or {rival}), "
+                        "or split the file.")
+
+
+def _flags(text: str) -> bool:
+    from hpadvisor.formats.shellargs import has_flag_lines
+
+    return has_flag_lines(text)
+
+
 def detect(path: str, text: str) -> str:
     low = path.lower()
     if low.endswith(".py"):
         return "nanogpt"
     if low.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!"):
         return "megatron"
+    # lines of --flags (a launch script, the bash array `recommend --emit megatron` writes) are a
+    # launch script whatever the file is called, unless the file parses as its extension says
     if low.endswith(".toml"):
         from hpadvisor.io.jsonio import parse_toml
 
+        if _flags(text):
+            try:
+                parse_toml(text, path)
+            except DataError:
+                return "megatron"
         data, _ = parse_toml(text, path)
         return _best(path, data, ("torchtitan",))
     if low.endswith(".json"):
         from hpadvisor.io.jsonio import parse_json
 
+        if _flags(text):
+            try:
+                parse_json(text, path)
+            except DataError:
+                return "megatron"
         data, _ = parse_json(text, path)
         return _best(path, data, ("hf", "neox", "megatron", "nanotron", "hpadvisor"))
-    if low.endswith((".yaml", ".yml")) or not any(line.lstrip().startswith("--")
-                                                 for line in text.splitlines()):
-        from hpadvisor.io import yamlio
+    if _flags(text) and not low.endswith((".yaml", ".yml")):
+        return "megatron"
+    from hpadvisor.io import yamlio
 
-        try:
-            data, _ = yamlio.loads(text, source=path)
-        except DataError:
-            if not low.endswith((".yaml", ".yml")) and _looks_like_python(text):
-                return "nanogpt"
-            raise
-        if not isinstance(data, Mapping) and _looks_like_python(text):
+    try:
+        data, _ = yamlio.loads(text, source=path)
+    except DataError:
+        if _flags(text):
+            return "megatron"  # a .yaml of --flags
+        if not low.endswith((".yaml", ".yml")) and _looks_like_python(text):
             return "nanogpt"
-        return _best(path, data, ("neox", "megatron", "hf", "nanotron", "hpadvisor"))
-    return "megatron"  # lines of --flags without a known extension
+        raise
+    if not isinstance(data, Mapping) and _looks_like_python(text):
+        return "nanogpt"
+    if _flags(text) and not (isinstance(data, Mapping) and any(score(data).values())):
+        return "megatron"  # a .yaml of --flags
+    return _best(path, data, ("neox", "megatron", "hf", "nanotron", "hpadvisor"))
 
 
 def _looks_like_python(text: str) -> bool:
