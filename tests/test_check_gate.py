@@ -352,3 +352,51 @@ def test_every_rule_id_a_finding_can_carry_is_listed():
     for rid in ("advice-unavailable", "invalid-value", "input-contradiction", "weight-decay-timescale"):
         assert rid in res.stdout
     assert chk.RULES["advice-unavailable"].severity == "error"
+
+
+# -- never a crash -------------------------------------------------------------------------------
+
+_KEYS = ["lr", "min_lr", "train_iters", "global_batch_size", "micro_batch_size", "seq_length", "num_layers",
+         "hidden_size", "num_attention_heads", "weight_decay", "adam_beta2", "lr_warmup_iters", "lr_decay_style",
+         "lr_decay_iters", "tensor_model_parallel_size", "wandb_project"]
+
+
+def test_any_megatron_yaml_gives_findings_or_one_clear_error(tmp_path):
+    """Arbitrary values (empty, null, text, lists, mappings, huge, negative) under Megatron's keys:
+    the library path check takes gives a report or an hpadvisor error, never another exception."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from hpadvisor.errors import HpAdvisorError
+    from hpadvisor.formats._common import FieldError
+    from hpadvisor.formats.registry import read_config
+
+    scalar = st.one_of(st.none(), st.just(""), st.booleans(), st.integers(-10**6, 10**12),
+                       st.floats(allow_nan=True, allow_infinity=True), st.sampled_from(["3e-4", "cosine", "fast"]))
+    value = st.one_of(scalar, st.lists(scalar, max_size=2), st.dictionaries(st.just("value"), scalar, max_size=1))
+    p = tmp_path / "args.yaml"
+
+    @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(st.dictionaries(st.sampled_from(_KEYS), value, min_size=1, max_size=8), st.booleans())
+    def prop(values, blank_last):
+        import yaml
+
+        text = yaml.safe_dump(values)
+        if blank_last:
+            text += "global_batch_size:\n" if "global_batch_size" not in values else ""
+        p.write_text(text)
+        try:
+            cfg = read_config(p, format="megatron")
+        except FieldError as exc:
+            assert chk.field_error(exc).findings[0].rule == "invalid-value"
+            return
+        except HpAdvisorError as exc:
+            assert "\n" not in str(exc)
+            return
+        ctx, _ = chk.build_context(cfg, params=1e9)
+        found = chk.run_rules(ctx, extra=chk.empty_values(cfg, text))
+        assert all(f.rule in chk.RULES for f in found)
+        if blank_last and "global_batch_size" not in values:
+            assert any(f.rule == "invalid-value" and f.field == "global_batch_size" for f in found)
+
+    prop()
