@@ -50,8 +50,7 @@ ZHANG_CBS = ZhangCBS(
         "law in D following the paper's conclusion; data exponent ~0.46 [secondary].",
         checked_against="The authors' notebook: 745 sequences of 512 for the 85M model (D = 1.7B "
         "tokens), within 0.5%. hpadvisor fit batch on their measurements (data/critical_batch_size) "
-        "gives 765, 978, 1332, 1969, 2585 sequences for 85M-1.2B against their 745, 955, 1394, "
-        "1889, 2533.",
+        "reproduces their 745.3, 955.2, 1393.7, 1888.5, 2533.4 sequences for 85M-1.2B.",
     )
 )
 
