@@ -347,6 +347,24 @@ def test_gpt3_warmup_of_375m_tokens_is_never_too_short():
     assert f.severity == "warning"
 
 
+def test_beta2_at_a_small_batch_is_graded_against_olmo_cores_rule_as_docs_defend():
+    # 16,384 tokens a step (nanoGPT's character-level config): 0.99 passes (OLMo-core's value, though the
+    # half-life rule asks 0.9994), 0.95 (half-life 13.5 steps against 0.99's 69) is flagged
+    def found(b2):
+        steps = 20000
+        cfg = make(**ARCH, seq_len=256, global_batch_seqs=64, train_steps=steps, decay_steps=steps,
+                   tokens=steps * 64 * 256, schedule="cosine", lr=1e-3, beta2=b2)
+        ctx = chk.build_context(cfg)[0]
+        rec = ctx.rec("adam_beta2")
+        assert rec.law == "olmo-beta2" and rec.value == 0.99
+        assert rec.alternatives["beta2-halflife"] == pytest.approx(0.98 ** (16384 / 524288))
+        return [f for f in chk.run_rules(ctx) if f.rule == "beta2-too-low"]
+
+    assert not found(0.99)
+    (f,) = found(0.95)
+    assert f.severity == "warning" and "half-life of 13.5 steps" in f.message
+
+
 def test_every_rule_id_a_finding_can_carry_is_listed():
     res = run("check", "--list-rules")
     for rid in ("advice-unavailable", "invalid-value", "input-contradiction", "weight-decay-timescale"):
