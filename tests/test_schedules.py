@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from hpadvisor import schedules
 from hpadvisor.errors import HpAdvisorError, InvalidInputError
+from hpadvisor.formats.registry import formats
 from hpadvisor.schedules import Schedule, build, interpolate_trace, luo_schedule
 from hpadvisor.spec import DECAY_SHAPES
 from tests.conftest import shared_data
@@ -466,7 +467,7 @@ def test_cli_schedule_and_predict_from_a_trainer_config(cli, tmp_path):
     "wsd_decay_steps": st.one_of(st.integers(-5, 8000), st.none()),
     "wsd_decay_style": st.sampled_from(["linear", "1-sqrt", "cosine", "exponential", "bogus"]),
     "schedule": st.sampled_from(["cosine", "linear", "wsd", "constant", "inverse_sqrt", "exponential", "multistep", "x"]),
-}), st.sampled_from(["megatron", "neox", "hf", "torchtitan", "nanotron", "nanogpt", "hpadvisor"]))
+}), st.sampled_from(formats()))
 def test_any_config_values_give_a_schedule_or_our_error(values, fmt):
     from hpadvisor.formats.base import Setting, TrainerConfig
 

@@ -19,6 +19,7 @@ from functools import cached_property
 from typing import Any
 
 from hpadvisor.formats.base import ARCH_KEYS, Setting, TrainerConfig
+from hpadvisor.formats.registry import TRAINERS
 from hpadvisor.spec import units
 
 SEVERITIES = ("info", "warning", "error")  # ascending
@@ -621,12 +622,6 @@ def beta2(ctx: Context) -> list[Finding]:
                      suggest(ctx, "beta2", float(f"{rec.value:.4g}"), rec.law))]
 
 
-#: Trainers whose config chooses which parameters weight decay skips (nanotron:
-#: optimizer.weight_decay_exclude_named_params); the others
-#: (Megatron-LM, GPT-NeoX, torchtitan, Hugging Face, nanoGPT) build their groups in code.
-WD_GROUP_SWITCH = frozenset({"nanotron"})
-
-
 def weight_decay_groups(ctx: Context) -> list[Finding]:
     cfg = ctx.config
     if not cfg.value("weight_decay"):
@@ -640,7 +635,8 @@ def weight_decay_groups(ctx: Context) -> list[Finding]:
         if s is None or s.value is not True:
             continue
         how = "by the trainer's default" if s.line is None else "as configured"
-        if cfg.format in WD_GROUP_SWITCH:  # the config can say it: name the field
+        trainer = TRAINERS.get(cfg.format)
+        if trainer is not None and trainer.wd_switch:  # the config can say it (Trainer.wd_switch): name the field
             fix = f"exclude the {what} from weight decay ({s.field})"
         else:
             fix = (f"{cfg.format} has no config switch for it: exclude the {what} from weight decay in "

@@ -13,6 +13,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, fail, guarded
+from hpadvisor.cli.options import config_files_help, format_keys
 
 _IN = "Input"
 _RULES = "Rules"
@@ -37,13 +38,10 @@ class Grade(str, enum.Enum):
 def check(
     files: Annotated[
         Optional[list[Path]],
-        typer.Argument(help="Trainer config file(s): Megatron YAML or launch script, GPT-NeoX YAML, HF "
-                       "TrainingArguments JSON/YAML, torchtitan TOML, nanotron YAML, nanoGPT override "
-                       "file (read as text, never run), or an hpadvisor run file.", show_default=False),
+        typer.Argument(help=f"Trainer config file(s): {config_files_help()}.", show_default=False),
     ] = None,
     format_in: Annotated[
-        str, typer.Option("--format-in", help="auto, megatron, neox, hf, torchtitan, nanotron, nanogpt, "
-                          "hpadvisor.", rich_help_panel=_IN)
+        str, typer.Option("--format-in", help=f"auto, {', '.join(format_keys())}.", rich_help_panel=_IN)
     ] = "auto",
     model: Annotated[
         Optional[Path], typer.Option(help="The model's HF config.json (architecture).", rich_help_panel=_IN)

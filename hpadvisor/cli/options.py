@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hpadvisor.cli.flags import flags_for
+from hpadvisor.formats.registry import TRAINERS
+
 
 class OutputFormat(str, enum.Enum):
     table = "table"
@@ -18,33 +21,68 @@ class OutputFormat(str, enum.Enum):
 
 FORMAT_HELP = "table (default), json, yaml or markdown."
 
-#: The flag that sets each schedule value, for error messages (``schedules.build(set_by=...)``).
-SCHEDULE_FLAGS = {"peak": "--lr", "total_steps": "--steps", "warmup_steps": "--warmup", "min_lr": "--min-lr",
-                  "min_lr_ratio": "--min-lr-ratio", "warmup_init": "--warmup-init",
-                  "decay_steps": "--decay-fraction", "decay_fraction": "--decay-fraction"}
+#: The flag that sets each schedule value, for error messages (``schedules.build(set_by=...)``):
+#: the one mapping's (cli/flags.py), as ``schedule``, ``predict`` and ``compare-schedules`` name them.
+SCHEDULE_FIELDS = ("peak", "total_steps", "warmup_steps", "min_lr", "min_lr_ratio", "warmup_init", "decay_steps",
+                   "decay_fraction")
+SCHEDULE_FLAGS = flags_for(SCHEDULE_FIELDS, "schedule")
 #: ``hpadvisor schedule`` also reads a run file.
 SCHEDULE_FLAGS_OR_RUN = {**SCHEDULE_FLAGS, "peak": "--lr or optimizer.lr", "warmup_steps": "--warmup or schedule.warmup",
                          "min_lr": "--min-lr or schedule.min_lr", "min_lr_ratio": "--min-lr-ratio or schedule.min_lr_ratio",
                          "decay_steps": "--decay-fraction or schedule.decay_fraction",
                          "decay_fraction": "--decay-fraction or schedule.decay_fraction"}
 #: ``fit curves`` names the run length --total-steps.
-FIT_SCHEDULE_FLAGS = {**SCHEDULE_FLAGS, "total_steps": "--total-steps"}
+FIT_SCHEDULE_FLAGS = flags_for(SCHEDULE_FIELDS, "fit curves")
 
 
-CONFIG_FORMAT_HELP = ("The trainer --config is written for: auto (detected from its keys), megatron, neox, hf, "
-                      "torchtitan, nanotron, nanogpt or hpadvisor.")
+# -- help texts that list the trainers: every list read from the trainer registry ---------------------
+
+def _or(words: list[str]) -> str:
+    """'a, b or c'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} or {words[-1]}"
+
+
+def format_keys() -> list[str]:
+    """Every format --format-in / --emit takes (the trainers', then the run file's), in listing order."""
+    return list(TRAINERS)
+
+
+def trainer_names() -> str:
+    """The trainers by their own names: 'Megatron-LM, GPT-NeoX, ...' (the run file left out)."""
+    return ", ".join(t.name for t in TRAINERS.values() if not t.run_file)
+
+
+def config_files_help() -> str:
+    """The config files ``check`` reads: each trainer's, then the run file."""
+    files = [f"{t.name} {t.files}" for t in TRAINERS.values() if not t.run_file]
+    run = [f"an {t.name} {t.files}" for t in TRAINERS.values() if t.run_file]
+    return ", ".join(files) + "".join(f", or {r}" for r in run)
+
+
+def conventions_help() -> str:
+    """The lr conventions, each with the trainers that compute their lr with another's:
+    'megatron (also nanotron), neox, ...'."""
+    also: dict[str, list[str]] = {}
+    for key, t in TRAINERS.items():
+        if t.convention is not None:
+            also.setdefault(t.convention, [])
+            if key != t.convention:
+                also[t.convention].append(key)
+    return _or([c + (f" (also {', '.join(more)})" if more else "") for c, more in also.items()])
+
+
+CONFIG_FORMAT_HELP = f"The trainer --config is written for: auto (detected from its keys), {_or(format_keys())}."
 
 
 def trainer_format(format_in: str) -> str | None:
     """``--format-in``: None for auto-detection, else a format ``read_config`` knows (checked)."""
     from hpadvisor.errors import InvalidInputError, did_you_mean
-    from hpadvisor.formats.base import FORMATS
 
     if format_in == "auto":
         return None
-    if format_in not in FORMATS:
+    if format_in not in TRAINERS:
         raise InvalidInputError(f"--format-in '{format_in}' is not a trainer hpadvisor reads."
-                                + did_you_mean(format_in, ("auto", *FORMATS)))
+                                + did_you_mean(format_in, ("auto", *TRAINERS)))
     return format_in
 
 

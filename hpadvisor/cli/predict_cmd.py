@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
-from hpadvisor.cli.options import CONFIG_FORMAT_HELP, FORMAT_HELP, OutputFormat
+from hpadvisor.cli.options import CONFIG_FORMAT_HELP, FORMAT_HELP, OutputFormat, trainer_names
 
 HANDLERS: dict[str, str] = {}
 HANDLERS.update(dict.fromkeys(("chinchilla", "chinchilla-nonemb", "kaplan", "kaplan-fit", "kaplan-fit-total"),
@@ -50,7 +50,7 @@ def predict(
     cooldowns: Annotated[Optional[int], typer.Option(help="WSD: number of cooldowns, evenly spaced (WSD-S; default 1).", rich_help_panel=_SCHED)] = None,
     lr_trace: Annotated[Optional[Path], typer.Option(help="A (step, lr) CSV/TSV/JSONL trace of the planned lr (sparse is interpolated).", rich_help_panel=_SCHED)] = None,
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a trace column: step=it, lr=LR (repeatable).", rich_help_panel=_SCHED)] = None,
-    config: Annotated[Optional[Path], typer.Option(help="A trainer config (Megatron, GPT-NeoX, HF, torchtitan, nanotron, nanoGPT): predict the lr schedule it runs.", rich_help_panel=_SCHED)] = None,
+    config: Annotated[Optional[Path], typer.Option(help=f"A trainer config ({trainer_names()}): predict the lr schedule it runs.", rich_help_panel=_SCHED)] = None,
     format_in: Annotated[str, typer.Option("--format-in", help=CONFIG_FORMAT_HELP, rich_help_panel=_SCHED)] = "auto",
     at: Annotated[Optional[str], typer.Option(help="Steps to predict at, e.g. 1000,24000 (default: the trace's steps, or 200 points).")] = None,
     params: Annotated[Optional[str], typer.Option(help="N for final-loss and sweep laws (the count the law was fitted on).")] = None,

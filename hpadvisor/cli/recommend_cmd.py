@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
-from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, emit
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, emit, format_keys
 
 _SIZE = "Run size"
 _PLAN = "Plan"
@@ -65,8 +65,8 @@ def recommend(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.", rich_help_panel=_OUT)] = False,
     emit_format: Annotated[
         Optional[str],
-        typer.Option("--emit", help="Write the advice as a config snippet for this trainer: megatron, neox, "
-                     "hf, torchtitan, nanotron, nanogpt, hpadvisor.", rich_help_panel=_OUT),
+        typer.Option("--emit", help=f"Write the advice as a config snippet for this trainer: {', '.join(format_keys())}.",
+                     rich_help_panel=_OUT),
     ] = None,
 ) -> None:
     """Recommend peak lr, batch, schedule, weight decay, beta2, and predict loss and compute."""

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 
 from hpadvisor.cli.base import app, guarded
-from hpadvisor.cli.options import CONFIG_FORMAT_HELP, refuse_wsd_flags
+from hpadvisor.cli.options import CONFIG_FORMAT_HELP, conventions_help, refuse_wsd_flags, trainer_names
 
 
 @app.command("schedule")
@@ -33,8 +33,8 @@ def schedule_command(
     decay_fraction: Annotated[Optional[float], typer.Option(help="WSD: fraction of the run spent cooling down.")] = None,
     decay_shape: Annotated[Optional[str], typer.Option(help="WSD cooldown: linear, 1-sqrt, cosine, exponential (default: the run file's, else linear).")] = None,
     cooldowns: Annotated[Optional[int], typer.Option(help="WSD: number of cooldowns, evenly spaced (WSD-S; default 1).")] = None,
-    convention: Annotated[Optional[str], typer.Option(help="Trainer convention: megatron (also nanotron), neox, hf, nanogpt or torchtitan (default: the run file's schedule.trainer, else megatron).")] = None,
-    config: Annotated[Optional[Path], typer.Option(help="A trainer config (Megatron, GPT-NeoX, HF, torchtitan, nanotron, nanoGPT): "
+    convention: Annotated[Optional[str], typer.Option(help=f"Trainer convention: {conventions_help()} (default: the run file's schedule.trainer, else megatron).")] = None,
+    config: Annotated[Optional[Path], typer.Option(help=f"A trainer config ({trainer_names()}): "
                                                         "write the lr it runs with, as that trainer computes it.")] = None,
     format_in: Annotated[str, typer.Option("--format-in", help=CONFIG_FORMAT_HELP)] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="Write step,lr CSV here (default: print the plot and a summary only).")] = None,

@@ -10,6 +10,7 @@ import typer
 
 from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, emit
+from hpadvisor.transfer.emit import EMITTERS
 
 _BASE = "Proxy (base) model"
 _TARGET = "Target model"
@@ -66,7 +67,7 @@ def transfer(
     tokens: Annotated[Optional[str], typer.Option(help="Target tokens.", rich_help_panel=_TARGET)] = None,
     seq_len: Annotated[Optional[str], typer.Option(help="Sequence length for batches in seqs (default 2048).")] = None,
     emit_as: Annotated[Optional[str], typer.Option(
-        "--emit", help="yaml, json, recipe, megatron, neox, cerebras, nanogpt-mup: a config snippet.",
+        "--emit", help=f"{', '.join(EMITTERS)}: a config snippet.",
         rich_help_panel=_OUT)] = None,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP, rich_help_panel=_OUT)] = OutputFormat.table,
     out: Annotated[Optional[Path], typer.Option(help="Write to this file (atomically).", rich_help_panel=_OUT)] = None,

@@ -1,12 +1,15 @@
-"""Which trainer wrote a config: by file name first, then by the keys it contains.
+"""Which trainer wrote a config: its syntax by file name first, then by the keys it contains.
 
-Each trainer has marker keys that the others do not use (DeepSpeed's
+The file's syntax (Python, a launch script, TOML, JSON, YAML) narrows the trainers to those that
+write it (``Trainer.syntaxes``); Python and launch scripts are then told by the syntax alone.
+Each trainer has marker keys that the others do not use (``Trainer.markers``: DeepSpeed's
 ``train_micro_batch_size_per_gpu`` for GPT-NeoX, ``per_device_train_batch_size`` for Hugging Face,
-``tokens:`` + ``parallelism:`` sections for nanotron...).  The format with the most markers wins;
-none at all is a DataError that lists what was seen and says to pass the format explicitly, and
-a runner-up nearly as strong is a DataError too (ambiguous: two trainers' keys in one file).
-Lines of ``--flags`` are a launch script whatever the file's name, unless the file parses as its
-extension says (``recommend --emit megatron > megatron.yaml`` writes a bash array of flags).
+``tokens:`` + ``parallelism:`` sections for nanotron...).  The format with the most markers wins
+(ties: its rank for the syntax); none at all is a DataError that lists what was seen and says to
+pass the format explicitly, and a runner-up nearly as strong is a DataError too (ambiguous: two
+trainers' keys in one file).  Lines of ``--flags`` are a launch script whatever the file's name,
+unless the file parses as its extension says (``recommend --emit megatron > megatron.yaml`` writes
+a bash array of flags).
 """
 
 from __future__ import annotations
@@ -15,36 +18,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from hpadvisor.errors import DataError
+from hpadvisor.formats.trainer import Trainer
 
-_HINT = ("Name the format explicitly (`format`: one of megatron, neox, hf, torchtitan, nanotron, "
-         "nanogpt, hpadvisor).")
 
-MARKERS: dict[str, frozenset[str]] = {
-    "neox": frozenset({"train_micro_batch_size_per_gpu", "pipe_parallel_size", "model_parallel_size",
-                       "norm", "pos_emb", "gpt_j_residual", "no_weight_tying", "scaled_upper_triang_masked_softmax_fusion",
-                       "bias_gelu_fusion", "zero_optimization", "train_batch_size", "gradient_clipping",
-                       "partition_activations", "synchronize_each_layer", "output_layer_parallelism",
-                       "warmup", "optimizer.params", "tokenizer_type", "data_path", "lr_decay_fraction"}),
-    "megatron": frozenset({"tensor_model_parallel_size", "pipeline_model_parallel_size", "micro_batch_size",
-                           "global_batch_size", "lr_warmup_iters", "lr_warmup_fraction", "lr_warmup_samples",
-                           "train_samples", "lr_decay_samples",
-                           "untie_embeddings_and_output_weights", "num_query_groups", "clip_grad",
-                           "adam_beta2", "lr_wsd_decay_style", "swiglu", "use_distributed_optimizer",
-                           "language_model", "model_parallel", "ffn_hidden_size"}),
-    "hf": frozenset({"per_device_train_batch_size", "learning_rate", "lr_scheduler_type", "output_dir",
-                     "warmup_ratio", "num_train_epochs", "max_steps", "adam_epsilon", "max_grad_norm",
-                     "logging_steps", "save_steps", "gradient_accumulation_steps", "bf16", "optim",
-                     "lr_scheduler_kwargs", "per_device_eval_batch_size", "report_to"}),
-    "nanotron": frozenset({"tokens", "parallelism", "general", "checkpoints", "data_stages",
-                           "optimizer.learning_rate_scheduler", "optimizer.optimizer_factory",
-                           "model.model_config", "tokens.batch_accumulation_per_replica", "logging"}),
-    "hpadvisor": frozenset({"model.params", "model.architecture", "data.tokens", "data.compute",
-                            "schedule.shape", "schedule.warmup", "hardware.accelerator", "proxy",
-                            "data.tokens_per_param", "optimizer.reference"}),
-    "torchtitan": frozenset({"training", "lr_scheduler", "job", "parallelism.data_parallel_shard_degree",
-                             "training.local_batch_size", "training.steps", "training.seq_len",
-                             "activation_checkpoint", "float8", "metrics", "model.flavor"}),
-}
+def _hint(trainers: Sequence[Trainer]) -> str:
+    return f"Name the format explicitly (`format`: one of {', '.join(t.key for t in trainers)})."
 
 
 def _keys(data: Mapping[str, Any]) -> set[str]:
@@ -58,16 +36,31 @@ def _keys(data: Mapping[str, Any]) -> set[str]:
     return out
 
 
-def score(data: Any) -> dict[str, int]:
+def score(data: Any, trainers: Sequence[Trainer]) -> dict[str, int]:
+    """Trainer key -> how many of its markers ``data``'s keys hold."""
     if not isinstance(data, Mapping):
         return {}
     keys = _keys(data)
-    return {fmt: len(keys & marks) for fmt, marks in MARKERS.items()}
+    return {t.key: len(keys & t.markers) for t in trainers}
 
 
-def _best(path: str, data: Any, allowed: tuple[str, ...]) -> str:
-    scores = score(data)
-    best = max(allowed, key=lambda f: scores.get(f, 0))  # ties: the first in ``allowed``
+def _writing(syntax: str, trainers: Sequence[Trainer]) -> list[Trainer]:
+    """The trainers that write configs in ``syntax``, by their rank for it."""
+    return sorted((t for t in trainers if syntax in t.syntaxes), key=lambda t: t.syntaxes[syntax])
+
+
+def _only(path: str, syntax: str, trainers: Sequence[Trainer]) -> str:
+    """The trainer whose configs in ``syntax`` (python, shell) are told by the syntax alone."""
+    found = _writing(syntax, trainers)
+    if not found:
+        raise DataError(f"{path}: no trainer hpadvisor reads writes its configs as {syntax}. {_hint(trainers)}")
+    return found[0].key
+
+
+def _best(path: str, data: Any, syntax: str, trainers: Sequence[Trainer]) -> str:
+    allowed = [t.key for t in _writing(syntax, trainers)]
+    scores = score(data, trainers)
+    best = max(allowed, key=lambda f: scores.get(f, 0), default="")  # ties: the first by rank
     _unambiguous(path, best, allowed, scores)
     if scores.get(best, 0) == 0:
         if isinstance(data, Mapping):
@@ -76,9 +69,9 @@ def _best(path: str, data: Any, allowed: tuple[str, ...]) -> str:
                 raise DataError(f"{path}: this is a model config.json (architecture only). Give it "
                                 "with `model_config` and check the TrainingArguments file.")
             raise DataError(f"{path}: cannot tell which trainer this config is for (top-level keys: "
-                            f"{seen}). {_HINT}")
+                            f"{seen}). {_hint(trainers)}")
         raise DataError(f"{path}: cannot tell which trainer this config is for: it is not a mapping "
-                        f"of settings. {_HINT}")
+                        f"of settings. {_hint(trainers)}")
     return best
 
 
@@ -90,7 +83,7 @@ def _unambiguous(path: str, best: str, allowed: Sequence[str], scores: Mapping[s
     top, second = scores.get(best, 0), scores.get(rival, 0)
     if second >= 2 and 2 * second >= top:
         raise DataError(f"{path}: ambiguous: it holds the keys of two trainers ({best}: {top}, {rival}: {second} "
-                        f"of their marker keys). Name the format explicitly (--format-in {best} or {rival}), "
+                        f"of their marker keys). Name the format explicitly (`format` {best} or {rival}), "
                         "or split the file.")
 
 
@@ -100,12 +93,14 @@ def _flags(text: str) -> bool:
     return has_flag_lines(text)
 
 
-def detect(path: str, text: str) -> str:
+def detect(path: str, text: str, trainers: Sequence[Trainer]) -> str:
+    """The key of the trainer in ``trainers`` that wrote the config at ``path``: the file's syntax by
+    its name and content, then, among the trainers writing that syntax, the one with most markers."""
     low = path.lower()
     if low.endswith(".py"):
-        return "nanogpt"
+        return _only(path, "python", trainers)
     if low.endswith((".sh", ".bash", ".slurm", ".sbatch")) or text.startswith("#!"):
-        return "megatron"
+        return _only(path, "shell", trainers)
     # lines of --flags (a launch script, the bash array `recommend --emit megatron` writes) are a
     # launch script whatever the file is called, unless the file parses as its extension says
     if low.endswith(".toml"):
@@ -115,9 +110,9 @@ def detect(path: str, text: str) -> str:
             try:
                 parse_toml(text, path)
             except DataError:
-                return "megatron"
+                return _only(path, "shell", trainers)
         data, _ = parse_toml(text, path)
-        return _best(path, data, ("torchtitan",))
+        return _best(path, data, "toml", trainers)
     if low.endswith(".json"):
         from hpadvisor.io.jsonio import parse_json
 
@@ -125,26 +120,26 @@ def detect(path: str, text: str) -> str:
             try:
                 parse_json(text, path)
             except DataError:
-                return "megatron"
+                return _only(path, "shell", trainers)
         data, _ = parse_json(text, path)
-        return _best(path, data, ("hf", "neox", "megatron", "nanotron", "hpadvisor"))
+        return _best(path, data, "json", trainers)
     if _flags(text) and not low.endswith((".yaml", ".yml")):
-        return "megatron"
+        return _only(path, "shell", trainers)
     from hpadvisor.io import yamlio
 
     try:
         data, _ = yamlio.loads(text, source=path)
     except DataError:
         if _flags(text):
-            return "megatron"  # a .yaml of --flags
+            return _only(path, "shell", trainers)  # a .yaml of --flags
         if not low.endswith((".yaml", ".yml")) and _looks_like_python(text):
-            return "nanogpt"
+            return _only(path, "python", trainers)
         raise
     if not isinstance(data, Mapping) and _looks_like_python(text):
-        return "nanogpt"
-    if _flags(text) and not (isinstance(data, Mapping) and any(score(data).values())):
-        return "megatron"  # a .yaml of --flags
-    return _best(path, data, ("neox", "megatron", "hf", "nanotron", "hpadvisor"))
+        return _only(path, "python", trainers)
+    if _flags(text) and not (isinstance(data, Mapping) and any(score(data, trainers).values())):
+        return _only(path, "shell", trainers)  # a .yaml of --flags
+    return _best(path, data, "yaml", trainers)
 
 
 def _looks_like_python(text: str) -> bool:

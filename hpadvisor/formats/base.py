@@ -1,9 +1,10 @@
 """The one normalised view of a trainer's config, and the three entry points.
 
 Every reader (one module per trainer, next to this one) turns a file in its trainer's own format
-into a :class:`TrainerConfig`: a mapping from the ``CANONICAL`` names below to :class:`Setting`
+into a :class:`TrainerConfig` (its :class:`~hpadvisor.formats.trainer.Trainer` registered in
+:mod:`hpadvisor.formats.registry`): a mapping from the ``CANONICAL`` names below to :class:`Setting`
 objects, each holding the value in base units, the trainer's field name as written, the 1-based
-line where it is set and the raw value.  The check rules (``hpadvisor/check.py``) read only this
+line where it is set and the raw value.  The check rules (``hpadvisor/check/rules.py``) read only this
 view, so they never need to know which trainer a file came from.
 
 Files are only ever parsed as data: YAML through :mod:`hpadvisor.io.yamlio` (safe loader), JSON with
@@ -13,11 +14,12 @@ override files with :func:`ast.parse` + :func:`ast.literal_eval`.  Nothing in a 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from hpadvisor.errors import DataError
+from hpadvisor.errors import DataError, InvalidInputError
 
 #: the canonical keys that describe the model's shape (check and --emit read them together).
 ARCH_KEYS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size", "swiglu",
@@ -41,7 +43,7 @@ class TrainerConfig:
     """A trainer config read from ``path``, normalised to ``CANONICAL`` names."""
 
     path: str
-    format: str  # one of FORMATS
+    format: str  # a registered format's key (hpadvisor.formats.registry.TRAINERS)
     settings: Mapping[str, Setting] = field(default_factory=dict)
     notes: tuple[str, ...] = ()  # normalisation remarks (e.g. "warmup given in samples")
     unknown: frozenset[str] = frozenset()  # canonical names the file sets to something unreadable (code)
@@ -55,8 +57,19 @@ class TrainerConfig:
         s = self.settings.get(key)
         return default if s is None else s.value
 
+    def steps(self, key: str, default: int | None, exact: bool = False) -> int | float | None:
+        """A canonical step count (warmup_steps, decay_steps...) as a whole number of steps, or
+        ``default`` when the file does not give it; ``exact``: a fraction of a step is kept.
+        InvalidInputError naming the field when it is not a number of steps >= 0."""
+        v = self.value(key)
+        if v is None:
+            return default
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise InvalidInputError(f"'{self.path}': {self.settings[key].field} = {v!r} is not a number of steps >= 0.")
+        if exact and not float(v).is_integer():
+            return float(v)
+        return int(round(v))
 
-FORMATS = ("megatron", "neox", "hf", "torchtitan", "nanotron", "nanogpt", "hpadvisor")
 
 #: Canonical setting names -> meaning and unit.  Values are always in these units, whatever the
 #: trainer wrote (steps, not samples or fractions; absolute lr, not ratios; sequences, not tokens).
@@ -114,7 +127,6 @@ WSD_DECAY_STYLES = ("linear", "cosine", "exponential", "1-sqrt")
 
 __all__ = [
     "CANONICAL",
-    "FORMATS",
     "SCHEDULES",
     "WSD_DECAY_STYLES",
     "DataError",

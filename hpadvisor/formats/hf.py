@@ -27,6 +27,8 @@ from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
+from hpadvisor.formats.base import TrainerConfig
+from hpadvisor.formats.trainer import SchedulePlan, Trainer
 
 SCHEDULES = {"linear": "linear", "cosine": "cosine", "cosine-with-restarts": "cosine",
              "polynomial": "linear", "constant": "constant", "constant-with-warmup": "constant",
@@ -292,3 +294,24 @@ def dump(values: dict[str, Any]) -> str:
     if kwargs:
         out["lr_scheduler_kwargs"] = kwargs
     return json.dumps(out, indent=2) + "\n"
+
+
+def schedule_rules(plan: SchedulePlan, cfg: TrainerConfig, notes: list[str]) -> None:
+    """transformers' cosine_warmup_with_min_lr is computed with its cosine convention (said)."""
+    raw_type = str(getattr(cfg.get("schedule"), "raw", "") or "").lower().replace("_", "-")
+    if raw_type == "cosine-warmup-with-min-lr":
+        notes.append("cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps "
+                     "this one to (s + 1) / W and decays one step earlier.")
+
+
+TRAINER = Trainer(
+    key="hf", name="Hugging Face", order=30, files="TrainingArguments JSON/YAML", read=read, dump=dump,
+    syntaxes={"json": 0, "yaml": 2},
+    markers=frozenset({"per_device_train_batch_size", "learning_rate", "lr_scheduler_type", "output_dir",
+                       "warmup_ratio", "num_train_epochs", "max_steps", "adam_epsilon", "max_grad_norm",
+                       "logging_steps", "save_steps", "gradient_accumulation_steps", "bf16", "optim",
+                       "lr_scheduler_kwargs", "per_device_eval_batch_size", "report_to"}),
+    convention="hf", schedule_rules=schedule_rules,
+    wsd_warmup_from_floor=True,  # _get_wsd_scheduler_lambda warms up from min_lr_ratio x the peak
+    states_shape=False,  # the model's shape is its config.json, not the TrainingArguments
+)

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from hpadvisor.formats._common import Draft
+from hpadvisor.formats.trainer import Trainer
 
 _DIRECT = (
     ("optimizer.lr", "lr"), ("optimizer.beta1", "beta1"), ("optimizer.beta2", "beta2"),
@@ -139,3 +140,15 @@ def dump(values: dict[str, Any]) -> str:
 _SHAPES = ("cosine", "wsd", "linear", "constant", "multistep", "inverse_sqrt")
 _INT = {"tokens", "seq_len", "d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_hidden", "vocab_size",
         "n_experts", "top_k", "moe_ffn_hidden", "n_shared_experts", "cooldowns"}
+
+
+TRAINER = Trainer(
+    key="hpadvisor", name="hpadvisor", order=1000, files="run file", read=read, dump=dump,
+    syntaxes={"yaml": 4, "json": 4},
+    markers=frozenset({"model.params", "model.architecture", "data.tokens", "data.compute",
+                       "schedule.shape", "schedule.warmup", "hardware.accelerator", "proxy",
+                       "data.tokens_per_param", "optimizer.reference"}),
+    run_file=True,  # it names the trainer that runs it (schedule.trainer): that one's rules apply
+    states_shape=False,  # it states the size (model.params) when there is no architecture
+    states_wsd_s=True,
+)

@@ -22,6 +22,8 @@ from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
+from hpadvisor.formats.base import TrainerConfig
+from hpadvisor.formats.trainer import MupFields, SchedulePlan, Trainer
 
 SCHEDULES = {"constant": "constant", "linear": "linear", "cosine": "cosine",
              "inverse-square-root": "inverse_sqrt", "wsd": "wsd"}
@@ -334,3 +336,44 @@ def dump(values: dict[str, Any]) -> str:
     body = "\n".join(f"    {line}" for line in lines)
     return (header("Megatron-LM", values, written | {"data_parallel", "grad_accum"}) + notes
             + f"HPADVISOR_ARGS=(\n{body}\n)\n")
+
+
+def schedule_rules(plan: SchedulePlan, cfg: TrainerConfig, notes: list[str]) -> None:
+    """get_lr returns min_lr past lr_decay_steps before its inverse-square-root branch."""
+    if plan.shape == "inverse_sqrt":
+        horizon = cfg.steps("decay_steps", plan.total)
+        plan.horizon = plan.total if horizon is None else int(horizon)
+        if plan.horizon < plan.warmup:
+            plan.horizon = plan.total  # a horizon inside the warmup: the decay never starts
+
+
+def mup_fields(plan: Any) -> MupFields:
+    """A transfer plan in Megatron-LM's muP arguments."""
+    return MupFields("Megatron-LM muP fields", {
+        "use_mup": True,
+        "mup_base_hidden_size": plan.base.width,
+        "mup_base_head_dim": plan.base.head_dim,
+        "mup_embedding_mult": 1.0,
+        "mup_output_mult": 1.0,
+        "mup_attn_scale_power": 1.0,  # 1/d_head^1 instead of 1/d_head^0.5
+        "hidden_size": plan.target.width,
+        "num_layers": plan.target.depth,
+        "lr": plan.tuned.lr,  # the proxy's lr: the trainer divides hidden-weight lr by the multiplier
+        "init_method_std": plan.tuned.init_std,
+        "weight_decay": plan.tuned.weight_decay,
+        "adam_eps": plan.tuned.adam_eps,
+    })
+
+
+TRAINER = Trainer(
+    key="megatron", name="Megatron-LM", order=10, files="YAML or launch script", read=read, dump=dump,
+    syntaxes={"shell": 0, "yaml": 1, "json": 2},
+    markers=frozenset({"tensor_model_parallel_size", "pipeline_model_parallel_size", "micro_batch_size",
+                       "global_batch_size", "lr_warmup_iters", "lr_warmup_fraction", "lr_warmup_samples",
+                       "train_samples", "lr_decay_samples",
+                       "untie_embeddings_and_output_weights", "num_query_groups", "clip_grad",
+                       "adam_beta2", "lr_wsd_decay_style", "swiglu", "use_distributed_optimizer",
+                       "language_model", "model_parallel", "ffn_hidden_size"}),
+    convention="megatron", schedule_rules=schedule_rules,
+    mup=mup_fields, mup_parameterizations=frozenset({"mup"}),
+)

@@ -30,6 +30,7 @@ from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
+from hpadvisor.formats.trainer import Trainer
 
 _MAX_INT_BITS = 256
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -268,3 +269,9 @@ def dump(values: dict[str, Any]) -> str:
                      "(torchrun --nproc_per_node); the global batch above does not change with it.")
         written.add("data_parallel")
     return header(fmt, values, written) + "\n".join(lines) + "\n"
+
+
+TRAINER = Trainer(
+    key="nanogpt", name="nanoGPT", order=60, files="override file (read as text, never run)", read=read,
+    dump=dump, syntaxes={"python": 0}, convention="nanogpt", shape_default="its 124M default",
+)

@@ -26,6 +26,8 @@ from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
+from hpadvisor.formats.base import TrainerConfig
+from hpadvisor.formats.trainer import SchedulePlan, Trainer
 
 DECAY = {"cosine": "cosine", "linear": "linear", "1-sqrt": "1-sqrt"}
 WARMUP = {"linear": "linear", "constant": "constant"}
@@ -274,3 +276,27 @@ def dump(values: dict[str, Any]) -> str:
         out["tokens"] = tokens
     written = WRITES & {k for k, x in v.items() if x is not None}
     return header(fmt, values, written) + yamlio.dumps(out)
+
+
+def schedule_rules(plan: SchedulePlan, cfg: TrainerConfig, notes: list[str]) -> None:
+    """lr_lambda: the warmup branch (s <= warmup) comes first; after it the decay is already
+    (s - start) / lr_decay_steps of the way, so the lr jumps down from the peak."""
+    said = cfg.get("decay_steps")
+    start = said.offset if said is not None else 0
+    if plan.shape in ("constant", "inverse_sqrt") or not start or start >= plan.warmup:
+        return
+    plan.decay_start = int(start)
+    notes.append(f"nanotron: the decay starts at step {int(start):,}, inside the {plan.warmup:,}-step warmup: the lr "
+                 "ramps to the peak, then drops to where the decay has reached by then, as lr_lambda computes.")
+
+
+TRAINER = Trainer(
+    key="nanotron", name="nanotron", order=50, files="YAML", read=read, dump=dump,
+    syntaxes={"yaml": 3, "json": 3},
+    markers=frozenset({"tokens", "parallelism", "general", "checkpoints", "data_stages",
+                       "optimizer.learning_rate_scheduler", "optimizer.optimizer_factory",
+                       "model.model_config", "tokens.batch_accumulation_per_replica", "logging"}),
+    convention="megatron",  # lr_scheduler_builder is Megatron's formula
+    schedule_rules=schedule_rules,
+    wd_switch="optimizer.weight_decay_exclude_named_params",
+)

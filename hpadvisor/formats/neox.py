@@ -25,6 +25,7 @@ from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
+from hpadvisor.formats.trainer import MupFields, Trainer
 
 SCHEDULES = {"constant": "constant", "linear": "linear", "cosine": "cosine",
              "exponential": "exponential"}
@@ -235,3 +236,39 @@ def dump(values: dict[str, Any]) -> str:
         out["use_mup"] = bool(v["use_mup"])
     written = WRITES & {k for k, x in v.items() if x is not None}
     return header("GPT-NeoX", values, written) + yamlio.dumps(out)
+
+
+def mup_fields(plan: Any) -> MupFields:
+    """A transfer plan in GPT-NeoX's muP arguments.  NeoX takes `-` or `_` in keys; docs/formats.md
+    spells them with `_`.  mup_width_scale is the width factor of mup's *delta* model (default 2), not the
+    proxy-to-target multiplier."""
+    return MupFields("GPT-NeoX", {
+        "use_mup": True,
+        "save_base_shapes": False,
+        "base_shapes_file": f"base-shapes-{plan.base.width}",
+        "mup_init_scale": 1.0,
+        "mup_attn_temp": 1.0,
+        "mup_output_temp": 1.0,
+        "mup_embedding_mult": 1.0,
+        "mup_width_scale": 2,
+        "hidden_size": plan.target.width,
+        "num_layers": plan.target.depth,
+        "num_attention_heads": plan.target.n_heads,
+        "init_method_std": plan.tuned.init_std,
+        "optimizer": {"type": "Adam", "params": {"lr": plan.tuned.lr, "eps": plan.tuned.adam_eps}},
+        "weight_decay": plan.tuned.weight_decay,
+    }, note=("# GPT-NeoX applies muP through microsoft/mup: first run once with hidden_size "
+             f"{plan.base.width} and save_base_shapes: true to write base_shapes_file.\n"))
+
+
+TRAINER = Trainer(
+    key="neox", name="GPT-NeoX", order=20, files="YAML", read=read, dump=dump,
+    syntaxes={"yaml": 0, "json": 1},
+    markers=frozenset({"train_micro_batch_size_per_gpu", "pipe_parallel_size", "model_parallel_size",
+                       "norm", "pos_emb", "gpt_j_residual", "no_weight_tying", "scaled_upper_triang_masked_softmax_fusion",
+                       "bias_gelu_fusion", "zero_optimization", "train_batch_size", "gradient_clipping",
+                       "partition_activations", "synchronize_each_layer", "output_layer_parallelism",
+                       "warmup", "optimizer.params", "tokenizer_type", "data_path", "lr_decay_fraction"}),
+    convention="neox",  # its schedule rules: the plan as read (its cosine past the horizon: schedules)
+    mup=mup_fields, mup_parameterizations=frozenset({"mup"}),
+)

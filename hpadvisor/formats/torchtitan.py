@@ -19,6 +19,8 @@ from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError
 from hpadvisor.formats._common import Draft
+from hpadvisor.formats.base import TrainerConfig
+from hpadvisor.formats.trainer import SchedulePlan, Trainer
 
 DECAY = {"linear": "linear", "cosine": "cosine", "sqrt": "1-sqrt"}
 
@@ -205,3 +207,35 @@ def dump(values: dict[str, Any]) -> str:
     written = WRITES & {k for k, x in v.items() if x is not None}
     body = "".join(f"\n[{name}]\n" + "\n".join(rows) + "\n" for name, rows in tables.items() if rows)
     return header("torchtitan", values, written) + body
+
+
+def schedule_rules(plan: SchedulePlan, cfg: TrainerConfig, notes: list[str]) -> None:
+    """A warmup as long as the run only ramps; a WSD cooldown longer than what follows the warmup is
+    shortened (both with a warning); a cooldown rounding to no step keeps the peak."""
+    said = cfg.get("min_lr")
+    if said is not None and said.field.endswith("lr_min"):
+        notes.append(f"torchtitan: computed as its min_lr_factor versions do; versions with {said.field} "
+                     "ramped the warmup to (s + 1) / (W + 1) and decayed over one step more.")
+    if plan.warmup >= plan.horizon and plan.shape != "constant":  # the warmup is cut to the run, with a warning
+        notes.append(f"torchtitan: the warmup ({plan.warmup:,} steps) is not shorter than the run "
+                     f"({plan.horizon:,}): the lr only ramps up, and never decays.")
+        plan.shape, plan.warmup, plan.min_lr, plan.cooldown = "constant", plan.horizon, 0.0, None
+    if plan.shape == "wsd" and plan.cooldown is not None:
+        room = plan.horizon - plan.warmup
+        if plan.cooldown > room:  # shortened to fit, with a warning
+            notes.append(f"torchtitan shortens the cooldown ({plan.cooldown:,} steps) to the {room:,} steps "
+                         "after the warmup.")
+            plan.cooldown = room
+        if plan.cooldown == 0:  # decay_ratio rounding to no step: the lr stays at its peak
+            plan.shape, plan.min_lr, plan.cooldown = "constant", 0.0, None
+
+
+TRAINER = Trainer(
+    key="torchtitan", name="torchtitan", order=40, files="TOML", read=read, dump=dump,
+    syntaxes={"toml": 0},
+    markers=frozenset({"training", "lr_scheduler", "job", "parallelism.data_parallel_shard_degree",
+                       "training.local_batch_size", "training.steps", "training.seq_len",
+                       "activation_checkpoint", "float8", "metrics", "model.flavor"}),
+    convention="torchtitan", schedule_rules=schedule_rules,
+    states_shape=False,  # the model's shape is a named flavor
+)

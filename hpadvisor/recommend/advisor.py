@@ -723,7 +723,7 @@ def planned_schedule(
         cooldowns = sch.cooldowns
     if convention is None:  # the run file's trainer, else Megatron's formulas
         trainer = sch.trainer if sch is not None else None
-        convention = schedules.TRAINER_CONVENTION.get(trainer, "megatron") if trainer else "megatron"
+        convention = (schedules.trainer_convention(trainer) or "megatron") if trainer else "megatron"
         if not warmup_init:  # HF's WSD warms up from its floor
             # a peak of 0 is refused by build() below, in its words
             floor = min_lr_ratio if min_lr_ratio is not None else (min_lr or 0.0) / peak if peak else 0.0

@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 from hpadvisor.formats.base import ARCH_KEYS
+from hpadvisor.formats.registry import TRAINERS
 
 
 def canonical_values(advice: Any) -> dict[str, Any]:
@@ -96,16 +97,17 @@ def emit_notes(advice: Any, trainer: str, out: dict[str, Any] | None = None) -> 
     if replaced:
         notes.append("the snippet carries the advice, which replaces the run file's own " + ", ".join(replaced)
                      + "; check it against the run file (--run) and it reports them as contradictions.")
-    if out.get("cooldowns") and trainer != "hpadvisor":
+    own = TRAINERS[trainer]
+    if out.get("cooldowns") and not own.states_wsd_s:
         notes.append(f"{trainer} cannot state WSD-S: the snippet has one cooldown, not the run file's "
                      f"{out['cooldowns']}.")
     if spec.proxy:
         notes.append("the run file's proxy: section (a per-group muP/CompleteP transfer) is not in this snippet: "
                      "`hpadvisor transfer RUN.yaml --emit ...` writes it.")
-    if spec.model.architecture is None and trainer not in ("hf", "torchtitan", "hpadvisor"):
+    if spec.model.architecture is None and own.states_shape:
         notes.append(f"the run file gives no architecture, so the snippet states no model shape: set it in the "
-                     f"{trainer} config yourself" + (" (nanoGPT would otherwise train its 124M default)."
-                                                     if trainer == "nanogpt" else "."))
+                     f"{trainer} config yourself" + (f" ({own.name} would otherwise train {own.shape_default})."
+                                                     if own.shape_default else "."))
     return notes
 
 
@@ -113,11 +115,10 @@ def emit_snippet(advice: Any, trainer: str) -> tuple[str, list[str]]:
     """``recommend --emit``: the advice as a config snippet in ``trainer``'s own format, and the
     notes that go with it (:func:`emit_notes`), from one build of the canonical values."""
     from hpadvisor.errors import InvalidInputError, did_you_mean
-    from hpadvisor.formats.base import FORMATS
-    from hpadvisor.formats.registry import dump_snippet
+    from hpadvisor.formats.registry import dump_snippet, formats
 
-    if trainer not in FORMATS:
-        raise InvalidInputError(f"`trainer` '{trainer}' is not one of {', '.join(FORMATS)}."
-                                + did_you_mean(trainer, FORMATS))
+    if trainer not in TRAINERS:
+        raise InvalidInputError(f"`trainer` '{trainer}' is not one of {', '.join(TRAINERS)}."
+                                + did_you_mean(trainer, formats()))
     values = canonical_values(advice)
     return dump_snippet(trainer, values), emit_notes(advice, trainer, values)

@@ -1,5 +1,5 @@
-"""Learning-rate schedules: ``shapes`` (lr(step) for every shape, vectorised), ``trainers`` (each
-trainer's own rules read from its config); logged traces are read by :mod:`hpadvisor.io.traces`."""
+"""Learning-rate schedules: ``shapes`` (lr(step) for every shape, vectorised), ``trainers`` (a trainer
+config's own schedule, with each trainer's rules from its registered ``Trainer``); logged traces are read by :mod:`hpadvisor.io.traces`."""
 
 from hpadvisor.io.logs import read_trace
 from hpadvisor.io.traces import LR_JUMP, LR_JUMP_PEAK, MAX_STEPS, check_length, interpolate_trace, sparse_jumps
@@ -15,4 +15,4 @@ from hpadvisor.schedules.shapes import (
     luo_schedule,
     wsd_cycles,
 )
-from hpadvisor.schedules.trainers import TRAINER_CONVENTION, from_trainer, warmup_start
+from hpadvisor.schedules.trainers import from_trainer, trainer_convention, warmup_start

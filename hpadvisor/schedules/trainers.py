@@ -8,15 +8,18 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpadvisor.errors import InvalidInputError
+from hpadvisor.formats.base import TrainerConfig
+from hpadvisor.formats.registry import TRAINERS
 from hpadvisor.io.traces import check_length
 from hpadvisor.schedules.shapes import MAX_COOLDOWNS, SHAPES, Schedule, wsd_cycles
 
 # -- a trainer config's own schedule -----------------------------------------------------------------
 
-#: The convention a trainer computes its lr with (``Schedule.convention``).  nanotron's scheduler is
-#: Megatron's formula; hpadvisor run files are computed with Megatron's convention, and say so.
-TRAINER_CONVENTION = {"megatron": "megatron", "neox": "neox", "nanotron": "megatron", "hf": "hf",
-                      "nanogpt": "nanogpt", "torchtitan": "torchtitan"}
+def trainer_convention(trainer: str | None) -> str | None:
+    """The convention a trainer computes its lr with (``Schedule.convention``; its
+    ``Trainer.convention``), or None for no registered trainer."""
+    found = TRAINERS.get(trainer) if trainer else None
+    return found.convention if found is not None else None
 
 
 @dataclass
@@ -49,17 +52,6 @@ def _cooldowns(cfg, room: int) -> int:
     return int(n)
 
 
-def _steps(cfg, key: str, default: int | None, exact: bool = False) -> int | float | None:
-    v = cfg.value(key)
-    if v is None:
-        return default
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-        raise InvalidInputError(f"'{cfg.path}': {cfg.get(key).field} = {v!r} is not a number of steps >= 0.")
-    if exact and not float(v).is_integer():
-        return float(v)
-    return int(round(v))
-
-
 def _read_plan(cfg, exact_warmup: bool = False) -> _ConfigPlan:
     """The schedule values a config gives, checked one by one (no trainer's rules yet).
 
@@ -89,17 +81,17 @@ def _read_plan(cfg, exact_warmup: bool = False) -> _ConfigPlan:
     if cfg.value("warmup_shape", "linear") != "linear":
         raise InvalidInputError(f"{where}: its {cfg.value('warmup_shape')} warmup ({cfg.get('warmup_shape').field}) "
                                 "is not one hpadvisor computes (linear warmups only).")
-    total = _steps(cfg, "train_steps", None)
+    total = cfg.steps("train_steps", None)
     if total < 1:
         raise InvalidInputError(f"{where}: {cfg.get('train_steps').field} gives a run of {total} steps.")
     check_length(float(total), f"{where}'s run")
     endless = shape in ("constant", "inverse_sqrt")
-    plan = _ConfigPlan(shape, peak, total, horizon=total if endless else _steps(cfg, "decay_steps", total),
-                       warmup=_steps(cfg, "warmup_steps", 0, exact=exact_warmup),
+    plan = _ConfigPlan(shape, peak, total, horizon=total if endless else cfg.steps("decay_steps", total),
+                       warmup=cfg.steps("warmup_steps", 0, exact=exact_warmup),
                        min_lr=0.0 if shape == "constant" else float(cfg.value("min_lr", 0.0) or 0.0),
                        init=cfg.value("warmup_init_lr", 0.0) or 0.0)
     if shape == "wsd":
-        plan.cooldown = _steps(cfg, "wsd_decay_steps", None)
+        plan.cooldown = cfg.steps("wsd_decay_steps", None)
         plan.cooldown_said = plan.cooldown is not None
         if plan.cooldown is None:
             plan.cooldown = max(1, round(0.2 * plan.horizon))
@@ -111,87 +103,38 @@ def _read_plan(cfg, exact_warmup: bool = False) -> _ConfigPlan:
     return plan
 
 
-# -- each trainer's own rules, applied to the plan as read (the trainers' code, read 2026-12-01) ------
-
-def _megatron_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
-    # get_lr returns min_lr past lr_decay_steps before its inverse-square-root branch
-    if plan.shape == "inverse_sqrt":
-        plan.horizon = _steps(cfg, "decay_steps", plan.total)
-        if plan.horizon < plan.warmup:
-            plan.horizon = plan.total  # a horizon inside the warmup: the decay never starts
-
-
-def _torchtitan_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
-    said = cfg.get("min_lr")
-    if said is not None and said.field.endswith("lr_min"):
-        notes.append(f"torchtitan: computed as its min_lr_factor versions do; versions with {said.field} "
-                     "ramped the warmup to (s + 1) / (W + 1) and decayed over one step more.")
-    if plan.warmup >= plan.horizon and plan.shape != "constant":  # the warmup is cut to the run, with a warning
-        notes.append(f"torchtitan: the warmup ({plan.warmup:,} steps) is not shorter than the run "
-                     f"({plan.horizon:,}): the lr only ramps up, and never decays.")
-        plan.shape, plan.warmup, plan.min_lr, plan.cooldown = "constant", plan.horizon, 0.0, None
-    if plan.shape == "wsd":
-        room = plan.horizon - plan.warmup
-        if plan.cooldown > room:  # shortened to fit, with a warning
-            notes.append(f"torchtitan shortens the cooldown ({plan.cooldown:,} steps) to the {room:,} steps "
-                         "after the warmup.")
-            plan.cooldown = room
-        if plan.cooldown == 0:  # decay_ratio rounding to no step: the lr stays at its peak
-            plan.shape, plan.min_lr, plan.cooldown = "constant", 0.0, None
-
-
 def warmup_start(trainer: str | None, shape: str, floor: float) -> float:
     """The lr a trainer's warmup starts from, given the schedule's floor (in the floor's units):
-    HF's WSD (``_get_wsd_scheduler_lambda``) warms up from min_lr_ratio x the peak; the others
-    from 0 (Megatron's explicit lr_warmup_init aside).  One rule for configs and run files."""
-    return floor if trainer == "hf" and shape == "wsd" else 0.0
+    the floor for a WSD schedule of a trainer whose WSD warms up from it
+    (``Trainer.wsd_warmup_from_floor``: HF's ``_get_wsd_scheduler_lambda``); the others from 0
+    (Megatron's explicit lr_warmup_init aside).  One rule for configs and run files."""
+    found = TRAINERS.get(trainer) if trainer else None
+    return floor if found is not None and found.wsd_warmup_from_floor and shape == "wsd" else 0.0
 
 
-def _hf_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
-    plan.init = warmup_start("hf", plan.shape, plan.min_lr) or plan.init
-    raw_type = str(getattr(cfg.get("schedule"), "raw", "") or "").lower().replace("_", "-")
-    if raw_type == "cosine-warmup-with-min-lr":
-        notes.append("cosine_warmup_with_min_lr: computed with HF's cosine convention; transformers ramps "
-                     "this one to (s + 1) / W and decays one step earlier.")
-
-
-def _nanotron_rules(plan: _ConfigPlan, cfg, notes: list[str]) -> None:
-    said = cfg.get("decay_steps")
-    start = said.offset if said is not None else 0
-    if plan.shape in ("constant", "inverse_sqrt") or not start or start >= plan.warmup:
-        return
-    # lr_lambda: the warmup branch (s <= warmup) comes first; after it the decay is already
-    # (s - start) / lr_decay_steps of the way, so the lr jumps down from the peak.
-    plan.decay_start = int(start)
-    notes.append(f"nanotron: the decay starts at step {int(start):,}, inside the {plan.warmup:,}-step warmup: the lr "
-                 "ramps to the peak, then drops to where the decay has reached by then, as lr_lambda computes.")
-
-
-_TRAINER_RULES = {"megatron": _megatron_rules, "torchtitan": _torchtitan_rules, "hf": _hf_rules,
-                  "nanotron": _nanotron_rules}
-
-
-def from_trainer(cfg) -> tuple[np.ndarray, str, list[str]]:
+def from_trainer(cfg: TrainerConfig) -> tuple[np.ndarray, str, list[str]]:
     """The per-step lr (steps 0..train_steps) a trainer config runs with, a label and notes.
 
     ``cfg`` is a :class:`hpadvisor.formats.base.TrainerConfig`.  The values it gives are read
-    (:func:`_read_plan`), the trainer's own rules applied (``_TRAINER_RULES``), and the lr computed
-    with its convention (``TRAINER_CONVENTION``).  The decay runs over the config's decay horizon
+    (:func:`_read_plan`), the trainer's own rules applied (its ``Trainer.schedule_rules``), and the
+    lr computed with its convention (``Trainer.convention``).  The decay runs over the config's decay horizon
     (Megatron's ``lr_decay_iters``): past it the lr stays at its floor (GPT-NeoX's cosine rises
     again), and a horizon beyond the run cuts the decay short, as the trainer does.
     """
     where = f"'{cfg.path}'"
     notes: list[str] = []
-    trainer = cfg.value("trainer") if cfg.format == "hpadvisor" else cfg.format  # a run file may name it
-    convention = TRAINER_CONVENTION.get(trainer)
+    own = TRAINERS.get(cfg.format)
+    trainer = cfg.value("trainer") if own is not None and own.run_file else cfg.format  # a run file may name it
+    convention = trainer_convention(trainer)
     if convention is None:
         convention = "megatron"
         notes.append(f"{cfg.format}: computed with Megatron's convention (warmup and decay step by step "
                      "may differ from the trainer's by a step; schedule.trainer names another).")
     plan = _read_plan(cfg, exact_warmup=convention in ("megatron", "neox"))
     notes += [f"{r}." for r in plan.rounded]
-    if trainer in _TRAINER_RULES:
-        _TRAINER_RULES[trainer](plan, cfg, notes)
+    plan.init = warmup_start(trainer, plan.shape, plan.min_lr) or plan.init
+    if trainer in TRAINERS:
+        TRAINERS[trainer].schedule_rules(plan, cfg, notes)
     shape, horizon, total, warmup = plan.shape, plan.horizon, plan.total, plan.warmup
     if plan.decay_start is not None:  # built from the decay's start; the warmup laid over it below
         warmup = plan.decay_start

@@ -39,7 +39,9 @@ SYNONYMS = {
 #: Training compute (FLOPs) above which a run is refused: ~1e9x the largest runs to date, far below
 #: where the laws' products (N x D, C^alpha) leave float range; such numbers are wrong units.
 MAX_COMPUTE = 1e35
-#: Trainers whose lr formulas a run file may name (schedule.trainer).
+#: Trainers whose lr formulas a run file may name (schedule.trainer): the trainer registry's keys
+#: (``hpadvisor.formats.registry.trainer_keys()``).  The run file's description sits below the
+#: formats layer, so it cannot read the registry: tests/test_trainer_registry.py checks the two agree.
 TRAINERS = ("megatron", "neox", "hf", "torchtitan", "nanotron", "nanogpt")
 #: WSD cooldown shapes, and trainers' spellings of them (Megatron lr_wsd_decay_style, torchtitan decay_type).
 DECAY_SHAPES = ("linear", "1-sqrt", "cosine", "exponential", "geometric")

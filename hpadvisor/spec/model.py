@@ -133,7 +133,7 @@ class ScheduleSpec:
     min_lr_ratio: float | None = None
     decay_shape: str | None = None
     cooldowns: int | None = None
-    trainer: str | None = None  # whose per-step lr formulas (schedules.TRAINER_CONVENTION)
+    trainer: str | None = None  # whose per-step lr formulas (its registered Trainer's convention)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""A transfer plan in trainers' own words: Megatron-LM, GPT-NeoX, Cerebras, nanoGPT-mup field
-names (docs/formats.md), and a framework-neutral parameter-group recipe.
+"""A transfer plan in trainers' own words: the muP fields of every registered trainer that has them
+(``Trainer.mup``: Megatron-LM, GPT-NeoX...), Cerebras' and nanoGPT-mup's field names
+(docs/formats.md), and a framework-neutral parameter-group recipe.
 
 Trainers with muP support compute the per-group multipliers themselves from the base shape, so
 their snippets set the base shape, the switches, and the *proxy's* (base) learning rate; the
@@ -9,20 +10,23 @@ recipe instead lists every group's final values for code that builds its own opt
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpadvisor.errors import InvalidInputError, did_you_mean
-from hpadvisor.transfer.plan import NAME_PATTERNS, TransferPlan
+from hpadvisor.formats.registry import TRAINERS
 
-EMITTERS = ("yaml", "json", "recipe", "megatron", "neox", "cerebras", "nanogpt-mup")
+if TYPE_CHECKING:  # the plan's module (numpy) is imported where a plan is written: the CLI's help reads EMITTERS
+    from hpadvisor.transfer.plan import TransferPlan
 
-#: Which parameterizations each trainer's muP fields can express.
-SUPPORTED = {
-    "megatron": {"mup"},
-    "neox": {"mup"},
-    "cerebras": {"mup"},
-    "nanogpt-mup": {"mup", "completep", "depth-mup"},
-}
+#: Targets that are not registered trainers (no config of theirs is read): their fields are written here.
+_OWN = {"cerebras": frozenset({"mup"}), "nanogpt-mup": frozenset({"mup", "completep", "depth-mup"})}
+
+#: Which parameterizations each target's muP fields can express: the trainers' (``Trainer.mup_parameterizations``)
+#: in listing order, then the targets written here.
+SUPPORTED: dict[str, frozenset[str]] = {
+    **{key: t.mup_parameterizations for key, t in TRAINERS.items() if t.mup is not None}, **_OWN}
+
+EMITTERS = ("yaml", "json", "recipe", *SUPPORTED)
 
 
 def _yaml(data: Any) -> str:
@@ -40,6 +44,8 @@ def _header(plan: TransferPlan, trainer: str) -> str:
 
 def recipe(plan: TransferPlan) -> dict[str, Any]:
     """Name pattern -> final lr, init std, weight decay, eps and forward multiplier per group."""
+    from hpadvisor.transfer.plan import NAME_PATTERNS
+
     rows = []
     for group, pattern in NAME_PATTERNS:
         g = plan.group(group)
@@ -73,44 +79,10 @@ def emit(plan: TransferPlan, fmt: str) -> str:
         )
     depth_rule = plan.parameterization in ("completep", "depth-mup")
     alpha = {"completep": 1.0, "depth-mup": 0.5}.get(plan.parameterization)
-    if fmt == "megatron":
-        data = {
-            "use_mup": True,
-            "mup_base_hidden_size": plan.base.width,
-            "mup_base_head_dim": plan.base.head_dim,
-            "mup_embedding_mult": 1.0,
-            "mup_output_mult": 1.0,
-            "mup_attn_scale_power": 1.0,  # 1/d_head^1 instead of 1/d_head^0.5
-            "hidden_size": plan.target.width,
-            "num_layers": plan.target.depth,
-            "lr": plan.tuned.lr,  # the proxy's lr: the trainer divides hidden-weight lr by the multiplier
-            "init_method_std": plan.tuned.init_std,
-            "weight_decay": plan.tuned.weight_decay,
-            "adam_eps": plan.tuned.adam_eps,
-        }
-        return _header(plan, "Megatron-LM muP fields") + _yaml(data)
-    if fmt == "neox":
-        # NeoX takes `-` or `_` in keys; docs/formats.md spells them with `_`.  mup_width_scale is
-        # the width factor of mup's *delta* model (default 2), not the proxy-to-target multiplier.
-        data = {
-            "use_mup": True,
-            "save_base_shapes": False,
-            "base_shapes_file": f"base-shapes-{plan.base.width}",
-            "mup_init_scale": 1.0,
-            "mup_attn_temp": 1.0,
-            "mup_output_temp": 1.0,
-            "mup_embedding_mult": 1.0,
-            "mup_width_scale": 2,
-            "hidden_size": plan.target.width,
-            "num_layers": plan.target.depth,
-            "num_attention_heads": plan.target.n_heads,
-            "init_method_std": plan.tuned.init_std,
-            "optimizer": {"type": "Adam", "params": {"lr": plan.tuned.lr, "eps": plan.tuned.adam_eps}},
-            "weight_decay": plan.tuned.weight_decay,
-        }
-        return (_header(plan, "GPT-NeoX") +
-                "# GPT-NeoX applies muP through microsoft/mup: first run once with hidden_size "
-                f"{plan.base.width} and save_base_shapes: true to write base_shapes_file.\n" + _yaml(data))
+    trainer = TRAINERS.get(fmt)
+    if trainer is not None and trainer.mup is not None:  # a registered trainer's own muP fields
+        fields = trainer.mup(plan)
+        return _header(plan, fields.title) + fields.note + _yaml(fields.fields)
     if fmt == "cerebras":
         data = {
             "model": {
