@@ -4,10 +4,13 @@
     ├── InvalidInputError (ValueError) a value the user gave is wrong (size, unit, key, type)
     │   └── UnknownLawError (KeyError)  a law name that is not in the registry (suggests close ones)
     ├── DataError                      a file cannot be read or does not contain what it should
-    └── FitError (RuntimeError)        a fit did not converge; no parameters are reported
+    └── FitError (RuntimeError)        a fit did not converge or is not usable; no parameters are reported
 
-The command line turns each of these into one line on stderr and exit code 2 (bad input);
-``--debug`` re-raises with the traceback.  Every message says what is wrong and how to fix it.
+    WeakFitWarning (UserWarning)       a weak fit's law file is used (a warning: the command goes on)
+
+The command line turns each error into one line on stderr and exit code 2 (bad input), and each
+warning into one ``warning:`` line; ``--debug`` re-raises with the traceback.  Every message says
+what is wrong and how to fix it.
 """
 
 from __future__ import annotations
@@ -36,7 +39,12 @@ class DataError(HpAdvisorError):
 
 
 class FitError(HpAdvisorError, RuntimeError):
-    """A fit did not converge."""
+    """A fit did not converge, or is not usable (:mod:`hpadvisor.fitting.acceptance`)."""
+
+
+class WeakFitWarning(UserWarning):
+    """A law file whose fit is weak is used (its ``fit.warnings``); the command line prints it as
+    one ``warning:`` line on stderr.  A warning, not an error: the command goes on."""
 
 
 def closest(word: str, candidates: Iterable[str]) -> str | None:

@@ -267,9 +267,15 @@ def test_a_run_the_law_cannot_follow_is_said_to_be_unfitted():
     # a run whose loss jumps back up halfway (a restart from a bad checkpoint, a data change)
     loss = truth.curve(s.sequence(), steps) + np.where(steps > 10_000, 0.8, 0.0)
     bad = Curve("restarted", s.sequence(), steps, loss)
-    fit = fit_curves([good, bad], "annealing")
-    assert fit.warnings[0].startswith("the law does not fit restarted (R^2 ")
-    assert "cosine (R^2" not in fit.warnings[0]
+    # R^2 below 0.5 on a run: not usable (fitting.acceptance), refused in one line naming the run
+    with pytest.raises(FitError, match=r"the annealing fit is not usable: R\^2 -[0-9.]+ on run restarted, below 0.5"):
+        fit_curves([good, bad], "annealing")
+    # a milder break (R^2 between 0.5 and 0.9) is kept, with the warning naming the run
+    mild = Curve("restarted", s.sequence(), steps, truth.curve(s.sequence(), steps) + np.where(steps > 10_000, 0.1, 0.0))
+    fit = fit_curves([good, mild], "annealing")
+    assert [round(r.r2, 2) for r in fit.runs] == [1.0, 0.77]
+    assert any(w.startswith("the law does not fit restarted (R^2 0.769)") for w in fit.warnings), fit.warnings
+    assert not any("cosine (R^2" in w for w in fit.warnings)
     assert not any("does not fit" in w for w in fit_curves([good], "annealing").warnings)
 
 
@@ -578,10 +584,16 @@ def test_flat_curve_reports_r2_as_null_not_nan(cli, tmp_path):
     # A curve with no variance has no R^2: JSON null and "n/a", never NaN (which is not JSON).
     src = tmp_path / "flat.csv"
     src.write_text("step,lr,loss\n" + "".join(f"{s},1e-3,3.0\n" for s in range(100, 2001, 100)))
-    r = cli("fit", "curves", str(src), "--out", str(tmp_path / "f.yaml"), "--format", "json")
+    other = tmp_path / "falling.csv"  # alone, a flat curve determines no constant: the fit does not converge
+    other.write_text("step,lr,loss\n" + "".join(f"{s},1e-3,{2.5 + 3 * (s / 100) ** -0.5:.6f}\n"
+                                                 for s in range(100, 2001, 100)))
+    alone = cli("fit", "curves", str(src), "--out", str(tmp_path / "e.yaml"))
+    assert alone.exit_code == 2 and "not usable: the optimiser did not converge" in alone.stderr
+    assert not (tmp_path / "e.yaml").exists()
+    r = cli("fit", "curves", str(src), str(other), "--out", str(tmp_path / "f.yaml"), "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["runs"][0]["r2"] is None
-    t = cli("fit", "curves", str(src), "--out", str(tmp_path / "g.yaml"))
+    t = cli("fit", "curves", str(src), str(other), "--out", str(tmp_path / "g.yaml"))
     assert t.exit_code == 0 and " n/a " in t.stdout
 
 

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from hpadvisor.errors import WeakFitWarning
 from hpadvisor.fitting.batch import fit_batch
 from hpadvisor.fitting.data import read_fit_table
 from hpadvisor.io import lawfile
@@ -131,10 +132,15 @@ def test_cli_json_file_and_predict(cli, tmp_path):
     data = json.loads(res.stdout)
     assert data["form"] == "cbs-fit" and len(data["models"]) == 5
     assert data["models"][0]["critical_batch_seqs"] == pytest.approx(data["models"][0]["critical_batch_tokens"] / 512)
-    law = lawfile.load(out)
+    # 5 models for a 2-constant power law: a weak fit, said in the file and by every reader
+    assert data["warnings"] == ["weak fit: 5 models for 2 constants (fewer than 3 per constant): the constants "
+                                "are barely determined; add runs."]
+    with pytest.warns(WeakFitWarning, match="cbs.yaml: weak fit: 5 models for 2 constants"):
+        law = lawfile.load(out)
     assert isinstance(law, CriticalBatchFit)
     pred = cli("predict", str(out), "--params", "1.2e9", "--tokens", "24e9", "--format", "json")
     assert pred.exit_code == 0, pred.stderr
+    assert pred.stderr.startswith("warning: ") and "cbs.yaml: weak fit: 5 models" in pred.stderr
     assert json.loads(pred.stdout)["critical_batch_tokens"] == pytest.approx(float(law.critical_batch_tokens(1.2e9, 24e9)))
 
 

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpadvisor.errors import DataError, InvalidInputError
+from hpadvisor.errors import DataError, FitError, InvalidInputError
 from hpadvisor.fitting.final import Ladder, fit_final, read_ladder
 from hpadvisor.laws.loss import Chinchilla
 from tests.conftest import shared_data
@@ -308,11 +308,18 @@ def test_a_compute_column_in_other_units_and_a_directory_plot_are_one_line(cli, 
     assert res.exit_code == 2 and res.stderr.startswith("Error: --plot '.'")
 
 
-def test_a_fit_with_a_negative_exponent_writes_a_law_file_that_loads():
-    """The fitter may return alpha < 0 (a loss rising with N: a bad fit); its law file must load."""
+def test_a_negative_loss_exponent_is_refused_by_the_fit_and_by_the_law_file_reader():
+    """alpha < 0 is a loss rising with N: the fit refuses it (fitting.acceptance), so only a
+    hand-edited law file has one, and the reader refuses that too."""
     import dataclasses
 
+    from hpadvisor.fitting import acceptance
     from hpadvisor.io import lawfile
 
     law = dataclasses.replace(Chinchilla(E=1.5, A=400.0, B=400.0, alpha=-0.1, beta=0.3), name="chinchilla@neg")
-    assert lawfile.from_dict(lawfile.to_dict(law), source="neg.yaml").alpha == -0.1
+    with pytest.raises(DataError, match=r"constant 'alpha' of chinchilla must be >= 0 \(default 0.34\); got -0.1"):
+        lawfile.from_dict(lawfile.to_dict(law), source="neg.yaml")
+    evidence = acceptance.Evidence(what="the chinchilla fit", constants={"E": 1.5, "alpha": -0.1}, exponents=("alpha",),
+                                   positive=("E", "alpha"))
+    with pytest.raises(FitError, match="alpha = -0.1 must be > 0 .the loss would not fall"):
+        acceptance.judge(evidence)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -91,16 +92,30 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
+                  line: Any = None) -> None:
+    """A WeakFitWarning as one ``warning:`` line on stderr; any other warning as Python shows it."""
+    from hpadvisor.errors import WeakFitWarning
+
+    if isinstance(category, type) and issubclass(category, WeakFitWarning):
+        sys.stderr.write(f"warning: {' '.join(str(message).split())}\n")
+        return
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
 def guarded(func: F) -> F:
     """Turn library errors into one line on stderr and exit code 2 (or a traceback with --debug);
     :func:`fail` writes the parameter names they give as this command's flags."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from hpadvisor.errors import HpAdvisorError
+        from hpadvisor.errors import HpAdvisorError, WeakFitWarning
 
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default", WeakFitWarning)  # every law file read says it, once a command
+                warnings.showwarning = _show_warning
+                return func(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except HpAdvisorError as exc:

@@ -174,7 +174,8 @@ def fit_sweep_command(
                "interval_95": {k: list(v) for k, v in result.intervals.items()},
                "sensitivity": sens, "comparison_with_steplaw_paper": result.comparison(),
                "settings": [s.to_dict() for s in result.settings], "holdout": result.holdout,
-               "rows_used": result.rows_used, "rows_excluded": result.rows_excluded, "notes": result.notes}
+               "rows_used": result.rows_used, "rows_excluded": result.rows_excluded, "notes": result.notes,
+               "warnings": list(result.warnings)}
     held = sum(x.held_out for x in result.settings)
     lines = [f"{law.registry_key}: lr* = a N^alpha D^beta, B* = b D^gamma tokens "
              f"(N = {table.param_count} params; {result.method}; "
@@ -198,7 +199,7 @@ def fit_sweep_command(
     for h in result.holdout:
         lines.append(f"  holdout N={h['N']:.3g} D={h['D']:.3g}: predicted lr {h['predicted']['lr']:.3g}, "
                      f"B {h['predicted']['batch_tokens']:.3g}; loss regret on its surface {_pct(h['loss_regret'])}")
-    lines += [f"  note: {n}" for n in result.notes]
+    lines += [f"  note: {n}" for n in result.notes] + [f"  warning: {w}" for w in result.warnings]
     _emit(summary, lines, format)
 
 
@@ -253,7 +254,7 @@ def fit_batch_command(
                "reference_batch_tokens": result.reference_batch_tokens,
                "interval_95": {k: list(v) for k, v in result.intervals.items()},
                "models": [m.to_dict(sl) for m in result.models], "holdout": result.holdout,
-               "rows_used": result.rows_used, "notes": result.notes}
+               "rows_used": result.rows_used, "notes": result.notes, "warnings": list(result.warnings)}
     lines = [f"{law.registry_key}: B_crit = coef (D/1e9)^d_exp (N/1e9)^n_exp tokens, "
              f"B_crit = {overhead:g} x B_noise + {1 + overhead:g} x B_ref of steps(B) = S_min (1 + B_noise/B), "
              f"B_ref = {result.reference_batch_tokens:.6g} tokens"]
@@ -269,7 +270,7 @@ def fit_batch_command(
     for h in result.holdout:
         lines.append(f"  holdout {h['model']}: predicted {h['predicted_critical_batch_tokens'] / div:.4g}, "
                      f"own fit {h['fitted_critical_batch_tokens'] / div:.4g} ({h['relative_error']:+.1%})")
-    lines += [f"  note: {n}" for n in result.notes]
+    lines += [f"  note: {n}" for n in result.notes] + [f"  warning: {w}" for w in result.warnings]
     _emit(summary, lines, format)
 
 

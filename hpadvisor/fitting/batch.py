@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from hpadvisor.errors import DataError, FitError, InvalidInputError
+from hpadvisor.fitting import acceptance
 from hpadvisor.fitting.core import huber_log_fit, interval
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
@@ -97,6 +98,7 @@ class BatchFit:
     seq_len: float | None = None
     n_boot: int = 0
     reference_batch_tokens: float = 0.0
+    warnings: tuple[str, ...] = ()  # a weak fit's (fitting.acceptance), written to its law file
 
     def info(self) -> dict[str, Any]:
         return {"kind": "batch", "param_count": self.param_count, "rows_used": self.rows_used,
@@ -105,7 +107,8 @@ class BatchFit:
                 "models": [m.to_dict(self.seq_len) for m in self.models],
                 "bootstrap": {"resamples": self.n_boot,
                               "interval_95": {k: [float(a), float(b)] for k, (a, b) in self.intervals.items()}},
-                "holdout": self.holdout, "notes": list(self.notes)}
+                "holdout": self.holdout, "notes": list(self.notes),
+                **({"warnings": list(self.warnings)} if self.warnings else {})}
 
 
 def _fit_model(B: np.ndarray, S: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
@@ -314,9 +317,10 @@ def fit_batch(
             report.append({"model": m.label, "N": m.N, "D": m.D, "predicted_critical_batch_tokens": pred,
                            "fitted_critical_batch_tokens": m.b_crit, "relative_error": pred / m.b_crit - 1})
     excluded = {"held_out": int(held.sum())} if held.any() else {}
-    return BatchFit(law=law, models=models, intervals=intervals, holdout=report, notes=notes,
-                    rows_used=int((~held).sum()), rows_excluded=excluded, param_count=table.param_count,
-                    seq_len=seq_len, n_boot=n_boot, reference_batch_tokens=b_ref)
+    return acceptance.accept_batch(BatchFit(  # refused if not usable; a weak fit carries its warnings
+        law=law, models=models, intervals=intervals, holdout=report, notes=notes,
+        rows_used=int((~held).sum()), rows_excluded=excluded, param_count=table.param_count,
+        seq_len=seq_len, n_boot=n_boot, reference_batch_tokens=b_ref))
 
 
 def _n_only(law):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hpadvisor.errors import FitError, InvalidInputError
+from hpadvisor.fitting import acceptance
 from hpadvisor.fitting.core import FitResult, bootstrap, huber_log_fit, interval
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.curves import (
@@ -615,10 +616,11 @@ def fit_curves(
         warnings = (f"the law does not fit {', '.join(f'{q.name} (R^2 {q.r2:.3g})' for q in poor)}: check that the lr "
                     "it was given (its lr column, or `schedule`) is the one it ran with, unscaled, and look for a "
                     "restart or a change of data inside the run; predictions from this fit are not reliable.", *warnings)
-    return CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
-                    n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
-                    stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings,
-                    samples=samples, thinned=thinned, in_warmup=in_warmup)
+    return acceptance.accept_curves(  # refused if not usable; a weak fit carries its warnings
+        CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
+                 n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
+                 stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings,
+                 samples=samples, thinned=thinned, in_warmup=in_warmup))
 
 
 def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from typing import Any, Callable
 import numpy as np
 
 from hpadvisor.errors import DataError, FitError, InvalidInputError
-from hpadvisor.fitting import core
+from hpadvisor.fitting import acceptance, core
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.loss import CHINCHILLA_EPOCH, KAPLAN, Chinchilla
 
@@ -149,7 +149,8 @@ def fit_chinchilla_params(N, D, loss, *, starts=None, delta: float = 1e-3) -> np
 
 def _from_constants(c: np.ndarray) -> np.ndarray:
     E, A, B, al, be = c
-    return np.array([np.log(A), np.log(B), np.log(E), al, be])
+    with np.errstate(divide="ignore"):  # a constant that underflowed to 0: -inf, a start the fit skips
+        return np.array([np.log(A), np.log(B), np.log(E), al, be])
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,7 @@ class FinalFit:
     quality: dict[str, float]
     ladder: Ladder
     holdout: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()  # a weak fit's (fitting.acceptance), written to its law file
 
     def intervals(self, level: float = 0.95) -> dict[str, list[float]]:
         if len(self.samples) < 2:
@@ -217,6 +219,8 @@ class FinalFit:
         }
         if self.holdout is not None:
             info["holdout"] = self.holdout
+        if self.warnings:
+            info["warnings"] = list(self.warnings)
         return info
 
 
@@ -320,7 +324,7 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
     if holdout is not None and holdout.loss.size:
         q, _ = _quality(law, holdout)
         fit = dataclasses.replace(fit, holdout={"rows": int(holdout.loss.size), **q})
-    return fit
+    return acceptance.accept_final(fit)  # refused if not usable; a weak fit carries its warnings
 
 
 def _fit_kaplan(N, D, loss, start=None) -> np.ndarray:

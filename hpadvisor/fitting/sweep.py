@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from hpadvisor.errors import DataError, FitError, InvalidInputError
+from hpadvisor.fitting import acceptance
 from hpadvisor.fitting.core import bootstrap, interval
 from hpadvisor.fitting.surface import WINDOW, Surface, fit_surface
 from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
@@ -87,6 +88,7 @@ class SweepFit:
     notes: list[str] = field(default_factory=list)
     rows_used: int = 0
     rows_excluded: dict[str, int] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()  # a weak fit's (fitting.acceptance), written to its law file
 
     def comparison(self) -> dict[str, Any]:
         """The fitted constants beside Step Law's published ones, and whether each lies inside
@@ -117,6 +119,7 @@ class SweepFit:
             "comparison_with_steplaw_paper": self.comparison(),
             "holdout": self.holdout,
             "notes": list(self.notes),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
 
 
@@ -333,10 +336,11 @@ def fit_sweep(
     excluded = {"diverged": n_div}
     if held.any():
         excluded["held_out"] = int(held.sum())
-    return SweepFit(law=law, method=method, settings=settings, intervals=intervals, n_boot=n_boot,
-                    failed_boot=failed, sensitivity={k: float(v) for k, v in sens.items()},
-                    sensitivity_source=sens_source, holdout=report, notes=notes, rows_used=int(n_rows),
-                    rows_excluded=excluded)
+    return acceptance.accept_sweep(SweepFit(  # refused if not usable; a weak fit carries its warnings
+        law=law, method=method, settings=settings, intervals=intervals, n_boot=n_boot,
+        failed_boot=failed, sensitivity={k: float(v) for k, v in sens.items()},
+        sensitivity_source=sens_source, holdout=report, notes=notes, rows_used=int(n_rows),
+        rows_excluded=excluded))
 
 
 def _holdout_row(law, s: Setting) -> dict[str, Any]:

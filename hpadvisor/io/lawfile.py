@@ -20,11 +20,12 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from hpadvisor.errors import DataError, InvalidInputError, UnknownLawError, did_you_mean
+from hpadvisor.errors import DataError, InvalidInputError, UnknownLawError, WeakFitWarning, did_you_mean
 from hpadvisor.laws import REGISTRY
 from hpadvisor.laws.base import Law, Provenance
 
@@ -86,16 +87,18 @@ def dumps(law: Law, fit: Mapping[str, Any] | None = None) -> str:
 MAX_CONSTANT = 1e100
 
 
-#: Exponents by name (the loss forms' alpha, beta, gamma; 'exp' in the others'): a fit may give any
-#: sign (a loss rising with N is a bad fit, said by the fit, but its file must load).
+#: Exponents by name (the loss forms' alpha, beta, gamma; 'exp' in the others').  A decay exponent
+#: published > 0 must stay >= 0: at alpha = -5 the loss would rise with N (hpadvisor's fits refuse
+#: such a fit, so only a hand-edited file has one).  The lr and batch exponents ('exp' in the name)
+#: may take either sign.
 EXPONENTS = ("alpha", "beta", "gamma", "alpha_N", "alpha_D", "alpha_B")
 
 
 def _sign_rule(name: str, default: float | None) -> str | None:
     """Whether a law file's constant must be >= 0: one published >= 0 (a coefficient, a loss floor,
-    a curvature cannot turn negative), except exponents, and constants published negative (a
-    cross term)."""
-    if default is None or "exp" in name or name in EXPONENTS or default < 0:
+    a curvature, a decay exponent cannot turn negative), except the lr and batch exponents, and
+    constants published negative (a cross term)."""
+    if default is None or "exp" in name or default < 0:
         return None
     return "non-negative"
 
@@ -195,6 +198,14 @@ def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
         raise DataError(f"{path}: 'fit' must be a mapping.")
     if fit.get("param_count", "total") not in ("total", "non-embedding"):
         raise DataError(f"{path}: fit.param_count must be total or non-embedding, not {fit['param_count']!r}.")
+    if fit.get("converged", True) is not True:  # hpadvisor never writes one: an old or edited file
+        raise DataError(f"{path}: fit.converged is {fit['converged']!r}: the fit did not converge and its constants "
+                        "are not a law; refit (hpadvisor fit ...).")
+    said = fit.get("warnings", [])
+    if not isinstance(said, list) or not all(isinstance(w, str) for w in said):
+        raise DataError(f"{path}: fit.warnings must be a list of texts.")
+    for text in said:  # a weak fit: every command that reads the file says so (cli/base prints it)
+        warnings.warn(WeakFitWarning(f"{path}: {text}"), stacklevel=2)
     return law, fit
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from hpadvisor.errors import DataError, InvalidInputError
-from hpadvisor.io.traces import check_length, interpolate_trace
+from hpadvisor.io.traces import MAX_LR, check_length, interpolate_trace
 
 COLUMNS = {
     # the trainer's optimizer step before W&B's _step, which counts log calls (eval rows too) when the
@@ -254,6 +254,10 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     if np.any(lr_vals < 0):
         i = int(np.flatnonzero(lr_vals < 0)[0])
         raise DataError(f"{where}: lr at step {lr_steps[i]:g} is {lr_vals[i]:g}; a learning rate must be >= 0.")
+    if np.any(lr_vals > MAX_LR):
+        i = int(np.flatnonzero(lr_vals > MAX_LR)[0])
+        raise DataError(f"{where}: lr at step {lr_steps[i]:g} is {lr_vals[i]:.4g}, above {MAX_LR:g}: not a learning "
+                        "rate (is the column scaled, or another metric?).")
     excluded: list[tuple[int, str]] = []
     missing = np.isnan(loss) & ~nan_loss
     if missing.any():
@@ -367,6 +371,10 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
     if np.any(v < 0):
         i = int(np.flatnonzero(v < 0)[0])
         raise DataError(f"lr trace '{path}': lr at step {s[i]:g} is {v[i]:g}; a learning rate must be >= 0.")
+    if np.any(v > MAX_LR):
+        i = int(np.flatnonzero(v > MAX_LR)[0])
+        raise DataError(f"lr trace '{path}': lr at step {s[i]:g} is {v[i]:.4g}, above {MAX_LR:g}: not a learning rate "
+                        "(is the column scaled, or another metric?).")
     if np.any(s < 0) or np.any(s != np.round(s)):
         raise DataError(f"lr trace '{path}': steps must be whole numbers >= 0.")
     order = np.argsort(s, kind="stable")

@@ -17,6 +17,11 @@ from hpadvisor.errors import InvalidInputError
 MAX_STEPS = 10_000_000
 
 
+#: Largest logged lr read: no optimizer trains at a higher one; a larger value is another column or a
+#: scaled one (an lr x 1e300 log was fitted, R^2 -inf, and predicted a loss of 1.6e286).
+MAX_LR = 100.0
+
+
 def check_length(total_steps: float, what: str = "the schedule") -> int:
     """``total_steps`` as an int, or one clear error when it is too long to build per step."""
     if not math.isfinite(total_steps) or total_steps > MAX_STEPS:
