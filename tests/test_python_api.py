@@ -344,3 +344,49 @@ def test_every_flag_in_the_mapping_is_an_option_of_some_command():
     assert sorted(set(flags.FLAGS.values()) - every) == []
     for command, names in flags.COMMAND_FLAGS.items():
         assert set(names.values()) <= options[command], command
+
+
+# -- docs/api.md: the documented API, every example run --------------------------------------
+
+
+@pytest.mark.slow
+def test_docs_api_examples_run_as_printed(monkeypatch):
+    import doctest
+
+    monkeypatch.chdir(ROOT)  # the examples read data/ from the repository root
+    result = doctest.testfile(str(ROOT / "docs" / "api.md"), module_relative=False, verbose=False,
+                              optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 40 and result.failed == 0, result
+
+
+def test_the_documented_names_are_exported_lazily():
+    import subprocess
+    import sys
+
+    import hpadvisor
+
+    documented = ("recommend", "check", "fit_curves", "fit_final", "fit_sweep", "fit_batch", "predict", "transfer")
+    text = (ROOT / "docs" / "api.md").read_text()
+    for name in documented:
+        assert name in hpadvisor.__all__ and callable(getattr(hpadvisor, name)), name
+        assert f"## {name}\n" in text, name
+    # importing the package loads none of them (the command line's start-up stays cheap)
+    code = "import sys, hpadvisor; print(sorted(m for m in sys.modules if m.startswith('hpadvisor')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "['hpadvisor']"
+
+
+def test_a_package_named_like_its_function_stays_callable_after_its_modules_are_imported():
+    """``import hpadvisor.recommend.api`` binds the package at ``hpadvisor.recommend``: the package
+    itself is callable, so ``hpadvisor.recommend(spec)`` works whichever was imported first."""
+    import subprocess
+    import sys
+
+    code = ("import hpadvisor.recommend.api, hpadvisor.check.rules, hpadvisor.transfer.plan, hpadvisor\n"
+            "spec = hpadvisor.spec_from(params='1.3B', tokens='26B', seq_len=2048)\n"
+            "print(hpadvisor.recommend(spec)['peak_lr'].law)\n"
+            "print(hpadvisor.transfer({'width': 256, 'depth': 4, 'lr': 1e-3}, {'width': 512, 'depth': 4}).width_multiplier)\n"
+            "import hpadvisor.recommend.advisor as advisor\n"
+            "print(advisor.recommend is not None, callable(hpadvisor.check))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    assert out.split() == ["steplaw", "2.0", "True", "True"]
