@@ -96,6 +96,12 @@ def flag(name: str, command: str | None = None) -> str | None:
     return COMMAND_FLAGS.get(command or "", {}).get(name) or FLAGS.get(name)
 
 
+def flags_for(names: tuple[str, ...], command: str) -> dict[str, str]:
+    """{name: its flag in ``command``} for each of ``names`` that has one (``schedules.build``'s
+    ``set_by``, which names the flag that set a bad value)."""
+    return {n: f for n in names if (f := flag(n, command)) is not None}
+
+
 def cli_text(text: str, command: str | None = None) -> str:
     """``text`` with every `` `name` `` the mapping knows written as its flag in ``command`` (None:
     the running command); other text, byte for byte as it was."""

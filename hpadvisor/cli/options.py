@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hpadvisor.cli.flags import flags_for
 from hpadvisor.formats.registry import TRAINERS
 
 
@@ -20,17 +21,18 @@ class OutputFormat(str, enum.Enum):
 
 FORMAT_HELP = "table (default), json, yaml or markdown."
 
-#: The flag that sets each schedule value, for error messages (``schedules.build(set_by=...)``).
-SCHEDULE_FLAGS = {"peak": "--lr", "total_steps": "--steps", "warmup_steps": "--warmup", "min_lr": "--min-lr",
-                  "min_lr_ratio": "--min-lr-ratio", "warmup_init": "--warmup-init",
-                  "decay_steps": "--decay-fraction", "decay_fraction": "--decay-fraction"}
+#: The flag that sets each schedule value, for error messages (``schedules.build(set_by=...)``):
+#: the one mapping's (cli/flags.py), as ``schedule``, ``predict`` and ``compare-schedules`` name them.
+SCHEDULE_FIELDS = ("peak", "total_steps", "warmup_steps", "min_lr", "min_lr_ratio", "warmup_init", "decay_steps",
+                   "decay_fraction")
+SCHEDULE_FLAGS = flags_for(SCHEDULE_FIELDS, "schedule")
 #: ``hpadvisor schedule`` also reads a run file.
 SCHEDULE_FLAGS_OR_RUN = {**SCHEDULE_FLAGS, "peak": "--lr or optimizer.lr", "warmup_steps": "--warmup or schedule.warmup",
                          "min_lr": "--min-lr or schedule.min_lr", "min_lr_ratio": "--min-lr-ratio or schedule.min_lr_ratio",
                          "decay_steps": "--decay-fraction or schedule.decay_fraction",
                          "decay_fraction": "--decay-fraction or schedule.decay_fraction"}
 #: ``fit curves`` names the run length --total-steps.
-FIT_SCHEDULE_FLAGS = {**SCHEDULE_FLAGS, "total_steps": "--total-steps"}
+FIT_SCHEDULE_FLAGS = flags_for(SCHEDULE_FIELDS, "fit curves")
 
 
 # -- help texts that list the trainers: every list read from the trainer registry ---------------------
