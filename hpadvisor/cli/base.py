@@ -94,11 +94,13 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
 
 def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
                   line: Any = None) -> None:
-    """A WeakFitWarning as one ``warning:`` line on stderr; any other warning as Python shows it."""
+    """A WeakFitWarning as one ``warning:`` line on stderr (parameter names as this command's flags:
+    :func:`hpadvisor.cli.flags.cli_text`); any other warning as Python shows it."""
+    from hpadvisor.cli.flags import cli_text
     from hpadvisor.errors import WeakFitWarning
 
     if isinstance(category, type) and issubclass(category, WeakFitWarning):
-        sys.stderr.write(f"warning: {' '.join(str(message).split())}\n")
+        sys.stderr.write(f"warning: {' '.join(cli_text(str(message)).split())}\n")
         return
     sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 

@@ -129,7 +129,7 @@ def fit_final_cmd(
         a = info["allocation"]
         lines.append(f"compute-optimal at C = {a['compute']:.3g}: N = {units.format_si(a['params'])}, "
                      f"D = {units.format_si(a['tokens'])} ({a['tokens_per_param']:.3g} tokens/param)")
-    lines += [f"warning: {w}" for w in fit.warnings]
+    lines += [f"warning: {cli_text(w)}" for w in fit.warnings]
     print_summary(f"{fit.law.registry_key}: {fit.law.formula}", summary_rows(fit), lines)
 
 

@@ -198,8 +198,8 @@ def accept_sweep(fit: R) -> R:
                  r2_floor=None, r2_weak=R2_FLOOR, intervals=dict(f.intervals), points=len(used),
                  points_of="(N, D) settings", fitted=3, derived=sens,
                  own_warnings=tuple(getattr(f, "warnings", ())),
-                 fix="the sweep is too noisy or too sparse for it: widen the local surfaces (--window), use "
-                     "--method near-best, or add runs")
+                 fix="the sweep is too noisy or too sparse for it: widen the local surfaces (`window`), use "
+                     "`method` near-best, or add runs")
     return _with(fit, judge(e))
 
 
