@@ -70,6 +70,8 @@ def fit_final_cmd(
         raise InvalidInputError("--param-count must be total or non-embedding.")
     if bootstrap < 0:
         raise InvalidInputError("--bootstrap must be >= 0.")
+    # every flag is read before the fit, which may take seconds
+    budget = None if compute is None else units.parse_quantity(compute, name="--compute", units=("FLOPs",))[0]
     ladder = final.read_ladder(str(file), mapping=tables.parse_map(map_), drop_highest_loss=drop_highest_loss,
                                param_count=param_count)
     held = None
@@ -92,8 +94,8 @@ def fit_final_cmd(
     info = cli_data(fit.fit_info())
     if holdout:
         info["holdout"] = {"expression": holdout, **(fit.holdout or {"rows": 0})}
-    if compute is not None:
-        info["allocation"] = fit.allocation(units.parse_quantity(compute, name="--compute", units=("FLOPs",))[0])
+    if budget is not None:
+        info["allocation"] = fit.allocation(budget)
     if out is not None:
         outputs.write_atomic(out, law_file_text(fit.law, info), force=force)
         sys.stderr.write(f"wrote {out}\n")

@@ -104,8 +104,7 @@ def judge(e: Evidence) -> tuple[str, ...]:
         if name not in e.constants or len(iv) != 2:
             continue
         lo, hi, v = float(iv[0]), float(iv[1]), float(e.constants[name])
-        slack = 1e-9 * max(abs(lo), abs(hi), abs(v))
-        if not (lo - slack <= v <= hi + slack):
+        if not (lo - 1e-9 * max(abs(lo), abs(v)) <= v <= hi + 1e-9 * max(abs(hi), abs(v))):  # rounding aside
             raise _refuse(e, f"{name} = {v:.4g} lies outside its own 95% bootstrap interval "
                              f"[{lo:.4g}, {hi:.4g}] (the resamples do not agree with the fit)")
     warnings = list(e.own_warnings)

@@ -205,7 +205,7 @@ def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
     if not isinstance(said, list) or not all(isinstance(w, str) for w in said):
         raise DataError(f"{path}: fit.warnings must be a list of texts.")
     for text in said:  # a weak fit: every command that reads the file says so (cli/base prints it)
-        warnings.warn(WeakFitWarning(f"{path}: {text}"), stacklevel=2)
+        warnings.warn(WeakFitWarning(f"{path}: {text}"), stacklevel=1)  # here: said once however often read
     return law, fit
 
 

@@ -130,6 +130,7 @@ def _json_text(text: str, lines: bool, path: Path) -> str:
 def _read_frame(path: Path, kind: str, what: str = "table") -> tuple[pd.DataFrame, str]:
     """The file as a frame, and the SHA-256 of the very bytes parsed (read once: a log that is
     still being written cannot differ between the data and its recorded digest)."""
+    import csv
     import hashlib
     import io
 
@@ -169,7 +170,8 @@ def _read_frame(path: Path, kind: str, what: str = "table") -> tuple[pd.DataFram
         raise DataError(f"'{path}' is empty: expected a header row and data.") from None
     except RecursionError:
         raise DataError(f"'{path}' cannot be parsed as {kind.upper()}: it is nested too deeply.") from None
-    except (pd.errors.ParserError, ValueError, TypeError, UnicodeDecodeError) as exc:
+    except (pd.errors.ParserError, ValueError, TypeError, UnicodeDecodeError, csv.Error) as exc:  # csv: a .txt's
+        # delimiter that cannot be sniffed
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DataError(f"'{path}' cannot be parsed as {kind.upper()}: {first}.") from None
     except OSError as exc:
