@@ -91,14 +91,11 @@ def _from_yaml(path: Path) -> RuleConfig:
 
 
 def _toml_table(path: Path) -> Any:
-    import tomllib
+    from hpadvisor.io.inputs import read_input_text
+    from hpadvisor.io.jsonio import parse_toml
 
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read it ({exc.__class__.__name__}).") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise DataError(f"{path}: invalid TOML: {' '.join(str(exc).split())}.") from None
+    # read as every input is (a regular file, at most 20 MB); a 5000-digit number is one line too
+    data, _ = parse_toml(read_input_text(path, what="settings file"), str(path))
     tool = data.get("tool", {})
     return tool.get("hpadvisor") if isinstance(tool, Mapping) else None
 
