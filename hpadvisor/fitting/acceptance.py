@@ -80,8 +80,9 @@ def _refuse(e: Evidence, why: str) -> FitError:
 
 def judge(e: Evidence) -> tuple[str, ...]:
     """The warnings of a usable fit (empty when it is sound); :class:`FitError` when it is not usable."""
-    if e.converged is False:
-        raise _refuse(e, "the optimiser did not converge")
+    if e.converged is False:  # the fit's own warning, when it has one, says why
+        why = f" ({e.own_warnings[0].rstrip('.')})" if e.own_warnings else ""
+        raise _refuse(e, f"the optimiser did not converge{why}")
     for name, value in e.constants.items():
         v = float(value)
         if not math.isfinite(v):
