@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from hpadvisor.errors import FitError, InvalidInputError
+from hpadvisor.errors import InvalidInputError
 from hpadvisor.fitting import curve_advice
 from hpadvisor.laws.curves import MPL_400M
 from hpadvisor.laws.loss import CHINCHILLA
@@ -144,13 +144,12 @@ def test_fit_warns_when_the_runs_do_not_pin_the_drop(tmp_path):
 
     folder = shared_data("mpl_schedules", "csv_400")
     two, _ = curves_from_logs([str(folder / "cosine_24000.csv"), str(folder / "constant_24000.csv")])
-    # the drop's gamma runs to its bound and the optimiser stops unconverged: refused, saying which and why
-    with pytest.raises(FitError, match=r"did not converge .gamma = 3 is at the upper bound .* Add a run whose lr"):
-        fit_curves(two)
+    # the drop's gamma runs to its bound and the optimiser stops before converging: a weak fit, saying so
+    warned = fit_curves(two).warnings
+    assert any(w.startswith("gamma = 3 is at the upper bound") for w in warned)
+    assert "weak fit: the optimiser stopped before converging, with gamma on a bound of its search range" in warned[-1]
     one, _ = curves_from_logs([str(folder / "constant_24000.csv")])
-    # one constant-lr run leaves the drop constants free: the fit does not converge and is refused
-    with pytest.raises(FitError, match="did not converge .no run lowers its lr after the warmup"):
-        fit_curves(one)
+    assert fit_curves(one).warnings[0].startswith("no run lowers its lr after the warmup")
     three, _ = curves_from_logs([str(folder / f"{n}.csv") for n in ("cosine_24000", "constant_24000", "wsdcon_9")])
     assert fit_curves(three).warnings == ()
 

@@ -750,7 +750,6 @@ def test_reproducers_of_the_issue_name_why():
         (dict(constants={"alpha": 0.3}, r2=-1.33), "R^2 -1.33 on the data, below 0.5"),
         (dict(constants={"alpha": 0.3}, r2=float("-inf")), "R^2 -inf"),
         (dict(constants={"A": 1e3}, intervals={"A": (3.3e6, 2.5e16)}), "outside its own 95% bootstrap interval"),
-        (dict(constants={"A": 1.0}, converged=False), "did not converge"),
         (dict(constants={"A": float("nan")}), "A = nan"),
         (dict(constants={"c": 1.0}, derived={"the loss cost of lr 2x high": (1.2e38, 1.0)}), "beyond 1"),
     ]
@@ -758,6 +757,16 @@ def test_reproducers_of_the_issue_name_why():
         with pytest.raises(FitError, match="not usable") as err:
             acc.judge(acc.Evidence(what="the fit", **kwargs))
         assert said in str(err.value) and "No law file written" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_an_unconverged_fit_is_weak_not_refused():
+    from hpadvisor.fitting import acceptance as acc
+
+    said = acc.judge(acc.Evidence(what="the fit", constants={"A": 1.0}, converged=False))
+    assert said == ("weak fit: the optimiser stopped at its evaluation limit before converging: the constants are "
+                    "near, not at, the best fit.",)
+    said = acc.judge(acc.Evidence(what="the fit", constants={"gamma": 3.0}, converged=False, unpinned=("gamma",)))
+    assert "with gamma on a bound of its search range" in said[0]
 
 
 def test_no_stray_files(ws):

@@ -198,12 +198,12 @@ def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
         raise DataError(f"{path}: 'fit' must be a mapping.")
     if fit.get("param_count", "total") not in ("total", "non-embedding"):
         raise DataError(f"{path}: fit.param_count must be total or non-embedding, not {fit['param_count']!r}.")
-    if fit.get("converged", True) is not True:  # hpadvisor never writes one: an old or edited file
-        raise DataError(f"{path}: fit.converged is {fit['converged']!r}: the fit did not converge and its constants "
-                        "are not a law; refit (hpadvisor fit ...).")
     said = fit.get("warnings", [])
     if not isinstance(said, list) or not all(isinstance(w, str) for w in said):
         raise DataError(f"{path}: fit.warnings must be a list of texts.")
+    if fit.get("converged", True) is not True and not said:  # hpadvisor writes one only with the warning why
+        raise DataError(f"{path}: fit.converged is {fit['converged']!r} and no warning says why: the fit did not "
+                        "converge and its constants are not a law; refit (hpadvisor fit ...).")
     for text in said:  # a weak fit: every command that reads the file says so (cli/base prints it)
         warnings.warn(WeakFitWarning(f"{path}: {text}"), stacklevel=1)  # here: said once however often read
     return law, fit
