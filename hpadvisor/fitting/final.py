@@ -134,7 +134,8 @@ _COARSE = (np.array([0, 10, 20.0]), np.array([0, 10, 20.0]), np.array([-1, 0, 1.
 
 def _to_constants(p: np.ndarray) -> np.ndarray:
     a, b, e, al, be = p
-    return np.array([np.exp(e), np.exp(a), np.exp(b), al, be])
+    with np.errstate(over="ignore"):  # a runaway fit: inf, refused by fit_final as not finite
+        return np.array([np.exp(e), np.exp(a), np.exp(b), al, be])
 
 
 def fit_chinchilla_params(N, D, loss, *, starts=None, delta: float = 1e-3) -> np.ndarray:
@@ -225,9 +226,10 @@ class FinalFit:
 
 
 def _quality(law, ladder: Ladder) -> tuple[dict[str, float], np.ndarray]:
-    pred = np.asarray(law.loss(ladder.N, ladder.D), float)
-    rel = pred / ladder.loss - 1
-    ss_res = float(np.sum((ladder.loss - pred) ** 2))
+    with np.errstate(all="ignore"):  # absurd constants overflow here; the acceptance rule then refuses them
+        pred = np.asarray(law.loss(ladder.N, ladder.D), float)
+        rel = pred / ladder.loss - 1
+        ss_res = float(np.sum((ladder.loss - pred) ** 2))
     ss_tot = float(np.sum((ladder.loss - ladder.loss.mean()) ** 2))
     return ({"mean_relative_error": float(np.mean(np.abs(rel))), "max_relative_error": float(np.max(np.abs(rel))),
              "r2": 1 - ss_res / ss_tot if ss_tot > 0 else float("nan"), "points": int(rel.size)}, rel)
@@ -284,7 +286,8 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
     constants = dict(zip(names, map(float, est), strict=True))
     if outlier_sigma and n >= OUTLIER_MIN_RUNS:
         first = dataclasses.replace(base, **constants)
-        r = np.log(ladder.loss) - np.log(np.asarray(first.loss(ladder.N, ladder.D), float))
+        with np.errstate(all="ignore"):  # absurd first-fit constants (random losses) overflow: no outliers then
+            r = np.log(ladder.loss) - np.log(np.asarray(first.loss(ladder.N, ladder.D), float))
         # floor 1e-4 (0.01% of the loss, below a logged loss's precision): exact data has no outliers
         scale = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-4)
         out = np.abs(r) > outlier_sigma * scale
