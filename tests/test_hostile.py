@@ -329,6 +329,7 @@ CASES = [
     C("check-laws-negative-alpha", f"check {CONFIGS}/llama2_7b_megatron.yaml --laws {{w}}/neg_alpha.yaml",
       "must be >= 0"),
     C("check-missing", "check {w}/nope.yaml", "not found"),
+    C("check-params-1e-300", f"check {CONFIGS}/llama2_7b_megatron.yaml --params 1e-300", "below the 1k to 1P"),
     C("check-directory", "check {w}/folder", "is a directory"),
     # fit final
     C("final-missing", "fit final {w}/nope.csv", "not found"),

@@ -162,7 +162,7 @@ def _inputs(tokens, params, laws, run, format_in) -> dict:
     return {
         "fmt": fmt,
         "tokens": None if tokens is None else units.parse_count(tokens, name="--tokens"),
-        "params": None if params is None else units.parse_count(params, name="--params"),
+        "params": None if params is None else units.parse_size(params, name="--params", of="parameters"),
         "laws": all_laws, "preferred": preferred, "reference": reference, "base": base,
     }
 
