@@ -251,13 +251,7 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     lr_steps, lr_vals = step[has_lr], lr[has_lr]
     if np.any(~np.isfinite(lr_vals)):
         raise DataError(f"{where}: the lr column has a value that is not finite.")
-    if np.any(lr_vals < 0):
-        i = int(np.flatnonzero(lr_vals < 0)[0])
-        raise DataError(f"{where}: lr at step {lr_steps[i]:g} is {lr_vals[i]:g}; a learning rate must be >= 0.")
-    if np.any(lr_vals > MAX_LR):
-        i = int(np.flatnonzero(lr_vals > MAX_LR)[0])
-        raise DataError(f"{where}: lr at step {lr_steps[i]:g} is {lr_vals[i]:.4g}, above {MAX_LR:g}: not a learning "
-                        "rate (is the column scaled, or another metric?).")
+    _check_lr_range(lr_steps, lr_vals, where)
     excluded: list[tuple[int, str]] = []
     missing = np.isnan(loss) & ~nan_loss
     if missing.any():
@@ -348,6 +342,17 @@ def find_spikes(loss: np.ndarray, judge_end: bool = True) -> np.ndarray:
     return (resid > SPIKE_REL * med) & (resid > SPIKE_MADS * max(mad, 1e-12))
 
 
+def _check_lr_range(steps: np.ndarray, lr: np.ndarray, where: str) -> None:
+    """A logged lr must be >= 0 and at most MAX_LR (a larger value is a scaled column or another metric)."""
+    if np.any(lr < 0):
+        i = int(np.flatnonzero(lr < 0)[0])
+        raise DataError(f"{where}: lr at step {steps[i]:g} is {lr[i]:g}; a learning rate must be >= 0.")
+    if np.any(lr > MAX_LR):
+        i = int(np.flatnonzero(lr > MAX_LR)[0])
+        raise DataError(f"{where}: lr at step {steps[i]:g} is {lr[i]:.4g}, above {MAX_LR:g}: not a learning "
+                        "rate (is the column scaled, or another metric?).")
+
+
 def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(steps, lr) of a ``(step, lr)`` trace file (CSV/TSV/JSONL/Parquet); sorted, validated."""
     from hpadvisor.io.tables import read_table, row_label
@@ -368,13 +373,7 @@ def read_trace(path: str, *, mapping: dict[str, str] | None = None) -> tuple[np.
         raise DataError(f"lr trace '{path}' has no rows with both a step and an lr.")
     if np.any(~np.isfinite(v)) or np.any(~np.isfinite(s)):
         raise DataError(f"lr trace '{path}' has a value that is not a finite number.")
-    if np.any(v < 0):
-        i = int(np.flatnonzero(v < 0)[0])
-        raise DataError(f"lr trace '{path}': lr at step {s[i]:g} is {v[i]:g}; a learning rate must be >= 0.")
-    if np.any(v > MAX_LR):
-        i = int(np.flatnonzero(v > MAX_LR)[0])
-        raise DataError(f"lr trace '{path}': lr at step {s[i]:g} is {v[i]:.4g}, above {MAX_LR:g}: not a learning rate "
-                        "(is the column scaled, or another metric?).")
+    _check_lr_range(s, v, f"lr trace '{path}'")
     if np.any(s < 0) or np.any(s != np.round(s)):
         raise DataError(f"lr trace '{path}': steps must be whole numbers >= 0.")
     order = np.argsort(s, kind="stable")
