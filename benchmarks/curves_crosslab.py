@@ -15,7 +15,8 @@ a dataset that is in neither is skipped with the reason printed):
   instead (logged every 128 steps from step 2160, interpolated with a warmup from 0, as
   ``fit curves`` reads a log): issue 18's figures for (b) were measured that way.
 - ``pku_100m_schedules``: a second lab's 100M model under cosine, WSD and 8-1-1, loss at every step.
-  The lr is the logged lr at every step (two missing steps interpolated); final = the mean of the
+  The lr is the logged lr at every step (two missing steps interpolated); fitted from step 1000
+  (``PKU_FIT_FROM``: the first steps fall from ln(vocab)); final = the mean of the
   last 200 steps (prediction averaged over the same steps); the curve error is taken on the means of
   consecutive 200-step blocks from step 1000 on (the per-step loss has a std of ~0.043, 1.6%, which
   would swamp it; the first steps fall from ln(vocab), outside every law's range).
@@ -181,6 +182,10 @@ def load_mpl(size: str, lr: str = "exact") -> dict[str, Run]:
 PKU_RUNS = ("wsd", "cosine", "811")
 PKU_FINAL = 200  # the final loss: the mean of the last 200 steps (the per-step loss is noisy)
 PKU_SCORE_FROM = 1000  # the curve error from step 1000 (the first steps fall from ln(vocab), no law's range)
+#: The PKU runs are fitted (and predicted) from this step: their lr is at its peak from step 0 (no
+#: warmup to drop), and the first steps' loss (10.4 at step 1) lies outside every law's range; kept
+#: in, it alone made each fit's R^2 negative (-4.7 to -5.4), and ``fit_curves`` refuses such a fit.
+PKU_FIT_FROM = PKU_SCORE_FROM
 
 
 @functools.cache
@@ -196,7 +201,7 @@ def load_pku() -> dict[str, Run]:
         st = g.step.to_numpy()
         T = int(st.max())
         lr = np.interp(np.arange(T + 1), st, g.lr.to_numpy())  # wsd misses step 20815, cosine 22493
-        keep = st >= 1  # the laws start at step 1
+        keep = st >= PKU_FIT_FROM
         out[name] = Run(Curve(name, lr, st[keep], g.train_loss.to_numpy()[keep]), final_steps=PKU_FINAL,
                         score_from=PKU_SCORE_FROM, block=PKU_FINAL)
     return out

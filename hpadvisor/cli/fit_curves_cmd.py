@@ -28,7 +28,7 @@ def fit_curves_command(
     law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025), annealing (Tissue et al. 2024) or noise-convolution "
                                           "(the functional scaling law's form, extended by hpadvisor: the most accurate "
                                           "on held-out schedules, see benchmarks/README.md).")] = "multipower",
-    warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak, skip, or auto (the one that best predicts the runs' last third when fitted on the rest). "
+    warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak, skip, or auto (the one that best predicts each run's last third when fitted on the rest). "
                                                                                   "Default: as-run for multipower (its authors' code), auto for annealing.")] = None,
     method: Annotated[str, typer.Option(help="converged (least squares to convergence, several starts) or luo "
                                           "(the multi-power law's authors' early-stopped procedure: reproduces their published fits; "
@@ -66,7 +66,7 @@ def fit_curves_command(
     from hpadvisor.cli.flags import cli_data, law_file_text
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
-    from hpadvisor.fitting.curves import MAX_FIT_POINTS, curves_from_logs, fit_curves
+    from hpadvisor.fitting.curves import AUTO_SPLIT, MAX_FIT_POINTS, curves_from_logs, fit_curves
     from hpadvisor.io import outputs, yamlio
     from hpadvisor.io.tables import parse_map
 
@@ -153,8 +153,8 @@ def fit_curves_command(
     sys.stderr.write(f"wrote {out}\n")
     sel = result.selection
     if sel.get("validation_mre"):
-        notes.append(f"warmup convention {sel['chosen']}: fitted on steps <= {sel['split_step']}, it predicted the "
-                     "later steps best (mean rel error " + ", ".join(
+        notes.append(f"warmup convention {sel['chosen']}: fitted on each run's first {AUTO_SPLIT:.0%} of steps, it "
+                     "predicted the runs' later steps best (mean rel error " + ", ".join(
                          f"{k} {v:.3%}" for k, v in sel["validation_mre"].items()) + ").")
     elif sel:
         notes.append(f"warmup convention {sel['chosen']}: {sel['reason']}.")

@@ -644,8 +644,8 @@ def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> t
 DEFAULT_WARMUP = {"multipower": "as-run", "annealing": "auto", "noise-convolution": "as-run"}
 #: The curve laws ``fit curves --law`` takes.
 CURVE_LAWS = tuple(BY_NAME)
-#: ``--warmup-mode auto``: the conventions tried, and where the training runs are split in time
-#: (fit on steps up to this fraction of the longest run, score the steps after it).
+#: ``--warmup-mode auto``: the conventions tried, and where each training run is split in time (fit
+#: on every run's steps up to this fraction of its own last logged step, score every run's steps after).
 AUTO_SPLIT = 2 / 3
 
 
@@ -653,25 +653,28 @@ def select_warmup(curves: Sequence[Curve], law: str, *, lam: float | None = 0.99
                   method: str = "converged") -> tuple[str, dict]:
     """The warmup convention of ``law`` that predicts the training runs' own future best.
 
-    Each convention is fitted on every run's points up to AUTO_SPLIT of the longest run's last
-    step and scored (mean relative error) on the points after it; the lowest wins.  Only the
-    training runs are used.  Returns (convention, {"split_step", "validation_mre": {convention:
-    value}, "chosen"}); with too few points on either side of the split, the law's published
-    convention and the reason.
+    Each convention is fitted on every run's points up to AUTO_SPLIT of that run's own last step
+    and scored on the points after it (the mean over runs of each run's mean relative error); the
+    lowest wins.  The split is per run so that every schedule's later part is scored: a split at
+    a fraction of the longest run left a short cosine wholly before it, and the choice then rested
+    on the constant run's tail alone (one lr, no decay), which picked the convention that cannot
+    fit the cosine.  Only the training runs are used.  Returns (convention, {"split_steps": {run:
+    step}, "validation_mre": {convention: value}, "chosen"}); with too few points on either side,
+    the law's published convention and the reason.
     """
     modes = [w for (l_, w) in WARMUP_FORMS if l_ == law]
     published = (MultiPowerLaw if law == "multipower" else AnnealingLaw).warmup
-    split = int(AUTO_SPLIT * max(int(c.steps.max()) for c in curves))
+    splits = {c.name: int(AUTO_SPLIT * int(c.steps.max())) for c in curves}
 
-    def part(keep):  # each run's points where keep(steps); a run left with none is dropped
+    def part(later: bool):  # each run's points on one side of its own split; a run left with none is dropped
         out = []
         for c in curves:
-            m = keep(c.steps)
+            m = (c.steps > splits[c.name]) if later else (c.steps <= splits[c.name])
             if m.any():
                 out.append(dataclasses.replace(c, steps=c.steps[m], loss=c.loss[m]))
         return out
 
-    early, late = part(lambda st: st <= split), part(lambda st: st > split)
+    early, late = part(False), part(True)
     n_par = len(MultiPowerLaw.params if law == "multipower" else AnnealingLaw.params)
     if sum(c.steps.size for c in early) <= 2 * n_par or sum(c.steps.size for c in late) < 3:
         return published, {"chosen": published, "reason": "too few points on one side of the time split: "
@@ -686,7 +689,7 @@ def select_warmup(curves: Sequence[Curve], law: str, *, lam: float | None = 0.99
     if not scores:
         return published, {"chosen": published, "reason": "no convention could be fitted on the early points"}
     chosen = min(scores, key=scores.get)
-    return chosen, {"chosen": chosen, "split_step": split, "validation_mre": scores}
+    return chosen, {"chosen": chosen, "split_steps": splits, "validation_mre": scores}
 
 
 def after_warmup(curve: Curve, end: int) -> Curve:
