@@ -74,6 +74,10 @@ import pandas as pd
 from hpadvisor.fitting.curves import Curve, fit_curves
 
 LAWS = ("multipower", "annealing", "noise-convolution")
+#: Model averages scored beside the laws: name -> the laws whose predicted losses are averaged with
+#: equal weights (each fitted with ``fit_curves``' defaults on the same runs, the fits shared with
+#: the laws' own rows).  'ann+nc' is the default rule of curves_crosslab.md, written before scoring.
+AVERAGES = {"ann+nc": ("annealing", "noise-convolution")}
 PROTOCOLS = ("a", "b", "c", "d", "e", "f")
 ROOT = Path(__file__).resolve().parents[1]
 #: Where each dataset is looked for, in order: the repository's data/, then ../shared/data/.
@@ -439,6 +443,23 @@ def fit(p: Protocol, law: str):
     return (*_FITS[key], False)
 
 
+class Averaged:
+    """The equal-weight mean of fitted laws' predicted losses (:data:`AVERAGES`)."""
+
+    def __init__(self, laws) -> None:
+        self.laws = tuple(laws)
+
+    def curve(self, lr, steps) -> np.ndarray:
+        return np.mean([law.curve(lr, steps) for law in self.laws], axis=0)
+
+
+def fit_average(p: Protocol, name: str):
+    """(Averaged law, wall s, CPU s, reused, component fits) of the average ``name`` on ``p``'s runs."""
+    parts = [fit(p, law) for law in AVERAGES[name]]
+    return (Averaged(f[0].law for f in parts), sum(f[1] for f in parts), sum(f[2] for f in parts),
+            all(f[3] for f in parts), [f[0] for f in parts])
+
+
 def _blocks(x: np.ndarray, n: int) -> np.ndarray:
     m = x.size // n
     return x[x.size - m * n:].reshape(m, n).mean(axis=1)  # aligned on the last point
@@ -469,9 +490,17 @@ def score(law, runs: Sequence[Run]) -> dict:
 
 
 def run(p: Protocol, law: str) -> dict:
-    """Fit and score one (protocol, law): one table row (with its per-run details)."""
-    res, secs, cpu, reused = fit(p, law)
+    """Fit and score one (protocol, law or average): one table row (with its per-run details)."""
     runs = p.load()
+    if law in AVERAGES:
+        avg, secs, cpu, reused, parts = fit_average(p, law)
+        s = score(avg, [runs[n] for n in p.test])
+        return {"law": law, "protocol": p.key, "dataset": p.dataset, "group": p.group, "lr": p.lr,
+                "train": list(p.train), **s, "fit_s": secs, "fit_cpu_s": cpu, "fit_reused": reused,
+                "fit_converged": all(bool(f.converged) for f in parts),
+                "fit_warnings": [w for f in parts for w in f.warnings], "form": law,
+                "warmup_selection": {}, "params": {}}
+    res, secs, cpu, reused = fit(p, law)
     s = score(res.law, [runs[n] for n in p.test])
     return {"law": law, "protocol": p.key, "dataset": p.dataset, "group": p.group, "lr": p.lr, "train": list(p.train),
             **s, "fit_s": secs, "fit_cpu_s": cpu, "fit_reused": reused, "fit_converged": bool(res.converged),
@@ -507,7 +536,7 @@ def summary_rows(rows: list[dict]) -> list[dict]:
     run, and the mean over every held-out run (n weighted).  Named 'all pairs' only when every pair
     of the dataset is in (the issue's figures are over all 11)."""
     out = []
-    for law in LAWS:
+    for law in (*LAWS, *AVERAGES):
         e = [r for r in rows if r["protocol"] == "e" and r["law"] == law]
         if not e:
             continue
@@ -704,7 +733,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--json", metavar="PATH", help="write the rows (with per-run details) as JSON to PATH")
-    ap.add_argument("--laws", default=",".join(LAWS), help=f"comma-separated subset of {', '.join(LAWS)}")
+    ap.add_argument("--laws", default=",".join((*LAWS, *AVERAGES)),
+                    help=f"comma-separated subset of {', '.join((*LAWS, *AVERAGES))}")
     ap.add_argument("--protocols", default="".join(PROTOCOLS), help="subset of a-f, e.g. 'abc' or 'a,d'")
     ap.add_argument("--lr", choices=LR_SOURCES, default="exact",
                     help="the runs' lr: the exact schedules (default) or the logged lr column as `fit curves` reads it")
@@ -715,7 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     laws = [x.strip() for x in args.laws.split(",") if x.strip()]
     keys = [k for k in args.protocols.replace(",", "") if k.strip()]
-    bad = [x for x in laws if x not in LAWS] + [k for k in keys if k not in PROTOCOLS]
+    bad = [x for x in laws if x not in (*LAWS, *AVERAGES)] + [k for k in keys if k not in PROTOCOLS]
     if bad:
         ap.error(f"unknown law or protocol: {', '.join(bad)}")
     t_start = time.perf_counter()
@@ -723,7 +753,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if data_dir("lr_scheduling_sweep") is None:
             print("skipped: lr_scheduling_sweep not found; the findings are about it")
             return 0
-        findings(laws)
+        findings([x for x in laws if x in LAWS])
         print(f"\ntotal {time.perf_counter() - t_start:.0f} s")
         return 0
     skipped: list[str] = []
