@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "compare-schedules": ("compare_cmd",),
     "schedule": ("schedule_cmd",),
     "check": ("check_cmd",),
+    "plan-ladder": ("plan_ladder_cmd",),
 }
 
 

@@ -80,6 +80,7 @@ FLAGS: dict[str, str] = {
 COMMAND_FLAGS: dict[str, dict[str, str]] = {
     "fit curves": {"total_steps": "--total-steps"},
     "predict": {"steps": "--at"},
+    "plan-ladder": {"budget": "--budget", "target": "--target"},
 }
 
 #: Backticked names in library messages that are not parameters: kept as they are.
