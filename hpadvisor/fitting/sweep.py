@@ -149,20 +149,46 @@ def _law_coefs(N, D, lr, B) -> np.ndarray:
 MIN_SPREAD = 1.25
 
 
-def fit_sweep(
-    table,
-    *,
-    method: str = "near-best",
-    tolerance: float = 0.0025,
-    window: float = WINDOW,
-    diverged_factor: float = 1.5,
-    n_boot: int = 1000,
-    seed: int = 0,
-    holdout: np.ndarray | None = None,
-    name: str = "steplaw-fit",
-    progress: Callable[[int], None] | None = None,
-) -> SweepFit:
-    """Fit the Step-Law-form laws to ``table`` (from read_fit_table: N, D, lr, batch_tokens, loss)."""
+@dataclass
+class _Columns:
+    """The sweep table as arrays, with each run's setting index."""
+
+    N: np.ndarray
+    D: np.ndarray
+    lr: np.ndarray
+    B: np.ndarray
+    loss: np.ndarray
+    held: np.ndarray
+    order: list[tuple[float, float]]  # the (N, D) settings, sorted
+    gid: np.ndarray  # each run's index into order
+
+    @classmethod
+    def of(cls, table, holdout: np.ndarray | None) -> _Columns:
+        df = table.frame
+        N = df["N"].to_numpy(float)
+        D = df["D"].to_numpy(float)
+        held = np.zeros(len(df), dtype=bool) if holdout is None else np.asarray(holdout, dtype=bool)
+        keys = [_setting_key(n, d) for n, d in zip(N, D, strict=True)]
+        order = sorted(set(keys))
+        index = {k: i for i, k in enumerate(order)}
+        return cls(N=N, D=D, lr=df["lr"].to_numpy(float), B=df["batch_tokens"].to_numpy(float),
+                   loss=df["loss"].to_numpy(float), held=held, order=order,
+                   gid=np.array([index[k] for k in keys]))
+
+
+@dataclass
+class _Scan:
+    """What the per-setting pass found: the settings, the non-diverged and near-best runs, the
+    settings whose best run is on the edge of the grid, and how many settings vary each column."""
+
+    settings: list[Setting]
+    ok: np.ndarray  # non-diverged
+    near: np.ndarray  # within tolerance of the setting's best
+    edges: dict[str, list[Setting]]
+    varied: dict[str, int]
+
+
+def _check_options(method: str, n_boot: int, tolerance: float, window: float) -> None:
     if method not in METHODS:
         raise InvalidInputError(f"`method` must be one of {', '.join(METHODS)}, not '{method}'.")
     if n_boot < 0:
@@ -171,38 +197,28 @@ def fit_sweep(
         raise InvalidInputError(f"`tolerance` must be in (0, 0.5), e.g. 0.0025; got {tolerance:g}.")
     if not (0 < window < 1):
         raise InvalidInputError(f"`window` must be in (0, 1), e.g. 0.02; got {window:g}.")
-    df = table.frame
-    notes = list(table.notes)
-    N = df["N"].to_numpy(float)
-    D = df["D"].to_numpy(float)
-    lr = df["lr"].to_numpy(float)
-    B = df["batch_tokens"].to_numpy(float)
-    loss = df["loss"].to_numpy(float)
-    held = np.zeros(len(df), dtype=bool) if holdout is None else np.asarray(holdout, dtype=bool)
-    keys = [_setting_key(n, d) for n, d in zip(N, D, strict=True)]
-    order = sorted(set(keys))
-    index = {k: i for i, k in enumerate(order)}
-    gid = np.array([index[k] for k in keys])
 
+
+def _scan_settings(table, c: _Columns, notes: list[str], *, tolerance: float, window: float,
+                   diverged_factor: float) -> _Scan:
+    """Per (N, D) setting: its best run, the runs near it, the diverged ones and its local surface."""
+    loss, lr, B, held = c.loss, c.lr, c.B, c.held
     finite = np.isfinite(loss) & (loss > 0)
     if not finite.any():
-        raise DataError(f"sweep '{table.path}': all {len(df)} runs diverged (no finite loss > 0).")
-    settings: list[Setting] = []
-    edges: dict[str, list[Setting]] = {"lr": [], "batch": []}  # best run on the edge of its grid
-    varied: dict[str, int] = {"lr": 0, "batch": 0, "loss": 0}  # settings where each varies
-    ok = np.zeros(len(df), dtype=bool)  # non-diverged
-    near = np.zeros(len(df), dtype=bool)
-    for g, (n, d) in enumerate(order):
-        rows = np.flatnonzero(gid == g)
+        raise DataError(f"sweep '{table.path}': all {len(loss)} runs diverged (no finite loss > 0).")
+    scan = _Scan(settings=[], ok=np.zeros(len(loss), dtype=bool), near=np.zeros(len(loss), dtype=bool),
+                 edges={"lr": [], "batch": []}, varied={"lr": 0, "batch": 0, "loss": 0})
+    for g, (n, d) in enumerate(c.order):
+        rows = np.flatnonzero(c.gid == g)
         fin = rows[finite[rows]]
         if fin.size == 0:
             notes.append(f"setting N={n:.3g}, D={d:.3g}: all {rows.size} runs diverged; dropped.")
             continue
         best = fin[np.argmin(loss[fin])]
         good = fin[loss[fin] <= diverged_factor * loss[best]]
-        ok[good] = True
+        scan.ok[good] = True
         within = good[loss[good] <= loss[best] * (1 + tolerance)]
-        near[within] = True
+        scan.near[within] = True
         part = held[rows]
         if part.any() and not part.all():
             raise InvalidInputError(
@@ -215,20 +231,22 @@ def fit_sweep(
         if not part.all():
             for what, values in (("lr", lr), ("batch", B)):
                 tried = np.unique(values[good])
-                varied[what] += tried.size > 1
+                scan.varied[what] += tried.size > 1
                 if tried.size > 1 and values[best] in (tried[0], tried[-1]):
-                    edges[what].append(s)
-            varied["loss"] += bool(np.ptp(loss[good]) > 1e-9 * loss[best])
+                    scan.edges[what].append(s)
+            scan.varied["loss"] += bool(np.ptp(loss[good]) > 1e-9 * loss[best])
         try:
             s.surface = fit_surface(lr[good], B[good], loss[good], window=window)
         except FitError as exc:
             s.surface_error = str(exc).replace("Optimal parameters not found: ", "")
-        settings.append(s)
-    n_div = int((~ok).sum())
-    if n_div:
-        notes.append(f"{n_div} diverged runs excluded (loss not finite or above {diverged_factor:g}x "
-                     f"their setting's best).")
-    train_settings = [s for s in settings if not s.held_out]
+        scan.settings.append(s)
+    return scan
+
+
+def _training_settings(table, scan: _Scan, notes: list[str]) -> list[Setting]:
+    """The settings fitted on; refused when they cannot determine the law, noted when the grid's
+    edge holds a best run."""
+    train_settings = [s for s in scan.settings if not s.held_out]
     if not train_settings:
         raise InvalidInputError("`holdout` selects every setting; nothing is left to fit on.")
     if len(train_settings) < 2:
@@ -244,23 +262,26 @@ def fit_sweep(
             f"sweep '{table.path}': every fitted setting has the same {which}; lr* = a N^alpha D^beta "
             f"needs settings at 2+ values of N and 2+ values of D."
         )
-    train_rows = ~held & ok
     for what, word in (("loss", "the loss does not vary"), ("lr", "only one lr was run"),
                        ("batch", "only one batch size was run")):
-        if not varied[what]:
+        if not scan.varied[what]:
             raise FitError(f"Optimal parameters not found: in every setting {word}, so no optimum in lr "
                            "and batch can be located; sweep lr and batch around their optima in each setting.")
     for what, flag in (("lr", "lr"), ("batch", "batch size")):
-        if edges[what]:
-            shown = ", ".join(f"N={e.N:.3g} D={e.D:.3g}" for e in edges[what][:3])
-            notes.append(f"{len(edges[what])} of {len(train_settings)} settings ran their best {flag} at the edge "
-                         f"of the {flag}s they tried ({shown}{' ...' if len(edges[what]) > 3 else ''}): their "
+        edges = scan.edges[what]
+        if edges:
+            shown = ", ".join(f"N={e.N:.3g} D={e.D:.3g}" for e in edges[:3])
+            notes.append(f"{len(edges)} of {len(train_settings)} settings ran their best {flag} at the edge "
+                         f"of the {flag}s they tried ({shown}{' ...' if len(edges) > 3 else ''}): their "
                          f"optimum may lie beyond it; extend the grid there.")
+    return train_settings
 
+
+def _fit_data(method: str, c: _Columns, scan: _Scan, train_settings: list[Setting]) -> tuple[np.ndarray, ...]:
+    """The points the law is fitted to: the near-best runs, or one optimum per setting."""
     if method == "near-best":
-        sel = np.flatnonzero(train_rows & near)
-        data = (N[sel], D[sel], lr[sel], B[sel])
-        groups = None
+        sel = np.flatnonzero(~c.held & scan.ok & scan.near)
+        data: tuple[np.ndarray, ...] = (c.N[sel], c.D[sel], c.lr[sel], c.B[sel])
     else:
         usable = [s for s in train_settings if s.surface is not None and s.surface.batch_located]
         if len(usable) < 3:
@@ -269,8 +290,7 @@ def fit_sweep(
                 f"on their local surface (3 needed); try `method` near-best or a wider `window`."
             )
         data = tuple(np.array(v) for v in zip(*[(s.N, s.D, s.surface.lr_opt, s.surface.batch_opt)
-                                                 for s in usable], strict=True))
-        groups = None  # one row per setting: resampling rows resamples settings
+                                                 for s in usable if s.surface is not None], strict=True))
     for var, values in (("N", data[0]), ("D", data[1])):
         spread = float(values.max() / values.min())
         if spread < MIN_SPREAD:
@@ -279,46 +299,59 @@ def fit_sweep(
                 f"{100 * (spread - 1):.2g}% ({values.min():.4g}-{values.max():.4g}), so the exponent in "
                 f"{var} is not determined; sweep settings at least {MIN_SPREAD}x apart in {var}."
             )
+    return data
+
+
+def _sweep_coefs(data: tuple[np.ndarray, ...]) -> np.ndarray:
     try:
-        coefs = _law_coefs(*data)
+        return _law_coefs(*data)
     except FitError:
         raise FitError(
             "Optimal parameters not found: N and D of the fitted settings are collinear (e.g. a "
             "fixed tokens-per-parameter ladder); lr* = a N^alpha D^beta needs N and D varied "
             "independently."
         ) from None
-    n_rows = data[0].size
+
+
+def _sweep_intervals(data: tuple[np.ndarray, ...], n_boot: int, seed: int,
+                     progress: Callable[[int], None] | None) -> tuple[dict[str, tuple[float, float]], int]:
+    """95% bootstrap intervals of the constants (rows resampled; with one row per setting under
+    the surface method, that resamples settings) and the number of failed resamples."""
+    if n_boot <= 0:
+        return {}, 0
 
     def fit_once(idx: np.ndarray) -> np.ndarray:
         return _law_coefs(*(v[idx] for v in data))
 
-    intervals: dict[str, tuple[float, float]] = {}
-    failed = 0
-    if n_boot > 0:
-        samples, failed = bootstrap(fit_once, n_rows, n_boot, seed=seed, groups=groups, progress=progress)
-        lo, hi = interval(samples)
-        intervals = {k: (float(a), float(b)) for k, a, b in zip(COEFS, lo, hi, strict=True)}
+    samples, failed = bootstrap(fit_once, data[0].size, n_boot, seed=seed, groups=None, progress=progress)
+    lo, hi = interval(samples)
+    return {k: (float(a), float(b)) for k, a, b in zip(COEFS, lo, hi, strict=True)}, failed
 
-    # Sensitivity: medians of the surface coefficients over the fitted settings.
+
+def _sweep_sensitivity(train_settings: list[Setting], window: float, notes: list[str]) -> tuple[dict[str, Any], str]:
+    """Sensitivity: medians of the surface coefficients over the fitted settings (else the
+    published calibration)."""
     bowls = [s.surface for s in train_settings
              if s.surface is not None and s.surface.batch_located and s.surface.is_bowl()]
     if bowls:
         sens = dict(zip(SENS, np.median([[b.a_lo, b.a_hi, b.b_lo, b.b_hi, b.cross] for b in bowls], axis=0),
                         strict=True))
-        sens_source = f"this sweep: median over {len(bowls)} settings' local surfaces (window {window:.1%})"
-    else:
-        sens = {k: getattr(STEPLAW_SENSITIVITY, k) for k in SENS}
-        sens_source = "published calibration (steplaw-sensitivity): no setting of this sweep located its optimum"
-        notes.append("no setting's surface located an optimum in lr and batch: the sensitivity is the "
-                     "steplaw-sensitivity calibration, not this sweep's.")
+        return sens, f"this sweep: median over {len(bowls)} settings' local surfaces (window {window:.1%})"
+    notes.append("no setting's surface located an optimum in lr and batch: the sensitivity is the "
+                 "steplaw-sensitivity calibration, not this sweep's.")
+    return ({k: getattr(STEPLAW_SENSITIVITY, k) for k in SENS},
+            "published calibration (steplaw-sensitivity): no setting of this sweep located its optimum")
+
+
+def _sweep_law(table, train_settings: list[Setting], coefs: np.ndarray, sens: dict[str, Any], sens_source: str,
+               *, method: str, tolerance: float, window: float, n_rows: int, name: str):
+    from hpadvisor.laws.base import Provenance
 
     cls = BY_PARAM_COUNT["sweep"][table.param_count]
     fN = [s.N for s in train_settings]
     fD = [s.D for s in train_settings]
     ratios = [s.D / s.N for s in train_settings]
-    from hpadvisor.laws.base import Provenance
-
-    law = cls(
+    return cls(
         **dict(zip(COEFS, (float(c) for c in coefs), strict=True)),
         **{k: float(v) for k, v in sens.items()},
         name=name,
@@ -332,12 +365,44 @@ def fit_sweep(
             f"B in tokens. Sensitivity from {sens_source}.",
         ),
     )
-    report = [_holdout_row(law, s) for s in settings if s.held_out]
+
+
+def fit_sweep(
+    table,
+    *,
+    method: str = "near-best",
+    tolerance: float = 0.0025,
+    window: float = WINDOW,
+    diverged_factor: float = 1.5,
+    n_boot: int = 1000,
+    seed: int = 0,
+    holdout: np.ndarray | None = None,
+    name: str = "steplaw-fit",
+    progress: Callable[[int], None] | None = None,
+) -> SweepFit:
+    """Fit the Step-Law-form laws to ``table`` (from read_fit_table: N, D, lr, batch_tokens, loss)."""
+    _check_options(method, n_boot, tolerance, window)
+    notes = list(table.notes)
+    cols = _Columns.of(table, holdout)
+    scan = _scan_settings(table, cols, notes, tolerance=tolerance, window=window, diverged_factor=diverged_factor)
+    n_div = int((~scan.ok).sum())
+    if n_div:
+        notes.append(f"{n_div} diverged runs excluded (loss not finite or above {diverged_factor:g}x "
+                     f"their setting's best).")
+    train_settings = _training_settings(table, scan, notes)
+    data = _fit_data(method, cols, scan, train_settings)
+    coefs = _sweep_coefs(data)
+    n_rows = data[0].size
+    intervals, failed = _sweep_intervals(data, n_boot, seed, progress)
+    sens, sens_source = _sweep_sensitivity(train_settings, window, notes)
+    law = _sweep_law(table, train_settings, coefs, sens, sens_source, method=method, tolerance=tolerance,
+                     window=window, n_rows=n_rows, name=name)
+    report = [_holdout_row(law, s) for s in scan.settings if s.held_out]
     excluded = {"diverged": n_div}
-    if held.any():
-        excluded["held_out"] = int(held.sum())
+    if cols.held.any():
+        excluded["held_out"] = int(cols.held.sum())
     return acceptance.accept_sweep(SweepFit(  # refused if not usable; a weak fit carries its warnings
-        law=law, method=method, settings=settings, intervals=intervals, n_boot=n_boot,
+        law=law, method=method, settings=scan.settings, intervals=intervals, n_boot=n_boot,
         failed_boot=failed, sensitivity={k: float(v) for k, v in sens.items()},
         sensitivity_source=sens_source, holdout=report, notes=notes, rows_used=int(n_rows),
         rows_excluded=excluded))
