@@ -157,47 +157,50 @@ LEAST_SQUARES = 1e6
 BEYOND = 10.0
 
 
-def fit_batch(
-    table,
-    *,
-    overhead: float = 0.2,
-    reference_batch: str | float | None = None,
-    tokens_per_param: float | None = None,
-    n_boot: int = 200,
-    seed: int = 0,
-    holdout: np.ndarray | None = None,
-    name: str = "cbs-fit",
-    seq_len: float | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> BatchFit:
+@dataclass
+class _Models:
+    """The study as arrays: N, batch (tokens), steps, D (None without tokens), held-out rows, and
+    each model's label, rows and held-out flags."""
+
+    N: np.ndarray
+    B: np.ndarray
+    S: np.ndarray
+    D: np.ndarray | None
+    held: np.ndarray
+    groups: list[tuple[str, np.ndarray, np.ndarray]]
+
+
+def _check_batch_options(n_boot: int, overhead: float) -> None:
     if n_boot < 0:
         raise InvalidInputError(f"`n_boot` must be >= 0 (0 = no intervals), not {n_boot}.")
     if not (0 < overhead < 10):
         raise InvalidInputError(f"`overhead` must be in (0, 10), e.g. 0.2 (20%); got {overhead:g}.")
-    seq_len = seq_len if seq_len is not None else table.seq_len
+
+
+def _tokens(df, N: np.ndarray, tokens_per_param: float | None, notes: list[str]) -> np.ndarray | None:
+    """D per row: the tokens column, else tokens_per_param x N, else None (fitted against N)."""
+    if "D" in df.columns:
+        return df["D"].to_numpy(float)
+    if tokens_per_param is not None:
+        if not (tokens_per_param > 0 and math.isfinite(tokens_per_param)):
+            raise InvalidInputError(f"`tokens_per_param` must be > 0, got {tokens_per_param:g}.")
+        notes.append(f"D = {tokens_per_param:g} N (`tokens_per_param`).")
+        return tokens_per_param * N
+    notes.append("no tokens column and no `tokens_per_param`: the critical batch is fitted against N only.")
+    return None
+
+
+def _study(table, tokens_per_param: float | None, holdout: np.ndarray | None, notes: list[str]) -> _Models:
+    """The study's models, refused on the data's own problems first."""
     df = table.frame
-    notes = list(table.notes)
     N = df["N"].to_numpy(float)
     B = df["batch_tokens"].to_numpy(float)
     S = df["steps"].to_numpy(float)
     labels = model_labels(df)
-    if "D" in df.columns:
-        D = df["D"].to_numpy(float)
-    elif tokens_per_param is not None:
-        if not (tokens_per_param > 0 and math.isfinite(tokens_per_param)):
-            raise InvalidInputError(f"`tokens_per_param` must be > 0, got {tokens_per_param:g}.")
-        D = tokens_per_param * N
-        notes.append(f"D = {tokens_per_param:g} N (`tokens_per_param`).")
-    else:
-        D = None
-        notes.append("no tokens column and no `tokens_per_param`: the critical batch is fitted against N only.")
+    D = _tokens(df, N, tokens_per_param, notes)
     held = np.zeros(len(df), dtype=bool) if holdout is None else np.asarray(holdout, bool)
-    models: list[ModelFit] = []
-    order = list(dict.fromkeys(labels))
-    rng = np.random.default_rng(seed)
-    boot_cbs: list[np.ndarray] = []
     groups = []
-    for lab in order:  # the data's own problems first
+    for lab in list(dict.fromkeys(labels)):
         rows = np.flatnonzero(labels == lab)
         if np.unique(B[rows]).size < 3:
             raise InvalidInputError(
@@ -216,54 +219,117 @@ def fit_batch(
             f"batch study '{table.path}': {n_train} model(s) to fit; the critical batch's power law "
             f"needs at least 2 models (different N or D)."
         )
-    b_ref = resolve_reference_batch(reference_batch, seq_len)
+    return _Models(N=N, B=B, S=S, D=D, held=held, groups=groups)
+
+
+def _reference_note(b_ref: float, overhead: float, seq_len: float | None) -> str:
     if b_ref > 0:
-        notes.append(f"B_crit = {overhead:g} B_noise + {1 + overhead:g} x {b_ref:.6g} tokens: {overhead:.0%} more "
-                     f"steps than linear scaling from the reference batch {b_ref:.6g} tokens"
-                     + (f" ({b_ref / seq_len:g} seqs)" if seq_len else "") + ".")
-    else:
-        notes.append(f"B_crit = {overhead:g} B_noise: {overhead:.0%} more steps than the small-batch asymptote "
-                     "S_min B_noise / B (reference batch 0).")
+        return (f"B_crit = {overhead:g} B_noise + {1 + overhead:g} x {b_ref:.6g} tokens: {overhead:.0%} more "
+                f"steps than linear scaling from the reference batch {b_ref:.6g} tokens"
+                + (f" ({b_ref / seq_len:g} seqs)" if seq_len else "") + ".")
+    return (f"B_crit = {overhead:g} B_noise: {overhead:.0%} more steps than the small-batch asymptote "
+            "S_min B_noise / B (reference batch 0).")
+
+
+def _fit_one_model(m: _Models, lab: str, rows: np.ndarray, part: np.ndarray, critical: Callable[[float], float],
+                   n_boot: int, rng: np.random.Generator) -> tuple[ModelFit, np.ndarray]:
+    """One model's steps(B) fit, its critical batch and that batch's bootstrap resamples."""
+    B, S = m.B, m.S
+    p = _fit_model(B[rows], S[rows])
+    s_min, b_noise = math.exp(p[0]), math.exp(p[1])
+    lo_b, hi_b = float(B[rows].min()), float(B[rows].max())
+    if b_noise > BEYOND * hi_b:
+        raise FitError(
+            f"Optimal parameters not found: model {lab}'s steps fall in proportion to the batch up to the "
+            f"largest batch tried ({hi_b:.4g} tokens): its critical batch lies beyond it (a lower bound, "
+            "not a value); add larger batches.")
+    if b_noise < lo_b / BEYOND:
+        raise FitError(
+            f"Optimal parameters not found: model {lab}'s steps do not fall as the batch grows (from "
+            f"{lo_b:.4g} to {hi_b:.4g} tokens): is the steps column optimizer steps to the target loss "
+            "(not tokens)?")
+    pred = s_min * (1 + b_noise / B[rows])
+    samples = []
+    for _ in range(n_boot):
+        idx = rows[rng.integers(0, rows.size, rows.size)]
+        if np.unique(B[idx]).size < 2:
+            samples.append(np.nan)
+            continue
+        try:
+            samples.append(critical(math.exp(_fit_model(B[idx], S[idx], start=p)[1])))
+        except FitError:
+            samples.append(np.nan)
+    samp = np.array(samples, dtype=float)
+    ci = None
+    if samp.size and np.isfinite(samp).sum() > 10:
+        lo, hi = interval(samp[np.isfinite(samp)])
+        ci = (float(lo), float(hi))
+    fit = ModelFit(label=lab, N=float(m.N[rows[0]]), D=None if m.D is None else float(np.mean(m.D[rows])),
+                   points=int(rows.size), s_min=s_min, b_noise=b_noise, b_crit=critical(b_noise),
+                   b_crit_interval=ci, mre=float(np.mean(np.abs(pred / S[rows] - 1))), held_out=bool(part.all()))
+    return fit, samp
+
+
+def _power_law_intervals(mN: np.ndarray, mD: np.ndarray, boot: np.ndarray,
+                         use_n: bool) -> dict[str, tuple[float, float]]:
+    """95% intervals of the power law over the resamples of every model's critical batch
+    (``boot``: models x resamples); a resample with a failed model is skipped."""
+    fits = []
+    for j in range(boot.shape[1]):
+        col = boot[:, j]
+        if np.all(np.isfinite(col)):
+            try:
+                fits.append(_power_law(mN, mD, col, use_n))
+            except FitError:
+                pass
+    if not fits:
+        return {}
+    lo, hi = interval(np.array(fits))
+    return {k: (float(a), float(b)) for k, a, b in zip(("coef", "d_exp", "n_exp"), lo, hi, strict=True)
+            if k != "n_exp" or use_n}
+
+
+def _holdout_report(law, models: list[ModelFit]) -> list[dict[str, Any]]:
+    report = []
+    for m in models:
+        if m.held_out:
+            pred = float(law.critical_batch_tokens(m.N, m.D if m.D is not None else m.N))
+            report.append({"model": m.label, "N": m.N, "D": m.D, "predicted_critical_batch_tokens": pred,
+                           "fitted_critical_batch_tokens": m.b_crit, "relative_error": pred / m.b_crit - 1})
+    return report
+
+
+def fit_batch(
+    table,
+    *,
+    overhead: float = 0.2,
+    reference_batch: str | float | None = None,
+    tokens_per_param: float | None = None,
+    n_boot: int = 200,
+    seed: int = 0,
+    holdout: np.ndarray | None = None,
+    name: str = "cbs-fit",
+    seq_len: float | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> BatchFit:
+    _check_batch_options(n_boot, overhead)
+    seq_len = seq_len if seq_len is not None else table.seq_len
+    notes = list(table.notes)
+    study = _study(table, tokens_per_param, holdout, notes)
+    D, held = study.D, study.held
+    b_ref = resolve_reference_batch(reference_batch, seq_len)
+    notes.append(_reference_note(b_ref, overhead, seq_len))
+
     def critical(b_noise: float) -> float:
         return overhead * b_noise + (1 + overhead) * b_ref
 
-    for lab, rows, part in groups:
-        p = _fit_model(B[rows], S[rows])
-        s_min, b_noise = math.exp(p[0]), math.exp(p[1])
-        lo_b, hi_b = float(B[rows].min()), float(B[rows].max())
-        if b_noise > BEYOND * hi_b:
-            raise FitError(
-                f"Optimal parameters not found: model {lab}'s steps fall in proportion to the batch up to the "
-                f"largest batch tried ({hi_b:.4g} tokens): its critical batch lies beyond it (a lower bound, "
-                "not a value); add larger batches.")
-        if b_noise < lo_b / BEYOND:
-            raise FitError(
-                f"Optimal parameters not found: model {lab}'s steps do not fall as the batch grows (from "
-                f"{lo_b:.4g} to {hi_b:.4g} tokens): is the steps column optimizer steps to the target loss "
-                "(not tokens)?")
-        pred = s_min * (1 + b_noise / B[rows])
-        samples = []
-        if n_boot > 0:
-            for _ in range(n_boot):
-                idx = rows[rng.integers(0, rows.size, rows.size)]
-                if np.unique(B[idx]).size < 2:
-                    samples.append(np.nan)
-                    continue
-                try:
-                    samples.append(critical(math.exp(_fit_model(B[idx], S[idx], start=p)[1])))
-                except FitError:
-                    samples.append(np.nan)
-        samp = np.array(samples, dtype=float)
-        ci = None
-        if samp.size and np.isfinite(samp).sum() > 10:
-            lo, hi = interval(samp[np.isfinite(samp)])
-            ci = (float(lo), float(hi))
+    rng = np.random.default_rng(seed)  # one stream through the models, in their order
+    models: list[ModelFit] = []
+    boot_cbs: list[np.ndarray] = []
+    for lab, rows, part in study.groups:
+        model, samp = _fit_one_model(study, lab, rows, part, critical, n_boot, rng)
+        models.append(model)
         boot_cbs.append(samp)
-        models.append(ModelFit(label=lab, N=float(N[rows[0]]),
-                               D=None if D is None else float(np.mean(D[rows])), points=int(rows.size),
-                               s_min=s_min, b_noise=b_noise, b_crit=critical(b_noise),
-                               b_crit_interval=ci,
-                               mre=float(np.mean(np.abs(pred / S[rows] - 1))), held_out=bool(part.all())))
         if progress is not None:
             progress(len(models))
     train = [i for i, m in enumerate(models) if not m.held_out]
@@ -276,51 +342,37 @@ def fit_batch(
         notes.append("D and N move together across the models: the law is fitted in D only "
                      "(n_exp = 0; Zhang et al. find the critical batch grows with data, not model size).")
     coefs = _power_law(mN, mD, cbs, use_n)
-    intervals: dict[str, tuple[float, float]] = {}
-    if n_boot > 0:
-        mat = np.array([boot_cbs[i] for i in train])  # (models, n_boot)
-        fits = []
-        for j in range(mat.shape[1]):
-            col = mat[:, j]
-            if np.all(np.isfinite(col)):
-                try:
-                    fits.append(_power_law(mN, mD, col, use_n))
-                except FitError:
-                    pass
-        if fits:
-            lo, hi = interval(np.array(fits))
-            intervals = {k: (float(a), float(b)) for k, a, b in zip(("coef", "d_exp", "n_exp"), lo, hi, strict=True)
-                         if k != "n_exp" or use_n}
+    intervals = _power_law_intervals(mN, mD, np.array([boot_cbs[i] for i in train]), use_n) if n_boot > 0 else {}
+    law = _batch_law(table, coefs, mN, mD if D is not None else None, overhead=overhead, b_ref=b_ref,
+                     n_models=len(train), name=name, notes=notes)
+    if D is None and "d_exp" in intervals:
+        intervals["n_exp"] = intervals.pop("d_exp")
+    excluded = {"held_out": int(held.sum())} if held.any() else {}
+    return acceptance.accept_batch(BatchFit(  # refused if not usable; a weak fit carries its warnings
+        law=law, models=models, intervals=intervals, holdout=_holdout_report(law, models), notes=notes,
+        rows_used=int((~held).sum()), rows_excluded=excluded, param_count=table.param_count,
+        seq_len=seq_len, n_boot=n_boot, reference_batch_tokens=b_ref))
+
+
+def _batch_law(table, coefs: np.ndarray, mN: np.ndarray, mD: np.ndarray | None, *, overhead: float, b_ref: float,
+               n_models: int, name: str, notes: list[str]):
+    """The fitted law; without D (``mD`` None) its exponent is N's."""
     cls = BY_PARAM_COUNT["batch"][table.param_count]
-    if D is None:
+    if mD is None:
         notes.append("without D the law reads its D input as N (exponent in N): give tokens to fit it in D.")
     fitted_range = [("N", float(mN.min()), float(mN.max()))]
-    if D is not None:
+    if mD is not None:
         fitted_range.append(("D", float(mD.min()), float(mD.max())))
     law = cls(coef=float(coefs[0]), d_exp=float(coefs[1]), n_exp=float(coefs[2]), overhead=overhead, name=name,
               provenance=Provenance(
                   citation=f"fitted by hpadvisor on {table.path}",
                   source=f"{table.path} (sha256 {table.sha256[:12]}); steps(B) = S_min (1 + B_noise/B) per "
                   f"model, B_crit = {overhead:g} B_noise + {1 + overhead:g} x {b_ref:.6g} tokens (reference batch); "
-                  f"power law over {len(train)} models",
+                  f"power law over {n_models} models",
                   fitted_range=tuple(fitted_range),
                   notes=f"N = {table.param_count} parameters; batch in tokens.",
               ))
-    if D is None:
-        law = _n_only(law)
-        if "d_exp" in intervals:
-            intervals["n_exp"] = intervals.pop("d_exp")
-    report = []
-    for m in models:
-        if m.held_out:
-            pred = float(law.critical_batch_tokens(m.N, m.D if m.D is not None else m.N))
-            report.append({"model": m.label, "N": m.N, "D": m.D, "predicted_critical_batch_tokens": pred,
-                           "fitted_critical_batch_tokens": m.b_crit, "relative_error": pred / m.b_crit - 1})
-    excluded = {"held_out": int(held.sum())} if held.any() else {}
-    return acceptance.accept_batch(BatchFit(  # refused if not usable; a weak fit carries its warnings
-        law=law, models=models, intervals=intervals, holdout=report, notes=notes,
-        rows_used=int((~held).sum()), rows_excluded=excluded, param_count=table.param_count,
-        seq_len=seq_len, n_boot=n_boot, reference_batch_tokens=b_ref))
+    return _n_only(law) if mD is None else law
 
 
 def _n_only(law):
