@@ -41,7 +41,8 @@ def test_a_newer_format_is_refused_with_a_clear_message(tmp_path):
         (lambda d: d["provenance"]["fitted_range"].update(N=[5, 1]), "must be [low, high]"),
         (lambda d: d.update(extra=1), "unknown key 'extra'"),
         (lambda d: d["constants"].update(lr_coef=-1.0), "constant 'lr_coef' of steplaw must be >= 0 (default 1.79)"),
-        (lambda d: d["constants"].update(lr_coef=1e308), "must be a finite number (|x| <= 1e+100)"),
+        (lambda d: d["constants"].update(lr_coef=1e308), "constant lr_coef = 1e+308, beyond 1e+30: not a law's constant"),
+        (lambda d: d["constants"].update(lr_exp_n=-33.7), "constant exponent lr_exp_n = -33.7, beyond +-10"),
     ],
 )
 def test_bad_law_files(edit, fragment):

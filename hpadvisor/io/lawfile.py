@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from hpadvisor.errors import DataError, InvalidInputError, UnknownLawError, WeakFitWarning, did_you_mean
+from hpadvisor.io import plausible
 from hpadvisor.laws import REGISTRY
 from hpadvisor.laws.base import Law, Provenance
 
@@ -83,10 +84,6 @@ def dumps(law: Law, fit: Mapping[str, Any] | None = None) -> str:
     return yamlio.dumps(to_dict(law, fit))
 
 
-#: Largest constant a law file may give (E = 1e308 printed a 300-digit loss).
-MAX_CONSTANT = 1e100
-
-
 #: Exponents by name (the loss forms' alpha, beta, gamma; 'exp' in the others').  A decay exponent
 #: published > 0 must stay >= 0: at alpha = -5 the loss would rise with N (hpadvisor's fits refuse
 #: such a fit, so only a hand-edited file has one).  The lr and batch exponents ('exp' in the name)
@@ -138,11 +135,13 @@ def from_dict(data: Any, *, source: str = "law file") -> Law:
                 v = float(v.strip())
             except ValueError:
                 pass
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)) \
-                or abs(float(v)) > MAX_CONSTANT:
-            raise DataError(f"{source}: constant '{k}' must be a finite number (|x| <= {MAX_CONSTANT:.0e}), "
-                            f"not {v!r}.")
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(float(v)):
+            raise DataError(f"{source}: constant '{k}' must be a finite number, not {v!r}.")
         kwargs[k] = float(v)
+        problem = plausible.constant_problem(k, kwargs[k], exponent=plausible.is_exponent(k, form))
+        if problem:  # what a fit is refused for (E = 1e308 printed a 300-digit loss)
+            raise DataError(f"{source}: constant {problem}: not a law's constant (a fit giving it is refused); "
+                            "correct the value or refit (hpadvisor fit ...).")
         sign = _sign_rule(k, defaults.get(k))
         if sign == "non-negative" and not kwargs[k] >= 0:
             raise DataError(f"{source}: constant '{k}' of {form} must be >= 0 (default {defaults[k]:g}); "
@@ -204,9 +203,37 @@ def load_document(path: str | os.PathLike[str]) -> tuple[Law, dict[str, Any]]:
     if fit.get("converged", True) is not True and not said:  # hpadvisor writes one only with the warning why
         raise DataError(f"{path}: fit.converged is {fit['converged']!r} and no warning says why: the fit did not "
                         "converge and its constants are not a law; refit (hpadvisor fit ...).")
+    _check_intervals(law, fit, str(path))
     for text in said:  # a weak fit: every command that reads the file says so (cli/base prints it)
         warnings.warn(WeakFitWarning(f"{path}: {text}"), stacklevel=1)  # here: said once however often read
     return law, fit
+
+
+def _check_intervals(law: Law, fit: Mapping[str, Any], source: str) -> None:
+    """Refuse a law file whose constant lies outside its own recorded 95% interval (``fit.intervals_95``
+    of a final-loss fit, ``fit.bootstrap.interval_95`` of the others): a fit is refused for it, so the
+    constant was edited after the fit, or the intervals were."""
+    boot = fit.get("bootstrap")
+    for where, section in (("fit.intervals_95", fit.get("intervals_95")),
+                           ("fit.bootstrap.interval_95", boot.get("interval_95") if isinstance(boot, Mapping) else None)):
+        if section is None:
+            continue
+        if not isinstance(section, Mapping):
+            raise DataError(f"{source}: {where} must map a constant to [low, high].")
+        constants = law.constants()
+        for name, pair in section.items():
+            ok = (isinstance(pair, (list, tuple)) and len(pair) == 2
+                  and all(isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) for x in pair))
+            if not ok:
+                raise DataError(f"{source}: {where}.{name} must be [low, high], two finite numbers.")
+            if name not in constants:
+                continue  # a constant of the fit the law does not keep
+            if name == "E" and 0 <= constants[name] < 1e-5:
+                continue  # a loss floor on the bound 0 of its range: a weak fit, said in fit.warnings
+            problem = plausible.interval_problem(f"constant {name}", constants[name], pair[0], pair[1])
+            if problem:
+                raise DataError(f"{source}: {problem}, recorded in {where}: the constant or its interval was edited "
+                                "after the fit; refit (hpadvisor fit ...) or correct it.")
 
 
 def check_new_name(name: str | None) -> None:
