@@ -4,7 +4,8 @@ sweeps, critical batch, loss curves).
 A fit that is **not usable** is refused: :class:`FitError`, one line naming why, exit 2, and no law
 file written (a law file is written only from an accepted fit):
 
-* a constant is not finite, or absurd: a coefficient beyond 1e30 in size, an exponent beyond 10;
+* a constant is not finite, or absurd: a coefficient beyond 1e30 in size, an exponent beyond 10
+  (``io.plausible``, which the law-file reader applies too);
 * a constant whose sign the law's form fixes has the other sign (a loss exponent <= 0: the loss
   would not fall with N or D);
 * the law explains less than half the variance of what it was fitted to (R^2 below 0.5);
@@ -46,12 +47,13 @@ from typing import Any, TypeVar
 import numpy as np
 
 from hpadvisor.errors import FitError
+from hpadvisor.io import plausible
 
 R2_FLOOR = 0.5
 R2_WEAK = 0.9
 POINTS_PER_CONSTANT = 3
-MAX_COEFFICIENT = 1e30
-MAX_EXPONENT = 10.0
+MAX_COEFFICIENT = plausible.MAX_COEFFICIENT  # the bounds a law file is read with too (io.plausible)
+MAX_EXPONENT = plausible.MAX_EXPONENT
 EXPONENT_WIDTH = 1.0
 #: A sweep law's predicted loss cost of a 2x lr or batch error above this is not a loss surface.
 MAX_SENSITIVITY = 1.0
@@ -89,12 +91,9 @@ def judge(e: Evidence) -> tuple[str, ...]:
     """The warnings of a usable fit (empty when it is sound); :class:`FitError` when it is not usable."""
     for name, value in e.constants.items():
         v = float(value)
-        if not math.isfinite(v):
-            raise _refuse(e, f"{name} = {v}")
-        if name in e.exponents and abs(v) > MAX_EXPONENT:
-            raise _refuse(e, f"exponent {name} = {v:.4g}, beyond +-{MAX_EXPONENT:g} (no scaling law has one)")
-        if abs(v) > MAX_COEFFICIENT:
-            raise _refuse(e, f"{name} = {v:.3g}, beyond {MAX_COEFFICIENT:.0e}")
+        problem = plausible.constant_problem(name, v, exponent=name in e.exponents)
+        if problem:
+            raise _refuse(e, problem)
         if name in e.positive and not v > 0:
             raise _refuse(e, f"{name} = {v:.4g} must be > 0 (the loss would not fall as it grows)"
                           if name in e.exponents else f"{name} = {v:.4g} must be > 0")
@@ -108,10 +107,9 @@ def judge(e: Evidence) -> tuple[str, ...]:
     for name, iv in sorted(e.intervals.items(), key=lambda kv: kv[0] not in e.exponents):  # exponents first
         if name not in e.constants or len(iv) != 2:
             continue
-        lo, hi, v = float(iv[0]), float(iv[1]), float(e.constants[name])
-        if not (lo - 1e-9 * max(abs(lo), abs(v)) <= v <= hi + 1e-9 * max(abs(hi), abs(v))):  # rounding aside
-            raise _refuse(e, f"{name} = {v:.4g} lies outside its own 95% bootstrap interval "
-                             f"[{lo:.4g}, {hi:.4g}] (the resamples do not agree with the fit)")
+        problem = plausible.interval_problem(name, e.constants[name], iv[0], iv[1])
+        if problem:
+            raise _refuse(e, f"{problem} (the resamples do not agree with the fit)")
     warnings = list(e.own_warnings)
     if e.converged is False:
         warnings.append(f"weak fit: the optimiser stopped before converging, with {', '.join(e.unpinned)} on a bound of "
@@ -244,7 +242,7 @@ def accept_curves(fit: R) -> R:
     worst = min(r2s)
     name = next((r.name for r in f.runs if float(r.r2) == worst), "")
     e = Evidence(what=f"the {type(f.law).key} fit", constants=constants,
-                 exponents=[k for k in constants if k in ("alpha", "beta", "gamma")],
+                 exponents=[k for k in constants if plausible.is_exponent(k, type(f.law).key)],
                  r2=worst, r2_of=f"run {name}" if name else "the runs", converged=bool(f.converged),
                  intervals=dict(f.intervals), points=sum(int(r.points) for r in f.runs), points_of="loss points",
                  fitted=len(constants) - len(getattr(f, "fixed", {}) or {}),
