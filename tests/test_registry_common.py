@@ -96,3 +96,38 @@ def test_extrapolation_is_one_inside_and_grows_outside(key, law):
         assert factor == pytest.approx(10.0) and reasons
         factor, _ = law.extrapolation({name: lo / 4})
         assert factor == pytest.approx(4.0)
+
+
+def _law_classes():
+    import importlib
+    import pkgutil
+
+    import hpadvisor.laws as pkg
+
+    for info in pkgutil.iter_modules(pkg.__path__):
+        importlib.import_module(f"hpadvisor.laws.{info.name}")
+    todo, seen = [Law], []
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                todo.append(sub)
+    return seen
+
+
+#: Each declared kind and the method a law of that kind offers (Law.kinds).
+KIND_METHODS = {"curve": "curve", "sensitivity": "relative_loss_cost", "timescale": "timescale"}
+
+
+def test_kinds_are_declared_exactly_by_the_laws_that_have_them():
+    classes = _law_classes()
+    assert len(classes) > 30
+    declared = {cls.__name__: set(cls.kinds) for cls in classes if cls.kinds}
+    by_method = {cls.__name__: {k for k, m in KIND_METHODS.items() if callable(getattr(cls, m, None))}
+                 for cls in classes}
+    for name, kinds in declared.items():
+        assert kinds <= {*KIND_METHODS, "reference-run"}, name
+    assert {n: k - {"reference-run"} for n, k in declared.items() if k - {"reference-run"}} == \
+        {n: k for n, k in by_method.items() if k}
+    assert {n for n, k in declared.items() if "reference-run" in k} == {"Bjorck"}
+    assert {k for k, law in REGISTRY.items() if "curve" in law.kinds} == {"mpl-25m", "mpl-100m", "mpl-400m"}

@@ -855,7 +855,7 @@ def weight_decay_timescale(ctx: Context) -> list[Finding]:
     sev = "warning" if not 1 / WD_WARN <= ratio <= WD_WARN else "info"
     if sev == "warning" and min(targets.values()) <= lam <= max(targets.values()):
         sev = "info"  # another published rule gives it
-    if hasattr(law, "timescale"):
+    if "timescale" in law.kinds:
         tau, tau_opt = b / (float(lr) * lam * tokens), b / (float(lr) * target * tokens)
         msg = (f"weight decay {lam:g}{default} {where} sets AdamW's timescale tau = B/(eta lambda D) to "
                f"{tau:.3g} of the run; {rec.law} puts the optimum at {tau_opt:.3g}, i.e. weight decay "
@@ -998,8 +998,8 @@ def build_context(cfg: TrainerConfig, *, params: float | None = None, tokens: fl
     except HpAdvisorError as exc:
         skipped = str(exc)
     sens = next((laws[k] for k in [*preferred, SENSITIVITY_KEY]
-                 if k in laws and hasattr(laws[k], "relative_loss_cost")), None)
-    curve = next((laws[k] for k in preferred if k in laws and hasattr(laws[k], "curve")), None)
+                 if k in laws and "sensitivity" in laws[k].kinds), None)
+    curve = next((laws[k] for k in preferred if k in laws and "curve" in laws[k].kinds), None)
     used = {x.registry_key for x in (sens, curve) if x is not None}
     if advice is not None:  # a law file that neither the advice, the lr/batch pricing nor the schedule rule used
         notes += [note for key, note in advice.unused if key not in used]

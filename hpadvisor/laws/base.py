@@ -16,6 +16,14 @@ it to the rest of the program:
     citation, source, notes, and the range of each input the constants were fitted on.  Asking
     outside that range is allowed; it is flagged as extrapolation with the factor by which it lies
     outside (see :meth:`Law.extrapolation`).
+``kinds``
+    what the law is beyond the quantities it outputs, declared by its class so that callers read
+    it instead of probing for methods: ``"curve"`` (predicts the loss curve under an lr schedule:
+    ``curve(eta, steps)``), ``"sensitivity"`` (prices an lr or batch off its optimum:
+    ``relative_loss_cost``), ``"timescale"`` (sets weight decay through AdamW's EMA timescale
+    tau = B / (eta lambda D), so lambda scales as 1 / eta: ``timescale(B, eta, lam, D)``),
+    ``"reference-run"`` (carries an lr tuned on a reference run to this one; that lr holds at the
+    reference run's batch).
 
 A fit (``hpadvisor fit``) returns ``dataclasses.replace(law, **fitted, provenance=...)``: a fitted
 law is the same kind of object as a published one.
@@ -110,6 +118,8 @@ class Law:
     inputs: ClassVar[Mapping[str, Input]] = {}
     outputs: ClassVar[Mapping[str, Output]] = {}
     formula: ClassVar[str] = ""
+    #: see the module docstring: "curve", "sensitivity", "timescale", "reference-run"
+    kinds: ClassVar[frozenset[str]] = frozenset()
 
     provenance: Provenance = field(
         default=Provenance(citation="", source=""), compare=False, repr=False, kw_only=True

@@ -254,6 +254,8 @@ _CURVE_OUTPUT = {"loss_floor": Output("loss_floor", "nats/token", "L0: the loss 
 class _CurveLaw:
     """What both curve laws share: the floor output and the warmup convention applied to eta."""
 
+    kinds: ClassVar[frozenset[str]] = frozenset({"curve"})
+
     def loss_floor(self):
         return np.float64(self.L0)
 

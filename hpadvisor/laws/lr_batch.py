@@ -198,6 +198,7 @@ class Bjorck(Law):
     """
 
     key = "bjorck"
+    kinds = frozenset({"reference-run"})
     title = "Token-horizon rule (Bjorck et al. 2024)"
     formula = "lr = lr_ref (D / D_ref)^-0.32"
     inputs = {

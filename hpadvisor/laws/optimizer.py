@@ -23,6 +23,7 @@ class AdamWTimescale(Law):
     """
 
     key = "adamw-timescale"
+    kinds = frozenset({"timescale"})
     title = "AdamW EMA timescale (Wang & Aitchison 2024)"
     formula = "lambda = B / (eta tau D)"
     inputs = {
@@ -141,6 +142,7 @@ class PowerLinesTimescale(Law):
     """
 
     key = "powerlines-wd"
+    kinds = frozenset({"timescale"})
     title = "Weight decay from the Power Lines timescale law (Bergsma et al. 2025)"
     formula = "lambda = B / (eta tau_opt D), tau_opt = c (D/N)^m"
     inputs = {

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -38,6 +39,8 @@ _COST_OUTPUTS = {
 
 class _LossCost:
     """relative_loss_cost and the 2x figures, for any law carrying the five bowl constants."""
+
+    kinds: ClassVar[frozenset[str]] = frozenset({"sensitivity"})
 
     lr_lo: float
     lr_hi: float

@@ -264,6 +264,13 @@ class _Builder:
             self.vars.update(peak_flops=hw.peak_flops, mfu=hw.mfu,
                              accelerator_count=float(hw.count) if hw.count else None)
         self.recs: dict[str, Recommendation] = {}
+        # set by the stages
+        self.batch: Recommendation | None = None  # the batch law's row
+        self.own_batch: dict[str, float | None] = {}  # each lr/batch law's own batch
+        self.planned: float | None = None  # the run file's batch
+        self.b_use: float = 0.0  # the batch in use: planned, else the batch law's
+        self.from_batch: tuple[str, ...] = ()  # what rows computed from b_use inherit
+        self.steps = 0
 
     # -- generic ---------------------------------------------------------------------------------
     def candidates(self, quantity: str, keys: Sequence[str] | None = None) -> list[str]:
@@ -378,6 +385,177 @@ class _Builder:
             inherit=inherit,
         )
 
+    # -- the stages, in the order recommend() runs them (each may use the values before it) --------
+    def loss(self) -> None:
+        loss = self.from_laws("final_loss")
+        if loss is not None and loss.value is not None:
+            self.vars["final_loss"] = loss.value
+
+    def lr_and_batch(self) -> None:
+        """lr and batch at each law's own optimum; the batch in use; every lr at that batch."""
+        spec = self.spec
+        batch = self.batch = self.from_laws("batch_tokens")
+        if batch is not None:
+            self.own_batch = {batch.law: batch.value, **{k: v for k, v in batch.alternatives.items() if v}}
+        planned = self.planned = spec.batch_tokens
+        b_use = planned if planned is not None else (batch.value if batch else None)
+        if b_use is None:
+            raise InvalidInputError("no batch law applies and no batch is planned: give `batch`.")
+        self.b_use = b_use
+        self.vars["batch_tokens"] = b_use
+        if batch is not None and planned is not None:
+            self.recs["batch_tokens"] = _with_note(
+                batch, f"planned batch {units.format_si(planned)} tokens is "
+                f"{planned / batch.value:.2f}x this; peak_lr is rescaled to it (sqrt-batch)."  # type: ignore[operator]
+            )
+        lr = self.from_laws("peak_lr", transform=self.at_planned_batch,
+                            notes=_planned_note("planned peak lr", spec.optimizer.lr, "peak_lr"))
+        if lr is not None and lr.value is not None:
+            self.vars["peak_lr"] = lr.value
+        # Quantities computed from the batch in use inherit the batch law's extrapolation only when
+        # that batch came from the law, not from the user's plan.
+        self.from_batch = () if planned is not None else ("batch_tokens",)
+
+    def at_planned_batch(self, key: str, lr: float) -> tuple[float, str | None]:
+        """An lr law's value moved to the batch in use by the square-root rule, from the batch the
+        lr holds at: the law's own optimum, else the primary batch law's, else (a reference-run
+        law) the reference run's."""
+        sqrt = self.laws.get("sqrt-batch")
+        if not math.isfinite(lr):
+            return lr, None
+        law = self.laws[key]
+        if "reference-run" in law.kinds:
+            src = self.spec.optimizer.reference_batch_tokens
+            if src is None or sqrt is None or src == self.b_use:
+                return lr, None
+            return float(sqrt.lr(lr, src, self.b_use)), (  # type: ignore[attr-defined]
+                f"{key} lr rescaled from the reference batch {units.format_si(src)} by sqrt-batch."
+            )
+        planned = self.planned
+        if planned is None or sqrt is None:
+            return lr, None
+        if key not in self.own_batch and "batch_tokens" not in law.outputs:
+            # an lr law without a batch of its own (Kaplan's eq. D.1): no batch to rescale from
+            return lr, f"{key} gives no batch of its own: its lr is not rescaled to the planned batch."
+        ref_b = self.batch.value if self.batch is not None else self.b_use
+        base = self.own_batch.get(key, ref_b)
+        scaled = float(sqrt.lr(lr, base, planned))  # type: ignore[attr-defined]
+        return scaled, (
+            f"x{scaled / lr:.3f} for the planned batch {units.format_si(planned)} tokens vs "
+            f"{units.format_si(base)} (sqrt-batch, Malladi et al. 2022)."  # type: ignore[arg-type]
+        )
+
+    def batch_sequences(self) -> None:
+        batch, seq_len = self.batch, self.spec.seq_len
+        if batch is None:
+            return
+        seqs = {k: (max(1, round(v / seq_len)) if v else None) for k, v in batch.alternatives.items()}
+        self.add(
+            "batch_sequences",
+            float(max(1, round(batch.value / seq_len))),  # type: ignore[operator]
+            "sequences",
+            batch.law,
+            description=f"batch_tokens in sequences of {seq_len}, rounded",
+            formula="round(batch_tokens / seq_len)",
+            source=batch.source,
+            alternatives={k: (float(v) if v else None) for k, v in seqs.items()},
+            alt_factors=batch.alternatives_extrapolation,
+            inherit=("batch_tokens",),
+        )
+
+    def critical_batch(self) -> None:
+        """The critical batch and the cost of the batch in use."""
+        cbs = self.from_laws("critical_batch_tokens")
+        if cbs is not None and cbs.value is not None:
+            self.vars["critical_batch_tokens"] = cbs.value
+            for q in ("batch_data_overhead", "batch_step_overhead"):
+                self.from_laws(q, inherit=("critical_batch_tokens", *self.from_batch))
+
+    def schedule(self) -> None:
+        """Steps, warmup, the final lr and (WSD) the cooldown fraction."""
+        spec = self.spec
+        steps = self.steps = math.ceil(spec.tokens / self.b_use)
+        self.add(
+            "total_steps", float(steps), "steps", "definition",
+            description="optimizer steps for the token budget at the batch in use",
+            formula="ceil(tokens / batch_tokens)", inherit=self.from_batch,
+        )
+        self.warmup()
+        sch = spec.schedule
+        if sch.shape in MIN_LR_RULE and "peak_lr" in self.vars:
+            self.min_lr(MIN_LR_RULE[sch.shape])
+        if sch.shape == "wsd":
+            self.from_laws("decay_fraction")
+
+    def warmup(self) -> None:
+        steps = self.steps
+        warm_notes = []
+        planned_warm = planned_warmup_steps(self.spec, self.b_use, steps)
+        if planned_warm is not None and planned_warm > steps:
+            shown = f"{planned_warm:.0f}" if planned_warm < 1e15 else f"{planned_warm:.3g}"
+            warm_notes.append(f"planned warmup: {shown} steps, longer than the whole run ({steps} "
+                              "steps): the lr would never reach its peak.")
+        elif planned_warm is not None:
+            warm_notes.append(f"planned warmup: {planned_warm:.0f} steps.")
+        warm = self.from_laws("warmup_steps", inherit=self.from_batch, notes=warm_notes)
+        if warm is not None and warm.value is not None and warm.value > 0.1 * steps:
+            self.recs["warmup_steps"] = _with_note(
+                warm, f"this is {warm.value / steps:.0%} of the run's {steps} steps: consider a shorter warmup."
+            )
+
+    def min_lr(self, primary: str) -> None:
+        """The final lr, by the rule that fits the schedule's shape first."""
+        spec, sch = self.spec, self.spec.schedule
+        keys = [primary] + [k for k in MIN_LR_RULES if k != primary]
+        notes = []
+        if sch.min_lr is not None:
+            notes.append(f"planned min lr: {units.format_sci(sch.min_lr)}.")
+        elif sch.min_lr_ratio is not None:
+            peak = spec.optimizer.lr if spec.optimizer.lr is not None else self.vars["peak_lr"]
+            which = "planned" if spec.optimizer.lr is not None else "recommended"
+            notes.append(f"planned min lr: {sch.min_lr_ratio:g} x the {which} peak = "
+                         f"{units.format_sci(sch.min_lr_ratio * peak)}.")  # type: ignore[operator]
+        self.from_laws("min_lr", keys=keys, primary=primary, inherit=("peak_lr",), notes=notes)
+
+    def optimizer(self) -> None:
+        """Weight decay and Adam's beta2 (Adam and AdamW only)."""
+        spec = self.spec
+        if spec.optimizer.name not in ("adamw", "adam"):
+            return
+        wd = self.from_laws("weight_decay", inherit=("peak_lr", *self.from_batch),
+                            notes=_planned_note("planned weight decay", spec.optimizer.weight_decay, ""))
+        lr_used, lr_planned = self.vars.get("peak_lr"), spec.optimizer.lr
+        if (wd is not None and wd.value is not None and "timescale" in self.laws[wd.law].kinds
+                and lr_used and lr_planned and abs(lr_planned / lr_used - 1) > 0.01):
+            # the timescale rules hold eta x lambda fixed: lambda scales as 1 / eta
+            self.recs["weight_decay"] = _with_note(
+                wd, f"computed with the advised peak lr {units.format_sci(lr_used)}; with the planned "
+                f"lr {units.format_sci(lr_planned)} the same timescale needs "
+                f"{wd.value * lr_used / lr_planned:.3g} (lambda = B / (eta tau D)).")
+        self.from_laws("adam_beta2", inherit=self.from_batch,
+                       notes=_planned_note("planned beta2", spec.optimizer.beta2, "adam_beta2"))
+
+    def compute(self) -> None:
+        """Compute, tokens per parameter, the compute-optimal split and its loss gap, time."""
+        spec = self.spec
+        comp = self.from_laws("compute_flops")
+        self.add(
+            "tokens_per_param", spec.tokens / spec.model.params, "tokens/param", "definition",
+            description="training tokens per total parameter", formula="tokens / params",
+        )
+        opt_n = self.from_laws("compute_optimal_params")
+        self.from_laws("compute_optimal_tokens")
+        if opt_n is not None and opt_n.value is not None:
+            _loss_gap(self, opt_n)
+        if comp is not None and comp.value is not None:
+            self.vars["compute_flops"] = comp.value
+            self.from_laws("accelerator_hours")
+            self.from_laws("wall_clock_hours")
+
+    def sorted_recommendations(self) -> tuple[Recommendation, ...]:
+        order = [name for names in GROUPS.values() for name in names]
+        return tuple(sorted(self.recs.values(), key=lambda r: order.index(r.name)))
+
 
 def recommend(
     spec: RunSpec,
@@ -409,151 +587,14 @@ def recommend(
     b = _Builder(spec, laws, choices, preferred)
     if loss_law and "compute_optimal_params" in laws[loss_law].outputs:
         b.choices = {**choices, "compute_optimal_params": loss_law, "compute_optimal_tokens": loss_law}
-
-    # -- loss ------------------------------------------------------------------------------------
-    loss = b.from_laws("final_loss")
-    if loss is not None and loss.value is not None:
-        b.vars["final_loss"] = loss.value
-
-    # -- lr and batch at each law's own optimum -----------------------------------------------
-    batch = b.from_laws("batch_tokens")
-    own_batch: dict[str, float] = {}
-    if batch is not None:
-        own_batch = {batch.law: batch.value, **{k: v for k, v in batch.alternatives.items() if v}}
-    planned = spec.batch_tokens
-    b_use = planned if planned is not None else (batch.value if batch else None)
-    if b_use is None:
-        raise InvalidInputError("no batch law applies and no batch is planned: give `batch`.")
-    b.vars["batch_tokens"] = b_use
-    if batch is not None and planned is not None:
-        b.recs["batch_tokens"] = _with_note(
-            batch, f"planned batch {units.format_si(planned)} tokens is "
-            f"{planned / batch.value:.2f}x this; peak_lr is rescaled to it (sqrt-batch)."
-        )
-
-    sqrt = laws.get("sqrt-batch")
-    ref_b = batch.value if batch is not None else b_use
-
-    def at_planned_batch(key: str, lr: float) -> tuple[float, str | None]:
-        if not math.isfinite(lr):
-            return lr, None
-        if key == "bjorck":
-            src = spec.optimizer.reference_batch_tokens
-            if src is None or sqrt is None or src == b_use:
-                return lr, None
-            return float(sqrt.lr(lr, src, b_use)), (
-                f"bjorck lr rescaled from the reference batch {units.format_si(src)} by sqrt-batch."
-            )
-        if planned is None or sqrt is None:
-            return lr, None
-        if key not in own_batch and key in laws and "batch_tokens" not in laws[key].outputs:
-            # an lr law without a batch of its own (Kaplan's eq. D.1): no batch to rescale from
-            return lr, f"{key} gives no batch of its own: its lr is not rescaled to the planned batch."
-        base = own_batch.get(key, ref_b)
-        scaled = float(sqrt.lr(lr, base, planned))
-        return scaled, (
-            f"x{scaled / lr:.3f} for the planned batch {units.format_si(planned)} tokens vs "
-            f"{units.format_si(base)} (sqrt-batch, Malladi et al. 2022)."
-        )
-
-    lr = b.from_laws("peak_lr", transform=at_planned_batch,
-                     notes=_planned_note("planned peak lr", spec.optimizer.lr, "peak_lr"))
-    if lr is not None and lr.value is not None:
-        b.vars["peak_lr"] = lr.value
-    # Quantities computed from the batch in use inherit the batch law's extrapolation only when
-    # that batch came from the law, not from the user's plan.
-    from_batch = () if planned is not None else ("batch_tokens",)
-
-    if batch is not None:
-        seqs = {k: (max(1, round(v / spec.seq_len)) if v else None) for k, v in batch.alternatives.items()}
-        b.add(
-            "batch_sequences",
-            float(max(1, round(batch.value / spec.seq_len))),
-            "sequences",
-            batch.law,
-            description=f"batch_tokens in sequences of {spec.seq_len}, rounded",
-            formula="round(batch_tokens / seq_len)",
-            source=batch.source,
-            alternatives={k: (float(v) if v else None) for k, v in seqs.items()},
-            alt_factors=batch.alternatives_extrapolation,
-            inherit=("batch_tokens",),
-        )
-
-    # -- critical batch and the cost of the batch in use ----------------------------------------
-    cbs = b.from_laws("critical_batch_tokens")
-    if cbs is not None and cbs.value is not None:
-        b.vars["critical_batch_tokens"] = cbs.value
-        for q in ("batch_data_overhead", "batch_step_overhead"):
-            b.from_laws(q, inherit=("critical_batch_tokens", *from_batch))
-
-    # -- schedule ------------------------------------------------------------------------------
-    steps = math.ceil(spec.tokens / b_use)
-    b.add(
-        "total_steps", float(steps), "steps", "definition",
-        description="optimizer steps for the token budget at the batch in use",
-        formula="ceil(tokens / batch_tokens)", inherit=from_batch,
-    )
-    warm_notes = []
-    sch = spec.schedule
-    planned_warm = planned_warmup_steps(spec, b_use, steps)
-    if planned_warm is not None and planned_warm > steps:
-        shown = f"{planned_warm:.0f}" if planned_warm < 1e15 else f"{planned_warm:.3g}"
-        warm_notes.append(f"planned warmup: {shown} steps, longer than the whole run ({steps} "
-                          "steps): the lr would never reach its peak.")
-    elif planned_warm is not None:
-        warm_notes.append(f"planned warmup: {planned_warm:.0f} steps.")
-    warm = b.from_laws("warmup_steps", inherit=from_batch, notes=warm_notes)
-    if warm is not None and warm.value is not None and warm.value > 0.1 * steps:
-        b.recs["warmup_steps"] = _with_note(
-            warm, f"this is {warm.value / steps:.0%} of the run's {steps} steps: consider a shorter warmup."
-        )
-    if sch.shape in MIN_LR_RULE and "peak_lr" in b.vars:
-        primary = MIN_LR_RULE[sch.shape]
-        keys = [primary] + [k for k in MIN_LR_RULES if k != primary]
-        notes = []
-        if sch.min_lr is not None:
-            notes.append(f"planned min lr: {units.format_sci(sch.min_lr)}.")
-        elif sch.min_lr_ratio is not None:
-            peak = spec.optimizer.lr if spec.optimizer.lr is not None else b.vars["peak_lr"]
-            which = "planned" if spec.optimizer.lr is not None else "recommended"
-            notes.append(f"planned min lr: {sch.min_lr_ratio:g} x the {which} peak = "
-                         f"{units.format_sci(sch.min_lr_ratio * peak)}.")
-        b.from_laws("min_lr", keys=keys, primary=primary, inherit=("peak_lr",), notes=notes)
-    if sch.shape == "wsd":
-        b.from_laws("decay_fraction")
-
-    # -- optimizer -----------------------------------------------------------------------------
-    if spec.optimizer.name in ("adamw", "adam"):
-        wd = b.from_laws("weight_decay", inherit=("peak_lr", *from_batch),
-                         notes=_planned_note("planned weight decay", spec.optimizer.weight_decay, ""))
-        lr_used, lr_planned = b.vars.get("peak_lr"), spec.optimizer.lr
-        if (wd is not None and wd.value is not None and wd.law in ("adamw-timescale", "powerlines-wd")
-                and lr_used and lr_planned and abs(lr_planned / lr_used - 1) > 0.01):
-            # the timescale rules hold eta x lambda fixed: lambda scales as 1 / eta
-            b.recs["weight_decay"] = _with_note(
-                wd, f"computed with the advised peak lr {units.format_sci(lr_used)}; with the planned "
-                f"lr {units.format_sci(lr_planned)} the same timescale needs "
-                f"{wd.value * lr_used / lr_planned:.3g} (lambda = B / (eta tau D)).")
-        b.from_laws("adam_beta2", inherit=from_batch,
-                    notes=_planned_note("planned beta2", spec.optimizer.beta2, "adam_beta2"))
-
-    # -- compute -------------------------------------------------------------------------------
-    comp = b.from_laws("compute_flops")
-    b.add(
-        "tokens_per_param", spec.tokens / spec.model.params, "tokens/param", "definition",
-        description="training tokens per total parameter", formula="tokens / params",
-    )
-    opt_n = b.from_laws("compute_optimal_params")
-    b.from_laws("compute_optimal_tokens")
-    if opt_n is not None and opt_n.value is not None:
-        _loss_gap(b, opt_n)
-    if comp is not None and comp.value is not None:
-        b.vars["compute_flops"] = comp.value
-        b.from_laws("accelerator_hours")
-        b.from_laws("wall_clock_hours")
-
-    order = [name for names in GROUPS.values() for name in names]
-    recs = tuple(sorted(b.recs.values(), key=lambda r: order.index(r.name)))
+    b.loss()
+    b.lr_and_batch()
+    b.batch_sequences()
+    b.critical_batch()
+    b.schedule()
+    b.optimizer()
+    b.compute()
+    recs = b.sorted_recommendations()
     transfer = None
     if spec.proxy:
         from hpadvisor.transfer.plan import plan_from_spec
@@ -573,10 +614,10 @@ def _unused_laws(preferred: Sequence[str], recs: Sequence[Recommendation],
             continue
         law = laws[key]
         hint = ""
-        if hasattr(law, "curve"):
+        if "curve" in law.kinds:
             hint = (" It predicts loss curves under a schedule: use `hpadvisor predict` or `hpadvisor "
                     "compare-schedules` with its file.")
-        elif hasattr(law, "relative_loss_cost"):
+        elif "sensitivity" in law.kinds:
             hint = " It prices lr and batch deviations: `hpadvisor check` uses it."
         notes.append((key, f"{key}: a {type(law).key} law, which gives none of the advised quantities for this run; "
                            f"it was not used.{hint}"))
@@ -631,6 +672,87 @@ def _loss_gap(b: _Builder, opt_n: Recommendation) -> None:
     )
 
 
+def _advised(spec: RunSpec | None, advice: Advice | None, name: str) -> float:
+    """The advice's value of ``name`` for a schedule value neither given nor planned."""
+    v = advice.value(name) if advice is not None else None
+    if v is None:
+        param = {"peak_lr": "peak"}.get(name, name)  # planned_schedule's own parameter
+        where = "plan it in the run file or give " if spec is not None else "give "
+        raise InvalidInputError(f"no {name} for this schedule: {where}`{param}`.")
+    return v
+
+
+def _schedule_peak(spec: RunSpec | None, advice: Advice | None, notes: list[str]) -> float:
+    """The peak lr when none is given: the run file's, else the advice's."""
+    if spec is not None and spec.optimizer.lr is not None:
+        notes.append(f"peak lr {spec.optimizer.lr:g} (run file).")
+        return spec.optimizer.lr
+    peak = _advised(spec, advice, "peak_lr")
+    notes.append(f"peak lr {peak:.3g} (advice: {advice['peak_lr'].law}).")  # type: ignore[index]
+    return peak
+
+
+def _schedule_warmup(spec: RunSpec | None, advice: Advice | None, total: int, notes: list[str]) -> int:
+    """Warmup steps when none are given: the run file's (steps, a fraction of the run or tokens),
+    else none without a run file, else the advice's; at most the whole run."""
+    sch = spec.schedule if spec is not None else None
+    if sch is not None and sch.warmup_steps is not None:
+        warm: float = sch.warmup_steps
+        notes.append(f"warmup {round(warm)} steps (run file).")
+    elif sch is not None and sch.warmup_fraction is not None:
+        warm = sch.warmup_fraction * total
+        notes.append(f"warmup {round(warm)} steps = {sch.warmup_fraction:g} x the run (run file).")
+    elif sch is not None and sch.warmup_tokens is not None and spec is not None and spec.batch_tokens:
+        warm = sch.warmup_tokens / spec.batch_tokens
+        notes.append(f"warmup {round(warm)} steps = {units.format_si(sch.warmup_tokens)} tokens / batch (run file).")
+    elif spec is None:
+        warm = 0
+    else:
+        warm = _advised(spec, advice, "warmup_steps")
+        notes.append(f"warmup from the advice ({advice['warmup_steps'].law}).")  # type: ignore[index]
+    if round(warm) > total:
+        notes.append(f"warmup cut to the run's {total} steps (planned: {round(warm)}).")
+    return int(min(round(warm), total))
+
+
+def _schedule_floor(sch, advice: Advice | None, shape: str, peak: float,
+                    notes: list[str]) -> tuple[float | None, float | None]:
+    """(min_lr, min_lr_ratio) when neither is given: the run file's, else for a cosine or WSD
+    schedule the advice's floor as a fraction of its own peak."""
+    min_lr, min_lr_ratio = sch.min_lr, sch.min_lr_ratio
+    floored = shape not in ("constant", "d2z")  # build() sets these floors itself
+    if min_lr is not None and floored:
+        notes.append(f"min lr {min_lr:.3g} (run file).")
+    elif min_lr_ratio is not None and floored:
+        notes.append(f"min lr {min_lr_ratio * peak:.3g} = {min_lr_ratio:g} x the peak (run file).")
+    elif min_lr is not None or min_lr_ratio is not None:
+        notes.append(f"the run file's min lr is not used: a {shape} schedule sets its own floor.")
+    if min_lr is None and min_lr_ratio is None and shape in ("cosine", "wsd", "wsd_restarts") and advice is not None:
+        rec, advised_peak = advice.get("min_lr"), advice.value("peak_lr")
+        if rec is not None and rec.value is not None and advised_peak:
+            # the advice's floor is a fraction of its own peak: keep the fraction for the peak in use
+            min_lr_ratio = min(rec.value / advised_peak, 1.0)
+            notes.append(f"min lr {min_lr_ratio * peak:.3g} = {min_lr_ratio:.3g} x the peak (advice: {rec.law}).")
+    return min_lr, min_lr_ratio
+
+
+def _schedule_convention(sch, shape: str, peak: float, min_lr: float | None, min_lr_ratio: float | None,
+                         warmup_init: float, notes: list[str]) -> tuple[str, float]:
+    """(convention, warmup_init) when no convention is given: the run file's trainer's, else
+    Megatron's formulas; HF's WSD warms up from its floor."""
+    from hpadvisor import schedules
+
+    trainer = sch.trainer if sch is not None else None
+    convention = (schedules.trainer_convention(trainer) or "megatron") if trainer else "megatron"
+    if not warmup_init:  # HF's WSD warms up from its floor
+        # a peak of 0 is refused by build() afterwards, in its words
+        floor = min_lr_ratio if min_lr_ratio is not None else (min_lr or 0.0) / peak if peak else 0.0
+        warmup_init = schedules.warmup_start(trainer, shape, floor)
+        if warmup_init:
+            notes.append(f"warmup from {warmup_init:g} x the peak (HF's warmup_stable_decay starts at min_lr_ratio).")
+    return convention, warmup_init
+
+
 def planned_schedule(
     spec: RunSpec | None,
     advice: Advice | None,
@@ -658,61 +780,19 @@ def planned_schedule(
 
     sch = spec.schedule if spec is not None else None
     notes: list[str] = []
-
-    def advised(name: str) -> float:
-        v = advice.value(name) if advice is not None else None
-        if v is None:
-            param = {"peak_lr": "peak"}.get(name, name)  # this function's own parameter
-            where = "plan it in the run file or give " if spec is not None else "give "
-            raise InvalidInputError(f"no {name} for this schedule: {where}`{param}`.")
-        return v
-
     shape = shape or (sch.shape if sch is not None else None)
     if shape is None:
         raise InvalidInputError("no schedule shape: give `shape` (cosine, wsd, linear, d2z, constant, ...).")
     if total_steps is None:
-        total_steps = int(advised("total_steps"))
+        total_steps = int(_advised(spec, advice, "total_steps"))
         notes.append(f"total steps {total_steps} (advice: tokens / batch).")
     total = schedules.check_length(total_steps, "`total_steps`")
-    if peak is None and spec is not None and spec.optimizer.lr is not None:
-        peak = spec.optimizer.lr
-        notes.append(f"peak lr {peak:g} (run file).")
-    elif peak is None:
-        peak = advised("peak_lr")
-        notes.append(f"peak lr {peak:.3g} (advice: {advice['peak_lr'].law}).")  # type: ignore[index]
+    if peak is None:
+        peak = _schedule_peak(spec, advice, notes)
     if warmup_steps is None:
-        if sch is not None and sch.warmup_steps is not None:
-            warm: float = sch.warmup_steps
-            notes.append(f"warmup {round(warm)} steps (run file).")
-        elif sch is not None and sch.warmup_fraction is not None:
-            warm = sch.warmup_fraction * total
-            notes.append(f"warmup {round(warm)} steps = {sch.warmup_fraction:g} x the run (run file).")
-        elif sch is not None and sch.warmup_tokens is not None and spec is not None and spec.batch_tokens:
-            warm = sch.warmup_tokens / spec.batch_tokens
-            notes.append(f"warmup {round(warm)} steps = {units.format_si(sch.warmup_tokens)} tokens / batch (run file).")
-        elif spec is None:
-            warm = 0
-        else:
-            warm = advised("warmup_steps")
-            notes.append(f"warmup from the advice ({advice['warmup_steps'].law}).")  # type: ignore[index]
-        warmup_steps = int(min(round(warm), total))
-        if round(warm) > total:
-            notes.append(f"warmup cut to the run's {total} steps (planned: {round(warm)}).")
+        warmup_steps = _schedule_warmup(spec, advice, total, notes)
     if min_lr is None and min_lr_ratio is None and sch is not None:
-        min_lr, min_lr_ratio = sch.min_lr, sch.min_lr_ratio
-        floored = shape not in ("constant", "d2z")  # build() sets these floors itself
-        if min_lr is not None and floored:
-            notes.append(f"min lr {min_lr:.3g} (run file).")
-        elif min_lr_ratio is not None and floored:
-            notes.append(f"min lr {min_lr_ratio * peak:.3g} = {min_lr_ratio:g} x the peak (run file).")
-        elif min_lr is not None or min_lr_ratio is not None:
-            notes.append(f"the run file's min lr is not used: a {shape} schedule sets its own floor.")
-        if min_lr is None and min_lr_ratio is None and shape in ("cosine", "wsd", "wsd_restarts") and advice is not None:
-            rec, advised_peak = advice.get("min_lr"), advice.value("peak_lr")
-            if rec is not None and rec.value is not None and advised_peak:
-                # the advice's floor is a fraction of its own peak: keep the fraction for the peak in use
-                min_lr_ratio = min(rec.value / advised_peak, 1.0)
-                notes.append(f"min lr {min_lr_ratio * peak:.3g} = {min_lr_ratio:.3g} x the peak (advice: {rec.law}).")
+        min_lr, min_lr_ratio = _schedule_floor(sch, advice, shape, peak, notes)
     if decay_fraction is None and sch is not None:
         decay_fraction = sch.decay_fraction
     if shape in ("wsd", "wsd_restarts") and decay_fraction is None and advice is not None:
@@ -722,14 +802,7 @@ def planned_schedule(
     if cooldowns is None and sch is not None:
         cooldowns = sch.cooldowns
     if convention is None:  # the run file's trainer, else Megatron's formulas
-        trainer = sch.trainer if sch is not None else None
-        convention = (schedules.trainer_convention(trainer) or "megatron") if trainer else "megatron"
-        if not warmup_init:  # HF's WSD warms up from its floor
-            # a peak of 0 is refused by build() below, in its words
-            floor = min_lr_ratio if min_lr_ratio is not None else (min_lr or 0.0) / peak if peak else 0.0
-            warmup_init = schedules.warmup_start(trainer, shape, floor)
-            if warmup_init:
-                notes.append(f"warmup from {warmup_init:g} x the peak (HF's warmup_stable_decay starts at min_lr_ratio).")
+        convention, warmup_init = _schedule_convention(sch, shape, peak, min_lr, min_lr_ratio, warmup_init, notes)
     sched = schedules.build(shape, peak=peak, total_steps=total, warmup_steps=warmup_steps, min_lr=min_lr,
                             min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
                             convention=convention, warmup_init=warmup_init, cooldowns=cooldowns, set_by=set_by)
