@@ -232,31 +232,33 @@ def parameterization(key: str, optimizer: str = "adamw") -> StandardParam:
     return PARAMETERIZATIONS[norm]
 
 
-def plan(
-    param: str,
-    base: Shape,
-    target: Shape,
-    tuned: Tuned,
-    *,
-    optimizer: str = "adamw",
-    target_batch_tokens: float | None = None,
-    target_tokens: float | None = None,
-) -> TransferPlan:
-    """Per-group settings for ``target`` from values tuned at ``base``."""
+@dataclass(frozen=True)
+class _Multipliers:
+    """Target over proxy: width (d_model), depth, MLP size and attention size (heads x head size)."""
+
+    width: float
+    depth: float
+    ffn: float
+    attn: float
+
+
+def _check_tuned(tuned: Tuned) -> None:
     from hpadvisor.laws.base import positive
 
-    law = parameterization(param, optimizer)
     for name, value in (("lr", tuned.lr), ("init_std", tuned.init_std), ("adam_eps", tuned.adam_eps)):
         positive(value, name, "transfer")
     if not (math.isfinite(tuned.weight_decay) and tuned.weight_decay >= 0):
         raise InvalidInputError(f"weight_decay must be >= 0. Got {tuned.weight_decay!r}.")
 
-    m_d = target.width / base.width
-    m_l = target.depth / base.depth
-    m_ffn = target.ffn / base.ffn
-    m_attn = (target.n_heads * target.head_dim) / (base.n_heads * base.head_dim)
-    ratios = [("width", m_d, MAX_RATIO), ("depth", m_l, MAX_RATIO), ("MLP size", m_ffn, MAX_RATIO),
-              ("attention size", m_attn, MAX_RATIO)]
+
+def _multipliers(base: Shape, target: Shape, tuned: Tuned, target_batch_tokens: float | None,
+                 target_tokens: float | None) -> _Multipliers:
+    """The shape multipliers; refused when a factor (shape, batch, tokens) is beyond what any
+    transfer rule was meant for."""
+    m = _Multipliers(width=target.width / base.width, depth=target.depth / base.depth, ffn=target.ffn / base.ffn,
+                     attn=(target.n_heads * target.head_dim) / (base.n_heads * base.head_dim))
+    ratios = [("width", m.width, MAX_RATIO), ("depth", m.depth, MAX_RATIO), ("MLP size", m.ffn, MAX_RATIO),
+              ("attention size", m.attn, MAX_RATIO)]
     for what, value in (("batch", target_batch_tokens), ("batch", tuned.batch_tokens),
                         ("token count", target_tokens), ("token count", tuned.tokens)):
         if value is not None and not (math.isfinite(value) and value >= 1):
@@ -269,60 +271,66 @@ def plan(
         if not (1 / limit <= r <= limit):
             raise InvalidInputError(f"the target's {what} is {r:.3g}x the proxy's: beyond the {limit:.0e}x "
                                     "either way any transfer rule was meant for; check the units.")
+    return m
+
+
+def _shape_notes(law: StandardParam, base: Shape, target: Shape, m: _Multipliers) -> list[str]:
     notes: list[str] = []
     for what, shape in (("proxy", base), ("target", target)):
         if shape.head_dim_assumed:
             notes.append(f"{what}: no n_heads or head_dim given; assumed head size {shape.head_dim}.")
-    if m_d < 1 or m_l < 1:
+    if m.width < 1 or m.depth < 1:
         notes.append(
-            f"the target is smaller than the proxy (width x{m_d:.3g}, depth x{m_l:.3g}): the rules are "
+            f"the target is smaller than the proxy (width x{m.width:.3g}, depth x{m.depth:.3g}): the rules are "
             "derived for growing models; transferring down is allowed but less tested."
         )
-    if law.registry_key in ("sp",) and (m_d != 1 or m_l != 1):
+    if law.registry_key in ("sp",) and (m.width != 1 or m.depth != 1):
         notes.append("SP does not transfer: the proxy's lr is not optimal at another width; "
                      "use mup, u-mup or completep to carry it.")
+    return notes
 
-    fan_in = {"embedding": m_d, "attn_qkv": m_d, "attn_out": m_attn, "mlp_in": m_d,
-              "mlp_out": m_ffn, "norm": m_d, "bias": m_d, "readout": m_d}
-    fan_out = {"attn_qkv": m_attn, "attn_out": m_d, "mlp_in": m_ffn, "mlp_out": m_d}
-    sgd = law.registry_key == "mup-sgd"
-    zero_vector_wd = law.vector_weight_decay_is_zero()
-    rows = []
-    for group in GROUPS:
-        m = fan_in[group]
-        if group in MATRIX_GROUPS:
-            if sgd:
-                lr_m = float(law.matrix_lr_sgd(m, fan_out[group]))
-                wd_m = float(law.matrix_wd_sgd(m, fan_out[group]))
-            else:
-                lr_m, wd_m = float(law.matrix_lr(m, m_l)), float(law.matrix_wd(m, m_l))
-            init_m = float(law.matrix_init(m))
-            fwd = float(law.hidden_forward(m))
-            eps_m = float(law.matrix_eps(m, m_l))
-        elif group == "embedding":
-            lr_m, wd_m = float(law.embedding_lr(m)), float(law.embedding_wd(m))
-            init_m, fwd, eps_m = 1.0, 1.0, float(law.outer_eps(m))
-        elif group == "readout":
-            lr_m, wd_m = float(law.readout_lr(m)), float(law.readout_wd(m))
-            init_m, fwd, eps_m = 1.0, float(law.readout_mult(m)), float(law.outer_eps(m))
-        else:  # norm gains and biases inside the blocks
-            lr_m, wd_m = float(law.vector_lr(m, m_l)), float(law.vector_wd(m, m_l))
-            init_m, fwd, eps_m = None, 1.0, float(law.vector_eps(m, m_l))
-        if law.unit_init() and init_m is not None:
-            init_std, init_m = 1.0, 1.0  # u-muP: unit variance everywhere; scale lives in `multiplier`
+
+def _group_row(law: StandardParam, group: str, tuned: Tuned, m: float, fan_out: float | None,
+               m_l: float) -> GroupRow:
+    """One group's row: ``m`` its fan-in width multiplier, ``fan_out`` its fan-out one (matrices)."""
+    if group in MATRIX_GROUPS:
+        if law.registry_key == "mup-sgd":
+            lr_m = float(law.matrix_lr_sgd(m, fan_out))
+            wd_m = float(law.matrix_wd_sgd(m, fan_out))
         else:
-            init_std = None if init_m is None else tuned.init_std * init_m
-        wd = tuned.weight_decay * wd_m
-        if zero_vector_wd and group not in MATRIX_GROUPS:
-            wd = 0.0
-        rows.append(GroupRow(
-            group=group, lr=tuned.lr * lr_m, init_std=init_std, multiplier=fwd, weight_decay=wd,
-            adam_eps=tuned.adam_eps * eps_m, lr_multiplier=lr_m, init_multiplier=init_m,
-            weight_decay_multiplier=wd_m, adam_eps_multiplier=eps_m, width_multiplier=m,
-        ))
+            lr_m, wd_m = float(law.matrix_lr(m, m_l)), float(law.matrix_wd(m, m_l))
+        init_m: float | None = float(law.matrix_init(m))
+        fwd = float(law.hidden_forward(m))
+        eps_m = float(law.matrix_eps(m, m_l))
+    elif group == "embedding":
+        lr_m, wd_m = float(law.embedding_lr(m)), float(law.embedding_wd(m))
+        init_m, fwd, eps_m = 1.0, 1.0, float(law.outer_eps(m))
+    elif group == "readout":
+        lr_m, wd_m = float(law.readout_lr(m)), float(law.readout_wd(m))
+        init_m, fwd, eps_m = 1.0, float(law.readout_mult(m)), float(law.outer_eps(m))
+    else:  # norm gains and biases inside the blocks
+        lr_m, wd_m = float(law.vector_lr(m, m_l)), float(law.vector_wd(m, m_l))
+        init_m, fwd, eps_m = None, 1.0, float(law.vector_eps(m, m_l))
+    if law.unit_init() and init_m is not None:
+        init_std, init_m = 1.0, 1.0  # u-muP: unit variance everywhere; scale lives in `multiplier`
+    else:
+        init_std = None if init_m is None else tuned.init_std * init_m
+    wd = tuned.weight_decay * wd_m
+    if law.vector_weight_decay_is_zero() and group not in MATRIX_GROUPS:
+        wd = 0.0
+    return GroupRow(
+        group=group, lr=tuned.lr * lr_m, init_std=init_std, multiplier=fwd, weight_decay=wd,
+        adam_eps=tuned.adam_eps * eps_m, lr_multiplier=lr_m, init_multiplier=init_m,
+        weight_decay_multiplier=wd_m, adam_eps_multiplier=eps_m, width_multiplier=m,
+    )
+
+
+def _recipe_rows(law: StandardParam, tuned: Tuned, m_d: float) -> list[GroupRow]:
+    """The recipe's extra rows (RECIPE_ONLY): a readout bias (x1) and the final norm (width only)."""
     final_lr, final_wd = float(law.vector_lr(m_d, 1.0)), float(law.vector_wd(m_d, 1.0))
     extra = []
     final_eps = float(law.outer_eps(m_d))
+    zero_vector_wd = law.vector_weight_decay_is_zero()
     for group, lr_m, wd_m, eps_m in (("readout_bias", 1.0, 1.0, 1.0), ("final_norm", final_lr, final_wd, final_eps)):
         extra.append(GroupRow(
             group=group, lr=tuned.lr * lr_m, init_std=None, multiplier=1.0,
@@ -330,7 +338,14 @@ def plan(
             lr_multiplier=lr_m, init_multiplier=None, weight_decay_multiplier=wd_m, adam_eps_multiplier=eps_m,
             width_multiplier=m_d if group == "final_norm" else 1.0,
         ))
-    if (m_ffn == 1) != (m_d == 1) or (m_attn == 1) != (m_d == 1):
+    return extra
+
+
+def _rule_notes(law: StandardParam, rows: list[GroupRow], m: _Multipliers) -> list[str]:
+    """What the rows do not say: fixed MLP or attention sizes, zero init, unit init, the final norm,
+    PyTorch's weight decay, width-wd's zero decay."""
+    notes = []
+    if (m.ffn == 1) != (m.width == 1) or (m.attn == 1) != (m.width == 1):
         notes.append("the MLP or attention size stays fixed while the width changes: muP then treats those "
                      "matrices as vector-like (one growing dimension), which these per-group rows do not; "
                      "scale them with the width, as proxies usually do.")
@@ -349,9 +364,32 @@ def plan(
             notes.append("weight_decay is PyTorch's (each step decays by lr x weight_decay): where a rule "
                          "scales the lr it divides weight_decay by the same factor, so the decay per step "
                          "stays at the proxy's (microsoft/mup MuAdam/MuSGD, unit_scaling).")
-    if zero_vector_wd:
+    if law.vector_weight_decay_is_zero():
         notes.append("width-wd: vector-like parameters (embedding, norms, biases, readout) get weight decay 0.")
+    return notes
 
+
+def plan(
+    param: str,
+    base: Shape,
+    target: Shape,
+    tuned: Tuned,
+    *,
+    optimizer: str = "adamw",
+    target_batch_tokens: float | None = None,
+    target_tokens: float | None = None,
+) -> TransferPlan:
+    """Per-group settings for ``target`` from values tuned at ``base``."""
+    law = parameterization(param, optimizer)
+    _check_tuned(tuned)
+    m = _multipliers(base, target, tuned, target_batch_tokens, target_tokens)
+    notes = _shape_notes(law, base, target, m)
+    fan_in = {"embedding": m.width, "attn_qkv": m.width, "attn_out": m.attn, "mlp_in": m.width,
+              "mlp_out": m.ffn, "norm": m.width, "bias": m.width, "readout": m.width}
+    fan_out = {"attn_qkv": m.attn, "attn_out": m.width, "mlp_in": m.ffn, "mlp_out": m.width}
+    rows = [_group_row(law, group, tuned, fan_in[group], fan_out.get(group), m.depth) for group in GROUPS]
+    extra = _recipe_rows(law, tuned, m.width)
+    notes += _rule_notes(law, rows, m)
     return TransferPlan(
         parameterization=law.registry_key,
         optimizer=optimizer.lower(),
@@ -360,10 +398,10 @@ def plan(
         tuned=tuned,
         target_batch_tokens=target_batch_tokens,
         target_tokens=target_tokens,
-        width_multiplier=m_d,
-        depth_multiplier=m_l,
+        width_multiplier=m.width,
+        depth_multiplier=m.depth,
         groups=tuple(rows),
-        residual_multiplier=float(law.residual(m_l)),
+        residual_multiplier=float(law.residual(m.depth)),
         attention_scale=law.attention_scale_absolute(target.head_dim, base.head_dim),
         not_transferred=tuple(_not_transferred(law, tuned, target_batch_tokens, target_tokens)),
         notes=tuple(notes),
