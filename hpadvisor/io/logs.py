@@ -195,6 +195,30 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     step = frame["step"].to_numpy(dtype=float)
     loss = frame["loss"].to_numpy(dtype=float)
     lr = frame["lr"].to_numpy(dtype=float) if "lr" in frame.columns else np.full(step.size, np.nan)
+    step, loss, lr, nan_loss = _ordered_steps(where, frame, step, loss, lr, nan_loss, notes)
+    step, loss, lr, nan_loss = _merge_repeated_steps(where, step, loss, lr, nan_loss, notes)
+    has_lr = ~np.isnan(lr)
+    lr_steps, lr_vals = step[has_lr], lr[has_lr]
+    if np.any(~np.isfinite(lr_vals)):
+        raise DataError(f"{where}: the lr column has a value that is not finite.")
+    _check_lr_range(lr_steps, lr_vals, where)
+    s_good, l_good, excluded = _finite_losses(step, loss, nan_loss, notes)
+    spikes = _spikes_and_divergence(s_good, l_good, lr_steps, lr_vals, planned_lr, excluded, notes)
+    if excluded:
+        shown = ", ".join(str(s) for s, _ in excluded[:5]) + (" ..." if len(excluded) > 5 else "")
+        notes.append(f"excluded {len(excluded)} diverged points (NaN/inf/non-positive/spikes) at steps {shown}.")
+    s_fit, l_fit = s_good[~spikes], l_good[~spikes]
+    if s_fit.size == 0:
+        raise DataError(f"{where}: no usable loss values (all blank, NaN, inf, not positive, or spikes).")
+    return LogRun(name=name, file=path, sha256=digest, steps=s_fit.astype(np.int64), loss=l_fit,
+                  lr_steps=lr_steps, lr=lr_vals, notes=tuple(notes), excluded=tuple(excluded),
+                  lr_column="lr" in frame.columns)
+
+
+def _ordered_steps(where: str, frame, step: np.ndarray, loss: np.ndarray, lr: np.ndarray, nan_loss: np.ndarray,
+                   notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows with a step, checked (whole, >= 0, within the length limit) and in step order;
+    rows with neither step, loss nor lr (another metric's) skipped."""
     nostep = ~np.isfinite(step)
     empty = nostep & np.isnan(loss) & np.isnan(lr) & ~nan_loss  # another metric's rows (eval), nothing of ours
     if empty.any():
@@ -220,38 +244,46 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
         order = np.argsort(step, kind="stable")
         step, loss, lr, nan_loss = step[order], loss[order], lr[order], nan_loss[order]
         notes.append("steps were not in order: sorted them.")
-    # repeated steps: merge rows that agree (an lr row and a loss row of the same step), reject others
+    return step, loss, lr, nan_loss
+
+
+def _merge_repeated_steps(where: str, step: np.ndarray, loss: np.ndarray, lr: np.ndarray, nan_loss: np.ndarray,
+                          notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Repeated steps (sorted input): rows that agree are merged (an lr row and a loss row of the
+    same step); different values at one step are refused."""
     uniq, first, counts = np.unique(step, return_index=True, return_counts=True)
-    if np.any(counts > 1):
-        keep_loss = np.full(uniq.size, np.nan)
-        keep_lr = np.full(uniq.size, np.nan)
-        idx = np.searchsorted(uniq, step)
-        for values, out, what in ((loss, keep_loss, "loss"), (lr, keep_lr, "lr")):
-            for i in np.flatnonzero(counts > 1):
-                v = values[idx == i]
-                v = v[~np.isnan(v)]
-                with np.errstate(all="ignore"):  # inf - inf, or two values near the float limit
-                    differ = v.size > 0 and not np.all(v == v[0]) and not (
-                        np.ptp(v) <= 1e-12 * max(1.0, float(np.abs(v).max())))
-                if differ:
-                    raise DataError(
-                        f"{where}: step {uniq[i]:g} appears {counts[i]} times with different {what} values "
-                        f"({', '.join(f'{x:g}' for x in v[:3])}): a run restarted from a checkpoint? Keep "
-                        "the later segment: drop the earlier one's rows from that step on (as TensorBoard does)."
-                    )
-            ok = ~np.isnan(values)
-            out[idx[ok]] = values[ok]
-        # a NaN loss and a number at the same step: the number stands (the NaN row is another logger's)
-        nan_at = np.zeros(uniq.size, dtype=bool)
-        nan_at[idx[nan_loss]] = True
-        nan_at &= np.isnan(keep_loss)
-        notes.append(f"{int(np.sum(counts - 1))} repeated step rows with identical values merged.")
-        step, loss, lr, nan_loss = uniq, keep_loss, keep_lr, nan_at
-    has_lr = ~np.isnan(lr)
-    lr_steps, lr_vals = step[has_lr], lr[has_lr]
-    if np.any(~np.isfinite(lr_vals)):
-        raise DataError(f"{where}: the lr column has a value that is not finite.")
-    _check_lr_range(lr_steps, lr_vals, where)
+    if not np.any(counts > 1):
+        return step, loss, lr, nan_loss
+    keep_loss = np.full(uniq.size, np.nan)
+    keep_lr = np.full(uniq.size, np.nan)
+    idx = np.searchsorted(uniq, step)
+    for values, out, what in ((loss, keep_loss, "loss"), (lr, keep_lr, "lr")):
+        for i in np.flatnonzero(counts > 1):
+            v = values[idx == i]
+            v = v[~np.isnan(v)]
+            with np.errstate(all="ignore"):  # inf - inf, or two values near the float limit
+                differ = v.size > 0 and not np.all(v == v[0]) and not (
+                    np.ptp(v) <= 1e-12 * max(1.0, float(np.abs(v).max())))
+            if differ:
+                raise DataError(
+                    f"{where}: step {uniq[i]:g} appears {counts[i]} times with different {what} values "
+                    f"({', '.join(f'{x:g}' for x in v[:3])}): a run restarted from a checkpoint? Keep "
+                    "the later segment: drop the earlier one's rows from that step on (as TensorBoard does)."
+                )
+        ok = ~np.isnan(values)
+        out[idx[ok]] = values[ok]
+    # a NaN loss and a number at the same step: the number stands (the NaN row is another logger's)
+    nan_at = np.zeros(uniq.size, dtype=bool)
+    nan_at[idx[nan_loss]] = True
+    nan_at &= np.isnan(keep_loss)
+    notes.append(f"{int(np.sum(counts - 1))} repeated step rows with identical values merged.")
+    return uniq, keep_loss, keep_lr, nan_at
+
+
+def _finite_losses(step: np.ndarray, loss: np.ndarray, nan_loss: np.ndarray,
+                   notes: list[str]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """(steps, losses) with a finite positive loss, and the excluded (step, reason) of the others;
+    a blank loss (not evaluated there) is neither."""
     excluded: list[tuple[int, str]] = []
     missing = np.isnan(loss) & ~nan_loss
     if missing.any():
@@ -267,7 +299,15 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
     for s, v in zip(step[bad], loss[bad], strict=True):
         excluded.append((int(s), f"loss {v:g} is not a finite positive number"))
     good = ~missing & ~bad
-    s_good, l_good = step[good], loss[good]
+    return step[good], loss[good], excluded
+
+
+def _spikes_and_divergence(s_good: np.ndarray, l_good: np.ndarray, lr_steps: np.ndarray, lr_vals: np.ndarray,
+                           planned_lr: np.ndarray | None, excluded: list[tuple[int, str]],
+                           notes: list[str]) -> np.ndarray:
+    """The points not fitted among the finite ones: spikes above the running median, and every
+    point from where the run diverged for good (unless the lr rose there); their reasons are
+    added to ``excluded``."""
     # A loss that rises at the end because the lr rose (a warmup, a WSD-S rewarm) is not a spike.
     tail_from = s_good[-SPIKE_WINDOW] if s_good.size >= SPIKE_WINDOW else (s_good[0] if s_good.size else 0)
     lr_tail = lr_vals[lr_steps >= tail_from - 1]
@@ -290,15 +330,7 @@ def _one_run(name: str, frame, nan_loss: np.ndarray, path: str, digest: str,
                          for s, v, spike in zip(s_good[start:], l_good[start:], spikes[start:], strict=True)
                          if not spike]
             spikes[start:] = True
-    if excluded:
-        shown = ", ".join(str(s) for s, _ in excluded[:5]) + (" ..." if len(excluded) > 5 else "")
-        notes.append(f"excluded {len(excluded)} diverged points (NaN/inf/non-positive/spikes) at steps {shown}.")
-    s_fit, l_fit = s_good[~spikes], l_good[~spikes]
-    if s_fit.size == 0:
-        raise DataError(f"{where}: no usable loss values (all blank, NaN, inf, not positive, or spikes).")
-    return LogRun(name=name, file=path, sha256=digest, steps=s_fit.astype(np.int64), loss=l_fit,
-                  lr_steps=lr_steps, lr=lr_vals, notes=tuple(notes), excluded=tuple(excluded),
-                  lr_column="lr" in frame.columns)
+    return spikes
 
 
 def diverged_from(loss: np.ndarray) -> int | None:

@@ -274,6 +274,92 @@ def _parquet(data: bytes) -> pd.DataFrame:
     return frame
 
 
+def _table_kind(p: Path, what: str) -> str:
+    """The reader for ``p``: by suffix, or tfevents for an event file or a directory of them."""
+    if p.is_dir():
+        if not event_files(p):
+            raise DataError(f"{what} '{p}' is a directory, not a file (nor a TensorBoard log directory).")
+        return "tfevents"
+    if is_event_file(p):
+        return "tfevents"
+    kind = SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise DataError(
+            f"{what} '{p}': unknown file type '{p.suffix}'. Use .csv, .tsv, .jsonl, .json, .parquet "
+            "or a TensorBoard event file."
+        )
+    return kind
+
+
+def _renames(frame: pd.DataFrame, columns: Mapping[str, Sequence[str]], required: Sequence[str],
+             mapping: Mapping[str, str], p: Path, what: str) -> dict[str, str]:
+    """column as read -> canonical name, by ``mapping`` first, else the first alias found;
+    refused when a mapped column is absent or a required one is not found."""
+    unknown = [k for k in mapping if k not in columns]
+    if unknown:
+        raise InvalidInputError(
+            f"`mapping` names '{unknown[0]}', which is not a column hpadvisor uses here "
+            f"({', '.join(columns)})."
+        )
+    by_norm: dict[str, str] = {}
+    for col in frame.columns:
+        by_norm.setdefault(normalise(col), col)
+    rename: dict[str, str] = {}
+    for canon, aliases in columns.items():
+        if canon in mapping:
+            col = mapping[canon]
+            if col not in frame.columns:
+                raise DataError(
+                    f"{what} '{p}': `mapping` {canon}={col}, but there is no column '{col}'. "
+                    f"Found: {', '.join(frame.columns)}."
+                )
+            rename[col] = canon
+            continue
+        for alias in (canon, *aliases):
+            found_col = by_norm.get(normalise(alias))
+            if found_col is not None and found_col not in rename:
+                rename[found_col] = canon
+                break
+    found = set(rename.values())
+    missing = [c for c in required if c not in found]
+    if missing:
+        raise DataError(
+            f"{what} '{p}' has no {missing[0]} column (accepted names: "
+            f"{', '.join([missing[0], *columns[missing[0]]])}). Found: {', '.join(frame.columns)}. "
+            f"Use `mapping` {missing[0]}=<column>."
+        )
+    return rename
+
+
+def _numbers(frame: pd.DataFrame, names: Sequence[str], p: Path, what: str) -> dict[str, np.ndarray]:
+    """Convert the columns ``names`` to float in place; a cell that is not a number is refused
+    with its row.  Returns the cells that say NaN (not missing), per column."""
+    import pandas as pd
+
+    nan_cells: dict[str, np.ndarray] = {}
+    for canon in names:
+        if canon not in frame.columns:
+            continue
+        col = frame[canon]
+        if pd.api.types.is_float_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
+            frame[canon] = col.astype(float)  # already numbers: nothing to report
+            continue
+        words = col.astype(str).str.strip().str.lower()
+        missing = col.isna() | words.isin(MISSING_WORDS)
+        nan = ~missing & words.isin(NAN_WORDS)
+        converted = pd.to_numeric(col.where(~(missing | nan)), errors="coerce")
+        bad = converted.isna() & ~missing & ~nan
+        if bad.any():
+            row = int(bad.to_numpy().nonzero()[0][0])
+            raise DataError(
+                f"{what} '{p}', {row_label(frame, row)}: {canon} = {_cut(repr(frame[canon].iloc[row]))} is not a number."
+            )
+        frame[canon] = converted.astype(float)
+        if nan.any():
+            nan_cells[canon] = nan.to_numpy(dtype=bool)
+    return nan_cells
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -301,19 +387,7 @@ def read_table(
     from hpadvisor.io.inputs import TABLE_LIMIT, check_input
 
     p = check_input(path, what=what, limit=TABLE_LIMIT, directory=True)  # before any byte is read
-    if p.is_dir():
-        if not event_files(p):
-            raise DataError(f"{what} '{p}' is a directory, not a file (nor a TensorBoard log directory).")
-        kind = "tfevents"
-    elif is_event_file(p):
-        kind = "tfevents"
-    else:
-        kind = SUFFIXES.get(p.suffix.lower())
-    if kind is None:
-        raise DataError(
-            f"{what} '{p}': unknown file type '{p.suffix}'. Use .csv, .tsv, .jsonl, .json, .parquet "
-            "or a TensorBoard event file."
-        )
+    kind = _table_kind(p, what)
     frame, digest = _read_frame(p, kind, what)
     read_notes = list(frame.attrs.get("read_notes", []))  # what the reader had to say (a cut-off event file)
     if not isinstance(frame, pd.DataFrame) or frame.shape[1] == 0:
@@ -322,64 +396,12 @@ def read_table(
     if reshape is not None:
         frame = reshape(frame)
     frame.attrs["rows"] = ("row", 2) if kind in ("csv", "tsv") else ("record", 1)  # how errors name a row
-    mapping = dict(mapping or {})
-    unknown = [k for k in mapping if k not in columns]
-    if unknown:
-        raise InvalidInputError(
-            f"`mapping` names '{unknown[0]}', which is not a column hpadvisor uses here "
-            f"({', '.join(columns)})."
-        )
-    by_norm: dict[str, str] = {}
-    for col in frame.columns:
-        by_norm.setdefault(normalise(col), col)
-    rename: dict[str, str] = {}
-    for canon, aliases in columns.items():
-        if canon in mapping:
-            col = mapping[canon]
-            if col not in frame.columns:
-                raise DataError(
-                    f"{what} '{p}': `mapping` {canon}={col}, but there is no column '{col}'. "
-                    f"Found: {', '.join(frame.columns)}."
-                )
-            rename[col] = canon
-            continue
-        for alias in (canon, *aliases):
-            col = by_norm.get(normalise(alias))
-            if col is not None and col not in rename:
-                rename[col] = canon
-                break
+    rename = _renames(frame, columns, required, dict(mapping or {}), p, what)
     found = set(rename.values())
-    missing = [c for c in required if c not in found]
-    if missing:
-        raise DataError(
-            f"{what} '{p}' has no {missing[0]} column (accepted names: "
-            f"{', '.join([missing[0], *columns[missing[0]]])}). Found: {', '.join(frame.columns)}. "
-            f"Use `mapping` {missing[0]}=<column>."
-        )
     # Keep other columns, but never let one shadow a canonical name.
     frame = frame.drop(columns=[c for c in frame.columns if c in found and c not in rename])
     frame = frame.rename(columns=rename)
-    nan_cells: dict[str, np.ndarray] = {}
-    for canon in numeric if numeric is not None else sorted(found):
-        if canon not in frame.columns:
-            continue
-        col = frame[canon]
-        if pd.api.types.is_float_dtype(col.dtype) or pd.api.types.is_integer_dtype(col.dtype):
-            frame[canon] = col.astype(float)  # already numbers: nothing to report
-            continue
-        words = col.astype(str).str.strip().str.lower()
-        missing = col.isna() | words.isin(MISSING_WORDS)
-        nan = ~missing & words.isin(NAN_WORDS)
-        converted = pd.to_numeric(col.where(~(missing | nan)), errors="coerce")
-        bad = converted.isna() & ~missing & ~nan
-        if bad.any():
-            row = int(bad.to_numpy().nonzero()[0][0])
-            raise DataError(
-                f"{what} '{p}', {row_label(frame, row)}: {canon} = {_cut(repr(frame[canon].iloc[row]))} is not a number."
-            )
-        frame[canon] = converted.astype(float)
-        if nan.any():
-            nan_cells[canon] = nan.to_numpy(dtype=bool)
+    nan_cells = _numbers(frame, numeric if numeric is not None else sorted(found), p, what)
     if len(frame) == 0:
         raise DataError(f"{what} '{p}' has a header but no rows.")
     frame.attrs["nan_cells"] = nan_cells
