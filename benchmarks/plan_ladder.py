@@ -62,7 +62,10 @@ def _lnd():
 
 def load_ladders(only: set[str] | None = None) -> tuple[dict[str, Any], list[str]]:
     """{name: (N, D, loss)} of the four ladders present, and the reasons for the absent ones."""
-    protos, skipped = _lnd().load_protocols({"epoch", "porian-tuned", "gemstones", "misfitting"}, "tuned")
+    lnd, skipped = _lnd(), []
+    loaders = {"epoch": lnd.load_epoch, "porian-tuned": lambda s: lnd.load_porian(s, "tuned"),
+               "gemstones": lnd.load_gemstones, "misfitting": lnd.load_misfitting}
+    protos = [p for name, load in loaders.items() if not only or name in only for p in load(skipped)]
     out = {p.name: (p.N, p.D, p.loss) for p in protos if p.name in LADDERS and (not only or p.name in only)}
     return out, skipped
 
@@ -187,11 +190,15 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     return float(spearmanr(a, b).statistic)
 
 
-def check(t: dict[str, np.ndarray], train: np.ndarray, test: np.ndarray) -> dict[str, Any]:
-    """Fit on the rows ``train``, predict the rows ``test``: rank correlation and calibration."""
+def check(t: dict[str, np.ndarray], train: np.ndarray, test: np.ndarray,
+          cols: tuple[int, ...] = tuple(range(len(FEATURES)))) -> dict[str, Any]:
+    """Fit on the rows ``train``, predict the rows ``test``: rank correlation and calibration
+    (``cols``: the features used, all by default)."""
     X, e, w = model_inputs(t, train)
+    X = X[:, list(cols)]
     m = fit_error_model(X, e, w)
     Xt, et, wt = model_inputs(t, test)
+    Xt = Xt[:, list(cols)]
     coef = np.array(m["coef"])
     mu = coef[0] + Xt @ coef[1:]
     le = np.log(np.maximum(et, 1e-4))
@@ -244,6 +251,8 @@ def model(path: Path) -> dict[str, Any]:
     half = set(rng.choice(keys, keys.size // 2, replace=False))
     test = np.array([k in half for k in fit_key])
     out["random_half"] = check(t, ~test, test)
+    out["random_half_x_N_only"] = check(t, ~test, test, (0,))
+    out["random_half_no_design"] = check(t, ~test, test, ())
     out["in_sample"] = check(t, every, every)
     return out
 
@@ -266,7 +275,8 @@ def report(res: dict[str, Any]) -> None:
     print(f"{'held out':<22} {'rows':>5} {'fits':>4} {'rho rows':>8} {'rho fits':>8} {'<=median':>8} {'in 80%':>7} "
           f"{'pred gm':>8} {'act gm':>8}")
     for label, c in [*((f"ladder {k}", v) for k, v in res["lodo"].items()), ("random half", res["random_half"]),
-                     ("in sample", res["in_sample"])]:
+                     ("random half, x_N only", res["random_half_x_N_only"]),
+                     ("random half, constant", res["random_half_no_design"]), ("in sample", res["in_sample"])]:
         print(f"{label:<22} {c['rows']:>5} {c['fits']:>4} {c['spearman_rows']:>8.2f} {c['spearman_fits']:>8.2f} "
               f"{c['below_median']:>8.0%} {c['in_80']:>7.0%} {c['predicted_gm']:>8.2%} {c['actual_gm']:>8.2%}")
     for label, c in (("random half", res["random_half"]),):

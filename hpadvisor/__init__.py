@@ -8,7 +8,7 @@
 
 Names are imported on first use (PEP 562), so `hpadvisor --help` does not pay for numpy.  The
 documented API (docs/api.md): ``recommend``, ``check``, ``fit_curves``, ``fit_final``, ``fit_sweep``,
-``fit_batch``, ``predict``, ``transfer``, with the readers their inputs come from.  ``recommend``,
+``fit_batch``, ``plan_ladder``, ``predict``, ``transfer``, with the readers their inputs come from.  ``recommend``,
 ``check`` and ``transfer`` are the packages of those names, called as functions.
 """
 
@@ -34,6 +34,7 @@ _EXPORTS = {
     "read_ladder": "hpadvisor.fitting.final",
     "fit_sweep": "hpadvisor.fitting.sweep",
     "fit_batch": "hpadvisor.fitting.batch",
+    "plan_ladder": "hpadvisor.fitting.ladder",
     "read_fit_table": "hpadvisor.fitting.data",
     "predict": "hpadvisor.fitting.curve_advice",
     "read_config": "hpadvisor.formats.registry",
@@ -56,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from hpadvisor.fitting.curves import curves_from_logs, fit_curves
     from hpadvisor.fitting.data import read_fit_table
     from hpadvisor.fitting.final import fit_final, read_ladder
+    from hpadvisor.fitting.ladder import plan_ladder
     from hpadvisor.fitting.sweep import fit_sweep
     from hpadvisor.formats.registry import read_config
     from hpadvisor.laws import REGISTRY

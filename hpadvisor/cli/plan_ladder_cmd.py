@@ -54,7 +54,7 @@ def _render(r: dict[str, Any], *, markdown: bool) -> str:
     t, e = r["target"], r["predicted_error"]
     head = (f"ladder for a {_si(t['params'])}-parameter run on {_si(t['tokens'])} tokens "
             f"({t['tokens_per_param']:.3g} tokens per parameter), budget {r['budget']:.3g} FLOPs")
-    summary = (f"{len(r['ladder'])} sizes, {r['runs']} runs, {r['flops']:.3g} FLOPs ({r['budget_fraction']:.0%} of the budget); "
+    summary = (f"{len(r['ladder'])} sizes, {r['runs']} runs, {r['flops']:.3g} FLOPs ({100 * r['budget_fraction']:.3g}% of the budget); "
                f"predicted error of the target's loss: {e['median']:.2%} (80% of ladders: {e['p10']:.2%}-{e['p90']:.2%})")
     rows = [[_si(s["params"]), ", ".join(_si(d) for d in s["tokens"]),
              ", ".join(f"{m:.3g}" for m in s["tokens_per_param"]), f"{s['flops']:.3g}"] for s in r["ladder"]]
