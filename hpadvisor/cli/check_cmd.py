@@ -36,65 +36,40 @@ class Grade(str, enum.Enum):
 @app.command()
 @guarded
 def check(
-    files: Annotated[
-        Optional[list[Path]],
-        typer.Argument(help=f"Trainer config file(s): {config_files_help()}.", show_default=False),
-    ] = None,
-    format_in: Annotated[
-        str, typer.Option("--format-in", help=f"auto, {', '.join(format_keys())}.", rich_help_panel=_IN)
-    ] = "auto",
-    model: Annotated[
-        Optional[Path], typer.Option(help="The model's HF config.json (architecture).", rich_help_panel=_IN)
-    ] = None,
-    tokens: Annotated[
-        Optional[str], typer.Option(help="Training tokens, e.g. 300B, when the config does not state its run "
-                                    "length (one that contradicts it is an error).", rich_help_panel=_IN)
-    ] = None,
-    params: Annotated[
-        Optional[str], typer.Option(help="Total parameters, e.g. 7B (overrides the architecture's).",
-                                    rich_help_panel=_IN)
-    ] = None,
-    data_parallel: Annotated[
-        Optional[int], typer.Option(help="Data-parallel size, when the launcher decides it.", min=1,
-                                    rich_help_panel=_IN)
-    ] = None,
-    seq_len: Annotated[
-        Optional[int], typer.Option("--seq-len", help="Sequence length in tokens, when the config does not state "
-                                    "it (TrainingArguments hold none).", min=1, rich_help_panel=_IN)
-    ] = None,
-    run: Annotated[
-        Optional[Path], typer.Option(help="hpadvisor run file: fills what the config lacks; every value it "
-                                     "states must agree with the config.", rich_help_panel=_IN)
-    ] = None,
-    laws: Annotated[
-        Optional[list[Path]], typer.Option("--laws", help="A fitted law file (YAML); leads the advice. "
-                                           "Repeatable.", rich_help_panel=_RULES)
-    ] = None,
-    fail_on: Annotated[
-        Optional[Grade], typer.Option(help="Exit 1 on a finding of this grade or worse (default error, "
-                                      "or the settings file's fail-on).", rich_help_panel=_RULES)
-    ] = None,
-    allow_incomplete: Annotated[
-        bool, typer.Option("--allow-incomplete", help="Accept a partial check: a law-based rule that could not "
-                           "run for lack of an input is info, not an error (settings: allow-incomplete).",
-                           rich_help_panel=_RULES)
-    ] = False,
-    config: Annotated[
-        Optional[Path], typer.Option(help="Rule settings (.hpadvisor.yaml or pyproject.toml); default: "
-                                     "the nearest one above the working directory.", rich_help_panel=_RULES)
-    ] = None,
-    list_rules: Annotated[
-        bool, typer.Option("--list-rules", help="List the rules and exit.", rich_help_panel=_RULES)
-    ] = False,
-    format: Annotated[
-        CheckFormat, typer.Option("--format", "-f", help="text (default), json, sarif or github.",
-                                  rich_help_panel=_OUT)
-    ] = CheckFormat.text,
+    files: Annotated[Optional[list[Path]], typer.Argument(
+        help=f"Trainer config file(s): {config_files_help()}.", show_default=False)] = None,
+    format_in: Annotated[str, typer.Option(
+        "--format-in", help=f"auto, {', '.join(format_keys())}.", rich_help_panel=_IN)] = "auto",
+    model: Annotated[Optional[Path], typer.Option(
+        help="The model's HF config.json (architecture).", rich_help_panel=_IN)] = None,
+    tokens: Annotated[Optional[str], typer.Option(help="Training tokens, e.g. 300B, when the config does not state its run "
+                                                  "length (one that contradicts it is an error).", rich_help_panel=_IN)] = None,
+    params: Annotated[Optional[str], typer.Option(
+        help="Total parameters, e.g. 7B (overrides the architecture's).", rich_help_panel=_IN)] = None,
+    data_parallel: Annotated[Optional[int], typer.Option(
+        help="Data-parallel size, when the launcher decides it.", min=1, rich_help_panel=_IN)] = None,
+    seq_len: Annotated[Optional[int], typer.Option("--seq-len", help="Sequence length in tokens, when the config does not "
+                                                   "state it (TrainingArguments hold none).", min=1, rich_help_panel=_IN)] = None,
+    run: Annotated[Optional[Path], typer.Option(help="hpadvisor run file: fills what the config lacks; every value it "
+                                                "states must agree with the config.", rich_help_panel=_IN)] = None,
+    laws: Annotated[Optional[list[Path]], typer.Option("--laws", help="A fitted law file (YAML); leads the advice. "
+                                                       "Repeatable.", rich_help_panel=_RULES)] = None,
+    fail_on: Annotated[Optional[Grade], typer.Option(help="Exit 1 on a finding of this grade or worse (default error, "
+                                                     "or the settings file's fail-on).", rich_help_panel=_RULES)] = None,
+    allow_incomplete: Annotated[bool, typer.Option(
+        "--allow-incomplete", help="Accept a partial check: a law-based rule that could not run for lack of an input "
+        "is info, not an error (settings: allow-incomplete).", rich_help_panel=_RULES)] = False,
+    config: Annotated[Optional[Path], typer.Option(help="Rule settings (.hpadvisor.yaml or pyproject.toml); default: the "
+                                                   "nearest one above the working directory.", rich_help_panel=_RULES)] = None,
+    list_rules: Annotated[bool, typer.Option(
+        "--list-rules", help="List the rules and exit.", rich_help_panel=_RULES)] = False,
+    format: Annotated[CheckFormat, typer.Option(
+        "--format", "-f", help="text (default), json, sarif or github.", rich_help_panel=_OUT)] = CheckFormat.text,
 ) -> None:
     """Check a trainer config before launch: lr, batch, warmup, decay, beta2, weight decay, muP."""
     from hpadvisor.check import rules as chk
     from hpadvisor.check import settings as check_config
-    from hpadvisor.errors import DataError, HpAdvisorError, InvalidInputError
+    from hpadvisor.errors import InvalidInputError
 
     if list_rules:
         for rule in chk.RULES.values():
@@ -107,7 +82,20 @@ def check(
     partial = allow_incomplete or settings.allow_incomplete
     kwargs = _inputs(tokens, params, laws, run, format_in)
     overrides = {k: v for k, v in (("data_parallel", data_parallel), ("seq_len", seq_len)) if v} or None
+    reports, unreadable = _check_files(files, kwargs, model, overrides, settings, partial)
+    _emit(reports, format, unreadable)
+    if unreadable:
+        raise typer.Exit(2)
+    if any(r.fails(level) for r in reports):
+        raise typer.Exit(1)
 
+
+def _check_files(files: list[Path], kwargs: dict, model: Path | None, overrides: dict | None, settings,
+                 partial: bool) -> tuple[list, int]:
+    """(a report per readable file, how many were unreadable); with several files an unreadable
+    one is one line on stderr and the others are still checked."""
+    from hpadvisor.check import rules as chk
+    from hpadvisor.errors import DataError, HpAdvisorError
     from hpadvisor.formats._common import FieldError
     from hpadvisor.formats.registry import read_config
     from hpadvisor.io.yamlio import read_text
@@ -136,11 +124,7 @@ def check(
         found = chk.run_rules(ctx, disabled=settings.disabled, severity=settings.severity,
                               extra=chk.empty_values(cfg, text))
         reports.append(chk.Report(cfg.path, cfg.format, tuple(found), tuple(cfg.notes) + tuple(notes)))
-    _emit(reports, format, unreadable)
-    if unreadable:
-        raise typer.Exit(2)
-    if any(r.fails(level) for r in reports):
-        raise typer.Exit(1)
+    return reports, unreadable
 
 
 def _inputs(tokens, params, laws, run, format_in) -> dict:

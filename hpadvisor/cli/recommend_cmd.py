@@ -75,19 +75,10 @@ def recommend(
     from hpadvisor.recommend import advisor, api
 
     overrides = {
-        "model.params": params,
-        "model.non_embedding_params": non_embedding_params,
-        "model.active_params": active_params,
-        "data.tokens": tokens,
-        "data.tokens_per_param": tokens_per_param,
-        "data.compute": compute,
-        "seq_len": seq_len,
-        "batch": batch,
-        "schedule.shape": schedule,
-        "schedule.warmup": warmup,
-        "hardware.accelerator": accelerator,
-        "hardware.count": gpus,
-        "hardware.mfu": mfu,
+        "model.params": params, "model.non_embedding_params": non_embedding_params,
+        "model.active_params": active_params, "data.tokens": tokens, "data.tokens_per_param": tokens_per_param,
+        "data.compute": compute, "seq_len": seq_len, "batch": batch, "schedule.shape": schedule,
+        "schedule.warmup": warmup, "hardware.accelerator": accelerator, "hardware.count": gpus, "hardware.mfu": mfu,
     }
     from hpadvisor.io import outputs
 
@@ -98,16 +89,22 @@ def recommend(
         spec, laws=all_laws, lr_law=lr_law, batch_law=batch_law, loss_law=loss_law, preferred=preferred
     )
     if emit_format is not None:  # the snippet `hpadvisor check` reads back (see docs/check.md)
-        from hpadvisor.cli.flags import cli_text
-        from hpadvisor.recommend.emit import emit_snippet
-
-        text, notes = emit_snippet(advice, emit_format)
-        for note in notes:
-            typer.echo(f"note: {cli_text(note)}", err=True)
-        if out is not None:
-            outputs.write_atomic(out, text, force=force)
-            typer.echo(f"wrote {out}", err=True)
-        else:
-            typer.echo(text, nl=False)
+        _emit_snippet(advice, emit_format, out, force)
         return
     emit(advice, format, out=out, force=force, kind="advice")
+
+
+def _emit_snippet(advice, emit_format: str, out: Path | None, force: bool) -> None:
+    """The advice as the trainer's config snippet, its notes on stderr."""
+    from hpadvisor.cli.flags import cli_text
+    from hpadvisor.io import outputs
+    from hpadvisor.recommend.emit import emit_snippet
+
+    text, notes = emit_snippet(advice, emit_format)
+    for note in notes:
+        typer.echo(f"note: {cli_text(note)}", err=True)
+    if out is not None:
+        outputs.write_atomic(out, text, force=force)
+        typer.echo(f"wrote {out}", err=True)
+    else:
+        typer.echo(text, nl=False)

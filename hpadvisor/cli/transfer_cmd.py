@@ -76,7 +76,6 @@ def transfer(
     """Per-group lr, init std, multipliers, weight decay and eps for the target, from a tuned proxy."""
     import dataclasses
 
-    from hpadvisor import spec
     from hpadvisor.cli.flags import cli_data
     from hpadvisor.io import outputs
     from hpadvisor.spec import units
@@ -85,6 +84,34 @@ def transfer(
 
     outputs.check_outputs({"--out": out}, force=force, inputs=[proxy_file, to])  # before any work
     seq = units.parse_seq_len(seq_len) if seq_len is not None else 2048
+    base, target, param = _base_and_target(proxy_file, to, param, seq)
+    flag_base = {"width": (base_width, "width"), "depth": (base_depth, "int"), "n_heads": (base_heads, "int"),
+                 "head_dim": (base_head_dim, "width"), "ffn": (base_ffn, "width"), "lr": (lr, "lr"),
+                 "init_std": (init_std, "lr"), "weight_decay": (weight_decay, "nonneg"), "eps": (eps, "lr"),
+                 "batch_tokens": (base_batch, "batch"), "tokens": (base_tokens, "count")}
+    flag_target = {"width": (width, "width"), "depth": (depth, "int"), "n_heads": (heads, "int"),
+                   "head_dim": (head_dim, "width"), "ffn": (ffn, "width"), "batch_tokens": (batch, "batch"),
+                   "tokens": (tokens, "count")}
+    _apply_flags(base, flag_base, "--base-", seq)
+    _apply_flags(target, flag_target, "--", seq)
+
+    plan = tr.plan_from_values(base, target, param=param, optimizer=optimizer)
+    plan = dataclasses.replace(plan, notes=cli_data(plan.notes))  # parameter names as this command's flags
+    if emit_as is not None:
+        text = emit_snippet(plan, emit_as)
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            outputs.write_atomic(out, text, force=force)
+            sys.stderr.write(f"wrote {out}\n")
+        return
+    emit(plan, format, out=out, force=force, kind="transfer")
+
+
+def _base_and_target(proxy_file: Path | None, to: Path | None, param: str, seq: int) -> tuple[dict, dict, str]:
+    """The proxy's and the target's values from the run files, and the parameterization: a run
+    file with a `proxy:` section and no --to is both (its section the base, its architecture the
+    target)."""
     first = _values_from_file(proxy_file)
     target_vals = _values_from_file(to)
     proxy_section = {k.split(".", 1)[1]: v for k, v in first.items() if k.startswith("proxy.")}
@@ -101,36 +128,23 @@ def transfer(
     else:
         base = _shape_and_run(first, seq)
         target = _shape_and_run(target_vals, seq)
-    param = param or "mup"
+    return base, target, param or "mup"
 
-    flag_base = {"width": (base_width, "width"), "depth": (base_depth, "int"), "n_heads": (base_heads, "int"),
-                 "head_dim": (base_head_dim, "width"), "ffn": (base_ffn, "width"), "lr": (lr, "lr"),
-                 "init_std": (init_std, "lr"), "weight_decay": (weight_decay, "nonneg"), "eps": (eps, "lr"),
-                 "batch_tokens": (base_batch, "batch"), "tokens": (base_tokens, "count")}
-    flag_target = {"width": (width, "width"), "depth": (depth, "int"), "n_heads": (heads, "int"),
-                   "head_dim": (head_dim, "width"), "ffn": (ffn, "width"), "batch_tokens": (batch, "batch"),
-                   "tokens": (tokens, "count")}
-    # each value's own flag, for the messages (the proxy's tuned values have no --base- prefix)
-    flag_names = {("--base-", "n_heads"): "--base-heads", ("--", "n_heads"): "--heads",
-                  ("--base-", "batch_tokens"): "--base-batch", ("--", "batch_tokens"): "--batch",
-                  **{("--base-", k): f"--{k.replace('_', '-')}" for k in ("lr", "init_std", "weight_decay", "eps")}}
-    for vals, flags, prefix in ((base, flag_base, "--base-"), (target, flag_target, "--")):
-        for key, (value, kind) in flags.items():
-            if value is None:
-                continue
-            converted = spec.convert(kind, value, flag_names.get((prefix, key), prefix + key.replace("_", "-")))
-            if kind == "batch":
-                converted = converted[0] * seq if converted[1] == "sequences" else converted[0]
-            vals[key] = converted
 
-    plan = tr.plan_from_values(base, target, param=param, optimizer=optimizer)
-    plan = dataclasses.replace(plan, notes=cli_data(plan.notes))  # parameter names as this command's flags
-    if emit_as is not None:
-        text = emit_snippet(plan, emit_as)
-        if out is None:
-            sys.stdout.write(text)
-        else:
-            outputs.write_atomic(out, text, force=force)
-            sys.stderr.write(f"wrote {out}\n")
-        return
-    emit(plan, format, out=out, force=force, kind="transfer")
+#: each value's own flag, for the messages (the proxy's tuned values have no --base- prefix)
+_FLAG_NAMES = {("--base-", "n_heads"): "--base-heads", ("--", "n_heads"): "--heads",
+               ("--base-", "batch_tokens"): "--base-batch", ("--", "batch_tokens"): "--batch",
+               **{("--base-", k): f"--{k.replace('_', '-')}" for k in ("lr", "init_std", "weight_decay", "eps")}}
+
+
+def _apply_flags(vals: dict, flags: dict, prefix: str, seq: int) -> None:
+    """Each flag given (key -> (value, kind)) converted and put over the run file's value."""
+    from hpadvisor import spec
+
+    for key, (value, kind) in flags.items():
+        if value is None:
+            continue
+        converted = spec.convert(kind, value, _FLAG_NAMES.get((prefix, key), prefix + key.replace("_", "-")))
+        if kind == "batch":
+            converted = converted[0] * seq if converted[1] == "sequences" else converted[0]
+        vals[key] = converted
