@@ -217,7 +217,11 @@ def apply(d: Draft, args: Args) -> None:
             d.note(f"{a[2]} = {a[0]}: weight decay changes during the run; "
                    "weight_decay is the value checked.")
     _data_parallel(d, args)
-    # Megatron's defaults for what the file leaves out.
+    _defaults(d)
+
+
+def _defaults(d: Draft) -> None:
+    """Megatron's defaults for what the file leaves out."""
     d.default("schedule", "linear", "lr_decay_style")
     d.default("min_lr", 0.0, "min_lr")
     if d.val("schedule") == "wsd":

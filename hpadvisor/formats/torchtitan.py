@@ -71,6 +71,19 @@ def read(path: str, text: str) -> Draft:
         d.later("min_lr_ratio", d.number(a[0], a[2], a[1], "frac"), a[2], a[1], a[0])
     else:
         d.later("min_lr_ratio", 0.0, "lr_scheduler.min_lr_factor", None, None)
+    _schedule(d, get)
+    _data_parallel(d, get)
+    _defaults(d)
+    flavor = get("model", "flavor")
+    if flavor is not None:
+        d.note(f"model flavor {flavor[0]!r}: the architecture lives in torchtitan's model "
+               "registry, not in the file; give the model's config.json for architecture checks.")
+    return d
+
+
+def _schedule(d: Draft, get: Any) -> None:
+    """The schedule: decay_ratio makes it WSD (decay_type its cooldown shape); a 1-sqrt decay
+    without it is a WSD schedule with no stable phase; otherwise decay_type names it."""
     style_a = get("lr_scheduler", "decay_type")
     style = d.choice(style_a[0], style_a[2], style_a[1], DECAY) if style_a else "linear"
     ratio = get("lr_scheduler", "decay_ratio")
@@ -94,7 +107,10 @@ def read(path: str, text: str) -> Draft:
         d.put("schedule", style, style_a[2], style_a[1], style_a[0])
     else:
         d.default("schedule", "linear", "lr_scheduler.decay_type")
-    _data_parallel(d, get)
+
+
+def _defaults(d: Draft) -> None:
+    """torchtitan's defaults for what the file does not set (config/job_config.py)."""
     d.default("lr", 8e-4, "optimizer.lr")
     d.default("beta1", 0.9, "optimizer.beta1")
     d.default("beta2", 0.95, "optimizer.beta2")
@@ -110,11 +126,6 @@ def read(path: str, text: str) -> Draft:
     d.default("use_mup", False, "use_mup")
     if not d.has("global_batch_seqs"):
         d.default("grad_accum", 1, "training.global_batch_size")
-    flavor = get("model", "flavor")
-    if flavor is not None:
-        d.note(f"model flavor {flavor[0]!r}: the architecture lives in torchtitan's model "
-               "registry, not in the file; give the model's config.json for architecture checks.")
-    return d
 
 
 def _data_parallel(d: Draft, get: Any) -> None:

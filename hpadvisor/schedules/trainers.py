@@ -141,36 +141,70 @@ def from_trainer(cfg: TrainerConfig) -> tuple[np.ndarray, str, list[str]]:
     if horizon <= warmup and shape not in ("constant", "inverse_sqrt"):
         raise InvalidInputError(f"{where}: the lr decay horizon ({horizon} steps) ends before the warmup does "
                                 f"({warmup:.6g} steps).")
-    extra: dict = {}
-    if shape == "wsd":
-        if not plan.cooldown_said:
-            notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
-        room = horizon - warmup
-        if not 1 <= plan.cooldown <= room:
-            field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
-            raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
-                                    f"1 step and fit in the {room:,.6g} steps after the warmup.")
-        extra = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
-        n = _cooldowns(cfg, room)
-        if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as build spaces them
-            shape = "wsd_restarts"
-            extra["cycles"] = wsd_cycles(round(warmup), horizon, n)
-    elif cfg.value("cooldowns") is not None:
-        raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
+    shape, extra = _wsd_cycles(cfg, plan, shape, horizon, warmup, where, notes)
     if shape == "multistep":
         notes.append("multistep: DeepSeek's milestones (x0.316 at 80%, x0.1 at 90% of the run); the "
                      "config's own are not read.")
-    peak, init, init_frac = plan.peak, plan.init, 0.0
-    if init:  # Megatron's lr_warmup_init (absolute); nanotron's constant warmup style gives the peak
-        ok_peak = isinstance(peak, (int, float)) and not isinstance(peak, bool) and 0 < peak < math.inf
-        if ok_peak and isinstance(init, (int, float)) and not isinstance(init, bool) and 0 <= init <= peak:
-            init_frac = float(init) / float(peak)
-        elif ok_peak:
-            said = cfg.get("warmup_init_lr")
-            raise InvalidInputError(f"{where}: {said.field if said else 'the lr the warmup starts from'} = {init!r} "
-                                    f"is not an lr in [0, the peak lr {peak:g}].")
+    peak = plan.peak
+    init_frac = _warmup_init_fraction(cfg, plan, where)
     sched = Schedule(shape, peak=float(peak), total_steps=horizon, warmup_steps=min(warmup, horizon),
                      min_lr=plan.min_lr, convention=convention, warmup_init=init_frac, **extra)
+    eta = _over_the_run(sched, plan, shape, convention, notes)
+    label = sched.describe()
+    if plan.decay_start is not None:  # nanotron's warmup branch, over the decay that started inside it
+        w = min(plan.warmup, total)
+        s = np.arange(w + 1, dtype=float)
+        eta = eta.copy()
+        eta[: w + 1] = init_frac * peak + (peak - init_frac * peak) * s / max(plan.warmup, 1)
+        # the schedule was built with its warmup at the decay's start: the label names both
+        label = label.replace(f"warmup {warmup:.6g}", f"warmup {plan.warmup:.6g}, decay from step {warmup}")
+    return eta, f"{cfg.path} [{cfg.format}]: {label}", notes
+
+
+def _wsd_cycles(cfg: TrainerConfig, plan, shape: str, horizon: int, warmup: float, where: str,
+                notes: list[str]) -> tuple[str, dict]:
+    """A WSD schedule's cooldown (checked to fit after the warmup) and, with several cooldowns,
+    its WSD-S cycles: (shape, the Schedule's extra arguments)."""
+    if shape != "wsd":
+        if cfg.value("cooldowns") is not None:
+            raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
+        return shape, {}
+    if not plan.cooldown_said:
+        notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
+    room = horizon - warmup
+    if not 1 <= plan.cooldown <= room:
+        field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
+        raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
+                                f"1 step and fit in the {room:,.6g} steps after the warmup.")
+    extra: dict = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}
+    n = _cooldowns(cfg, room)
+    if n > 1:  # WSD-S (a run file's schedule.cooldowns): cycles as build spaces them
+        shape = "wsd_restarts"
+        extra["cycles"] = wsd_cycles(round(warmup), horizon, n)
+    return shape, extra
+
+
+def _warmup_init_fraction(cfg: TrainerConfig, plan, where: str) -> float:
+    """The lr the warmup starts from, as a fraction of the peak (0 unless the plan gives one)."""
+    peak, init = plan.peak, plan.init
+    if not init:
+        return 0.0
+    # Megatron's lr_warmup_init (absolute); nanotron's constant warmup style gives the peak
+    ok_peak = isinstance(peak, (int, float)) and not isinstance(peak, bool) and 0 < peak < math.inf
+    if ok_peak and isinstance(init, (int, float)) and not isinstance(init, bool) and 0 <= init <= peak:
+        return float(init) / float(peak)
+    if ok_peak:
+        said = cfg.get("warmup_init_lr")
+        raise InvalidInputError(f"{where}: {said.field if said else 'the lr the warmup starts from'} = {init!r} "
+                                f"is not an lr in [0, the peak lr {peak:g}].")
+    return 0.0
+
+
+def _over_the_run(sched: Schedule, plan, shape: str, convention: str, notes: list[str]) -> np.ndarray:
+    """The lr of steps 0..total from a schedule built over the decay horizon: continued past the
+    horizon as the trainer does (NeoX's progress runs on; the others hold the floor), or cut at
+    the run's end."""
+    horizon, total = plan.horizon, plan.total
     eta = sched.sequence()
     if horizon < total and convention == "neox":  # NeoX's progress runs past its horizon
         eta = sched.lr(np.arange(total + 1, dtype=float))
@@ -185,12 +219,4 @@ def from_trainer(cfg: TrainerConfig) -> tuple[np.ndarray, str, list[str]]:
         eta = eta[: total + 1]
         notes.append(f"the decay horizon ({horizon:,} steps) is past the run's end ({total:,}): the lr ends at "
                      f"{eta[-1]:.3g}, above its floor {plan.min_lr:.3g}.")
-    label = sched.describe()
-    if plan.decay_start is not None:  # nanotron's warmup branch, over the decay that started inside it
-        w = min(plan.warmup, total)
-        s = np.arange(w + 1, dtype=float)
-        eta = eta.copy()
-        eta[: w + 1] = init_frac * peak + (peak - init_frac * peak) * s / max(plan.warmup, 1)
-        # the schedule was built with its warmup at the decay's start: the label names both
-        label = label.replace(f"warmup {warmup:.6g}", f"warmup {plan.warmup:.6g}, decay from step {warmup}")
-    return eta, f"{cfg.path} [{cfg.format}]: {label}", notes
+    return eta

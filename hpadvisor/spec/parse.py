@@ -37,16 +37,7 @@ def _convert(fld: Field, value: Any, dotted: str) -> Any:
     if kind == "seq_len":
         return units.parse_seq_len(value, name=dotted)
     if kind == "batch":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            raise InvalidInputError(
-                f"'{dotted}' = {value} has no unit: write '{value} seqs' or '{value} tokens'."
-            )
-        number, unit = units.parse_quantity(value, name=dotted, units=("tokens", "sequences"))
-        if unit is None:
-            raise InvalidInputError(
-                f"'{dotted}' = {value!r} has no unit: write '{value} seqs' or '{value} tokens'."
-            )
-        return (number, unit)
+        return _batch(value, dotted)
     if kind == "int":
         return int(units.parse_quantity(value, name=dotted, integer=True)[0])
     if kind in ("float", "lr"):
@@ -68,44 +59,68 @@ def _convert(fld: Field, value: Any, dotted: str) -> Any:
             raise InvalidInputError(f"'{dotted}' must be true or false. Got {value!r}.")
         return value
     if kind == "str":
-        if not isinstance(value, str) or not value.strip():
-            raise InvalidInputError(f"'{dotted}' must be a non-empty string. Got {value!r}.")
-        if fld.choices:
-            norm = value.strip().lower().replace("-", "_")
-            if norm not in fld.choices:
-                raise InvalidInputError(
-                    f"'{dotted}' = {value!r} is not one of {', '.join(fld.choices)}."
-                    + (did_you_mean(norm, fld.choices) if len(fld.choices) > 1 else "")
-                )
-            return norm
-        return value.strip()
+        return _text(fld, value, dotted)
     if kind == "warmup":
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            x = float(Decimal(value)) if isinstance(value, int) else value  # a huge int: inf, not an error
-            if not math.isfinite(x) or x < 0:
-                raise InvalidInputError(f"'{dotted}' must be a finite number >= 0. Got {units.describe(value)}.")
-            if 0 < x < 1:
-                return ("fraction", x)
-            if x != int(x):
-                raise InvalidInputError(
-                    f"'{dotted}' = {value!r}: give a fraction below 1, or whole steps ('2000 steps')."
-                )
-            return ("steps", x)
-        number, unit = units.parse_quantity(
-            value, name=dotted, units=("steps", "tokens"), positive=False
-        )
-        if number < 0:
-            raise InvalidInputError(f"'{dotted}' must be >= 0. Got {value!r}.")
-        if unit is None:
-            if 0 < number < 1:
-                return ("fraction", number)
-            unit = "steps"
-        if unit == "steps" and number != int(number):
-            raise InvalidInputError(
-                f"'{dotted}' = {units.describe(value)}: give a fraction below 1, or whole steps ('2000 steps')."
-            )
-        return (unit, number)
+        return _warmup(value, dotted)
     raise AssertionError(f"unhandled field kind {kind}")  # pragma: no cover - table is fixed
+
+
+def _batch(value: Any, dotted: str) -> tuple[float, str]:
+    """A batch with its unit: (number, 'tokens' or 'sequences')."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        raise InvalidInputError(
+            f"'{dotted}' = {value} has no unit: write '{value} seqs' or '{value} tokens'."
+        )
+    number, unit = units.parse_quantity(value, name=dotted, units=("tokens", "sequences"))
+    if unit is None:
+        raise InvalidInputError(
+            f"'{dotted}' = {value!r} has no unit: write '{value} seqs' or '{value} tokens'."
+        )
+    return (number, unit)
+
+
+def _text(fld: Field, value: Any, dotted: str) -> str:
+    """A non-empty string; one of the field's choices (normalised) when it has them."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"'{dotted}' must be a non-empty string. Got {value!r}.")
+    if fld.choices:
+        norm = value.strip().lower().replace("-", "_")
+        if norm not in fld.choices:
+            raise InvalidInputError(
+                f"'{dotted}' = {value!r} is not one of {', '.join(fld.choices)}."
+                + (did_you_mean(norm, fld.choices) if len(fld.choices) > 1 else "")
+            )
+        return norm
+    return value.strip()
+
+
+def _warmup(value: Any, dotted: str) -> tuple[str, float]:
+    """A warmup: ('fraction', x) below 1, else ('steps' or 'tokens', n)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        x = float(Decimal(value)) if isinstance(value, int) else value  # a huge int: inf, not an error
+        if not math.isfinite(x) or x < 0:
+            raise InvalidInputError(f"'{dotted}' must be a finite number >= 0. Got {units.describe(value)}.")
+        if 0 < x < 1:
+            return ("fraction", x)
+        if x != int(x):
+            raise InvalidInputError(
+                f"'{dotted}' = {value!r}: give a fraction below 1, or whole steps ('2000 steps')."
+            )
+        return ("steps", x)
+    number, unit = units.parse_quantity(
+        value, name=dotted, units=("steps", "tokens"), positive=False
+    )
+    if number < 0:
+        raise InvalidInputError(f"'{dotted}' must be >= 0. Got {value!r}.")
+    if unit is None:
+        if 0 < number < 1:
+            return ("fraction", number)
+        unit = "steps"
+    if unit == "steps" and number != int(number):
+        raise InvalidInputError(
+            f"'{dotted}' = {units.describe(value)}: give a fraction below 1, or whole steps ('2000 steps')."
+        )
+    return (unit, number)
 
 
 def convert(kind: str, value: Any, name: str) -> Any:
