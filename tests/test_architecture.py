@@ -128,8 +128,35 @@ def _functions():
                 yield module, path, node
 
 
-@pytest.mark.xfail(strict=True, reason="functions over 80 lines remain; see CONTRIBUTING.md (listed by this test)")
-def test_no_function_over_80_lines():
-    long = [f"{path.relative_to(PKG.parent)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+#: The functions still over the limit, (file, function) with their length as committed: their
+#: owners are splitting them.  Remove an entry when its function is split; the xfail below goes
+#: when the list is empty.
+STILL_LONG = {
+    ("hpadvisor/cli/fit_curves_cmd.py", "fit_curves_command"): 175,
+    ("hpadvisor/fitting/curves.py", "fit_curves"): 129,
+    ("hpadvisor/cli/predict_curves_cmd.py", "predict_curve"): 106,
+    ("hpadvisor/cli/fit_final_cmd.py", "fit_final_cmd"): 103,
+    ("hpadvisor/fitting/core.py", "huber_log_fit"): 99,
+    ("hpadvisor/fitting/surface.py", "fit_surface"): 90,
+    ("hpadvisor/fitting/final.py", "fit_final"): 89,
+}
+
+
+def _long_functions() -> list[tuple[str, str, int, int]]:
+    return [(str(path.relative_to(PKG.parent)), node.name, node.lineno, node.end_lineno - node.lineno + 1)
             for _, path, node in _functions() if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+def test_no_new_function_over_80_lines():
+    """Every function over the limit is one of STILL_LONG: none is added while those are split."""
+    new = [f"{f}:{line} {name} ({n} lines)" for f, name, line, n in _long_functions() if (f, name) not in STILL_LONG]
+    assert new == [], "functions over 80 lines:\n" + "\n".join(new)
+
+
+@pytest.mark.xfail(strict=True, reason="7 functions over 80 lines remain, as committed: cli/fit_curves_cmd "
+                   "fit_curves_command 175, fitting/curves fit_curves 129, cli/predict_curves_cmd predict_curve 106, "
+                   "cli/fit_final_cmd fit_final_cmd 103, fitting/core huber_log_fit 99, fitting/surface fit_surface 90, "
+                   "fitting/final fit_final 89 (STILL_LONG)")
+def test_no_function_over_80_lines():
+    long = [f"{f}:{line} {name} ({n} lines)" for f, name, line, n in _long_functions()]
     assert long == [], "functions over 80 lines:\n" + "\n".join(long)
