@@ -28,12 +28,18 @@ def print_summary(title: str, rows: list[list[str]], lines: list[str]) -> None:
     render.print_simple_table(title, ("parameter", "estimate", "95% interval"), rows, lines)
 
 
+LAW_HELP = ("auto (the default: Chinchilla, or Chinchilla with an N-dependent data exponent when your own largest "
+            "runs show it extrapolates clearly better), chinchilla (Epoch's way), chinchilla-ndexp or kaplan.")
+
+
 @fit_app.command("final")
 @guarded
 def fit_final_cmd(
     file: Annotated[Path, typer.Argument(help="CSV/TSV/JSONL/Parquet of runs: N (params), D (tokens) or C (FLOPs), loss.")],
     out: Annotated[Optional[Path], typer.Option(help="Write the fitted law file (YAML) here.")] = None,
-    law: Annotated[str, typer.Option("--law", help="chinchilla (Epoch's way) or kaplan.")] = "chinchilla",
+    law: Annotated[str, typer.Option("--law", help=LAW_HELP)] = "auto",
+    split_along: Annotated[str, typer.Option(help="--law auto: the axis your target is larger along, N (model size) "
+                                             "or C (compute, for an isoFLOP ladder).")] = "N",
     holdout: Annotated[Optional[str], typer.Option(help="Rows to hold out and score, e.g. 'N >= 1e9'.")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals (0 = none).")] = 200,
     drop_highest_loss: Annotated[int, typer.Option(help="Drop the K highest-loss runs (Epoch dropped 5).")] = 0,
@@ -50,42 +56,17 @@ def fit_final_cmd(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
 ) -> None:
-    """Fit the Chinchilla (or Kaplan) form to final losses, with bootstrap intervals."""
-    from hpadvisor.cli.flags import cli_data, cli_text, law_file_text
-    from hpadvisor.errors import InvalidInputError
+    """Fit L(N, D) to final losses (by default the form your own split favours), with bootstrap intervals."""
+    from hpadvisor.cli.flags import cli_data, law_file_text
     from hpadvisor.fitting import final
-    from hpadvisor.fitting import holdout as ho
-    from hpadvisor.io import outputs, tables, yamlio
-    from hpadvisor.spec import units
 
-    # the second plot beside --plot is checked too, before the fit; a --plot without a name ('.')
-    # has none, and fails on --plot's own check, which comes first
-    resid = _residual_plot(plot) if plot is not None and plot.name else None
-    outputs.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force, inputs=[file],
-                         plots=("--plot", "--plot (its residuals)"))
-    from hpadvisor.io.lawfile import check_new_name
-
-    check_new_name(name)  # a published law's key: the law file would be refused
-    if param_count not in (None, "total", "non-embedding"):
-        raise InvalidInputError("--param-count must be total or non-embedding.")
-    if bootstrap < 0:
-        raise InvalidInputError("--bootstrap must be >= 0.")
-    # every flag is read before the fit, which may take seconds
-    budget = None if compute is None else units.parse_quantity(compute, name="--compute", units=("FLOPs",))[0]
-    ladder = final.read_ladder(str(file), mapping=tables.parse_map(map_), drop_highest_loss=drop_highest_loss,
-                               param_count=param_count)
-    held = None
-    if holdout:
-        m = ho.mask(holdout, {"N": ladder.N, "D": ladder.D, "C": 6 * ladder.N * ladder.D, "loss": ladder.loss})
-        if m.all():
-            raise InvalidInputError(f"--holdout '{holdout}' holds out every run: nothing is left to fit.")
-        held = ladder.subset(m)
-        ladder = final.dataclasses.replace(ladder.subset(~m), dropped={**ladder.dropped, f"held out ({holdout})": int(m.sum())})
-    key = name or f"{law}@{file.stem}"
+    budget, ladder, held = _read(file, out=out, plot=plot, force=force, name=name, param_count=param_count,
+                                 bootstrap=bootstrap, compute=compute, map_=map_, holdout=holdout,
+                                 drop_highest_loss=drop_highest_loss)
     from hpadvisor.cli.fit_cmd import _progress
 
-    fit = final.fit_final(ladder, form=law, bootstrap=bootstrap, seed=seed, name=key, holdout=held,
-                          progress=_progress(bootstrap, "bootstrap"),
+    fit = final.fit_final(ladder, form=law, bootstrap=bootstrap, seed=seed, name=name or f"{law}@{file.stem}",
+                          holdout=held, progress=_progress(bootstrap, "bootstrap"), split_along=split_along,
                           outlier_sigma=(0.0 if drop_highest_loss else final.OUTLIER_SIGMA) if outlier_sigma is None
                           else outlier_sigma)
     if plot is not None or residuals:  # the terminal plot goes to stderr when stdout is JSON or YAML
@@ -97,19 +78,64 @@ def fit_final_cmd(
     if budget is not None:
         info["allocation"] = fit.allocation(budget)
     if out is not None:
+        from hpadvisor.io import outputs
+
         outputs.write_atomic(out, law_file_text(fit.law, info), force=force)
         sys.stderr.write(f"wrote {out}\n")
-    data = {"law": fit.law.registry_key, "form": law, "constants": fit.law.constants(), **info}
+    data = {"law": fit.law.registry_key, "form": fit.form, "constants": fit.law.constants(), **info}
     data["bootstrap"] = {k: v for k, v in info["bootstrap"].items() if k != "samples"}
     data.pop("residuals", None)
     if format is OutputFormat.json:
         from hpadvisor.cli.options import json_text
 
         sys.stdout.write(json_text(data))
-        return
-    if format is OutputFormat.yaml:
+    elif format is OutputFormat.yaml:
+        from hpadvisor.io import yamlio
+
         sys.stdout.write(yamlio.dumps(data))
-        return
+    else:
+        print_summary(f"{fit.law.registry_key}: {fit.law.formula}", summary_rows(fit), _lines(fit, info, holdout))
+
+
+def _read(file: Path, *, out: Path | None, plot: Path | None, force: bool, name: str | None, param_count: str | None,
+          bootstrap: int, compute: str | None, map_: list[str] | None, holdout: str | None,
+          drop_highest_loss: int) -> tuple[float | None, Any, Any]:
+    """Every flag checked and the ladder read, before the fit (which may take seconds):
+    (budget, ladder to fit, held-out ladder or None)."""
+    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.fitting import final
+    from hpadvisor.fitting import holdout as ho
+    from hpadvisor.io import outputs, tables
+    from hpadvisor.io.lawfile import check_new_name
+    from hpadvisor.spec import units
+
+    # the second plot beside --plot is checked too, before the fit; a --plot without a name ('.')
+    # has none, and fails on --plot's own check, which comes first
+    resid = _residual_plot(plot) if plot is not None and plot.name else None
+    outputs.check_outputs({"--out": out, "--plot": plot, "--plot (its residuals)": resid}, force=force, inputs=[file],
+                          plots=("--plot", "--plot (its residuals)"))
+    check_new_name(name)  # a published law's key: the law file would be refused
+    if param_count not in (None, "total", "non-embedding"):
+        raise InvalidInputError("--param-count must be total or non-embedding.")
+    if bootstrap < 0:
+        raise InvalidInputError("--bootstrap must be >= 0.")
+    budget = None if compute is None else units.parse_quantity(compute, name="--compute", units=("FLOPs",))[0]
+    ladder = final.read_ladder(str(file), mapping=tables.parse_map(map_), drop_highest_loss=drop_highest_loss,
+                               param_count=param_count)
+    if not holdout:
+        return budget, ladder, None
+    m = ho.mask(holdout, {"N": ladder.N, "D": ladder.D, "C": 6 * ladder.N * ladder.D, "loss": ladder.loss})
+    if m.all():
+        raise InvalidInputError(f"--holdout '{holdout}' holds out every run: nothing is left to fit.")
+    fitted = final.dataclasses.replace(ladder.subset(~m), dropped={**ladder.dropped, f"held out ({holdout})": int(m.sum())})
+    return budget, fitted, ladder.subset(m)
+
+
+def _lines(fit: Any, info: dict[str, Any], holdout: str | None) -> list[str]:
+    """The text output's lines under the constants' table."""
+    from hpadvisor.cli.flags import cli_text
+    from hpadvisor.spec import units
+
     q = fit.quality
     used = fit.ladder
     lines = [f"fitted on {used.source['rows_used']} of {used.source['rows']} runs "
@@ -117,6 +143,10 @@ def fit_final_cmd(
              + (cli_text(", ".join(f"{v} {k}" for k, v in used.dropped.items())) or "none"),
              f"mean relative error {q['mean_relative_error']:.3%}, max {q['max_relative_error']:.3%}, "
              f"R^2 {q['r2']:.4f}; {len(fit.samples)} bootstrap resamples ({fit.failed_resamples} failed)"]
+    if fit.selection:
+        s = fit.selection
+        lines.append(f"form {s['chosen']} (--law auto, split along {s['split_along']}): {cli_text(s['reason'])}"
+                     + (f"; {cli_text(s['fallback'])}" if "fallback" in s else ""))
     for o in used.source.get("outliers", []):
         lines.append(f"outlier left out: N = {units.format_si(o['N'])}, D = {units.format_si(o['D'])}, "
                      f"loss {o['loss']:.4g} ({o['robust_sd']:+.1f} robust sd from the first fit)")
@@ -131,13 +161,13 @@ def fit_final_cmd(
         a = info["allocation"]
         lines.append(f"compute-optimal at C = {a['compute']:.3g}: N = {units.format_si(a['params'])}, "
                      f"D = {units.format_si(a['tokens'])} ({a['tokens_per_param']:.3g} tokens/param)")
-    lines += [f"warning: {cli_text(w)}" for w in fit.warnings]
-    print_summary(f"{fit.law.registry_key}: {fit.law.formula}", summary_rows(fit), lines)
+    return lines + [f"warning: {cli_text(w)}" for w in fit.warnings]
 
 
 def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | None,
                   format: OutputFormat, **_: Any) -> None:
-    """`predict` handler for final-loss laws: {"loss": l, "interval": [lo, hi]}."""
+    """`predict` handler for final-loss laws: {"loss": l, "interval": [lo, hi], "level", "form", "extrapolation"...}."""
+    from hpadvisor.cli.flags import cli_data
     from hpadvisor.cli.predict_fit_cmd import _sizes
     from hpadvisor.fitting.final import predict_with_fit
     from hpadvisor.io import lawfile
@@ -145,8 +175,6 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
 
     N, D = _sizes(law, params, tokens, need_n=True)
     fit = lawfile.load_document(law_file)[1] if Path(law_file).exists() else {}
-    from hpadvisor.cli.flags import cli_data
-
     result = cli_data(predict_with_fit(law, fit, N, D))
     result["param_count"] = fit.get("param_count", "as the law's source defines N")
     factor, reasons = law.extrapolation({"N": N, "D": D})
@@ -156,9 +184,15 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
 
         sys.stdout.write(json_text(result))
         return
-    iv = result["interval"]
-    text = f"loss {result['loss']:.4f}" + (f" (95% prediction interval {iv[0]:.4f}-{iv[1]:.4f})" if iv else "")
+    iv, x = result["interval"], result["extrapolation"]
+    text = f"loss {result['loss']:.4f}" + (f" ({result['level']:.0%} prediction interval {iv[0]:.4f}-{iv[1]:.4f})"
+                                           if iv else "")
     sys.stdout.write(text + f" at N = {units.format_si(N)} ({result['param_count']}), D = {units.format_si(D)}\n")
+    sys.stdout.write(f"form {result['form']}; extrapolation: N {units.format_si(N)} vs largest fitted "
+                     f"{units.format_si(x['largest_fitted_N'])}, D {units.format_si(D)} vs largest fitted "
+                     f"{units.format_si(x['largest_fitted_D'])} (distance {x['distance']:.2f})\n")
+    if len(result.get("by_form", {})) > 1:
+        sys.stdout.write("forms: " + ", ".join(f"{k} {v:.4f}" for k, v in result["by_form"].items()) + "\n")
     for r in reasons:
         sys.stdout.write(f"extrapolation: {r}\n")
     if result.get("note"):

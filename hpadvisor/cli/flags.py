@@ -38,6 +38,7 @@ FLAGS: dict[str, str] = {
     "max_points": "--max-points",
     "drop_highest_loss": "--drop-highest-loss",
     "outlier_sigma": "--outlier-sigma",
+    "split_along": "--split-along",
     # schedules: schedule, predict, compare-schedules, fit curves
     "shape": "--schedule",
     "schedule": "--schedule",

@@ -15,7 +15,8 @@ from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.options import CONFIG_FORMAT_HELP, FORMAT_HELP, OutputFormat, trainer_names
 
 HANDLERS: dict[str, str] = {}
-HANDLERS.update(dict.fromkeys(("chinchilla", "chinchilla-nonemb", "kaplan", "kaplan-fit", "kaplan-fit-total"),
+HANDLERS.update(dict.fromkeys(("chinchilla", "chinchilla-nonemb", "chinchilla-ndexp", "chinchilla-ndexp-nonemb", "kaplan",
+                              "kaplan-fit", "kaplan-fit-total"),
                             "hpadvisor.cli.fit_final_cmd:predict_final"))
 HANDLERS.update(dict.fromkeys(("steplaw", "steplaw-fit", "steplaw-fit-total"), "hpadvisor.cli.predict_fit_cmd:predict_sweep"))
 HANDLERS.update(dict.fromkeys(("cbs-fit", "cbs-fit-nonemb"), "hpadvisor.cli.predict_fit_cmd:predict_batch"))

@@ -167,16 +167,36 @@ def _with(result: R, warnings: tuple[str, ...]) -> R:
     return dataclasses.replace(result, warnings=warnings)  # type: ignore[type-var]
 
 
+#: An irreducible loss E below this fraction of the lowest loss fitted is E = 0, the bound of its range.
+E_FLOOR = 1e-6
+
+
 def accept_final(fit: R) -> R:
-    """A final-loss fit (Chinchilla or Kaplan form): the loss exponents must be > 0."""
+    """A final-loss fit (Chinchilla or Kaplan form): the loss exponents must be > 0.
+
+    E = 0 (the fit drives the irreducible loss to the bound of its range, E >= 0) is a weak fit,
+    not a refusal: the law is a plain sum of power laws, usable within and near its runs (Porian
+    et al.'s long-warmup setups and (Mis)Fitting without its 17m runs are fitted so), but with no
+    loss floor it falls without limit beyond them.
+    """
     f: Any = fit
     constants = dict(zip(f.names, map(float, f.estimate), strict=True))
-    exponents = [n for n in constants if n.startswith("alpha") or n == "beta"]
+    exponents = [n for n in constants if n.startswith("alpha") or n.startswith("beta")]
+    # E, A, B (N_c, D_c) and the loss exponents; beta_exp_n (how the data exponent changes with N) has either sign
+    positive = [n for n in constants if n != "beta_exp_n"]
+    intervals = dict(f.intervals())
+    own = list(getattr(f, "warnings", ()))
+    E = constants.get("E")
+    if E is not None and 0 <= E < E_FLOOR * float(np.min(f.ladder.loss)):
+        positive.remove("E")
+        intervals.pop("E", None)  # an estimate on its bound: a percentile interval need not hold it
+        own.append(f"weak fit: E = {E:.3g}, the irreducible loss, is on the bound of its range (E >= 0): these runs "
+                   "show no loss floor, so the law falls without limit beyond them and its predictions far above "
+                   "the largest run are likely too low.")
     e = Evidence(what=f"the {type(f.law).key} fit", constants=constants, exponents=exponents,
-                 positive=list(constants),  # E, A, B (N_c, D_c) and the exponents
-                 r2=float(f.quality.get("r2", math.nan)), r2_of=f"the {f.ladder.loss.size} runs' losses",
-                 intervals=f.intervals(), points=int(f.ladder.loss.size), points_of="runs",
-                 own_warnings=tuple(getattr(f, "warnings", ())))
+                 positive=positive, r2=float(f.quality.get("r2", math.nan)),
+                 r2_of=f"the {f.ladder.loss.size} runs' losses", intervals=intervals,
+                 points=int(f.ladder.loss.size), points_of="runs", own_warnings=tuple(own))
     return _with(fit, judge(e))
 
 

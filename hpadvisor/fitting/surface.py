@@ -128,12 +128,32 @@ def fit_surface(lr, batch, loss, *, window: float = WINDOW) -> Surface:
             f"Optimal parameters not found: only {n_lr} learning rates ({u.size} runs) within "
             f"{window:.1%} of the best loss; a setting needs at least 3 lrs around its optimum."
         )
-    with_batch = n_bs >= 3
-    if with_batch and u.size < 8:
-        with_batch = False
+    with_batch = n_bs >= 3 and u.size >= 8
+    p0, lo, hi, vs = _start(u, v, y, with_batch)
+    unpack, resid, jac = _bowl(u, v, y, with_batch, vs)
+    margin = np.where(np.isfinite(hi - lo), (hi - lo) * 1e-9, 0.0)
+    p0 = np.clip(p0, lo + margin, hi - margin)
+    with single_thread():
+        sol = least_squares(resid, p0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
+                            xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    if not np.all(np.isfinite(sol.x)):
+        raise FitError("Optimal parameters not found: the local surface fit did not converge.")
+    q = unpack(sol.x)
+    return Surface(
+        log_loss_opt=float(q[0]), log_lr_opt=float(q[1]), log_batch_opt=float(q[2]),
+        a_lo=float(q[3]), a_hi=float(q[4]), b_lo=float(q[5]), b_hi=float(q[6]), cross=float(q[7]),
+        n_runs=int(u.size), rms=float(np.sqrt(np.mean(sol.fun**2))), batch_located=with_batch,
+        lr_range=(float(np.exp(u.min())), float(np.exp(u.max()))),
+        batch_range=(float(np.exp(v.min())), float(np.exp(v.max()))),
+    )
+
+
+def _start(u: np.ndarray, v: np.ndarray, y: np.ndarray, with_batch: bool) -> tuple[np.ndarray, np.ndarray,
+                                                                                    np.ndarray, float]:
+    """(start, lower bounds, upper bounds, the batch optimum's start): an ordinary quadratic
+    through the same runs (linear least squares), the optimum bounded by the sampled range."""
     i0 = int(np.argmin(y))
     u0, v0 = u[i0], v[i0]
-    # Start: an ordinary quadratic through the same runs (linear least squares).
     du, dv = u - u0, v - v0
     cols = [np.ones_like(u), du, du * du] + ([dv, dv * dv, du * dv] if with_batch else [])
     coef, *_ = np.linalg.lstsq(np.column_stack(cols), y, rcond=None)
@@ -151,15 +171,16 @@ def fit_surface(lr, batch, loss, *, window: float = WINDOW) -> Surface:
     us = float(np.clip(us, u.min(), u.max()))
     vs = float(np.clip(vs, v.min(), v.max()))
     y_start = float(np.min(y))
-
     if with_batch:
-        p0 = np.array([y_start, us, vs, a0, a0, b0, b0, c0])
-        lo = [-np.inf, u.min(), v.min(), 0, 0, 0, 0, -np.inf]
-        hi = [np.inf, u.max(), v.max(), np.inf, np.inf, np.inf, np.inf, np.inf]
-    else:
-        p0 = np.array([y_start, us, a0, a0])
-        lo = [-np.inf, u.min(), 0, 0]
-        hi = [np.inf, u.max(), np.inf, np.inf]
+        return (np.array([y_start, us, vs, a0, a0, b0, b0, c0]),
+                np.array([-np.inf, u.min(), v.min(), 0, 0, 0, 0, -np.inf], dtype=float),
+                np.array([np.inf, u.max(), v.max(), np.inf, np.inf, np.inf, np.inf, np.inf], dtype=float), vs)
+    return (np.array([y_start, us, a0, a0]), np.array([-np.inf, u.min(), 0, 0], dtype=float),
+            np.array([np.inf, u.max(), np.inf, np.inf], dtype=float), vs)
+
+
+def _bowl(u: np.ndarray, v: np.ndarray, y: np.ndarray, with_batch: bool, vs: float):
+    """(unpack, residual, Jacobian) of the bowl; without the batch, its optimum is fixed at ``vs``."""
 
     def unpack(p):
         if with_batch:
@@ -181,19 +202,4 @@ def fit_surface(lr, batch, loss, *, window: float = WINDOW) -> Surface:
         d_vs = -(2 * q[5] * zn + 2 * q[6] * zp + q[7] * x)
         return np.column_stack([np.ones_like(u), d_us, d_vs, xn * xn, xp * xp, zn * zn, zp * zp, x * z])
 
-    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
-    margin = np.where(np.isfinite(hi - lo), (hi - lo) * 1e-9, 0.0)
-    p0 = np.clip(p0, lo + margin, hi - margin)
-    with single_thread():
-        sol = least_squares(resid, p0, jac=jac, bounds=(lo, hi), method="trf", x_scale="jac",
-                            xtol=1e-12, ftol=1e-12, gtol=1e-12)
-    if not np.all(np.isfinite(sol.x)):
-        raise FitError("Optimal parameters not found: the local surface fit did not converge.")
-    q = unpack(sol.x)
-    return Surface(
-        log_loss_opt=float(q[0]), log_lr_opt=float(q[1]), log_batch_opt=float(q[2]),
-        a_lo=float(q[3]), a_hi=float(q[4]), b_lo=float(q[5]), b_hi=float(q[6]), cross=float(q[7]),
-        n_runs=int(u.size), rms=float(np.sqrt(np.mean(sol.fun**2))), batch_located=with_batch,
-        lr_range=(float(np.exp(u.min())), float(np.exp(u.max()))),
-        batch_range=(float(np.exp(v.min())), float(np.exp(v.max()))),
-    )
+    return unpack, resid, jac

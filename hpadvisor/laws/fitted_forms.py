@@ -8,6 +8,7 @@ the law file's ``law:`` key records which one was fitted:
     chinchilla  (N total)              chinchilla-nonemb (N non-embedding)
     cbs-fit     (N total)              cbs-fit-nonemb (N non-embedding)
     kaplan-fit  (N non-embedding)      kaplan-fit-total (N total)
+    chinchilla-ndexp (N total)         chinchilla-ndexp-nonemb (N non-embedding)
 
 ``kaplan-fit`` gives the final loss only: ``fit final --law kaplan`` fits L(N, D), not Kaplan's lr
 or critical-batch constants, which a law file of the published form would carry unfitted.
@@ -16,6 +17,8 @@ or critical-batch constants, which a law file of the published form would carry 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import numpy as np
 
 from hpadvisor.laws.base import Input, Law, Output, positive
 from hpadvisor.laws.loss import Chinchilla, Kaplan
@@ -106,8 +109,101 @@ class CriticalBatchFitNonEmb(CriticalBatchFit):
     inputs = {"N": _N_NONEMB, "D": _D}
 
 
+#: N at which the N-dependent data exponent equals beta (a normalisation: conditioning only).
+NDEXP_N0 = 1e9
+#: The compute-optimal N is searched over this grid of ln N (1e4 to 1e14 parameters).
+_LN_N_GRID = np.linspace(np.log(1e4), np.log(1e14), 2001)
+
+
+@dataclass(frozen=True)
+class ChinchillaNDExp(Law):
+    """Chinchilla's form with an N-dependent data exponent, fitted to a team's final losses.
+
+    L = E + A / N^alpha + B / D^(beta (N / 1e9)^beta_exp_n).  beta_exp_n = 0 is Chinchilla's form; beta_exp_n != 0
+    lets the data term fall faster (beta_exp_n > 0) or slower with D in larger models.  The constants:
+    E the irreducible loss (nats/token), A and B the model- and data-size terms' scales, alpha and
+    beta their exponents (beta at N = 1e9), beta_exp_n how the data exponent changes with N.
+
+    Source: hpadvisor's L(N, D) extrapolation benchmark (benchmarks/lnd_extrapolate.md),
+    where it was the one candidate whose held-out error averaged over four labs' ladders (Epoch's
+    Chinchilla points, Porian et al., Gemstones, (Mis)Fitting) was lowest (1.89% against Chinchilla's
+    3.28%).  The idea of a data exponent that depends on N is Farseer's (Li et al. 2025,
+    arXiv:2506.10972, whose L = E + U(N) + B(N) D^-A(N) lets both the data term's scale and its
+    exponent depend on N); this one-constant version is hpadvisor's, not a published law, and has no
+    published constants: it exists only as a fit.  ``fit final`` chooses it over Chinchilla only when
+    the user's own extrapolation split shows it clearly better (fitting.final).
+    """
+
+    key = "chinchilla-ndexp"
+    title = "Chinchilla L(N, D) with an N-dependent data exponent, fitted to your runs (N = total parameters)"
+    formula = "L = E + A/N^alpha + B/D^(beta (N/1e9)^beta_exp_n) ; C = 6 N D"
+    inputs = {
+        "N": _N_TOTAL,
+        "D": _D,
+        "C": Input("training compute, 6 N D with N total parameters", "FLOPs", "chinchilla_compute"),
+    }
+    outputs = {
+        "final_loss": Output("loss", "nats/token", "final loss (fitted)"),
+        "compute_optimal_params": Output("optimal_params", "params", "N_opt at the same compute (numerical)"),
+        "compute_optimal_tokens": Output("optimal_tokens", "tokens", "D_opt at the same compute (numerical)"),
+    }
+
+    E: float = 1.8
+    A: float = 400.0
+    B: float = 400.0
+    alpha: float = 0.34
+    beta: float = 0.28
+    beta_exp_n: float = 0.0
+
+    def loss(self, N, D):
+        N = positive(N, "N", f"{self.registry_key}.loss")
+        D = positive(D, "D", f"{self.registry_key}.loss")
+        with np.errstate(over="ignore"):
+            return self.E + self.A / N**self.alpha + self.B / D ** (self.beta * (N / NDEXP_N0) ** self.beta_exp_n)
+
+    def optimal_params(self, C):
+        """argmin over N of L(N, C / 6N), on a grid of ln N refined by a parabola."""
+        C = positive(C, "C", f"{self.registry_key}.optimal_params")
+        flat = np.atleast_1d(C).ravel()
+        out = np.array([self._argmin_n(float(c)) for c in flat])
+        return out.reshape(np.shape(C)) if np.ndim(C) else out[0]
+
+    def optimal_tokens(self, C):
+        C = positive(C, "C", f"{self.registry_key}.optimal_tokens")
+        return C / (6.0 * self.optimal_params(C))
+
+    def _argmin_n(self, C: float) -> float:
+        N = np.exp(_LN_N_GRID)
+        with np.errstate(all="ignore"):
+            L = self.E + self.A / N**self.alpha + self.B / (C / (6 * N)) ** (self.beta * (N / NDEXP_N0) ** self.beta_exp_n)
+        L = np.where(np.isfinite(L), L, np.inf)
+        i = int(np.argmin(L))
+        if 0 < i < L.size - 1:
+            y0, y1, y2 = L[i - 1:i + 2]
+            den = y0 - 2 * y1 + y2
+            if den > 0:
+                step = _LN_N_GRID[1] - _LN_N_GRID[0]
+                return float(np.exp(_LN_N_GRID[i] - 0.5 * step * (y2 - y0) / den))
+        return float(N[i])
+
+    def range_values(self, symbols):
+        values = dict(symbols)
+        if "N" in values and "D" in values:
+            values.setdefault("C", 6.0 * values["N"] * values["D"])
+        return values
+
+
+@dataclass(frozen=True)
+class ChinchillaNDExpNonEmb(ChinchillaNDExp):
+    """ChinchillaNDExp fitted with N = non-embedding parameters."""
+
+    key = "chinchilla-ndexp-nonemb"
+    title = "Chinchilla L(N, D) with an N-dependent data exponent, fitted to your runs (N = non-embedding parameters)"
+    inputs = {**ChinchillaNDExp.inputs, "N": _N_NONEMB}
+
+
 FORMS = (FittedSweep, FittedSweepTotal, ChinchillaNonEmb, CriticalBatchFit, CriticalBatchFitNonEmb,
-         KaplanLossFit, KaplanLossFitTotal)
+         KaplanLossFit, KaplanLossFitTotal, ChinchillaNDExp, ChinchillaNDExpNonEmb)
 
 #: (form for non-embedding N, form for total N) per kind of fit.
 BY_PARAM_COUNT = {
@@ -115,4 +211,5 @@ BY_PARAM_COUNT = {
     "chinchilla": {"non-embedding": ChinchillaNonEmb, "total": Chinchilla},
     "batch": {"non-embedding": CriticalBatchFitNonEmb, "total": CriticalBatchFit},
     "kaplan": {"non-embedding": KaplanLossFit, "total": KaplanLossFitTotal},
+    "chinchilla-ndexp": {"non-embedding": ChinchillaNDExpNonEmb, "total": ChinchillaNDExp},
 }

@@ -1,0 +1,190 @@
+"""`fit final` on ladders it has never seen (issue 19): E -> 0 is a weak fit, the default form and
+its selection, the prediction interval's measured coverage.
+
+Real data (the development datasets beside the project), skipped with the reason where absent.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.conftest import shared_data
+
+pytestmark = pytest.mark.realdata
+
+
+def _misfitting_no17m():
+    """(Mis)Fitting's final losses, best peak lr per (size, horizon), every 17m run dropped:
+    (N, D, loss) and the fit mask N <= 3e8 (12m-200m; 300m, 400m and 1b held out)."""
+    import pandas as pd
+
+    m = pd.read_csv(shared_data("misfitting_scaling", "scaling_results_last_ckpt_only.csv"))
+    b = (m[m["model"] != "misfitting_17m"].groupby(["model", "total_steps"])
+         .agg(N=("N", "first"), D=("D", "first"), loss=("loss", "min")).reset_index())
+    N, D, L = (b[c].to_numpy(float) for c in ("N", "D", "loss"))
+    return N, D, L, N <= 3e8
+
+
+@pytest.mark.slow
+def test_e_at_zero_is_a_weak_fit_not_a_refusal(cli, tmp_path):
+    """The Epoch-way Chinchilla fit of (Mis)Fitting without its 17m runs drives E to 0; `fit final`
+    refused it ("E = 0 must be > 0") and the user got no law.  Now the law is written with a warning
+    that `predict` repeats, and it predicts the held-out 300m-1b runs as the issue measured
+    (0.71% mean, 1.9% worst)."""
+    N, D, L, fit = _misfitting_no17m()
+    table = tmp_path / "ladder.csv"
+    table.write_text("N,D,loss\n" + "".join(f"{n:.0f},{d:.0f},{float(x)!r}\n" for n, d, x in zip(N[fit], D[fit], L[fit])))
+    out = tmp_path / "law.yaml"
+    r = cli("fit", "final", str(table), "--law", "chinchilla", "--bootstrap", "20", "--outlier-sigma", "0",
+            "--out", str(out), "--format", "json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)
+    assert data["constants"]["E"] == 0.0
+    assert any("E = 0" in w and "bound of its range" in w for w in data["warnings"])
+    assert data["bootstrap"]["resamples"] - data["bootstrap"]["failed"] >= 18  # refits from E = 0 work
+    errors = []
+    for n, d, x in zip(N[~fit], D[~fit], L[~fit]):
+        p = cli("predict", str(out), "--params", f"{n:.0f}", "--tokens", f"{d:.0f}",
+                "--format", "json")
+        assert p.exit_code == 0, p.output
+        assert "warning:" in p.stderr and "E = 0" in p.stderr
+        errors.append(abs(json.loads(p.stdout)["loss"] / x - 1))
+    assert np.mean(errors) == pytest.approx(0.0071, abs=0.0003)
+    assert max(errors) == pytest.approx(0.0191, abs=0.0005)
+
+
+# -- the default (`fit final --law auto`) against the baseline, on the development protocols -------
+# The protocols are benchmarks/lnd_extrapolate.py's (its loaders), the default is fitted by
+# benchmarks/lnd_default.py's `default_fit` (hpadvisor's fit_final(form="auto"), the command's
+# defaults); the baseline figures are the Chinchilla form fitted the Epoch way on the same fit sets,
+# as issue 19 states them and the benchmark reproduces them (lnd_extrapolate.md).
+
+BASELINE_MEAN = {"epoch": 0.0141, "porian-tuned": 0.0954, "gemstones": 0.0164, "misfitting": 0.0053}
+_DATA = {"epoch": ("epoch_chinchilla", "svg_extracted_data.csv"),
+         "porian-tuned": ("porian_isoflops", "isoflop_points.csv"),
+         "gemstones": ("gemstones", "wandb_df_for_fitting_hot_100b+.jsonl"),
+         "misfitting": ("misfitting_scaling", "scaling_results_last_ckpt_only.csv")}
+_CACHE: dict = {}
+
+
+def _benchmarks():
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parents[1] / "benchmarks"
+    for name in ("lnd_extrapolate", "lnd_default"):
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, here / f"{name}.py")
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+    return sys.modules["lnd_extrapolate"], sys.modules["lnd_default"]
+
+
+def _protocol(name: str):
+    shared_data(*_DATA[name])  # skipped, with the reason, where the dataset is absent
+    bench, _ = _benchmarks()
+    protos, _ = bench.load_protocols({name}, porian_setups="tuned")
+    return next(p for p in protos if p.name == name)
+
+
+def _default(name: str, bootstrap: int = 0):
+    """(protocol, default fit, held-out relative errors), computed once per test session."""
+    key = (name, bootstrap)
+    if key not in _CACHE:
+        _, lnd = _benchmarks()
+        proto = _protocol(name)
+        fit = lnd.default_fit(proto, bootstrap=bootstrap)
+        _CACHE[key] = (proto, fit, lnd.held_out_errors(fit.law, proto))
+    return _CACHE[key]
+
+
+def _target(name: str) -> None:
+    _, _, err = _default(name, 50)
+    assert err.mean() <= 0.75 * BASELINE_MEAN[name]
+
+
+@pytest.mark.slow
+def test_default_meets_the_target_on_porian_tuned():
+    """Porian et al.'s tuned setup (fit budgets <= 1.6e18 FLOPs, split along C): the user's split
+    chooses the N-dependent data exponent (3.1% against Chinchilla's 7.6% on the largest fitted
+    budgets) and the held-out error falls from the baseline's 9.54% to 2.39% (worst 16.6 -> 7.5%)."""
+    _, fit, err = _default("porian-tuned", 50)
+    assert fit.form == "chinchilla-ndexp" and fit.selection["inner_valid_values"] == 2
+    assert fit.selection["inner_error"]["chinchilla"] == pytest.approx(0.0762, abs=0.001)
+    assert fit.selection["inner_error"]["chinchilla-ndexp"] == pytest.approx(0.0311, abs=0.001)
+    assert err.mean() == pytest.approx(0.0239, abs=0.0005) and err.max() == pytest.approx(0.075, abs=0.002)
+    _target("porian-tuned")
+
+
+@pytest.mark.slow
+def test_default_figures_on_epoch_gemstones_misfitting():
+    """The default's measured held-out errors where the 25% target is not met (the xfails below)."""
+    _, fit, err = _default("epoch", 50)  # chinchilla-ndexp 0.37% vs 0.36% on the split: Chinchilla kept
+    assert fit.form == "chinchilla" and err.mean() == pytest.approx(0.0141, abs=0.0003)
+    _, fit, err = _default("gemstones", 50)  # 1.33% vs 1.78% on the split: chinchilla-ndexp
+    assert fit.form == "chinchilla-ndexp" and err.mean() == pytest.approx(0.0180, abs=0.0003)
+    assert err.max() == pytest.approx(0.033, abs=0.001)  # the baseline's worst: 8.7%
+    _, fit, err = _default("misfitting", 50)  # the split's validation runs are one size (200m): Chinchilla
+    assert fit.form == "chinchilla" and fit.selection["inner_valid_values"] == 1
+    assert err.mean() == pytest.approx(0.0079, abs=0.0003)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="epoch: default 1.41% mean held-out error = the baseline's 1.41% (+0%; the "
+                   "split keeps Chinchilla, and every form misses the four 2-7B runs stopped after 0.25-0.8B tokens "
+                   "by 10-25%); the target is <= 1.06%")
+def test_default_target_epoch():
+    _target("epoch")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="gemstones: default (chinchilla-ndexp) 1.80% mean held-out error against the "
+                   "baseline's 1.64% (+10%; worst 3.3% against 8.7%); the target is <= 1.23%")
+def test_default_target_gemstones():
+    _target("gemstones")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="misfitting: default (Chinchilla with fit final's outlier rule, which leaves "
+                   "out the 12m run at 100 steps) 0.79% mean held-out error against the baseline's 0.53% (+49%); "
+                   "the target is <= 0.40%")
+def test_default_target_misfitting():
+    _target("misfitting")
+
+
+def _coverage():
+    _, lnd = _benchmarks()
+    parts = {}
+    for name in BASELINE_MEAN:
+        proto, fit, _ = _default(name, 50)
+        parts[name] = lnd.interval_parts(fit, proto)
+    return lnd.lodo(parts)
+
+
+@pytest.mark.slow
+def test_interval_coverage_leave_one_dataset_out_figures():
+    """predict's 90% interval, its distance constant calibrated on the other three ladders in turn:
+    Epoch, Porian and (Mis)Fitting are covered with k = 0 (the spread across forms); Gemstones needs
+    k = 0.356 and, left out, is covered at 61% (its next size up, 0.52B against 0.50B fitted, is
+    almost no distance away yet missed by 1-2%)."""
+    from hpadvisor.fitting.final import K_DISTANCE
+
+    iv = _coverage()
+    assert iv["own_k"]["gemstones"] == pytest.approx(0.356, abs=0.005)
+    assert K_DISTANCE == pytest.approx(iv["k_all"], abs=1e-3)
+    assert iv["per_protocol"]["gemstones"]["coverage"] == pytest.approx(0.61, abs=0.02)
+    assert iv["coverage_all"] == pytest.approx(0.76, abs=0.02)
+    assert iv["median_half_width_all"] == pytest.approx(0.030, abs=0.003)
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="coverage of the stated 90% interval, calibrated leave-one-dataset-out: 76% "
+                   "of the 446 held-out points (Gemstones 61% of 280; the others 100%), median half-width 3.0%; the "
+                   "target is >= 80%")
+def test_interval_coverage_target():
+    assert _coverage()["coverage_all"] >= 0.80
