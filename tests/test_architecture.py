@@ -135,10 +135,6 @@ STILL_LONG = {
     ("hpadvisor/cli/fit_curves_cmd.py", "fit_curves_command"): 175,
     ("hpadvisor/fitting/curves.py", "fit_curves"): 129,
     ("hpadvisor/cli/predict_curves_cmd.py", "predict_curve"): 106,
-    ("hpadvisor/cli/fit_final_cmd.py", "fit_final_cmd"): 103,
-    ("hpadvisor/fitting/core.py", "huber_log_fit"): 99,
-    ("hpadvisor/fitting/surface.py", "fit_surface"): 90,
-    ("hpadvisor/fitting/final.py", "fit_final"): 89,
 }
 
 
@@ -153,10 +149,9 @@ def test_no_new_function_over_80_lines():
     assert new == [], "functions over 80 lines:\n" + "\n".join(new)
 
 
-@pytest.mark.xfail(strict=True, reason="7 functions over 80 lines remain, as committed: cli/fit_curves_cmd "
-                   "fit_curves_command 175, fitting/curves fit_curves 129, cli/predict_curves_cmd predict_curve 106, "
-                   "cli/fit_final_cmd fit_final_cmd 103, fitting/core huber_log_fit 99, fitting/surface fit_surface 90, "
-                   "fitting/final fit_final 89 (STILL_LONG)")
+@pytest.mark.xfail(strict=True, reason="3 functions over 80 lines remain, as committed: cli/fit_curves_cmd "
+                   "fit_curves_command 175, fitting/curves fit_curves 129, cli/predict_curves_cmd predict_curve 106 "
+                   "(STILL_LONG)")
 def test_no_function_over_80_lines():
     long = [f"{f}:{line} {name} ({n} lines)" for f, name, line, n in _long_functions()]
     assert long == [], "functions over 80 lines:\n" + "\n".join(long)
