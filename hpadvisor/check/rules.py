@@ -423,7 +423,7 @@ def batch_critical(ctx: Context) -> list[Finding]:
     ratio = b / crit.value
     if ratio < BATCH_WARN:
         return []
-    mc = ctx.laws.get("mccandlish")
+    mc: Any = ctx.laws.get("mccandlish")  # the McCandlish law (its data_overhead), typed as any Law
     if mc is None:
         from hpadvisor.laws import REGISTRY
 
@@ -443,8 +443,9 @@ def batch_critical(ctx: Context) -> list[Finding]:
     dp = ctx.config.value("data_parallel")
     seqs = int(max(seqs, 1))
     if dp and seqs < dp:  # at least one sequence per data-parallel rank, or the trainer cannot run it
+        said = ctx.config.get("global_batch_seqs")
         return [_finding(ctx, "batch-above-critical", sev, "global_batch_seqs", msg,
-                         (ctx.config.get("global_batch_seqs").field if ctx.config.get("global_batch_seqs") else None,
+                         (said.field if said else None,
                           f"the critical batch is {seqs} sequences, below one per data-parallel rank ({_num(dp)}): "
                           "use fewer data-parallel ranks (more tensor or pipeline parallelism), or accept the "
                           "larger batch's token cost"))]
@@ -669,7 +670,7 @@ def batch_arithmetic(ctx: Context) -> list[Finding]:
     cfg = ctx.config
     if cfg.value("batch_arithmetic_ok") is not False:
         return []
-    parts = {k: cfg.get(k) for k in ("micro_batch_seqs", "grad_accum", "data_parallel") if cfg.get(k)}
+    parts = {k: s for k in ("micro_batch_seqs", "grad_accum", "data_parallel") if (s := cfg.get(k))}
     g = cfg.get("global_batch_seqs")
     shown = " x ".join(f"{p.field} {_num(p.value)}" for p in parts.values())
     product = math.prod(p.value for p in parts.values()) if parts else None

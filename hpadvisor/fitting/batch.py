@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -31,6 +31,9 @@ from hpadvisor.fitting import acceptance
 from hpadvisor.fitting.core import huber_log_fit, interval
 from hpadvisor.laws.base import Provenance
 from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
+
+if TYPE_CHECKING:
+    from hpadvisor.laws.fitted_forms import CriticalBatchFit
 
 #: Zhang et al.'s reference batch for "perfect linear scaling" (plots/chinchilla.ipynb: 1.2 x 256).
 REFERENCE_SEQS = 256
@@ -357,7 +360,7 @@ def fit_batch(
 def _batch_law(table, coefs: np.ndarray, mN: np.ndarray, mD: np.ndarray | None, *, overhead: float, b_ref: float,
                n_models: int, name: str, notes: list[str]):
     """The fitted law; without D (``mD`` None) its exponent is N's."""
-    cls = BY_PARAM_COUNT["batch"][table.param_count]
+    cls = cast("dict[str, type[CriticalBatchFit]]", BY_PARAM_COUNT["batch"])[table.param_count]
     if mD is None:
         notes.append("without D the law reads its D input as N (exponent in N): give tokens to fit it in D.")
     fitted_range = [("N", float(mN.min()), float(mN.max()))]

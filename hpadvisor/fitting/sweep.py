@@ -21,7 +21,7 @@ import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -32,6 +32,9 @@ from hpadvisor.fitting.surface import WINDOW, Surface, fit_surface
 from hpadvisor.laws.fitted_forms import BY_PARAM_COUNT
 from hpadvisor.laws.lr_batch import STEPLAW
 from hpadvisor.laws.sensitivity import STEPLAW_SENSITIVITY
+
+if TYPE_CHECKING:
+    from hpadvisor.laws.sensitivity import FittedSweep
 
 METHODS = ("near-best", "surface")
 COEFS = ("lr_coef", "lr_exp_n", "lr_exp_d", "bs_coef", "bs_exp_d")
@@ -347,7 +350,7 @@ def _sweep_law(table, train_settings: list[Setting], coefs: np.ndarray, sens: di
                *, method: str, tolerance: float, window: float, n_rows: int, name: str):
     from hpadvisor.laws.base import Provenance
 
-    cls = BY_PARAM_COUNT["sweep"][table.param_count]
+    cls = cast("dict[str, type[FittedSweep]]", BY_PARAM_COUNT["sweep"])[table.param_count]
     fN = [s.N for s in train_settings]
     fD = [s.D for s in train_settings]
     ratios = [s.D / s.N for s in train_settings]

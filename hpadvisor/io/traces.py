@@ -71,7 +71,7 @@ def sparse_jumps(steps: Sequence[float] | np.ndarray, lr: Sequence[float] | np.n
             f"{more}: the lr between logged steps is interpolated as a ramp, a guess there")
 
 
-def interpolate_trace(steps: Sequence[float], lr: Sequence[float], total_steps: int | None = None,
+def interpolate_trace(steps: Sequence[float] | np.ndarray, lr: Sequence[float] | np.ndarray, total_steps: int | None = None,
                       *, warmup_from_zero: bool = True, warmup_steps: int | None = None) -> np.ndarray:
     """Per-step lr (index = step, 0..T) from a sparse ``(step, lr)`` trace, linearly interpolated.
 

@@ -140,14 +140,14 @@ class Law:
             if f.name not in ("provenance", "name")
         }
 
-    def evaluate(self, quantity: str, variables: Mapping[str, float]) -> float:
+    def evaluate(self, quantity: str, variables: Mapping[str, float | None]) -> float:
         """Compute ``quantity`` from run variables (keyed by :attr:`Input.variable`)."""
         output = self.outputs[quantity]
         method: Callable[..., Any] = getattr(self, output.method)
         kwargs = self.arguments(output.method, variables)
         return float(method(**kwargs))
 
-    def arguments(self, method: str, variables: Mapping[str, float]) -> dict[str, float]:
+    def arguments(self, method: str, variables: Mapping[str, float | None]) -> dict[str, float]:
         """The keyword arguments ``method`` needs, looked up from run variables."""
         import inspect
 
@@ -155,11 +155,12 @@ class Law:
         kwargs = {}
         for symbol in params:
             spec = self.inputs[symbol]
-            if variables.get(spec.variable) is None:
+            value = variables.get(spec.variable)
+            if value is None:
                 raise InvalidInputError(
                     f"{self.registry_key}: needs {spec.meaning} ({spec.variable}); the run does not give it."
                 )
-            kwargs[symbol] = variables[spec.variable]
+            kwargs[symbol] = value
         return kwargs
 
     def needs(self, quantity: str) -> tuple[str, ...]:
@@ -195,7 +196,7 @@ class Law:
             factor = max(factor, out)
         return factor, reasons
 
-    def symbols(self, variables: Mapping[str, float]) -> dict[str, float]:
+    def symbols(self, variables: Mapping[str, float | None]) -> dict[str, float]:
         """Every input symbol of the law that the run supplies (for the fitted-range check).
 
         All of them, not only those of one output: Step Law's batch depends on D alone, but its
@@ -203,7 +204,7 @@ class Law:
         of its batch too.
         """
         return {
-            symbol: float(variables[spec.variable])
+            symbol: float(value)
             for symbol, spec in self.inputs.items()
-            if variables.get(spec.variable) is not None
+            if (value := variables.get(spec.variable)) is not None
         }

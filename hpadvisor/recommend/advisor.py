@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from hpadvisor.errors import InvalidInputError, UnknownLawError, did_you_mean
 from hpadvisor.laws import REGISTRY, Law
@@ -656,8 +656,8 @@ def _loss_gap(b: _Builder, opt_n: Recommendation) -> None:
     if "final_loss" not in law.outputs:
         return
     spec = b.spec
-    n_opt = opt_n.value
-    c = b.vars["chinchilla_compute"]
+    n_opt = cast(float, opt_n.value)  # recommend() calls this only with a value
+    c = cast(float, b.vars["chinchilla_compute"])  # every spec gives it
     d_opt = c / (6.0 * n_opt)
     here = law.evaluate("final_loss", b.vars)
     best = law.evaluate("final_loss", {**b.vars, "params": n_opt, "tokens": d_opt})

@@ -39,7 +39,7 @@ class _ConfigPlan:
     decay_start: int | None = None  # nanotron: a decay starting inside the warmup (its step)
 
 
-def _cooldowns(cfg, room: int) -> int:
+def _cooldowns(cfg, room: float) -> int:
     """A config's WSD-S cooldown count, checked as :func:`build` checks it."""
     n = cfg.value("cooldowns")
     if n is None:
@@ -166,14 +166,16 @@ def _wsd_cycles(cfg: TrainerConfig, plan, shape: str, horizon: int, warmup: floa
     """A WSD schedule's cooldown (checked to fit after the warmup) and, with several cooldowns,
     its WSD-S cycles: (shape, the Schedule's extra arguments)."""
     if shape != "wsd":
-        if cfg.value("cooldowns") is not None:
-            raise InvalidInputError(f"{where}: {cfg.get('cooldowns').field} applies to a wsd schedule, not {shape}.")
+        said = cfg.get("cooldowns")
+        if said is not None and said.value is not None:
+            raise InvalidInputError(f"{where}: {said.field} applies to a wsd schedule, not {shape}.")
         return shape, {}
     if not plan.cooldown_said:
         notes.append("the config gives no WSD cooldown length: the last 20% of the decay horizon.")
     room = horizon - warmup
     if not 1 <= plan.cooldown <= room:
-        field_ = cfg.get("wsd_decay_steps").field if cfg.get("wsd_decay_steps") else "the cooldown"
+        said = cfg.get("wsd_decay_steps")
+        field_ = said.field if said else "the cooldown"
         raise InvalidInputError(f"{where}: the WSD cooldown ({field_}: {plan.cooldown:,} steps) must be at least "
                                 f"1 step and fit in the {room:,.6g} steps after the warmup.")
     extra: dict = {"decay_steps": plan.cooldown, "decay_shape": cfg.value("wsd_decay_style") or "linear"}

@@ -311,6 +311,7 @@ def _group_row(law: StandardParam, group: str, tuned: Tuned, m: float, fan_out: 
     else:  # norm gains and biases inside the blocks
         lr_m, wd_m = float(law.vector_lr(m, m_l)), float(law.vector_wd(m, m_l))
         init_m, fwd, eps_m = None, 1.0, float(law.vector_eps(m, m_l))
+    init_std: float | None
     if law.unit_init() and init_m is not None:
         init_std, init_m = 1.0, 1.0  # u-muP: unit variance everywhere; scale lives in `multiplier`
     else:
@@ -413,12 +414,13 @@ def plan(
 def _not_transferred(law: StandardParam, tuned: Tuned, batch: float | None,
                      tokens: float | None) -> list[dict[str, Any]]:
     """What the parameterization leaves alone, with the other laws' advice where it applies."""
-    from hpadvisor.laws import REGISTRY
+    from hpadvisor.laws.batch import SQRT_BATCH
+    from hpadvisor.laws.lr_batch import BJORCK
 
     out: list[dict[str, Any]] = []
     lr_factor = 1.0
     if batch is not None and tuned.batch_tokens is not None:
-        k = float(REGISTRY["sqrt-batch"].lr(1.0, tuned.batch_tokens, batch))
+        k = float(SQRT_BATCH.lr(1.0, tuned.batch_tokens, batch))
         lr_factor *= k
         advice = (f"batch {units.format_si(tuned.batch_tokens)} -> {units.format_si(batch)} tokens: "
                   f"multiply every lr by {k:.4g} (sqrt-batch, Malladi et al. 2022)")
@@ -427,7 +429,7 @@ def _not_transferred(law: StandardParam, tuned: Tuned, batch: float | None,
     out.append({"setting": "batch size", "law": "sqrt-batch", "lr_factor": None if batch is None or tuned.batch_tokens is None else k,
                 "advice": advice})
     if tokens is not None and tuned.tokens is not None:
-        k2 = float(REGISTRY["bjorck"].lr(1.0, tuned.tokens, tokens))
+        k2 = float(BJORCK.lr(1.0, tuned.tokens, tokens))
         lr_factor *= k2
         advice = (f"tokens {units.format_si(tuned.tokens)} -> {units.format_si(tokens)}: multiply every lr "
                   f"by {k2:.4g} (token-horizon rule, Bjorck et al. 2024: (D/D_ref)^-0.32)")
