@@ -284,9 +284,12 @@ def test_the_prediction_interval_survives_a_resaved_law_file_and_not_an_edit(cli
     assert interval(doc, "resaved.yaml")["interval"] == [lo, hi]
     del doc["fit"]["bootstrap"]["columns"]  # a file written before the columns were recorded
     assert interval(doc, "old.yaml")["interval"] == [lo, hi]
-    doc["constants"]["E"] = 2.5
-    edited = interval(doc, "edited.yaml")
-    assert edited["interval"] is None and "the law's E differs from the fitted estimate" in edited["note"]
+    doc["constants"]["E"] = 2.5  # outside its own recorded interval: every reader refuses the file
+    (tmp_path / "edited.yaml").write_text(yaml.safe_dump(doc))
+    edited = cli("predict", str(tmp_path / "edited.yaml"), "--params", "1e9", "--tokens", "2e10", "-f", "json")
+    assert edited.exit_code == 2 and edited.stdout == ""
+    assert "constant E = 2.5 lies outside its own 95% bootstrap interval [1.7" in edited.stderr
+    assert "recorded in fit.intervals_95" in edited.stderr and edited.stderr.count("\n") == 1
 
 
 def test_losses_that_do_not_vary_are_refused():
