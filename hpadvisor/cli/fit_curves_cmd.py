@@ -62,95 +62,134 @@ def fit_curves_command(
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
     """Fit the multi-power, LR-annealing or noise-convolution law to loss curves; save it for `predict` and `compare-schedules`."""
-    from hpadvisor import schedules
-    from hpadvisor.cli.flags import cli_data, law_file_text
-    from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
-    from hpadvisor.fitting.curves import AUTO_SPLIT, MAX_FIT_POINTS, curves_from_logs, fit_curves
-    from hpadvisor.io import outputs, yamlio
+    from hpadvisor.fitting.curves import MAX_FIT_POINTS, curves_from_logs, fit_curves
+    from hpadvisor.io import outputs
+    from hpadvisor.io.lawfile import check_new_name
     from hpadvisor.io.tables import parse_map
 
     outputs.check_outputs({"--out": out}, force=force, inputs=[*files, config])  # before any work
-    from hpadvisor.io.lawfile import check_new_name
-
     check_new_name(name)  # a published law's key: the law file would be refused
     if bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0 (0 = no intervals), not {bootstrap}.")
+    lam_value = _lambda_value(lam, law)
+    _check_files_once(files)
+    sched, notes = _given_schedule(config, format_in, schedule, warmup, {
+        "--lr": lr, "--total-steps": total_steps, "--min-lr-ratio": min_lr_ratio, "--decay-fraction": decay_fraction,
+        "--decay-shape": decay_shape if decay_shape != "linear" else None, "--cooldowns": cooldowns})
+    curves, log_notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched,
+                                         warmup=warmup if sched is None else None)
+    _check_logs_differ(curves)
+    notes += log_notes
+    held = [n.strip() for item in holdout or () for n in item.split(",") if n.strip()]
+    points = MAX_FIT_POINTS if max_points is None else (max_points or None)
+    result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
+                        name=name or f"{law}@{out.stem}", method=method, holdout=held, max_points=points)
+    advice, basis_notes = _write_law_file(out, result, curves, law, held, notes, intervals, points, force)
+    summary = _summary(result, out, notes + basis_notes, advice)
+    _render(summary, result, advice, format)
+
+
+def _lambda_value(lam: str | None, law: str) -> float | None:
+    """--lambda as the fit takes it: 0.999 when not given, None for 'fit', else the number."""
+    from hpadvisor.errors import InvalidInputError
+
     if lam is not None and law != "annealing":
         raise InvalidInputError(f"--lambda is the annealing law's constant; the {law} law has none (use --law annealing).")
+    if lam is None:
+        return 0.999
+    if lam.strip().lower() == "fit":
+        return None
+    try:
+        return float(lam)
+    except ValueError:
+        raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
+
+
+def _check_files_once(files: list[Path]) -> None:
+    from hpadvisor.errors import InvalidInputError
+
     seen: dict[str, str] = {}
     for f in files:
         key = str(f.resolve())
         if key in seen:
             raise InvalidInputError(f"'{f}' is given twice (as '{seen[key]}'): each log once, or its runs would count double.")
         seen[key] = str(f)
-    lam_value: float | None = 0.999
-    if lam is not None:
-        if lam.strip().lower() == "fit":
-            lam_value = None
-        else:
-            try:
-                lam_value = float(lam)
-            except ValueError:
-                raise InvalidInputError(f"--lambda must be a number in (0, 1) or 'fit', not '{lam}'.") from None
-    sched = None
+
+
+def _check_logs_differ(curves) -> None:
+    """The same bytes under two names would count their runs twice."""
+    from hpadvisor.errors import InvalidInputError
+
+    first_of: dict[str, str] = {}
+    for c in curves:
+        digest, source = str(c.source.get("sha256")), str(c.source.get("file"))
+        if first_of.setdefault(digest, source) != source:
+            raise InvalidInputError(f"'{source}' holds the same bytes as '{first_of[digest]}' (sha256 {digest[:12]}...): "
+                                    "the same log given twice would count its runs twice; give it once.")
+
+
+def _given_schedule(config: Path | None, format_in: str, schedule: str | None, warmup: int | None,
+                    shape_flags: dict) -> tuple[object | None, list[str]]:
+    """The schedule of logs without an lr column (--config, or --schedule with its flags; None when
+    neither is given), and the notes about it."""
+    from hpadvisor import schedules
+    from hpadvisor.cli.options import config_schedule, refuse_flags, refuse_wsd_flags, require_config
+    from hpadvisor.errors import InvalidInputError
+
     require_config(config, format_in)
     if warmup is not None and warmup < 0:
         raise InvalidInputError(f"--warmup must be a whole number of steps >= 0, not {warmup}.")
-    from hpadvisor.cli.options import refuse_flags, refuse_wsd_flags
-
-    shape_flags = {"--lr": lr, "--total-steps": total_steps, "--min-lr-ratio": min_lr_ratio,
-                   "--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None,
-                   "--cooldowns": cooldowns}
     if config is not None:
         from hpadvisor.fitting.curve_advice import Given
 
         eta, label, more = config_schedule(config, "give the lr schedule once: --config, or --schedule with its "
                                            "flags; drop {flags}.", {"--schedule": schedule, "--warmup": warmup,
                                                                     **shape_flags}, format_in)
-        sched = Given(eta)
-        config_notes = [f"the given schedule (--config): {label}.", *more]
-    elif schedule is None:
+        return Given(eta), [f"the given schedule (--config): {label}.", *more]
+    if schedule is None:
         refuse_flags("{flags}: these set the --schedule of logs without an lr column; give --schedule too, or "
                      "drop them.", shape_flags)
-    else:
-        if lr is None or total_steps is None:
-            raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
-        refuse_wsd_flags(schedule, {"--decay-fraction": decay_fraction, "--decay-shape": shape_flags["--decay-shape"],
-                                    "--cooldowns": cooldowns}, f"--schedule {schedule}")
-        from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
+        return None, []
+    if shape_flags["--lr"] is None or shape_flags["--total-steps"] is None:
+        raise InvalidInputError("--schedule needs --lr (peak) and --total-steps.")
+    refuse_wsd_flags(schedule, {k: shape_flags[k] for k in ("--decay-fraction", "--decay-shape", "--cooldowns")},
+                     f"--schedule {schedule}")
+    from hpadvisor.cli.options import FIT_SCHEDULE_FLAGS
 
-        sched = schedules.build(schedule, peak=lr, total_steps=total_steps, warmup_steps=warmup or 0,
-                                min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
-                                cooldowns=cooldowns, set_by=FIT_SCHEDULE_FLAGS)
-    curves, notes = curves_from_logs([str(f) for f in files], mapping=parse_map(map), schedule=sched,
-                                     warmup=warmup if sched is None else None)
-    first_of: dict[str, str] = {}  # the same bytes under two names would count their runs twice
-    for c in curves:
-        digest, source = str(c.source.get("sha256")), str(c.source.get("file"))
-        if first_of.setdefault(digest, source) != source:
-            raise InvalidInputError(f"'{source}' holds the same bytes as '{first_of[digest]}' (sha256 {digest[:12]}...): "
-                                    "the same log given twice would count its runs twice; give it once.")
-    if config is not None:
-        notes = [*config_notes, *notes]
-    held = [n.strip() for item in holdout or () for n in item.split(",") if n.strip()]
-    result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
-                        name=name or f"{law}@{out.stem}", method=method, holdout=held,
-                        max_points=MAX_FIT_POINTS if max_points is None else (max_points or None))
+    return schedules.build(schedule, peak=shape_flags["--lr"], total_steps=shape_flags["--total-steps"],
+                           warmup_steps=warmup or 0, min_lr_ratio=shape_flags["--min-lr-ratio"],
+                           decay_fraction=shape_flags["--decay-fraction"],
+                           decay_shape=shape_flags["--decay-shape"] or "linear",
+                           cooldowns=shape_flags["--cooldowns"], set_by=FIT_SCHEDULE_FLAGS), []
+
+
+def _write_law_file(out: Path, result, curves, law: str, held: list[str], notes: list[str], intervals: bool,
+                    points: int | None, force: bool) -> tuple[dict, list[str]]:
+    """Fit the interval basis (the other laws), plan the next run, write the law file; returns
+    (the plan, the basis's notes)."""
+    from hpadvisor.cli.flags import law_file_text
     from hpadvisor.fitting.curve_advice import plan_runs
-    from hpadvisor.fitting.curve_intervals import describe_plan, fit_basis
+    from hpadvisor.fitting.curve_intervals import fit_basis
+    from hpadvisor.io import outputs
 
-    basis, basis_notes = fit_basis(curves, law, others=intervals, holdout=held,
-                                   max_points=MAX_FIT_POINTS if max_points is None else (max_points or None))
+    basis, basis_notes = fit_basis(curves, law, others=intervals, holdout=held, max_points=points)
     advice = plan_runs(result.law, basis)
     fit_info = result.info()
     fit_info["data"] = [dict(c.source, held_out=True) if c.name in held else c.source for c in curves]
-    if notes:
-        fit_info["data_notes"] = notes
+    if notes:  # with the basis's notes, as the law file has always carried them
+        fit_info["data_notes"] = [*notes, *basis_notes]
     fit_info["interval"] = basis.to_dict()
-    notes += basis_notes
     outputs.write_atomic(out, law_file_text(result.law, fit_info), force=force)
     sys.stderr.write(f"wrote {out}\n")
+    return advice, basis_notes
+
+
+def _summary(result, out: Path, notes: list[str], advice: dict) -> dict:
+    """What the command reports (the JSON/YAML output): the law, its constants, the runs, notes, warnings, plan."""
+    from hpadvisor.cli.flags import cli_data
+    from hpadvisor.fitting.curves import AUTO_SPLIT
+
     sel = result.selection
     if sel.get("validation_mre"):
         notes.append(f"warmup convention {sel['chosen']}: fitted on each run's first {AUTO_SPLIT:.0%} of steps, it "
@@ -159,15 +198,22 @@ def fit_curves_command(
     elif sel:
         notes.append(f"warmup convention {sel['chosen']}: {sel['reason']}.")
     notes += [f"{n}." for n in result.notes] + [f"{c}." for c in result.caveats]
-    notes, warnings = cli_data(notes), cli_data(list(result.warnings))
     summary = {"law": result.law.registry_key, "form": type(result.law).key, "out": str(out),
                "constants": {k: float(v) for k, v in result.law.constants().items()},
-               "runs": [r.to_dict() for r in result.runs], "notes": notes, "warnings": warnings}
+               "runs": [r.to_dict() for r in result.runs], "notes": cli_data(notes),
+               "warnings": cli_data(list(result.warnings))}
     if result.intervals:
         summary["interval_95"] = {k: list(v) for k, v in result.intervals.items()}
     if result.holdout:
         summary["holdout"] = result.holdout_summary()
     summary["plan"] = advice
+    return summary
+
+
+def _render(summary: dict, result, advice: dict, format: OutputFormat) -> None:
+    from hpadvisor.fitting.curve_intervals import describe_plan
+    from hpadvisor.io import yamlio
+
     plan_lines = describe_plan(advice)
     if format is OutputFormat.json:
         from hpadvisor.cli.options import json_text
@@ -184,15 +230,14 @@ def fit_curves_command(
     lines += [f"  {k:>6} = {v:.6g}" + (f"   95% [{result.intervals[k][0]:.4g}, {result.intervals[k][1]:.4g}]"
                                         if k in result.intervals else "") for k, v in summary["constants"].items()]
     lines.append(f"  {'run':<28} {'points':>6} {'R^2':>8} {'mean rel':>9} {'max rel':>8} {'final':>8}")
-    for r in result.runs:
-        lines.append(_run_line(r))
+    lines += [_run_line(r) for r in result.runs]
     if result.holdout:
         h = summary["holdout"]
         lines.append(f"  held out (predicted from their lr alone): mean rel error {h['mean_rel_error']:.3%}, "
                      f"worst final {h['worst_final_rel_error']:+.3%} ({h['worst_final_run']})")
         lines += [_run_line(r) for r in result.holdout]
-    lines += [f"  note: {n}" for n in notes]
-    lines += [f"  warning: {w}" for w in warnings]
+    lines += [f"  note: {n}" for n in summary["notes"]]
+    lines += [f"  warning: {w}" for w in summary["warnings"]]
     if plan_lines:
         lines.append(f"  what these runs leave open (the schedules compare-schedules ranks at {advice['steps']:,} steps):")
         lines += [f"    {x}" for x in plan_lines]

@@ -35,19 +35,11 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
                   others=(), law_file=None) -> None:
     import numpy as np
 
-    from hpadvisor import schedules
-    from hpadvisor.cli.options import (
-        OutputFormat,
-        config_schedule,
-        refuse_flags,
-        refuse_wsd_flags,
-        require_config,
-    )
+    from hpadvisor.cli.options import require_config
     from hpadvisor.errors import InvalidInputError
-    from hpadvisor.io import outputs, yamlio
+    from hpadvisor.io import outputs
 
     outputs.check_outputs({"--plot": plot}, force=force, inputs=[lr_trace, config])
-    notes: list[str] = []
     if sum(x is not None for x in (schedule, lr_trace, config)) != 1:
         raise InvalidInputError("give one of --schedule (with --steps), --lr-trace FILE or --config TRAINER-CONFIG.")
     require_config(config, format_in)
@@ -56,62 +48,18 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
     shape_flags = {"--decay-fraction": decay_fraction, "--decay-shape": decay_shape if decay_shape != "linear" else None,
                    "--cooldowns": cooldowns}
     if config is not None:
-        eta, label, more = config_schedule(
-            config, "--config gives the whole schedule: drop {flags} (or use --schedule).",
-            {"--steps": steps, "--lr": lr, "--warmup": warmup, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio,
-             "--decay-fraction": decay_fraction, "--cooldowns": cooldowns,
-             "--decay-shape": shape_flags["--decay-shape"]}, format_in)
-        notes += more
-        from hpadvisor.fitting.curve_advice import curve_steps
-        from hpadvisor.laws.curves import warmup_end
-
-        query = curve_steps(eta.size - 1, warmup_end(eta))
+        eta, query, label, notes = _from_config(config, format_in, shape_flags, {
+            "--steps": steps, "--lr": lr, "--warmup": warmup, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio})
     elif lr_trace is not None:
-        from hpadvisor.io.tables import parse_map
-
-        refuse_flags("--lr-trace gives the whole schedule: drop {flags} (--warmup only places a warmup "
-                     "before a trace's first step).", {"--steps": steps, "--lr": lr, "--min-lr": min_lr,
-                                                        "--min-lr-ratio": min_lr_ratio, **shape_flags})
-        ts, tv = schedules.read_trace(str(lr_trace), mapping=parse_map(mapping))
-        jump = schedules.sparse_jumps(ts, tv)
-        if jump:
-            notes.append(f"{jump}: give the lr at every step around such changes.")
-        eta = schedules.interpolate_trace(ts, tv, warmup_steps=warmup)
-        if ts[0] > 0:
-            notes.append(f"trace starts at step {int(ts[0])}: assumed a linear warmup from 0 "
-                         + (f"over the given {warmup} steps before it." if warmup and warmup < ts[0] else "before it."))
-        query = ts[ts >= 1].astype(int)
-        label = str(lr_trace)
+        eta, query, label, notes = _from_trace(lr_trace, mapping, warmup, shape_flags, {
+            "--steps": steps, "--lr": lr, "--min-lr": min_lr, "--min-lr-ratio": min_lr_ratio})
     else:
-        if steps is None:
-            raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
-        refuse_wsd_flags(schedule, shape_flags, f"--schedule {schedule}")
-        from hpadvisor.cli.options import SCHEDULE_FLAGS
-        from hpadvisor.fitting.curve_advice import curve_steps, planned
-        from hpadvisor.spec import units
-
-        sched, more = planned(law, schedule, units.parse_steps(steps, name="--steps"), peak=lr, warmup=warmup, min_lr=min_lr,
-                              min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
-                              cooldowns=cooldowns, set_by=SCHEDULE_FLAGS)
-        notes += more
-        eta = sched.sequence()
-        query = curve_steps(sched.total_steps, sched.warmup_steps)
-        label = sched.describe()
+        eta, query, label, notes = _from_schedule(law, schedule, steps, lr, warmup, min_lr, min_lr_ratio,
+                                                  decay_fraction, decay_shape, cooldowns, shape_flags)
     if at is not None:
         query = np.asarray(parse_at(at))
-    from hpadvisor.fitting.curve_advice import predict
-    from hpadvisor.fitting.curve_intervals import basis_of
-    from hpadvisor.io import lawfile
-
-    fit = lawfile.find_document(law_file)[1] if law_file is not None else {}
-    points, more = predict(law, eta, query, basis=basis_of(law, fit, str(law_file)))
+    points, side, more = _predict_all(law, others, eta, query, law_file)
     notes += more
-    side: dict[str, list[dict[str, Any]]] = {}  # the other laws' points, by law
-    for other in others:
-        key = other.registry_key if other.registry_key not in (law.registry_key, *side) else \
-            f"{other.registry_key}#{len(side) + 2}"
-        side[key], more = predict(other, eta, query, interval=False)
-        notes += [f"{key}: {n}" for n in more]
     if plot is not None:
         from hpadvisor.io.plot import save_plot
 
@@ -119,7 +67,81 @@ def predict_curve(law, *, schedule, steps, lr, warmup, min_lr, min_lr_ratio, dec
         series.update({k: (query, [p["loss"] for p in v]) for k, v in side.items()})
         save_plot(plot, series, ylabel="predicted loss", title=label, force=force)
         sys.stderr.write(f"wrote {plot}\n")
+    _output(law, label, points, side, notes, format)
+
+
+def _from_config(config, format_in: str, shape_flags: dict, given: dict):
+    """(per-step lr, query steps, label, notes) of a trainer config's schedule."""
+    from hpadvisor.cli.options import config_schedule
+    from hpadvisor.fitting.curve_advice import curve_steps
+    from hpadvisor.laws.curves import warmup_end
+
+    eta, label, more = config_schedule(
+        config, "--config gives the whole schedule: drop {flags} (or use --schedule).",
+        {**given, "--decay-fraction": shape_flags["--decay-fraction"], "--cooldowns": shape_flags["--cooldowns"],
+         "--decay-shape": shape_flags["--decay-shape"]}, format_in)
+    return eta, curve_steps(eta.size - 1, warmup_end(eta)), label, list(more)
+
+
+def _from_trace(lr_trace, mapping, warmup, shape_flags: dict, given: dict):
+    """(per-step lr, query steps, label, notes) of an lr trace file."""
+    from hpadvisor import schedules
+    from hpadvisor.cli.options import refuse_flags
+    from hpadvisor.io.tables import parse_map
+
+    refuse_flags("--lr-trace gives the whole schedule: drop {flags} (--warmup only places a warmup "
+                 "before a trace's first step).", {**given, **shape_flags})
+    notes = []
+    ts, tv = schedules.read_trace(str(lr_trace), mapping=parse_map(mapping))
+    jump = schedules.sparse_jumps(ts, tv)
+    if jump:
+        notes.append(f"{jump}: give the lr at every step around such changes.")
+    eta = schedules.interpolate_trace(ts, tv, warmup_steps=warmup)
+    if ts[0] > 0:
+        notes.append(f"trace starts at step {int(ts[0])}: assumed a linear warmup from 0 "
+                     + (f"over the given {warmup} steps before it." if warmup and warmup < ts[0] else "before it."))
+    return eta, ts[ts >= 1].astype(int), str(lr_trace), notes
+
+
+def _from_schedule(law, schedule, steps, lr, warmup, min_lr, min_lr_ratio, decay_fraction, decay_shape, cooldowns,
+                   shape_flags: dict):
+    """(per-step lr, query steps, label, notes) of a --schedule with its flags."""
+    from hpadvisor.cli.options import SCHEDULE_FLAGS, refuse_wsd_flags
+    from hpadvisor.errors import InvalidInputError
+    from hpadvisor.fitting.curve_advice import curve_steps, planned
+    from hpadvisor.spec import units
+
+    if steps is None:
+        raise InvalidInputError("--steps is required with --schedule (the run's total optimizer steps).")
+    refuse_wsd_flags(schedule, shape_flags, f"--schedule {schedule}")
+    sched, more = planned(law, schedule, units.parse_steps(steps, name="--steps"), peak=lr, warmup=warmup, min_lr=min_lr,
+                          min_lr_ratio=min_lr_ratio, decay_fraction=decay_fraction, decay_shape=decay_shape,
+                          cooldowns=cooldowns, set_by=SCHEDULE_FLAGS)
+    return sched.sequence(), curve_steps(sched.total_steps, sched.warmup_steps), sched.describe(), list(more)
+
+
+def _predict_all(law, others, eta, query, law_file):
+    """(the law's points with their interval, {other law: points}, notes)."""
+    from hpadvisor.fitting.curve_advice import predict
+    from hpadvisor.fitting.curve_intervals import basis_of
+    from hpadvisor.io import lawfile
+
+    fit = lawfile.find_document(law_file)[1] if law_file is not None else {}
+    points, more = predict(law, eta, query, basis=basis_of(law, fit, str(law_file)))
+    notes = list(more)
+    side: dict[str, list[dict[str, Any]]] = {}  # the other laws' points, by law
+    for other in others:
+        key = other.registry_key if other.registry_key not in (law.registry_key, *side) else \
+            f"{other.registry_key}#{len(side) + 2}"
+        side[key], more = predict(other, eta, query, interval=False)
+        notes += [f"{key}: {n}" for n in more]
+    return points, side, notes
+
+
+def _output(law, label: str, points, side: dict, notes: list[str], format) -> None:
     from hpadvisor.cli.flags import cli_data
+    from hpadvisor.cli.options import OutputFormat
+    from hpadvisor.io import yamlio
 
     notes = cli_data(notes)
     if format in (OutputFormat.json, OutputFormat.yaml):

@@ -519,26 +519,13 @@ def fit_curves(
     ``method``: 'converged' (multi-start least squares to convergence) or 'luo' (the multi-power
     law's authors' two-stage procedure, :data:`LUO`).
     """
-    if law not in CURVE_LAWS:
-        raise InvalidInputError(f"`law` must be {', '.join(CURVE_LAWS[:-1])} or {CURVE_LAWS[-1]}, not '{law}'.")
-    if method not in METHODS:
-        raise InvalidInputError(f"`method` must be {' or '.join(METHODS)}, not '{method}'.")
-    if method == "luo" and law != "multipower":
-        raise InvalidInputError("`method` luo is the multi-power law's authors' procedure: use it with `law` multipower.")
-    if not curves:
-        raise InvalidInputError("no training curves to fit.")
+    _check_request(law, method, curves, max_points)
     if holdout:
         curves, held = split_holdout(curves, holdout)
         fit = fit_curves(curves, law, warmup=warmup, lam=lam, n_boot=n_boot, seed=seed, name=name,
                          citation=citation, method=method, max_points=max_points)
         return dataclasses.replace(fit, holdout=evaluate(fit.law, held))
-    if max_points is not None and max_points < 10:
-        raise InvalidInputError(f"`max_points` must be at least 10 (0 keeps every point), not {max_points}.")
-    ends = [warmup_end(c.lr) for c in curves]
-    in_warmup = {c.name: (int(np.sum(c.steps < e)), e) for c, e in zip(curves, ends, strict=True) if c.steps[0] < e}
-    curves = [after_warmup(c, e) if c.steps[0] < e else c for c, e in zip(curves, ends, strict=True)]
-    thinned = {c.name: (c.loss.size, max_points) for c in curves if max_points and c.loss.size > max_points}
-    curves = [thin(c, max_points) if c.name in thinned else c for c in curves]
+    curves, in_warmup, thinned = _prepared(curves, max_points)
     selection: dict = {}
     warmup = warmup or DEFAULT_WARMUP[law]
     if warmup == "auto":
@@ -552,24 +539,76 @@ def fit_curves(
     model = (_MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
              if law == "annealing" else _Convolution(curves, warmup))
     loss = np.concatenate([c.loss for c in curves])
-    n_par = len(model.names)
-    if loss.size <= n_par:
-        n_bad = sum(int(c.source.get("excluded", 0)) for c in curves)
-        n_warm = sum(n for n, _ in in_warmup.values())
-        dropped = ([f"{n_bad} excluded as diverged or spikes"] if n_bad else []) + \
-                  ([f"{n_warm} inside the warmup, not fitted"] if n_warm else [])
-        raise FitError(
-            f"{loss.size} loss points for {n_par} parameters of the {law} law"
-            f"{' (' + '; '.join(dropped) + ')' if dropped else ''}: give more points "
-            "(log the loss more often) or more runs."
-        )
-    peak = max(float(c.lr.max()) for c in curves)
+    _check_enough_points(curves, law, loss.size, len(model.names), in_warmup)
+    res, intervals, samples, (lb, ub) = _solve(model, loss, method, n_boot, seed)
+    values = dict(zip(model.names, (float(x) for x in res.params), strict=True))
+    fixed = dict(model.fixed)
+    values.update(fixed)
+    provenance = _provenance(curves, cls, warmup, method, citation,
+                             lam if law == "annealing" else None)
+    fitted = cls(**values, name=name or f"{cls.key}@fit", provenance=provenance)
+    preds = np.split(model.predict(res.params), np.cumsum([c.loss.size for c in curves])[:-1])
+    runs = tuple(quality(c.name, p, c.loss) for c, p in zip(curves, preds, strict=True))
+    warnings = _fit_warnings(curves, runs, at_bounds(model.names, res.params, lb, ub))
+    return acceptance.accept_curves(  # refused if not usable; a weak fit carries its warnings
+        CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
+                 n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
+                 stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings,
+                 samples=samples, thinned=thinned, in_warmup=in_warmup))
+
+
+def _check_request(law: str, method: str, curves: Sequence[Curve], max_points: int | None) -> None:
+    """Refuse a fit request that cannot be met (unknown law or method, no curves, too few points)."""
+    if law not in CURVE_LAWS:
+        raise InvalidInputError(f"`law` must be {', '.join(CURVE_LAWS[:-1])} or {CURVE_LAWS[-1]}, not '{law}'.")
+    if method not in METHODS:
+        raise InvalidInputError(f"`method` must be {' or '.join(METHODS)}, not '{method}'.")
+    if method == "luo" and law != "multipower":
+        raise InvalidInputError("`method` luo is the multi-power law's authors' procedure: use it with `law` multipower.")
+    if not curves:
+        raise InvalidInputError("no training curves to fit.")
+    if max_points is not None and max_points < 10:
+        raise InvalidInputError(f"`max_points` must be at least 10 (0 keeps every point), not {max_points}.")
+
+
+def _prepared(curves: Sequence[Curve], max_points: int | None
+              ) -> tuple[list[Curve], dict[str, tuple[int, int]], dict[str, tuple[int, int]]]:
+    """The curves as fitted: points inside the warmup dropped, long runs thinned to ``max_points``
+    block means; with what was done (in_warmup: name -> (points, warmup end); thinned: name ->
+    (points logged, points fitted))."""
+    ends = [warmup_end(c.lr) for c in curves]
+    in_warmup = {c.name: (int(np.sum(c.steps < e)), e) for c, e in zip(curves, ends, strict=True) if c.steps[0] < e}
+    out = [after_warmup(c, e) if c.steps[0] < e else c for c, e in zip(curves, ends, strict=True)]
+    thinned = {c.name: (c.loss.size, max_points) for c in out if max_points and c.loss.size > max_points}
+    out = [thin(c, max_points) if c.name in thinned and max_points else c for c in out]
+    return out, in_warmup, thinned
+
+
+def _check_enough_points(curves: Sequence[Curve], law: str, n_points: int, n_par: int,
+                         in_warmup: dict[str, tuple[int, int]]) -> None:
+    if n_points > n_par:
+        return
+    n_bad = sum(int(c.source.get("excluded", 0)) for c in curves)
+    n_warm = sum(n for n, _ in in_warmup.values())
+    dropped = ([f"{n_bad} excluded as diverged or spikes"] if n_bad else []) + \
+              ([f"{n_warm} inside the warmup, not fitted"] if n_warm else [])
+    raise FitError(
+        f"{n_points} loss points for {n_par} parameters of the {law} law"
+        f"{' (' + '; '.join(dropped) + ')' if dropped else ''}: give more points "
+        "(log the loss more often) or more runs."
+    )
+
+
+def _solve(model: _Model, loss: np.ndarray, method: str, n_boot: int, seed: int):
+    """The fit of ``model`` to ``loss`` (and its bootstrap): (FitResult, 95% intervals, bootstrap
+    samples or None, (lower bounds, upper bounds))."""
+    peak = max(float(c.lr.max()) for c in model.curves)
     lb, ub = model.bounds(loss)
     starts = model.starts(loss, peak)
 
     def fit_on(idx: np.ndarray | None, starts_: list[np.ndarray]):
         if method == "luo":
-            p, obj, why, n = _luo_fit(model, loss, idx)
+            p, obj, why, n = _luo_fit(model, loss, idx)  # type: ignore[arg-type]
             return FitResult(params=p, objective=obj, converged=True, n_starts=n, n_converged=n, message=why)
         if idx is None:
             return huber_log_fit(model.predict, loss, starts_, bounds=(lb, ub), jac=model.jac, screen=model.screen)
@@ -578,35 +617,40 @@ def fit_curves(
 
     with np.errstate(all="ignore"):
         res = fit_on(None, starts)
-    values = dict(zip(model.names, (float(x) for x in res.params), strict=True))
-    fixed = dict(model.fixed)
-    values.update(fixed)
     intervals: dict[str, tuple[float, float]] = {}
     samples = None
     if n_boot > 0:
         samples, _ = bootstrap(lambda idx: fit_on(idx, [res.params]).params, loss.size, n_boot, seed=seed)
         lo_, hi_ = interval(samples)
         intervals = {k: (float(a), float(b)) for k, a, b in zip(model.names, lo_, hi_, strict=True)}
+    return res, intervals, samples, (lb, ub)
+
+
+def _provenance(curves: Sequence[Curve], cls, warmup: str, method: str, citation: str | None,
+                lam: float | None) -> Provenance:
+    """Where a fitted curve law comes from: its runs, files and fitted ranges."""
     steps_all = np.concatenate([c.steps for c in curves])
-    # each run's lowest lr after its warmup, up to its last logged step
-    lows = [lowest_lr(c.lr, int(c.steps.max())) for c in curves]
-    provenance = Provenance(
+    lows = [lowest_lr(c.lr, int(c.steps.max())) for c in curves]  # each run's lowest lr after its warmup
+    return Provenance(
         citation=citation or f"fitted by hpadvisor on {len(curves)} runs "
         f"({', '.join(c.name for c in curves)})",
         source="; ".join(sorted({str(c.source.get('file', c.name)) for c in curves})),
         fitted_range=(("steps", float(steps_all.min()), float(steps_all.max())),
-                      ("peak_lr", float(min(c.lr.max() for c in curves)), peak),
+                      ("peak_lr", float(min(c.lr.max() for c in curves)), max(float(c.lr.max()) for c in curves)),
                       ("warmup_steps", float(min(warmup_end(c.lr) for c in curves)),
                        float(max(warmup_end(c.lr) for c in curves))),
                       ("min_lr", min(lows), max(lows))),
         notes=f"{cls.title}; Huber (delta 1e-3) on log loss; warmup {warmup}"
         + ("; Luo et al.'s fitting procedure (stage-1 grid, then at most 200 AdamW steps)" if method == "luo" else "")
-        + (f"; lambda fixed at {lam:g}" if law == "annealing" and lam is not None else ""),
+        + (f"; lambda fixed at {lam:g}" if lam is not None else ""),
     )
-    fitted = cls(**values, name=name or f"{cls.key}@fit", provenance=provenance)
-    preds = np.split(model.predict(res.params), np.cumsum([c.loss.size for c in curves])[:-1])
-    runs = tuple(quality(c.name, p, c.loss) for c, p in zip(curves, preds, strict=True))
-    warnings = at_bounds(model.names, res.params, lb, ub)
+
+
+def _fit_warnings(curves: Sequence[Curve], runs: Sequence[RunQuality], bound_warnings: tuple[str, ...]
+                  ) -> tuple[str, ...]:
+    """The fit's own warnings: no run lowers its lr, a run the law does not fit, constants on a bound."""
+    warnings = bound_warnings
+    lows = [lowest_lr(c.lr, int(c.steps.max())) for c in curves]
     if not any(lo < 0.99 * c.lr.max() for lo, c in zip(lows, curves, strict=True)):
         no_decay = ("no run lowers its lr after the warmup: the loss-drop constants are not determined by these "
                     "runs, so predictions for decaying schedules are not supported by data.")
@@ -616,11 +660,7 @@ def fit_curves(
         warnings = (f"the law does not fit {', '.join(f'{q.name} (R^2 {q.r2:.3g})' for q in poor)}: check that the lr "
                     "it was given (its lr column, or `schedule`) is the one it ran with, unscaled, and look for a "
                     "restart or a change of data inside the run; predictions from this fit are not reliable.", *warnings)
-    return acceptance.accept_curves(  # refused if not usable; a weak fit carries its warnings
-        CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
-                 n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
-                 stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings,
-                 samples=samples, thinned=thinned, in_warmup=in_warmup))
+    return warnings
 
 
 def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> tuple[str, ...]:
