@@ -501,8 +501,8 @@ def test_a_weak_fit_is_written_with_its_warning_and_every_reader_repeats_it(ws, 
     import yaml
 
     assert yaml.safe_load(out.read_text())["fit"]["warnings"] == [
-        "weak fit: 10 runs for 4 constants (fewer than 3 per constant): the constants are barely determined; "
-        "add runs."]
+        "weak fit: 10 runs for 4 constants (fewer than 3 per constant): too few to test the law's form, which its "
+        "R^2 and intervals take as given; check it on held-out runs (--holdout) or add more."]
     readers = (["laws", "show", str(out)], ["predict", str(out), "--params", "1B", "--tokens", "20B"],
                ["recommend", "--params", "1B", "--tokens", "20B", "--laws", str(out)],
                ["check", str(CONFIGS / "llama2_7b_megatron.yaml"), "--laws", str(out), "--allow-incomplete"])
@@ -510,8 +510,9 @@ def test_a_weak_fit_is_written_with_its_warning_and_every_reader_repeats_it(ws, 
         r = runner.invoke(app, args)
         assert r.exit_code in (0, 1), (args, r.stderr)
         said = [line for line in r.stderr.splitlines() if line.startswith("warning: ")]
-        assert said == [f"warning: {out}: weak fit: 10 runs for 4 constants (fewer than 3 per constant): the "
-                        "constants are barely determined; add runs."], (args, r.stderr)
+        assert said == [f"warning: {out}: weak fit: 10 runs for 4 constants (fewer than 3 per constant): too few to "
+                        "test the law's form, which its R^2 and intervals take as given; check it on held-out runs "
+                        "(--holdout) or add more."], (args, r.stderr)
 
 
 def test_fit_final_json_with_residuals_is_json(ws):
