@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -88,12 +89,54 @@ def huber_log_fit(
     """
     if isinstance(screen, str):
         screen = AUTO_SCREEN if len(starts) > SCREEN_ABOVE else None
-    from scipy.optimize import least_squares
-
     y = np.asarray(observed, dtype=float)
     if y.ndim != 1 or y.size == 0 or np.any(~np.isfinite(y)) or np.any(y <= 0):
         raise FitError("observations must be a non-empty 1-D array of finite values > 0.")
-    log_y = np.log(y)
+    opts = dict(bounds=bounds, delta=delta, weights=weights, jac=jac)
+    if screen is not None and len(starts) > screen[1]:
+        res = _screened(predict, observed, starts, screen, max_nfev=max_nfev, **opts)
+        if res is not None:
+            return res
+    residual, residual_jac = _log_residuals(predict, np.log(y), weights, jac)
+    best, n_ok = _best_of_starts(residual, None if jac is None else residual_jac, starts, bounds, delta, max_nfev)
+    if best is None:
+        raise FitError(
+            "Optimal parameters not found: no starting point gave a finite fit. "
+            "Check the data (units, diverged runs) or give more points."
+        )
+    return FitResult(
+        params=np.asarray(best.x, dtype=float),
+        objective=float(best.cost),
+        converged=bool(best.success),
+        n_starts=len(starts),
+        n_converged=n_ok,
+        message=str(best.message),
+    )
+
+
+def _screened(predict: Predict, observed: np.ndarray, starts: Sequence[np.ndarray], screen: tuple[int, int], *,
+              max_nfev: int | None, **opts: Any) -> FitResult | None:
+    """Every start for ``screen[0]`` evaluations, the ``screen[1]`` best on to convergence; None
+    when no start gave a finite fit."""
+    nfev, keep = screen
+    short = []
+    for x0 in starts:
+        try:
+            short.append(huber_log_fit(predict, observed, [x0], max_nfev=nfev, **opts))
+        except FitError:
+            continue
+    if not short:
+        return None
+    best_short = sorted(short, key=lambda r: r.objective)[:keep]
+    res = huber_log_fit(predict, observed, [r.params for r in best_short], max_nfev=max_nfev, **opts)
+    return FitResult(params=res.params, objective=res.objective, converged=res.converged,
+                     n_starts=len(starts), n_converged=res.n_converged, message=res.message)
+
+
+def _log_residuals(predict: Predict, log_y: np.ndarray, weights: np.ndarray | None,
+                   jac: Callable[[np.ndarray], np.ndarray] | None) -> tuple[Callable, Callable]:
+    """(residual, its Jacobian) of log predict(p) - log y, weighted; a non-positive or non-finite
+    prediction is a large finite residual, so the optimiser steps back from it."""
     w = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
 
     def residual(p: np.ndarray) -> np.ndarray:
@@ -109,21 +152,15 @@ def huber_log_fit(
         J = np.where(np.isfinite(J), J, 0.0)
         return J if w is None else J * w[:, None]
 
-    if screen is not None and len(starts) > screen[1]:
-        nfev, keep = screen
-        short = []
-        for x0 in starts:
-            try:
-                short.append(huber_log_fit(predict, observed, [x0], bounds=bounds, delta=delta, weights=weights,
-                                           max_nfev=nfev, jac=jac))
-            except FitError:
-                continue
-        if short:
-            best_short = sorted(short, key=lambda r: r.objective)[:keep]
-            res = huber_log_fit(predict, observed, [r.params for r in best_short], bounds=bounds, delta=delta,
-                                weights=weights, max_nfev=max_nfev, jac=jac)
-            return FitResult(params=res.params, objective=res.objective, converged=res.converged,
-                             n_starts=len(starts), n_converged=res.n_converged, message=res.message)
+    return residual, residual_jac
+
+
+def _best_of_starts(residual: Callable, residual_jac: Callable | None, starts: Sequence[np.ndarray],
+                    bounds: tuple[Sequence[float], Sequence[float]] | None, delta: float,
+                    max_nfev: int | None) -> tuple[Any, int]:
+    """least_squares (Huber, TRF) from each start: (the lowest-cost solution or None, how many converged)."""
+    from scipy.optimize import least_squares
+
     lb, ub = (-np.inf, np.inf) if bounds is None else (np.asarray(bounds[0], float), np.asarray(bounds[1], float))
     best = None
     n_ok = 0
@@ -136,12 +173,11 @@ def huber_log_fit(
                     lo_in = np.where(np.isfinite(lb), lb + 1e-12 * np.abs(lb), lb)
                     hi_in = np.where(np.isfinite(ub), ub - 1e-12 * np.abs(ub), ub)
                 x0 = np.clip(x0, lo_in, hi_in)
-            r0 = residual(x0)
-            if not np.all(np.isfinite(r0)):
+            if not np.all(np.isfinite(residual(x0))):
                 continue
             try:
                 sol = least_squares(
-                    residual, x0, jac="2-point" if jac is None else residual_jac,
+                    residual, x0, jac="2-point" if residual_jac is None else residual_jac,
                     bounds=(lb, ub), loss="huber", f_scale=delta, method="trf",
                     x_scale="jac", max_nfev=max_nfev, xtol=1e-12, ftol=1e-12, gtol=1e-12,
                 )
@@ -152,19 +188,7 @@ def huber_log_fit(
             n_ok += int(sol.success)
             if best is None or sol.cost < best.cost:
                 best = sol
-    if best is None:
-        raise FitError(
-            "Optimal parameters not found: no starting point gave a finite fit. "
-            "Check the data (units, diverged runs) or give more points."
-        )
-    return FitResult(
-        params=np.asarray(best.x, dtype=float),
-        objective=float(best.cost),
-        converged=bool(best.success),
-        n_starts=len(starts),
-        n_converged=n_ok,
-        message=str(best.message),
-    )
+    return best, n_ok
 
 
 def grid_starts(*axes: Sequence[float]) -> list[np.ndarray]:
