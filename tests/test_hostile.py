@@ -155,6 +155,19 @@ def _files() -> dict[str, str | bytes]:
         "sweep_nolr.csv": "N,D,batch_tokens,loss\n1e8,1e9,1e5,3\n",
         "batch_nosteps.csv": "N,batch_tokens\n1e8,1e5\n",
         "settings.yaml": "check:\n  fail-on: nonsense\n",
+        "settings_outside.yaml": "fail-on: nothing\n",
+        "empty.sh": "",
+        "unrelated.sh": "echo hello\nls -la\n",
+        "torch.py": "import torch\nprint(torch.__version__)\n",
+        "mixed.json": json.dumps({"lr_warmup_iters": 100, "global_batch_size": 512, "learning_rate": 3e-4,
+                                  "per_device_train_batch_size": 8}),
+        "truncated_megatron.yaml": "num_layers: 24\nhidden_size: 2048\nlr: 3e-4\nglobal_batch_size:\n",
+        "lr_mapping.yaml": "num_layers: 24\nhidden_size: 2048\nnum_attention_heads: 16\nseq_length: 2048\n"
+                           "lr: {value: 3e-4}\nglobal_batch_size: 512\ntrain_iters: 20000\n",
+        "titan_gbs0.toml": titan.replace("global_batch_size = 512", "global_batch_size = 0"),
+        "noisy_sweep.csv": "N,D,lr,batch_tokens,loss\n" + "".join(
+            f"{n:g},{d:g},{lr:g},{b:g},{3 + rng.normal(0, 0.3):.4f}\n" for n in (1e8, 3e8, 1e9)
+            for d in (2e9, 6e9, 2e10) for lr in (1e-4, 3e-4, 1e-3, 3e-3) for b in (1e5, 3e5, 1e6)),
     }
 
 
@@ -353,6 +366,12 @@ CASES = [
     C("check-missing", "check {w}/nope.yaml", "not found"),
     C("check-params-1e-300", f"check {CONFIGS}/llama2_7b_megatron.yaml --params 1e-300", "below the 1k to 1P"),
     C("check-directory", "check {w}/folder", "is a directory"),
+    C("check-empty-script", "check {w}/empty.sh --fail-on warning", "nothing was read"),
+    C("check-unrelated-script", "check {w}/unrelated.sh --fail-on warning", "nothing was read"),
+    C("check-import-torch", "check {w}/torch.py", "not a nanoGPT config"),
+    C("check-two-trainers-keys", "check {w}/mixed.json", "ambiguous: it holds the keys of two trainers"),
+    C("check-setting-outside-check-key", f"check {CONFIGS}/llama2_7b_megatron.yaml --config {{w}}/settings_outside.yaml",
+      "put it under the 'check:' key"),
     # fit final
     C("final-missing", "fit final {w}/nope.csv", "not found"),
     C("final-header-only", "fit final {w}/header.csv", "has a header but no rows"),
@@ -513,6 +532,63 @@ def test_a_weak_fit_is_written_with_its_warning_and_every_reader_repeats_it(ws, 
         assert said == [f"warning: {out}: weak fit: 10 runs for 4 constants (fewer than 3 per constant): too few to "
                         "test the law's form, which its R^2 and intervals take as given; check it on held-out runs "
                         "(--holdout) or add more."], (args, r.stderr)
+
+
+@pytest.mark.parametrize(("args", "line", "said"), [
+    ("{w}/truncated_megatron.yaml", 4, "global_batch_size has no value: line 4 ends after its colon"),
+    ("{w}/lr_mapping.yaml --format-in megatron --params 1.3B --tokens 26B", 5, "lr must be a single value, not a mapping"),
+    ("{w}/titan_gbs0.toml", 24, "torchtitan asserts global_batch_size > 0"),
+    (f"{CONFIGS}/llama2_7b_megatron.yaml --tokens 1", None, "data.tokens (1) is fewer than one sequence"),
+], ids=["truncated-megatron", "lr-as-mapping", "torchtitan-batch-0", "tokens-1"])
+def test_what_check_cannot_check_is_an_error_finding(ws, args, line, said, monkeypatch):
+    """check's hostile cases that are findings, not exit 2: an error [invalid-value] on its line, exit 1."""
+    monkeypatch.chdir(ws)
+    res = runner.invoke(app, ["check", *args.replace("{w}", str(ws)).split()], env={"COLUMNS": "200"})
+    assert res.exit_code == 1, (res.stdout, res.stderr)
+    where = f":{line}: error [invalid-value] " if line else ": error [invalid-value] "
+    assert any(where in row and said in row for row in res.stdout.splitlines()), res.stdout
+    assert "Traceback" not in res.stderr and "Warning" not in res.stderr
+
+
+def test_a_noisy_sweep_is_a_weak_fit_that_check_reads_without_absurd_costs(ws, tmp_path):
+    """A noisy sweep wrote its law file, then OverflowError; check --laws with it printed a loss cost of 1.2e40%."""
+    out = tmp_path / "noisy.yaml"
+    res = runner.invoke(app, ["fit", "sweep", str(ws / "noisy_sweep.csv"), "--out", str(out), "--bootstrap", "50"])
+    assert res.exit_code == 0, res.stderr
+    import yaml
+
+    said = yaml.safe_load(out.read_text())["fit"]["warnings"]
+    assert any(w.startswith("weak fit: R^2 ") and "below 0.5" in w for w in said), said
+    r = runner.invoke(app, ["check", str(CONFIGS / "llama2_7b_megatron.yaml"), "--laws", str(out), "--allow-incomplete",
+                            "--format", "json"])
+    assert r.exit_code in (0, 1), r.stderr
+    costs = [float(m) for m in __import__("re").findall(r"loss cost (?:of )?([0-9.e+-]+)%", r.stdout)]
+    assert costs and all(c <= 100 for c in costs), costs  # the fitted law's own: 13.9%
+    assert sum(line.startswith("warning: ") for line in r.stderr.splitlines()) == len(said)
+
+
+def test_a_read_only_folder_is_refused_before_the_work(ws, tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    immutable = False
+    if os.access(ro, os.W_OK):  # root: permissions do not bind; an immutable folder does
+        immutable = subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode == 0
+        if not immutable:
+            pytest.skip("running as root where chattr +i is unavailable: no folder refuses a new file")
+    try:
+        for args in (["fit", "final", str(ws / "ladder.csv"), "--bootstrap", "0", "--out", str(ro / "law.yaml")],
+                     ["schedule", "--schedule", "cosine", "--lr", "3e-4", "--steps", "1000", "--plot", str(ro / "p.png")],
+                     ["recommend", "--params", "1B", "--tokens", "20B", "--out", str(ro / "a.txt")]):
+            cpu = time.process_time()
+            res = runner.invoke(app, args)
+            check_one_line(res.exit_code, res.stderr, "does not take new files")
+            assert time.process_time() - cpu < 1.0  # refused before the fit, not after it
+        assert list(ro.iterdir()) == []
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(ro)], check=True)
+        ro.chmod(0o755)
 
 
 def test_fit_final_json_with_residuals_is_json(ws):
@@ -684,6 +760,17 @@ def test_settings_files_raise_only_our_errors(tmp_path, text, name):
     _only_our_errors(lambda: check_settings.load(p))
 
 
+@FUZZ
+@given(text=st.one_of(TEXT, st.sampled_from(["N >= 1e9", "N >= 1e9 and", "N>0 & D<", "loss == nan", "N >= 1e400",
+                                            "__class__ > 1", "N >= 1e9 or D > 1", "N >= 7 bananas", "N >= -inf",
+                                            "N >= " + "9" * 5000, "and and", "N => 1e9"])))
+def test_holdout_expressions_raise_only_our_errors(text):
+    from hpadvisor.fitting import holdout
+
+    columns = {"N": np.array([1e8, 1e9]), "D": np.array([1e9, 2e10]), "loss": np.array([3.0, 2.5])}
+    _only_our_errors(lambda: holdout.mask(text, columns))
+
+
 # -- hypothesis: random tables never give a law file without a warning -----------------------------
 
 
@@ -724,6 +811,29 @@ def test_random_batch_studies_never_fit_cleanly(tmp_path_factory, seed, models):
         table = read_fit_table(p, need=["N", "steps"], what="batch study", param_count=None,
                                default_param_count="total", need_batch=True)
         return fit_batch(table, tokens_per_param=20, n_boot=0)
+
+    _no_unwarned_fit(fit)
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), settings_=st.integers(2, 6), method=st.sampled_from(["near-best", "surface"]))
+def test_random_sweeps_never_fit_cleanly(tmp_path_factory, seed, settings_, method):
+    from hpadvisor.fitting.data import read_fit_table
+    from hpadvisor.fitting.sweep import fit_sweep
+
+    rng = np.random.default_rng(seed)
+    rows = ["N,D,lr,batch_tokens,loss"]
+    for n in 10 ** rng.uniform(7.5, 9.5, settings_):
+        d = n * 10 ** rng.uniform(1, 2.5)
+        rows += [f"{n:g},{d:g},{lr:g},{b:g},{rng.uniform(2.5, 3.5):.5f}"
+                 for lr in np.geomspace(1e-4, 1e-2, 5) for b in (1e5, 3e5, 1e6)]
+    p = tmp_path_factory.mktemp("sweep") / "s.csv"
+    p.write_text("\n".join(rows) + "\n")
+
+    def fit():
+        table = read_fit_table(p, need=["N", "D", "lr", "loss"], what="sweep", param_count="non-embedding",
+                               default_param_count="non-embedding", need_batch=True)
+        return fit_sweep(table, method=method, n_boot=20)
 
     _no_unwarned_fit(fit)
 
