@@ -270,7 +270,7 @@ def test_the_prediction_interval_survives_a_resaved_law_file_and_not_an_edit(cli
     left the point outside its own interval."""
     law = tmp_path / "final.yaml"
     assert cli("fit", "final", str(shared_data("epoch_chinchilla", "svg_extracted_data.csv")), "--bootstrap", "40",
-               "--out", str(law)).exit_code == 0
+               "--law", "chinchilla", "--out", str(law)).exit_code == 0
     doc = yaml.safe_load(law.read_text())
 
     def interval(d, name):

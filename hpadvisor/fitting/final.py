@@ -369,6 +369,9 @@ def _fit_auto(ladder: Ladder, *, outlier_sigma: float, split_along: str, **kw: A
         if np.all(np.isfinite(est)):
             names = {"chinchilla": CHINCHILLA_NAMES, "chinchilla-ndexp": NDEXP_NAMES}.get(other, KAPLAN_NAMES)
             forms[other] = dict(zip(names, map(float, est), strict=True))
+    name = str(kw.get("name", ""))
+    if name.startswith("auto@"):  # the default name says the form chosen
+        fit = dataclasses.replace(fit, law=dataclasses.replace(fit.law, name=fit.form + name[len("auto"):]))
     return dataclasses.replace(fit, selection=selection, forms=forms)
 
 
