@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from hpadvisor.cli.flags import cli_text
@@ -247,7 +248,7 @@ def _advice_with_transfer(advice: Any) -> list[Any]:
     return out
 
 
-_RENDERERS = {"advice": _advice_with_transfer, "laws": _laws_renderables, "law": _law_renderables,
+_RENDERERS: dict[str, Callable[[Any], list[Any]]] = {"advice": _advice_with_transfer, "laws": _laws_renderables, "law": _law_renderables,
               "transfer": _transfer_renderables}
 
 

@@ -12,8 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hpadvisor.errors import DataError, InvalidInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARAM_COUNTS = ("non-embedding", "total")
 
@@ -38,7 +42,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
 class Table:
     """A validated fit input: canonical numeric columns plus what was done to get them."""
 
-    frame: object  # pandas.DataFrame with canonical columns, original row numbers in "row"
+    frame: pd.DataFrame  # canonical columns, original row numbers in "row"
     path: str
     sha256: str
     notes: list[str] = field(default_factory=list)
@@ -109,8 +113,9 @@ def read_fit_table(
             )
     # Which parameter count N is: said by --param-count, else by the N column's name, else the law's
     # own convention.
-    if param_count is None and param_count_of(n_column) is not None:
-        param_count = param_count_of(n_column)
+    said = param_count_of(n_column)
+    if param_count is None and said is not None:
+        param_count = said
         notes.append(f"N taken as {param_count} parameters (the column '{n_column}'); "
                      f"pass `param_count` to say otherwise.")
     elif param_count is None:

@@ -94,7 +94,7 @@ def read(path: str, text: str) -> Draft:
         sched_type = str(a[0]).strip().lower().replace("_", "-")
     else:
         d.default("schedule", "linear", "lr_scheduler_type")
-    if sched_type in ("constant", "reduce-lr-on-plateau") and _asks_warmup(d, get("warmup_steps"), get("warmup_ratio")):
+    if a is not None and sched_type in ("constant", "reduce-lr-on-plateau") and _asks_warmup(d, get("warmup_steps"), get("warmup_ratio")):
         # get_scheduler builds these two without num_warmup_steps: the run has no warmup.
         d.put("warmup_steps", 0, a[2], a[1], a[0])
         d.note(f"lr_scheduler_type {a[0]!r} runs without a warmup (transformers builds it without "

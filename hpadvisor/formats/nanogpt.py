@@ -177,12 +177,13 @@ def read(path: str, text: str) -> Draft:
             d.unknown.add(canon)
         elif key in DEFAULTS:
             d.default(canon, DEFAULTS[key], key)
+    accum: tuple[int | float, int | None, Any] | None
     if "gradient_accumulation_steps" in unknown or "batch_size" in unknown:
         accum = None
     elif "gradient_accumulation_steps" in values:
         v, line = values["gradient_accumulation_steps"]
         total = d.number(v, "gradient_accumulation_steps", line, "posint")
-        accum: tuple[int, int | None, Any] | None = (total, line, v)
+        accum = (total, line, v)
     else:
         accum = (DEFAULTS["gradient_accumulation_steps"], None, None)
     # Total accumulation over all devices: global = batch_size x gradient_accumulation_steps.

@@ -254,7 +254,7 @@ def dump(values: dict[str, Any]) -> str:
     if v.get("wd_on_embeddings") is not None or v.get("wd_on_norms") is not None:
         opt["weight_decay_exclude_named_params"] = excluded
     out: dict[str, Any] = {}
-    arch = {name: whole(v, canon, fmt) for canon, name in _ARCH if v.get(canon) is not None}
+    arch: dict[str, Any] = {name: whole(v, canon, fmt) for canon, name in _ARCH if v.get(canon) is not None}
     if v.get("tied_embeddings") is not None:
         arch["tie_word_embeddings"] = bool(v["tied_embeddings"])
     if v.get("swiglu") is not None:

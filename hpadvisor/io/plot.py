@@ -10,6 +10,7 @@ import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hpadvisor.errors import DataError
 from hpadvisor.io.outputs import (
@@ -20,6 +21,9 @@ from hpadvisor.io.outputs import (
     temporary_beside,
     write_error,
 )
+
+if TYPE_CHECKING:
+    import numpy as np
 
 MARKS = "*o+x#@%&"
 
@@ -54,9 +58,9 @@ def text_plot(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, 
     return "\n".join(lines) + "\n"
 
 
-def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
-              ylabel: str, title: str = "", force: bool = False,
-              observed: Mapping[str, tuple[Sequence[float], Sequence[float]]] | None = None,
+def save_plot(path: str | Path, series: Mapping[str, tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]],
+              *, ylabel: str, title: str = "", force: bool = False,
+              observed: Mapping[str, tuple[Sequence[float] | np.ndarray, Sequence[float] | np.ndarray]] | None = None,
               xlabel: str = "step", xlog: bool = False, ylog: bool = False) -> None:
     """Write a PNG or SVG (by suffix) with matplotlib; refuses to overwrite without ``force``."""
     check_writable(check_plot_path(path), force=force, flag="`plot`")

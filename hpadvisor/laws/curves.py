@@ -255,6 +255,7 @@ class _CurveLaw:
     """What both curve laws share: the floor output and the warmup convention applied to eta."""
 
     kinds: ClassVar[frozenset[str]] = frozenset({"curve"})
+    warmup: ClassVar[str]  # each law's warmup convention (see the module docstring)
 
     def loss_floor(self):
         return np.float64(self.L0)

@@ -18,6 +18,7 @@ multiplies the lr, so lr x weight_decay -- the decay per step -- stays at the pr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ class MuPAdam(StandardParam):
         return 1.0 / positive(h, "h", f"{self.key}.attention_scale")
 
 
-_MUP_PROVENANCE = dict(
+_MUP_PROVENANCE: dict[str, Any] = dict(
     citation="Yang et al. 2022, Tensor Programs V: Tuning Large Neural Networks via Zero-Shot "
     "Hyperparameter Transfer (arXiv:2203.03466), table 3",
     source="microsoft/mup (MuAdam, MuSGD, MuReadout, set_base_shapes)",

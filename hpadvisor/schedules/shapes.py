@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -244,7 +245,8 @@ class Schedule:
 
     def describe(self) -> str:
         if self.shape == "wsd":
-            head = f"wsd ({self.decay_shape} cooldown, {self.decay_steps / self.total_steps:.0%})"
+            cooldown = cast(int, self.decay_steps)  # __post_init__ sets it for wsd
+            head = f"wsd ({self.decay_shape} cooldown, {cooldown / self.total_steps:.0%})"
         elif self.shape == "wsd_restarts":
             head = (f"wsd_restarts ({len(self.cycles)} {self.decay_shape} cooldowns, "
                     f"{self._cooldown_fraction:.0%} of each cycle)")
@@ -339,10 +341,10 @@ def build(
         raise InvalidInputError(f"unknown schedule '{shape}'.{did_you_mean(shape, [s for s in SHAPES if s != 'trace'] + ['d2z'])}")
     for name, x in (("peak", peak), ("total_steps", total_steps), ("warmup_steps", warmup_steps)):
         _check(x, name, "the schedule", "a finite number", lambda v: True, set_by)
-    for name, x in (("min_lr", min_lr), ("min_lr_ratio", min_lr_ratio), ("decay_fraction", decay_fraction),
-                    ("cooldowns", cooldowns)):
-        if x is not None:
-            _check(x, name, "the schedule", "a finite number", lambda v: True, set_by)
+    for name, given in (("min_lr", min_lr), ("min_lr_ratio", min_lr_ratio), ("decay_fraction", decay_fraction),
+                        ("cooldowns", cooldowns)):
+        if given is not None:
+            _check(given, name, "the schedule", "a finite number", lambda v: True, set_by)
     if min_lr is not None and min_lr_ratio is not None:
         raise InvalidInputError("give the final lr once: `min_lr` (absolute) or `min_lr_ratio` (of the peak), not both.")
     if min_lr is None:
