@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 PKG = Path(__file__).resolve().parents[1] / "hpadvisor"
 
 #: Lower layers never import higher ones.  Packages on one layer do not import each other.
@@ -128,30 +126,7 @@ def _functions():
                 yield module, path, node
 
 
-#: The functions still over the limit, (file, function) with their length as committed: their
-#: owners are splitting them.  Remove an entry when its function is split; the xfail below goes
-#: when the list is empty.
-STILL_LONG = {
-    ("hpadvisor/cli/fit_curves_cmd.py", "fit_curves_command"): 175,
-    ("hpadvisor/fitting/curves.py", "fit_curves"): 129,
-    ("hpadvisor/cli/predict_curves_cmd.py", "predict_curve"): 106,
-}
-
-
-def _long_functions() -> list[tuple[str, str, int, int]]:
-    return [(str(path.relative_to(PKG.parent)), node.name, node.lineno, node.end_lineno - node.lineno + 1)
-            for _, path, node in _functions() if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
-
-
-def test_no_new_function_over_80_lines():
-    """Every function over the limit is one of STILL_LONG: none is added while those are split."""
-    new = [f"{f}:{line} {name} ({n} lines)" for f, name, line, n in _long_functions() if (f, name) not in STILL_LONG]
-    assert new == [], "functions over 80 lines:\n" + "\n".join(new)
-
-
-@pytest.mark.xfail(strict=True, reason="3 functions over 80 lines remain, as committed: cli/fit_curves_cmd "
-                   "fit_curves_command 175, fitting/curves fit_curves 129, cli/predict_curves_cmd predict_curve 106 "
-                   "(STILL_LONG)")
 def test_no_function_over_80_lines():
-    long = [f"{f}:{line} {name} ({n} lines)" for f, name, line, n in _long_functions()]
+    long = [f"{path.relative_to(PKG.parent)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for _, path, node in _functions() if node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
     assert long == [], "functions over 80 lines:\n" + "\n".join(long)
