@@ -23,7 +23,7 @@ import stat
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -217,228 +217,244 @@ class Case:
     id: str
     args: tuple[str, ...]  # "{w}" is the workspace
     expect: str  # words the one line must hold
-    outputs: tuple[str, ...] = field(default=())  # names that must not appear in the workspace
 
 
-def C(id: str, cmd: str, expect: str) -> Case:  # noqa: N802 -- a table row
-    return Case(id, tuple(cmd.split()), expect)
+def table(text: str) -> list[Case]:
+    """Cases from rows ``id | command | words the one line must hold``; a line starting ``|`` goes on
+    the row above, a ``#`` line is a heading.  In a command ``{w}`` is the workspace (replaced when the
+    case runs), ``{configs}`` tests/data/configs and ``{long}`` a 300-character file name."""
+    rows: list[str] = []
+    for line in (raw.strip() for raw in text.splitlines()):
+        if line.startswith("|"):
+            rows[-1] += " " + line
+        elif line and not line.startswith("#"):
+            rows.append(line)
+    out = []
+    for row in rows:
+        id_, cmd, expect = (part.strip() for part in row.split(" | "))
+        cmd = cmd.replace("{configs}", str(CONFIGS)).replace("{long}", LONG)
+        out.append(Case(id_, tuple(cmd.split()), expect))
+    return out
 
 
 LONG = "a" * 300
-CASES = [
+CASES = table("""
     # recommend: run files
-    C("run-directory", "recommend {w}/folder", "is a directory, not a file"),
-    C("run-missing", "recommend {w}/nope.yaml", "not found. Check the path"),
-    C("run-empty", "recommend {w}/empty.yaml", "is empty"),
-    C("run-list", "recommend {w}/list.yaml", "must be a mapping"),
-    C("run-binary", "recommend {w}/garbage.bin", "is not UTF-8 text"),
-    C("run-huge", "recommend {w}/huge.yaml", "larger than 20 MB"),
-    C("run-alias-bomb-in-name", "recommend {w}/bomb_name.yaml", "expand it to more than 1,000,000"),
-    C("run-self-reference", "recommend {w}/selfref.yaml", "refers to a value that contains it"),
-    C("run-deep-nesting", "recommend {w}/deep.yaml", "maximum nesting depth"),
-    C("run-python-tag", "recommend {w}/tag.yaml", "refused YAML tag"),
-    C("run-5000-digits", "recommend {w}/bigint.yaml", "more than 4,300 digits"),
-    C("run-unknown-key", "recommend {w}/unknown.yaml", "unknown key 'modle'"),
-    C("run-duplicate-key", "recommend {w}/dup.yaml", "appears twice"),
-    C("run-nan-params", "recommend {w}/nan.yaml", "not a finite number"),
-    C("run-negative-params", "recommend {w}/negative.yaml", "must be > 0"),
-    C("run-tiny-params", "recommend {w}/tiny.yaml", "below the 1k to 1P parameters"),
-    C("run-unit-bananas", "recommend {w}/bananas.yaml", "unknown unit"),
-    C("run-params-list", "recommend {w}/listparams.yaml", "must be a number"),
-    C("run-params-mapping", "recommend {w}/mapparams.yaml", "must be a number"),
-    C("run-unicode-key", "recommend {w}/unicode.yaml", "unknown key"),
-    C("run-tab-indent", "recommend {w}/tabs.yaml", "invalid YAML"),
-    C("run-batch-no-unit", "recommend {w}/batchnounit.yaml", "has no unit"),
-    C("run-control-chars", "recommend {w}/control.yaml", "invalid YAML"),
+    run-directory                | recommend {w}/folder | is a directory, not a file
+    run-missing                  | recommend {w}/nope.yaml | not found. Check the path
+    run-empty                    | recommend {w}/empty.yaml | is empty
+    run-list                     | recommend {w}/list.yaml | must be a mapping
+    run-binary                   | recommend {w}/garbage.bin | is not UTF-8 text
+    run-huge                     | recommend {w}/huge.yaml | larger than 20 MB
+    run-alias-bomb-in-name       | recommend {w}/bomb_name.yaml | expand it to more than 1,000,000
+    run-self-reference           | recommend {w}/selfref.yaml | refers to a value that contains it
+    run-deep-nesting             | recommend {w}/deep.yaml | maximum nesting depth
+    run-python-tag               | recommend {w}/tag.yaml | refused YAML tag
+    run-5000-digits              | recommend {w}/bigint.yaml | more than 4,300 digits
+    run-unknown-key              | recommend {w}/unknown.yaml | unknown key 'modle'
+    run-duplicate-key            | recommend {w}/dup.yaml | appears twice
+    run-nan-params               | recommend {w}/nan.yaml | not a finite number
+    run-negative-params          | recommend {w}/negative.yaml | must be > 0
+    run-tiny-params              | recommend {w}/tiny.yaml | below the 1k to 1P parameters
+    run-unit-bananas             | recommend {w}/bananas.yaml | unknown unit
+    run-params-list              | recommend {w}/listparams.yaml | must be a number
+    run-params-mapping           | recommend {w}/mapparams.yaml | must be a number
+    run-unicode-key              | recommend {w}/unicode.yaml | unknown key
+    run-tab-indent               | recommend {w}/tabs.yaml | invalid YAML
+    run-batch-no-unit            | recommend {w}/batchnounit.yaml | has no unit
+    run-control-chars            | recommend {w}/control.yaml | invalid YAML
     # recommend: flags
-    C("flag-params-1e-300", "recommend --params 1e-300 --tokens 20B", "below the 1k to 1P parameters"),
-    C("flag-params-1e300", "recommend --params 1e300 --tokens 20B", "above the 1k to 1P parameters"),
-    C("flag-params-1e16", "recommend --params 1e16 --tokens 20B", "above the 1k to 1P parameters"),
-    C("flag-tokens-1e300", "recommend --params 1B --tokens 1e300", "above the 1k to 100P tokens"),
-    C("flag-params-nan", "recommend --params nan --tokens 20B", "not a number"),
-    C("flag-params-inf", "recommend --params inf --tokens 20B", "not a number"),
-    C("flag-params-empty", "recommend --params= --tokens 20B", "not a number"),
-    C("flag-seq-len-fraction", "recommend --params 1B --tokens 20B --seq-len 4.5", "whole number"),
-    C("flag-mfu-1.5", "recommend --params 1B --tokens 20B --mfu 1.5", "between 0 and 1"),
-    C("flag-lr-law-unknown", "recommend --params 1B --tokens 20B --lr-law nonsense", "unknown law"),
+    flag-params-1e-300           | recommend --params 1e-300 --tokens 20B | below the 1k to 1P parameters
+    flag-params-1e300            | recommend --params 1e300 --tokens 20B | above the 1k to 1P parameters
+    flag-params-1e16             | recommend --params 1e16 --tokens 20B | above the 1k to 1P parameters
+    flag-tokens-1e300            | recommend --params 1B --tokens 1e300 | above the 1k to 100P tokens
+    flag-params-nan              | recommend --params nan --tokens 20B | not a number
+    flag-params-inf              | recommend --params inf --tokens 20B | not a number
+    flag-params-empty            | recommend --params= --tokens 20B | not a number
+    flag-seq-len-fraction        | recommend --params 1B --tokens 20B --seq-len 4.5 | whole number
+    flag-mfu-1.5                 | recommend --params 1B --tokens 20B --mfu 1.5 | between 0 and 1
+    flag-lr-law-unknown          | recommend --params 1B --tokens 20B --lr-law nonsense | unknown law
     # recommend: outputs
-    C("out-proc", "recommend --params 1B --tokens 20B --out /proc/advice.txt", "in /proc"),
-    C("out-dev-stdout", "recommend --params 1B --tokens 20B --out /dev/stdout", "in /dev"),
-    C("out-dev-stdout-force", "recommend --params 1B --tokens 20B --out /dev/stdout --force", "in /dev"),
-    C("out-300-chars", f"recommend --params 1B --tokens 20B --out {{w}}/{LONG}.txt", "File name too long"),
-    C("out-exists", "recommend --params 1B --tokens 20B --out {w}/existing.yaml", "already exists"),
-    C("out-is-input", "recommend {w}/run.yaml --out {w}/run.yaml --force", "is also an input"),
-    C("out-directory", "recommend --params 1B --tokens 20B --out {w}/folder", "is a directory"),
-    C("out-missing-folder", "recommend --params 1B --tokens 20B --out {w}/nope/a.txt", "does not exist"),
-    C("out-under-a-file", "recommend --params 1B --tokens 20B --out {w}/run.yaml/a.txt", "is not a folder"),
+    out-proc                     | recommend --params 1B --tokens 20B --out /proc/advice.txt | in /proc
+    out-dev-stdout               | recommend --params 1B --tokens 20B --out /dev/stdout | in /dev
+    out-dev-stdout-force         | recommend --params 1B --tokens 20B --out /dev/stdout --force | in /dev
+    out-300-chars                | recommend --params 1B --tokens 20B --out {w}/{long}.txt | File name too long
+    out-exists                   | recommend --params 1B --tokens 20B --out {w}/existing.yaml | already exists
+    out-is-input                 | recommend {w}/run.yaml --out {w}/run.yaml --force | is also an input
+    out-directory                | recommend --params 1B --tokens 20B --out {w}/folder | is a directory
+    out-missing-folder           | recommend --params 1B --tokens 20B --out {w}/nope/a.txt | does not exist
+    out-under-a-file             | recommend --params 1B --tokens 20B --out {w}/run.yaml/a.txt | is not a folder
     # recommend --laws: law files
-    C("laws-missing", "recommend --params 1B --tokens 20B --laws {w}/nope.yaml", "not found"),
-    C("laws-negative-alpha", "recommend --params 1B --tokens 20B --laws {w}/neg_alpha.yaml", "must be >= 0"),
-    C("laws-A-1e300", "recommend --params 1B --tokens 20B --laws {w}/huge_A.yaml", "constant A = 1e+300, beyond 1e+30"),
-    C("laws-alpha-33", "recommend --params 1B --tokens 20B --laws {w}/alpha_33.yaml", "exponent alpha = 33.7, beyond"),
-    C("laws-interval-excludes-estimate", "recommend --params 1B --tokens 20B --laws {w}/outside_interval.yaml",
-      "outside its own 95% bootstrap interval [3.3e+06, 2.5e+16], recorded in fit.intervals_95"),
-    C("laws-interval-text", "recommend --params 1B --tokens 20B --laws {w}/interval_text.yaml",
-      "fit.intervals_95.A must be [low, high]"),
-    C("laws-not-converged", "recommend --params 1B --tokens 20B --laws {w}/not_converged.yaml", "did not converge"),
-    C("laws-published-name", "recommend --params 1B --tokens 20B --laws {w}/published_name.yaml", "published law's key"),
-    C("laws-alias-bomb-in-notes", "recommend --params 1B --tokens 20B --laws {w}/bomb_law.yaml", "expand it"),
-    C("laws-inf-constant", "recommend --params 1B --tokens 20B --laws {w}/inf_law.yaml", "must be a finite number"),
-    C("laws-newer-format", "recommend --params 1B --tokens 20B --laws {w}/newer_law.yaml", "newer than this"),
-    C("laws-warnings-not-list", "recommend --params 1B --tokens 20B --laws {w}/bad_warnings_law.yaml", "fit.warnings"),
-    C("laws-a-list", "recommend --params 1B --tokens 20B --laws {w}/law_list.yaml", "not an hpadvisor law file"),
-    C("laws-a-run-file", "recommend --params 1B --tokens 20B --laws {w}/run.yaml", "not an hpadvisor law file"),
+    laws-missing                 | recommend --params 1B --tokens 20B --laws {w}/nope.yaml | not found
+    laws-negative-alpha          | recommend --params 1B --tokens 20B --laws {w}/neg_alpha.yaml | must be >= 0
+    laws-A-1e300                 | recommend --params 1B --tokens 20B --laws {w}/huge_A.yaml
+                                 | constant A = 1e+300, beyond 1e+30
+    laws-alpha-33                | recommend --params 1B --tokens 20B --laws {w}/alpha_33.yaml
+                                 | exponent alpha = 33.7, beyond
+    laws-interval-excludes-estimate | recommend --params 1B --tokens 20B --laws {w}/outside_interval.yaml
+                                 | outside its own 95% bootstrap interval [3.3e+06, 2.5e+16], recorded in fit.intervals_95
+    laws-interval-text           | recommend --params 1B --tokens 20B --laws {w}/interval_text.yaml
+                                 | fit.intervals_95.A must be [low, high]
+    laws-not-converged           | recommend --params 1B --tokens 20B --laws {w}/not_converged.yaml | did not converge
+    laws-published-name          | recommend --params 1B --tokens 20B --laws {w}/published_name.yaml
+                                 | published law's key
+    laws-alias-bomb-in-notes     | recommend --params 1B --tokens 20B --laws {w}/bomb_law.yaml | expand it
+    laws-inf-constant            | recommend --params 1B --tokens 20B --laws {w}/inf_law.yaml
+                                 | must be a finite number
+    laws-newer-format            | recommend --params 1B --tokens 20B --laws {w}/newer_law.yaml | newer than this
+    laws-warnings-not-list       | recommend --params 1B --tokens 20B --laws {w}/bad_warnings_law.yaml | fit.warnings
+    laws-a-list                  | recommend --params 1B --tokens 20B --laws {w}/law_list.yaml
+                                 | not an hpadvisor law file
+    laws-a-run-file              | recommend --params 1B --tokens 20B --laws {w}/run.yaml | not an hpadvisor law file
     # laws show / export
-    C("show-directory", "laws show {w}/folder", "is a directory"),
-    C("show-alias-bomb", "laws show {w}/bomb_law.yaml", "expand it"),
-    C("show-unknown", "laws show nonsense-law", "unknown law"),
-    C("show-negative-alpha", "laws show {w}/neg_alpha.yaml", "must be >= 0"),
-    C("show-A-1e300", "laws show {w}/huge_A.yaml", "beyond 1e+30"),
-    C("show-bootstrap-interval-excludes-estimate", "laws show {w}/outside_boot.yaml",
-      "recorded in fit.bootstrap.interval_95"),
-    C("list-laws-alpha-33", "laws --laws {w}/alpha_33.yaml", "beyond +-10"),
-    C("export-proc-version", "laws export chinchilla --out /proc/version --force", "in /proc"),
-    C("export-over-its-input", "laws export {w}/law.yaml --out {w}/law.yaml --force", "is also an input"),
-    C("export-exists", "laws export chinchilla --out {w}/existing.yaml", "already exists"),
-    C("list-laws-missing", "laws --laws {w}/nope.yaml", "not found"),
+    show-directory               | laws show {w}/folder | is a directory
+    show-alias-bomb              | laws show {w}/bomb_law.yaml | expand it
+    show-unknown                 | laws show nonsense-law | unknown law
+    show-negative-alpha          | laws show {w}/neg_alpha.yaml | must be >= 0
+    show-A-1e300                 | laws show {w}/huge_A.yaml | beyond 1e+30
+    show-bootstrap-interval-excludes-estimate | laws show {w}/outside_boot.yaml
+                                 | recorded in fit.bootstrap.interval_95
+    list-laws-alpha-33           | laws --laws {w}/alpha_33.yaml | beyond +-10
+    export-proc-version          | laws export chinchilla --out /proc/version --force | in /proc
+    export-over-its-input        | laws export {w}/law.yaml --out {w}/law.yaml --force | is also an input
+    export-exists                | laws export chinchilla --out {w}/existing.yaml | already exists
+    list-laws-missing            | laws --laws {w}/nope.yaml | not found
     # schema
-    C("schema-proc", "schema --out /proc/schema.json", "in /proc"),
-    C("schema-dev-stdout", "schema --out /dev/stdout", "in /dev"),
-    C("schema-directory", "schema --out {w}/folder", "is a directory"),
+    schema-proc                  | schema --out /proc/schema.json | in /proc
+    schema-dev-stdout            | schema --out /dev/stdout | in /dev
+    schema-directory             | schema --out {w}/folder | is a directory
     # transfer
-    C("transfer-to-missing", "transfer --to {w}/nope.yaml", "not found"),
-    C("transfer-to-alias-bomb", "transfer {w}/run.yaml --to {w}/bomb_name.yaml", "expand it"),
-    C("transfer-width-zero", "transfer --base-width 256 --width 0 --lr 1e-2", "must be > 0"),
-    C("transfer-width-negative", "transfer --base-width 256 --width -4k --lr 1e-2", "must be > 0"),
-    C("transfer-width-fraction", "transfer --base-width 256 --width 1.3 --lr 1e-2", "whole number"),
-    C("transfer-tokens-1e-300", "transfer --base-width 256 --width 1k --lr 1e-2 --base-tokens 1e-300 --tokens 1T",
-      "below the 1k to 100P tokens"),
-    C("transfer-param-unknown", "transfer --base-width 256 --width 1k --base-depth 8 --depth 8 --lr 1e-2 --param nonsense",
-      "unknown parameterization"),
-    C("transfer-out-proc", "transfer --base-width 256 --width 1k --lr 1e-2 --out /proc/t.yaml", "in /proc"),
+    transfer-to-missing          | transfer --to {w}/nope.yaml | not found
+    transfer-to-alias-bomb       | transfer {w}/run.yaml --to {w}/bomb_name.yaml | expand it
+    transfer-width-zero          | transfer --base-width 256 --width 0 --lr 1e-2 | must be > 0
+    transfer-width-negative      | transfer --base-width 256 --width -4k --lr 1e-2 | must be > 0
+    transfer-width-fraction      | transfer --base-width 256 --width 1.3 --lr 1e-2 | whole number
+    transfer-tokens-1e-300       | transfer --base-width 256 --width 1k --lr 1e-2 --base-tokens 1e-300 --tokens 1T
+                                 | below the 1k to 100P tokens
+    transfer-param-unknown       | transfer --base-width 256 --width 1k --base-depth 8 --depth 8 --lr 1e-2 --param nonsense
+                                 | unknown parameterization
+    transfer-out-proc            | transfer --base-width 256 --width 1k --lr 1e-2 --out /proc/t.yaml | in /proc
     # schedule
-    C("schedule-lr-0", "schedule --schedule cosine --lr 0 --steps 1000", "must be a finite number > 0"),
-    C("schedule-lr-nan", "schedule --schedule cosine --lr nan --steps 1000", "must be a finite number"),
-    C("schedule-lr-negative", "schedule --schedule cosine --lr -1 --steps 1000", "finite number > 0"),
-    C("schedule-steps-1e300", "schedule --schedule cosine --lr 3e-4 --steps 1e300", "steps"),
-    C("schedule-steps-negative", "schedule --schedule cosine --lr 3e-4 --steps -5", "must be > 0"),
-    C("schedule-shape-unknown", "schedule --schedule cosin --lr 3e-4 --steps 1000", "cosine"),
-    C("schedule-every-0", "schedule --schedule cosine --lr 3e-4 --steps 1000 --every 0", ">= 1"),
-    C("schedule-out-proc", "schedule --schedule cosine --lr 3e-4 --steps 1000 --out /proc/s.csv", "in /proc"),
-    C("schedule-plot-suffix", "schedule --schedule cosine --lr 3e-4 --steps 1000 --plot {w}/p.txt", ".png"),
-    C("schedule-out-is-config", "schedule --config {w}/titan_bigint.toml --out {w}/titan_bigint.toml --force",
-      "is also an input"),
-    C("schedule-config-missing", "schedule --config {w}/nope.toml", "not found"),
-    C("schedule-config-binary", "schedule --config {w}/garbage.bin", "not UTF-8"),
-    C("schedule-config-5000-digits", "schedule --config {w}/titan_bigint.toml", "more than 4,300 digits"),
-    C("schedule-config-directory", "schedule --config {w}/folder", "is a directory"),
+    schedule-lr-0                | schedule --schedule cosine --lr 0 --steps 1000 | must be a finite number > 0
+    schedule-lr-nan              | schedule --schedule cosine --lr nan --steps 1000 | must be a finite number
+    schedule-lr-negative         | schedule --schedule cosine --lr -1 --steps 1000 | finite number > 0
+    schedule-steps-1e300         | schedule --schedule cosine --lr 3e-4 --steps 1e300 | steps
+    schedule-steps-negative      | schedule --schedule cosine --lr 3e-4 --steps -5 | must be > 0
+    schedule-shape-unknown       | schedule --schedule cosin --lr 3e-4 --steps 1000 | cosine
+    schedule-every-0             | schedule --schedule cosine --lr 3e-4 --steps 1000 --every 0 | >= 1
+    schedule-out-proc            | schedule --schedule cosine --lr 3e-4 --steps 1000 --out /proc/s.csv | in /proc
+    schedule-plot-suffix         | schedule --schedule cosine --lr 3e-4 --steps 1000 --plot {w}/p.txt | .png
+    schedule-out-is-config       | schedule --config {w}/titan_bigint.toml --out {w}/titan_bigint.toml --force
+                                 | is also an input
+    schedule-config-missing      | schedule --config {w}/nope.toml | not found
+    schedule-config-binary       | schedule --config {w}/garbage.bin | not UTF-8
+    schedule-config-5000-digits  | schedule --config {w}/titan_bigint.toml | more than 4,300 digits
+    schedule-config-directory    | schedule --config {w}/folder | is a directory
     # predict
-    C("predict-negative-alpha", "predict {w}/neg_alpha.yaml --params 1B --tokens 20B", "must be >= 0"),
-    C("predict-A-1e300", "predict {w}/huge_A.yaml --params 1B --tokens 20B", "beyond 1e+30"),
-    C("predict-alpha-33", "predict {w}/alpha_33.yaml --params 1B --tokens 20B", "beyond +-10"),
-    C("predict-interval-excludes-estimate", "predict {w}/outside_interval.yaml --params 1B --tokens 20B",
-      "outside its own 95%"),
-    C("predict-not-converged", "predict {w}/not_converged.yaml --params 1B --tokens 20B", "did not converge"),
-    C("predict-params-1e-300", "predict {w}/law.yaml --params 1e-300 --tokens 20B", "below the 1k"),
-    C("predict-params-nan", "predict {w}/law.yaml --params nan --tokens 20B", "not a number"),
-    C("predict-no-tokens", "predict {w}/law.yaml --params 1B", "needs --params N and --tokens D"),
-    C("predict-unknown-law", "predict nonsense --params 1B --tokens 20B", "unknown law"),
-    C("predict-law-is-config", "predict {w}/titan_bigint.toml --params 1B --tokens 20B", "invalid YAML"),
-    C("predict-law-directory", "predict {w}/folder --params 1B --tokens 20B", "is a directory"),
-    C("predict-trace-lr-1e300", "predict mpl-25m --lr-trace {w}/lr1e300.csv", "not a learning rate"),
-    C("predict-trace-nan", "predict mpl-25m --lr-trace {w}/trace_nan.csv", "is NaN"),
-    C("predict-trace-negative", "predict mpl-25m --lr-trace {w}/trace_neg.csv", ">= 0"),
-    C("predict-trace-duplicate", "predict mpl-25m --lr-trace {w}/trace_dup.csv", "appears twice"),
-    C("predict-trace-empty", "predict mpl-25m --lr-trace {w}/trace_empty.csv", "is empty"),
-    C("predict-trace-binary", "predict mpl-25m --lr-trace {w}/garbage.bin", "unknown file type"),
-    C("predict-plot-proc", "predict mpl-25m --schedule cosine --steps 1000 --plot /proc/p.png", "in /proc"),
+    predict-negative-alpha       | predict {w}/neg_alpha.yaml --params 1B --tokens 20B | must be >= 0
+    predict-A-1e300              | predict {w}/huge_A.yaml --params 1B --tokens 20B | beyond 1e+30
+    predict-alpha-33             | predict {w}/alpha_33.yaml --params 1B --tokens 20B | beyond +-10
+    predict-interval-excludes-estimate | predict {w}/outside_interval.yaml --params 1B --tokens 20B
+                                 | outside its own 95%
+    predict-not-converged        | predict {w}/not_converged.yaml --params 1B --tokens 20B | did not converge
+    predict-params-1e-300        | predict {w}/law.yaml --params 1e-300 --tokens 20B | below the 1k
+    predict-params-nan           | predict {w}/law.yaml --params nan --tokens 20B | not a number
+    predict-no-tokens            | predict {w}/law.yaml --params 1B | needs --params N and --tokens D
+    predict-unknown-law          | predict nonsense --params 1B --tokens 20B | unknown law
+    predict-law-is-config        | predict {w}/titan_bigint.toml --params 1B --tokens 20B | invalid YAML
+    predict-law-directory        | predict {w}/folder --params 1B --tokens 20B | is a directory
+    predict-trace-lr-1e300       | predict mpl-25m --lr-trace {w}/lr1e300.csv | not a learning rate
+    predict-trace-nan            | predict mpl-25m --lr-trace {w}/trace_nan.csv | is NaN
+    predict-trace-negative       | predict mpl-25m --lr-trace {w}/trace_neg.csv | >= 0
+    predict-trace-duplicate      | predict mpl-25m --lr-trace {w}/trace_dup.csv | appears twice
+    predict-trace-empty          | predict mpl-25m --lr-trace {w}/trace_empty.csv | is empty
+    predict-trace-binary         | predict mpl-25m --lr-trace {w}/garbage.bin | unknown file type
+    predict-plot-proc            | predict mpl-25m --schedule cosine --steps 1000 --plot /proc/p.png | in /proc
     # check: what cannot be read
-    C("check-binary", "check {w}/garbage.bin --format-in megatron", "not UTF-8"),
-    C("check-toml-5000-digits", "check {w}/titan_bigint.toml", "more than 4,300 digits"),
-    C("check-model-5000-digits", f"check {CONFIGS}/hf_training_args.json --model {{w}}/hf_bigint.json",
-      "more than 4,300 digits"),
-    C("check-run-alias-bomb", f"check {CONFIGS}/llama2_7b_megatron.yaml --run {{w}}/bomb_name.yaml", "expand it"),
-    C("check-laws-negative-alpha", f"check {CONFIGS}/llama2_7b_megatron.yaml --laws {{w}}/neg_alpha.yaml",
-      "must be >= 0"),
-    C("check-laws-A-1e300", f"check {CONFIGS}/llama2_7b_megatron.yaml --laws {{w}}/huge_A.yaml", "beyond 1e+30"),
-    C("check-laws-interval-excludes-estimate", f"check {CONFIGS}/llama2_7b_megatron.yaml --laws "
-      "{w}/outside_interval.yaml", "outside its own 95%"),
-    C("check-missing", "check {w}/nope.yaml", "not found"),
-    C("check-params-1e-300", f"check {CONFIGS}/llama2_7b_megatron.yaml --params 1e-300", "below the 1k to 1P"),
-    C("check-directory", "check {w}/folder", "is a directory"),
-    C("check-empty-script", "check {w}/empty.sh --fail-on warning", "nothing was read"),
-    C("check-unrelated-script", "check {w}/unrelated.sh --fail-on warning", "nothing was read"),
-    C("check-import-torch", "check {w}/torch.py", "not a nanoGPT config"),
-    C("check-two-trainers-keys", "check {w}/mixed.json", "ambiguous: it holds the keys of two trainers"),
-    C("check-setting-outside-check-key", f"check {CONFIGS}/llama2_7b_megatron.yaml --config {{w}}/settings_outside.yaml",
-      "put it under the 'check:' key"),
+    check-binary                 | check {w}/garbage.bin --format-in megatron | not UTF-8
+    check-toml-5000-digits       | check {w}/titan_bigint.toml | more than 4,300 digits
+    check-model-5000-digits      | check {configs}/hf_training_args.json --model {w}/hf_bigint.json
+                                 | more than 4,300 digits
+    check-run-alias-bomb         | check {configs}/llama2_7b_megatron.yaml --run {w}/bomb_name.yaml | expand it
+    check-laws-negative-alpha    | check {configs}/llama2_7b_megatron.yaml --laws {w}/neg_alpha.yaml | must be >= 0
+    check-laws-A-1e300           | check {configs}/llama2_7b_megatron.yaml --laws {w}/huge_A.yaml | beyond 1e+30
+    check-laws-interval-excludes-estimate | check {configs}/llama2_7b_megatron.yaml --laws {w}/outside_interval.yaml
+                                 | outside its own 95%
+    check-missing                | check {w}/nope.yaml | not found
+    check-params-1e-300          | check {configs}/llama2_7b_megatron.yaml --params 1e-300 | below the 1k to 1P
+    check-directory              | check {w}/folder | is a directory
+    check-empty-script           | check {w}/empty.sh --fail-on warning | nothing was read
+    check-unrelated-script       | check {w}/unrelated.sh --fail-on warning | nothing was read
+    check-import-torch           | check {w}/torch.py | not a nanoGPT config
+    check-two-trainers-keys      | check {w}/mixed.json | ambiguous: it holds the keys of two trainers
+    check-setting-outside-check-key | check {configs}/llama2_7b_megatron.yaml --config {w}/settings_outside.yaml
+                                 | put it under the 'check:' key
     # fit final
-    C("final-missing", "fit final {w}/nope.csv", "not found"),
-    C("final-header-only", "fit final {w}/header.csv", "has a header but no rows"),
-    C("final-empty", "fit final {w}/trace_empty.csv", "is empty"),
-    C("final-no-loss", "fit final {w}/noloss.csv", "has no loss column"),
-    C("final-text-in-N", "fit final {w}/textN.csv", "is not a number"),
-    C("final-negative-N", "fit final {w}/negN.csv", "must be a finite number > 0"),
-    C("final-N-in-billions", "fit final {w}/billions.csv", "below"),
-    C("final-1e308-row", "fit final {w}/row308.csv", "above 1e+15"),
-    C("final-5000-digits", "fit final {w}/bigint.csv", "is not a number"),
-    C("final-one-N", "fit final {w}/oneN.csv", "vary only one"),
-    C("final-flat-loss", "fit final {w}/flat_ladder.csv", "every run's loss is"),
-    C("final-all-nan", "fit final {w}/allnan.csv", "every run diverged"),
-    C("final-json-numbers", "fit final {w}/numbers.json", "a JSON table must be"),
-    C("final-jsonl-not-object", "fit final {w}/bad.jsonl", "line 2"),
-    C("final-json-deep", "fit final {w}/deep.json", "nested too deeply"),
-    C("final-xlsx", "fit final {w}/table.xlsx", "unknown file type"),
-    C("final-unicode-columns", "fit final {w}/unicode_cols.csv", "has no N column"),
-    C("final-random-losses", "fit final {w}/random.csv --bootstrap 0", "not usable"),
-    C("final-random-losses-default-bootstrap", "fit final {w}/random.csv", "not usable"),
-    C("final-loss-rising-with-N", "fit final {w}/rising.csv --bootstrap 20", "not usable"),
-    C("final-loss-rising-default-bootstrap", "fit final {w}/rising.csv", "not usable"),
-    C("final-kaplan-random", "fit final {w}/random.csv --law kaplan --bootstrap 0", "not usable"),
-    C("final-published-name", "fit final {w}/ladder.csv --name chinchilla-epoch", "published law's key"),
-    C("final-out-is-input", "fit final {w}/ladder.csv --out {w}/ladder.csv --force", "is also an input"),
-    C("final-out-proc", "fit final {w}/ladder.csv --out /proc/law.yaml", "in /proc"),
-    C("final-out-300-chars", f"fit final {{w}}/ladder.csv --out {{w}}/{LONG}.yaml", "File name too long"),
-    C("final-out-dev-stdout", "fit final {w}/ladder.csv --out /dev/stdout", "in /dev"),
-    C("final-law-unknown", "fit final {w}/ladder.csv --law nonsense --bootstrap 0", "unknown final-loss form"),
-    C("final-holdout-everything", "fit final {w}/ladder.csv --holdout N>0", "holds out every run"),
-    C("final-holdout-garbage", "fit final {w}/ladder.csv --holdout import(os)", "holdout"),
-    C("final-bootstrap-negative", "fit final {w}/ladder.csv --bootstrap -1", "--bootstrap must be >= 0"),
-    C("final-outlier-sigma-1", "fit final {w}/ladder.csv --outlier-sigma 1 --bootstrap 0", "at least 3"),
-    C("final-drop-too-many", "fit final {w}/ladder.csv --drop-highest-loss 1000", "between 0 and"),
-    C("final-compute-garbage", "fit final {w}/ladder.csv --compute abc --bootstrap 0", "not a number"),
-    C("final-map-garbage", "fit final {w}/ladder.csv --map loss", "canonical=column"),
+    final-missing                | fit final {w}/nope.csv | not found
+    final-header-only            | fit final {w}/header.csv | has a header but no rows
+    final-empty                  | fit final {w}/trace_empty.csv | is empty
+    final-no-loss                | fit final {w}/noloss.csv | has no loss column
+    final-text-in-N              | fit final {w}/textN.csv | is not a number
+    final-negative-N             | fit final {w}/negN.csv | must be a finite number > 0
+    final-N-in-billions          | fit final {w}/billions.csv | below
+    final-1e308-row              | fit final {w}/row308.csv | above 1e+15
+    final-5000-digits            | fit final {w}/bigint.csv | is not a number
+    final-one-N                  | fit final {w}/oneN.csv | vary only one
+    final-flat-loss              | fit final {w}/flat_ladder.csv | every run's loss is
+    final-all-nan                | fit final {w}/allnan.csv | every run diverged
+    final-json-numbers           | fit final {w}/numbers.json | a JSON table must be
+    final-jsonl-not-object       | fit final {w}/bad.jsonl | line 2
+    final-json-deep              | fit final {w}/deep.json | nested too deeply
+    final-xlsx                   | fit final {w}/table.xlsx | unknown file type
+    final-unicode-columns        | fit final {w}/unicode_cols.csv | has no N column
+    final-random-losses          | fit final {w}/random.csv --bootstrap 0 | not usable
+    final-random-losses-default-bootstrap | fit final {w}/random.csv | not usable
+    final-loss-rising-with-N     | fit final {w}/rising.csv --bootstrap 20 | not usable
+    final-loss-rising-default-bootstrap | fit final {w}/rising.csv | not usable
+    final-kaplan-random          | fit final {w}/random.csv --law kaplan --bootstrap 0 | not usable
+    final-published-name         | fit final {w}/ladder.csv --name chinchilla-epoch | published law's key
+    final-out-is-input           | fit final {w}/ladder.csv --out {w}/ladder.csv --force | is also an input
+    final-out-proc               | fit final {w}/ladder.csv --out /proc/law.yaml | in /proc
+    final-out-300-chars          | fit final {w}/ladder.csv --out {w}/{long}.yaml | File name too long
+    final-out-dev-stdout         | fit final {w}/ladder.csv --out /dev/stdout | in /dev
+    final-law-unknown            | fit final {w}/ladder.csv --law nonsense --bootstrap 0 | unknown final-loss form
+    final-holdout-everything     | fit final {w}/ladder.csv --holdout N>0 | holds out every run
+    final-holdout-garbage        | fit final {w}/ladder.csv --holdout import(os) | holdout
+    final-bootstrap-negative     | fit final {w}/ladder.csv --bootstrap -1 | --bootstrap must be >= 0
+    final-outlier-sigma-1        | fit final {w}/ladder.csv --outlier-sigma 1 --bootstrap 0 | at least 3
+    final-drop-too-many          | fit final {w}/ladder.csv --drop-highest-loss 1000 | between 0 and
+    final-compute-garbage        | fit final {w}/ladder.csv --compute abc --bootstrap 0 | not a number
+    final-map-garbage            | fit final {w}/ladder.csv --map loss | canonical=column
     # fit sweep / batch
-    C("sweep-no-lr", "fit sweep {w}/sweep_nolr.csv --out {w}/s.yaml", "no lr column"),
-    C("sweep-published-name", "fit sweep {w}/sweep_nolr.csv --out {w}/s.yaml --name steplaw", "published law's key"),
-    C("sweep-out-is-input", "fit sweep {w}/sweep_nolr.csv --out {w}/sweep_nolr.csv --force", "is also an input"),
-    C("batch-no-steps", "fit batch {w}/batch_nosteps.csv --out {w}/b.yaml", "no steps column"),
-    C("batch-published-name", "fit batch {w}/batch_nosteps.csv --out {w}/b.yaml --name zhang-cbs",
-      "published law's key"),
-    C("batch-out-proc", "fit batch {w}/batch_nosteps.csv --out /proc/b.yaml", "in /proc"),
+    sweep-no-lr                  | fit sweep {w}/sweep_nolr.csv --out {w}/s.yaml | no lr column
+    sweep-published-name         | fit sweep {w}/sweep_nolr.csv --out {w}/s.yaml --name steplaw | published law's key
+    sweep-out-is-input           | fit sweep {w}/sweep_nolr.csv --out {w}/sweep_nolr.csv --force | is also an input
+    batch-no-steps               | fit batch {w}/batch_nosteps.csv --out {w}/b.yaml | no steps column
+    batch-published-name         | fit batch {w}/batch_nosteps.csv --out {w}/b.yaml --name zhang-cbs
+                                 | published law's key
+    batch-out-proc               | fit batch {w}/batch_nosteps.csv --out /proc/b.yaml | in /proc
     # fit curves
-    C("curves-lr-1e300", "fit curves {w}/lr1e300.csv --out {w}/c.yaml", "not a learning rate"),
-    C("curves-same-bytes-twice", "fit curves {w}/curve.csv {w}/curve_copy.csv --out {w}/c.yaml", "same bytes"),
-    C("curves-same-path-twice", "fit curves {w}/curve.csv {w}/curve.csv --out {w}/c.yaml", "given twice"),
-    C("curves-out-is-input", "fit curves {w}/curve.csv --out {w}/curve.csv --force", "is also an input"),
-    C("curves-no-lr", "fit curves {w}/nolr.csv --out {w}/c.yaml", "no lr column"),
-    C("curves-restart", "fit curves {w}/restart.csv --out {w}/c.yaml", "appears 2 times"),
-    C("curves-all-nan", "fit curves {w}/allnan_curve.csv --out {w}/c.yaml", "no usable loss values"),
-    C("curves-half-step", "fit curves {w}/halfstep.csv --out {w}/c.yaml", "not a whole number"),
-    C("curves-negative-step", "fit curves {w}/negstep.csv --out {w}/c.yaml", "not a whole number"),
-    C("curves-published-name", "fit curves {w}/curve.csv --out {w}/c.yaml --name mpl-25m",
-      "published law's key"),
-    C("curves-lambda-garbage", "fit curves {w}/curve.csv --out {w}/c.yaml --law annealing --lambda abc",
-      "--lambda must be"),
-    C("curves-bootstrap-negative", "fit curves {w}/curve.csv --out {w}/c.yaml --bootstrap -1", ">= 0"),
-    C("curves-schedule-without-lr", "fit curves {w}/nolr.csv --out {w}/c.yaml --schedule cosine", "--lr"),
-    C("curves-random-losses", "fit curves {w}/random_curve.csv --out {w}/c.yaml", "not usable"),
-    C("curves-out-dev-stdout", "fit curves {w}/curve.csv --out /dev/stdout", "in /dev"),
+    curves-lr-1e300              | fit curves {w}/lr1e300.csv --out {w}/c.yaml | not a learning rate
+    curves-same-bytes-twice      | fit curves {w}/curve.csv {w}/curve_copy.csv --out {w}/c.yaml | same bytes
+    curves-same-path-twice       | fit curves {w}/curve.csv {w}/curve.csv --out {w}/c.yaml | given twice
+    curves-out-is-input          | fit curves {w}/curve.csv --out {w}/curve.csv --force | is also an input
+    curves-no-lr                 | fit curves {w}/nolr.csv --out {w}/c.yaml | no lr column
+    curves-restart               | fit curves {w}/restart.csv --out {w}/c.yaml | appears 2 times
+    curves-all-nan               | fit curves {w}/allnan_curve.csv --out {w}/c.yaml | no usable loss values
+    curves-half-step             | fit curves {w}/halfstep.csv --out {w}/c.yaml | not a whole number
+    curves-negative-step         | fit curves {w}/negstep.csv --out {w}/c.yaml | not a whole number
+    curves-published-name        | fit curves {w}/curve.csv --out {w}/c.yaml --name mpl-25m | published law's key
+    curves-lambda-garbage        | fit curves {w}/curve.csv --out {w}/c.yaml --law annealing --lambda abc
+                                 | --lambda must be
+    curves-bootstrap-negative    | fit curves {w}/curve.csv --out {w}/c.yaml --bootstrap -1 | >= 0
+    curves-schedule-without-lr   | fit curves {w}/nolr.csv --out {w}/c.yaml --schedule cosine | --lr
+    curves-random-losses         | fit curves {w}/random_curve.csv --out {w}/c.yaml | not usable
+    curves-out-dev-stdout        | fit curves {w}/curve.csv --out /dev/stdout | in /dev
     # compare-schedules
-    C("compare-negative-alpha", "compare-schedules {w}/neg_alpha.yaml --steps 1000", "must be >= 0"),
-    C("compare-plot-proc", "compare-schedules mpl-25m --steps 1000 --plot /proc/c.png", "in /proc"),
-    C("compare-unknown", "compare-schedules nonsense --steps 1000", "unknown law"),
-]
+    compare-negative-alpha       | compare-schedules {w}/neg_alpha.yaml --steps 1000 | must be >= 0
+    compare-plot-proc            | compare-schedules mpl-25m --steps 1000 --plot /proc/c.png | in /proc
+    compare-unknown              | compare-schedules nonsense --steps 1000 | unknown law
+""")
 
 
 def test_the_corpus_is_large_and_covers_every_command():
@@ -472,24 +488,24 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(ws, case, monkeypatch):
 
 # -- special files: in a subprocess, with a wall timeout -----------------------------------------
 
-SPECIAL = [
-    C("fifo-run-file", "recommend {w}/fifo", "not a regular file (it is a named pipe"),
-    C("zero-run-file", "recommend {w}/zero.yaml", "not a regular file (it is a character device)"),
-    C("dev-zero-check", "check /dev/zero --format-in megatron", "not a regular file"),
-    C("fifo-check", "check {w}/fifo", "not a regular file"),
-    C("fifo-check-model", f"check {CONFIGS}/hf_training_args.json --model {{w}}/fifo", "not a regular file"),
-    C("dev-zero-predict", "predict /dev/zero --params 1B --tokens 20B", "not a regular file"),
-    C("fifo-laws-show", "laws show {w}/fifo", "not a regular file"),
-    C("fifo-laws", "recommend --params 1B --tokens 20B --laws {w}/fifo", "not a regular file"),
-    C("dev-zero-transfer-to", "transfer --to /dev/zero", "not a regular file"),
-    C("dev-zero-schedule-config", "schedule --config /dev/zero", "not a regular file"),
-    C("zero-fit-curves", "fit curves {w}/zero.csv --out {w}/c.yaml", "not a regular file"),
-    C("zero-event-file", "fit curves {w}/events.out.tfevents.1.host --out {w}/c.yaml", "not a regular file"),
-    C("zero-fit-final", "fit final {w}/zero.csv", "not a regular file"),
-    C("fifo-fit-sweep", "fit sweep {w}/fifo --out {w}/s.yaml", "not a regular file"),
-    C("zero-lr-trace", "predict mpl-25m --lr-trace {w}/zero.csv", "not a regular file"),
-    C("fifo-compare", "compare-schedules {w}/fifo --steps 1000", "not a regular file"),
-]
+SPECIAL = table("""
+    fifo-run-file                | recommend {w}/fifo | not a regular file (it is a named pipe
+    zero-run-file                | recommend {w}/zero.yaml | not a regular file (it is a character device)
+    dev-zero-check               | check /dev/zero --format-in megatron | not a regular file
+    fifo-check                   | check {w}/fifo | not a regular file
+    fifo-check-model             | check {configs}/hf_training_args.json --model {w}/fifo | not a regular file
+    dev-zero-predict             | predict /dev/zero --params 1B --tokens 20B | not a regular file
+    fifo-laws-show               | laws show {w}/fifo | not a regular file
+    fifo-laws                    | recommend --params 1B --tokens 20B --laws {w}/fifo | not a regular file
+    dev-zero-transfer-to         | transfer --to /dev/zero | not a regular file
+    dev-zero-schedule-config     | schedule --config /dev/zero | not a regular file
+    zero-fit-curves              | fit curves {w}/zero.csv --out {w}/c.yaml | not a regular file
+    zero-event-file              | fit curves {w}/events.out.tfevents.1.host --out {w}/c.yaml | not a regular file
+    zero-fit-final               | fit final {w}/zero.csv | not a regular file
+    fifo-fit-sweep               | fit sweep {w}/fifo --out {w}/s.yaml | not a regular file
+    zero-lr-trace                | predict mpl-25m --lr-trace {w}/zero.csv | not a regular file
+    fifo-compare                 | compare-schedules {w}/fifo --steps 1000 | not a regular file
+""")
 
 
 @pytest.mark.slow
