@@ -120,6 +120,26 @@ def lodo(parts: dict[str, dict[str, np.ndarray]], method: str = "A") -> dict[str
             "median_half_width_all": float(np.median(all_halves))}
 
 
+#: Method C (fixed 22:45Z): method B's shape with c = sqrt(pi/2), not calibrated.
+C_FIXED = 1.2533141373155001
+
+
+def fixed(parts: dict[str, dict[str, np.ndarray]], c: float = C_FIXED) -> dict[str, Any]:
+    """Method C: coverage and median half-width with the scale fixed in advance (no calibration)."""
+    rows, hits, halves = {}, [], []
+    for name, p in parts.items():
+        inside = np.abs(p["log_ratio"]) <= half_width(p, c, "B")
+        hw = np.expm1(half_width(p, c, "B"))
+        rows[name] = {"k": c, "coverage": float(inside.mean()), "points": int(inside.size),
+                      "median_half_width": float(np.median(hw))}
+        hits.append(inside)
+        halves.append(hw)
+    all_hits, all_halves = np.concatenate(hits), np.concatenate(halves)
+    return {"method": "C (c fixed)", "own_k": {n: float("nan") for n in parts}, "per_protocol": rows, "k_all": c,
+            "coverage_all": float(all_hits.mean()), "points_all": int(all_hits.size),
+            "median_half_width_all": float(np.median(all_halves))}
+
+
 def run(protocols, *, bootstrap: int, seed: int = 0) -> dict[str, Any]:
     bench = sys.modules["lnd_extrapolate"]
     results, parts = [], {}
@@ -143,7 +163,7 @@ def run(protocols, *, bootstrap: int, seed: int = 0) -> dict[str, Any]:
         print(format_row(row), flush=True)
     out: dict[str, Any] = {"protocols": results}
     if len(parts) == len(HEADLINE):
-        out["intervals"] = {m: lodo(parts, m) for m in METHODS}
+        out["intervals"] = {**{m: lodo(parts, m) for m in METHODS}, "C": fixed(parts)}
     return out
 
 

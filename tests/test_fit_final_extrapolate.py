@@ -157,34 +157,40 @@ def test_default_target_misfitting():
     _target("misfitting")
 
 
-def _coverage():
+def _parts():
     _, lnd = _benchmarks()
     parts = {}
     for name in BASELINE_MEAN:
         proto, fit, _ = _default(name, 50)
         parts[name] = lnd.interval_parts(fit, proto)
-    return lnd.lodo(parts)
+    return lnd, parts
 
 
 @pytest.mark.slow
-def test_interval_coverage_leave_one_dataset_out_figures():
-    """predict's 90% interval, its distance constant calibrated on the other three ladders in turn:
-    Epoch, Porian and (Mis)Fitting are covered with k = 0 (the spread across forms); Gemstones needs
-    k = 0.356 and, left out, is covered at 61% (its next size up, 0.52B against 0.50B fitted, is
-    almost no distance away yet missed by 1-2%)."""
-    from hpadvisor.fitting.final import K_DISTANCE
+def test_interval_coverage_of_predicts_interval():
+    """predict's stated 90% interval (method C of lnd_extrapolate.md: the spread terms plus the user's
+    own inner-split error x sqrt(pi/2) x (1 + d), nothing fitted to the held-out points) holds 98% of
+    the 446 held-out losses of the four development ladders, median half-width 5.3%: it over-covers."""
+    from hpadvisor.fitting.final import C_INNER, K_DISTANCE
 
-    iv = _coverage()
-    assert iv["own_k"]["gemstones"] == pytest.approx(0.356, abs=0.005)
-    assert K_DISTANCE == pytest.approx(iv["k_all"], abs=1e-3)
-    assert iv["per_protocol"]["gemstones"]["coverage"] == pytest.approx(0.61, abs=0.02)
-    assert iv["coverage_all"] == pytest.approx(0.76, abs=0.02)
-    assert iv["median_half_width_all"] == pytest.approx(0.030, abs=0.003)
+    lnd, parts = _parts()
+    assert (K_DISTANCE, C_INNER) == (0.0, pytest.approx(lnd.C_FIXED))
+    iv = lnd.fixed(parts)
+    assert iv["coverage_all"] >= 0.80  # the target
+    assert iv["coverage_all"] == pytest.approx(0.98, abs=0.01) and iv["points_all"] == 446
+    assert iv["per_protocol"]["epoch"]["coverage"] == pytest.approx(0.94, abs=0.01)
+    assert iv["per_protocol"]["gemstones"]["coverage"] == 1.0
+    assert iv["median_half_width_all"] == pytest.approx(0.053, abs=0.003)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="coverage of the stated 90% interval, calibrated leave-one-dataset-out: 76% "
-                   "of the 446 held-out points (Gemstones 61% of 280; the others 100%), median half-width 3.0%; the "
-                   "target is >= 80%")
-def test_interval_coverage_target():
-    assert _coverage()["coverage_all"] >= 0.80
+def test_interval_methods_calibrated_leave_one_dataset_out_fall_short():
+    """The two calibrated methods fixed before C: one scale, calibrated on three ladders and measured
+    on the fourth, covers 76% (k d) and 74% (c e_in (1 + d)) of the 446 held-out losses: Gemstones,
+    left out, gets scale 0 from the others and 61%."""
+    lnd, parts = _parts()
+    a, b = lnd.lodo(parts, "A"), lnd.lodo(parts, "B")
+    assert a["own_k"]["gemstones"] == pytest.approx(0.356, abs=0.005)
+    assert a["coverage_all"] == pytest.approx(0.76, abs=0.02) and b["coverage_all"] == pytest.approx(0.74, abs=0.02)
+    assert a["per_protocol"]["gemstones"]["coverage"] == pytest.approx(0.61, abs=0.02)
+    assert a["per_protocol"]["epoch"]["median_half_width"] == pytest.approx(0.505, abs=0.02)

@@ -191,8 +191,11 @@ def predict_final(law: Any, *, law_file: str, params: str | None, tokens: str | 
     sys.stdout.write(f"form {result['form']}; extrapolation: N {units.format_si(N)} vs largest fitted "
                      f"{units.format_si(x['largest_fitted_N'])}, D {units.format_si(D)} vs largest fitted "
                      f"{units.format_si(x['largest_fitted_D'])} (distance {x['distance']:.2f})\n")
-    if len(result.get("by_form", {})) > 1:
-        sys.stdout.write("forms: " + ", ".join(f"{k} {v:.4f}" for k, v in result["by_form"].items()) + "\n")
+    by_form = result.get("by_form", {})
+    if len(by_form) > 1:  # where the forms disagree on the target, say so and show each
+        gap = max(by_form.values()) / min(by_form.values()) - 1
+        sys.stdout.write(("the forms disagree by " if gap > 0.01 else "the forms agree within ") + f"{gap:.1%} here: "
+                         + ", ".join(f"{k} {v:.4f}" for k, v in by_form.items()) + "\n")
     for r in reasons:
         sys.stdout.write(f"extrapolation: {r}\n")
     if result.get("note"):

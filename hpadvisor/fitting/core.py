@@ -176,11 +176,12 @@ def _best_of_starts(residual: Callable, residual_jac: Callable | None, starts: S
             if not np.all(np.isfinite(residual(x0))):
                 continue
             try:
-                sol = least_squares(
-                    residual, x0, jac="2-point" if residual_jac is None else residual_jac,
-                    bounds=(lb, ub), loss="huber", f_scale=delta, method="trf",
-                    x_scale="jac", max_nfev=max_nfev, xtol=1e-12, ftol=1e-12, gtol=1e-12,
-                )
+                with np.errstate(all="ignore"):  # scipy's trust-region steps can overflow on a runaway start
+                    sol = least_squares(
+                        residual, x0, jac="2-point" if residual_jac is None else residual_jac,
+                        bounds=(lb, ub), loss="huber", f_scale=delta, method="trf",
+                        x_scale="jac", max_nfev=max_nfev, xtol=1e-12, ftol=1e-12, gtol=1e-12,
+                    )
             except (ValueError, np.linalg.LinAlgError):
                 continue
             if not np.all(np.isfinite(sol.x)) or not np.isfinite(sol.cost):
