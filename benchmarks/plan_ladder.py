@@ -240,29 +240,50 @@ def model(path: Path) -> dict[str, Any]:
     ranges["smallest_size"] = (min(float(N[N <= LADDERS[k] * GAP].min()) for k, (N, _, _) in ladders.items()),) * 2
     refused = {name: (int(len(set(t["fit"][(t["ladder"] == name) & (t["refused"] != "")]))),
                       int(len(set(t["fit"][t["ladder"] == name])))) for name in LADDERS if np.any(t["ladder"] == name)}
-    out: dict[str, Any] = {"fits": int(len(set(zip(t["ladder"], t["fit"], strict=True)))), "full": full, "ranges": ranges, "refused": refused, "lodo": {}}
+    # 90% intervals of the constants: a bootstrap over sub-ladders (each keeps all its target rows)
+    ok = np.isfinite(t["error"]) & (t["D_target"] >= MIN_TARGET_M * t["N_target"])
+    keys = np.array([f"{a}/{int(b)}" for a, b in zip(t["ladder"], t["fit"], strict=True)])
+    uniq = np.unique(keys[ok])
+    brng = np.random.default_rng(2)
+    boots = []
+    for _ in range(200):
+        pick = brng.choice(uniq, uniq.size)
+        rows = np.concatenate([np.flatnonzero(ok & (keys == k)) for k in pick])
+        Xb = np.column_stack([t[f][rows] for f in FEATURES])
+        wb = np.concatenate([np.full(np.sum(ok & (keys == k)), 1.0 / np.sum(ok & (keys == k))) for k in pick])
+        boots.append(fit_error_model(Xb, np.abs(t["error"][rows]), wb)["coef"])
+    full["interval_90"] = [[float(a), float(b)] for a, b in zip(*np.quantile(np.array(boots), [0.05, 0.95], axis=0),
+                                                                   strict=True)]
+    # the model plan-ladder uses: the features whose 90% interval excludes 0 (rule fixed before looking)
+    cols = tuple(i for i, (a, b) in enumerate(full["interval_90"][1:]) if a > 0 or b < 0)
+    model_fit = fit_error_model(X[:, list(cols)], e, w)
+    model_fit["features"] = [FEATURES[i] for i in cols]
+    out: dict[str, Any] = {"model_cols": cols, "model": model_fit, "fits": int(len(set(zip(t["ladder"], t["fit"], strict=True)))), "full": full, "ranges": ranges, "refused": refused, "lodo": {}, "lodo_all": {}}
     for name in LADDERS:
         held = t["ladder"] == name
         if held.any():
-            out["lodo"][name] = check(t, ~held, held)
+            out["lodo"][name] = check(t, ~held, held, cols)
+            out["lodo_all"][name] = check(t, ~held, held)
     rng = np.random.default_rng(1)
     fit_key = np.array([f"{a}/{int(b)}" for a, b in zip(t["ladder"], t["fit"], strict=True)])
     keys = np.unique(fit_key)
     half = set(rng.choice(keys, keys.size // 2, replace=False))
     test = np.array([k in half for k in fit_key])
-    out["random_half"] = check(t, ~test, test)
+    out["random_half"] = check(t, ~test, test, cols)
+    out["random_half_all"] = check(t, ~test, test)
     out["random_half_x_N_only"] = check(t, ~test, test, (0,))
     out["random_half_no_design"] = check(t, ~test, test, ())
-    out["in_sample"] = check(t, every, every)
+    out["in_sample"] = check(t, every, every, cols)
     return out
 
 
 def literal(res: dict[str, Any], fits: int) -> str:
     """``ERROR_MODEL`` as Python, to paste into hpadvisor/fitting/ladder.py."""
-    full = res["full"]
+    full = res["model"]
     ranges = ",\n        ".join(f"{k!r}: ({a:.4g}, {b:.4g})" for k, (a, b) in res["ranges"].items())
     return (f"ERROR_MODEL = ErrorModel(\n    coef=({', '.join(f'{c:.4f}' for c in full['coef'])}),\n"
             f"    sigma={full['sigma']:.4f},\n    ranges={{\n        {ranges},\n    }},\n"
+            f"    features={tuple(full['features'])!r},\n"
             f"    observations={full['observations']},\n    fits={fits},\n)")
 
 
@@ -270,14 +291,22 @@ def report(res: dict[str, Any]) -> None:
     full = res["full"]
     print("error model on every row:", {n: round(c, 4) for n, c in zip(("intercept", *FEATURES), full["coef"], strict=True)},
           "sigma", round(full["sigma"], 4), "rows", full["observations"])
+    print("90% intervals (bootstrap over sub-ladders):",
+          {n: (round(a, 3), round(b, 3)) for n, (a, b) in zip(("intercept", *FEATURES), full["interval_90"], strict=True)})
     print("feature ranges (5-95%):", {k: (round(a, 3), round(b, 3)) for k, (a, b) in res["ranges"].items()})
     print("refused fits / fits:", res["refused"])
-    print(f"{'held out':<22} {'rows':>5} {'fits':>4} {'rho rows':>8} {'rho fits':>8} {'<=median':>8} {'in 80%':>7} "
+    m = res["model"]
+    print("the model plan-ladder uses:", {n: round(c, 4) for n, c in zip(("intercept", *m["features"]), m["coef"], strict=True)},
+          "sigma", round(m["sigma"], 4))
+    print("checks of that model (every feature: the lines marked 'all'):")
+    print(f"{'held out':<28} {'rows':>5} {'fits':>4} {'rho rows':>8} {'rho fits':>8} {'<=median':>8} {'in 80%':>7} "
           f"{'pred gm':>8} {'act gm':>8}")
-    for label, c in [*((f"ladder {k}", v) for k, v in res["lodo"].items()), ("random half", res["random_half"]),
+    for label, c in [*((f"ladder {k}", v) for k, v in res["lodo"].items()),
+                     *((f"ladder {k}, all", v) for k, v in res["lodo_all"].items()),
+                     ("random half", res["random_half"]), ("random half, all", res["random_half_all"]),
                      ("random half, x_N only", res["random_half_x_N_only"]),
                      ("random half, constant", res["random_half_no_design"]), ("in sample", res["in_sample"])]:
-        print(f"{label:<22} {c['rows']:>5} {c['fits']:>4} {c['spearman_rows']:>8.2f} {c['spearman_fits']:>8.2f} "
+        print(f"{label:<28} {c['rows']:>5} {c['fits']:>4} {c['spearman_rows']:>8.2f} {c['spearman_fits']:>8.2f} "
               f"{c['below_median']:>8.0%} {c['in_80']:>7.0%} {c['predicted_gm']:>8.2%} {c['actual_gm']:>8.2%}")
     for label, c in (("random half", res["random_half"]),):
         print(label, "by quintile of predicted error (geometric means):",

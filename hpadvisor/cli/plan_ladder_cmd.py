@@ -62,7 +62,7 @@ def _render(r: dict[str, Any], *, markdown: bool) -> str:
            f"{a['predicted_error']:.2%} for {a['flops']:.3g} FLOPs" for a in r["alternatives"]]
     c = r["error_model"]["constants"]
     model = ("error model: ln|error| = " + f"{c['intercept']:+.3f}"
-             + "".join(f" {c[k]:+.3f} {k}" for k in ("x_N", "x_M", "ln_k", "spacing", "ln_runs_per_size"))
+             + "".join(f" {v:+.3f} {k}" for k, v in c.items() if k not in ("intercept", "sigma"))
              + f", sigma {c['sigma']:.3f}; fitted on {r['error_model']['fitted_on']}")
     cols = ("params", "tokens", "tokens per param", "FLOPs")
     if markdown:

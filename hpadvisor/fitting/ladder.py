@@ -98,12 +98,13 @@ class ErrorModel:
     coef: tuple[float, ...]
     sigma: float
     ranges: dict[str, tuple[float, float]]
+    features: tuple[str, ...] = FEATURES  # the features coef[1:] multiply
     observations: int = 0
     fits: int = 0
     provenance: str = ""
 
     def log_error(self, features: dict[str, float]) -> float:
-        return self.coef[0] + sum(c * features[f] for c, f in zip(self.coef[1:], FEATURES, strict=True))
+        return self.coef[0] + sum(c * features[f] for c, f in zip(self.coef[1:], self.features, strict=True))
 
     def error(self, features: dict[str, float]) -> tuple[float, float, float]:
         """(median, 10th, 90th percentile) of the relative error the model predicts."""
@@ -111,7 +112,7 @@ class ErrorModel:
         return math.exp(m), math.exp(m - Z80 * self.sigma), math.exp(m + Z80 * self.sigma)
 
     def constants(self) -> dict[str, float]:
-        return {"intercept": self.coef[0], **dict(zip(FEATURES, self.coef[1:], strict=True)), "sigma": self.sigma}
+        return {"intercept": self.coef[0], **dict(zip(self.features, self.coef[1:], strict=True)), "sigma": self.sigma}
 
 
 PROVENANCE = ("hpadvisor.fit_final (its default form, no bootstrap) on random sub-ladders of four public "
@@ -120,20 +121,25 @@ PROVENANCE = ("hpadvisor.fit_final (its default form, no bootstrap) on random su
               "(>= 1 token per parameter); benchmarks/plan_ladder.py")
 # Fitted by benchmarks/plan_ladder.py (``model``), which prints this literal.
 ERROR_MODEL = ErrorModel(
-    coef=(-5.0453, 0.8343, 0.7291, 2.4871, -1.3869, -4.5896),
-    sigma=0.8556,
+    # 148 sub-ladders (37 per ladder; 6 refused by fit_final), 1,076 (sub-ladder, target) rows.
+    # With every feature, the 90% bootstrap intervals over sub-ladders: x_N [0.306, 0.616], x_M
+    # [0.163, 0.326]; ln_k [-0.359, 0.370], spacing [-0.512, 0.662] and ln_runs_per_size
+    # [-0.203, 0.058] include 0, so (by the rule fixed in the benchmark) the model keeps x_N and x_M.
+    coef=(-4.6651, 0.4535, 0.2497),
+    sigma=1.1414,
     ranges={
-        'x_N': (0.5374, 1.347),
-        'x_M': (0, 4.835),
-        'ln_k': (1.609, 1.946),
-        'spacing': (0.4897, 0.7132),
-        'ln_runs_per_size': (0.619, 0.6931),
-        'target_tokens_per_param': (1, 183.8),
-        'tokens_per_param': (0.3, 7000),
+        'x_N': (0.5671, 2.956),
+        'x_M': (0, 3.124),
+        'ln_k': (1.099, 2.079),
+        'spacing': (0.2738, 1.143),
+        'ln_runs_per_size': (0.6286, 4.115),
+        'target_tokens_per_param': (1.07, 183.8),
+        'tokens_per_param': (0.1384, 7237),
         'smallest_size': (5.173e+06, 5.173e+06),
     },
-    observations=36,
-    fits=3,
+    features=('x_N', 'x_M'),
+    observations=1076,
+    fits=148,
     provenance=PROVENANCE,
 )
 
@@ -186,6 +192,9 @@ def _flops(N: float, D: float) -> float:
 #: The design grid plan_ladder searches (each axis also clipped to the error model's measured range).
 SIZES_GRID = (3, 4, 5, 6, 7, 8)
 RUNS_PER_SIZE_GRID = (1, 2, 3, 4, 5, 6, 8)
+#: A plan has at least this many runs: fit_final refused 6 of the 40 measured sub-ladders of 6-9 runs
+#: (a loss exponent <= 0 or a coefficient beyond 1e30) and none of the 108 of 10 runs or more.
+MIN_RUNS = 10
 STEP = 0.05  # grid step of x_N, spacing and x_M, in ln units
 
 
@@ -235,8 +244,9 @@ def _best_of(model: ErrorModel, N_T: float, M_T: float, k: int, r: int, budget: 
     ok &= flops <= budget
     if not ok.any():
         return None, cheapest
-    c = model.coef
-    log_err = c[0] + c[1] * xN + c[2] * xM + c[3] * math.log(k) + c[4] * sp + c[5] * math.log(r)
+    values = {"x_N": xN, "x_M": xM, "ln_k": math.log(k), "spacing": sp, "ln_runs_per_size": math.log(r)}
+    log_err = model.coef[0] + sum(c * values[f] for c, f in zip(model.coef[1:], model.features, strict=True))
+    log_err = np.broadcast_to(log_err, xN.shape)
     lo = float(log_err[ok].min())
     near = ok & (log_err <= lo + math.log(1.02))
     i = np.flatnonzero(near.ravel())[np.argmin(flops.ravel()[near.ravel()])]
@@ -271,6 +281,8 @@ def plan_ladder(budget: float, target: float, tokens: float, *, model: ErrorMode
     designs, cheapest = [], math.inf
     for k in ks:
         for r in rs:
+            if k * r < MIN_RUNS:
+                continue
             d, c = _best_of(model, N_T, M_T, k, r, budget, n_floor)
             cheapest = min(cheapest, c)
             if d is not None:
@@ -280,10 +292,10 @@ def plan_ladder(budget: float, target: float, tokens: float, *, model: ErrorMode
             f"a `target` of {N_T:.3g} parameters is too small for a ladder: its sizes would fall below "
             f"{n_floor:.3g} parameters, the smallest the ladder error model was measured on.")
     if not designs:
-        floor_cost = 3 * _flops(n_floor, n_floor * M_T)
+        floor_cost = MIN_RUNS * _flops(n_floor, n_floor * M_T)
         if budget < floor_cost:
             raise InvalidInputError(
-                f"a `budget` of {budget:.3g} FLOPs is too small for any useful ladder: three runs of the smallest "
+                f"a `budget` of {budget:.3g} FLOPs is too small for any useful ladder: {MIN_RUNS} runs of the smallest "
                 f"size measured ({n_floor:.3g} parameters) at the target's {M_T:.3g} tokens per parameter cost "
                 f"{floor_cost:.3g}, and the cheapest ladder for this target {cheapest:.3g} FLOPs.")
         raise InvalidInputError(
