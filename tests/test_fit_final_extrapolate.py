@@ -194,3 +194,37 @@ def test_interval_methods_calibrated_leave_one_dataset_out_fall_short():
     assert a["coverage_all"] == pytest.approx(0.76, abs=0.02) and b["coverage_all"] == pytest.approx(0.74, abs=0.02)
     assert a["per_protocol"]["gemstones"]["coverage"] == pytest.approx(0.61, abs=0.02)
     assert a["per_protocol"]["epoch"]["median_half_width"] == pytest.approx(0.505, abs=0.02)
+
+
+@pytest.mark.slow
+def test_predict_states_form_distance_and_interval(cli, tmp_path):
+    """`predict` on a `fit final` law file (the shipped Gemstones ladder, the ~2B shapes held out):
+    the form chosen, the largest N and D fitted against those asked for, a stated 90% interval; JSON
+    keeps {"loss", "interval"}.  The 29 held-out runs' losses fall inside their intervals."""
+    import pandas as pd
+
+    table = shared_data("gemstones", "hpadvisor", "ladder.csv")
+    out = tmp_path / "law.yaml"
+    r = cli("fit", "final", str(table), "--holdout", "N >= 1.5e9", "--bootstrap", "20", "--out", str(out))
+    assert r.exit_code == 0, r.output
+    assert "form chinchilla-ndexp (--law auto, split along N): on the largest N of your runs it is 1.73% off " \
+           "against Chinchilla's 2.36%" in r.stdout
+    p = cli("predict", str(out), "--params", "3B", "--tokens", "300B", "--format", "json")
+    data = json.loads(p.stdout)
+    assert {"loss", "interval", "level", "form", "extrapolation"} <= set(data)
+    assert data["form"] == "chinchilla-ndexp" and data["level"] == 0.9
+    x = data["extrapolation"]
+    assert x["largest_fitted_N"] == pytest.approx(1.05e9, rel=0.01) and x["largest_fitted_D"] == pytest.approx(1.1e11, rel=0.01)
+    assert x["distance"] == pytest.approx(np.log(3e9 / x["largest_fitted_N"]) + np.log(3e11 / x["largest_fitted_D"]))
+    lo, hi = data["interval"]
+    assert lo < data["loss"] < hi and 0.05 < hi / data["loss"] - 1 < 0.20
+    text = cli("predict", str(out), "--params", "3B", "--tokens", "300B").stdout
+    assert "(90% prediction interval" in text and "form chinchilla-ndexp; extrapolation: N 3B vs largest fitted 1.05B" in text
+    assert "the forms disagree by" in text
+    runs = pd.read_csv(table)
+    held = runs[runs["params"] >= 1.5e9]
+    inside = 0
+    for n, d, loss in zip(held["params"], held["tokens"], held["loss"], strict=True):
+        res = json.loads(cli("predict", str(out), "--params", f"{n:.0f}", "--tokens", f"{d:.0f}", "-f", "json").stdout)
+        inside += res["interval"][0] <= loss <= res["interval"][1]
+    assert (len(held), inside) == (29, 29)
