@@ -731,9 +731,12 @@ def test_law_files_raise_only_our_errors(tmp_path, text):
 @given(constants=st.dictionaries(st.sampled_from(["E", "A", "B", "alpha", "beta", "x"]),
                                   st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5),
                                             st.integers(), st.none(), st.booleans()), max_size=6),
-       fit=st.one_of(st.none(), st.dictionaries(st.sampled_from(["converged", "warnings", "param_count"]),
-                                                st.one_of(st.booleans(), st.text(max_size=5),
-                                                          st.lists(st.text(max_size=5), max_size=2)))))
+       fit=st.one_of(st.none(), st.dictionaries(
+           st.sampled_from(["converged", "warnings", "param_count", "intervals_95", "bootstrap"]),
+           st.one_of(st.booleans(), st.text(max_size=5), st.lists(st.text(max_size=5), max_size=2),
+                     st.dictionaries(st.sampled_from(["E", "A", "alpha", "x", "interval_95"]),
+                                     st.one_of(st.lists(st.one_of(st.floats(), st.integers(), st.text(max_size=3)),
+                                                        max_size=3), st.text(max_size=3), st.none()))))))
 def test_law_file_fields_raise_only_our_errors(tmp_path, constants, fit):
     import warnings
 
