@@ -111,8 +111,10 @@ def design_rows(design: dict[str, Any], N: np.ndarray, D: np.ndarray) -> np.ndar
     return np.sort(np.concatenate(keep))
 
 
-def fit_design(design: dict[str, Any], N: np.ndarray, D: np.ndarray, L: np.ndarray) -> tuple[Any, np.ndarray, str]:
-    """(law or None, the fitted rows, the refusal) of ``hpadvisor.fit_final`` on a design's runs."""
+def fit_design(design: dict[str, Any], N: np.ndarray, D: np.ndarray, L: np.ndarray,
+               form: str | None = None) -> tuple[Any, np.ndarray, str]:
+    """(law or None, the fitted rows, the refusal) of ``hpadvisor.fit_final`` on a design's runs
+    (``form``: fit_final's own default when None)."""
     import hpadvisor
     from hpadvisor.fitting.final import Ladder
 
@@ -120,12 +122,13 @@ def fit_design(design: dict[str, Any], N: np.ndarray, D: np.ndarray, L: np.ndarr
     ladder = Ladder(N=N[rows], D=D[rows], loss=L[rows],
                     source={"file": f"{design['ladder']} subsample", "sha256": "0" * 64})
     try:
-        return hpadvisor.fit_final(ladder, bootstrap=0).law, rows, ""
+        kw = {} if form is None else {"form": form}
+        return hpadvisor.fit_final(ladder, bootstrap=0, **kw).law, rows, ""
     except hpadvisor.HpAdvisorError as exc:
         return None, rows, str(exc).splitlines()[0][:120]
 
 
-def run(fits: int, out: Path, only: set[str] | None, seed: int = 0) -> None:
+def run(fits: int, out: Path, only: set[str] | None, seed: int = 0, form: str | None = None) -> None:
     ladders, skipped = load_ladders(only)
     for s in skipped:
         print("skipped:", s)
@@ -145,7 +148,7 @@ def run(fits: int, out: Path, only: set[str] | None, seed: int = 0) -> None:
                     rows = design_rows(design, N, D)
                     if rows.size >= 6 and np.unique(D[rows]).size >= 2:
                         break
-                law, rows, refused = fit_design(design, N, D, L)
+                law, rows, refused = fit_design(design, N, D, L, form)
                 for t in tgt:
                     feats = design_features(N[rows], D[rows], N[t], D[t])
                     pred = float(law.loss(N[t], D[t])) if law is not None else float("nan")
@@ -320,12 +323,13 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--fits", type=int, default=48)
     r.add_argument("--out", type=Path, default=TABLE)
     r.add_argument("--only", default="")
+    r.add_argument("--form", default=None, help="fit_final's form (default: the function's own default)")
     m = sub.add_parser("model")
     m.add_argument("--table", type=Path, default=TABLE)
     m.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     if a.cmd == "run":
-        run(a.fits, a.out, set(a.only.split(",")) - {""} or None)
+        run(a.fits, a.out, set(a.only.split(",")) - {""} or None, form=a.form)
     else:
         res = model(a.table)
         report(res)

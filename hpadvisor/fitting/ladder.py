@@ -2,30 +2,33 @@
 run's loss best, from an error model measured by subsampling real ladders.
 
 The error model (``ERROR_MODEL``) says how large the held-out relative error of the loss that
-``fit_final`` predicts at a target (N_T, D_T) is, from the ladder's design alone:
-
-    ln |L_pred / L_true - 1| = c0 + c_N x_N + c_M x_M + c_k ln k + c_s s + c_r ln r + e,  e ~ N(0, sigma^2)
-
-with the features (:func:`design_features`)
+``fit_final`` predicts at a target (N_T, D_T) is, from the ladder's design alone.  Five features of
+a design were measured (:func:`design_features`):
 
 - ``x_N`` = ln(N_T / largest fitted N): the extrapolation distance in model size;
 - ``x_M`` = ln+(M_T / largest fitted M) + ln+(smallest fitted M / M_T), M = D / N tokens per
   parameter: the extrapolation distance in tokens per parameter (0 when the ladder's tokens per
   parameter bracket the target's);
-- ``k``: the number of distinct sizes (sizes within a factor 10^0.08 of the group's smallest are
-  one size: :func:`size_groups`);
-- ``s`` = ln(largest / smallest fitted N) / (k - 1): the spacing between sizes, in ln N;
-- ``r`` = runs / k: token counts per size.
+- ``ln_k``: the log of the number of distinct sizes (sizes within a factor 10^0.08 of a size's
+  smallest are one size: :func:`size_groups`);
+- ``spacing`` = ln(largest / smallest fitted N) / (k - 1), in ln N;
+- ``ln_runs_per_size`` = ln(runs / k).
 
-Its constants were fitted (weighted least squares on the log error, every subsample weighing one)
-on subsamples of four public ladders by ``benchmarks/plan_ladder.py``, which also checks the
-predictions on held-out subsamples; ``ERROR_MODEL.provenance`` says what it was fitted on, and
-``benchmarks/plan_ladder.md`` gives the figures.
+``benchmarks/plan_ladder.py`` fitted ln max(|L_pred / L - 1|, 1e-4) on them by weighted least
+squares (every sub-ladder weighing one) over random sub-ladders of four public ladders, kept the
+features whose 90% bootstrap interval excludes 0 (x_N and x_M; the number of sizes, the spacing
+and the runs per size showed no measurable effect within their measured ranges) and refitted:
+
+    ln |error| = -4.665 + 0.454 x_N + 0.250 x_M + e,   e ~ N(0, 1.141^2)
+
+It also checked the model on held-out sub-ladders; ``ERROR_MODEL.provenance`` says what it was
+fitted on, and ``benchmarks/plan_ladder.md`` gives the figures.
 
 :func:`plan_ladder` searches a grid of designs (number of sizes, the largest size, the spacing,
-the longest run's tokens per parameter, token counts per size), keeps those whose compute,
-C = 6 N D summed over the runs, fits the budget and whose features lie in the range the error
-model was measured on, and returns the design of smallest predicted error (:class:`LadderPlan`).
+the longest run's tokens per parameter, token counts per size; each within the range measured),
+keeps those of at least ``MIN_RUNS`` runs whose compute, C = 6 N D summed over the runs, fits the
+budget, and returns the design of smallest predicted error, the cheapest among those within 2% of
+it (:class:`LadderPlan`).
 """
 
 from __future__ import annotations
