@@ -1,0 +1,110 @@
+"""The cross-lab benchmark's figures for the default curve rule (issue 18), asserted.
+
+The default rule (benchmarks/curves_crosslab.md, "The default rule", written before it was scored):
+the equal-weight mean of the LR-annealing law's (warmup auto) and the noise-convolution law's
+predicted losses, each fitted with ``fit_curves``' defaults on the same runs.  The harness is the
+benchmark's own (``benchmarks/curves_crosslab.py``: its loaders, protocols, fits and scoring);
+this module runs the cheapest subsets that still assert real numbers: protocol (a) at 100M and
+400M, (b) at 100M, and (e) on two lr_scheduling_sweep pairs (about 27 s of CPU in all).  The issue's targets: (a) mean final-loss error
+<= 0.15%, every final <= 0.6%; (b) mean <= 0.20%, worst <= 0.50%; (e) mean <= 0.30%, no pair
+above 0.50%.  A target that is met is asserted around the measured figure; one that is not is a
+strict xfail whose reason states the figure.  Protocol (d) (PKU, not shipped) is not run here:
+one noise-convolution fit of two PKU runs costs 8-48 s of CPU, beyond this module's budget; its
+figures (0.136%, 0.869%, 0.405%: ->cosine not within 0.40%) are in curves_crosslab.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import shared_data
+
+pytestmark = [pytest.mark.slow, pytest.mark.realdata]
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = "ann+nc"
+
+
+def _bench():
+    if "curves_crosslab_bench" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("curves_crosslab_bench", ROOT / "benchmarks" / "curves_crosslab.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["curves_crosslab_bench"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["curves_crosslab_bench"]
+
+
+def _row(key: str, group: str, dataset: str) -> dict:
+    shared_data(dataset)  # skips, with the reason, when the dataset is absent
+    cx = _bench()
+    (p,) = [p for p in cx.protocols(key) if p.group == group]
+    return cx.run(p, DEFAULT)
+
+
+def _xfail(measured: str):
+    return pytest.mark.xfail(strict=True, reason=f"measured {measured}")
+
+
+def test_the_default_rule_is_the_written_one():
+    cx = _bench()
+    assert cx.AVERAGES[DEFAULT] == ("annealing", "noise-convolution")
+    runs = cx.load_mpl("100")
+    fits = [cx.fit(next(p for p in cx.protocols("a") if p.group == "100M"), law)[0].law for law in cx.AVERAGES[DEFAULT]]
+    c = runs["wsdcon_3"].curve
+    assert cx.Averaged(fits).curve(c.lr, c.steps) == pytest.approx(
+        (fits[0].curve(c.lr, c.steps) + fits[1].curve(c.lr, c.steps)) / 2, rel=1e-12)
+
+
+# -- (a) the MPL authors' split -----------------------------------------------------------------------
+
+def test_a_100m_meets_the_target():
+    # measured 0.100% mean, 0.262% worst (wsd_20000_24000); targets 0.15% and 0.6%
+    r = _row("a", "100M", "mpl_schedules")
+    assert r["n"] == 6
+    assert r["final_mean"] == pytest.approx(0.00100, abs=0.0002) and r["final_mean"] <= 0.0015
+    assert r["final_worst"] == pytest.approx(0.00262, abs=0.0003) and r["final_worst"] <= 0.006
+
+
+@_xfail("(a) 400M mean final error 0.190% (target <= 0.15%; worst 0.459%, within 0.6%): the annealing "
+        "half (0.369%) pulls the noise-convolution law's 0.089% up")
+def test_a_400m_mean_meets_the_target():
+    r = _row("a", "400M", "mpl_schedules")
+    assert r["final_worst"] == pytest.approx(0.00459, abs=0.0003)
+    assert r["final_mean"] <= 0.0015
+
+
+# -- (b) constant + cosine -> the other seven -------------------------------------------------------
+
+def test_b_100m_meets_the_target():
+    # measured 0.195% mean, 0.407% worst (wsd_20000_24000); targets 0.20% and 0.50%. At 25M 0.212 /
+    # 0.395% and at 400M 0.341 / 0.695% (not met; not run here: the 400M noise-convolution fit
+    # takes ~19 s of CPU)
+    r = _row("b", "100M", "mpl_schedules")
+    assert r["n"] == 7
+    assert r["final_mean"] == pytest.approx(0.00195, abs=0.0001) and r["final_mean"] <= 0.0020
+    assert r["final_worst"] == pytest.approx(0.00407, abs=0.0003) and r["final_worst"] <= 0.005
+
+
+# -- (e) lr_scheduling_sweep: constant + shortest cosine -> WSD branches and longer cosines ----------
+
+E_PAIRS = ("slimpajama/53m", "slimpajama/60m")  # the cheapest pairs to fit (~3 s of CPU together)
+
+
+@_xfail("(e) mean final error 0.966% (slimpajama 53m) and 0.631% (60m), target no pair above 0.50%; over "
+        "all 11 pairs 0.718% mean (target 0.30%), worst run 1.45%")
+def test_e_pairs_meet_the_target():
+    means = [_row("e", pair, "lr_scheduling_sweep")["final_mean"] for pair in E_PAIRS]
+    assert max(means) <= 0.005
+
+
+def test_e_pairs_measured_figures():
+    rows = [_row("e", pair, "lr_scheduling_sweep") for pair in E_PAIRS]
+    assert [r["final_mean"] for r in rows] == pytest.approx([0.00966, 0.00631], abs=0.0005)
+    assert [r["final_worst"] for r in rows] == pytest.approx([0.01448, 0.01281], abs=0.0005)
+    # the laws over-predict the sweep's cooldowns (curves_crosslab.md, F7): so does their average
+    assert [r["final_signed_mean"] for r in rows] == pytest.approx([0.00180, 0.00630], abs=0.0005)
