@@ -38,7 +38,7 @@ def fit_curves_command(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for parameter intervals (0 = none).")] = 0,
     name: Annotated[Optional[str], typer.Option(help="Name of the fitted law (default: <form>@<out stem>).")] = None,
     max_points: Annotated[Optional[int], typer.Option(help="Fit a run on at most this many points: its first and last, "
-                                                            "and means of consecutive points between (default 2000: for "
+                                                            "and means of consecutive points between (default 320: for "
                                                             "logs with the loss at every step); 0 keeps all.")] = None,
     holdout: Annotated[Optional[list[str]], typer.Option(help="Leave this run out of the fit and report how well the law predicts it "
                                                       "(run name, repeatable or comma-separated).")] = None,
