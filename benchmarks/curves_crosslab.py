@@ -595,6 +595,11 @@ def findings(laws: Sequence[str] = LAWS) -> None:
     """The numbers behind benchmarks/curves_crosslab.md's Findings (printed; fits as in (e))."""
     runs, val, cur = _sweep_tables()
     pairs = sweep_pairs()
+    for section in (_f1_lr, _f2_traces, _f3_auto, _f4_area, _f5_mixed_lr, _f6_constant_lr, _f7_gain):
+        section(laws, runs, val, cur, pairs)
+
+
+def _f1_lr(laws, runs, val, cur, pairs) -> None:
     print("F1. lr reconstruction: the exact schedules against every logged lr (train log, every 50 steps)")
     used = [k for p in pairs for k in load_sweep(p)] + list(load_lrgrid())
     dev, join = 0.0, 0.0
@@ -608,6 +613,8 @@ def findings(laws: Sequence[str] = LAWS) -> None:
     print(f"  {len(used)} runs: max |exact - logged| = {dev:.1e} x peak (the logged values are rounded to 6 digits); "
           f"branches: val at the branch point vs the parent's there, max diff {join:.1e}")
 
+
+def _f2_traces(laws, runs, val, cur, pairs) -> None:
     print("\nF2. (e) under other lr traces and read steps (final-loss error over the 11 pairs)")
     for law in laws:
         for label, lr, at_end in (("exact, aligned (the benchmark)", "exact", False),
@@ -623,9 +630,11 @@ def findings(laws: Sequence[str] = LAWS) -> None:
                 per.append(_final_errors(f.law, rs, test, at_end))
             print(f"  {law:<18} {label:<48} {_agg(per)}")
 
+
+def _f3_auto(laws, runs, val, cur, pairs) -> None:
     if "annealing" in laws:
-        print("\nF3. annealing, the warmup convention 'auto' chooses (fit on the steps <= 2/3 of the longest run, "
-              "score the steps after)")
+        print("\nF3. annealing, the warmup convention 'auto' chooses (since the fix: each run split at 2/3 of its "
+              "own length; 'split' below is the old split, 2/3 of the longest run)")
         per_auto, per_asrun = [], []
         for pair in pairs:
             const, cos, test = sweep_pair_runs(pair)
@@ -645,6 +654,8 @@ def findings(laws: Sequence[str] = LAWS) -> None:
                   f"{100 * np.abs(per_asrun[-1]).mean():.2f}%")
         print(f"  auto:   {_agg(per_auto)}\n  as-run: {_agg(per_asrun)}")
 
+
+def _f4_area(laws, runs, val, cur, pairs) -> None:
     print("\nF4. the loss is not a function of the lr area across peak lrs (val loss at equal S1 = sum of lr)")
     for pair in ("slimpajama/93m", "openwebtext2/166m"):
         const, cos, _ = sweep_pair_runs(pair)
@@ -664,6 +675,8 @@ def findings(laws: Sequence[str] = LAWS) -> None:
             print(f"  124m lrsweep constant {hi:g} at step {t:>5}: {a:.4f}; constant {lo:g} at step "
                   f"{2 * t:>5} (same area): {b:.4f} ({100 * (a / b - 1):+.1f}%)")
 
+
+def _f5_mixed_lr(laws, runs, val, cur, pairs) -> None:
     print("\nF5. mixed vs same peak lr in the fit (124m lrsweep, one size/seed/data; targets: the WSD c0.2 linear runs "
           "at the constant's lr, T 15k-50k)")
     for law in laws:
@@ -681,6 +694,8 @@ def findings(laws: Sequence[str] = LAWS) -> None:
                       f"T{runs.at[cos, 'total_steps']}: WSD {' '.join(f'{100 * x:+.2f}' for x in e)}%  "
                       f"(mean {100 * np.abs(e).mean():.2f}%)")
 
+
+def _f6_constant_lr(laws, runs, val, cur, pairs) -> None:
     print("\nF6. fitted at the constant's peak lr only (constant + the shortest WSD branch), "
           "predicting the 2x-lr cosines")
     for law in laws:
@@ -694,6 +709,8 @@ def findings(laws: Sequence[str] = LAWS) -> None:
             per_c.append(_final_errors(f.law, rs, [k for k in (cos, *test) if runs.at[k, "schedule"] == "cosine"]))
         print(f"  {law:<18} other WSD branches: {_agg(per_w)}; cosines at 2x lr: {_agg(per_c)}")
 
+
+def _f7_gain(laws, runs, val, cur, pairs) -> None:
     print("\nF7. (e) fits: the gain of each WSD cooldown over the constant run at the WSD's last val step t "
           "(constant's val at t minus the WSD's), predicted / measured")
     for law in laws:
@@ -714,7 +731,6 @@ def findings(laws: Sequence[str] = LAWS) -> None:
         print(f"  {law:<18} {len(ratios)} WSD runs: predicted/measured gain mean {np.mean(ratios):.2f} "
               f"(range {min(ratios):.2f}-{max(ratios):.2f}); constant run's level at t {100 * np.mean(lvl):+.2f}% "
               f"(fitted); WSD final {100 * np.mean(wsd_err):+.2f}%")
-
 
 # -- the table -------------------------------------------------------------------------------------
 
