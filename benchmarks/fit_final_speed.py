@@ -34,7 +34,8 @@ def main() -> None:
         times = []
         for _ in range(args.repeat):
             t0 = time.perf_counter()
-            fit = fit_final(read_ladder(str(DATA), **kw), bootstrap=args.bootstrap, outlier_sigma=sigma)
+            fit = fit_final(read_ladder(str(DATA), **kw), form="chinchilla", bootstrap=args.bootstrap,
+                            outlier_sigma=sigma)
             times.append(time.perf_counter() - t0)
         mre = float(np.mean(np.abs(fit.law.loss(full.N, full.D) / full.loss - 1)))
         iv = fit.intervals()

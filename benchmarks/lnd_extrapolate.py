@@ -520,7 +520,7 @@ def baseline_fit(N, D, L) -> BaselineLaw:
     ladder = Ladder(N=np.asarray(N, float), D=np.asarray(D, float), loss=np.asarray(L, float),
                     source={"file": "benchmark", "sha256": "0" * 64, "rows": int(len(L))})
     try:
-        law = fit_final(ladder, bootstrap=0, outlier_sigma=0).law
+        law = fit_final(ladder, form="chinchilla", bootstrap=0, outlier_sigma=0).law
         return BaselineLaw(*(float(getattr(law, k)) for k in ("E", "A", "B", "alpha", "beta")))
     except FitError as exc:
         E, A, B, al, be = map(float, fit_chinchilla_params(ladder.N, ladder.D, ladder.loss))

@@ -10,7 +10,7 @@ Gemstones to 350B tokens, (Mis)Fitting's best lr per horizon; read as
 ``benchmarks/lnd_extrapolate.py`` reads them), the largest sizes are the targets and ``--fits``
 random sub-ladders of the smaller sizes are drawn (:func:`draw_design`: number of sizes 3-8, the
 largest size, a stride between sizes, a window of tokens per parameter, at most so many token counts
-per size), each fitted by ``hpadvisor.fit_final`` (its default form and fitting, no bootstrap) and
+per size), each fitted by ``hpadvisor.fit_final`` (the Chinchilla form fitted the Epoch way, form='chinchilla', no bootstrap) and
 scored at every target run: |predicted / actual loss - 1|, with the design's features
 (``hpadvisor.fitting.ladder.design_features``).  One row per (sub-ladder, target run) in the CSV.
 
@@ -112,9 +112,9 @@ def design_rows(design: dict[str, Any], N: np.ndarray, D: np.ndarray) -> np.ndar
 
 
 def fit_design(design: dict[str, Any], N: np.ndarray, D: np.ndarray, L: np.ndarray,
-               form: str | None = None) -> tuple[Any, np.ndarray, str]:
+               form: str = "chinchilla") -> tuple[Any, np.ndarray, str]:
     """(law or None, the fitted rows, the refusal) of ``hpadvisor.fit_final`` on a design's runs
-    (``form``: fit_final's own default when None)."""
+    (``form``: chinchilla, the form the table was measured with; auto is fit final's default)."""
     import hpadvisor
     from hpadvisor.fitting.final import Ladder
 
@@ -122,13 +122,12 @@ def fit_design(design: dict[str, Any], N: np.ndarray, D: np.ndarray, L: np.ndarr
     ladder = Ladder(N=N[rows], D=D[rows], loss=L[rows],
                     source={"file": f"{design['ladder']} subsample", "sha256": "0" * 64})
     try:
-        kw = {} if form is None else {"form": form}
-        return hpadvisor.fit_final(ladder, bootstrap=0, **kw).law, rows, ""
+        return hpadvisor.fit_final(ladder, form=form, bootstrap=0).law, rows, ""
     except hpadvisor.HpAdvisorError as exc:
         return None, rows, str(exc).splitlines()[0][:120]
 
 
-def run(fits: int, out: Path, only: set[str] | None, seed: int = 0, form: str | None = None) -> None:
+def run(fits: int, out: Path, only: set[str] | None, seed: int = 0, form: str = "chinchilla") -> None:
     ladders, skipped = load_ladders(only)
     for s in skipped:
         print("skipped:", s)
@@ -323,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     r.add_argument("--fits", type=int, default=48)
     r.add_argument("--out", type=Path, default=TABLE)
     r.add_argument("--only", default="")
-    r.add_argument("--form", default=None, help="fit_final's form (default: the function's own default)")
+    r.add_argument("--form", default="chinchilla", help="fit_final's form (the table: chinchilla)")
     m = sub.add_parser("model")
     m.add_argument("--table", type=Path, default=TABLE)
     m.add_argument("--json", type=Path)

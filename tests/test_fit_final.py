@@ -23,7 +23,7 @@ EPOCH = {"E": (1.8172, 0.026), "A": (482.01, 124.5), "B": (2085.43, 1293.0), "al
 @pytest.fixture(scope="module")
 def epoch_fit():
     path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
-    return fit_final(read_ladder(str(path), drop_highest_loss=5), bootstrap=30, outlier_sigma=0), path
+    return fit_final(read_ladder(str(path), drop_highest_loss=5), form="chinchilla", bootstrap=30, outlier_sigma=0), path
 
 
 def test_epoch_constants_within_their_standard_errors(epoch_fit):
@@ -54,7 +54,7 @@ def test_epoch_allocation_near_20_tokens_per_parameter(epoch_fit):
 def test_fitting_all_245_points_is_reported_differently():
     # Without Epoch's drop the fitted B moves far (LAWS.md section 9): the fit says which rows it used.
     path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
-    fit = fit_final(read_ladder(str(path)), bootstrap=0, outlier_sigma=0)
+    fit = fit_final(read_ladder(str(path)), form="chinchilla", bootstrap=0, outlier_sigma=0)
     assert fit.ladder.source["rows_used"] == 245 and fit.law.B > 5000
 
 
@@ -63,7 +63,7 @@ def test_default_outlier_rule_matches_epoch_within_their_standard_errors():
     # and lands within Epoch's standard errors; measured E 1.821, A 478, B 2311, alpha 0.3473, beta 0.3708,
     # mean relative error 0.790% on all 245 runs.
     path = shared_data("epoch_chinchilla", "svg_extracted_data.csv")
-    fit = fit_final(read_ladder(str(path)), bootstrap=0)
+    fit = fit_final(read_ladder(str(path)), form="chinchilla", bootstrap=0)
     assert fit.ladder.source["rows_used"] == 241
     out = fit.ladder.source["outliers"]
     assert len(out) == 4 and all(o["robust_sd"] > 13 and o["D"] < 1e9 for o in out)
@@ -74,7 +74,7 @@ def test_default_outlier_rule_matches_epoch_within_their_standard_errors():
     assert fit.quality["including_outliers"]["mean_relative_error"] <= 0.0085
     # the threshold is not balanced on a knife edge: 7 and 12 give the same runs
     for sigma in (7.0, 12.0):
-        assert fit_final(read_ladder(str(path)), bootstrap=0, outlier_sigma=sigma).ladder.source["rows_used"] == 241
+        assert fit_final(read_ladder(str(path)), form="chinchilla", bootstrap=0, outlier_sigma=sigma).ladder.source["rows_used"] == 241
 
 
 def test_outlier_rule_leaves_clean_data_alone():
@@ -83,9 +83,9 @@ def test_outlier_rule_leaves_clean_data_alone():
     D = N * np.exp(rng.uniform(np.log(5), np.log(200), 60))
     loss = TRUE.loss(N, D) * (1 + 0.003 * rng.standard_normal(60))
     ladder = Ladder(N=N, D=D, loss=loss, source={"file": "s", "sha256": "0", "rows": 60, "rows_used": 60})
-    assert fit_final(ladder, bootstrap=0).ladder.source["rows_used"] == 60
+    assert fit_final(ladder, form="chinchilla", bootstrap=0).ladder.source["rows_used"] == 60
     with pytest.raises(InvalidInputError, match="`outlier_sigma`"):
-        fit_final(ladder, bootstrap=0, outlier_sigma=1.0)
+        fit_final(ladder, form="chinchilla", bootstrap=0, outlier_sigma=1.0)
 
 
 TRUE = Chinchilla(E=1.9, A=400.0, B=1500.0, alpha=0.33, beta=0.31)
@@ -102,7 +102,7 @@ def test_round_trip_recovers_known_parameters(seed, noise):
     from hpadvisor.fitting.core import grid_starts
 
     starts = grid_starts([0, 10], [0, 10], [0.0], [0.3, 0.8], [0.3, 0.8])
-    fit = fit_final(ladder, bootstrap=0, starts=starts)
+    fit = fit_final(ladder, form="chinchilla", bootstrap=0, starts=starts)
     pred = fit.law.loss(np.array([1e11]), np.array([2e12]))[0]
     assert pred == pytest.approx(float(TRUE.loss(1e11, 2e12)), rel=0.01 + 2 * noise)
     assert fit.law.alpha == pytest.approx(0.33, abs=0.03 + 10 * noise)

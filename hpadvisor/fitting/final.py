@@ -298,11 +298,12 @@ def _make_law(form: str, ladder: Ladder, base, constants: dict[str, float], name
     return cls(**{**fields, **constants, "name": name, "provenance": prov})
 
 
-def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200, seed: int = 0,
-              name: str = "chinchilla@fit", holdout: Ladder | None = None,
+def fit_final(ladder: Ladder, *, form: str = "auto", bootstrap: int = 200, seed: int = 0,
+              name: str | None = None, holdout: Ladder | None = None,
               progress: Callable[[int], None] | None = None, starts: list | None = None,
               outlier_sigma: float = OUTLIER_SIGMA, split_along: str = "N") -> FinalFit:
-    """Fit ``form`` (auto, chinchilla, chinchilla-ndexp or kaplan) to ``ladder`` with a bootstrap over runs.
+    """Fit ``form`` (auto, the default as in ``fit final``; chinchilla, chinchilla-ndexp or kaplan) to
+    ``ladder`` with a bootstrap over runs.
 
     ``auto`` applies the default's rule (fitting.lnd_forms.select_margin, along ``split_along``: N or
     C) and fits the chosen form; every form of SPREAD_FORMS is fitted on the same runs too, for the
@@ -315,6 +316,7 @@ def fit_final(ladder: Ladder, *, form: str = "chinchilla", bootstrap: int = 200,
         raise InvalidInputError(f"unknown final-loss form '{form}'. Use {', '.join(FORMS)}.")
     lnd_forms.axis_values(ladder.N[:1], ladder.D[:1], split_along)  # `split_along` checked before any fit
     ladder = dataclasses.replace(ladder, source={**ladder.source, "rows_used": int(ladder.loss.size)})
+    name = name if name is not None else f"{form}@fit"  # auto@fit becomes FORM@fit, the form chosen
     kw = dict(bootstrap=bootstrap, seed=seed, name=name, holdout=holdout, progress=progress, starts=starts)
     if form == "auto":
         return _fit_auto(ladder, outlier_sigma=outlier_sigma, split_along=split_along, **kw)

@@ -118,7 +118,7 @@ class ErrorModel:
         return {"intercept": self.coef[0], **dict(zip(self.features, self.coef[1:], strict=True)), "sigma": self.sigma}
 
 
-PROVENANCE = ("hpadvisor.fit_final (its default form, no bootstrap) on random sub-ladders of four public "
+PROVENANCE = ("hpadvisor.fit_final (the Chinchilla form, form='chinchilla', no bootstrap; the default form='auto' gave the same typical error on 32 of them) on random sub-ladders of four public "
               "ladders (Epoch's re-extraction of the Chinchilla runs, Porian et al.'s tuned isoFLOPs, Gemstones "
               "(hot, to 350B tokens), (Mis)Fitting's best lr per horizon), each scored at its largest sizes' runs "
               "(>= 1 token per parameter); benchmarks/plan_ladder.py")
