@@ -40,6 +40,9 @@ def fit_curves_command(
     max_points: Annotated[Optional[int], typer.Option(help="Fit a run on at most this many points: its first and last, "
                                                             "and means of consecutive points between (default 320: for "
                                                             "logs with the loss at every step); 0 keeps all.")] = None,
+    from_step: Annotated[Optional[int], typer.Option(help="Fit the loss from this step on (the lr before it still counts): "
+                                                          "for a log kept from step 0, whose first steps fall from the "
+                                                          "initial loss, outside every curve law's range.")] = None,
     holdout: Annotated[Optional[list[str]], typer.Option(help="Leave this run out of the fit and report how well the law predicts it "
                                                       "(run name, repeatable or comma-separated).")] = None,
     intervals: Annotated[bool, typer.Option(help="Also fit the two other curve laws on the same runs and record them for "
@@ -84,8 +87,10 @@ def fit_curves_command(
     held = [n.strip() for item in holdout or () for n in item.split(",") if n.strip()]
     points = MAX_FIT_POINTS if max_points is None else (max_points or None)
     result = fit_curves(curves, law, warmup=warmup_mode, lam=lam_value, n_boot=bootstrap,
-                        name=name or f"{law}@{out.stem}", method=method, holdout=held, max_points=points)
-    advice, basis_notes = _write_law_file(out, result, curves, law, held, notes, intervals, points, force)
+                        name=name or f"{law}@{out.stem}", method=method, holdout=held, max_points=points,
+                        from_step=from_step)
+    advice, basis_notes = _write_law_file(out, result, curves, law, held, notes, intervals, points, force,
+                                          from_step)
     summary = _summary(result, out, notes + basis_notes, advice)
     _render(summary, result, advice, format)
 
@@ -165,7 +170,7 @@ def _given_schedule(config: Path | None, format_in: str, schedule: str | None, w
 
 
 def _write_law_file(out: Path, result, curves, law: str, held: list[str], notes: list[str], intervals: bool,
-                    points: int | None, force: bool) -> tuple[dict, list[str]]:
+                    points: int | None, force: bool, from_step: int | None = None) -> tuple[dict, list[str]]:
     """Fit the interval basis (the other laws), plan the next run, write the law file; returns
     (the plan, the basis's notes)."""
     from hpadvisor.cli.flags import law_file_text
@@ -173,7 +178,7 @@ def _write_law_file(out: Path, result, curves, law: str, held: list[str], notes:
     from hpadvisor.fitting.curve_intervals import fit_basis
     from hpadvisor.io import outputs
 
-    basis, basis_notes = fit_basis(curves, law, others=intervals, holdout=held, max_points=points)
+    basis, basis_notes = fit_basis(curves, law, others=intervals, holdout=held, max_points=points, from_step=from_step)
     advice = plan_runs(result.law, basis)
     fit_info = result.info()
     fit_info["data"] = [dict(c.source, held_out=True) if c.name in held else c.source for c in curves]

@@ -36,6 +36,7 @@ FLAGS: dict[str, str] = {
     "law": "--law",
     "lam": "--lambda",
     "max_points": "--max-points",
+    "from_step": "--from-step",
     "drop_highest_loss": "--drop-highest-loss",
     "outlier_sigma": "--outlier-sigma",
     "split_along": "--split-along",

@@ -265,11 +265,13 @@ def accept_curves(fit: R) -> R:
                       "no run's loss varies (R^2 undefined on every run): there is nothing to fit")
     worst = min(r2s)
     name = next((r.name for r in f.runs if float(r.r2) == worst), "")
+    # the worst run's misfit lies mostly in its first steps (curves.early_misfit): say so and how to fit without them
+    early = (getattr(f, "early_misfit", None) or {}).get(name, "")
     e = Evidence(what=f"the {type(f.law).key} fit", constants=constants,
                  exponents=[k for k in constants if plausible.is_exponent(k, type(f.law).key)],
                  r2=worst, r2_of=f"run {name}" if name else "the runs", converged=bool(f.converged),
                  intervals=dict(f.intervals), points=sum(int(r.points) for r in f.runs), points_of="loss points",
                  fitted=len(constants) - len(getattr(f, "fixed", {}) or {}),
                  own_warnings=tuple(f.warnings), unpinned=unpinned,
-                 fix="check that each log's lr is the one it ran with (unscaled) and that the loss is per token")
+                 fix=early or "check that each log's lr is the one it ran with (unscaled) and that the loss is per token")
     return _with(fit, judge(e))

@@ -109,11 +109,19 @@ class CurveFit:
     thinned: dict[str, tuple[int, int]] = field(default_factory=dict)
     #: runs with loss points inside their warmup, not fitted: name -> (points, warmup end step)
     in_warmup: dict[str, tuple[int, int]] = field(default_factory=dict)
+    #: the first step whose loss was fitted (``from_step``; None: every point after the warmup)
+    from_step: int | None = None
+    #: runs with loss points before ``from_step``, not fitted: name -> points
+    before_from: dict[str, int] = field(default_factory=dict)
+    #: runs whose misfit comes from their first steps: name -> what to do (:func:`_early_refit`)
+    early_misfit: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def notes(self) -> tuple[str, ...]:
         """What was done to the data before fitting (said with the result)."""
-        return tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before the warmup ends (step {w:,}) "
+        return tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before step {self.from_step:,} "
+                     "(`from_step`) not fitted" for name, n in self.before_from.items()
+                     ) + tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before the warmup ends (step {w:,}) "
                      "not fitted: the laws describe the loss after warmup" for name, (n, w) in self.in_warmup.items()
                      ) + tuple(f"run {name}: {n:,} loss points, fitted as its first and last and {m - 2:,} means of "
                                f"{(n - 2) / (m - 2):.3g} consecutive points between (`max_points`)"
@@ -159,6 +167,10 @@ class CurveFit:
             out["holdout"] = self.holdout_summary()
         if self.thinned:
             out["thinned"] = {k: {"points": n, "fitted": m} for k, (n, m) in self.thinned.items()}
+        if self.from_step is not None:
+            out["from_step"] = self.from_step
+            if self.before_from:
+                out["not_fitted_before_from_step"] = {k: {"points": n} for k, n in self.before_from.items()}
         if self.in_warmup:
             out["not_fitted_in_warmup"] = {k: {"points": n, "warmup_end": w} for k, (n, w) in self.in_warmup.items()}
         if self.fixed:
@@ -511,6 +523,7 @@ def fit_curves(
     method: str = "converged",
     holdout: Sequence[str] = (),
     max_points: int | None = MAX_FIT_POINTS,
+    from_step: int | None = None,
 ) -> CurveFit:
     """Fit ``law`` ('multipower' or 'annealing') to ``curves``; returns the fitted law and its quality.
 
@@ -524,43 +537,96 @@ def fit_curves(
     ``lam``: the annealing law's lambda, fixed (published 0.999) or None to fit it.
     ``method``: 'converged' (multi-start least squares to convergence) or 'luo' (the multi-power
     law's authors' two-stage procedure, :data:`LUO`).
+    ``from_step``: fit only the loss points from this step on (:func:`cut_before`; the lr before it
+    still enters the law's lr sums), for a log whose first steps fall from the initial loss.
     """
-    _check_request(law, method, curves, max_points)
-    if holdout:
-        curves, held = split_holdout(curves, holdout)
-        fit = fit_curves(curves, law, warmup=warmup, lam=lam, n_boot=n_boot, seed=seed, name=name,
-                         citation=citation, method=method, max_points=max_points)
-        return dataclasses.replace(fit, holdout=evaluate(fit.law, held))
-    curves, in_warmup, thinned = _prepared(curves, max_points)
+    request = _Request(warmup=warmup, lam=lam, n_boot=n_boot, seed=seed, name=name, citation=citation,
+                       method=method, holdout=tuple(holdout), max_points=max_points, from_step=from_step)
+    return _fit(curves, law, request, diagnose=True)
+
+
+@dataclass(frozen=True)
+class _Request:
+    """fit_curves' options."""
+
+    warmup: str | None = None
+    lam: float | None = 0.999
+    n_boot: int = 0
+    seed: int = 0
+    name: str | None = None
+    citation: str | None = None
+    method: str = "converged"
+    holdout: tuple[str, ...] = ()
+    max_points: int | None = MAX_FIT_POINTS
+    from_step: int | None = None
+
+
+def _fit(curves: Sequence[Curve], law: str, o: _Request, diagnose: bool) -> CurveFit:
+    """:func:`fit_curves`; with ``diagnose``, a fit refused because of its runs' first steps says
+    so (:func:`_early_refit`)."""
+    _check_request(law, o.method, curves, o.max_points)
+    if o.holdout:
+        fitted_runs, held = split_holdout(curves, o.holdout)
+        fit = _fit(fitted_runs, law, dataclasses.replace(o, holdout=()), diagnose)
+        return dataclasses.replace(fit, holdout=evaluate(fit.law, cut_before(held, o.from_step)[0]))
+    given = curves
+    curves, before_from = cut_before(curves, o.from_step)
+    curves, in_warmup, thinned = _prepared(curves, o.max_points)
     selection: dict = {}
-    warmup = warmup or DEFAULT_WARMUP[law]
+    warmup = o.warmup or DEFAULT_WARMUP[law]
     if warmup == "auto":
-        warmup, selection = select_warmup(curves, law, lam=lam, method=method)
+        warmup, selection = select_warmup(curves, law, lam=o.lam, method=o.method)
     cls = WARMUP_FORMS.get((law, warmup))
     if cls is None:
         raise InvalidInputError(f"the {law} law has no '{warmup}' warmup convention here "
                                 f"(use {', '.join(w for (name, w) in WARMUP_FORMS if name == law)}, or auto).")
-    if lam is not None and not 0 < lam < 1:
-        raise InvalidInputError(f"`lam` must be in (0, 1), not {lam:g}.")
-    model = (_MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, lam)
+    if o.lam is not None and not 0 < o.lam < 1:
+        raise InvalidInputError(f"`lam` must be in (0, 1), not {o.lam:g}.")
+    model = (_MultiPower(curves, warmup) if law == "multipower" else _Annealing(curves, warmup, o.lam)
              if law == "annealing" else _Convolution(curves, warmup))
     loss = np.concatenate([c.loss for c in curves])
     _check_enough_points(curves, law, loss.size, len(model.names), in_warmup)
-    res, intervals, samples, (lb, ub) = _solve(model, loss, method, n_boot, seed)
+    res, intervals, samples, (lb, ub) = _solve(model, loss, o.method, o.n_boot, o.seed)
     values = dict(zip(model.names, (float(x) for x in res.params), strict=True))
     fixed = dict(model.fixed)
     values.update(fixed)
-    provenance = _provenance(curves, cls, warmup, method, citation,
-                             lam if law == "annealing" else None)
-    fitted = cls(**values, name=name or f"{cls.key}@fit", provenance=provenance)
+    provenance = _provenance(curves, cls, warmup, o.method, o.citation,
+                             o.lam if law == "annealing" else None, o.from_step)
+    fitted = cls(**values, name=o.name or f"{cls.key}@fit", provenance=provenance)
     preds = np.split(model.predict(res.params), np.cumsum([c.loss.size for c in curves])[:-1])
     runs = tuple(quality(c.name, p, c.loss) for c, p in zip(curves, preds, strict=True))
     warnings = _fit_warnings(curves, runs, at_bounds(model.names, res.params, lb, ub))
+    early = _early_refit(given, curves, runs, law, o) if diagnose else {}
     return acceptance.accept_curves(  # refused if not usable; a weak fit carries its warnings
         CurveFit(law=fitted, runs=runs, objective=res.objective, converged=res.converged,
-                 n_starts=res.n_starts, intervals=intervals, n_boot=n_boot, fixed=fixed, method=method,
-                 stopped=res.message if method == "luo" else "", selection=selection, warnings=warnings,
-                 samples=samples, thinned=thinned, in_warmup=in_warmup))
+                 n_starts=res.n_starts, intervals=intervals, n_boot=o.n_boot, fixed=fixed, method=o.method,
+                 stopped=res.message if o.method == "luo" else "", selection=selection, warnings=warnings,
+                 samples=samples, thinned=thinned, in_warmup=in_warmup, from_step=o.from_step,
+                 before_from=before_from, early_misfit=early))
+
+
+def _early_refit(given: Sequence[Curve], fitted: Sequence[Curve], runs: Sequence[RunQuality], law: str,
+                 o: _Request) -> dict[str, str]:
+    """When a fit is to be refused for its R^2 and some runs fall from their initial value
+    (:func:`initial_fall`), the same fit from the latest of their suggested steps: if that one is
+    usable, the first steps made the misfit, and the refusal says so (run name -> what to do);
+    else, or when nothing falls so, {}.  Costs one more fit, on the way to a refusal only."""
+    r2s = [float(r.r2) for r in runs if np.isfinite(r.r2)]
+    if not r2s or min(r2s) >= acceptance.R2_FLOOR:
+        return {}
+    falls = {c.name: (at, c) for c in fitted if (at := initial_fall(c)) is not None and at > (o.from_step or 0)}
+    if not falls:
+        return {}
+    at = max(a for a, _ in falls.values())
+    try:
+        refit = _fit(given, law, dataclasses.replace(o, from_step=at, n_boot=0), diagnose=False)
+    except (FitError, InvalidInputError):
+        return {}
+    worst = min(float(r.r2) for r in refit.runs if np.isfinite(r.r2))
+    return {name: f"the first {EARLY_FRACTION:.0%} of its steps (loss {c.loss[0]:.3g} at step {int(c.steps[0])}, "
+                  f"falling from its initial value) lie outside the law's range and make the misfit: fitted from "
+                  f"step {at} on, the worst run's R^2 is {worst:.3g}; fit from a later step (`from_step`, e.g. {at})"
+            for name, (_, c) in falls.items()}
 
 
 def _check_request(law: str, method: str, curves: Sequence[Curve], max_points: int | None) -> None:
@@ -633,7 +699,7 @@ def _solve(model: _Model, loss: np.ndarray, method: str, n_boot: int, seed: int)
 
 
 def _provenance(curves: Sequence[Curve], cls, warmup: str, method: str, citation: str | None,
-                lam: float | None) -> Provenance:
+                lam: float | None, from_step: int | None = None) -> Provenance:
     """Where a fitted curve law comes from: its runs, files and fitted ranges."""
     steps_all = np.concatenate([c.steps for c in curves])
     lows = [lowest_lr(c.lr, int(c.steps.max())) for c in curves]  # each run's lowest lr after its warmup
@@ -648,7 +714,8 @@ def _provenance(curves: Sequence[Curve], cls, warmup: str, method: str, citation
                       ("min_lr", min(lows), max(lows))),
         notes=f"{cls.title}; Huber (delta 1e-3) on log loss; warmup {warmup}"
         + ("; Luo et al.'s fitting procedure (stage-1 grid, then at most 200 AdamW steps)" if method == "luo" else "")
-        + (f"; lambda fixed at {lam:g}" if lam is not None else ""),
+        + (f"; lambda fixed at {lam:g}" if lam is not None else "")
+        + (f"; loss fitted from step {from_step}" if from_step is not None else ""),
     )
 
 
@@ -728,7 +795,7 @@ def select_warmup(curves: Sequence[Curve], law: str, *, lam: float | None = 0.99
     scores = {}
     for mode in modes:
         try:
-            fit = fit_curves(early, law, warmup=mode, lam=lam, method=method)
+            fit = _fit(early, law, _Request(warmup=mode, lam=lam, method=method), diagnose=False)
         except (FitError, InvalidInputError):
             continue
         scores[mode] = float(np.mean([r.mean_rel_error for r in evaluate(fit.law, late)]))
@@ -745,6 +812,60 @@ def after_warmup(curve: Curve, end: int) -> Curve:
         raise InvalidInputError(f"run '{curve.name}': every loss point is inside the warmup (before step "
                                 f"{end}); the curve laws need points after it.")
     return dataclasses.replace(curve, steps=curve.steps[keep], loss=curve.loss[keep])
+
+
+#: ``from_step`` must leave every run at least this many loss points.
+MIN_FROM_POINTS = 3
+
+
+def cut_before(curves: Sequence[Curve], from_step: int | None) -> tuple[list[Curve], dict[str, int]]:
+    """``curves`` without their loss points before ``from_step`` (None: as they are), and name ->
+    points dropped.  Only loss points go: each run's lr is kept from step 0, as the laws' lr sums
+    (S1, the annealing area, the drop terms) run over every step trained.  Refuses a step that is
+    not a whole number >= 0, or one that leaves a run fewer than :data:`MIN_FROM_POINTS` points."""
+    if from_step is None:
+        return list(curves), {}
+    if isinstance(from_step, bool) or not isinstance(from_step, (int, np.integer)) or from_step < 0:
+        raise InvalidInputError(f"`from_step` must be a whole number of steps >= 0, not {from_step!r}.")
+    out, dropped = [], {}
+    for c in curves:
+        keep = c.steps >= from_step
+        if int(keep.sum()) < MIN_FROM_POINTS:
+            last = int(c.steps[-MIN_FROM_POINTS]) if c.steps.size >= MIN_FROM_POINTS else int(c.steps[0])
+            raise InvalidInputError(f"`from_step` {int(from_step)} leaves run '{c.name}' {int(keep.sum())} loss "
+                                    f"point{'' if keep.sum() == 1 else 's'} (its last is at step {int(c.steps[-1])}); "
+                                    f"the fit needs at least {MIN_FROM_POINTS} per run: give a step up to {last}.")
+        if not keep.all():
+            dropped[c.name] = int((~keep).sum())
+            c = dataclasses.replace(c, steps=c.steps[keep], loss=c.loss[keep])
+        out.append(c)
+    return out, dropped
+
+
+#: A run "falls from its initial value" when its first fitted point lies above every point after
+#: the first EARLY_FRACTION of its fitted step range and at least half of its whole fall (first
+#: point to lowest) happens within that fraction: the fast fall from ln(vocab) of a log kept from
+#: step 0, which no curve law describes.
+EARLY_FRACTION = 0.05
+#: The step then suggested to fit from: the first fitted step by which the loss has made this share
+#: of its fall from its first fitted point to its lowest, to two significant figures (the PKU 100M
+#: runs, 10.4 at step 1 to 2.6: step 1,400; the cross-lab benchmark fits them from step 1,000).
+EARLY_FALL = 0.9
+
+
+def initial_fall(curve: Curve) -> int | None:
+    """The step to fit ``curve`` from when it falls from its initial value (see EARLY_FRACTION),
+    else None."""
+    steps, loss = curve.steps, curve.loss
+    if steps.size < 2 * MIN_FROM_POINTS:
+        return None
+    after = loss[steps > steps[0] + EARLY_FRACTION * (steps[-1] - steps[0])]
+    lowest = float(loss.min())
+    if not (after.size >= MIN_FROM_POINTS and loss[0] > float(after.max())
+            and loss[0] - after[0] >= 0.5 * (loss[0] - lowest)):
+        return None
+    at = int(steps[np.argmax(loss <= lowest + (1 - EARLY_FALL) * (loss[0] - lowest))])
+    return min(max(int(float(f"{at:.2g}")), int(steps[0]) + 1), int(steps[-MIN_FROM_POINTS]))
 
 
 def thin(curve: Curve, n: int) -> Curve:
