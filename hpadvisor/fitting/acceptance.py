@@ -265,7 +265,7 @@ def accept_curves(fit: R) -> R:
                       "no run's loss varies (R^2 undefined on every run): there is nothing to fit")
     worst = min(r2s)
     name = next((r.name for r in f.runs if float(r.r2) == worst), "")
-    # the worst run's misfit lies mostly in its first steps (curves.early_misfit): say so and how to fit without them
+    # the worst run's misfit comes from its first steps (a refit without them is usable): say so, and how to fit so
     early = (getattr(f, "early_misfit", None) or {}).get(name, "")
     e = Evidence(what=f"the {type(f.law).key} fit", constants=constants,
                  exponents=[k for k in constants if plausible.is_exponent(k, type(f.law).key)],
