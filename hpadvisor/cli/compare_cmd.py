@@ -39,7 +39,7 @@ def compare_schedules(
     from hpadvisor.cli.options import config_schedule, require_config
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting import curve_advice
-    from hpadvisor.io import lawfile, outputs, yamlio
+    from hpadvisor.io import lawfile, outputs
     from hpadvisor.spec import units
 
     outputs.check_outputs({"--plot": plot}, force=force)
@@ -70,15 +70,9 @@ def compare_schedules(
         series = curve_advice.candidate_curves(law, result, own=own)
         save_plot(plot, series, ylabel="predicted loss", title=law.registry_key, force=force)
         sys.stderr.write(f"wrote {plot}\n")
-    if format is OutputFormat.json:
-        from hpadvisor.cli.options import json_text
+    from hpadvisor.cli.options import data_text
 
-        sys.stdout.write(json_text(result))
-        return
-    if format is OutputFormat.yaml:
-        sys.stdout.write(yamlio.dumps(result))
-        return
-    sys.stdout.write(_render(result, markdown=format is OutputFormat.markdown))
+    sys.stdout.write(data_text(result, format) or _render(result, markdown=format is OutputFormat.markdown))
 
 
 def _render(result: dict, *, markdown: bool) -> str:

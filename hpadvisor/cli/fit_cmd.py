@@ -18,7 +18,7 @@ import typer
 
 from hpadvisor.cli.base import app, guarded
 from hpadvisor.cli.flags import cli_data, cli_text, law_file_text
-from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, json_text, plain
+from hpadvisor.cli.options import FORMAT_HELP, OutputFormat, data_text, plain
 
 fit_app = typer.Typer(help="Fit a law to your own runs and save it as a law file (YAML).",
                       no_args_is_help=True)
@@ -99,14 +99,7 @@ def _write(out: Path, law, fit_info: dict[str, Any], data: list[dict[str, Any]],
 
 def _emit(summary: dict[str, Any], lines: list[str], fmt: OutputFormat) -> None:
     summary = plain(cli_data(summary))
-    if fmt is OutputFormat.json:
-        sys.stdout.write(json_text(summary))
-    elif fmt is OutputFormat.yaml:
-        from hpadvisor.io import yamlio
-
-        sys.stdout.write(yamlio.dumps(summary))
-    else:
-        sys.stdout.write("\n".join(map(cli_text, lines)) + "\n")
+    sys.stdout.write(data_text(summary, fmt) or "\n".join(map(cli_text, lines)) + "\n")
 
 
 def _constant_lines(constants: dict[str, float], intervals: dict[str, tuple[float, float]]) -> list[str]:

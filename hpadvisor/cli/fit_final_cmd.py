@@ -85,14 +85,11 @@ def fit_final_cmd(
     data = {"law": fit.law.registry_key, "form": fit.form, "constants": fit.law.constants(), **info}
     data["bootstrap"] = {k: v for k, v in info["bootstrap"].items() if k != "samples"}
     data.pop("residuals", None)
-    if format is OutputFormat.json:
-        from hpadvisor.cli.options import json_text
+    from hpadvisor.cli.options import data_text
 
-        sys.stdout.write(json_text(data))
-    elif format is OutputFormat.yaml:
-        from hpadvisor.io import yamlio
-
-        sys.stdout.write(yamlio.dumps(data))
+    text = data_text(data, format)
+    if text is not None:
+        sys.stdout.write(text)
     else:
         print_summary(f"{fit.law.registry_key}: {fit.law.formula}", summary_rows(fit), _lines(fit, info, holdout))
 

@@ -146,18 +146,26 @@ def json_text(data: Any, indent: int | None = 2) -> str:
     return json.dumps(plain(data), indent=indent, allow_nan=False) + "\n"
 
 
+def data_text(data: Any, fmt: OutputFormat, *, indent: int | None = 2) -> str | None:
+    """``data`` as JSON or YAML text when ``fmt`` is one of those (the stable interface), else None:
+    the caller renders its own table or Markdown."""
+    if fmt is OutputFormat.json:
+        return json_text(data, indent=indent)
+    if fmt is OutputFormat.yaml:
+        from hpadvisor.io import yamlio
+
+        return yamlio.dumps(data)
+    return None
+
+
 def to_text(obj: Any, fmt: OutputFormat, kind: str, *, width: int | None = None) -> str:
     """Render ``obj`` (an Advice, a law listing...) in ``fmt``."""
     from hpadvisor.cli import render
     from hpadvisor.cli.flags import cli_data
 
-    data = cli_data(obj.to_dict() if hasattr(obj, "to_dict") else obj)
-    if fmt is OutputFormat.json:
-        return json_text(data)
-    if fmt is OutputFormat.yaml:
-        from hpadvisor.io import yamlio
-
-        return yamlio.dumps(data)
+    text = data_text(cli_data(obj.to_dict() if hasattr(obj, "to_dict") else obj), fmt)
+    if text is not None:
+        return text
     if fmt is OutputFormat.markdown:
         return render.markdown(kind, obj)
     return render.table_text(kind, obj, width=width)

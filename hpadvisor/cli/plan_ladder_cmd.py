@@ -29,19 +29,10 @@ def plan_ladder(
                   units.parse_size(target, name="--target", of="parameters"),
                   units.parse_size(tokens, name="--tokens", of="tokens")).to_dict()
     from hpadvisor.cli.flags import cli_data
+    from hpadvisor.cli.options import data_text
 
     result = cli_data(result)
-    if format is OutputFormat.json:
-        from hpadvisor.cli.options import json_text
-
-        sys.stdout.write(json_text(result))
-        return
-    if format is OutputFormat.yaml:
-        from hpadvisor.io import yamlio
-
-        sys.stdout.write(yamlio.dumps(result))
-        return
-    sys.stdout.write(_render(result, markdown=format is OutputFormat.markdown))
+    sys.stdout.write(data_text(result, format) or _render(result, markdown=format is OutputFormat.markdown))
 
 
 def _si(x: float) -> str:

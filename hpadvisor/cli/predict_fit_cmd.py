@@ -34,18 +34,9 @@ def _notes(law: Any, symbols: dict[str, float]) -> None:
 
 def _emit(result: dict[str, float], format: Any, text: str) -> None:
     """The result as JSON or YAML (the stable interface), or ``text`` for a person."""
-    from hpadvisor.cli.options import OutputFormat
+    from hpadvisor.cli.options import data_text
 
-    if format is OutputFormat.json:
-        from hpadvisor.cli.options import json_text
-
-        sys.stdout.write(json_text(result, indent=None))
-    elif format is OutputFormat.yaml:
-        from hpadvisor.io import yamlio
-
-        sys.stdout.write(yamlio.dumps(result))
-    else:
-        sys.stdout.write(text + "\n")
+    sys.stdout.write(data_text(result, format, indent=None) or text + "\n")
 
 
 def predict_sweep(law: Any, *, params: str | None, tokens: str | None, format: Any, **_: Any) -> None:
