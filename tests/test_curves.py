@@ -471,7 +471,7 @@ def test_cli_noise_convolution_law_fits_saves_and_predicts_the_held_out_curves(c
     folder = shared_data("mpl_schedules", "csv_400")
     out = tmp_path / "nc.yaml"
     r = cli("fit", "curves", *[str(folder / f"{n}.csv") for n in TRAIN], "--law", "noise-convolution",
-            "--out", str(out), "--format", "json")
+            "--no-intervals", "--out", str(out), "--format", "json")
     assert r.exit_code == 0, r.stderr
     text = out.read_text()
     assert "law: noise-convolution" in text and "eta_ref: 0.0003" in text and "finite-difference Jacobian" in text
@@ -494,7 +494,7 @@ def test_cli_holdout_is_the_fit_on_the_rest_scored_on_the_held_out_runs(cli, tmp
     folder = shared_data("mpl_schedules", "csv_400")
     out = tmp_path / "law.yaml"
     files = [str(folder / f"{n}.csv") for n in TRAIN + TEST]
-    r = cli("fit", "curves", *files, "--law", "annealing", "--holdout", ",".join(TEST[:4]),
+    r = cli("fit", "curves", *files, "--law", "annealing", "--holdout", ",".join(TEST[:4]), "--no-intervals",
             "--holdout", TEST[4], "--holdout", TEST[5], "--out", str(out), "--format", "json")
     assert r.exit_code == 0, r.stderr
     summary = json.loads(r.stdout)
@@ -517,7 +517,8 @@ def test_cli_holdout_is_the_fit_on_the_rest_scored_on_the_held_out_runs(cli, tmp
     assert [d.get("held_out", False) for d in saved["fit"]["data"]] == [False] * 3 + [True] * 6
     assert saved["fit"]["holdout"]["mean_rel_error"] == pytest.approx(held["mean_rel_error"])
     assert saved["provenance"]["fitted_range"]["steps"][1] < 24000  # the 72k runs were not fitted
-    text = cli("fit", "curves", *files[:4], "--law", "annealing", "--holdout", TEST[0], "--out", str(tmp_path / "t.yaml"))
+    text = cli("fit", "curves", *files[:4], "--law", "annealing", "--holdout", TEST[0], "--no-intervals",
+               "--out", str(tmp_path / "t.yaml"))
     assert text.exit_code == 0 and "held out (predicted from their lr alone): mean rel error" in text.stdout
     # naming a run that is not there, or every run
     bad = cli("fit", "curves", *files[:3], "--holdout", "cosine_7200", "--out", str(tmp_path / "b.yaml"))
@@ -568,7 +569,7 @@ def test_cli_method_luo_records_the_procedure(cli, tmp_path):
     folder = shared_data("mpl_schedules", "csv_25")
     files = [str(folder / f"{n}.csv") for n in TRAIN]
     out = tmp_path / "luo.yaml"
-    r = cli("fit", "curves", *files, "--method", "luo", "--out", str(out), "--format", "json")
+    r = cli("fit", "curves", *files, "--method", "luo", "--no-intervals", "--out", str(out), "--format", "json")
     assert r.exit_code == 0, r.stderr
     consts = json.loads(r.stdout)["constants"]
     # from the logged lr column: within 3% of the published 25M parameters (measured <= 3.0%, C)

@@ -2,8 +2,9 @@
 microsoft/mup (set_base_shapes + MuAdam / MuSGD) and graphcore-research/unit-scaling (u-muP).
 
 Every parameter's learning rate and weight decay in the optimizer the reference library builds
-must equal this package's plan for the same model.  CI installs ``torch==2.13.0 mup`` (about 30 s
-in a fresh venv); without them these tests are skipped with the reason."""
+must equal this package's plan for the same model.  ``bash .ci/reference`` installs
+``torch==2.13.0 mup unit-scaling`` in a fresh venv and runs them; without them (as in .ci/run) these
+tests are skipped with the reason."""
 
 from __future__ import annotations
 
