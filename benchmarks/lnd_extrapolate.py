@@ -50,6 +50,13 @@ def data_dir(name: str) -> Path | None:
     return None
 
 
+def data_file(name: str, file: str) -> Path | None:
+    """``<name>/<file>`` in :func:`data_dir`'s folder, or None when it is not there."""
+    base = data_dir(name)
+    path = base / file if base else None
+    return path if path is not None and path.exists() else None
+
+
 @dataclass
 class Protocol:
     """One extrapolation task: runs (N, D, loss), which are fitted, along which axis it extrapolates."""
@@ -86,9 +93,8 @@ def _read_jsonl(path: Path):
 
 
 def load_epoch(skipped: list[str]) -> list[Protocol]:
-    base = data_dir("epoch_chinchilla")
-    path = base / "svg_extracted_data.csv" if base else None
-    if path is None or not path.exists():
+    path = data_file("epoch_chinchilla", "svg_extracted_data.csv")
+    if path is None:
         skipped.append("epoch: epoch_chinchilla/svg_extracted_data.csv not found in data/ or ../shared/data/")
         return []
     d = _read_csv(path)
@@ -103,9 +109,8 @@ PORIAN_HEADLINE = ("summary_df", "rw", "tuned", "short", "const", "standard", "v
 
 
 def load_porian(skipped: list[str], setups: str = "all") -> list[Protocol]:
-    base = data_dir("porian_isoflops")
-    path = base / "isoflop_points.csv" if base else None
-    if path is None or not path.exists():
+    path = data_file("porian_isoflops", "isoflop_points.csv")
+    if path is None:
         skipped.append("porian: porian_isoflops/isoflop_points.csv not found in data/ or ../shared/data/")
         return []
     d = _read_csv(path)
@@ -134,11 +139,10 @@ GEMSTONES = (("gemstones", "hot_100b+", True, "hot (constant lr), every checkpoi
 
 
 def load_gemstones(skipped: list[str]) -> list[Protocol]:
-    base = data_dir("gemstones")
     out = []
     for name, suffix, headline, what in GEMSTONES:
-        path = base / f"wandb_df_for_fitting_{suffix}.jsonl" if base else None
-        if path is None or not path.exists():
+        path = data_file("gemstones", f"wandb_df_for_fitting_{suffix}.jsonl")
+        if path is None:
             skipped.append(f"{name}: gemstones/wandb_df_for_fitting_{suffix}.jsonl not found")
             continue
         g = _read_jsonl(path)
@@ -152,9 +156,8 @@ MISFIT_BAD_SWEEP = "2024_11_10-23_08_29_sweep_test"
 
 
 def load_misfitting(skipped: list[str]) -> list[Protocol]:
-    base = data_dir("misfitting_scaling")
-    path = base / "scaling_results_last_ckpt_only.csv" if base else None
-    if path is None or not path.exists():
+    path = data_file("misfitting_scaling", "scaling_results_last_ckpt_only.csv")
+    if path is None:
         skipped.append("misfitting: misfitting_scaling/scaling_results_last_ckpt_only.csv not found")
         return []
     m = _read_csv(path)
@@ -709,9 +712,8 @@ def zhang_critical_batch(B, steps, *, reference: float = 256.0, overhead: float 
 
 
 def critical_batch_report() -> dict[str, Any] | None:
-    base = data_dir("critical_batch_size")
-    path = base / "cbs_steps_to_target_loss.csv" if base else None
-    if path is None or not path.exists():
+    path = data_file("critical_batch_size", "cbs_steps_to_target_loss.csv")
+    if path is None:
         return None
     d = _read_csv(path)
     rows = []
