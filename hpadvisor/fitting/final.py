@@ -362,14 +362,12 @@ def _fit_auto(ladder: Ladder, *, outlier_sigma: float, split_along: str, **kw: A
     for other in SPREAD_FORMS:
         if other in forms:
             continue
+        fit_form, names = _SPREAD_FITS[other]
         try:
-            est = (lnd_forms.fit_chinchilla_params(used.N, used.D, used.loss) if other == "chinchilla" else
-                   lnd_forms.fit_ndexp(used.N, used.D, used.loss) if other == "chinchilla-ndexp" else
-                   _fit_kaplan(used.N, used.D, used.loss))
+            est = fit_form(used.N, used.D, used.loss)
         except FitError:
             continue
         if np.all(np.isfinite(est)):
-            names = {"chinchilla": CHINCHILLA_NAMES, "chinchilla-ndexp": NDEXP_NAMES}.get(other, KAPLAN_NAMES)
             forms[other] = dict(zip(names, map(float, est), strict=True))
     name = str(kw.get("name", ""))
     if name.startswith("auto@"):  # the default name says the form chosen
@@ -393,6 +391,14 @@ def _fit_kaplan(N, D, loss, start=None) -> np.ndarray:
                              bounds=([0, 0, 1e-3, 1e-3], [80, 80, 2, 2]))
     lnc, lndc, an, ad = res.params
     return np.array([np.exp(lnc), np.exp(lndc), an, ad])
+
+
+#: Each spread form's fit on the runs the chosen form used (default starts) and its constants' names.
+_SPREAD_FITS: dict[str, tuple[Callable[..., np.ndarray], tuple[str, ...]]] = {
+    "chinchilla": (lnd_forms.fit_chinchilla_params, CHINCHILLA_NAMES),
+    "chinchilla-ndexp": (lnd_forms.fit_ndexp, NDEXP_NAMES),
+    "kaplan": (_fit_kaplan, KAPLAN_NAMES),
+}
 
 
 # -- prediction with an interval -----------------------------------------------------------------
