@@ -374,8 +374,25 @@ class _Convolution(_Model):
         return np.concatenate(out)
 
     def predict(self, p):
+        """The law at ``p``.  A finite-difference Jacobian moves one constant at a time: the noise
+        sum is kept from the last call when only L0 or A moved, and each run's block moments
+        (ConvPlan.moments) when only c or gamma moved -- the same numbers, computed once."""
         law = NoiseConvolutionLaw(*p, self.eta_ref)
-        return law.L0 + law.A * self.S1_all ** -law.alpha + self._noise(law, law.b1, law.b2)
+        key_noise = tuple(float(x) for x in p[2:])
+        key_moments = (law.alpha, law.b1, law.b2, law.q)
+        cache = getattr(self, "_cache", None)
+        if cache is not None and cache[0] == key_noise:
+            noise = cache[2]
+        else:
+            if cache is None or cache[1] != key_moments:
+                parts = [law.weights(seq, S1, law.b1, law.b2) for seq, S1 in zip(self.seqs, self.areas, strict=True)]
+                moments = [plan.moments(w, clock) for plan, (w, clock) in zip(self.plans, parts, strict=True)]
+            else:
+                parts, moments = cache[3], cache[4]
+            noise = np.concatenate([plan.sum(w, clock, clock[t], law.c, law.gamma, moments=mo)
+                                    for plan, (w, clock), mo, t in zip(self.plans, parts, moments, self.at, strict=True)])
+            self._cache = (key_noise, key_moments, noise, parts, moments)
+        return law.L0 + law.A * self.S1_all ** -law.alpha + noise
 
     jac = None  # finite differences: eight constants, a few ms an evaluation
 

@@ -428,10 +428,10 @@ class ConvPlan:
         return cls(owner=np.concatenate([o for o, _, _ in parts]), index=np.concatenate([i for _, i, _ in parts]),
                    levels=levels, n=int(t.size))
 
-    def sum(self, w: np.ndarray, clock: np.ndarray, at: np.ndarray, c: float, gamma: float) -> np.ndarray:
-        """sum over k <= t of w_k (clock_t - clock_k + c)^-gamma at each query t (``at`` = clock_t):
-        a block counts its total weight at its weighted mean clock, with the second-order term
-        0.5 f''(D) x (the weighted variance of the clock inside it)."""
+    def moments(self, w: np.ndarray, clock: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each term's block: its total weight W, weighted mean clock m and weighted clock variance V
+        (they depend on the weights and clocks only, not on c or gamma: a fit that moves only c or
+        gamma reuses them)."""
         W = np.empty(self.owner.size)
         m = np.empty(self.owner.size)
         V = np.zeros(self.owner.size)
@@ -448,6 +448,15 @@ class ConvPlan:
             mb = np.where(Wb > 0, (wb * cb).sum(axis=1) / safe, cb[:, 0])
             vb = (wb * (cb - mb[:, None]) ** 2).sum(axis=1) / safe
             W[a:b], m[a:b], V[a:b] = Wb[j], mb[j], vb[j]
+        return W, m, V
+
+    def sum(self, w: np.ndarray, clock: np.ndarray, at: np.ndarray, c: float, gamma: float,
+            moments: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """sum over k <= t of w_k (clock_t - clock_k + c)^-gamma at each query t (``at`` = clock_t):
+        a block counts its total weight at its weighted mean clock, with the second-order term
+        0.5 f''(D) x (the weighted variance of the clock inside it).  ``moments``: :meth:`moments`
+        of these ``w`` and ``clock``, when the caller has them."""
+        W, m, V = self.moments(w, clock) if moments is None else moments
         Dc = np.maximum(at[self.owner] - m, 0.0) + c
         term = W * (1.0 + 0.5 * gamma * (gamma + 1.0) * V / (Dc * Dc)) * Dc ** -gamma
         out = np.bincount(self.owner, term, self.n)
