@@ -50,6 +50,26 @@ def default_fit(proto, *, bootstrap: int = 0, seed: int = 0):
                      name=f"auto@{proto.dataset}")
 
 
+def outlier_report(fit, proto) -> dict[str, list[list[float]]]:
+    """The runs (N, D, z) the outlier rule leaves out of the chosen form's first fit, and those the
+    threshold alone (|z| > 10, the rule before lnd_rules.md's rule 1) would have left out."""
+    import dataclasses
+
+    from hpadvisor.fitting.final import OUTLIER_SIGMA, _outliers, fit_final, left_out
+
+    m = proto.fit
+    first = fit_final(dataclasses.replace(fit.ladder, N=proto.N[m], D=proto.D[m], loss=proto.loss[m]),
+                      form=fit.form, bootstrap=0, outlier_sigma=0)
+    z = _outliers(first.ladder, first.law, OUTLIER_SIGMA)
+    if z is None:  # the rule leaves nothing out; the threshold alone may
+        with np.errstate(all="ignore"):
+            r = np.log(first.ladder.loss) - np.log(np.asarray(first.law.loss(first.ladder.N, first.ladder.D), float))
+        z = r / max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-4)
+    L = first.ladder
+    rows = lambda mask: [[float(a), float(b), float(c)] for a, b, c in zip(L.N[mask], L.D[mask], z[mask], strict=True)]  # noqa: E731
+    return {"rule": rows(left_out(z, OUTLIER_SIGMA)), "threshold_only": rows(np.abs(z) > OUTLIER_SIGMA)}
+
+
 def held_out_errors(law, proto) -> np.ndarray:
     ho = ~proto.fit
     with np.errstate(all="ignore"):
@@ -140,7 +160,7 @@ def fixed(parts: dict[str, dict[str, np.ndarray]], c: float = C_FIXED) -> dict[s
             "median_half_width_all": float(np.median(all_halves))}
 
 
-def run(protocols, *, bootstrap: int, seed: int = 0) -> dict[str, Any]:
+def run(protocols, *, bootstrap: int, seed: int = 0, outliers: bool = False) -> dict[str, Any]:
     bench = sys.modules["lnd_extrapolate"]
     results, parts = [], {}
     for proto in protocols:
@@ -155,6 +175,8 @@ def run(protocols, *, bootstrap: int, seed: int = 0) -> dict[str, Any]:
                "default_mean": float(err.mean()), "default_worst": float(err.max()),
                "baseline_mean": float(berr.mean()), "baseline_worst": float(berr.max()),
                "change": float(err.mean() / berr.mean() - 1), "warnings": list(fit.warnings),
+               "outliers": list(fit.ladder.source.get("outliers", [])),
+               "outlier_report": outlier_report(fit, proto) if outliers else None,
                "cpu_default": c1 - c0, "cpu_baseline": time.process_time() - c1,
                "wall": time.perf_counter() - t0}
         if bootstrap and proto.name in HEADLINE:
@@ -175,7 +197,13 @@ def format_row(r: dict[str, Any]) -> str:
             f"{100 * r['baseline_worst']:5.1f}%  default {100 * r['default_mean']:6.2f} / {100 * r['default_worst']:5.1f}% "
             f"({r['chosen']}; inner chin {100 * (inner.get('chinchilla') or np.inf):.2f}% "
             f"ndexp {100 * (inner.get('chinchilla-ndexp') or np.inf):.2f}%, {s.get('inner_valid_values')} values)  "
-            f"{100 * r['change']:+.0f}% {met}  [{r['cpu_default']:.0f}+{r['cpu_baseline']:.0f} s CPU]")
+            f"{100 * r['change']:+.0f}% {met}  [{r['cpu_default']:.0f}+{r['cpu_baseline']:.0f} s CPU]"
+            + "".join(f"\n    left out: N {o['N']:.3g} D {o['D']:.3g} loss {o['loss']:.4g} ({o['robust_sd']:+.1f} robust sd)"
+                      for o in r.get("outliers", []))
+            + ("" if not r.get("outlier_report") else
+               f"\n    outlier rule leaves out {len(r['outlier_report']['rule'])} runs; |z| > 10 alone would leave out "
+               + (", ".join(f"N {n:.3g} D {d:.3g} ({z:+.1f} sd)" for n, d, z in r["outlier_report"]["threshold_only"])
+                  or "none")))
 
 
 def format_intervals(iv: dict[str, Any]) -> str:
@@ -195,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--porian-setups", choices=("all", "tuned"), default="all")
     parser.add_argument("--bootstrap", type=int, default=50, help="refits per headline protocol for the interval")
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--outlier-report", action="store_true",
+                        help="also list the runs |z| > 10 alone would leave out (one more fit per protocol)")
     args = parser.parse_args(argv)
     bench = _bench()
     only = set(args.only.split(",")) if args.only else None
@@ -202,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     for s in skipped:
         print(f"skipped: {s}")
     t0, c0 = time.perf_counter(), time.process_time()
-    out = run(protos, bootstrap=args.bootstrap)
+    out = run(protos, bootstrap=args.bootstrap, outliers=args.outlier_report)
     for iv in out.get("intervals", {}).values():
         print(format_intervals(iv))
     print(f"total: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")

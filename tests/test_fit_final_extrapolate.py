@@ -112,12 +112,15 @@ def _target(name: str) -> None:
 def test_default_meets_the_target_on_porian_tuned():
     """Porian et al.'s tuned setup (fit budgets <= 1.6e18 FLOPs, split along C): the user's split
     chooses the N-dependent data exponent (3.1% against Chinchilla's 7.6% on the largest fitted
-    budgets) and the held-out error falls from the baseline's 9.54% to 2.39% (worst 16.6 -> 7.5%)."""
+    budgets) and the held-out error falls from the baseline's 9.54% to 2.18% (worst 16.6 -> 7.0%).
+    The outlier rule leaves out one run, 902M at 18.5M tokens (19.7 robust sd; the 455M run at 10.5 sd,
+    not 1.5x the next, is kept)."""
     _, fit, err = _default("porian-tuned", 50)
     assert fit.form == "chinchilla-ndexp" and fit.selection["inner_valid_values"] == 2
     assert fit.selection["inner_error"]["chinchilla"] == pytest.approx(0.0762, abs=0.001)
     assert fit.selection["inner_error"]["chinchilla-ndexp"] == pytest.approx(0.0311, abs=0.001)
-    assert err.mean() == pytest.approx(0.0239, abs=0.0005) and err.max() == pytest.approx(0.075, abs=0.002)
+    assert err.mean() == pytest.approx(0.0218, abs=0.0005) and err.max() == pytest.approx(0.070, abs=0.002)
+    assert [round(o["N"] / 1e6) for o in fit.ladder.source["outliers"]] == [902]
     _target("porian-tuned")
 
 
@@ -131,7 +134,8 @@ def test_default_figures_on_epoch_gemstones_misfitting():
     assert err.max() == pytest.approx(0.033, abs=0.001)  # the baseline's worst: 8.7%
     _, fit, err = _default("misfitting", 50)  # the split's validation runs are one size (200m): Chinchilla
     assert fit.form == "chinchilla" and fit.selection["inner_valid_values"] == 1
-    assert err.mean() == pytest.approx(0.0079, abs=0.0003)
+    assert "outliers" not in fit.ladder.source  # the 12m run at 100 steps (11.0 sd, beside 9.8 and 8.8) is kept
+    assert err.mean() == pytest.approx(0.0053, abs=0.0003)  # the baseline's fit
 
 
 @pytest.mark.slow
@@ -150,9 +154,9 @@ def test_default_target_gemstones():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="misfitting: default (Chinchilla with fit final's outlier rule, which leaves "
-                   "out the 12m run at 100 steps) 0.79% mean held-out error against the baseline's 0.53% (+49%); "
-                   "the target is <= 0.40%")
+@pytest.mark.xfail(strict=True, reason="misfitting: default (Chinchilla on every run, the baseline's fit) 0.53% mean "
+                   "held-out error = the baseline's 0.53% (+0%; the split's validation runs are one size, so "
+                   "Chinchilla is kept); the target is <= 0.40%")
 def test_default_target_misfitting():
     _target("misfitting")
 
