@@ -2,7 +2,7 @@
 
 Usage:
     python benchmarks/lnd_default.py [--only epoch,porian-tuned,...] [--porian-setups all|tuned]
-                                     [--bootstrap 50] [--json PATH]
+                                     [--bootstrap 50] [--json PATH] [--outlier-report]
 
 Each protocol of benchmarks/lnd_extrapolate.py (its loaders; data read from data/ or
 ../shared/data/, a missing dataset skipped with its reason) is fitted through hpadvisor's own
@@ -12,7 +12,9 @@ form fitted the Epoch way (lnd_extrapolate.baseline_fit).  The interval is ``pre
 (hpadvisor.fitting.final.predict_with_fit) with the extrapolation-distance constant k calibrated
 leave-one-dataset-out over the four headline protocols, as benchmarks/lnd_extrapolate.md's second
 rule fixes it: for each left-out protocol, the smallest k with which each of the other three reaches
-90% coverage.  ``--bootstrap 0`` skips the intervals.
+90% coverage (method A; B and C as benchmarks/lnd_extrapolate.md fixes them, C being ``predict``'s).
+``--bootstrap 0`` skips the intervals.  ``--outlier-report`` also lists, per protocol, the runs the
+threshold alone would leave out of the chosen form's first fit (benchmarks/lnd_rules.md, rule 1).
 """
 
 from __future__ import annotations

@@ -44,8 +44,9 @@ def fit_final_cmd(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for intervals (0 = none).")] = 200,
     drop_highest_loss: Annotated[int, typer.Option(help="Drop the K highest-loss runs (Epoch dropped 5).")] = 0,
     outlier_sigma: Annotated[Optional[float], typer.Option(
-        help="Leave out runs whose log residual from a first fit exceeds this many robust sd (1.4826 MAD), then "
-        "refit; 0 keeps every run. Default 10, or 0 with --drop-highest-loss.")] = None,
+        help="Leave out the runs that stand apart from a first fit (log residual above this many robust sd, "
+        "1.4826 MAD, and at least 1.5x the largest kept), then refit; 0 keeps every run. Default 10, or 0 with "
+        "--drop-highest-loss.")] = None,
     param_count: Annotated[Optional[str], typer.Option(help="What N counts: total or non-embedding (default: from the column name).")] = None,
     map_: Annotated[Optional[list[str]], typer.Option("--map", help="canonical=column, e.g. loss='smooth loss'.")] = None,
     name: Annotated[Optional[str], typer.Option(help="Registry key of the fitted law (default LAW@FILE).")] = None,
