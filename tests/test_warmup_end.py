@@ -15,19 +15,20 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from hpadvisor.errors import InvalidInputError
 from hpadvisor.fitting.curves import Curve, curves_from_logs, fit_curves
 from hpadvisor.io import yamlio
-from hpadvisor.laws.curves import AnnealingAsRunWarmup
+from hpadvisor.laws.curves import AnnealingAsRunWarmup, apply_warmup, lowest_lr, warmup_end
+from hpadvisor.schedules import build, luo_schedule
+from tests.conftest import shared_data
 
 T, W, PEAK, BUMP_AT = 10_000, 500, 3e-4, 5_400
 TRUE = AnnealingAsRunWarmup(L0=2.4, A=0.6, alpha=0.45, C=0.5, lam=0.999)
 STEPS = np.arange(50, T + 1, 50)  # 200 logged points, 9 of them (50..450) inside the warmup
 IN_WARMUP = int(np.sum(STEPS < W))
-#: issue 18, before the fix: the warmup read as ending at the bump, the bump run kept 93 points
-BUG = pytest.mark.xfail(strict=True, reason="warmup_end reads the 1% rise at step 5,400 as the end of the "
-                        "warmup: the bump run is fitted on 93 of its 191 points after the warmup")
-
 
 def _lr(shape: str) -> np.ndarray:
     s = np.arange(T + 1, dtype=float)
@@ -44,7 +45,6 @@ def _runs() -> list[Curve]:
     return [Curve(k, _lr(k), STEPS, TRUE.curve(_lr(k), STEPS)) for k in ("bump", "cosine")]
 
 
-@BUG
 def test_a_small_lr_rise_mid_run_is_not_the_end_of_the_warmup():
     fit = fit_curves(_runs(), "annealing", warmup="as-run", lam=0.999)
     # every point after the real warmup is fitted: 200 logged - 9 inside the warmup = 191 a run
@@ -67,7 +67,6 @@ def _write_logs(folder) -> list[str]:
     return out
 
 
-@BUG
 def test_logs_with_a_mid_run_lr_rise_keep_their_points_after_the_warmup(tmp_path):
     curves, _ = curves_from_logs(_write_logs(tmp_path))
     fit = fit_curves(curves, "annealing", warmup="as-run", lam=0.999)
@@ -75,7 +74,6 @@ def test_logs_with_a_mid_run_lr_rise_keep_their_points_after_the_warmup(tmp_path
     assert fit.in_warmup == {"bump": (IN_WARMUP, W), "cosine": (IN_WARMUP, W)}
 
 
-@BUG
 def test_fit_curves_cli_fits_every_point_after_the_warmup_and_says_which_it_did_not(cli, tmp_path):
     logs = _write_logs(tmp_path)
     out = tmp_path / "law.yaml"
@@ -84,7 +82,144 @@ def test_fit_curves_cli_fits_every_point_after_the_warmup_and_says_which_it_did_
     assert r.exit_code == 0, r.stdout + r.stderr
     summary = json.loads(r.stdout)
     assert {x["name"]: x["points"] for x in summary["runs"]} == {"bump": 191, "cosine": 191}
-    said = [n for n in summary["notes"] if "before the warmup ends" in n]
-    assert len(said) == 2 and all("9 loss points before the warmup ends (step 500" in n for n in said)
+    said = [n for n in summary["notes"] if "warmup ends" in n]
+    assert len(said) == 2 and all("9 loss points before the warmup ends (step 500)" in n for n in said)
     law, _ = yamlio.loads(out.read_text())
     assert law["fit"]["not_fitted_in_warmup"]["bump"] == {"points": 9, "warmup_end": 500}
+
+
+# -- the definition --------------------------------------------------------------------------------
+
+def _linear(warmup: int, peak: float, total: int) -> np.ndarray:
+    s = np.arange(total + 1, dtype=float)
+    return np.where(s < warmup, peak * s / max(warmup, 1), peak)
+
+
+def _bumped(at: int, warmup: int = 500) -> np.ndarray:
+    lr = _linear(warmup, 3e-4, 10_000)
+    lr[at:] *= 1.01
+    return lr
+
+
+def _wsd_s_rewarm_higher() -> np.ndarray:
+    """Warmup 500 steps to 1e-3, hold, a cooldown to 1e-4 (8,000-9,000), a rewarm to 1.05e-3."""
+    lr = _linear(500, 1e-3, 20_000)
+    lr[8000:9000] = np.linspace(1e-3, 1e-4, 1000)
+    lr[9000:9500] = np.linspace(1e-4, 1.05e-3, 500)
+    lr[9500:] = 1.05e-3
+    return lr
+
+
+def _cyclic() -> np.ndarray:
+    """Triangular cycles of 2,000 steps from 0: peak 1e-3 at step 1,000, then 1.2e-3 at 3,000 and 5,000."""
+    s = np.arange(6001.0)
+    return 1e-3 * (1 - np.abs((s / 1000) % 2 - 1)) * np.where(s < 2000, 1.0, 1.2)
+
+
+def _jittered() -> np.ndarray:
+    """Warmup 2,160 steps to 3e-4, then a plateau with float32-size jitter (+-1.2e-7 relative)
+    whose first step is the lowest: the highest lr comes thousands of steps later."""
+    lr = _linear(2160, 3e-4, 24_000)
+    lr[2160:] *= 1 + np.random.default_rng(0).uniform(-1.2e-7, 1.2e-7, lr.size - 2160)
+    lr[2160] = 3e-4 * (1 - 1.2e-7)
+    return lr
+
+
+@pytest.mark.parametrize(("lr", "end", "old"), [
+    (_bumped(5400), 500, 5400),                 # the issue's case
+    (_bumped(640), 500, 640),                   # 140 steps after the warmup: already over
+    (_bumped(5400, warmup=0), 0, 5400),         # no warmup
+    (_wsd_s_rewarm_higher(), 500, 9499),
+    (_cyclic(), 1000, 3000),
+    (_jittered(), 2160, int(np.argmax(_jittered()))),
+], ids=["bump", "early-bump", "no-warmup-bump", "wsd-s-rewarm", "cyclic", "jitter"])
+def test_the_warmup_ends_where_the_initial_rise_ends_not_at_a_later_higher_lr(lr, end, old):
+    assert warmup_end(lr) == end
+    assert int(np.argmax(lr >= lr.max() * (1 - 1e-12))) == old  # the old rule: the first step at the maximum
+
+
+@pytest.mark.parametrize("fmt", ["%.1e", "%.2e", "%.3g", "%.6f"])
+def test_a_per_step_lr_printed_with_few_digits_rises_in_stairs_that_are_still_warmup(fmt):
+    """Warmup 2,000 steps to 3e-4 printed at every step: the lr pauses for up to 67 steps (2
+    significant figures at 1.0e-4 -> 1.1e-4; 6 decimals everywhere); the warmup ends where the
+    printed lr first reaches the printed peak (step 1,967 with '%.1e', 1,997 with the others)."""
+    lr = np.array([float(fmt % x) for x in _linear(2000, 3e-4, 8000)])
+    assert warmup_end(lr) == int(np.argmax(lr >= lr.max())) == (1967 if fmt == "%.1e" else 1997)
+
+
+def test_a_run_that_ends_inside_its_warmup_or_never_rises():
+    assert warmup_end(np.linspace(0.0, 1e-3, 100)) == 99
+    assert warmup_end(np.zeros(10)) == 0
+    assert warmup_end(np.array([3e-4])) == 0
+    assert warmup_end(np.full(50, 3e-4)) == 0
+    with pytest.raises(InvalidInputError, match="empty"):
+        warmup_end(np.array([]))
+
+
+CONVENTION_WARMUP_END = {"megatron": 0, "neox": 0, "hf": 0, "nanogpt": 0, "torchtitan": -1}  # + W
+
+
+@pytest.mark.parametrize("convention", sorted(CONVENTION_WARMUP_END))
+def test_every_schedule_shape_ends_its_warmup_where_its_trainer_reaches_the_peak(convention):
+    """The schedules hpadvisor computes, each shape and trainer convention, warmups 0..2,160 steps
+    from 0 or from 1% of the peak: the warmup ends where the trainer's ramp reaches the peak
+    (torchtitan's ramp one step earlier), or at 0 without a warmup."""
+    n = 0
+    for shape in ("constant", "cosine", "linear", "wsd", "multistep", "inverse_sqrt", "d2z"):
+        for w in (0, 1, 10, 500, 2160):
+            for init in (0.0, 0.01):
+                lr = build(shape, peak=3e-4, total_steps=24_000, warmup_steps=w, convention=convention,
+                           warmup_init=init).sequence()
+                want = max(w + CONVENTION_WARMUP_END[convention], 0) if w else 0
+                assert warmup_end(lr) == want, (shape, w, init)
+                n += 1
+    for cooldowns in (1, 2, 5, 10):  # WSD-S: each rewarm back to the same peak
+        for shape in ("linear", "1-sqrt", "cosine"):
+            lr = build("wsd", peak=1e-3, total_steps=20_000, warmup_steps=500, cooldowns=cooldowns,
+                       decay_shape=shape, convention=convention).sequence()
+            assert warmup_end(lr) == 500 + CONVENTION_WARMUP_END[convention], (cooldowns, shape)
+            n += 1
+    assert n == 82
+
+
+@pytest.mark.parametrize("size", ["25", "100", "400"])
+def test_the_multi_power_law_runs_end_their_warmup_at_step_2160(size):
+    """Every MPL run as fit curves reads it: with --warmup 2160 at step 2,160; without it, at the
+    first logged step (the linear warmup assumed before it: 2,176, most cosines 2,160)."""
+    files = sorted(str(p) for p in shared_data("mpl_schedules", f"csv_{size}").glob("*.csv"))
+    given, _ = curves_from_logs(files, warmup=2160)
+    plain, _ = curves_from_logs(files)
+    assert [warmup_end(c.lr) for c in given] == [2160] * 9
+    assert [warmup_end(c.lr) for c in plain] == [int(c.steps[0]) for c in plain]
+    assert {int(c.steps[0]) for c in plain} == {2160, 2176}
+    for name in ("constant_24000", "cosine_72000", "wsd_20000_24000", "wsdcon_9"):
+        assert warmup_end(luo_schedule(name).sequence()) == 2160
+
+
+def test_the_lr_scheduling_sweep_runs_end_their_warmup_at_step_300():
+    """The third lab's runs as shipped for fit curves (warmup 300 steps, lr logged every 50 steps)."""
+    files = sorted(str(p) for p in shared_data("lr_scheduling_sweep", "hpadvisor").glob("*/*.csv"))
+    ends = [warmup_end(c.lr) for f in files for c in curves_from_logs([f])[0]]
+    assert len(ends) == 193 and set(ends) == {300}
+
+
+def test_the_peak_warmup_mode_holds_the_warmup_at_its_own_peak():
+    """``peak`` counts the warmup's steps at the lr the warmup ends at, not at the later, higher lr."""
+    lr = _bumped(5400)
+    seq, delta = apply_warmup(lr, "peak")
+    assert np.all(seq[:500] == 3e-4) and np.array_equal(seq[500:], lr[500:])
+    assert delta[1:500].tolist() == [0.0] * 499 and delta[5400] == pytest.approx(-3e-6)
+    seq, delta = apply_warmup(lr, "skip")
+    assert np.array_equal(seq, lr) and not delta[:501].any() and delta[5400] == pytest.approx(-3e-6)
+    assert lowest_lr(lr) == 3e-4 and lowest_lr(_cyclic()) == 0.0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(min_value=0, allow_nan=False, allow_infinity=False), min_size=1,
+                max_size=400), st.integers(min_value=0, max_value=3))
+def test_warmup_end_takes_any_non_negative_finite_lr_and_returns_a_step_of_it(values, repeat):
+    lr = np.repeat(np.asarray(values, dtype=float), repeat + 1)  # repeats: holds of every length
+    w = warmup_end(lr)
+    assert isinstance(w, int) and 0 <= w < lr.size
+    assert lr[w] >= lr[: w + 1].max() * (1 - 1e-6)  # the highest lr of the warmup, to within 1e-6
+
