@@ -11,6 +11,7 @@ law (warmup as run: its curve does not depend on where the warmup ends), logged 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -52,6 +53,8 @@ def test_a_small_lr_rise_mid_run_is_not_the_end_of_the_warmup():
     assert {q.name: q.points for q in fit.runs} == {"bump": 191, "cosine": 191}
     assert fit.in_warmup == {"bump": (IN_WARMUP, W), "cosine": (IN_WARMUP, W)}
     assert fit.info()["not_fitted_in_warmup"]["bump"] == {"points": 9, "warmup_end": 500}
+    assert fit.notes == ("2 runs (bump, cosine): 9 loss points each before the warmup ends (step 500, where the "
+                         "lr's initial rise ends) not fitted: the laws describe the loss after the warmup",)
     assert fit.law.provenance.range_dict()["warmup_steps"] == (500.0, 500.0)
     assert (fit.law.L0, fit.law.A, fit.law.alpha, fit.law.C) == pytest.approx((2.4, 0.6, 0.45, 0.5), rel=1e-3)
 
@@ -83,7 +86,8 @@ def test_fit_curves_cli_fits_every_point_after_the_warmup_and_says_which_it_did_
     summary = json.loads(r.stdout)
     assert {x["name"]: x["points"] for x in summary["runs"]} == {"bump": 191, "cosine": 191}
     said = [n for n in summary["notes"] if "warmup ends" in n]
-    assert len(said) == 2 and all("9 loss points before the warmup ends (step 500)" in n for n in said)
+    assert said == ["2 runs (bump, cosine): 9 loss points each before the warmup ends (step 500, where the lr's "
+                    "initial rise ends) not fitted: the laws describe the loss after the warmup."]
     law, _ = yamlio.loads(out.read_text())
     assert law["fit"]["not_fitted_in_warmup"]["bump"] == {"points": 9, "warmup_end": 500}
 
@@ -223,3 +227,13 @@ def test_warmup_end_takes_any_non_negative_finite_lr_and_returns_a_step_of_it(va
     assert isinstance(w, int) and 0 <= w < lr.size
     assert lr[w] >= lr[: w + 1].max() * (1 - 1e-6)  # the highest lr of the warmup, to within 1e-6
 
+
+def test_the_warmup_note_names_each_run_or_each_group_of_runs_that_lost_the_same_points():
+    fit = fit_curves(_runs(), "annealing", warmup="as-run", lam=0.999)
+    other = dataclasses.replace(fit, in_warmup={"a": (1, 20), "b": (9, 500), "c": (9, 500)})
+    assert other.notes == (
+        "run a: 1 loss point before the warmup ends (step 20, where the lr's initial rise ends) not fitted: the laws "
+        "describe the loss after the warmup",
+        "2 runs (b, c): 9 loss points each before the warmup ends (step 500, where the lr's initial rise ends) not "
+        "fitted: the laws describe the loss after the warmup")
+    assert dataclasses.replace(fit, in_warmup={}).notes == ()
