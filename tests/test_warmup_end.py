@@ -151,6 +151,15 @@ def test_a_per_step_lr_printed_with_few_digits_rises_in_stairs_that_are_still_wa
     assert warmup_end(lr) == int(np.argmax(lr >= lr.max())) == (1967 if fmt == "%.1e" else 1997)
 
 
+def test_a_long_warmup_of_a_long_run_is_found_past_the_first_steps_looked_at():
+    """warmup_end looks at a growing head of the run (4,096 steps, then 8x): a warmup of 50,000
+    steps in a run of a million, bumped at 200,000, and a run that rises to its end."""
+    lr = _linear(50_000, 1e-3, 1_000_000)
+    lr[200_000:] *= 1.02
+    assert warmup_end(lr) == 50_000
+    assert warmup_end(np.linspace(0.0, 1e-3, 300_001)) == 300_000
+
+
 def test_a_run_that_ends_inside_its_warmup_or_never_rises():
     assert warmup_end(np.linspace(0.0, 1e-3, 100)) == 99
     assert warmup_end(np.zeros(10)) == 0

@@ -104,14 +104,21 @@ def warmup_end(eta: np.ndarray) -> int:
     eta = np.asarray(eta, dtype=float).reshape(-1)
     if eta.size == 0:
         raise InvalidInputError("warmup_end: the lr sequence is empty.")
-    top = np.maximum.accumulate(eta)  # the highest lr so far
-    since = np.searchsorted(top, top / (1 + WARMUP_TOL), side="left")  # first step within TOL of it
-    t = np.arange(eta.size)
-    fell = eta < (1 - WARMUP_TOL) * top
-    held = (top > 0) & (t - since >= np.maximum(WARMUP_HOLD_MIN, WARMUP_HOLD * since))
-    over = fell | held
-    end = int(np.argmax(over)) if over.any() else eta.size - 1
-    return int(np.argmax(eta[: end + 1] >= top[end] * (1 - WARMUP_REACH)))
+    # whether the rise is over at step t depends on the steps up to t only: look at a growing head
+    # of the run (the rise is usually over within a few thousand steps of a run of a million)
+    n = min(eta.size, 4096)
+    while True:
+        head = eta[:n]
+        top = np.maximum.accumulate(head)  # the highest lr so far
+        since = np.searchsorted(top, top / (1 + WARMUP_TOL), side="left")  # first step within TOL of it
+        t = np.arange(n)
+        fell = head < (1 - WARMUP_TOL) * top
+        held = (top > 0) & (t - since >= np.maximum(WARMUP_HOLD_MIN, WARMUP_HOLD * since))
+        over = fell | held
+        if over.any() or n == eta.size:
+            end = int(np.argmax(over)) if over.any() else n - 1
+            return int(np.argmax(head[: end + 1] >= top[end] * (1 - WARMUP_REACH)))
+        n = min(eta.size, 8 * n)
 
 
 def lowest_lr(eta: np.ndarray, upto: int | None = None) -> float:
