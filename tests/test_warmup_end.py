@@ -12,7 +12,10 @@ law (warmup as run: its curve does not depend on where the warmup ends), logged 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -195,6 +198,7 @@ def test_every_schedule_shape_ends_its_warmup_where_its_trainer_reaches_the_peak
     assert n == 82
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize("size", ["25", "100", "400"])
 def test_the_multi_power_law_runs_end_their_warmup_at_step_2160(size):
     """Every MPL run as fit curves reads it: with --warmup 2160 at step 2,160; without it, at the
@@ -209,11 +213,47 @@ def test_the_multi_power_law_runs_end_their_warmup_at_step_2160(size):
         assert warmup_end(luo_schedule(name).sequence()) == 2160
 
 
+@pytest.mark.realdata
 def test_the_lr_scheduling_sweep_runs_end_their_warmup_at_step_300():
     """The third lab's runs as shipped for fit curves (warmup 300 steps, lr logged every 50 steps)."""
     files = sorted(str(p) for p in shared_data("lr_scheduling_sweep", "hpadvisor").glob("*/*.csv"))
     ends = [warmup_end(c.lr) for f in files for c in curves_from_logs([f])[0]]
     assert len(ends) == 193 and set(ends) == {300}
+
+
+def _bench():
+    """benchmarks/curves_crosslab.py, whose loaders read every run of the three labs' data."""
+    if "curves_crosslab_bench" not in sys.modules:
+        root = Path(__file__).resolve().parents[1]
+        spec = importlib.util.spec_from_file_location("curves_crosslab_bench", root / "benchmarks" / "curves_crosslab.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["curves_crosslab_bench"] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules["curves_crosslab_bench"]
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_every_run_of_the_sweep_and_pku_ends_its_warmup_where_its_schedule_does():
+    """All 235 lr_scheduling_sweep runs, under each lr the benchmark reads (the exact schedule,
+    shifted by one step as the val points are, or not; the logged lr column), and the 3 PKU runs
+    (no warmup: lr 1e-3 from step 0).  OneCycleLR's cosine warmup reaches the peak at step W - 1,
+    the linear warmups at W; logged every 50 steps, both at W (300)."""
+    shared_data("lr_scheduling_sweep")
+    cx = _bench()
+    runs, _, _ = cx._sweep_tables()
+    checked = 0
+    for rid, r in runs.iterrows():
+        w = int(r.warmup_steps) - (r.schedule == "cosine")
+        for lr, want in (("exact", w + 1), ("exact-unshifted", w), ("logged", int(r.warmup_steps))):
+            if lr != "logged" and r.schedule == "wsd_twostage":  # no exact schedule in the benchmark
+                continue
+            assert warmup_end(cx.sweep_run(rid, lr).curve.lr) == want, (rid, lr)
+            checked += 1
+    assert checked == 3 * 235 - 2 * 4 and set(runs.warmup_steps) == {300}
+    shared_data("pku_100m_schedules")
+    assert [warmup_end(r.curve.lr) for r in cx.load_pku().values()] == [0, 0, 0]
 
 
 def test_the_peak_warmup_mode_holds_the_warmup_at_its_own_peak():
