@@ -242,8 +242,8 @@ def test_a_log_with_the_loss_at_every_step_is_fitted_on_block_means():
     assert fit.thinned == {"cosine": (29_001, 600), "constant": (29_001, 600)}
     assert [q.points for q in fit.runs] == [600, 600]
     assert fit.notes == (
-        "run cosine: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
-        "run constant: 999 loss points before the warmup ends (step 1,000) not fitted: the laws describe the loss after warmup",
+        "2 runs (cosine, constant): 999 loss points each before the warmup ends (step 1,000, where the lr's initial "
+        "rise ends) not fitted: the laws describe the loss after the warmup",
         "run cosine: 29,001 loss points, fitted as its first and last and 598 means of 48.5 consecutive points "
         "between (`max_points`)",
         "run constant: 29,001 loss points, fitted as its first and last and 598 means of 48.5 consecutive points "

@@ -121,11 +121,20 @@ class CurveFit:
         """What was done to the data before fitting (said with the result)."""
         return tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before step {self.from_step:,} "
                      "(`from_step`) not fitted" for name, n in self.before_from.items()
-                     ) + tuple(f"run {name}: {n:,} loss point{'s' if n > 1 else ''} before the warmup ends (step {w:,}) "
-                     "not fitted: the laws describe the loss after warmup" for name, (n, w) in self.in_warmup.items()
-                     ) + tuple(f"run {name}: {n:,} loss points, fitted as its first and last and {m - 2:,} means of "
+                     ) + self._warmup_notes() + tuple(f"run {name}: {n:,} loss points, fitted as its first and last and {m - 2:,} means of "
                                f"{(n - 2) / (m - 2):.3g} consecutive points between (`max_points`)"
                                for name, (n, m) in self.thinned.items())
+
+    def _warmup_notes(self) -> tuple[str, ...]:
+        """The loss points not fitted because they lie inside their run's warmup: one line per
+        (points, warmup end), naming every run it holds for ("2 runs (a, b): ...")."""
+        runs: dict[tuple[int, int], list[str]] = {}
+        for name, (n, w) in self.in_warmup.items():
+            runs.setdefault((n, w), []).append(name)
+        return tuple((f"run {names[0]}: " if len(names) == 1 else f"{len(names)} runs ({', '.join(names)}): ")
+                     + f"{n:,} loss point{'s' if n > 1 else ''}{' each' if len(names) > 1 else ''} before the "
+                     f"warmup ends (step {w:,}, where the lr's initial rise ends) not fitted: the laws describe "
+                     "the loss after the warmup" for (n, w), names in runs.items())
 
     def holdout_summary(self) -> dict:
         """Mean over the held-out runs of each run's mean relative error, and the worst final point."""

@@ -12,7 +12,7 @@ Multi-power law (Luo et al. 2025, arXiv:2503.12811, eq. 1; docs/laws.md)::
 Warmup conventions (an option of the law, recorded in its form):
 ``as-run`` (their code, and the default): the sequence starts at step 0 with the linear warmup
 from 0, so S1 holds the warmup area and the warmup increments enter LD with the opposite sign;
-``peak``: warmup steps are counted at the peak lr (no warmup increments);
+``peak``: warmup steps are counted at the peak lr, the lr the warmup ends at (no warmup increments);
 ``skip`` (the paper's text): S1 holds the warmup area, LD starts after warmup.  The published
 parameters are only valid with ``as-run`` (SOURCE.md: the others are 3-6% off).
 
@@ -71,9 +71,54 @@ def check_sequence(eta: np.ndarray | list[float], where: str = "lr sequence") ->
     return arr
 
 
+#: Where the warmup ends (:func:`warmup_end`).  A change of the lr within WARMUP_TOL (0.1%) of the
+#: highest lr so far is rounding or jitter of a logged lr (a cosine logged at 2.99999965e-4 after
+#: a peak of 3e-4), not a rise or a fall.
+WARMUP_TOL = 1e-3
+#: The rise is over when the lr has held (risen by no more than WARMUP_TOL) for this share of the
+#: steps it took to rise, and at least WARMUP_HOLD_MIN steps: a per-step log whose lr is printed
+#: with few digits rises in stairs (printed with 2 significant figures, stairs of up to 10% of the
+#: steps so far; with 6 decimals, of tens of steps), and those pauses are still warmup.
+WARMUP_HOLD = 0.25
+WARMUP_HOLD_MIN = 100
+#: The warmup ends at the first step within this share of the rise's highest lr (float32 jitter
+#: of the logged lr is ~1e-7; a linear warmup's last step but one is 1/W below its peak).
+WARMUP_REACH = 1e-6
+
+
 def warmup_end(eta: np.ndarray) -> int:
-    """The warmup length: the first step where the lr reaches its maximum (0 if it starts there)."""
-    return int(np.argmax(eta >= eta.max() * (1 - 1e-12)))
+    """The warmup length: the step where the lr's initial rise from the start of the run ends (0
+    if it starts at its peak).
+
+    The rule: the rise is over at the first step where the lr has fallen more than WARMUP_TOL
+    (0.1%) below the highest lr so far, or where the highest lr so far has risen by no more than
+    WARMUP_TOL over the last quarter (WARMUP_HOLD) of the steps it took to reach it, and over at
+    least WARMUP_HOLD_MIN (100) steps.  The warmup ends at the first step whose lr is within
+    WARMUP_REACH (1e-6) of the highest lr up to then.  So a later rise (an lr raised in the
+    middle of a constant run, a WSD-S rewarm, the next peak of a cyclic schedule) is not warmup,
+    even when it goes higher than the warmup did.  On a linear or cosine warmup followed by a hold
+    or a decay and no later rise, this is the first step where the lr reaches its maximum.  A run
+    whose lr rises to its end is all warmup (its last step).  ``eta``: the per-step lr, finite and
+    >= 0 (index = step).
+    """
+    eta = np.asarray(eta, dtype=float).reshape(-1)
+    if eta.size == 0:
+        raise InvalidInputError("warmup_end: the lr sequence is empty.")
+    # whether the rise is over at step t depends on the steps up to t only: look at a growing head
+    # of the run (the rise is usually over within a few thousand steps of a run of a million)
+    n = min(eta.size, 4096)
+    while True:
+        head = eta[:n]
+        top = np.maximum.accumulate(head)  # the highest lr so far
+        since = np.searchsorted(top, top / (1 + WARMUP_TOL), side="left")  # first step within TOL of it
+        t = np.arange(n)
+        fell = head < (1 - WARMUP_TOL) * top
+        held = (top > 0) & (t - since >= np.maximum(WARMUP_HOLD_MIN, WARMUP_HOLD * since))
+        over = fell | held
+        if over.any() or n == eta.size:
+            end = int(np.argmax(over)) if over.any() else n - 1
+            return int(np.argmax(head[: end + 1] >= top[end] * (1 - WARMUP_REACH)))
+        n = min(eta.size, 8 * n)
 
 
 def lowest_lr(eta: np.ndarray, upto: int | None = None) -> float:
@@ -85,14 +130,18 @@ def lowest_lr(eta: np.ndarray, upto: int | None = None) -> float:
 
 
 def apply_warmup(eta: np.ndarray, mode: str) -> tuple[np.ndarray, np.ndarray]:
-    """(sequence for S1, lr changes eta_{k-1} - eta_k for the drop sums) under a warmup mode."""
+    """(sequence for S1, lr changes eta_{k-1} - eta_k for the drop sums) under a warmup mode.
+
+    ``peak`` counts the warmup's steps at the lr its warmup ends at (:func:`warmup_end`): the
+    warmup's own peak, which a later rise of the lr (a bump, a rewarm) does not change; ``skip``
+    drops the lr changes up to the end of the warmup."""
     if mode not in WARMUP_MODES:
         raise InvalidInputError(f"warmup mode must be one of {', '.join(WARMUP_MODES)}, not '{mode}'.")
     eta = np.asarray(eta, dtype=float)
-    if mode == "peak":
+    if mode == "peak":  # held at the warmup's own peak, not at a later higher lr
         w = warmup_end(eta)
         eta = eta.copy()
-        eta[:w] = eta.max()
+        eta[:w] = eta[w]
     delta = np.zeros_like(eta)
     delta[1:] = eta[:-1] - eta[1:]
     if mode == "skip":
