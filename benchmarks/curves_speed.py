@@ -52,7 +52,7 @@ for shape in ("cosine", "wsd", "linear"):
 
 # Fit speed (issue 18: <= 10 s on 2 cores): `hpadvisor fit curves` on two of the PKU 100M runs
 # (a second lab's per-step logs, steps 1,000-33,907 at every step; development data beside the project, not
-# shipped), the command as a user runs it: default law and options, so the two other laws are
+# shipped), the command as a user runs it: default law (noise-convolution) and options, so the two other laws are
 # fitted too (the interval's basis).  Wall and CPU time of the whole command (a subprocess:
 # start-up and imports included).  The logs start at step 1000, as benchmarks/curves_crosslab.py
 # fits them: these runs have no warmup, and their first steps' loss (10.4 at step 1) is outside

@@ -144,14 +144,15 @@ def test_fit_warns_when_the_runs_do_not_pin_the_drop(tmp_path):
 
     folder = shared_data("mpl_schedules", "csv_400")
     two, _ = curves_from_logs([str(folder / "cosine_24000.csv"), str(folder / "constant_24000.csv")])
-    # the drop's gamma runs to its bound and the optimiser stops before converging: a weak fit, saying so
-    warned = fit_curves(two).warnings
+    # the multi-power drop's gamma runs to its bound and the optimiser stops before converging: a weak fit, saying so
+    warned = fit_curves(two, "multipower").warnings
     assert any(w.startswith("gamma = 3 is at the upper bound") for w in warned)
     assert "weak fit: the optimiser stopped before converging, with gamma on a bound of its search range" in warned[-1]
+    assert fit_curves(two).warnings == ()  # the default law (noise-convolution) ends on no bound there (README)
     one, _ = curves_from_logs([str(folder / "constant_24000.csv")])
-    assert fit_curves(one).warnings[0].startswith("no run lowers its lr after the warmup")
+    assert fit_curves(one, "multipower").warnings[0].startswith("no run lowers its lr after the warmup")
     three, _ = curves_from_logs([str(folder / f"{n}.csv") for n in ("cosine_24000", "constant_24000", "wsdcon_9")])
-    assert fit_curves(three).warnings == ()
+    assert fit_curves(three, "multipower").warnings == ()
 
 
 def test_predict_trace_map_and_json_notes_on_stderr(cli, tmp_path):

@@ -569,7 +569,8 @@ def test_cli_method_luo_records_the_procedure(cli, tmp_path):
     folder = shared_data("mpl_schedules", "csv_25")
     files = [str(folder / f"{n}.csv") for n in TRAIN]
     out = tmp_path / "luo.yaml"
-    r = cli("fit", "curves", *files, "--method", "luo", "--no-intervals", "--out", str(out), "--format", "json")
+    r = cli("fit", "curves", *files, "--law", "multipower", "--method", "luo", "--no-intervals", "--out", str(out),
+            "--format", "json")
     assert r.exit_code == 0, r.stderr
     consts = json.loads(r.stdout)["constants"]
     # from the logged lr column: within 3% of the published 25M parameters (measured <= 3.0%, C)
@@ -577,8 +578,9 @@ def test_cli_method_luo_records_the_procedure(cli, tmp_path):
         assert consts[k] == pytest.approx(getattr(MPL_25M, k), rel=0.035), k
     text = out.read_text()
     assert "method: luo" in text and "AdamW" in text
-    bad = cli("fit", "curves", *files, "--method", "luo", "--law", "annealing", "--out", str(tmp_path / "a.yaml"))
-    assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "--law multipower" in bad.stderr
+    for law in ("annealing", None):  # luo is the multi-power law's procedure; the default law is another
+        bad = cli("fit", "curves", *files, "--method", "luo", *(("--law", law) if law else ()), "--out", str(tmp_path / "a.yaml"))
+        assert bad.exit_code == 2 and bad.stderr.count("\n") == 1 and "--law multipower" in bad.stderr
 
 
 def test_flat_curve_reports_r2_as_null_not_nan(cli, tmp_path):
@@ -591,10 +593,16 @@ def test_flat_curve_reports_r2_as_null_not_nan(cli, tmp_path):
     alone = cli("fit", "curves", str(src), "--out", str(tmp_path / "e.yaml"))
     assert alone.exit_code == 2 and "not usable: no run's loss varies" in alone.stderr
     assert not (tmp_path / "e.yaml").exists()
-    r = cli("fit", "curves", str(src), str(other), "--out", str(tmp_path / "f.yaml"), "--format", "json")
+    # The two runs share their lr, so every law predicts one curve for both: the multi-power fit
+    # follows the falling run (R^2 0.905 there); the noise-convolution law (the default) and the
+    # annealing law split the difference and are refused (R^2 -0.12 and -0.46 on the falling run).
+    both = cli("fit", "curves", str(src), str(other), "--out", str(tmp_path / "d.yaml"))
+    assert both.exit_code == 2 and "the noise-convolution fit is not usable: R^2 -0.1" in both.stderr
+    mpl = ("--law", "multipower")
+    r = cli("fit", "curves", str(src), str(other), *mpl, "--out", str(tmp_path / "f.yaml"), "--format", "json")
     assert r.exit_code == 0, r.stderr
     assert json.loads(r.stdout)["runs"][0]["r2"] is None
-    t = cli("fit", "curves", str(src), str(other), "--out", str(tmp_path / "g.yaml"))
+    t = cli("fit", "curves", str(src), str(other), *mpl, "--out", str(tmp_path / "g.yaml"))
     assert t.exit_code == 0 and " n/a " in t.stdout
 
 

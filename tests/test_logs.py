@@ -386,8 +386,8 @@ def test_a_log_left_with_too_few_points_after_divergence_says_how_many_were_excl
                                               for s in range(0, 1000, 100)))
     r = cli("fit", "curves", str(f), "--out", str(tmp_path / "law.yaml"))
     assert r.exit_code == 2
-    assert ("1 loss points for 7 parameters of the multipower law (8 excluded as diverged or spikes): "
-            "give more points") in r.stderr
+    assert ("1 loss points for 8 parameters of the noise-convolution law (8 excluded as diverged or spikes): "
+            "give more points") in r.stderr  # the default law's eight free constants
 
 
 def test_a_nan_lr_is_an_error_not_a_gap(tmp_path):

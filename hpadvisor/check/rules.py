@@ -129,7 +129,7 @@ class Context:
     sensitivity: Any = None  # a law with relative_loss_cost(lr_ratio, batch_ratio), or None
     skipped: str = ""  # why there is no advice
     laws: Mapping[str, Any] = field(default_factory=dict)
-    curve_law: Any = None  # a fitted loss-curve law from --laws (multi-power or LR-annealing), or None
+    curve_law: Any = None  # a fitted loss-curve law from --laws (noise-convolution, multi-power or LR-annealing), or None
     missing: tuple[Missing, ...] = ()  # inputs the law-based rules lack, each with what would supply it
     allow_incomplete: bool = False  # a partial check is accepted (--allow-incomplete): missing inputs are info
     tokens_given: float | None = None  # --tokens, when given (checked against the config's own run length)

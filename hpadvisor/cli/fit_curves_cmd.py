@@ -1,4 +1,4 @@
-"""``hpadvisor fit curves FILE... --law {multipower,annealing,noise-convolution} --out LAW.yaml``.
+"""``hpadvisor fit curves FILE... --law {noise-convolution,multipower,annealing} --out LAW.yaml``.
 
 Fits a schedule-aware loss-curve law to logged training curves and writes a law file that records
 the law, its parameters, the data (file names, sha256 hashes, step ranges) and the fit quality
@@ -25,13 +25,13 @@ _SCHED = "Schedule (for logs without an lr column)"
 def fit_curves_command(
     files: Annotated[list[Path], typer.Argument(help="Training logs (CSV, TSV, JSONL, JSON, Parquet, TensorBoard event files or run directories) with step, loss and lr.")],
     out: Annotated[Path, typer.Option(help="Write the fitted law file here (YAML).")],
-    law: Annotated[str, typer.Option(help="multipower (Luo et al. 2025), annealing (Tissue et al. 2024) or noise-convolution "
-                                          "(the functional scaling law's form, extended by hpadvisor: the most accurate "
-                                          "on held-out schedules, see benchmarks/README.md).")] = "multipower",
+    law: Annotated[str, typer.Option(help="noise-convolution (the functional scaling law's form, extended by hpadvisor: "
+                                          "the lowest error across three labs' held-out runs, docs/curves.md), multipower "
+                                          "(Luo et al. 2025; the default of 0.1.0) or annealing (Tissue et al. 2024).")] = "noise-convolution",
     warmup_mode: Annotated[Optional[str], typer.Option("--warmup-mode", help="as-run, peak, skip, or auto (the one that best predicts each run's last third when fitted on the rest). "
-                                                                                  "Default: as-run for multipower (its authors' code), auto for annealing.")] = None,
+                                                                                  "Default: as-run for multipower (its authors' code) and noise-convolution, auto for annealing.")] = None,
     method: Annotated[str, typer.Option(help="converged (least squares to convergence, several starts) or luo "
-                                          "(the multi-power law's authors' early-stopped procedure: reproduces their published fits; "
+                                          "(with --law multipower: its authors' early-stopped procedure, which reproduces their published fits; "
                                           "its step sizes suit peak lr ~3e-4).")] = "converged",
     lam: Annotated[Optional[str], typer.Option("--lambda", help="annealing: lambda, a number (default 0.999) or 'fit'.")] = None,
     map: Annotated[Optional[list[str]], typer.Option("--map", help="Name a column: loss=train/lm_loss (repeatable).")] = None,
@@ -64,7 +64,7 @@ def fit_curves_command(
     force: Annotated[bool, typer.Option(help="Overwrite --out if it exists.")] = False,
     format: Annotated[OutputFormat, typer.Option("--format", "-f", help=FORMAT_HELP)] = OutputFormat.table,
 ) -> None:
-    """Fit the multi-power, LR-annealing or noise-convolution law to loss curves; save it for `predict` and `compare-schedules`."""
+    """Fit the noise-convolution (default), multi-power or LR-annealing law to loss curves; save it for `predict` and `compare-schedules`."""
     from hpadvisor.errors import InvalidInputError
     from hpadvisor.fitting.curves import MAX_FIT_POINTS, curves_from_logs, fit_curves
     from hpadvisor.io import outputs

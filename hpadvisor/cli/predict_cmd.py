@@ -74,7 +74,7 @@ def predict(
     curve = HANDLERS["multipower"]
     if others and (HANDLERS.get(form) != curve or any(HANDLERS.get(type(o).key) != curve for o in others)):
         raise InvalidInputError("several law files are predicted side by side only when all are curve laws "
-                                "(multi-power or LR-annealing); give one law file otherwise.")
+                                "(noise-convolution, multi-power or LR-annealing); give one law file otherwise.")
     if form not in HANDLERS:
         raise InvalidInputError(
             f"predict does not handle '{form}' laws yet (it handles: {', '.join(sorted(set(HANDLERS)))})."

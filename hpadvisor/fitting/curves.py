@@ -538,7 +538,7 @@ def _luo_fit(model: _MultiPower, loss: np.ndarray, idx: np.ndarray | None = None
 
 def fit_curves(
     curves: Sequence[Curve],
-    law: str = "multipower",
+    law: str = "noise-convolution",
     *,
     warmup: str | None = None,
     lam: float | None = 0.999,
@@ -551,7 +551,10 @@ def fit_curves(
     max_points: int | None = MAX_FIT_POINTS,
     from_step: int | None = None,
 ) -> CurveFit:
-    """Fit ``law`` ('multipower' or 'annealing') to ``curves``; returns the fitted law and its quality.
+    """Fit ``law`` ('noise-convolution', the default; 'multipower' or 'annealing') to ``curves``;
+    returns the fitted law and its quality.  The default is the law with the lowest cross-lab score
+    (benchmarks/curves_crosslab.md, "The product default"); ``law="multipower"`` gives the former
+    default.
 
     ``holdout``: names of runs left out of the fit (of everything: warmup selection included) and
     predicted from their lr alone; their errors are :attr:`CurveFit.holdout`.
