@@ -44,6 +44,8 @@ LAW = "noise-convolution"
 #: the lab each protocol's runs come from
 LAB_OF = {"a": "mpl", "b": "mpl", "c": "mpl", "d": "pku", "e": "sweep", "f": "sweep"}
 LABS = ("mpl", "pku", "sweep")
+#: 'prior': the rule of curves_prior.md; 'prior-q': its second look, the prior on q alone
+VARIANTS = ("prior", "prior-q")
 
 
 def donor_sets() -> list[tuple[str, str, dict]]:
@@ -149,9 +151,14 @@ def build_prior(fits: list[dict], labs) -> ShapePrior:
                       source=f"noise-convolution fits on every run of {groups}")
 
 
-def loo_prior(fits: list[dict], key: str) -> ShapePrior:
-    """The leave-one-lab-out prior of protocol ``key``: from the labs that are not its own."""
-    return build_prior(fits, [lab for lab in LABS if lab != LAB_OF[key]])
+def loo_prior(fits: list[dict], key: str, variant: str = "prior") -> ShapePrior:
+    """The leave-one-lab-out prior of protocol ``key``: from the labs that are not its own.
+    ``variant`` 'prior-q' (the second look of curves_prior.md): the same, on q alone (the other two
+    constants' sigma infinite: their residuals are 0)."""
+    pr = build_prior(fits, [lab for lab in LABS if lab != LAB_OF[key]])
+    if variant == "prior-q":
+        return ShapePrior(pr.mu, (float("inf"), pr.sigma[1], float("inf")), source=pr.source + "; q only")
+    return pr
 
 
 # -- scoring ---------------------------------------------------------------------------------------
@@ -179,25 +186,25 @@ def _row(p, variant: str, res, wall: float, cpu: float, reused: bool) -> dict:
             "warnings": list(res.warnings)}
 
 
-def score_all(donor_path: Path, keys: str, out: Path) -> None:
+def score_all(donor_path: Path, keys: str, out: Path, variant: str = "prior") -> None:
     fits = json.loads(donor_path.read_text())["fits"]
     done = json.loads(out.read_text())["rows"] if out.exists() else []
     have = {(r["protocol"], r["group"], r["variant"]) for r in done}
     rows = list(done)
     for p in cx.protocols(keys):
-        prior = loo_prior(fits, p.key)
-        for variant in ("none", "prior"):
-            if (p.key, p.group, variant) in have:
+        prior = loo_prior(fits, p.key, variant)
+        for v in ("none", variant):
+            if (p.key, p.group, v) in have:
                 continue
-            if variant == "none":
+            if v == "none":
                 res, wall, cpu, reused = cx.fit(p, LAW)
             else:
                 res, wall, cpu, reused = fit_prior(p, prior)
-            r = _row(p, variant, res, wall, cpu, reused)
-            if variant == "prior":
+            r = _row(p, v, res, wall, cpu, reused)
+            if v != "none":
                 r["prior"] = prior.to_dict()
             rows.append(r)
-            print(f"({p.key}) {p.group:<22} {variant:<6} final mean {100 * r['final_mean']:.2f}% worst "
+            print(f"({p.key}) {p.group:<22} {v:<7} final mean {100 * r['final_mean']:.2f}% worst "
                   f"{100 * r['final_worst']:.2f}%  curve {100 * r['curve_mre']:.3f}%  cpu {cpu:.0f} s"
                   f"{' *' if reused else ''}", flush=True)
             out.write_text(json.dumps({"date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -227,14 +234,14 @@ def _pct(x: float) -> str:
     return f"{100 * x:.2f}"
 
 
-def report(rows: list[dict]) -> list[str]:
+def report(rows: list[dict], variant: str = "prior") -> list[str]:
     """The before/after table (every row), the per-protocol means m_P and the rule's verdict."""
     out = ["| prot | group | no prior: mean / worst % | prior: mean / worst % | curve MRE % before -> after |",
            "|---|---|---|---|---|"]
     by = {(r["protocol"], r["group"], r["variant"]): r for r in rows}
     groups = list(dict.fromkeys((r["protocol"], r["group"]) for r in rows))
     for key, group in groups:
-        a, b = by.get((key, group, "none")), by.get((key, group, "prior"))
+        a, b = by.get((key, group, "none")), by.get((key, group, variant))
         if a is None or b is None:
             continue
         out.append(f"| {key} | {group} | {_pct(a['final_mean'])} / {_pct(a['final_worst'])} | "
@@ -243,8 +250,8 @@ def report(rows: list[dict]) -> list[str]:
     out += ["", "| prot | rows | m_P no prior % | m_P prior % | ratio | rise allowed (points) |", "|---|---|---|---|---|---|"]
     ratios, rises = [], []
     for key in cx.PROTOCOLS:
-        pairs = [(by[(k, g, "none")], by[(k, g, "prior")]) for k, g in groups
-                 if k == key and (k, g, "none") in by and (k, g, "prior") in by]
+        pairs = [(by[(k, g, "none")], by[(k, g, variant)]) for k, g in groups
+                 if k == key and (k, g, "none") in by and (k, g, variant) in by]
         if not pairs:
             continue
         m0 = float(np.mean([a["final_mean"] for a, _ in pairs]))
@@ -272,18 +279,20 @@ def main(argv=None) -> int:
     sc.add_argument("--donors", default="/tmp/curves_prior_donors.json")
     sc.add_argument("--protocols", default="".join(cx.PROTOCOLS))
     sc.add_argument("--out", default="/tmp/curves_prior_score.json")
+    sc.add_argument("--variant", choices=VARIANTS, default="prior")
     rp = sub.add_parser("report")
     rp.add_argument("--scores", default="/tmp/curves_prior_score.json")
     rp.add_argument("--donors", default="/tmp/curves_prior_donors.json")
+    rp.add_argument("--variant", choices=VARIANTS, default="prior")
     args = ap.parse_args(argv)
     if args.cmd == "donors":
         donors(Path(args.out))
     elif args.cmd == "score":
-        score_all(Path(args.donors), args.protocols, Path(args.out))
-        print("\n".join(report(json.loads(Path(args.out).read_text())["rows"])))
+        score_all(Path(args.donors), args.protocols, Path(args.out), args.variant)
+        print("\n".join(report(json.loads(Path(args.out).read_text())["rows"], args.variant)))
     elif args.cmd == "report":
         print("\n".join(donor_table(json.loads(Path(args.donors).read_text())["fits"])) + "\n")
-        print("\n".join(report(json.loads(Path(args.scores).read_text())["rows"])))
+        print("\n".join(report(json.loads(Path(args.scores).read_text())["rows"], args.variant)))
     return 0
 
 
