@@ -529,3 +529,16 @@ def test_a_step_before_any_lr_area_is_said_not_predicted():
         points, notes = curve_advice.predict(MPL_400M, eta, [50, 3000])
     assert math.isinf(points[0]["loss"]) and math.isfinite(points[1]["loss"])
     assert "no prediction at step 50: the lr is 0 up to there" in " ".join(notes)
+
+
+def test_a_lower_bound_that_stands_for_zero_is_reached_within_1000x():
+    """A = 1.006e-9 against its bound 1e-9 (the PKU per-step logs' noise-convolution fit: no power-law
+    term left) is on the bound; A = 2e-6 and a bound of 0 reached only exactly are not."""
+    from hpadvisor.fitting.curves import at_bounds
+
+    names, lb, ub = ("L0", "A", "b2"), [0.0, 1e-9, 0.0], [3.0, np.inf, np.inf]
+    warned = at_bounds(names, [2.0, 1.006e-9, 5.0], lb, ub)
+    assert len(warned) == 1 and warned[0].startswith("A = 1.006e-09 is at the lower bound")
+    assert at_bounds(names, [2.0, 2e-6, 5.0], lb, ub) == ()
+    assert [w.split(" = ")[0] for w in at_bounds(names, [2.0, 0.4, 1e-7], lb, ub)] == ["b2"]
+    assert at_bounds(names, [2.0, 0.4, 2e-6], lb, ub) == ()

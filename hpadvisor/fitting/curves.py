@@ -765,13 +765,23 @@ def _fit_warnings(curves: Sequence[Curve], runs: Sequence[RunQuality], bound_war
     return warnings
 
 
+#: A positive lower bound that stands for 0: a parameter within this factor of it is on it.
+ZERO_STAND_IN = 1e3
+
+
 def at_bounds(names, params, lb, ub, rel: float = 1e-4, tiny: float = 1e-6) -> tuple[str, ...]:
     """A warning for each fitted parameter that ended on a bound of its search range: the runs do
-    not pin it down (typically the drop shape, from runs without an lr decay of their own)."""
+    not pin it down (typically the drop shape, from runs without an lr decay of their own).  A
+    positive lower bound of at most ``tiny`` stands for 0 (e.g. the power law's A, kept above 1e-9):
+    a parameter within 1000x of it is on it (A = 1.006e-9 on the PKU logs: no power-law term)."""
     out = []
     for name, p, lo, hi in zip(names, params, lb, ub, strict=True):
         for side, b in (("lower", lo), ("upper", hi)):
-            if np.isfinite(b) and abs(p - b) <= (rel * abs(b) if b else tiny):
+            if side == "lower" and 0 < b <= tiny and p <= ZERO_STAND_IN * b:
+                near = True
+            else:
+                near = bool(np.isfinite(b) and abs(p - b) <= (rel * abs(b) if b else tiny))
+            if near:
                 out.append(f"{name} = {p:.4g} is at the {side} bound of its range: these runs do not pin it "
                            "down, and predictions for other schedules are unreliable. Add a run whose lr "
                            "follows another shape than these (a constant lr, a cosine, a WSD cooldown or a "
