@@ -275,6 +275,13 @@ def test_build_from_any_flags_raises_only_our_errors(kwargs, shape):
         pass
 
 
+@pytest.mark.parametrize("convention", ["megatron", "neox"])  # the conventions that count a fractional warmup
+def test_a_warmup_shorter_than_a_step_is_the_peak_without_overflow(convention):
+    # found by the fuzz above in CI: warmup_steps = 2.2e-309 made s / W overflow (now capped quietly)
+    s = build("constant", peak=1e-3, total_steps=100, warmup_steps=2.225073858507203e-309, convention=convention)
+    assert np.allclose(s.lr([1, 50]), 1e-3)
+
+
 def test_trace_warmup_given_before_the_first_logged_lr():
     eta = interpolate_trace([2176, 3000], [3e-4, 3e-4], warmup_steps=2160)
     assert eta[1080] == pytest.approx(1.5e-4) and eta[2160] == eta[2170] == pytest.approx(3e-4)

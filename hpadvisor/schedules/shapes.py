@@ -175,14 +175,16 @@ class Schedule:
         out = self._after_warmup(s)
         if W > 0:
             init = self.warmup_init * peak
-            if self.convention in ("megatron", "neox"):
-                warm, frac = s <= W, s / W
-            elif self.convention == "hf":
-                warm, frac = s < W, s / W
-            elif self.convention == "torchtitan":
-                warm, frac = s < W, (s + 1) / W
-            else:  # nanogpt
-                warm, frac = s < W, (s + 1) / (W + 1)
+            # the fraction is capped at 1 below, so a warmup shorter than a step (W = 1e-309) may overflow it to inf
+            with np.errstate(over="ignore"):
+                if self.convention in ("megatron", "neox"):
+                    warm, frac = s <= W, s / W
+                elif self.convention == "hf":
+                    warm, frac = s < W, s / W
+                elif self.convention == "torchtitan":
+                    warm, frac = s < W, (s + 1) / W
+                else:  # nanogpt
+                    warm, frac = s < W, (s + 1) / (W + 1)
             # the fraction is <= 1 inside the warmup; capped so steps after it cannot overflow a huge peak
             out = np.where(warm, init + (peak - init) * np.minimum(frac, 1.0), out)
         return out
