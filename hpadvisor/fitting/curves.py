@@ -394,7 +394,9 @@ class _Convolution(_Model):
             noise = cache[2]
         else:
             if cache is None or cache[1] != key_moments:
-                parts = [law.weights(seq, S1, law.b1, law.b2) for seq, S1 in zip(self.seqs, self.areas, strict=True)]
+                parts = [law.weights(seq, S1, law.b1, law.b2, fall=fall, clock=clock)
+                         for seq, S1, fall, clock in zip(self.seqs, self.areas, self._falls(law), self._clocks(law),
+                                                         strict=True)]
                 moments = [plan.moments(w, clock) for plan, (w, clock) in zip(self.plans, parts, strict=True)]
             else:
                 parts, moments = cache[3], cache[4]
@@ -402,6 +404,18 @@ class _Convolution(_Model):
                                     for plan, (w, clock), mo, t in zip(self.plans, parts, moments, self.at, strict=True)])
             self._cache = (key_noise, key_moments, noise, parts, moments)
         return law.L0 + law.A * self.S1_all ** -law.alpha + noise
+
+    def _falls(self, law) -> list[np.ndarray]:
+        """Each run's S1^-alpha, kept while alpha is (a Jacobian column moving b1, b2 or q reuses it)."""
+        if getattr(self, "_fall_at", None) != law.alpha:
+            self._fall_at, self._fall = law.alpha, [law.fall(S1) for S1 in self.areas]
+        return self._fall
+
+    def _clocks(self, law) -> list[np.ndarray]:
+        """Each run's clock, kept while q is (a column moving alpha, b1 or b2 reuses it)."""
+        if getattr(self, "_clock_at", None) != law.q:
+            self._clock_at, self._clock = law.q, [law.clock(seq) for seq in self.seqs]
+        return self._clock
 
     jac = None  # finite differences: eight constants, a few ms an evaluation
 

@@ -569,12 +569,21 @@ class NoiseConvolutionLaw(_CurveLaw, Law):
                                + ConvPlan.build(part, exact=exact).sum(w, clock, clock[part], self.c, self.gamma)
                                for part in np.array_split(t, -(-t.size // chunk))])
 
-    def weights(self, seq: np.ndarray, S1: np.ndarray, b1: float, b2: float) -> tuple[np.ndarray, np.ndarray]:
-        """(noise weight eta_k^2 (b1 + b2 S1(k)^-alpha) of each step, the clock Sq); S1 = cumsum(seq)."""
-        fall = np.where(S1 > 0, np.where(S1 > 0, S1, 1.0) ** -self.alpha, 0.0)
+    def weights(self, seq: np.ndarray, S1: np.ndarray, b1: float, b2: float, *, fall: np.ndarray | None = None,
+                clock: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(noise weight eta_k^2 (b1 + b2 S1(k)^-alpha) of each step, the clock Sq); S1 = cumsum(seq).
+        ``fall``/``clock``: :meth:`fall` and :meth:`clock` of these steps, when the caller has them."""
+        fall = self.fall(S1) if fall is None else fall
         w = seq * seq * (b1 + b2 * fall)
-        clock = np.cumsum(seq ** self.q) * self.eta_ref ** (1.0 - self.q)
-        return w, clock
+        return w, self.clock(seq) if clock is None else clock
+
+    def fall(self, S1: np.ndarray) -> np.ndarray:
+        """S1(k)^-alpha (0 where S1 = 0): how the noise weight falls with the lr area."""
+        return np.where(S1 > 0, np.where(S1 > 0, S1, 1.0) ** -self.alpha, 0.0)
+
+    def clock(self, seq: np.ndarray) -> np.ndarray:
+        """The clock Sq(t) = eta_ref^(1-q) sum_{i<=t} eta_i^q."""
+        return np.cumsum(seq ** self.q) * self.eta_ref ** (1.0 - self.q)
 
 
 FORMS = (MultiPowerLaw, MultiPowerPeakWarmup, MultiPowerSkipWarmup, AnnealingLaw, AnnealingAsRunWarmup, NoiseConvolutionLaw)
