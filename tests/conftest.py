@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,19 @@ def shared_data(*parts: str) -> Path:
         pytest.skip(f"real data not available: {'/'.join(parts)} is not shipped (no licence stated: "
                     "data/README.md) and the development data folder is not beside the project")
     return path
+
+
+def benchmark_module(name: str, module: str | None = None):
+    """benchmarks/NAME.py, loaded once from its path (benchmarks/ is not a package) and registered in
+    sys.modules as ``module`` (default NAME), so a later call, or a benchmark importing it, gets the same one."""
+    module = module or name
+    if module not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module, ROOT / "benchmarks" / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[module] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[module]
 
 
 @pytest.fixture

@@ -5,24 +5,16 @@ The rule's arithmetic is ``benchmarks/curves_default.py``."""
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
-import sys
 
 import pytest
 
-from tests.conftest import ROOT, shared_data
+from tests.conftest import benchmark_module, shared_data
 
 
 def _rule():
-    if "curves_default_bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("curves_default_bench", ROOT / "benchmarks" / "curves_default.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["curves_default_bench"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["curves_default_bench"]
+    return benchmark_module("curves_default", "curves_default_bench")
 
 
 def test_the_rule_scores_the_cross_lab_table():

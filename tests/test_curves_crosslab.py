@@ -18,13 +18,11 @@ figures (0.136%, 0.869%, 0.405%: ->cosine not within 0.40%) are in curves_crossl
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import shared_data
+from tests.conftest import benchmark_module, shared_data
 
 pytestmark = [pytest.mark.slow, pytest.mark.realdata]
 
@@ -33,13 +31,7 @@ DEFAULT = "ann+nc"
 
 
 def _bench():
-    if "curves_crosslab_bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("curves_crosslab_bench", ROOT / "benchmarks" / "curves_crosslab.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["curves_crosslab_bench"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["curves_crosslab_bench"]
+    return benchmark_module("curves_crosslab", "curves_crosslab_bench")
 
 
 def _row(key: str, group: str, dataset: str) -> dict:

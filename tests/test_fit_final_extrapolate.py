@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.conftest import shared_data
+from tests.conftest import benchmark_module, shared_data
 
 pytestmark = pytest.mark.realdata
 
@@ -71,18 +71,7 @@ _CACHE: dict = {}
 
 
 def _benchmarks():
-    import importlib.util
-    import sys
-    from pathlib import Path
-
-    here = Path(__file__).resolve().parents[1] / "benchmarks"
-    for name in ("lnd_extrapolate", "lnd_default"):
-        if name not in sys.modules:
-            spec = importlib.util.spec_from_file_location(name, here / f"{name}.py")
-            mod = importlib.util.module_from_spec(spec)
-            sys.modules[name] = mod
-            spec.loader.exec_module(mod)
-    return sys.modules["lnd_extrapolate"], sys.modules["lnd_default"]
+    return benchmark_module("lnd_extrapolate"), benchmark_module("lnd_default")
 
 
 def _protocol(name: str):

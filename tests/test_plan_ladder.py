@@ -3,10 +3,8 @@ and from the real ladders, a plan obeys its budget, and bad input is one line, e
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from hpadvisor.cli.app import app
 from hpadvisor.errors import InvalidInputError
 from hpadvisor.fitting import ladder
 from hpadvisor.fitting.ladder import ERROR_MODEL, plan_ladder
+from tests.conftest import benchmark_module
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE = ROOT / "benchmarks" / "plan_ladder_subsamples.csv"
@@ -27,12 +26,7 @@ runner = CliRunner()
 
 
 def _bench():
-    if "plan_ladder_bench" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("plan_ladder_bench", ROOT / "benchmarks" / "plan_ladder.py")
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["plan_ladder_bench"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["plan_ladder_bench"]
+    return benchmark_module("plan_ladder", "plan_ladder_bench")
 
 
 # -- the error model -------------------------------------------------------------------------------

@@ -12,10 +12,7 @@ law (warmup as run: its curve does not depend on where the warmup ends), logged 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,7 +24,7 @@ from hpadvisor.fitting.curves import Curve, curves_from_logs, fit_curves
 from hpadvisor.io import yamlio
 from hpadvisor.laws.curves import AnnealingAsRunWarmup, apply_warmup, lowest_lr, warmup_end
 from hpadvisor.schedules import build, luo_schedule
-from tests.conftest import shared_data
+from tests.conftest import benchmark_module, shared_data
 
 T, W, PEAK, BUMP_AT = 10_000, 500, 3e-4, 5_400
 TRUE = AnnealingAsRunWarmup(L0=2.4, A=0.6, alpha=0.45, C=0.5, lam=0.999)
@@ -223,14 +220,7 @@ def test_the_lr_scheduling_sweep_runs_end_their_warmup_at_step_300():
 
 def _bench():
     """benchmarks/curves_crosslab.py, whose loaders read every run of the three labs' data."""
-    if "curves_crosslab_bench" not in sys.modules:
-        root = Path(__file__).resolve().parents[1]
-        spec = importlib.util.spec_from_file_location("curves_crosslab_bench", root / "benchmarks" / "curves_crosslab.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules["curves_crosslab_bench"] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules["curves_crosslab_bench"]
+    return benchmark_module("curves_crosslab", "curves_crosslab_bench")
 
 
 @pytest.mark.realdata
