@@ -185,3 +185,25 @@ def test_the_spread_at_many_steps_is_interpolated_from_a_few_and_exact_at_the_la
     exact = np.array([ci.spread(MPL_400M, [MPL_100M], eta, q[i:i + 1], loss[i:i + 1])[0] for i in range(q.size)])
     assert fast[-1] == exact[-1] and fast[0] == exact[0]
     assert np.max(np.abs(fast - exact)) < 0.01 * exact.max()
+
+
+def test_fitted_runs_at_different_peak_lrs_carry_the_coverage_measured_there(cli, tmp_path):
+    """lr_scheduling_sweep's 124M constant run (5e-4) + a cosine at 1e-3 (protocol (e)): the stated
+    90% intervals held 43-62% of the held-out finals there; fit curves and predict say so. Runs at
+    one peak lr (MPL) do not get the note."""
+    from tests.conftest import DATA
+
+    assert ci.mixed_peaks_note([ci.Shape(100, 3e-4, 0.1, 10.0, "a"), ci.Shape(100, 3e-4, 1.0, math.inf, "b")]) == ""
+    assert ci.mixed_peaks_note([ci.Shape(100, 3e-4, 0.1, 10.0, "a"), ci.Shape(100, 4.4e-4, 1.0, math.inf, "b")]) == ""
+    note = ci.mixed_peaks_note([ci.Shape(100, 5e-4, 1.0, math.inf, "c"), ci.Shape(100, 1e-3, 0.1, 10.0, "d")])
+    assert "peak lrs 0.0005 to 0.001 (x2)" in note and "noise-convolution 62%" in note and "one peak lr 88%" in note
+    sweep = DATA / "lr_scheduling_sweep" / "hpadvisor" / "slimpajama_124m"
+    law = tmp_path / "sw.yaml"
+    r = cli("fit", "curves", str(sweep / "const_lr0.0005_T30000.csv"), str(sweep / "cos-f0.1_lr0.001_T15000.csv"),
+            "--out", str(law))
+    assert r.exit_code == 0, r.stderr
+    assert "the fitted runs ran at peak lrs 0.0005 to 0.001 (x2)" in r.stdout
+    p = cli("predict", str(law), "--lr-trace", str(sweep / "wsd-c0.2-linear_lr0.0005_T25000.csv"), "-f", "json")
+    assert p.exit_code == 0 and "peak lrs 0.0005 to 0.001" in p.stderr
+    one_peak = ci.basis_for([(n, luo_schedule(n).sequence(), 24000) for n in ("constant_24000", "cosine_24000")], ())
+    assert not any("peak lrs" in n for n in one_peak.notes)
