@@ -137,11 +137,7 @@ class ChinchillaNDExp(Law):
     key = "chinchilla-ndexp"
     title = "Chinchilla L(N, D) with an N-dependent data exponent, fitted to your runs (N = total parameters)"
     formula = "L = E + A/N^alpha + B/D^(beta (N/1e9)^beta_exp_n) ; C = 6 N D"
-    inputs = {
-        "N": _N_TOTAL,
-        "D": _D,
-        "C": Input("training compute, 6 N D with N total parameters", "FLOPs", "chinchilla_compute"),
-    }
+    inputs = Chinchilla.inputs  # N (total), D, and C = 6 N D, as Chinchilla's
     outputs = {
         "final_loss": Output("loss", "nats/token", "final loss (fitted)"),
         "compute_optimal_params": Output("optimal_params", "params", "N_opt at the same compute (numerical)"),
@@ -159,7 +155,11 @@ class ChinchillaNDExp(Law):
         N = positive(N, "N", f"{self.registry_key}.loss")
         D = positive(D, "D", f"{self.registry_key}.loss")
         with np.errstate(over="ignore"):
-            return self.E + self.A / N**self.alpha + self.B / D ** (self.beta * (N / NDEXP_N0) ** self.beta_exp_n)
+            return self._loss(N, D)
+
+    def _loss(self, N, D):
+        """The formula, on checked N and D."""
+        return self.E + self.A / N**self.alpha + self.B / D ** (self.beta * (N / NDEXP_N0) ** self.beta_exp_n)
 
     def optimal_params(self, C):
         """argmin over N of L(N, C / 6N), on a grid of ln N refined by a parabola."""
@@ -175,7 +175,7 @@ class ChinchillaNDExp(Law):
     def _argmin_n(self, C: float) -> float:
         N = np.exp(_LN_N_GRID)
         with np.errstate(all="ignore"):
-            L = self.E + self.A / N**self.alpha + self.B / (C / (6 * N)) ** (self.beta * (N / NDEXP_N0) ** self.beta_exp_n)
+            L = self._loss(N, C / (6 * N))
         L = np.where(np.isfinite(L), L, np.inf)
         i = int(np.argmin(L))
         if 0 < i < L.size - 1:
@@ -186,11 +186,7 @@ class ChinchillaNDExp(Law):
                 return float(np.exp(_LN_N_GRID[i] - 0.5 * step * (y2 - y0) / den))
         return float(N[i])
 
-    def range_values(self, symbols):
-        values = dict(symbols)
-        if "N" in values and "D" in values:
-            values.setdefault("C", 6.0 * values["N"] * values["D"])
-        return values
+    range_values = Chinchilla.range_values  # C = 6 N D from N and D, as Chinchilla's
 
 
 @dataclass(frozen=True)
