@@ -384,26 +384,32 @@ class _Convolution(_Model):
 
     def predict(self, p):
         """The law at ``p``.  A finite-difference Jacobian moves one constant at a time: the noise
-        sum is kept from the last call when only L0 or A moved, and each run's block moments
-        (ConvPlan.moments) when only c or gamma moved -- the same numbers, computed once."""
+        sum is kept from the last call when only L0 or A moved (:meth:`_noise_sum`), and each run's
+        block moments when only c or gamma moved (:meth:`_moments`) -- the same numbers, computed once."""
         law = NoiseConvolutionLaw(*p, self.eta_ref)
-        key_noise = tuple(float(x) for x in p[2:])
-        key_moments = (law.alpha, law.b1, law.b2, law.q)
-        cache = getattr(self, "_cache", None)
-        if cache is not None and cache[0] == key_noise:
-            noise = cache[2]
-        else:
-            if cache is None or cache[1] != key_moments:
-                parts = [law.weights(seq, S1, law.b1, law.b2, fall=fall, clock=clock)
-                         for seq, S1, fall, clock in zip(self.seqs, self.areas, self._falls(law), self._clocks(law),
-                                                         strict=True)]
-                moments = [plan.moments(w, clock) for plan, (w, clock) in zip(self.plans, parts, strict=True)]
-            else:
-                parts, moments = cache[3], cache[4]
-            noise = np.concatenate([plan.sum(w, clock, clock[t], law.c, law.gamma, moments=mo)
-                                    for plan, (w, clock), mo, t in zip(self.plans, parts, moments, self.at, strict=True)])
-            self._cache = (key_noise, key_moments, noise, parts, moments)
-        return law.L0 + law.A * self.S1_all ** -law.alpha + noise
+        return law.L0 + law.A * self.S1_all ** -law.alpha + self._noise_sum(law)
+
+    def _noise_sum(self, law) -> np.ndarray:
+        """The noise term at every fitted point, kept while alpha, b1, b2, c, gamma and q are."""
+        key = (law.alpha, law.b1, law.b2, law.c, law.gamma, law.q)
+        if getattr(self, "_noise_at", None) != key:
+            parts, moments = self._moments(law)
+            self._noise_at, self._noise_kept = key, np.concatenate([
+                plan.sum(w, clock, clock[t], law.c, law.gamma, moments=mo)
+                for plan, (w, clock), mo, t in zip(self.plans, parts, moments, self.at, strict=True)])
+        return self._noise_kept
+
+    def _moments(self, law) -> tuple[list, list]:
+        """Each run's (weights, clock) and block moments (ConvPlan.moments), kept while alpha, b1, b2
+        and q are (they do not depend on c or gamma)."""
+        key = (law.alpha, law.b1, law.b2, law.q)
+        if getattr(self, "_moments_at", None) != key:
+            parts = [law.weights(seq, S1, law.b1, law.b2, fall=fall, clock=clock)
+                     for seq, S1, fall, clock in zip(self.seqs, self.areas, self._falls(law), self._clocks(law),
+                                                     strict=True)]
+            self._moments_at, self._moments_kept = key, (
+                parts, [plan.moments(w, clock) for plan, (w, clock) in zip(self.plans, parts, strict=True)])
+        return self._moments_kept
 
     def _falls(self, law) -> list[np.ndarray]:
         """Each run's S1^-alpha, kept while alpha is (a Jacobian column moving b1, b2 or q reuses it)."""
