@@ -28,7 +28,8 @@ import numpy as np
 
 from hpadvisor.errors import FitError, InvalidInputError
 from hpadvisor.fitting import core
-from hpadvisor.laws.fitted_forms import NDEXP_N0
+from hpadvisor.laws.fitted_forms import NDEXP_N0, ChinchillaNDExp
+from hpadvisor.laws.loss import Chinchilla
 
 NDEXP_NAMES = ("E", "A", "B", "alpha", "beta", "beta_exp_n")
 #: ``chinchilla-ndexp`` replaces Chinchilla only when its inner-split error is at most this fraction.
@@ -141,18 +142,21 @@ def ndexp_params(c: np.ndarray) -> np.ndarray:
     return np.array([math.log(max(A, 1e-300)), math.log(max(B, 1e-300)), math.log(max(E, 1e-300)), al, be, k])
 
 
-def ndexp_loss(c, N, D) -> np.ndarray:
-    E, A, B, al, be, k = c
-    N, D = np.asarray(N, float), np.asarray(D, float)
+def _law_loss(cls, names: tuple[str, ...], c, N, D) -> np.ndarray:
+    """The loss of law ``cls`` with constants ``c`` (in ``names`` order) at the runs ``N``, ``D``."""
+    law = cls(**{k: float(v) for k, v in zip(names, c, strict=True)})
     with np.errstate(all="ignore"):
-        return E + A / N**al + B / D ** (be * (N / NDEXP_N0) ** k)
+        return np.asarray(law.loss(np.asarray(N, float), np.asarray(D, float)), float)
+
+
+def ndexp_loss(c, N, D) -> np.ndarray:
+    """``chinchilla-ndexp``'s loss (ChinchillaNDExp) with constants (E, A, B, alpha, beta, beta_exp_n)."""
+    return _law_loss(ChinchillaNDExp, NDEXP_NAMES, c, N, D)
 
 
 def chin_loss(c, N, D) -> np.ndarray:
-    E, A, B, al, be = c
-    N, D = np.asarray(N, float), np.asarray(D, float)
-    with np.errstate(all="ignore"):
-        return E + A / N**al + B / D**be
+    """Chinchilla's loss with constants (E, A, B, alpha, beta)."""
+    return _law_loss(Chinchilla, NDEXP_NAMES[:5], c, N, D)
 
 
 def axis_values(N: np.ndarray, D: np.ndarray, split_along: str) -> np.ndarray:
