@@ -249,6 +249,13 @@ class _Model:
         pw = self.S1_all ** -alpha
         return L0 + A * pw, pw
 
+    def _power_starts(self, loss: np.ndarray) -> list[tuple[float, float, float]]:
+        """(L0, A, alpha) starts of the power term L0 + A S1^-alpha: L0 at 0.75 and 0.9 x the lowest
+        loss, alpha 0.3 and 0.6, A through the median loss at the median lr area."""
+        lo = float(loss.min())
+        return [(l0, (float(np.median(loss)) - l0) / float(np.median(self.S1_all)) ** -alpha, alpha)
+                for l0 in (0.75 * lo, 0.9 * lo) for alpha in (0.3, 0.6)]
+
 
 class _MultiPower(_Model):
     names = MultiPowerLaw.params
@@ -273,15 +280,9 @@ class _MultiPower(_Model):
         return J / pred[:, None]
 
     def starts(self, loss: np.ndarray, peak: float) -> list[np.ndarray]:
-        lo = float(loss.min())
-        out = []
-        for l0 in (0.75 * lo, 0.9 * lo):
-            for alpha in (0.3, 0.6):
-                gap = float(np.median(loss)) - l0
-                A = gap / float(np.median(self.S1_all)) ** -alpha
-                C = 0.05 * peak ** -0.4  # C * eta^-gamma * (eta * ~20 steps) ~ 1 (gamma ~ 0.6)
-                out.append(np.array([l0, A, alpha, 0.2 * (loss.max() - lo) / peak, C, 0.5, 0.6]))
-        return out
+        C = 0.05 * peak ** -0.4  # C * eta^-gamma * (eta * ~20 steps) ~ 1 (gamma ~ 0.6)
+        B = 0.2 * (loss.max() - loss.min()) / peak
+        return [np.array([l0, A, alpha, B, C, 0.5, 0.6]) for l0, A, alpha in self._power_starts(loss)]
 
     def bounds(self, loss):
         return ([0.0, 1e-9, 1e-3, 0.0, 1e-9, 1e-3, 0.0], [float(loss.min()), np.inf, 5.0, np.inf, np.inf, 10.0, 3.0])
@@ -329,18 +330,10 @@ class _Annealing(_Model):
         return np.column_stack(cols) / pred[:, None]
 
     def starts(self, loss, peak):
-        lo = float(loss.min())
-        out = []
-        lams = (0.999,) if self.lam_fixed is None else (self.lam_fixed,)
-        for l0 in (0.75 * lo, 0.9 * lo):
-            for alpha in (0.3, 0.6):
-                gap = float(np.median(loss)) - l0
-                A = gap / float(np.median(self.S1_all)) ** -alpha
-                for lam in lams:
-                    C = 0.5 * (loss.max() - lo) * (1 - lam) / peak
-                    p = [l0, A, alpha, C] + ([lam] if self.lam_fixed is None else [])
-                    out.append(np.array(p))
-        return out
+        lam = 0.999 if self.lam_fixed is None else self.lam_fixed
+        C = 0.5 * (loss.max() - loss.min()) * (1 - lam) / peak
+        return [np.array([l0, A, alpha, C] + ([lam] if self.lam_fixed is None else []))
+                for l0, A, alpha in self._power_starts(loss)]
 
     def bounds(self, loss):
         lb = [0.0, 1e-9, 1e-3, 0.0] + ([0.9] if self.lam_fixed is None else [])
