@@ -57,17 +57,13 @@ def outlier_report(fit, proto) -> dict[str, list[list[float]]]:
     threshold alone (|z| > 10, the rule before lnd_rules.md's rule 1) would have left out."""
     import dataclasses
 
-    from hpadvisor.fitting.final import OUTLIER_SIGMA, _outliers, fit_final, left_out
+    from hpadvisor.fitting.final import OUTLIER_SIGMA, _residual_z, fit_final, left_out
 
     m = proto.fit
     first = fit_final(dataclasses.replace(fit.ladder, N=proto.N[m], D=proto.D[m], loss=proto.loss[m]),
                       form=fit.form, bootstrap=0, outlier_sigma=0)
-    z = _outliers(first.ladder, first.law, OUTLIER_SIGMA)
-    if z is None:  # the rule leaves nothing out; the threshold alone may
-        with np.errstate(all="ignore"):
-            r = np.log(first.ladder.loss) - np.log(np.asarray(first.law.loss(first.ladder.N, first.ladder.D), float))
-        z = r / max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-4)
     L = first.ladder
+    z = _residual_z(L, first.law)
     rows = lambda mask: [[float(a), float(b), float(c)] for a, b, c in zip(L.N[mask], L.D[mask], z[mask], strict=True)]  # noqa: E731
     return {"rule": rows(left_out(z, OUTLIER_SIGMA)), "threshold_only": rows(np.abs(z) > OUTLIER_SIGMA)}
 

@@ -74,12 +74,12 @@ def test_default_outlier_rule_matches_epoch_within_their_standard_errors():
     assert fit.quality["including_outliers"]["mean_relative_error"] <= 0.0085
     # the threshold is not balanced on a knife edge: 7 and 12 robust sd of the same first fit (the fit on
     # every run, which the rule judges) leave out the same four runs
-    from hpadvisor.fitting.final import _outliers, left_out
+    from hpadvisor.fitting.final import _outliers
 
     first = fit_final(read_ladder(str(path)), form="chinchilla", bootstrap=0, outlier_sigma=0).law
     for sigma in (7.0, 12.0):
-        z = _outliers(read_ladder(str(path)), first, sigma)
-        assert z is not None and int(left_out(z, sigma).sum()) == 4, sigma
+        found = _outliers(read_ladder(str(path)), first, sigma)
+        assert found is not None and int(found[1].sum()) == 4, sigma
 
 
 def test_outliers_are_runs_that_stand_apart_not_a_cut_through_a_continuum():

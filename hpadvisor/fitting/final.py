@@ -260,17 +260,24 @@ def _fitter(form: str, ladder: Ladder, starts: list | None) -> tuple[np.ndarray,
     raise InvalidInputError(f"unknown final-loss form '{form}'. Use {', '.join(FORMS)}.")
 
 
-def _outliers(ladder: Ladder, first, outlier_sigma: float) -> np.ndarray | None:
-    """Runs whose ln residual from a first fit exceeds ``outlier_sigma`` robust sd (module notes), with
-    their robust sd, or None when there are none to leave out."""
-    if not outlier_sigma or ladder.loss.size < OUTLIER_MIN_RUNS:
-        return None
+def _residual_z(ladder: Ladder, first) -> np.ndarray:
+    """Each run's ln residual from the first fit ``first``, in robust sd (1.4826 x the median absolute
+    deviation, floored at 1e-4: 0.01% of the loss, below a logged loss's precision, so exact data has
+    no outliers)."""
     with np.errstate(all="ignore"):  # absurd first-fit constants (random losses) overflow: no outliers then
         r = np.log(ladder.loss) - np.log(np.asarray(first.loss(ladder.N, ladder.D), float))
-    # floor 1e-4 (0.01% of the loss, below a logged loss's precision): exact data has no outliers
-    scale = max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-4)
-    out = left_out(r / scale, outlier_sigma)
-    return r / scale if out.any() and (~out).sum() > 5 else None
+    return r / max(1.4826 * float(np.median(np.abs(r - np.median(r)))), 1e-4)
+
+
+def _outliers(ladder: Ladder, first, outlier_sigma: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """The runs' residuals from a first fit in robust sd (:func:`_residual_z`) and the mask of those
+    whose residual exceeds ``outlier_sigma`` robust sd and stands apart (:func:`left_out`, module
+    notes), or None when there are none to leave out."""
+    if not outlier_sigma or ladder.loss.size < OUTLIER_MIN_RUNS:
+        return None
+    z = _residual_z(ladder, first)
+    out = left_out(z, outlier_sigma)
+    return (z, out) if out.any() and (~out).sum() > 5 else None
 
 
 def left_out(z: np.ndarray, outlier_sigma: float) -> np.ndarray:
@@ -285,8 +292,8 @@ def left_out(z: np.ndarray, outlier_sigma: float) -> np.ndarray:
     return out
 
 
-def _without_outliers(ladder: Ladder, z: np.ndarray, outlier_sigma: float) -> Ladder:
-    out = left_out(z, outlier_sigma)
+def _without_outliers(ladder: Ladder, z: np.ndarray, out: np.ndarray, outlier_sigma: float) -> Ladder:
+    """``ladder`` without the runs ``out`` (from :func:`_outliers`), listed in its source with their ``z``."""
     listed = [{"N": float(a), "D": float(b), "loss": float(c), "robust_sd": float(s)}
               for a, b, c, s in zip(ladder.N[out], ladder.D[out], ladder.loss[out], z[out], strict=True)]
     why = (f"outliers: |log residual| > {outlier_sigma:g} robust sd of a first fit and >= {OUTLIER_GAP:g}x every "
@@ -345,9 +352,9 @@ def fit_final(ladder: Ladder, *, form: str = "auto", bootstrap: int = 200, seed:
     if not np.all(np.isfinite(est)):
         raise FitError("Optimal parameters not found: the fit did not converge to finite values.")
     constants = dict(zip(names, map(float, est), strict=True))
-    z = _outliers(ladder, dataclasses.replace(base, **constants), outlier_sigma)
-    if z is not None:
-        fit = fit_final(_without_outliers(ladder, z, outlier_sigma), form=form, outlier_sigma=0, **kw)
+    found = _outliers(ladder, dataclasses.replace(base, **constants), outlier_sigma)
+    if found is not None:
+        fit = fit_final(_without_outliers(ladder, *found, outlier_sigma), form=form, outlier_sigma=0, **kw)
         q_all, _ = _quality(fit.law, ladder)
         return dataclasses.replace(fit, quality={**fit.quality, "including_outliers": q_all})
     law = _make_law(form, ladder, base, constants, name)
