@@ -54,7 +54,8 @@ The core (dataset loading, protocol definitions, scoring) is importable: ``load_
 ``load_pku()``, ``load_sweep(pair)``, ``load_lrgrid()``, ``protocols()``, ``fit(protocol, law)``,
 ``score(law, runs)``, ``run(protocol, law)``.  ``benchmarks/`` is not a package: import this file
 with importlib from its path (``spec_from_file_location``; no ``from __future__ import annotations``
-here, so its dataclasses load whether or not the module is registered in ``sys.modules``).
+here, so its dataclasses load whether or not the module is registered in ``sys.modules``), with
+benchmarks/ on ``sys.path`` (for ``_data``, which finds the datasets; a script run from there has it).
 """
 
 import argparse
@@ -70,6 +71,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _data import BASES, find
 
 from hpadvisor.fitting.curves import Curve, fit_curves
 
@@ -79,17 +81,6 @@ LAWS = ("multipower", "annealing", "noise-convolution")
 #: the laws' own rows).  'ann+nc' is the default rule of curves_crosslab.md, written before scoring.
 AVERAGES = {"ann+nc": ("annealing", "noise-convolution")}
 PROTOCOLS = ("a", "b", "c", "d", "e", "f")
-ROOT = Path(__file__).resolve().parents[1]
-#: Where each dataset is looked for, in order: the repository's data/, then ../shared/data/.
-SEARCH = (ROOT / "data", ROOT.parent / "shared" / "data")
-
-
-def data_dir(name: str) -> Path | None:
-    """The folder of dataset ``name``: ``data/<name>`` in the repository, else ``../shared/data/<name>``."""
-    for base in SEARCH:
-        if (base / name).is_dir():
-            return base / name
-    return None
 
 
 # -- runs ------------------------------------------------------------------------------------------
@@ -169,7 +160,7 @@ LR_SOURCES = ("exact", "logged")
 def load_mpl(size: str, lr: str = "exact") -> dict[str, Run]:
     """The nine MPL runs of one size ('25', '100', '400'), by name; every logged point; ``lr``
     'exact' (:func:`mpl_lr`) or 'logged' (the csv's lr column, :func:`logged_lr`)."""
-    d = data_dir("mpl_schedules")
+    d = find("mpl_schedules")
     if d is None:
         raise FileNotFoundError("mpl_schedules not found")
     out = {}
@@ -195,7 +186,7 @@ PKU_FIT_FROM = PKU_SCORE_FROM
 @functools.cache
 def load_pku() -> dict[str, Run]:
     """The three PKU 100M runs ('wsd', 'cosine', '811'): logged lr at every step, loss at every step."""
-    d = data_dir("pku_100m_schedules")
+    d = find("pku_100m_schedules")
     if d is None:
         raise FileNotFoundError("pku_100m_schedules not found")
     t = pd.read_csv(d / "gpt_loss_lrs_long.csv", dtype={"schedule": str})
@@ -215,7 +206,7 @@ def load_pku() -> dict[str, Run]:
 
 @functools.cache
 def _sweep_tables() -> tuple[pd.DataFrame, dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
-    d = data_dir("lr_scheduling_sweep")
+    d = find("lr_scheduling_sweep")
     if d is None:
         raise FileNotFoundError("lr_scheduling_sweep not found")
     runs = pd.read_csv(d / "runs.csv").set_index("run_id")
@@ -400,10 +391,10 @@ def protocols(keys: str | Sequence[str] = PROTOCOLS, *, lr: str = "exact",
     for which, dataset, build in _BUILDERS:
         if not set(which) & set(keys):
             continue
-        if data_dir(dataset) is None:
+        if find(dataset) is None:
             if skipped is not None:
                 asked = [k for k in which if k in keys]
-                skipped.append(f"{dataset}: not found in {' or '.join(str(b) for b in SEARCH)}; "
+                skipped.append(f"{dataset}: not found in {' or '.join(str(b) for b in BASES)}; "
                                f"protocol{'s' if len(asked) > 1 else ''} {', '.join(asked)} skipped")
             continue
         out += [p for p in build(lr) if p.key in keys]
@@ -766,7 +757,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ap.error(f"unknown law or protocol: {', '.join(bad)}")
     t_start = time.perf_counter()
     if args.findings:
-        if data_dir("lr_scheduling_sweep") is None:
+        if find("lr_scheduling_sweep") is None:
             print("skipped: lr_scheduling_sweep not found; the findings are about it")
             return 0
         findings([x for x in laws if x in LAWS])
@@ -803,7 +794,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         given = argv if argv is not None else sys.argv[1:]
         meta = {"command": " ".join(["python", "benchmarks/curves_crosslab.py", *given]),
                 "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "python": platform.python_version(),
-                "numpy": np.__version__, "data": {n: str(data_dir(n)) for _, n, _ in _BUILDERS},
+                "numpy": np.__version__, "data": {n: str(find(n)) for _, n, _ in _BUILDERS},
                 "lr": args.lr, "skipped": skipped, "total_s": total}
         Path(args.json).write_text(json.dumps({"meta": meta, "rows": rows, "summary": summary}, indent=1) + "\n")
     return 0

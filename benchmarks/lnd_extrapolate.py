@@ -11,8 +11,9 @@ gemstones, misfitting_scaling), read from the project's ``data/<name>/`` when pr
 Protocols, candidate forms, the selection rule for the default and the interval method were fixed
 in benchmarks/lnd_extrapolate.md before any candidate was scored on a held-out point.
 
-The core is importable (tests load it with importlib): ``load_protocols``, ``FORMS``,
-``fit_form``, ``predict_form``, ``select_split``, ``run_protocol``, ``zhang_critical_batch``.
+The core is importable (tests load it with importlib, with benchmarks/ on sys.path for ``_data``):
+``load_protocols``, ``FORMS``, ``fit_form``, ``predict_form``, ``select_split``, ``run_protocol``,
+``zhang_critical_batch``.
 Forms are pure numpy functions of (params, ln N, ln D) giving ln L; they will move into
 hpadvisor/laws later.  The baseline is hpadvisor's own ``fit_final`` (Chinchilla form, Huber
 delta 1e-3 on log loss from a grid of starts, no outlier removal: the Epoch way).
@@ -31,30 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _data import find
 from scipy.optimize import least_squares, nnls
 from scipy.special import logsumexp
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA_BASES = (ROOT / "data", ROOT.parent / "shared" / "data")
 N0 = 1e9  # normalisation of N inside the N-dependent exponents (conditioning only)
 Z90 = 1.6448536269514722
 
-# -- data ----------------------------------------------------------------------------------------
-
-
-def data_dir(name: str) -> Path | None:
-    """``data/<name>/`` in the project, else ``../shared/data/<name>/``; None when neither exists."""
-    for base in DATA_BASES:
-        if (base / name).is_dir():
-            return base / name
-    return None
-
-
-def data_file(name: str, file: str) -> Path | None:
-    """``<name>/<file>`` in :func:`data_dir`'s folder, or None when it is not there."""
-    base = data_dir(name)
-    path = base / file if base else None
-    return path if path is not None and path.exists() else None
+# -- data (found by benchmarks/_data.py: data/, else ../shared/data/) ----------------------------
 
 
 @dataclass
@@ -93,7 +78,7 @@ def _read_jsonl(path: Path):
 
 
 def load_epoch(skipped: list[str]) -> list[Protocol]:
-    path = data_file("epoch_chinchilla", "svg_extracted_data.csv")
+    path = find("epoch_chinchilla", "svg_extracted_data.csv")
     if path is None:
         skipped.append("epoch: epoch_chinchilla/svg_extracted_data.csv not found in data/ or ../shared/data/")
         return []
@@ -109,7 +94,7 @@ PORIAN_HEADLINE = ("summary_df", "rw", "tuned", "short", "const", "standard", "v
 
 
 def load_porian(skipped: list[str], setups: str = "all") -> list[Protocol]:
-    path = data_file("porian_isoflops", "isoflop_points.csv")
+    path = find("porian_isoflops", "isoflop_points.csv")
     if path is None:
         skipped.append("porian: porian_isoflops/isoflop_points.csv not found in data/ or ../shared/data/")
         return []
@@ -141,7 +126,7 @@ GEMSTONES = (("gemstones", "hot_100b+", True, "hot (constant lr), every checkpoi
 def load_gemstones(skipped: list[str]) -> list[Protocol]:
     out = []
     for name, suffix, headline, what in GEMSTONES:
-        path = data_file("gemstones", f"wandb_df_for_fitting_{suffix}.jsonl")
+        path = find("gemstones", f"wandb_df_for_fitting_{suffix}.jsonl")
         if path is None:
             skipped.append(f"{name}: gemstones/wandb_df_for_fitting_{suffix}.jsonl not found")
             continue
@@ -156,7 +141,7 @@ MISFIT_BAD_SWEEP = "2024_11_10-23_08_29_sweep_test"
 
 
 def load_misfitting(skipped: list[str]) -> list[Protocol]:
-    path = data_file("misfitting_scaling", "scaling_results_last_ckpt_only.csv")
+    path = find("misfitting_scaling", "scaling_results_last_ckpt_only.csv")
     if path is None:
         skipped.append("misfitting: misfitting_scaling/scaling_results_last_ckpt_only.csv not found")
         return []
@@ -712,7 +697,7 @@ def zhang_critical_batch(B, steps, *, reference: float = 256.0, overhead: float 
 
 
 def critical_batch_report() -> dict[str, Any] | None:
-    path = data_file("critical_batch_size", "cbs_steps_to_target_loss.csv")
+    path = find("critical_batch_size", "cbs_steps_to_target_loss.csv")
     if path is None:
         return None
     d = _read_csv(path)

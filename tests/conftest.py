@@ -37,7 +37,11 @@ def shared_data(*parts: str) -> Path:
 
 def benchmark_module(name: str, module: str | None = None):
     """benchmarks/NAME.py, loaded once from its path (benchmarks/ is not a package) and registered in
-    sys.modules as ``module`` (default NAME), so a later call, or a benchmark importing it, gets the same one."""
+    sys.modules as ``module`` (default NAME), so a later call, or a benchmark importing it, gets the same one.
+    benchmarks/ is put on sys.path (last: it shadows nothing), as running a benchmark as a script does: they
+    import ``_data`` from there."""
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.append(str(ROOT / "benchmarks"))
     module = module or name
     if module not in sys.modules:
         spec = importlib.util.spec_from_file_location(module, ROOT / "benchmarks" / f"{name}.py")
