@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import sys
 import time
 from pathlib import Path
@@ -224,19 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--outlier-report", action="store_true",
                         help="also list the runs |z| > 10 alone would leave out (one more fit per protocol)")
     args = parser.parse_args(argv)
-    bench = _bench()
-    only = set(args.only.split(",")) if args.only else None
-    protos, skipped = bench.load_protocols(only, args.porian_setups)
-    for s in skipped:
-        print(f"skipped: {s}")
-    t0, c0 = time.perf_counter(), time.process_time()
-    out = run(protos, bootstrap=args.bootstrap, outliers=args.outlier_report)
-    for iv in out.get("intervals", {}).values():
-        print(format_intervals(iv))
-    print(f"total: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1, default=float))
-    return 0
+
+    def body(protos) -> dict[str, Any]:
+        out = run(protos, bootstrap=args.bootstrap, outliers=args.outlier_report)
+        for iv in out.get("intervals", {}).values():
+            print(format_intervals(iv))
+        return out
+
+    return _bench().over_protocols(args, body)
 
 
 if __name__ == "__main__":

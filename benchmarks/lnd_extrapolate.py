@@ -171,6 +171,21 @@ def load_protocols(only: set[str] | None = None, porian_setups: str = "all") -> 
     return protos, skipped
 
 
+def over_protocols(args: argparse.Namespace, body: Callable[[list[Protocol]], Any]) -> int:
+    """A script's run over the protocols its ``args.only`` and ``args.porian_setups`` select: the
+    skipped ones printed, ``body(protocols)`` (printing its own rows), the wall and CPU time it took,
+    and what it returns written to ``args.json`` when given (lnd_default.py, lnd_rules.py)."""
+    protos, skipped = load_protocols(set(args.only.split(",")) if args.only else None, args.porian_setups)
+    for s in skipped:
+        print(f"skipped: {s}")
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = body(protos)
+    print(f"total: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1, default=float))
+    return 0
+
+
 # -- forms ---------------------------------------------------------------------------------------
 # Each form: log_pred(p, lnN, lnD) -> ln L, starts(lnN, lnD, L) -> list of parameter vectors,
 # constants(p) -> named constants.  Fitted on ln L by least_squares (Huber delta 1e-3 unless said).

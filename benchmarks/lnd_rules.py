@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import math
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -132,20 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--porian-setups", choices=("all", "tuned"), default="all")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    bench = _load("lnd_extrapolate")
-    protos, skipped = bench.load_protocols(set(args.only.split(",")) if args.only else None, args.porian_setups)
-    for s in skipped:
-        print(f"skipped: {s}")
-    t0, c0 = time.perf_counter(), time.process_time()
-    rows = []
-    for proto in protos:
-        rows.append(score_protocol(proto))
-        print(format_row(rows[-1]), flush=True)
-    print(summary(rows))
-    print(f"total: {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=1, default=float))
-    return 0
+
+    def body(protos) -> list[dict[str, Any]]:
+        rows = []
+        for proto in protos:
+            rows.append(score_protocol(proto))
+            print(format_row(rows[-1]), flush=True)
+        print(summary(rows))
+        return rows
+
+    return _load("lnd_extrapolate").over_protocols(args, body)
 
 
 if __name__ == "__main__":
