@@ -21,8 +21,8 @@ def test_the_rule_scores_the_cross_lab_table():
     rule = _rule()
     score = rule.scores()
     # the mean over (a)-(f) of each protocol's mean final-loss error, %, from docs/curves.md's table
-    assert score == pytest.approx({"multipower": 0.7287, "annealing": 0.8622, "noise-convolution": 0.3986,
-                                   "ann+nc": 0.5496}, abs=1e-4)
+    assert score == pytest.approx({"multipower": 0.7371, "annealing": 0.8578, "noise-convolution": 0.3981,
+                                   "ann+nc": 0.5468}, abs=1e-4)
     assert rule.choose(score) == "noise-convolution"
 
 

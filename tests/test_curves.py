@@ -215,6 +215,39 @@ def test_noise_convolution_fit_recovers_known_curves():
     assert fit.law.curve(held.sequence(), steps) == pytest.approx(truth.curve(held.sequence(), steps), rel=2e-3)
 
 
+
+def test_noise_convolution_timescale_parametrisation_is_the_same_law():
+    from hpadvisor.fitting.curves import _Convolution
+
+    p = np.array([2.3, 0.45, 0.47, 43.0, 76.0, 1.57e-3, 1.12, 1.45])
+    x = _Convolution.to_timescale(p)
+    assert x[5] == pytest.approx(np.log(1.57e-3 / 1.12)) and x[3] == pytest.approx(43.0 * 1.57e-3 ** -1.12)
+    assert _Convolution.from_timescale(x) == pytest.approx(p, rel=1e-12)
+
+
+def _sweep_pair(pair: str):
+    from tests.conftest import benchmark_module
+
+    shared_data("lr_scheduling_sweep")
+    cx = benchmark_module("curves_crosslab", "curves_crosslab_bench")
+    (prot,) = [x for x in cx.protocols("e") if x.group == pair]
+    runs = prot.load()
+    return [runs[n].curve for n in prot.train]
+
+
+@pytest.mark.realdata
+def test_noise_convolution_fit_stopped_early_is_carried_on_to_the_same_minimum(monkeypatch):
+    from hpadvisor.fitting import curves as fc
+
+    curves = _sweep_pair("slimpajama/33m")  # the sweep's constant + cosine at 33M: converges in ~0.5 s
+    full = fit_curves(curves)
+    assert full.converged and full.objective == pytest.approx(8.8717e-5, rel=1e-4)
+    monkeypatch.setattr(fc._Convolution, "max_nfev", 20)  # stopped far from its minimum
+    cut = fit_curves(curves)
+    assert cut.converged and cut.objective == pytest.approx(full.objective, rel=1e-6)
+    assert cut.law.gamma == pytest.approx(full.law.gamma, rel=1e-3)
+
+
 def test_multipower_fit_recovers_known_curves():
     truth = MPL_400M
     fit = fit_curves(_synthetic(truth), "multipower")

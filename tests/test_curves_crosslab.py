@@ -8,12 +8,13 @@ benchmark's own (``benchmarks/curves_crosslab.py``: its loaders, protocols, fits
 this module runs the cheapest subsets that still assert real numbers: protocol (a) at 100M and
 400M, (b) at 100M, and (e) on two lr_scheduling_sweep pairs (about 27 s of CPU in all), and the
 product's default law (noise-convolution, the law ``fit curves`` fits; its fits are the ones the
-average reuses) on (a) and (b) at 100M.  The issue's targets: (a) mean final-loss error
-<= 0.15%, every final <= 0.6%; (b) mean <= 0.20%, worst <= 0.50%; (e) mean <= 0.30%, no pair
-above 0.50%.  A target that is met is asserted around the measured figure; one that is not is a
-strict xfail whose reason states the figure.  Protocol (d) (PKU, not shipped) is not run here:
+average reuses) on (a) and (b) at 100M and, the fit that needs its continuation, (b) at 25M
+(12 s).  The issue's targets: (a) mean final-loss error <= 0.15%, every final <= 0.6%; (b) mean
+<= 0.20%, worst <= 0.50%; (e) mean <= 0.30%, no pair above 0.50%.  A target that is met is
+asserted around the measured figure; one that is not is a strict xfail whose reason states the
+figure.  Protocol (d) (PKU, not shipped) is not run here:
 one noise-convolution fit of two PKU runs costs 8-48 s of CPU, beyond this module's budget; its
-figures (0.136%, 0.869%, 0.405%: ->cosine not within 0.40%) are in curves_crosslab.md.
+figures (0.14%, 0.80%, 0.42%: ->cosine and ->8-1-1 not within 0.40%) are in curves_crosslab.md.
 """
 
 from __future__ import annotations
@@ -127,6 +128,22 @@ def test_product_default_b_100m_measured_figures():
 def test_product_default_b_100m_meets_the_target():
     r = _default_row("b")
     assert r["final_mean"] <= 0.0020 and r["final_worst"] <= 0.005
+
+
+
+def test_product_default_b_25m_converges_at_the_exponential_kernel_limit():
+    # constant + cosine at 25M: the runs' best fit is the kernel's exponential limit (c and gamma
+    # growing together); the fit stopped at 800 evaluations unconverged (objective 9.140e-5, held-out
+    # 0.235 / 0.525%) until it was carried on in the timescale parametrisation (CONV_CAP)
+    shared_data("mpl_schedules")
+    cx = _bench()
+    (p,) = [p for p in cx.protocols("b") if p.group == "25M"]
+    fit = cx.fit(p, PRODUCT_DEFAULT)[0]
+    assert fit.converged and fit.objective == pytest.approx(9.099e-5, rel=1e-3) and fit.objective < 9.140e-5
+    assert fit.law.gamma == pytest.approx(6.0, abs=1e-3)
+    assert any(w.startswith("gamma = 6 is at the upper bound") for w in fit.warnings)  # says the runs do not pin it
+    r = cx.run(p, PRODUCT_DEFAULT)
+    assert r["final_mean"] == pytest.approx(0.00244, abs=0.0001) and r["final_worst"] == pytest.approx(0.00577, abs=0.0002)
 
 
 # -- (e) lr_scheduling_sweep: constant + shortest cosine -> WSD branches and longer cosines ----------
