@@ -248,6 +248,26 @@ def test_noise_convolution_fit_stopped_early_is_carried_on_to_the_same_minimum(m
     assert cut.law.gamma == pytest.approx(full.law.gamma, rel=1e-3)
 
 
+
+@pytest.mark.realdata
+def test_a_continuation_that_fails_leaves_the_fit_weak_not_refused(monkeypatch):
+    from hpadvisor.fitting import curves as fc
+
+    curves = _sweep_pair("slimpajama/33m")
+    monkeypatch.setattr(fc._Convolution, "max_nfev", 20)
+    first = fc.huber_log_fit
+
+    def no_continuation(*args, **kw):
+        if kw.get("screen", "auto") is None:  # the continuation's call
+            raise FitError("no start gave a finite fit")
+        return first(*args, **kw)
+
+    monkeypatch.setattr(fc, "huber_log_fit", no_continuation)
+    fit = fit_curves(curves)
+    assert not fit.converged and fit.objective == pytest.approx(8.921e-5, rel=1e-3)
+    assert any("evaluation limit" in w for w in fit.warnings)
+
+
 def test_multipower_fit_recovers_known_curves():
     truth = MPL_400M
     fit = fit_curves(_synthetic(truth), "multipower")

@@ -476,9 +476,12 @@ class _Convolution(_Model):
             return res
         # B1, B2 keep the b's bounds (0, inf); ln tau >= ln(c's lower bound), so c = gamma tau stays above it
         ts_bounds = tuple(np.r_[b[:5], np.log(b[5]), b[6:]] for b in (np.asarray(x, dtype=float) for x in bounds))
-        with np.errstate(all="ignore"):
-            more = huber_log_fit(lambda x: predict(self.from_timescale(x)), loss, [self.to_timescale(res.params)],
-                                 bounds=ts_bounds, screen=None)
+        try:
+            with np.errstate(all="ignore"):
+                more = huber_log_fit(lambda x: predict(self.from_timescale(x)), loss, [self.to_timescale(res.params)],
+                                     bounds=ts_bounds, screen=None)
+        except FitError:  # no finite fit from there: the unconverged fit stands, as a weak fit
+            return res
         if not more.objective < res.objective:
             return res
         return dataclasses.replace(res, params=self.from_timescale(more.params), objective=more.objective,
