@@ -171,6 +171,15 @@ def load_protocols(only: set[str] | None = None, porian_setups: str = "all") -> 
     return protos, skipped
 
 
+def protocols_parser(description: str) -> argparse.ArgumentParser:
+    """A script's parser with the protocol selection :func:`over_protocols` reads (``--only``,
+    ``--porian-setups``); the script adds its own options, ``--json`` among them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--only", help="comma-separated protocol or dataset names")
+    parser.add_argument("--porian-setups", choices=("all", "tuned"), default="all")
+    return parser
+
+
 def over_protocols(args: argparse.Namespace, body: Callable[[list[Protocol]], Any]) -> int:
     """A script's run over the protocols its ``args.only`` and ``args.porian_setups`` select: the
     skipped ones printed, ``body(protocols)`` (printing its own rows), the wall and CPU time it took,
