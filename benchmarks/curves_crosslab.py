@@ -420,16 +420,17 @@ def quick(p: Protocol) -> bool:
 _FITS: dict = {}
 
 
-def fit(p: Protocol, law: str):
-    """``fit_curves`` on the protocol's training runs (defaults); returns (CurveFit, wall seconds,
-    CPU seconds of this process, reused).  Protocols with the same dataset and training runs share
-    one fit ((f): one per fit lr)."""
+def fit(p: Protocol, law, fit_with=fit_curves):
+    """``fit_with(curves, law)`` (``fit_curves``, defaults) on the protocol's training runs; returns
+    (CurveFit, wall seconds, CPU seconds of this process, reused).  Protocols with the same dataset
+    and training runs share one fit ((f): one per fit lr).  curves_prior.py passes its own
+    ``fit_with`` and a prior as ``law``."""
     runs = p.load()  # cached: one dict per dataset part (size, pair, grid)
-    key = (id(runs), p.train, law)
+    key = (fit_with, id(runs), p.train, law)
     if key in _FITS:
         return (*_FITS[key], True)
     t0, c0 = time.perf_counter(), time.process_time()
-    res = fit_curves([runs[n].curve for n in p.train], law)
+    res = fit_with([runs[n].curve for n in p.train], law)
     _FITS[key] = (res, time.perf_counter() - t0, time.process_time() - c0)
     return (*_FITS[key], False)
 

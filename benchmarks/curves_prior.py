@@ -163,19 +163,9 @@ def loo_prior(fits: list[dict], key: str, variant: str = "prior") -> ShapePrior:
 
 # -- scoring ---------------------------------------------------------------------------------------
 
-_PRIOR_FITS: dict = {}
-
-
 def fit_prior(p, prior: ShapePrior):
-    """The protocol's training runs fitted with the prior (shared like the harness's fits)."""
-    runs = p.load()
-    key = (id(runs), p.train, prior)
-    if key in _PRIOR_FITS:
-        return (*_PRIOR_FITS[key], True)
-    t0, c0 = time.perf_counter(), time.process_time()
-    res = fit_with_prior([runs[n].curve for n in p.train], prior)
-    _PRIOR_FITS[key] = (res, time.perf_counter() - t0, time.process_time() - c0)
-    return (*_PRIOR_FITS[key], False)
+    """The protocol's training runs fitted with the prior (timed and shared as the harness's fits)."""
+    return cx.fit(p, prior, fit_with_prior)
 
 
 def _row(p, variant: str, res, wall: float, cpu: float, reused: bool) -> dict:

@@ -19,7 +19,6 @@ threshold alone would leave out of the chosen form's first fit (benchmarks/lnd_r
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import sys
 import time
@@ -215,9 +214,8 @@ def format_intervals(iv: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="comma-separated protocol or dataset names")
-    parser.add_argument("--porian-setups", choices=("all", "tuned"), default="all")
+    bench = _bench()
+    parser = bench.protocols_parser(__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", type=int, default=50, help="refits per headline protocol for the interval")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--outlier-report", action="store_true",
@@ -230,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
             print(format_intervals(iv))
         return out
 
-    return _bench().over_protocols(args, body)
+    return bench.over_protocols(args, body)
 
 
 if __name__ == "__main__":

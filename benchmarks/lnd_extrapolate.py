@@ -77,12 +77,23 @@ def _read_jsonl(path: Path):
     return pd.read_json(path, lines=True)
 
 
-def load_epoch(skipped: list[str]) -> list[Protocol]:
-    path = find("epoch_chinchilla", "svg_extracted_data.csv")
+_IN_DATA = " in data/ or ../shared/data/"
+
+
+def _table(skipped: list[str], label: str, name: str, file: str, where: str = ""):
+    """The dataset's file ``name/file`` as a frame (JSONL by its ending, else CSV); None, with
+    '<label>: <name>/<file> not found<where>' added to ``skipped``, when it is not there."""
+    path = find(name, file)
     if path is None:
-        skipped.append("epoch: epoch_chinchilla/svg_extracted_data.csv not found in data/ or ../shared/data/")
+        skipped.append(f"{label}: {name}/{file} not found{where}")
+        return None
+    return _read_jsonl(path) if file.endswith(".jsonl") else _read_csv(path)
+
+
+def load_epoch(skipped: list[str]) -> list[Protocol]:
+    d = _table(skipped, "epoch", "epoch_chinchilla", "svg_extracted_data.csv", _IN_DATA)
+    if d is None:
         return []
-    d = _read_csv(path)
     N = d["Model Size"].to_numpy(float)
     D = d["Training FLOP"].to_numpy(float) / (6.0 * N)
     return [Protocol("epoch", "epoch_chinchilla", N, D, d["loss"].to_numpy(float), N < 1e9, "N", True,
@@ -94,11 +105,9 @@ PORIAN_HEADLINE = ("summary_df", "rw", "tuned", "short", "const", "standard", "v
 
 
 def load_porian(skipped: list[str], setups: str = "all") -> list[Protocol]:
-    path = find("porian_isoflops", "isoflop_points.csv")
-    if path is None:
-        skipped.append("porian: porian_isoflops/isoflop_points.csv not found in data/ or ../shared/data/")
+    d = _table(skipped, "porian", "porian_isoflops", "isoflop_points.csv", _IN_DATA)
+    if d is None:
         return []
-    d = _read_csv(path)
     out = []
     for key, g in d.groupby(list(PORIAN_KEYS), sort=True):
         headline = tuple(key) == PORIAN_HEADLINE
@@ -126,11 +135,9 @@ GEMSTONES = (("gemstones", "hot_100b+", True, "hot (constant lr), every checkpoi
 def load_gemstones(skipped: list[str]) -> list[Protocol]:
     out = []
     for name, suffix, headline, what in GEMSTONES:
-        path = find("gemstones", f"wandb_df_for_fitting_{suffix}.jsonl")
-        if path is None:
-            skipped.append(f"{name}: gemstones/wandb_df_for_fitting_{suffix}.jsonl not found")
+        g = _table(skipped, name, "gemstones", f"wandb_df_for_fitting_{suffix}.jsonl")
+        if g is None:
             continue
-        g = _read_jsonl(path)
         N = g["params_active_precise"].to_numpy(float)
         out.append(Protocol(name, "gemstones", N, g["tokens"].to_numpy(float), g["final_loss"].to_numpy(float),
                             N <= 5e8, "N", headline, f"Gemstones {what}; fit N <= 0.5B, predict the larger models"))
@@ -141,11 +148,9 @@ MISFIT_BAD_SWEEP = "2024_11_10-23_08_29_sweep_test"
 
 
 def load_misfitting(skipped: list[str]) -> list[Protocol]:
-    path = find("misfitting_scaling", "scaling_results_last_ckpt_only.csv")
-    if path is None:
-        skipped.append("misfitting: misfitting_scaling/scaling_results_last_ckpt_only.csv not found")
+    m = _table(skipped, "misfitting", "misfitting_scaling", "scaling_results_last_ckpt_only.csv")
+    if m is None:
         return []
-    m = _read_csv(path)
     out = []
     for name, keep, headline, what in (
             ("misfitting", m["sweep"] != MISFIT_BAD_SWEEP, True, "the 17m sweep with unreliable labels dropped (SOURCE.md)"),
@@ -169,6 +174,15 @@ def load_protocols(only: set[str] | None = None, porian_setups: str = "all") -> 
         protos = [p for p in protos if p.name in only or p.dataset in only
                   or (p.name.startswith("porian") and "porian" in only)]
     return protos, skipped
+
+
+def protocols_parser(description: str) -> argparse.ArgumentParser:
+    """A script's parser with the protocol selection :func:`over_protocols` reads (``--only``,
+    ``--porian-setups``); the script adds its own options, ``--json`` among them."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--only", help="comma-separated protocol or dataset names")
+    parser.add_argument("--porian-setups", choices=("all", "tuned"), default="all")
+    return parser
 
 
 def over_protocols(args: argparse.Namespace, body: Callable[[list[Protocol]], Any]) -> int:

@@ -12,7 +12,6 @@ chooses, and the held-out error of every form refitted on all the fit runs throu
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import math
 import sys
@@ -125,9 +124,7 @@ def summary(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help="comma-separated protocol or dataset names")
-    parser.add_argument("--porian-setups", choices=("all", "tuned"), default="all")
+    parser = _load("lnd_extrapolate").protocols_parser(__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
 

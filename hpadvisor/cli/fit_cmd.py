@@ -89,6 +89,24 @@ def _seq_len(text: Optional[str]) -> Optional[float]:
     return float(units.parse_seq_len(text, name="--seq-len"))
 
 
+def _read_table(file: Path, out: Path, force: bool, holdout: Optional[str], plot: Optional[Path],
+                name: Optional[str], map: Optional[list[str]], param_count: Optional[str],
+                seq_len: Optional[str], batch_unit: Optional[str], *, need: list[str], what: str,
+                default_param_count: str):
+    """The checks before any fitting, then the table: (table, the --holdout rows' mask or None, seq_len)."""
+    from hpadvisor.fitting.data import holdout_mask, read_fit_table
+    from hpadvisor.io.tables import parse_map
+
+    _prepare(out, force, holdout, plot, data=file, name=name)
+    mapping = parse_map(map)
+    sl = _seq_len(seq_len)
+    table = read_fit_table(file, need=need, mapping=mapping, what=what, param_count=param_count,
+                           default_param_count=default_param_count, seq_len=sl, batch_unit=batch_unit,
+                           need_batch=True)
+    mask = holdout_mask(table.frame, holdout) if holdout else None
+    return table, mask, sl
+
+
 def _write(out: Path, law, fit_info: dict[str, Any], data: list[dict[str, Any]], force: bool) -> None:
     from hpadvisor.io import outputs
 
@@ -140,15 +158,10 @@ def fit_sweep_command(
     plot: PlotOpt = None,
 ) -> None:
     """Fit lr* = a N^alpha D^beta and B* = b D^gamma (Step Law's form) to an lr x batch sweep."""
-    from hpadvisor.fitting.data import holdout_mask, read_fit_table
     from hpadvisor.fitting.sweep import fit_sweep
-    from hpadvisor.io.tables import parse_map
 
-    _prepare(out, force, holdout, plot, data=file, name=name)
-    table = read_fit_table(file, need=["N", "D", "lr", "loss"], mapping=parse_map(map), what="sweep",
-                           param_count=param_count, default_param_count="non-embedding",
-                           seq_len=_seq_len(seq_len), batch_unit=batch_unit, need_batch=True)
-    mask = holdout_mask(table.frame, holdout) if holdout else None
+    table, mask, _ = _read_table(file, out, force, holdout, plot, name, map, param_count, seq_len, batch_unit,
+                                 need=["N", "D", "lr", "loss"], what="sweep", default_param_count="non-embedding")
     n_boot = 1000 if bootstrap is None else bootstrap
     key = "steplaw-fit" if table.param_count == "non-embedding" else "steplaw-fit-total"
     result = fit_sweep(table, method=method, tolerance=tolerance, window=window, diverged_factor=diverged_factor,
@@ -222,15 +235,9 @@ def fit_batch_command(
 ) -> None:
     """Fit steps(B) = S_min (1 + B_noise/B) per model and the critical batch's power law in D (and N)."""
     from hpadvisor.fitting.batch import fit_batch, model_labels
-    from hpadvisor.fitting.data import holdout_mask, read_fit_table
-    from hpadvisor.io.tables import parse_map
 
-    _prepare(out, force, holdout, plot, data=file, name=name)
-    sl = _seq_len(seq_len)
-    table = read_fit_table(file, need=["N", "steps"], mapping=parse_map(map), what="batch study",
-                           param_count=param_count, default_param_count="total", seq_len=sl,
-                           batch_unit=batch_unit, need_batch=True)
-    mask = holdout_mask(table.frame, holdout) if holdout else None
+    table, mask, sl = _read_table(file, out, force, holdout, plot, name, map, param_count, seq_len, batch_unit,
+                                  need=["N", "steps"], what="batch study", default_param_count="total")
     n_boot = 200 if bootstrap is None else bootstrap
     key = "cbs-fit" if table.param_count == "total" else "cbs-fit-nonemb"
     n_models = len(set(model_labels(table.frame)))

@@ -29,7 +29,7 @@ def fmt_value(name: str, value: float | None, unit: str) -> str:
         return f"{value:.4f}"
     if unit == "":
         return f"{value:.3g}"
-    if unit in ("tokens", "params"):
+    if unit in ("tokens", "params", "device-hours", "hours"):
         return f"{units.format_si(value)} {unit}"
     if unit == "FLOPs":
         return f"{units.format_sci(value)} FLOPs"
@@ -39,8 +39,6 @@ def fmt_value(name: str, value: float | None, unit: str) -> str:
         return f"{value:.3g} ({value:.0%})"
     if unit == "nats/token":
         return f"{value:.4f} nats"
-    if unit in ("device-hours", "hours"):
-        return f"{units.format_si(value)} {unit}"
     if unit == "tokens/param":
         return f"{value:.3g} tok/param"
     return f"{value:.4g} {unit}"

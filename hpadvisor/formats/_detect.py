@@ -103,26 +103,18 @@ def detect(path: str, text: str, trainers: Sequence[Trainer]) -> str:
         return _only(path, "shell", trainers)
     # lines of --flags (a launch script, the bash array `recommend --emit megatron` writes) are a
     # launch script whatever the file is called, unless the file parses as its extension says
-    if low.endswith(".toml"):
-        from hpadvisor.io.jsonio import parse_toml
+    for syntax in ("toml", "json"):
+        if low.endswith(f".{syntax}"):
+            from hpadvisor.io import jsonio
 
-        if _flags(text):
+            parse = jsonio.parse_toml if syntax == "toml" else jsonio.parse_json
             try:
-                parse_toml(text, path)
+                data, _ = parse(text, path)
             except DataError:
-                return _only(path, "shell", trainers)
-        data, _ = parse_toml(text, path)
-        return _best(path, data, "toml", trainers)
-    if low.endswith(".json"):
-        from hpadvisor.io.jsonio import parse_json
-
-        if _flags(text):
-            try:
-                parse_json(text, path)
-            except DataError:
-                return _only(path, "shell", trainers)
-        data, _ = parse_json(text, path)
-        return _best(path, data, "json", trainers)
+                if _flags(text):
+                    return _only(path, "shell", trainers)
+                raise
+            return _best(path, data, syntax, trainers)
     if _flags(text) and not low.endswith((".yaml", ".yml")):
         return _only(path, "shell", trainers)
     from hpadvisor.io import yamlio

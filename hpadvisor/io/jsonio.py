@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 from hpadvisor.errors import DataError
@@ -17,18 +18,25 @@ from hpadvisor.io.inputs import digit_limit_error, is_digit_limit, read_input_te
 from hpadvisor.io.yamlio import KeyPath
 
 
-def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
+def _decode(loads: Callable[[str], Any], text: str, source: str, syntax: str,
+            syntax_error: type[ValueError], where: Callable[[Any], str]) -> Any:
+    """``loads(text)``, its failures as one DataError line: a syntax error (``where`` says where and
+    what), nesting too deep, a whole number longer than Python reads."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise DataError(f"{source}: invalid JSON at line {exc.lineno}, column {exc.colno}: "
-                        f"{exc.msg}. Is the file complete?") from None
+        return loads(text)
+    except syntax_error as exc:
+        raise DataError(f"{source}: invalid {syntax}{where(exc)}. Is the file complete?") from None
     except RecursionError:
-        raise DataError(f"{source}: invalid JSON: nested too deeply.") from None
+        raise DataError(f"{source}: invalid {syntax}: nested too deeply.") from None
     except ValueError as exc:
         if is_digit_limit(exc):
             raise digit_limit_error(source) from None
         raise
+
+
+def parse_json(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
+    data = _decode(json.loads, text, source, "JSON", json.JSONDecodeError,
+                   lambda exc: f" at line {exc.lineno}, column {exc.colno}: {exc.msg}")
     return data, json_lines(text, source)
 
 
@@ -64,17 +72,8 @@ def _split_dotted(key: str) -> tuple[str, ...]:
 def parse_toml(text: str, source: str) -> tuple[Any, dict[KeyPath, int]]:
     import tomllib
 
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        msg = " ".join(str(exc).split())
-        raise DataError(f"{source}: invalid TOML: {msg}. Is the file complete?") from None
-    except RecursionError:
-        raise DataError(f"{source}: invalid TOML: nested too deeply.") from None
-    except ValueError as exc:
-        if is_digit_limit(exc):
-            raise digit_limit_error(source) from None
-        raise
+    data = _decode(tomllib.loads, text, source, "TOML", tomllib.TOMLDecodeError,
+                   lambda exc: ": " + " ".join(str(exc).split()))
     lines: dict[KeyPath, int] = {}
     table: tuple[str, ...] = ()
     in_multiline = False

@@ -208,3 +208,14 @@ class Law:
             for symbol, spec in self.inputs.items()
             if (value := variables.get(spec.variable)) is not None
         }
+
+
+class DataPerParamRange:
+    """Mixin for a law fitted on runs whose D/N, tokens per parameter, matters: its fitted range
+    may bound D/N, which :meth:`Law.range_values` then adds when the run gives N and D."""
+
+    def range_values(self, symbols: Mapping[str, float]) -> dict[str, float]:
+        values = dict(symbols)
+        if "N" in values and "D" in values:
+            values["D/N"] = values["D"] / values["N"]
+        return values

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpadvisor.laws.base import Input, Law, Output, positive
+from hpadvisor.laws.base import DataPerParamRange, Input, Law, Output, positive
 from hpadvisor.laws.loss import Chinchilla, Kaplan
 from hpadvisor.laws.sensitivity import FittedSweep
 
@@ -67,7 +67,7 @@ class KaplanLossFitTotal(KaplanLossFit):
 
 
 @dataclass(frozen=True)
-class CriticalBatchFit(Law):
+class CriticalBatchFit(DataPerParamRange, Law):
     """Critical batch size fitted from steps-to-target-loss studies (hpadvisor fit batch).
 
     Per model, steps(B) = S_min (1 + B_noise / B) (McCandlish et al. 2018); the critical batch is
@@ -94,12 +94,6 @@ class CriticalBatchFit(Law):
         N = positive(N, "N", f"{self.registry_key}.critical_batch_tokens")
         D = positive(D, "D", f"{self.registry_key}.critical_batch_tokens")
         return self.coef * (D / 1e9) ** self.d_exp * (N / 1e9) ** self.n_exp
-
-    def range_values(self, symbols):
-        values = dict(symbols)
-        if "N" in values and "D" in values:
-            values["D/N"] = values["D"] / values["N"]
-        return values
 
 
 @dataclass(frozen=True)

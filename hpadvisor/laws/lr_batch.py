@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hpadvisor.laws.base import Input, Law, Output, Provenance, positive
+from hpadvisor.laws.base import DataPerParamRange, Input, Law, Output, Provenance, positive
 
 _N_NONEMB = Input("non-embedding parameters", "params", "non_embedding_params")
 _D = Input("training tokens", "tokens", "tokens")
 
 
 @dataclass(frozen=True)
-class StepLaw(Law):
+class StepLaw(DataPerParamRange, Law):
     """Li et al. 2025, "Predictable Scale: Part I" (Step Law).
 
     lr* = a N^alpha D^beta, B* = b D^gamma (B in tokens).  N counts non-embedding parameters,
@@ -46,12 +46,6 @@ class StepLaw(Law):
     def batch_tokens(self, D):
         D = positive(D, "D", "steplaw.batch_tokens")
         return self.bs_coef * D**self.bs_exp_d
-
-    def range_values(self, symbols):
-        values = dict(symbols)
-        if "N" in values and "D" in values:
-            values["D/N"] = values["D"] / values["N"]
-        return values
 
 
 STEPLAW = StepLaw(

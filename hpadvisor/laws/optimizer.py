@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hpadvisor.laws.base import Input, Law, Output, Provenance, positive, unit_interval
+from hpadvisor.laws.base import DataPerParamRange, Input, Law, Output, Provenance, positive, unit_interval
 
 _B = Input("batch size in use", "tokens", "batch_tokens")
 
@@ -132,7 +132,7 @@ ADAMW_TIMESCALE = AdamWTimescale(
 
 
 @dataclass(frozen=True)
-class PowerLinesTimescale(Law):
+class PowerLinesTimescale(DataPerParamRange, Law):
     """Bergsma et al. 2025 ("Power Lines"): the optimal AdamW timescale, as a fraction of the run,
     falls as a power law in tokens per parameter: tau_opt = c (D/N)^m; then lambda = B / (eta
     tau_opt D).
@@ -172,12 +172,6 @@ class PowerLinesTimescale(Law):
         return positive(B, "B", where) / (
             positive(eta, "eta", where) * positive(lam, "lam", where) * positive(D, "D", where)
         )
-
-    def range_values(self, symbols):
-        values = dict(symbols)
-        if "N" in values and "D" in values:
-            values["D/N"] = values["D"] / values["N"]
-        return values
 
 
 POWERLINES_WD = PowerLinesTimescale(

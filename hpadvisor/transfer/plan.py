@@ -419,24 +419,22 @@ def _not_transferred(law: StandardParam, tuned: Tuned, batch: float | None,
 
     out: list[dict[str, Any]] = []
     lr_factor = 1.0
-    if batch is not None and tuned.batch_tokens is not None:
-        k = float(SQRT_BATCH.lr(1.0, tuned.batch_tokens, batch))
-        lr_factor *= k
-        advice = (f"batch {units.format_si(tuned.batch_tokens)} -> {units.format_si(batch)} tokens: "
-                  f"multiply every lr by {k:.4g} (sqrt-batch, Malladi et al. 2022)")
-    else:
-        advice = "give the proxy's and the target's batch to get the square-root lr rule's factor"
-    out.append({"setting": "batch size", "law": "sqrt-batch", "lr_factor": None if batch is None or tuned.batch_tokens is None else k,
-                "advice": advice})
-    if tokens is not None and tuned.tokens is not None:
-        k2 = float(BJORCK.lr(1.0, tuned.tokens, tokens))
-        lr_factor *= k2
-        advice = (f"tokens {units.format_si(tuned.tokens)} -> {units.format_si(tokens)}: multiply every lr "
-                  f"by {k2:.4g} (token-horizon rule, Bjorck et al. 2024: (D/D_ref)^-0.32)")
-    else:
-        k2 = None
-        advice = "give the proxy's and the target's tokens to get the token-horizon rule's factor"
-    out.append({"setting": "token horizon", "law": "bjorck", "lr_factor": k2, "advice": advice})
+    # (setting, its law, what changes, proxy's value, target's, unit shown, the rule's name, citation)
+    for setting, rule, what, proxy, value, unit, name, cite in (
+        ("batch size", SQRT_BATCH, "batch", tuned.batch_tokens, batch, " tokens", "the square-root lr rule",
+         "sqrt-batch, Malladi et al. 2022"),
+        ("token horizon", BJORCK, "tokens", tuned.tokens, tokens, "", "the token-horizon rule",
+         "token-horizon rule, Bjorck et al. 2024: (D/D_ref)^-0.32"),
+    ):
+        k: float | None = None
+        if value is None or proxy is None:
+            advice = f"give the proxy's and the target's {what} to get {name}'s factor"
+        else:
+            k = float(rule.lr(1.0, proxy, value))
+            lr_factor *= k
+            advice = (f"{what} {units.format_si(proxy)} -> {units.format_si(value)}{unit}: "
+                      f"multiply every lr by {k:.4g} ({cite})")
+        out.append({"setting": setting, "law": rule.key, "lr_factor": k, "advice": advice})
     wd_advice = ("across width the rows keep the parameterization's rule; across batch size and tokens it "
                  "does not transfer (Cerebras muP docs): keep the AdamW timescale tau = B/(eta lambda D) "
                  "(Wang & Aitchison 2024)")
